@@ -1,0 +1,497 @@
+/**
+ * The write-ahead log: raft state is appended here and fdatasync'ed before it is
+ * acknowledged or acted on.
+ */
+import { mkdir, open as openFile, readdir, readFile, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WalClosedError, WalCorruptionError } from './errors.js';
+import { FilePipeline } from './file_pipeline.js';
+import {
+  type DecodedRecord,
+  encodeFrames,
+  frameSize,
+  type HardState,
+  readFrame,
+  type SnapshotMarker,
+  validateRecord,
+  type WalRecord,
+} from './record.js';
+import { ReplayBuilder, type WalReplay } from './replay.js';
+import { listSegments, scanSegment, type SegmentName, segmentName } from './segment.js';
+
+/** Tuning for {@link Wal.create} and {@link Wal.open}. */
+export interface WalOptions {
+  /**
+   * Size a segment is preallocated to and rotated at. Default 64 MiB. A record larger
+   * than what is left in a segment goes into the next one; a record larger than a whole
+   * segment is still written (the file grows past the size). Minimum 4 KiB.
+   */
+  segmentSizeBytes?: number;
+  /** Zero-fill new segments before use (in the background). Default true. */
+  preallocate?: boolean;
+}
+
+/** Counters of the append path, for tests and metrics. Monotonic. */
+export interface WalStats {
+  /** `append()` calls accepted. */
+  appends: number;
+  /** Records written. */
+  records: number;
+  /** fdatasync/fsync calls made on segment files by the append path (rotations included). */
+  syncs: number;
+  /** Write calls issued by the append path. */
+  writes: number;
+  /** Bytes written by the append path. */
+  bytesWritten: number;
+  /** Segments started by rotation. */
+  segmentsCut: number;
+}
+
+export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_SIZE_BYTES = 4 * 1024;
+
+interface Pending {
+  records: WalRecord[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface Segment extends SegmentName {
+  path: string;
+}
+
+/**
+ * A write-ahead log in one directory of segment files.
+ *
+ * Guarantees:
+ * - `append()` resolves only after its records (and every record appended before them)
+ *   are on stable storage (write + fdatasync). Records reach the file in call order.
+ * - Group commit: appends made while a sync is in flight are written together with one
+ *   write call and made durable by one fdatasync, so N concurrent appends cost about
+ *   one or two syncs, not N.
+ * - After a crash, `open()` returns exactly a prefix of the appended records that
+ *   includes every record whose `append()` resolved; a torn tail is cut. Damage that a
+ *   crash cannot explain throws {@link WalCorruptionError}.
+ * - After a failed write or sync the log refuses all further appends
+ *   ({@link WalClosedError}): a failed fdatasync cannot be retried safely.
+ *
+ * One process at a time: there is no file lock, the caller (the server) owns the
+ * directory.
+ *
+ * @example
+ * ```ts
+ * const wal = await Wal.create(dir, metadata);
+ * await wal.append([{ type: 'entry', term: 1, index: 1, data }, { type: 'hardState', term: 1, vote: 1n, commit: 1 }]);
+ * await wal.close();
+ * const { wal: again, replay } = await Wal.open(dir);
+ * ```
+ */
+export class Wal {
+  private readonly stats_: WalStats = { appends: 0, records: 0, syncs: 0, writes: 0, bytesWritten: 0, segmentsCut: 0 };
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: unknown;
+  private closed = false;
+  private lastIndex_: number;
+  /** State as of the last record handed to the writer: repeated at each segment start. */
+  private hdr: { metadata: Uint8Array; hardState?: HardState; marker?: SnapshotMarker; lastIndex: number };
+  /** Latest snapshot marker known to be durable; bounds `releaseTo`. */
+  private durableMarkerIndex: number;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly segmentSizeBytes: number,
+    private readonly pipeline: FilePipeline,
+    private readonly segments: Segment[],
+    private fh: FileHandle,
+    /** Write offset in the current (last) segment. */
+    private off: number,
+    /** Offset in the current segment where its leading header records end. */
+    private segDataStart: number,
+    /** Chain crc after the last written record. */
+    private crc: number,
+    replayState: ReplayBuilder,
+  ) {
+    this.lastIndex_ = replayState.lastIndex;
+    const marker = replayState.latestSnapshotMarker;
+    this.durableMarkerIndex = marker?.index ?? 0;
+    this.hdr = { metadata: replayState.latestMetadata!, lastIndex: this.lastIndex_ };
+    const hs = replayState.latestHardState;
+    if (hs) this.hdr.hardState = hs;
+    if (marker) this.hdr.marker = marker;
+    pipeline.warm();
+  }
+
+  /** True if `dir` holds at least one WAL segment. */
+  static async exists(dir: string): Promise<boolean> {
+    try {
+      return listSegments(await readdir(dir)).length > 0;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Creates a new log in `dir` whose first record is `metadata` (e.g. member and cluster
+   * IDs; repeated at every segment start and returned by every replay).
+   *
+   * Atomic: the first segment is written and synced in `<dir>.tmp`, which is then
+   * renamed to `dir`. Throws if `dir` already holds a log or is a non-empty directory.
+   */
+  static async create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Promise<Wal> {
+    const size = segmentSize(opts);
+    validateRecord({ type: 'metadata', data: metadata });
+    if (await Wal.exists(dir)) throw new Error(`wal: ${dir} already holds a log`);
+    const parent = dirname(dir);
+    await mkdir(parent, { recursive: true });
+    const tmp = `${dir}.tmp`;
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp);
+    const { bytes } = encodeFrames([{ type: 'crc', prevCrc: 0 }, { type: 'metadata', data: metadata }], 0);
+    const fh = await openFile(join(tmp, segmentName(0, 1)), 'w+');
+    try {
+      if (opts.preallocate ?? true) await fh.truncate(Math.max(size, bytes.length));
+      await writeFully(fh, bytes, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsyncDir(tmp);
+    try {
+      await rmdir(dir); // an empty directory may be there already; a non-empty one stays (and rename fails)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    await rename(tmp, dir);
+    await fsyncDir(parent);
+    const { wal } = await Wal.open(dir, opts);
+    return wal;
+  }
+
+  /**
+   * Opens an existing log and reads it back.
+   *
+   * With `fromSnapshot`, reading starts at the segment holding the entry after it, the
+   * replay's `snapshot` is that marker, and entries at or below its index are skipped;
+   * a marker in the log at the same index with another term is an error. Without it,
+   * every remaining segment is read and the latest snapshot marker is the base.
+   *
+   * Repairs a torn tail of the last segment (zeroes it, so later appends are not
+   * followed by stale bytes). Throws {@link WalCorruptionError} for damage in the middle
+   * of the log, a broken crc chain, a missing segment, or entries with a gap.
+   */
+  static async open(
+    dir: string,
+    opts: { fromSnapshot?: SnapshotMarker } & WalOptions = {},
+  ): Promise<{ wal: Wal; replay: WalReplay }> {
+    const size = segmentSize(opts);
+    const from = opts.fromSnapshot;
+    if (from) {
+      validateRecord({ type: 'snapshot', index: from.index, term: from.term });
+    }
+    const names = await readdir(dir);
+    // Leftovers of a file pipeline or of an interrupted create: never part of the log.
+    for (const n of names) if (n.endsWith('.tmp')) await unlink(join(dir, n)).catch(() => undefined);
+    const all: Segment[] = listSegments(names).map((s) => ({ ...s, path: join(dir, s.name) }));
+    if (all.length === 0) throw new Error(`wal: no segments in ${dir}`);
+    for (let i = 1; i < all.length; i++) {
+      if (all[i]!.seq !== all[i - 1]!.seq + 1) {
+        throw new WalCorruptionError(all[i]!.path, 0, `segment sequence jumps from ${all[i - 1]!.seq} to ${all[i]!.seq}`);
+      }
+    }
+    let start = 0;
+    if (from) {
+      for (let i = 0; i < all.length; i++) if (all[i]!.firstIndex <= from.index + 1) start = i;
+    }
+    const builder = new ReplayBuilder(from);
+    let prevCrc: number | undefined;
+    let scan: ReturnType<typeof scanSegment> | undefined;
+    let buf: Uint8Array = new Uint8Array(0);
+    for (let i = start; i < all.length; i++) {
+      const seg = all[i]!;
+      const isLast = i === all.length - 1;
+      const file = await readFile(seg.path);
+      // A plain Uint8Array view, so decoded payloads are copies (Uint8Array#slice) rather
+      // than Buffer views that would pin the whole segment in memory.
+      buf = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+      scan = scanSegment(seg.path, buf, isLast);
+      if (prevCrc !== undefined && scan.startCrc !== prevCrc) {
+        throw new WalCorruptionError(seg.path, 0, 'crc chain broken between segments');
+      }
+      prevCrc = scan.crc;
+      for (const { record, end } of scan.records) {
+        if (record.type === 'crc') continue;
+        try {
+          builder.add(record);
+        } catch (e) {
+          throw new WalCorruptionError(seg.path, end - frameSize(record), (e as Error).message);
+        }
+      }
+    }
+    const last = all[all.length - 1]!;
+    let replay: WalReplay;
+    try {
+      replay = builder.finish();
+    } catch (e) {
+      throw new WalCorruptionError(last.path, 0, (e as Error).message);
+    }
+    const s = scan!;
+    const fh = await openFile(last.path, 'r+');
+    try {
+      if (s.torn) {
+        let lastNonZero = buf.length - 1;
+        while (lastNonZero >= s.validEnd && buf[lastNonZero] === 0) lastNonZero--;
+        await writeFully(fh, new Uint8Array(lastNonZero + 1 - s.validEnd), s.validEnd);
+        await fh.sync();
+      }
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    let segDataStart = 0;
+    for (const { record, end } of s.records) {
+      if (record.type === 'entry') break;
+      segDataStart = end;
+    }
+    const pipeline = new FilePipeline(dir, size, opts.preallocate ?? true);
+    const wal = new Wal(dir, size, pipeline, all, fh, s.validEnd, segDataStart, s.crc, builder);
+    return { wal, replay };
+  }
+
+  /** Index of the last entry accepted by `append()` (in call order), or of the latest snapshot marker if higher. */
+  get lastIndex(): number {
+    return this.lastIndex_;
+  }
+
+  /** Live counters; see {@link WalStats}. */
+  get stats(): Readonly<WalStats> {
+    return this.stats_;
+  }
+
+  /**
+   * Appends records and resolves once they are durable.
+   *
+   * Validation happens synchronously at the call (the promise rejects with
+   * RangeError/TypeError and nothing is written): integers within [0, 2^53-1], `vote` a
+   * 64-bit bigint, payload at most {@link MAX_RECORD_PAYLOAD_BYTES}, entry index at most
+   * `lastIndex + 1` (an entry at a lower index truncates the log from there, as raft
+   * does). Records are written in call order; do not mutate their `data` until the
+   * promise settles. An empty array is a barrier: it resolves after earlier appends.
+   */
+  append(records: readonly WalRecord[]): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(new WalClosedError('wal: failed earlier', this.failure));
+    if (this.closed) return Promise.reject(new WalClosedError('wal: closed'));
+    let last = this.lastIndex_;
+    try {
+      for (const r of records) {
+        validateRecord(r);
+        if (r.type === 'entry') {
+          if (r.index > last + 1) throw new RangeError(`wal: entry index ${r.index} leaves a gap after ${last}`);
+          last = r.index;
+        } else if (r.type === 'snapshot' && r.index > last) {
+          last = r.index;
+        }
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.lastIndex_ = last;
+    this.stats_.appends++;
+    const copy = records.slice();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ records: copy, resolve, reject });
+      this.flushing ??= this.flushLoop();
+    });
+  }
+
+  /**
+   * Deletes segments whose entries are all at or below `snapshotIndex`. The segment
+   * holding `snapshotIndex + 1` (and every later one) stays, as does the current one.
+   *
+   * Precondition: a snapshot marker at index >= `snapshotIndex` was appended and its
+   * append resolved (otherwise RangeError), so a replay after the deletion still has a
+   * base. Deletes oldest first and syncs the directory, so a crash leaves a valid suffix.
+   */
+  async releaseTo(snapshotIndex: number): Promise<void> {
+    if (this.closed) throw new WalClosedError('wal: closed');
+    if (!Number.isSafeInteger(snapshotIndex) || snapshotIndex < 0) throw new RangeError(`wal: bad snapshot index ${snapshotIndex}`);
+    if (snapshotIndex > this.durableMarkerIndex) {
+      throw new RangeError(`wal: releaseTo(${snapshotIndex}) beyond the latest durable snapshot marker ${this.durableMarkerIndex}`);
+    }
+    let n = 0;
+    while (n + 1 < this.segments.length && this.segments[n + 1]!.firstIndex <= snapshotIndex + 1) n++;
+    if (n === 0) return;
+    const victims = this.segments.splice(0, n);
+    for (const s of victims) await unlink(s.path);
+    await fsyncDir(this.dir);
+  }
+
+  /**
+   * Waits for pending appends to become durable, then closes the files. Further
+   * appends reject with {@link WalClosedError}. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    await this.pipeline.close();
+    await this.fh.close().catch(() => undefined);
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Let every append of the current tick join the first batch.
+    await Promise.resolve();
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.writeBatch(batch);
+      } catch (e) {
+        this.failure ??= e;
+        const err = new WalClosedError('wal: write or sync failed; the log is unusable', e);
+        for (const p of batch) p.reject(err);
+        for (const p of this.pending) p.reject(err);
+        this.pending = [];
+        break;
+      }
+      for (const p of batch) p.resolve();
+    }
+    this.flushing = undefined;
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    let chunk: DecodedRecord[] = [];
+    let chunkBytes = 0;
+    let markerIndex = this.durableMarkerIndex;
+    let total = 0;
+    for (const p of batch) {
+      for (const r of p.records) {
+        const size = frameSize(r);
+        if (this.off + chunkBytes + size > this.segmentSizeBytes && this.off + chunkBytes > this.segDataStart) {
+          await this.writeChunk(chunk);
+          chunk = [];
+          chunkBytes = 0;
+          await this.cut();
+        }
+        chunk.push(r);
+        chunkBytes += size;
+        total++;
+        this.trackHeaderState(r);
+        if (r.type === 'snapshot' && r.index > markerIndex) markerIndex = r.index;
+      }
+    }
+    if (total === 0) return;
+    await this.writeChunk(chunk);
+    await this.fh.datasync();
+    this.stats_.syncs++;
+    this.stats_.records += total;
+    this.durableMarkerIndex = markerIndex;
+  }
+
+  private trackHeaderState(r: WalRecord): void {
+    switch (r.type) {
+      case 'metadata':
+        this.hdr.metadata = r.data;
+        return;
+      case 'hardState':
+        this.hdr.hardState = { term: r.term, vote: r.vote, commit: r.commit };
+        return;
+      case 'snapshot':
+        if (!this.hdr.marker || r.index >= this.hdr.marker.index) this.hdr.marker = { index: r.index, term: r.term };
+        if (r.index > this.hdr.lastIndex) this.hdr.lastIndex = r.index;
+        return;
+      case 'entry':
+        this.hdr.lastIndex = r.index;
+        return;
+    }
+  }
+
+  /** Encodes and writes records at the current offset with one write call. */
+  private async writeChunk(records: DecodedRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const { bytes, crc } = encodeFrames(records, this.crc);
+    assertFrames(bytes, records.length, this.crc, crc);
+    await writeFully(this.fh, bytes, this.off);
+    this.stats_.writes++;
+    this.stats_.bytesWritten += bytes.length;
+    this.off += bytes.length;
+    this.crc = crc;
+  }
+
+  /**
+   * Rotation: the old segment is cut to its used length and synced before the new one
+   * exists under its final name, so only the last segment can ever have a torn tail.
+   */
+  private async cut(): Promise<void> {
+    await this.fh.truncate(this.off);
+    await this.fh.sync();
+    this.stats_.syncs++;
+    await this.fh.close();
+    const prepared = await this.pipeline.take();
+    const prev = this.segments[this.segments.length - 1]!;
+    const seq = prev.seq + 1;
+    const firstIndex = this.hdr.lastIndex + 1;
+    const header: DecodedRecord[] = [{ type: 'crc', prevCrc: this.crc }, { type: 'metadata', data: this.hdr.metadata }];
+    if (this.hdr.hardState) header.push({ type: 'hardState', ...this.hdr.hardState });
+    if (this.hdr.marker) header.push({ type: 'snapshot', ...this.hdr.marker });
+    const { bytes, crc } = encodeFrames(header, this.crc);
+    assertFrames(bytes, header.length, this.crc, crc);
+    await writeFully(prepared.fh, bytes, 0);
+    await prepared.fh.datasync();
+    this.stats_.syncs++;
+    const name = segmentName(seq, firstIndex);
+    const path = join(this.dir, name);
+    await rename(prepared.path, path);
+    await fsyncDir(this.dir);
+    this.fh = prepared.fh;
+    this.off = bytes.length;
+    this.segDataStart = bytes.length;
+    this.crc = crc;
+    this.segments.push({ seq, firstIndex, name, path });
+    this.stats_.segmentsCut++;
+  }
+}
+
+function segmentSize(opts: WalOptions): number {
+  const s = opts.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES;
+  if (!Number.isSafeInteger(s) || s < MIN_SEGMENT_SIZE_BYTES) {
+    throw new RangeError(`wal: segmentSizeBytes must be an integer >= ${MIN_SEGMENT_SIZE_BYTES}`);
+  }
+  return s;
+}
+
+/**
+ * Durability-boundary assertion: the bytes about to be written parse back into the
+ * same number of frames with a valid chain. Catches encoder bugs before they are on disk.
+ */
+function assertFrames(bytes: Uint8Array, count: number, seed: number, finalCrc: number): void {
+  let off = 0;
+  let crc = seed;
+  for (let i = 0; i < count; i++) {
+    const fr = readFrame(bytes, off, crc);
+    if (fr.kind !== 'ok') throw new Error(`wal: internal error: encoded frame ${i} does not verify (${fr.kind})`);
+    crc = fr.crc;
+    off = fr.next;
+  }
+  if (off !== bytes.length || crc !== finalCrc) throw new Error('wal: internal error: encoded length or crc mismatch');
+}
+
+async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error('wal: write made no progress');
+    done += bytesWritten;
+  }
+}
+
+/** fsync a directory so a rename/create/unlink in it survives power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await openFile(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,1 +1,17 @@
-export {};
+export { MvccError, type MvccErrorCode } from './errors.js';
+export type { KeyValue } from './key_value.js';
+export type {
+  Compare,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Event,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+} from './kv.js';
+export { MvccStore, type EventListener, type MvccStoreOptions } from './kvstore.js';

@@ -1,0 +1,235 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { decodeKeyValue, type KeyValue } from './key_value.js';
+import { decodeRevision, encodeRevision, REV_BYTES_LEN, type Revision } from './revision.js';
+
+/** A change written by apply and not yet known to be in LMDB. */
+export interface PendingEntry {
+  readonly rev: Revision;
+  readonly tombstone: boolean;
+  readonly revKey: Uint8Array;
+  readonly bytes: Uint8Array;
+  readonly kv: KeyValue;
+}
+
+/** Changes written since one commit, in revision order, findable by revision. */
+class WriteBatch {
+  readonly entries: PendingEntry[] = [];
+  /** main revision -> entries of that revision, indexed by sub (subs are dense from 0). */
+  readonly byMain = new Map<number, PendingEntry[]>();
+
+  add(e: PendingEntry): void {
+    this.entries.push(e);
+    let subs = this.byMain.get(e.rev.main);
+    if (!subs) {
+      subs = [];
+      this.byMain.set(e.rev.main, subs);
+    }
+    subs[e.rev.sub] = e;
+  }
+
+  get(rev: Revision): PendingEntry | undefined {
+    return this.byMain.get(rev.main)?.[rev.sub];
+  }
+}
+
+export const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
+export const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
+export const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
+
+export interface BackendOptions {
+  /** LMDB map size in bytes; grows automatically, so this is only the initial size. */
+  mapSizeBytes?: number;
+}
+
+/**
+ * LMDB backend: a "key" db from encoded revision to mvccpb.KeyValue bytes and a "meta"
+ * db (etcd's bucket names). Writes go to an in-memory batch first; `commit` moves the
+ * batch to LMDB in one asynchronous transaction while reads are still served from the
+ * batch until LMDB is known to hold it. Invariant: every revision > durableRevision
+ * lives in `pending` or `inflight`; every revision <= it is in LMDB (or compacted).
+ */
+export class Backend {
+  private pending = new WriteBatch();
+  private readonly inflight: WriteBatch[] = [];
+  private pendingMeta = new Map<string, Uint8Array>();
+  durableRevision: number;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly env: RootDatabase,
+    private readonly keyDb: Database<Buffer, Buffer>,
+    private readonly metaDb: Database<Buffer, Buffer>,
+  ) {
+    this.durableRevision = 0;
+  }
+
+  static open(dir: string, opts: BackendOptions): Backend {
+    const env = open({ path: dir, maxDbs: 4, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
+    const keyDb = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
+    const metaDb = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
+    return new Backend(dir, env, keyDb, metaDb);
+  }
+
+  get hasPendingWrites(): boolean {
+    return this.pending.entries.length > 0 || this.pendingMeta.size > 0;
+  }
+
+  append(e: PendingEntry): void {
+    this.pending.add(e);
+  }
+
+  setMeta(key: Buffer, value: Uint8Array): void {
+    this.pendingMeta.set(key.toString('latin1'), value);
+  }
+
+  /** Meta value as LMDB holds it (not counting uncommitted meta writes). */
+  getDurableMeta(key: Buffer): Uint8Array | undefined {
+    return this.metaDb.getBinary(key) ?? undefined;
+  }
+
+  private memoryEntry(rev: Revision): PendingEntry | undefined {
+    const p = this.pending.get(rev);
+    if (p) return p;
+    for (let i = this.inflight.length - 1; i >= 0; i--) {
+      const e = this.inflight[i]!.get(rev);
+      if (e) return e;
+    }
+    return undefined;
+  }
+
+  /** The KeyValue stored at a (non-tombstone) revision; throws if missing (corruption). */
+  readKeyValue(rev: Revision): KeyValue {
+    if (rev.main > this.durableRevision) {
+      const e = this.memoryEntry(rev);
+      if (e) return e.kv;
+    }
+    const bytes = this.keyDb.getBinaryFast(Buffer.from(encodeRevision(rev)));
+    if (!bytes) throw new Error(`mvcc: backend has no revision ${rev.main}_${rev.sub}`);
+    return decodeKeyValue(bytes);
+  }
+
+  /** The stored bytes of a revision; throws if missing (corruption). */
+  readBytes(rev: Revision, tombstone: boolean): Uint8Array {
+    if (rev.main > this.durableRevision) {
+      const e = this.memoryEntry(rev);
+      if (e) return e.bytes;
+    }
+    const bytes = this.keyDb.getBinary(Buffer.from(encodeRevision(rev, tombstone)));
+    if (!bytes) throw new Error(`mvcc: backend has no revision ${rev.main}_${rev.sub}`);
+    return bytes;
+  }
+
+  /**
+   * Calls `f` for every stored change with fromMain <= main <= toMain in revision order;
+   * `f` returns false to stop. Serves LMDB below durableRevision and memory above it.
+   */
+  scan(fromMain: number, toMain: number, f: (rev: Revision, tombstone: boolean, kv: KeyValue) => boolean): void {
+    const lmdbTo = Math.min(toMain, this.durableRevision);
+    if (fromMain <= lmdbTo) {
+      const start = Buffer.from(encodeRevision({ main: fromMain, sub: 0 }));
+      const end = Buffer.from(encodeRevision({ main: lmdbTo + 1, sub: 0 }));
+      for (const { key, value } of this.keyDb.getRange({ start, end })) {
+        const { rev, tombstone } = decodeRevision(key);
+        if (!f(rev, tombstone, decodeKeyValue(value))) return;
+      }
+    }
+    for (const batch of [...this.inflight, this.pending]) {
+      for (const e of batch.entries) {
+        if (e.rev.main <= this.durableRevision || e.rev.main < fromMain) continue;
+        if (e.rev.main > toMain) return;
+        if (!f(e.rev, e.tombstone, e.kv)) return;
+      }
+    }
+  }
+
+  /** Every stored change in LMDB, for rebuilding the index on open. */
+  *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; kv: KeyValue }> {
+    for (const { key, value } of this.keyDb.getRange({})) {
+      const { rev, tombstone } = decodeRevision(key);
+      yield { rev, tombstone, kv: decodeKeyValue(value) };
+    }
+  }
+
+  /**
+   * Writes the pending batch and meta to LMDB in one transaction. Reads keep being
+   * served from the batch until the transaction has committed.
+   */
+  async commit(): Promise<void> {
+    const batch = this.pending;
+    const meta = this.pendingMeta;
+    this.pending = new WriteBatch();
+    this.pendingMeta = new Map();
+    if (batch.entries.length === 0 && meta.size === 0) {
+      await this.env.committed;
+      return;
+    }
+    this.inflight.push(batch);
+    const { keyDb, metaDb } = this;
+    try {
+      await this.env.transaction(() => {
+        for (const e of batch.entries) keyDb.put(Buffer.from(e.revKey), Buffer.from(e.bytes));
+        for (const [k, v] of meta) metaDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
+      });
+    } catch (err) {
+      // Keep serving the batch from memory and retry it with the next commit.
+      this.inflight.splice(this.inflight.indexOf(batch), 1);
+      for (const e of this.pending.entries) batch.add(e);
+      for (const [k, v] of this.pendingMeta) meta.set(k, v);
+      this.pending = batch;
+      this.pendingMeta = meta;
+      throw err;
+    }
+    this.env.resetReadTxn();
+    const last = batch.entries[batch.entries.length - 1];
+    if (last && last.rev.main > this.durableRevision) this.durableRevision = last.rev.main;
+    this.inflight.splice(this.inflight.indexOf(batch), 1);
+  }
+
+  /** Up to `limit` LMDB revision keys with main <= maxMain, from `after` (exclusive) on. */
+  durableRevisionKeys(after: Uint8Array | undefined, maxMain: number, limit: number): Buffer[] {
+    const start = after ? Buffer.concat([Buffer.from(after), Buffer.from([0])]) : Buffer.alloc(REV_BYTES_LEN);
+    const end = Buffer.from(encodeRevision({ main: maxMain + 1, sub: 0 }));
+    const out: Buffer[] = [];
+    for (const key of this.keyDb.getKeys({ start, end, limit })) out.push(Buffer.from(key));
+    return out;
+  }
+
+  /** Deletes revision keys and writes meta in one asynchronous transaction. */
+  async deleteRevisions(keys: Buffer[], meta: Array<[Buffer, Uint8Array]>): Promise<void> {
+    const { keyDb, metaDb } = this;
+    await this.env.transaction(() => {
+      for (const k of keys) keyDb.remove(k);
+      for (const [k, v] of meta) metaDb.put(k, Buffer.from(v));
+    });
+    this.env.resetReadTxn();
+  }
+
+  async flushed(): Promise<void> {
+    await this.env.flushed;
+  }
+
+  backup(path: string): Promise<void> {
+    return this.env.backup(path, false);
+  }
+
+  fileSizeBytes(): number {
+    return statSync(join(this.dir, 'data.mdb')).size;
+  }
+
+  /** Pages reachable from the trees (root, key, meta) plus LMDB's two meta pages. */
+  inUseBytes(): number {
+    let pages = 2;
+    for (const db of [this.env, this.keyDb, this.metaDb]) {
+      const s = db.getStats() as { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+      pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+    }
+    const { pageSize } = this.env.getStats() as { pageSize: number };
+    return pages * pageSize;
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}

@@ -1,0 +1,159 @@
+import type { Revision } from './revision.js';
+
+/**
+ * One life of a key: from the put that created it to the tombstone that deleted it
+ * (the current generation of a live key has no tombstone yet).
+ */
+export interface Generation {
+  /** Version of the newest revision in `revs`. */
+  ver: number;
+  created: Revision;
+  revs: Revision[];
+}
+
+/** Revision of `key` visible at some main revision, with its create revision and version. */
+export interface KeyAt {
+  modified: Revision;
+  created: Revision;
+  version: number;
+}
+
+/** Set of revisions kept by a compaction, keyed by {@link revisionId}. */
+export type RevisionSet = Set<string>;
+
+export function revisionId(rev: Revision): string {
+  return `${rev.main}_${rev.sub}`;
+}
+
+function newGeneration(): Generation {
+  return { ver: 0, created: { main: 0, sub: 0 }, revs: [] };
+}
+
+/**
+ * The history of one key, as etcd's keyIndex: a list of generations, the last one
+ * always open (empty after a deletion). A key whose only generation is empty has no
+ * history left and is dropped from the tree by compaction.
+ */
+export class KeyIndex {
+  modified: Revision = { main: 0, sub: 0 };
+  generations: Generation[] = [newGeneration()];
+
+  constructor(readonly key: Uint8Array) {}
+
+  put(rev: Revision): void {
+    if (rev.main < this.modified.main || (rev.main === this.modified.main && rev.sub <= this.modified.sub)) {
+      throw new Error(`mvcc: put with revision ${rev.main}_${rev.sub} not after ${this.modified.main}_${this.modified.sub}`);
+    }
+    const g = this.generations[this.generations.length - 1]!;
+    if (g.revs.length === 0) g.created = rev;
+    g.revs.push(rev);
+    g.ver++;
+    this.modified = rev;
+  }
+
+  /** Starts the history from a stored revision whose older revisions were compacted away. */
+  restore(created: Revision, modified: Revision, ver: number): void {
+    this.modified = modified;
+    this.generations = [{ created, ver, revs: [modified] }];
+  }
+
+  /** Ends the current generation; false when the key is not live (nothing to delete). */
+  tombstone(rev: Revision): boolean {
+    if (this.generations[this.generations.length - 1]!.revs.length === 0) return false;
+    this.put(rev);
+    this.generations.push(newGeneration());
+    return true;
+  }
+
+  isEmpty(): boolean {
+    return this.generations.length === 1 && this.generations[0]!.revs.length === 0;
+  }
+
+  /** True when the key exists (has a live generation) at the newest revision. */
+  isLive(): boolean {
+    return this.generations[this.generations.length - 1]!.revs.length > 0;
+  }
+
+  private findGeneration(atRev: number): Generation | undefined {
+    const last = this.generations.length - 1;
+    for (let i = last; i >= 0; i--) {
+      const g = this.generations[i]!;
+      if (g.revs.length === 0) continue;
+      // A closed generation whose tombstone is at or before atRev: the key was deleted then.
+      if (i !== last && g.revs[g.revs.length - 1]!.main <= atRev) return undefined;
+      if (g.revs[0]!.main <= atRev) return g;
+    }
+    return undefined;
+  }
+
+  /** The newest revision of the key at `atRev`, or undefined if it did not exist then. */
+  get(atRev: number): KeyAt | undefined {
+    const g = this.findGeneration(atRev);
+    if (!g) return undefined;
+    for (let n = g.revs.length - 1; n >= 0; n--) {
+      const rev = g.revs[n]!;
+      if (rev.main <= atRev) {
+        return { modified: rev, created: g.created, version: g.ver - (g.revs.length - n - 1) };
+      }
+    }
+    return undefined;
+  }
+
+  /** Every revision of the key (tombstones included), oldest first. */
+  allRevisions(out: Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }>): void {
+    const last = this.generations.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const revs = this.generations[i]!.revs;
+      for (let j = 0; j < revs.length; j++) {
+        out.push({ rev: revs[j]!, tombstone: i !== last && j === revs.length - 1, key: this });
+      }
+    }
+  }
+
+  /**
+   * Drops the revisions a compaction at `atRev` makes unreachable and adds the ones it
+   * keeps (the newest revision <= atRev of the surviving generation) to `available`.
+   */
+  compact(atRev: number, available: RevisionSet): void {
+    const { genIdx, revIndex } = this.doCompact(atRev, available);
+    let gi = genIdx;
+    const g = this.generations[gi]!;
+    if (g.revs.length > 0) {
+      if (revIndex !== -1) g.revs = g.revs.slice(revIndex);
+      // Only the tombstone left: the generation is gone entirely.
+      if (g.revs.length === 1 && gi !== this.generations.length - 1) {
+        available.delete(revisionId(g.revs[0]!));
+        gi++;
+      }
+    }
+    this.generations = this.generations.slice(gi);
+  }
+
+  /** Like {@link compact} without changing anything: what a compaction at atRev would keep. */
+  keep(atRev: number, available: RevisionSet): void {
+    if (this.isEmpty()) return;
+    const { genIdx, revIndex } = this.doCompact(atRev, available);
+    const g = this.generations[genIdx]!;
+    if (g.revs.length > 0 && revIndex === g.revs.length - 1 && genIdx !== this.generations.length - 1) {
+      available.delete(revisionId(g.revs[revIndex]!));
+    }
+  }
+
+  private doCompact(atRev: number, available: RevisionSet): { genIdx: number; revIndex: number } {
+    let genIdx = 0;
+    // Skip generations whose tombstone is at or before atRev: nothing in them survives.
+    while (genIdx < this.generations.length - 1) {
+      const g = this.generations[genIdx]!;
+      if (g.revs[g.revs.length - 1]!.main > atRev) break;
+      genIdx++;
+    }
+    const revs = this.generations[genIdx]!.revs;
+    for (let i = revs.length - 1; i >= 0; i--) {
+      if (revs[i]!.main <= atRev) {
+        available.add(revisionId(revs[i]!));
+        return { genIdx, revIndex: i };
+      }
+    }
+    return { genIdx, revIndex: -1 };
+  }
+}

@@ -1,0 +1,176 @@
+import { assertRevisionNumber } from './revision.js';
+
+/**
+ * One version of a key, as etcd's mvccpb.KeyValue. Objects returned by the store are
+ * shared snapshots: treat them (and their byte arrays) as read-only.
+ */
+export interface KeyValue {
+  key: Uint8Array;
+  /** Revision of the put that created this generation of the key (0 for a deletion). */
+  createRevision: number;
+  /** Revision of the last change of the key. */
+  modRevision: number;
+  /** Number of puts since the key was (re)created; 0 for a deletion. */
+  version: number;
+  value: Uint8Array;
+  /** Lease attached to the key; `0n` means none. */
+  lease: bigint;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+function leaseVarint(lease: bigint): Uint8Array {
+  // int64 on the wire: negatives are their 64-bit two's complement (10 bytes).
+  let v = BigInt.asUintN(64, lease);
+  const bytes: number[] = [];
+  while (v >= 0x80n) {
+    bytes.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  bytes.push(Number(v));
+  return Uint8Array.from(bytes);
+}
+
+/**
+ * Encodes a KeyValue exactly as gogoproto marshals mvccpb.KeyValue: fields in number
+ * order, proto3 zero values omitted. Equal bytes are what makes hashKV agree with etcd.
+ */
+export function encodeKeyValue(kv: KeyValue): Uint8Array {
+  const lease = kv.lease === 0n ? undefined : leaseVarint(kv.lease);
+  let size = 0;
+  if (kv.key.length > 0) size += 1 + varintLength(kv.key.length) + kv.key.length;
+  if (kv.createRevision !== 0) size += 1 + varintLength(kv.createRevision);
+  if (kv.modRevision !== 0) size += 1 + varintLength(kv.modRevision);
+  if (kv.version !== 0) size += 1 + varintLength(kv.version);
+  if (kv.value.length > 0) size += 1 + varintLength(kv.value.length) + kv.value.length;
+  if (lease) size += 1 + lease.length;
+  const out = new Uint8Array(size);
+  let pos = 0;
+  if (kv.key.length > 0) {
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, kv.key.length);
+    out.set(kv.key, pos);
+    pos += kv.key.length;
+  }
+  if (kv.createRevision !== 0) {
+    out[pos++] = 0x10;
+    pos = writeVarint(out, pos, kv.createRevision);
+  }
+  if (kv.modRevision !== 0) {
+    out[pos++] = 0x18;
+    pos = writeVarint(out, pos, kv.modRevision);
+  }
+  if (kv.version !== 0) {
+    out[pos++] = 0x20;
+    pos = writeVarint(out, pos, kv.version);
+  }
+  if (kv.value.length > 0) {
+    out[pos++] = 0x2a;
+    pos = writeVarint(out, pos, kv.value.length);
+    out.set(kv.value, pos);
+    pos += kv.value.length;
+  }
+  if (lease) {
+    out[pos++] = 0x30;
+    out.set(lease, pos);
+    pos += lease.length;
+  }
+  return out;
+}
+
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Uint8Array) {}
+
+  varintBig(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte();
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return BigInt.asUintN(64, result);
+      shift += 7n;
+    }
+    throw new RangeError('KeyValue: varint too long');
+  }
+
+  /** A non-negative int64 that must fit a JS number (revisions, versions, lengths). */
+  varintNumber(what: string): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte();
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        assertRevisionNumber(result, `KeyValue ${what}`);
+        return result;
+      }
+      mul *= 128;
+    }
+    throw new RangeError('KeyValue: varint too long');
+  }
+
+  byte(): number {
+    if (this.pos >= this.buf.length) throw new RangeError('KeyValue: truncated');
+    return this.buf[this.pos++]!;
+  }
+
+  bytes(): Uint8Array {
+    const len = this.varintNumber('length');
+    if (this.pos + len > this.buf.length) throw new RangeError('KeyValue: truncated bytes field');
+    // Copy: the source may be an LMDB buffer that is reused by the next read.
+    const out = this.buf.slice(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+}
+
+/** Decodes mvccpb.KeyValue bytes; copies byte fields out of `buf`; throws on malformed input. */
+export function decodeKeyValue(buf: Uint8Array): KeyValue {
+  const r = new Reader(buf);
+  const kv: KeyValue = { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
+  while (r.pos < buf.length) {
+    const tag = r.byte();
+    switch (tag) {
+      case 0x0a:
+        kv.key = r.bytes();
+        break;
+      case 0x10:
+        kv.createRevision = r.varintNumber('create_revision');
+        break;
+      case 0x18:
+        kv.modRevision = r.varintNumber('mod_revision');
+        break;
+      case 0x20:
+        kv.version = r.varintNumber('version');
+        break;
+      case 0x2a:
+        kv.value = r.bytes();
+        break;
+      case 0x30:
+        kv.lease = BigInt.asIntN(64, r.varintBig());
+        break;
+      default:
+        throw new RangeError(`KeyValue: unexpected tag 0x${tag.toString(16)}`);
+    }
+  }
+  return kv;
+}

@@ -1,0 +1,771 @@
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Backend, META_CONSISTENT_INDEX, META_FINISHED_COMPACT, META_SCHEDULED_COMPACT } from './backend.js';
+import { Crc32c } from './crc32c.js';
+import { MvccError } from './errors.js';
+import { KeyIndex, revisionId, type RevisionSet } from './key_index.js';
+import { encodeKeyValue, type KeyValue } from './key_value.js';
+import type {
+  Compare,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Event,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+} from './kv.js';
+import {
+  assertRevisionNumber,
+  compareRevisions,
+  decodeRevision,
+  decodeUint64,
+  encodeRevision,
+  encodeUint64,
+  type Revision,
+} from './revision.js';
+import { keyString, TreeIndex, type RangeEnd } from './tree_index.js';
+
+/** Options of {@link MvccStore.open}. */
+export interface MvccStoreOptions {
+  /** Directory of the LMDB environment (created if missing). */
+  dir: string;
+  /** Backend revisions deleted per compaction transaction (etcd's default 1000). */
+  compactionBatchLimit?: number;
+  /** Initial LMDB map size; LMDB grows it as needed. */
+  mapSizeBytes?: number;
+}
+
+/** Called synchronously after each revision is applied, with that revision's changes in order. */
+export type EventListener = (events: Event[], revision: number) => void;
+
+const EMPTY = new Uint8Array(0);
+const KEY_BUCKET = Buffer.from('key');
+const META_BUCKET = Buffer.from('meta');
+const DATA_FILE = 'data.mdb';
+const LOCK_FILE = 'lock.mdb';
+
+/** A change made by the write in progress. */
+interface Change {
+  kv: KeyValue;
+  tombstone: boolean;
+  keyStr: string;
+}
+
+/** State of one write (a put, a deleteRange or a whole txn): one main revision. */
+class WriteTxn {
+  readonly changes: Change[] = [];
+  constructor(readonly beginRev: number) {}
+
+  /** Revision that reads inside the write see: its own changes included. */
+  get readRev(): number {
+    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+}
+
+function rangeEndOf(rangeEnd: Uint8Array | undefined): RangeEnd {
+  if (!rangeEnd || rangeEnd.length === 0) return undefined;
+  if (rangeEnd.length === 1 && rangeEnd[0] === 0) return null; // etcd's "\0": no upper bound
+  return keyString(rangeEnd);
+}
+
+function inRange(k: string, key: string, end: RangeEnd): boolean {
+  if (end === undefined) return k === key;
+  return k >= key && (end === null || k < end);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+function compareNumbers(a: number | bigint, b: number | bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const SORTERS: Record<string, (a: KeyValue, b: KeyValue) => number> = {
+  key: (a, b) => compareBytes(a.key, b.key),
+  version: (a, b) => a.version - b.version,
+  create: (a, b) => a.createRevision - b.createRevision,
+  mod: (a, b) => a.modRevision - b.modRevision,
+  value: (a, b) => compareBytes(a.value, b.value),
+};
+
+function checkOptionalRevision(n: number | undefined, what: string): number {
+  if (n === undefined) return 0;
+  if (!Number.isSafeInteger(n)) throw new RangeError(`${what} must be a safe integer, got ${n}`);
+  return n;
+}
+
+/**
+ * The revisioned key space (etcd's mvcc store): an in-memory index from key to its
+ * generations of revisions, and an LMDB backend from revision to KeyValue.
+ *
+ * Writes are applied synchronously and are visible to reads at once; they reach LMDB
+ * only when {@link commit} is called, in one transaction together with the consistent
+ * index, so after a crash the store reopens exactly at its last commit and the caller
+ * replays its log above {@link consistentIndex}. Every write takes the raft index of
+ * the entry it applies; a write with an index <= consistentIndex is a no-op (replay).
+ *
+ * Deterministic: the same sequence of calls gives the same revisions, bytes and hashes.
+ * Not safe for concurrent use from several threads; all methods run on the caller's.
+ */
+export class MvccStore {
+  private readonly index = new TreeIndex();
+  private currentRev = 1;
+  /** etcd's compactMainRev: -1 until the first compaction. */
+  private compactMainRev = -1;
+  private ci = 0;
+  private readonly listeners = new Set<EventListener>();
+  private compactionChain: Promise<void> = Promise.resolve();
+  private commitChain: Promise<void> = Promise.resolve();
+  private closing = false;
+  private closed = false;
+  private readonly compactionBatchLimit: number;
+
+  private constructor(
+    private readonly backend: Backend,
+    opts: MvccStoreOptions,
+  ) {
+    this.compactionBatchLimit = opts.compactionBatchLimit ?? 1000;
+    if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
+      throw new RangeError('compactionBatchLimit must be a positive integer');
+    }
+  }
+
+  /**
+   * Opens the store in `opts.dir`, creating it if empty, otherwise rebuilding the index
+   * from LMDB and resuming a compaction that a crash interrupted (see {@link whenCompacted}).
+   */
+  static async open(opts: MvccStoreOptions): Promise<MvccStore> {
+    await mkdir(opts.dir, { recursive: true });
+    const backend = Backend.open(opts.dir, opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {});
+    const store = new MvccStore(backend, opts);
+    try {
+      store.restore();
+    } catch (err) {
+      await backend.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private restore(): void {
+    const ciBytes = this.backend.getDurableMeta(META_CONSISTENT_INDEX);
+    if (ciBytes) this.ci = decodeUint64(ciBytes, 'consistent index');
+    const finished = this.backend.getDurableMeta(META_FINISHED_COMPACT);
+    if (finished) this.compactMainRev = decodeRevision(finished).rev.main;
+    const scheduledBytes = this.backend.getDurableMeta(META_SCHEDULED_COMPACT);
+    const scheduled = scheduledBytes ? decodeRevision(scheduledBytes).rev.main : 0;
+
+    let current = 1;
+    for (const { rev, tombstone, kv } of this.backend.durableEntries()) {
+      current = rev.main;
+      const ks = keyString(kv.key);
+      const ki = this.index.getKeyIndex(ks);
+      if (ki) {
+        if (tombstone) ki.tombstone(rev);
+        else ki.put(rev);
+      } else if (!tombstone) {
+        // Older revisions of the key were compacted: start from the stored one.
+        const fresh = new KeyIndex(kv.key);
+        fresh.restore({ main: kv.createRevision, sub: 0 }, rev, kv.version);
+        this.index.insert(ks, fresh);
+      }
+      // A tombstone without a live key is left over from an interrupted compaction.
+    }
+    this.currentRev = Math.max(current, this.compactMainRev, 1);
+    this.backend.durableRevision = this.currentRev;
+    if (scheduled !== 0 && scheduled > this.compactMainRev) this.scheduleCompaction(scheduled);
+  }
+
+  /** Newest revision; 1 for an empty store (etcd's convention: the first write is 2). */
+  get currentRevision(): number {
+    return this.currentRev;
+  }
+
+  /** Revision of the last compaction, 0 if there has been none. Reads below it fail. */
+  get compactedRevision(): number {
+    return Math.max(0, this.compactMainRev);
+  }
+
+  /** Last raft index whose effects are in the store (durable once committed). */
+  get consistentIndex(): number {
+    return this.ci;
+  }
+
+  /**
+   * Records that the entry at `index` was applied without touching the key space (a
+   * lease grant, a conf change, ...), so the next commit persists it. Ignores indexes
+   * <= consistentIndex.
+   */
+  setConsistentIndex(index: number): void {
+    assertRevisionNumber(index, 'index');
+    if (index > this.ci) this.ci = index;
+  }
+
+  private checkOpen(): void {
+    if (this.closed || this.closing) throw new MvccError('closed');
+  }
+
+  /** True (and records the index) when an entry at `index` must be applied now. */
+  private admit(index: number): boolean {
+    this.checkOpen();
+    assertRevisionNumber(index, 'index');
+    if (index <= this.ci) return false;
+    this.ci = index;
+    return true;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * Serves a range at `req.revision` (or the newest) with etcd's semantics for sort,
+   * limit/more, count, keysOnly, countOnly and the min/max filters.
+   * @throws MvccError `future_revision` when revision > currentRevision, `compacted`
+   *   when revision < compactedRevision.
+   */
+  range(req: RangeRequest): RangeResponse {
+    this.checkOpen();
+    return this.rangeAt(req, this.currentRev);
+  }
+
+  private rangeAt(req: RangeRequest, curRev: number): RangeResponse {
+    const reqLimit = checkOptionalRevision(req.limit, 'limit');
+    const minMod = checkOptionalRevision(req.minModRevision, 'minModRevision');
+    const maxMod = checkOptionalRevision(req.maxModRevision, 'maxModRevision');
+    const minCreate = checkOptionalRevision(req.minCreateRevision, 'minCreateRevision');
+    const maxCreate = checkOptionalRevision(req.maxCreateRevision, 'maxCreateRevision');
+    const sortOrderIn = req.sortOrder ?? 'none';
+    const sortTarget = req.sortTarget ?? 'key';
+
+    // As etcd's apply: sorting and filters need every key; otherwise one extra for `more`.
+    let limit = reqLimit;
+    if (sortOrderIn !== 'none' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0) limit = 0;
+    if (limit > 0) limit++;
+
+    const rr = this.rangeKeys(req.key, req.rangeEnd, checkOptionalRevision(req.revision, 'revision'), curRev, limit, req.countOnly === true);
+    let kvs = rr.kvs;
+    if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
+    if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
+    if (maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
+    if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
+
+    let sortOrder = sortOrderIn;
+    if (sortTarget !== 'key' && sortOrder === 'none') sortOrder = 'ascend';
+    if (sortOrder !== 'none') {
+      const cmp = SORTERS[sortTarget];
+      if (!cmp) throw new RangeError(`unknown sortTarget ${sortTarget}`);
+      // Stable sort: ties keep key order (what etcd's sort gives for small results).
+      kvs = sortOrder === 'ascend' ? kvs.slice().sort(cmp) : kvs.slice().sort((a, b) => cmp(b, a));
+    }
+    let more = false;
+    if (reqLimit > 0 && kvs.length > reqLimit) {
+      kvs = kvs.slice(0, reqLimit);
+      more = true;
+    }
+    if (req.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
+    return { revision: rr.rev, kvs, more, count: rr.count };
+  }
+
+  /** etcd's rangeKeys: index lookup at a revision, then values from the backend. */
+  private rangeKeys(
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined,
+    reqRev: number,
+    curRev: number,
+    limit: number,
+    countOnly: boolean,
+  ): { kvs: KeyValue[]; count: number; rev: number } {
+    let rev = reqRev;
+    if (rev > curRev) throw new MvccError('future_revision');
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+    const revs = this.index.revisions(keyString(key), rangeEndOf(rangeEnd), rev);
+    if (revs.length === 0 || countOnly) return { kvs: [], count: revs.length, rev: curRev };
+    const n = limit <= 0 || limit > revs.length ? revs.length : limit;
+    const kvs: KeyValue[] = new Array(n);
+    for (let i = 0; i < n; i++) kvs[i] = this.backend.readKeyValue(revs[i]!.modified);
+    return { kvs, count: revs.length, rev: curRev };
+  }
+
+  private getAt(ks: string, atRev: number): KeyValue | undefined {
+    const at = this.index.get(ks, atRev);
+    return at ? this.backend.readKeyValue(at.modified) : undefined;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Applies a put as the raft entry at `index`: one new revision.
+   * No-op returning `{ revision: currentRevision }` when index <= consistentIndex.
+   * @throws MvccError `key_not_found` for ignoreValue/ignoreLease on a missing key
+   *   (the index still counts as applied).
+   */
+  put(req: PutRequest, index: number): PutResponse {
+    if (!this.admit(index)) return { revision: this.currentRev };
+    const tw = new WriteTxn(this.currentRev);
+    const resp = this.applyPut(tw, req);
+    this.end(tw);
+    return resp;
+  }
+
+  /**
+   * Applies a deleteRange as the raft entry at `index`. A new revision only when some
+   * key was deleted. No-op (nothing deleted) when index <= consistentIndex.
+   */
+  deleteRange(req: DeleteRangeRequest, index: number): DeleteRangeResponse {
+    if (!this.admit(index)) return { revision: this.currentRev, deleted: 0, prevKvs: [] };
+    const tw = new WriteTxn(this.currentRev);
+    const resp = this.applyDeleteRange(tw, req);
+    this.end(tw);
+    return resp;
+  }
+
+  /**
+   * Applies a txn as the raft entry at `index`: compares (nested ones too) are
+   * evaluated against the state before the txn, then the chosen ops run in order and
+   * see each other's changes; all changes share one main revision (sub 0, 1, ...).
+   * Validation happens before any change, so an error leaves the store unchanged.
+   * No-op returning an empty failed response when index <= consistentIndex.
+   * @throws MvccError `key_not_found` (ignoreValue/ignoreLease on a key missing before
+   *   the txn or at that point of it), `future_revision`/`compacted` for a range op.
+   */
+  txn(req: TxnRequest, index: number): TxnResponse {
+    if (!this.admit(index)) return { revision: this.currentRev, succeeded: false, responses: [] };
+    const path: boolean[] = [];
+    this.compareToPath(req, path);
+    this.checkTxn(req, path, { i: 0 }, []);
+    const tw = new WriteTxn(this.currentRev);
+    const resp = this.applyTxn(tw, req, path, { i: 0 });
+    resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+    this.end(tw);
+    return resp;
+  }
+
+  private compareToPath(req: TxnRequest, path: boolean[]): void {
+    const ok = req.compare.every((c) => this.applyCompare(c));
+    path.push(ok);
+    for (const op of ok ? req.success : req.failure) {
+      if ('txn' in op) this.compareToPath(op.txn, path);
+    }
+  }
+
+  private applyCompare(c: Compare): boolean {
+    const rr = this.rangeKeys(c.key, c.rangeEnd, 0, this.currentRev, 0, false);
+    if (rr.kvs.length === 0) {
+      // No key: a value compare always fails (a missing value cannot be expressed).
+      if (c.target === 'value') return false;
+      return compareKV(c, { key: c.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n });
+    }
+    return rr.kvs.every((kv) => compareKV(c, kv));
+  }
+
+  /**
+   * etcd's checkRequests, with one addition: a put with ignoreValue/ignoreLease must
+   * find its key both before the txn (etcd's check) and at its own point in the txn
+   * (where etcd would panic mid-apply); `overlay` tracks the txn's puts and deletes.
+   */
+  private checkTxn(req: TxnRequest, path: boolean[], pos: { i: number }, overlay: Array<{ put?: string; del?: [string, RangeEnd] }>): void {
+    const ok = path[pos.i++]!;
+    for (const op of ok ? req.success : req.failure) {
+      if ('txn' in op) {
+        this.checkTxn(op.txn, path, pos, overlay);
+      } else if ('put' in op) {
+        const ks = keyString(op.put.key);
+        if (op.put.ignoreValue || op.put.ignoreLease) {
+          if (!this.index.get(ks, this.currentRev) || !this.existsAfter(ks, overlay)) throw new MvccError('key_not_found');
+        }
+        overlay.push({ put: ks });
+      } else if ('deleteRange' in op) {
+        overlay.push({ del: [keyString(op.deleteRange.key), rangeEndOf(op.deleteRange.rangeEnd)] });
+      } else if ('range' in op) {
+        const rev = checkOptionalRevision(op.range.revision, 'revision');
+        if (rev > this.currentRev) throw new MvccError('future_revision');
+        if (rev !== 0 && rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+      }
+    }
+  }
+
+  private existsAfter(ks: string, overlay: Array<{ put?: string; del?: [string, RangeEnd] }>): boolean {
+    for (let i = overlay.length - 1; i >= 0; i--) {
+      const o = overlay[i]!;
+      if (o.put === ks) return true;
+      if (o.del && inRange(ks, o.del[0], o.del[1])) return false;
+    }
+    return this.index.get(ks, this.currentRev) !== undefined;
+  }
+
+  private applyTxn(tw: WriteTxn, req: TxnRequest, path: boolean[], pos: { i: number }): TxnResponse {
+    const ok = path[pos.i++]!;
+    const responses: ResponseOp[] = [];
+    for (const op of ok ? req.success : req.failure) responses.push(this.applyOp(tw, op, path, pos));
+    return { revision: 0, succeeded: ok, responses };
+  }
+
+  private applyOp(tw: WriteTxn, op: RequestOp, path: boolean[], pos: { i: number }): ResponseOp {
+    if ('range' in op) return { range: this.rangeAt(op.range, tw.readRev) };
+    if ('put' in op) return { put: this.applyPut(tw, op.put) };
+    if ('deleteRange' in op) return { deleteRange: this.applyDeleteRange(tw, op.deleteRange) };
+    if ('txn' in op) return { txn: this.applyTxn(tw, op.txn, path, pos) };
+    throw new RangeError('empty RequestOp');
+  }
+
+  private applyPut(tw: WriteTxn, req: PutRequest): PutResponse {
+    const ks = keyString(req.key);
+    let value = req.value;
+    let lease = req.lease ?? 0n;
+    let prev: KeyValue | undefined;
+    if (req.ignoreValue || req.ignoreLease || req.prevKv) prev = this.getAt(ks, tw.readRev);
+    if ((req.ignoreValue || req.ignoreLease) && !prev) throw new MvccError('key_not_found');
+    if (req.ignoreValue) value = prev!.value;
+    if (req.ignoreLease) lease = prev!.lease;
+    this.writePut(tw, ks, req.key, value, lease);
+    const resp: PutResponse = { revision: tw.beginRev + 1 };
+    if (req.prevKv && prev) resp.prevKv = prev;
+    return resp;
+  }
+
+  private applyDeleteRange(tw: WriteTxn, req: DeleteRangeRequest): DeleteRangeResponse {
+    const prevKvs: KeyValue[] = [];
+    const keys = this.index.liveKeys(keyString(req.key), rangeEndOf(req.rangeEnd), tw.readRev);
+    if (req.prevKv) {
+      for (const [, ki] of keys) prevKvs.push(this.backend.readKeyValue(ki.get(tw.readRev)!.modified));
+    }
+    for (const [ks, ki] of keys) this.writeTombstone(tw, ks, ki);
+    const revision = keys.length > 0 || tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+    return { revision, deleted: keys.length, prevKvs };
+  }
+
+  private writePut(tw: WriteTxn, ks: string, key: Uint8Array, value: Uint8Array, lease: bigint): void {
+    const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
+    const at = this.index.get(ks, rev.main);
+    const kv: KeyValue = {
+      key: key.slice(),
+      createRevision: at ? at.created.main : rev.main,
+      modRevision: rev.main,
+      version: at ? at.version + 1 : 1,
+      value: value.slice(),
+      lease,
+    };
+    this.backend.append({ rev, tombstone: false, revKey: encodeRevision(rev), bytes: encodeKeyValue(kv), kv });
+    this.index.put(ks, kv.key, rev);
+    tw.changes.push({ kv, tombstone: false, keyStr: ks });
+  }
+
+  private writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex): void {
+    const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
+    // Stored as etcd stores it: a KeyValue holding only the key.
+    const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
+    this.backend.append({ rev, tombstone: true, revKey: encodeRevision(rev, true), bytes: encodeKeyValue(stored), kv: stored });
+    ki.tombstone(rev);
+    tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks });
+  }
+
+  /** Ends a write: bumps the revision if anything changed and tells the listeners. */
+  private end(tw: WriteTxn): void {
+    if (tw.changes.length === 0) return;
+    this.currentRev = tw.beginRev + 1;
+    if (this.listeners.size === 0) return;
+    const events: Event[] = tw.changes.map((c) => {
+      const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
+      const prev = this.getAt(c.keyStr, tw.beginRev);
+      if (prev) ev.prevKv = prev;
+      return ev;
+    });
+    for (const l of [...this.listeners]) l(events, this.currentRev);
+  }
+
+  // ---------------------------------------------------------------- watch support
+
+  /**
+   * Subscribes to changes: `listener` runs synchronously inside each write that creates
+   * a revision, after the store reflects it, with every event of that revision (prevKv
+   * filled when the key existed before). Returns the unsubscribe function.
+   */
+  onEvents(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * History for catching up watchers: the events of revisions fromRevision..toRevision
+   * (inclusive) in revision order. Returns whole revisions only, stopping before the
+   * revision that would take the count past `limit` (but always returns at least the
+   * first revision in range, so callers make progress). With `withPrevKv`, events carry
+   * the key's previous value when it is still reachable (not compacted).
+   * @throws MvccError `compacted` when fromRevision < compactedRevision, `future_revision`
+   *   when fromRevision > currentRevision + 1.
+   */
+  eventsBetween(fromRevision: number, toRevision: number, limit: number, withPrevKv = false): Event[] {
+    this.checkOpen();
+    assertRevisionNumber(fromRevision, 'fromRevision');
+    assertRevisionNumber(toRevision, 'toRevision');
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    if (fromRevision < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+    if (fromRevision > this.currentRev + 1) throw new MvccError('future_revision');
+    const from = Math.max(fromRevision, 1);
+    const to = Math.min(toRevision, this.currentRev);
+    const out: Array<{ ev: Event; ks: string }> = [];
+    let revStart = 0;
+    let lastMain = -1;
+    this.backend.scan(from, to, (rev, tombstone, stored) => {
+      if (rev.main !== lastMain) {
+        if (out.length >= limit) return false;
+        revStart = out.length;
+        lastMain = rev.main;
+      }
+      const ks = keyString(stored.key);
+      // At the compacted revision itself only what compaction keeps is history.
+      if (rev.main <= this.compactMainRev && !this.isReachable(ks, rev)) return true;
+      const kv: KeyValue = tombstone ? { ...stored, modRevision: rev.main } : stored;
+      out.push({ ev: { type: tombstone ? 'delete' : 'put', kv }, ks });
+      return true;
+    });
+    // Drop a revision that went past the limit, unless it is the only one.
+    if (out.length > limit && revStart > 0) out.length = revStart;
+    if (withPrevKv) {
+      for (const { ev, ks } of out) {
+        const at = ev.kv.modRevision - 1;
+        if (at < this.compactMainRev) continue;
+        const prev = this.getAt(ks, at);
+        if (prev) ev.prevKv = prev;
+      }
+    }
+    return out.map((o) => o.ev);
+  }
+
+  private isReachable(ks: string, rev: Revision): boolean {
+    const ki = this.index.getKeyIndex(ks);
+    if (!ki) return false;
+    return ki.generations.some((g) => g.revs.some((r) => r.main === rev.main && r.sub === rev.sub));
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * Compacts history at `revision` as the raft entry at `index`: reads below it fail
+   * from now on, reads at or above it are unchanged, and the newest version <= revision
+   * of every live key is kept. The index is compacted at once; `done` resolves when
+   * the backend has deleted the dropped revisions (in batches, after committing pending
+   * writes). A crash before `done` is resumed by the next open.
+   * No-op (done at once) when index <= consistentIndex.
+   * @throws MvccError `compacted` when revision <= the last compaction,
+   *   `future_revision` when revision > currentRevision (the index still counts).
+   */
+  compact(revision: number, index: number): { done: Promise<void> } {
+    if (!this.admit(index)) return { done: Promise.resolve() };
+    assertRevisionNumber(revision, 'revision');
+    if (revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+    if (revision > this.currentRev) throw new MvccError('future_revision');
+    return { done: this.scheduleCompaction(revision) };
+  }
+
+  private scheduleCompaction(revision: number): Promise<void> {
+    this.compactMainRev = revision;
+    this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
+    const keep = this.index.compact(revision);
+    const job = this.compactionChain.then(() => this.compactBackend(revision, keep));
+    this.compactionChain = job.catch(() => undefined);
+    return job;
+  }
+
+  private async compactBackend(revision: number, keep: RevisionSet): Promise<void> {
+    // Everything <= revision and the scheduled mark must be in LMDB first.
+    await this.commitInner();
+    let after: Buffer | undefined;
+    for (;;) {
+      if (this.closed) return; // resumed by the next open
+      const keys = this.backend.durableRevisionKeys(after, revision, this.compactionBatchLimit);
+      const doomed = keys.filter((k) => !keep.has(revisionId(decodeRevision(k).rev)));
+      const finished = keys.length < this.compactionBatchLimit;
+      const meta: Array<[Buffer, Uint8Array]> = finished ? [[META_FINISHED_COMPACT, encodeRevision({ main: revision, sub: 0 })]] : [];
+      await this.backend.deleteRevisions(doomed, meta);
+      if (finished) return;
+      after = keys[keys.length - 1];
+      // Let other work (commits, reads) interleave between batches.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closing) return;
+    }
+  }
+
+  /** Resolves when every compaction scheduled so far (including one resumed by open) is done. */
+  whenCompacted(): Promise<void> {
+    return this.compactionChain;
+  }
+
+  // ---------------------------------------------------------------- durability
+
+  /**
+   * Writes every change applied since the last commit, plus the consistent index and
+   * compaction state, to LMDB in ONE transaction. Does not block the event loop; reads
+   * and writes go on while it is in flight (later writes go to the next commit).
+   * Commits complete in call order. After it resolves, a reopened store has at least
+   * this state.
+   */
+  commit(): Promise<void> {
+    this.checkOpen();
+    return this.commitInner();
+  }
+
+  private commitInner(): Promise<void> {
+    // The batch and the consistent index are taken synchronously, together: an index in
+    // LMDB never runs ahead of (or behind) the writes stored with it.
+    this.backend.setMeta(META_CONSISTENT_INDEX, encodeUint64(this.ci));
+    const p = this.backend.commit();
+    this.commitChain = p.catch(() => undefined);
+    return p;
+  }
+
+  // ---------------------------------------------------------------- hashes
+
+  private allRevisions(): Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }> {
+    const all: Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }> = [];
+    this.index.forEach((_k, ki) => ki.allRevisions(all));
+    all.sort((a, b) => compareRevisions(a.rev, b.rev));
+    return all;
+  }
+
+  private storedBytes(e: { rev: Revision; tombstone: boolean; key: KeyIndex }): Uint8Array {
+    if (e.tombstone) {
+      return encodeKeyValue({ key: e.key.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n });
+    }
+    return this.backend.readBytes(e.rev, false);
+  }
+
+  /**
+   * CRC-32C of the whole logical backend as etcd's Hash computes it over bolt: bucket
+   * "key" and its entries, then bucket "meta" without the consistent index. Computed
+   * as if pending compactions had finished, so it depends only on applied history.
+   */
+  hash(): number {
+    this.checkOpen();
+    const h = new Crc32c().update(KEY_BUCKET);
+    for (const e of this.allRevisions()) h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
+    h.update(META_BUCKET);
+    if (this.compactMainRev > 0) {
+      const rev = encodeRevision({ main: this.compactMainRev, sub: 0 });
+      h.update(META_FINISHED_COMPACT).update(rev).update(META_SCHEDULED_COMPACT).update(rev);
+    }
+    return h.sum();
+  }
+
+  /**
+   * etcd's HashKV: CRC-32C over "key" and every (revision key, KeyValue bytes) kept in
+   * (compactRevision, revision], plus the revisions <= compactRevision that a
+   * compaction at `revision` would keep. revision 0 means the current revision.
+   * `compactRevision` is -1 when the store was never compacted (as etcd reports).
+   * Equal to real etcd's value for the same history.
+   * @throws MvccError `compacted` (0 < revision <= compacted), `future_revision`.
+   */
+  hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
+    this.checkOpen();
+    assertRevisionNumber(revision, 'revision');
+    const compactRev = this.compactMainRev;
+    const currentRev = this.currentRev;
+    if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
+    if (revision > currentRev) throw new MvccError('future_revision');
+    const rev = revision === 0 ? currentRev : revision;
+    const keep = this.index.keep(rev);
+    const h = new Crc32c().update(KEY_BUCKET);
+    for (const e of this.allRevisions()) {
+      if (e.rev.main > rev) continue;
+      if (e.rev.main <= compactRev && keep.size > 0 && !keep.has(revisionId(e.rev))) continue;
+      h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
+    }
+    return { hash: h.sum(), compactRevision: compactRev, revision: currentRev };
+  }
+
+  // ---------------------------------------------------------------- sizes, snapshots
+
+  /** Size of the LMDB data file in bytes (etcd's db size). */
+  dbSizeBytes(): number {
+    return this.backend.fileSizeBytes();
+  }
+
+  /** Bytes of the LMDB file holding live pages (file size minus free pages). */
+  dbSizeInUseBytes(): number {
+    return this.backend.inUseBytes();
+  }
+
+  /**
+   * Commits, then writes a consistent copy of the whole backend (data, consistent index,
+   * compaction state) to the file `path`. Restore it with {@link MvccStore.restoreFrom}.
+   */
+  async snapshotTo(path: string): Promise<void> {
+    this.checkOpen();
+    await this.commitInner();
+    await this.backend.backup(path);
+  }
+
+  /**
+   * Replaces the backend in `dir` with a snapshot file made by {@link snapshotTo}; then
+   * open the store on `dir`. No store may be open on `dir`.
+   */
+  static async restoreFrom(snapshotPath: string, dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${DATA_FILE}.restore`);
+    await copyFile(snapshotPath, tmp);
+    await rm(join(dir, LOCK_FILE), { force: true });
+    await rename(tmp, join(dir, DATA_FILE));
+  }
+
+  /**
+   * Stops a running compaction at its next batch (the next open resumes it), commits
+   * pending writes and closes LMDB. The store is unusable afterwards.
+   */
+  async close(): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    await this.compactionChain;
+    await this.commitInner().catch(() => undefined);
+    await this.commitChain;
+    this.closed = true;
+    this.listeners.clear();
+    await this.backend.close();
+  }
+}
+
+function compareKV(c: Compare, kv: KeyValue): boolean {
+  let result: number;
+  switch (c.target) {
+    case 'value':
+      result = compareBytes(kv.value, c.value ?? EMPTY);
+      break;
+    case 'create':
+      result = compareNumbers(kv.createRevision, c.createRevision ?? 0);
+      break;
+    case 'mod':
+      result = compareNumbers(kv.modRevision, c.modRevision ?? 0);
+      break;
+    case 'version':
+      result = compareNumbers(kv.version, c.version ?? 0);
+      break;
+    case 'lease':
+      result = compareNumbers(kv.lease, c.lease ?? 0n);
+      break;
+    default:
+      throw new RangeError(`unknown compare target ${String(c.target)}`);
+  }
+  switch (c.result) {
+    case 'equal':
+      return result === 0;
+    case 'not_equal':
+      return result !== 0;
+    case 'greater':
+      return result > 0;
+    case 'less':
+      return result < 0;
+    default:
+      throw new RangeError(`unknown compare result ${String(c.result)}`);
+  }
+}
+

@@ -1,0 +1,114 @@
+import BTreeModule from 'sorted-btree';
+import { KeyIndex, type KeyAt, type RevisionSet } from './key_index.js';
+import type { Revision } from './revision.js';
+
+// sorted-btree is CommonJS: under node's ESM loader the class is the module's
+// `.default`, under vitest's interop the default import is the class itself.
+type BTreeClass = typeof BTreeModule.default;
+const BTree: BTreeClass =
+  typeof BTreeModule === 'function' ? (BTreeModule as unknown as BTreeClass) : BTreeModule.default;
+type Tree = import('sorted-btree').default<string, KeyIndex>;
+
+/**
+ * Keys are held as latin1 strings (one char per byte): JS string order on chars
+ * 0..255 is byte order, and string compares are much cheaper than byte-array compares.
+ */
+export function keyString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Upper bound of a range: `undefined` for a single key, `null` for "to the end of the
+ * key space" (etcd's range_end "\0"), otherwise the exclusive end key.
+ */
+export type RangeEnd = string | null | undefined;
+
+/** The in-memory index from key to its generations of revisions (etcd's treeIndex). */
+export class TreeIndex {
+  private readonly tree: Tree = new BTree<string, KeyIndex>(undefined, compareStrings);
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  getKeyIndex(key: string): KeyIndex | undefined {
+    return this.tree.get(key);
+  }
+
+  put(key: string, keyBytes: Uint8Array, rev: Revision): void {
+    let ki = this.tree.get(key);
+    if (!ki) {
+      ki = new KeyIndex(keyBytes);
+      this.tree.set(key, ki);
+    }
+    ki.put(rev);
+  }
+
+  insert(key: string, ki: KeyIndex): void {
+    this.tree.set(key, ki);
+  }
+
+  get(key: string, atRev: number): KeyAt | undefined {
+    return this.tree.get(key)?.get(atRev);
+  }
+
+  /** Calls `f` for every key index in [key, end), in key order; `f` returns false to stop. */
+  visit(key: string, end: RangeEnd, f: (k: string, ki: KeyIndex) => boolean | void): void {
+    if (end === undefined) {
+      const ki = this.tree.get(key);
+      if (ki) f(key, ki);
+      return;
+    }
+    if (end !== null && end <= key) return;
+    for (const [k, ki] of this.tree.entries(key)) {
+      if (end !== null && k >= end) break;
+      if (f(k, ki) === false) break;
+    }
+  }
+
+  /** Revisions of the keys in the range that exist at `atRev`, in key order. */
+  revisions(key: string, end: RangeEnd, atRev: number): KeyAt[] {
+    const out: KeyAt[] = [];
+    this.visit(key, end, (_k, ki) => {
+      const at = ki.get(atRev);
+      if (at) out.push(at);
+    });
+    return out;
+  }
+
+  /** Keys in the range that exist at `atRev`, with their index entries, in key order. */
+  liveKeys(key: string, end: RangeEnd, atRev: number): Array<[string, KeyIndex]> {
+    const out: Array<[string, KeyIndex]> = [];
+    this.visit(key, end, (k, ki) => {
+      if (ki.get(atRev)) out.push([k, ki]);
+    });
+    return out;
+  }
+
+  /** Compacts every key at `atRev`; returns the revisions <= atRev that stay reachable. */
+  compact(atRev: number): RevisionSet {
+    const available: RevisionSet = new Set();
+    const empty: string[] = [];
+    this.tree.forEachPair((k, ki) => {
+      ki.compact(atRev, available);
+      if (ki.isEmpty()) empty.push(k);
+    });
+    for (const k of empty) this.tree.delete(k);
+    return available;
+  }
+
+  /** What {@link compact} at `atRev` would keep, without changing the index. */
+  keep(atRev: number): RevisionSet {
+    const available: RevisionSet = new Set();
+    this.tree.forEachPair((_k, ki) => ki.keep(atRev, available));
+    return available;
+  }
+
+  forEach(f: (k: string, ki: KeyIndex) => void): void {
+    this.tree.forEachPair(f);
+  }
+}

@@ -23,9 +23,13 @@ export class EtcdError extends Error {
   }
 
   /**
-   * The value a grpc-js handler passes to its callback (unary) or to
-   * `call.destroy()` (streams). The client sees `code` as the status and `message`
-   * as the status details, as with etcd.
+   * The value a grpc-js handler passes to its callback (unary) or emits on a server
+   * stream with `call.emit('error', err)`. The client sees `code` as the status and
+   * `message` as the status details, as with etcd.
+   *
+   * Gotcha: on a stream, `call.destroy(err)` does NOT send the status (grpc-js 1.14 only
+   * sends it from the stream's final step, which destroy skips); the client then waits
+   * until its deadline.
    */
   toServiceError(): ServerErrorResponse {
     const err: ServerErrorResponse = new Error(this.message);

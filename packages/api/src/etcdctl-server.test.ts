@@ -123,7 +123,8 @@ describe('etcdctl 3.4 against a server built on @raftkv/api', () => {
   ])('get %s: etcdctl reports our EtcdError message', async (flag, want) => {
     const r = await etcdctl('get', 'greeting', flag);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(want.message);
+    expect(r.stderr).toContain(`code = OutOfRange desc = ${want.message}`);
+    expect(r.stderr).toContain(`Error: ${want.message}`);
   });
 
   it('an unimplemented method surfaces as the gRPC status, not a hang', async () => {

@@ -136,8 +136,9 @@ class Reader {
   bytes(): Uint8Array {
     const len = this.varintNumber('length');
     if (this.pos + len > this.buf.length) throw new RangeError('KeyValue: truncated bytes field');
-    // Copy: the source may be an LMDB buffer that is reused by the next read.
-    const out = this.buf.slice(this.pos, this.pos + len);
+    // Copy into a plain Uint8Array: the source may be an LMDB buffer reused by the next
+    // read (and Buffer#slice would only make a view).
+    const out = new Uint8Array(this.buf.subarray(this.pos, this.pos + len));
     this.pos += len;
     return out;
   }

@@ -447,11 +447,11 @@ export class MvccStore {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
     const at = this.index.get(ks, rev.main);
     const kv: KeyValue = {
-      key: key.slice(),
+      key: new Uint8Array(key),
       createRevision: at ? at.created.main : rev.main,
       modRevision: rev.main,
       version: at ? at.version + 1 : 1,
-      value: value.slice(),
+      value: new Uint8Array(value),
       lease,
     };
     this.backend.append({ rev, tombstone: false, revKey: encodeRevision(rev), bytes: encodeKeyValue(kv), kv });

@@ -384,3 +384,48 @@ describe('--version and --help', () => {
     }
   });
 });
+
+describe('command lines that real deployments give etcd', () => {
+  test('a kubeadm static pod', () => {
+    const { config, warnings } = run([
+      '--advertise-client-urls=https://10.0.0.1:2379',
+      '--cert-file=/etc/kubernetes/pki/etcd/server.crt',
+      '--client-cert-auth=true',
+      '--data-dir=/var/lib/etcd',
+      '--experimental-initial-corrupt-check=true',
+      '--experimental-watch-progress-notify-interval=5s',
+      '--initial-advertise-peer-urls=https://10.0.0.1:2380',
+      '--initial-cluster=cp1=https://10.0.0.1:2380',
+      '--key-file=/etc/kubernetes/pki/etcd/server.key',
+      '--listen-client-urls=https://127.0.0.1:2379,https://10.0.0.1:2379',
+      '--listen-metrics-urls=http://127.0.0.1:2381',
+      '--listen-peer-urls=https://10.0.0.1:2380',
+      '--name=cp1',
+      '--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt',
+      '--peer-client-cert-auth=true',
+      '--peer-key-file=/etc/kubernetes/pki/etcd/peer.key',
+      '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+      '--snapshot-count=10000',
+      '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+    ]);
+    expect(config.name).toBe('cp1');
+    expect(hrefs(config.listenClientUrls)).toEqual(['https://10.0.0.1:2379', 'https://127.0.0.1:2379']);
+    expect(config.experimental.watchProgressNotifyIntervalMs).toBe(5000);
+    expect(warnings).toEqual([expect.stringMatching(/^--experimental-initial-corrupt-check=true is accepted but not implemented/)]);
+  });
+
+  test('a docker-compose member advertising a host name, configured through the environment', () => {
+    const config = configOf([], {
+      ETCD_NAME: 'etcd1',
+      ETCD_LISTEN_CLIENT_URLS: 'http://0.0.0.0:2379',
+      ETCD_ADVERTISE_CLIENT_URLS: 'http://etcd1:2379',
+      ETCD_LISTEN_PEER_URLS: 'http://0.0.0.0:2380',
+      ETCD_INITIAL_ADVERTISE_PEER_URLS: 'http://etcd1:2380',
+      ETCD_INITIAL_CLUSTER: 'etcd1=http://etcd1:2380,etcd2=http://etcd2:2380,etcd3=http://etcd3:2380',
+      ETCD_INITIAL_CLUSTER_STATE: 'new',
+      ETCD_INITIAL_CLUSTER_TOKEN: 'tkn',
+    });
+    expect(config.initialCluster).toHaveLength(3);
+    expect(hrefs(config.advertiseClientUrls)).toEqual(['http://etcd1:2379']);
+  });
+});

@@ -6,6 +6,7 @@ import { mkdir, open as openFile, readdir, readFile, rename, rm, rmdir, unlink, 
 import { dirname, join } from 'node:path';
 import { WalClosedError, WalCorruptionError } from './errors.js';
 import { FilePipeline } from './file_pipeline.js';
+import { fsyncDir, writeFully } from './file_util.js';
 import {
   type DecodedRecord,
   encodeFrames,
@@ -475,23 +476,4 @@ function assertFrames(bytes: Uint8Array, count: number, seed: number, finalCrc: 
     off = fr.next;
   }
   if (off !== bytes.length || crc !== finalCrc) throw new Error('wal: internal error: encoded length or crc mismatch');
-}
-
-async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
-    if (bytesWritten <= 0) throw new Error('wal: write made no progress');
-    done += bytesWritten;
-  }
-}
-
-/** fsync a directory so a rename/create/unlink in it survives power loss. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await openFile(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { decodeKeyValue, type KeyValue } from './key_value.js';
@@ -210,8 +211,18 @@ export class Backend {
     await this.env.flushed;
   }
 
-  backup(path: string): Promise<void> {
-    return this.env.backup(path, false);
+  /** Copies the environment into the single file `path` (atomically renamed into place). */
+  async backup(path: string): Promise<void> {
+    // The env is directory-based, so LMDB's copy writes `<dir>/data.mdb`.
+    const tmpDir = `${path}.tmp-${process.pid}`;
+    await rm(tmpDir, { recursive: true, force: true });
+    await mkdir(tmpDir, { recursive: true });
+    try {
+      await this.env.backup(tmpDir, false);
+      await rename(join(tmpDir, 'data.mdb'), path);
+    } finally {
+      await rm(tmpDir, { recursive: true, force: true });
+    }
   }
 
   fileSizeBytes(): number {

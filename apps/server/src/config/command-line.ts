@@ -65,7 +65,8 @@ export function readCommandLine(argv: readonly string[]): CommandLine {
     const parsed = spec.schema.safeParse(text);
     if (!parsed.success) {
       const reason = parsed.error.issues[0]?.message ?? 'parse error';
-      throw new ConfigError(`invalid value "${text}" for flag --${name}: ${reason}`, { code: 'invalid-value', flag: name, exitCode: 2 });
+      const what = spec.kind === 'bool' ? `invalid boolean value "${text}" for --${name}` : `invalid value "${text}" for flag --${name}`;
+      throw new ConfigError(`${what}: ${reason}`, { code: 'invalid-value', flag: name, exitCode: 2 });
     }
     set.set(name, text);
   }

@@ -52,7 +52,7 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
       const shadowed = candidates.find((variable) => env[variable] !== undefined);
       if (shadowed !== undefined) {
         throw new ConfigError(
-          `conflicting environment variable "${shadowed}" is shadowed by corresponding command-line flag --${name} (either unset environment variable or disable flag)`,
+          `conflicting environment variable "${shadowed}" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`,
           { code: 'invalid-config', flag: name },
         );
       }
@@ -73,7 +73,7 @@ export function readEnvironment(env: Readonly<Record<string, string | undefined>
     const parsed = FLAGS[name].schema.safeParse(first.text);
     if (!parsed.success) {
       const reason = parsed.error.issues[0]?.message ?? 'parse error';
-      throw new ConfigError(`invalid value "${first.text}" for ${first.variable} (--${name}): ${reason}`, { code: 'invalid-value', flag: name });
+      throw new ConfigError(`invalid value "${first.text}" for ${first.variable}: ${reason} (flag --${name})`, { code: 'invalid-value', flag: name });
     }
     set.set(name, first);
   }

@@ -6,5 +6,4 @@ export { parseConfig, type ParseResult, type ParseConfigOptions } from './parse-
 export { ConfigError, type ConfigErrorCode } from './config-error.js';
 export type { ServerConfig, TlsConfig, PeerTlsConfig } from './server-config.js';
 export type { InitialClusterMember } from './go-values.js';
-export { UNIMPLEMENTED_FLAGS } from './flags.js';
 export { RAFTKV_VERSION, ETCD_API_VERSION } from './usage.js';

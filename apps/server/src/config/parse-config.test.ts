@@ -145,6 +145,11 @@ describe('flag forms (Go flag package syntax)', () => {
     expect(hrefs(c.listenMetricsUrls)).toEqual(['http://0.0.0.0:9100']);
   });
 
+  test('an empty URL list keeps the default yet counts as given, as in etcd', () => {
+    expect(hrefs(configOf(['--advertise-client-urls=']).advertiseClientUrls)).toEqual(['http://localhost:2379']);
+    expect(errorOf(['--listen-client-urls=']).flag).toBe('advertise-client-urls');
+  });
+
   test('TLS flags fill clientTls and peerTls', () => {
     const c = configOf([
       '--cert-file=/c.pem', '--key-file=/c.key', '--trusted-ca-file=/ca.pem', '--client-cert-auth',
@@ -209,7 +214,7 @@ describe('environment variables work like etcd', () => {
   test('a command-line flag with the same variable set is a fatal conflict (etcd exits 1)', () => {
     const error = errorOf(['--name=y'], { ETCD_NAME: 'x' });
     expect(error.message).toBe(
-      'conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag --name (either unset environment variable or disable flag)',
+      'conflicting environment variable "ETCD_NAME" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)',
     );
     expect([error.code, error.flag, error.exitCode]).toEqual(['invalid-config', 'name', 1]);
   });
@@ -220,7 +225,7 @@ describe('environment variables work like etcd', () => {
 
   test('a bad value in a variable names the variable', () => {
     const error = errorOf([], { ETCD_ELECTION_TIMEOUT: 'abc' });
-    expect(error.message).toBe('invalid value "abc" for ETCD_ELECTION_TIMEOUT (--election-timeout): parse error');
+    expect(error.message).toBe('invalid value "abc" for ETCD_ELECTION_TIMEOUT: parse error (flag --election-timeout)');
     expect(error.exitCode).toBe(1);
   });
 
@@ -248,7 +253,7 @@ describe('bad values give a ConfigError naming the flag and the value', () => {
     [['--listen-client-urls=http://1.2.3.4'], 'invalid value "http://1.2.3.4" for flag --listen-client-urls: URL address does not have the form "host:port": http://1.2.3.4', 'listen-client-urls', 2],
     [['--listen-peer-urls=http://1.2.3.4:1/path'], 'invalid value "http://1.2.3.4:1/path" for flag --listen-peer-urls: URL must not contain a path: http://1.2.3.4:1/path', 'listen-peer-urls', 2],
     [['--initial-cluster-state=bad'], `invalid value "bad" for flag --initial-cluster-state: must be one of 'new', 'existing'`, 'initial-cluster-state', 2],
-    [['--pre-vote=maybe'], 'invalid value "maybe" for flag --pre-vote: parse error', 'pre-vote', 2],
+    [['--pre-vote=maybe'], 'invalid boolean value "maybe" for --pre-vote: parse error', 'pre-vote', 2],
     [['--election-timeout=-1'], 'invalid value "-1" for flag --election-timeout: parse error', 'election-timeout', 2],
     [['--max-request-bytes=1k'], 'invalid value "1k" for flag --max-request-bytes: parse error', 'max-request-bytes', 2],
     [['--max-request-bytes=4294967296'], 'invalid value "4294967296" for flag --max-request-bytes: value out of range (at most 2147483647)', 'max-request-bytes', 2],

@@ -91,8 +91,11 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   for (const name of FLAG_NAMES) {
     const spec = FLAGS[name];
     const text = texts.get(name);
-    // Every text here was checked by the reader that collected it; defaults parse by construction.
-    values[name] = spec.schema.parse(text ?? spec.defaultText);
+    // Every text here was checked by the reader that collected it; defaults parse by
+    // construction. An empty URL list keeps the default but still counts as given,
+    // which is what etcd's UniqueURLs does with ''.
+    const effective = text === undefined || (text === '' && spec.kind === 'urls') ? spec.defaultText : text;
+    values[name] = spec.schema.parse(effective);
     const feature = UNIMPLEMENTED_FLAGS[name];
     if (text !== undefined && feature !== undefined && !sameValue(values[name], spec.schema.parse(spec.defaultText))) {
       warnings.push(`--${name}=${text} is accepted but not implemented by raftkv yet (${feature}); it has no effect`);

@@ -1,0 +1,77 @@
+// Benchmark (not a test): puts/s with p50/p99 at 1, 16 and 128 requests in flight, and
+// linearizable single-key gets/s, for raftkv and real etcd 3.4 on this machine in one run.
+// Usage: pnpm bench   (BENCH_SECONDS=5 per cell by default)
+import { connect, type EtcdClient } from '../test-support/grpc-client.js';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const VALUE = Buffer.alloc(256, 'v');
+
+interface Cell { opsPerSec: number; p50Ms: number; p99Ms: number }
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function load(clients: EtcdClient[], inFlight: number, op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + SECONDS * 1000;
+  let n = 0;
+  const worker = async (w: number) => {
+    const client = clients[w % clients.length]!;
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await op(client, n++);
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, (_, w) => worker(w)));
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { opsPerSec: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+}
+
+async function measure(server: ServerProcess): Promise<Record<string, Cell>> {
+  const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
+  const out: Record<string, Cell> = {};
+  try {
+    for (const inFlight of [1, 16, 128]) {
+      out[`put x${inFlight}`] = await load(clients, inFlight, (c, i) => c.put({ key: Buffer.from(`bench/${i % 10000}`), value: VALUE }));
+    }
+    await clients[0]!.put({ key: Buffer.from('bench/get'), value: VALUE });
+    out['get x16 (linearizable)'] = await load(clients, 16, (c) => c.range({ key: Buffer.from('bench/get') }));
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, Record<string, Cell>> = {};
+  for (const [name, start] of [['etcd', startEtcd], ['raftkv', startRaftkv]] as const) {
+    const server = await start();
+    try {
+      results[name] = await measure(server);
+    } finally {
+      await server.stop();
+      removeDir(server.dataDir);
+    }
+  }
+  const rows = Object.keys(results['etcd']!);
+  const f = (n: number, d = 0) => n.toFixed(d).padStart(8);
+  console.log(`\nsingle member, ${SECONDS}s per cell, 256-byte values, 8 gRPC connections\n`);
+  console.log('| workload | etcd ops/s | raftkv ops/s | raftkv/etcd | etcd p50/p99 ms | raftkv p50/p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    const e = results['etcd']![row]!;
+    const r = results['raftkv']![row]!;
+    console.log(`| ${row} | ${f(e.opsPerSec)} | ${f(r.opsPerSec)} | ${(r.opsPerSec / e.opsPerSec).toFixed(2)} | ${e.p50Ms.toFixed(2)} / ${e.p99Ms.toFixed(2)} | ${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} |`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+// The real etcdctl (3.4) against raftkv and against real etcd, step by step: the same commands
+// must print the same output (endpoints, IDs that differ by nature, and timings normalised).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdctl, removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+
+interface Step { args: string[]; input?: string; json?: boolean }
+
+const TXN_INPUT = ['value("foo") = "bar"', 'version("missing") = "0"', '', 'put foo from-txn', 'get fop', '', 'put foo failed', '', ''].join('\n');
+const TXN_FAIL_INPUT = ['mod("foo") < "2"', '', 'put x never', '', 'get foo', 'del fo --prefix', '', ''].join('\n');
+
+const STEPS: Step[] = [
+  { args: ['put', 'foo', 'bar'] },
+  { args: ['put', 'foo2', 'bar2'] },
+  { args: ['put', 'fop', 'x', '--prev-kv'] },
+  { args: ['put', 'fop', 'y', '--prev-kv'] },
+  { args: ['put', 'a', '1'] },
+  { args: ['put', 'b', '2'] },
+  { args: ['put', 'zzz', '3'] },
+  { args: ['get', 'foo'] },
+  { args: ['get', 'missing'] },
+  { args: ['get', 'fo', '--prefix'] },
+  { args: ['get', 'b', '--from-key'] },
+  { args: ['get', '', '--prefix', '--keys-only'] },
+  { args: ['get', 'foo', '--rev=2'] },
+  { args: ['get', 'fo', '--prefix', '--limit=2'] },
+  { args: ['get', 'fo', '--prefix', '--sort-by=MODIFY', '--order=DESCEND'] },
+  { args: ['get', '', '--prefix', '--sort-by=VALUE', '--order=ASCEND', '--limit=3'] },
+  { args: ['get', 'fo', '--prefix', '--sort-by=CREATE', '--order=DESCEND', '--keys-only'] },
+  { args: ['get', 'a', 'c'] },
+  { args: ['get', 'fo', '--prefix', '-w', 'json'], json: true },
+  { args: ['get', 'foo', '--print-value-only'] },
+  { args: ['get', 'foo', '-w', 'fields'] },
+  { args: ['txn'], input: TXN_INPUT },
+  { args: ['txn', '-w', 'json'], input: TXN_FAIL_INPUT, json: true },
+  { args: ['get', 'foo'] },
+  { args: ['del', 'missing'] },
+  { args: ['del', 'fo', '--prefix', '--prev-kv'] },
+  { args: ['del', 'a', '--from-key'] },
+  { args: ['get', '', '--prefix'] },
+  { args: ['put', 'k1', 'v1'] },
+  { args: ['put', 'k1', 'v2'] },
+  { args: ['compaction', '3'] },
+  { args: ['compaction', '2'] },
+  { args: ['compaction', '1000'] },
+  { args: ['get', 'foo', '--rev=2'] },
+  { args: ['get', 'k1', '--rev=100'] },
+  { args: ['put', '', 'empty-key'] },
+  { args: ['get', 'k1', '-w', 'json'], json: true },
+  { args: ['compaction', '--physical', '12'] },
+  { args: ['get', 'k1', '--rev=12'] },
+];
+
+function normalise(text: string, endpoint: string): string {
+  return text
+    .split(endpoint).join('ENDPOINT')
+    .replace(/took = [\d.]+[µmn]?s/g, 'took = T')
+    .replace(/"ts":"[^"]*"/g, '"ts":"T"')
+    .replace(/client-[0-9a-f-]{36}/g, 'client-ID')
+    .replace(/"cluster_id":\d+/g, '"cluster_id":0')
+    .replace(/"member_id":\d+/g, '"member_id":0')
+    .replace(/"raft_term":\d+/g, '"raft_term":0');
+}
+
+async function run(endpoint: string, step: Step) {
+  const r = await etcdctl(endpoint, step.args, step.input);
+  return { code: r.code, stdout: normalise(r.stdout, endpoint), stderr: normalise(r.stderr, endpoint) };
+}
+
+describe('etcdctl against raftkv prints what it prints against etcd', () => {
+  let etcd: ServerProcess;
+  let raftkv: ServerProcess;
+  beforeAll(async () => {
+    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([etcd?.stop(), raftkv?.stop()]);
+    if (etcd) removeDir(etcd.dataDir);
+    if (raftkv) removeDir(raftkv.dataDir);
+  });
+
+  it('runs the KV commands with the same output, step by step', async () => {
+    const transcript: string[] = [];
+    for (const step of STEPS) {
+      const [expected, actual] = await Promise.all([run(etcd.endpoint, step), run(raftkv.endpoint, step)]);
+      transcript.push(`$ etcdctl ${step.args.join(' ')}${step.input ? ' <<< ' + JSON.stringify(step.input) : ''}\n${actual.stdout}${actual.stderr}`);
+      expect(actual, `etcdctl ${step.args.join(' ')}`).toEqual(expected);
+    }
+    if (process.env['RAFTKV_PRINT_TRANSCRIPT']) console.log(transcript.join('\n'));
+  }, 120_000);
+
+  it('reports health, status and members like etcd', async () => {
+    const health = await run(raftkv.endpoint, { args: ['endpoint', 'health'] });
+    expect(health).toEqual(await run(etcd.endpoint, { args: ['endpoint', 'health'] }));
+    expect(health.stdout + health.stderr).toContain('ENDPOINT is healthy');
+
+    const members = await run(raftkv.endpoint, { args: ['member', 'list'] });
+    expect(members).toEqual(await run(etcd.endpoint, { args: ['member', 'list'] }));
+
+    const status = JSON.parse((await etcdctl(raftkv.endpoint, ['endpoint', 'status', '-w', 'json'])).stdout) as Array<{
+      Endpoint: string; Status: { header: { member_id: number; revision: number }; version: string; leader: number; raftIndex: number; raftAppliedIndex: number; dbSize: number };
+    }>;
+    expect(status).toHaveLength(1);
+    const s = status[0]!.Status;
+    expect(s.leader).toBe(s.header.member_id);
+    expect(s.version).toMatch(/^3\.4\./);
+    expect(s.raftAppliedIndex).toBe(s.raftIndex);
+    expect(s.dbSize).toBeGreaterThan(0);
+    const table = await etcdctl(raftkv.endpoint, ['endpoint', 'status']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain(raftkv.endpoint);
+  }, 60_000);
+});

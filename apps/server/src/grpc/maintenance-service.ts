@@ -1,0 +1,42 @@
+import { etcdserverpb } from '@raftkv/api';
+import type { ServerCore } from '../server-core.js';
+import { toNumber } from '../apply/convert.js';
+import { unary } from './kv-service.js';
+import { notImplemented } from './not-implemented.js';
+
+/** The etcd API version raftkv speaks; clients gate features on it. */
+export const ETCD_API_VERSION = '3.4.23';
+
+export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceServer {
+  return {
+    status: unary(() => ({
+      header: core.header(core.store.currentRevision),
+      version: ETCD_API_VERSION,
+      dbSize: BigInt(core.store.dbSizeBytes()),
+      dbSizeInUse: BigInt(core.store.dbSizeInUseBytes()),
+      leader: core.self.id,
+      raftIndex: BigInt(core.log.commitIndex),
+      raftTerm: BigInt(core.log.term),
+      raftAppliedIndex: BigInt(core.appliedIndex),
+      errors: [],
+      isLearner: false,
+      storageVersion: '',
+      dbSizeQuota: BigInt(core.config.quotaBackendBytes),
+      downgradeInfo: undefined,
+    })),
+    alarm: unary((req: etcdserverpb.AlarmRequest) => {
+      // No alarm can be raised yet (no quota enforcement, no corruption check): GET lists none.
+      void req;
+      return { header: core.header(core.store.currentRevision), alarms: [] };
+    }),
+    hash: unary(() => ({ header: core.header(core.store.currentRevision), hash: core.store.hash() })),
+    hashKv: unary((req: etcdserverpb.HashKVRequest) => {
+      const r = core.store.hashKV(toNumber(req.revision));
+      return { header: core.header(core.store.currentRevision), hash: r.hash, compactRevision: BigInt(r.compactRevision), hashRevision: BigInt(r.revision) };
+    }),
+    defragment: notImplemented('Maintenance.Defragment'),
+    snapshot: notImplemented('Maintenance.Snapshot') as unknown as etcdserverpb.MaintenanceServer['snapshot'],
+    moveLeader: notImplemented('Maintenance.MoveLeader'),
+    downgrade: notImplemented('Maintenance.Downgrade'),
+  };
+}

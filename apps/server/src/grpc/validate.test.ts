@@ -1,0 +1,52 @@
+import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
+import { describe, expect, it } from 'vitest';
+import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '../test-support/grpc-client.js';
+import { checkPut, checkTxn } from './validate.js';
+
+const b = (s: string) => Buffer.from(s, 'latin1');
+const put = (k: string): etcdserverpb.RequestOp => ({ requestPut: putRequest({ key: b(k) }) });
+const del = (k: string, end = ''): etcdserverpb.RequestOp => ({ requestDeleteRange: deleteRangeRequest({ key: b(k), rangeEnd: b(end) }) });
+const get = (k: string): etcdserverpb.RequestOp => ({ requestRange: rangeRequest({ key: b(k) }) });
+const txn = (success: etcdserverpb.RequestOp[], failure: etcdserverpb.RequestOp[] = []): etcdserverpb.RequestOp =>
+  ({ requestTxn: txnRequest({ success, failure }) });
+
+describe('checkTxn', () => {
+  it.each([
+    { name: 'distinct puts', success: [put('a'), put('b')], want: undefined },
+    { name: 'the same key put twice', success: [put('a'), put('a')], want: EtcdErrors.DuplicateKey },
+    { name: 'a put and a delete of one key', success: [put('a'), del('a')], want: EtcdErrors.DuplicateKey },
+    { name: 'a put inside a deleted range', success: [del('a', 'c'), put('b')], want: EtcdErrors.DuplicateKey },
+    { name: 'a put just past a deleted range', success: [del('a', 'c'), put('c')], want: undefined },
+    { name: 'a put after a delete to the end (etcd compares "\\0" as a string)', success: [del('a', '\x00'), put('b')], want: undefined },
+    { name: 'then and else of a nested txn may put one key', success: [txn([put('a')], [put('a')])], want: undefined },
+    { name: 'a nested put and an outer put of one key', success: [txn([put('a')]), put('a')], want: EtcdErrors.DuplicateKey },
+    { name: 'a nested delete and an outer put of one key', success: [txn([del('a')]), put('a')], want: EtcdErrors.DuplicateKey },
+    { name: 'two nested txns putting one key', success: [txn([put('a')]), txn([], [put('a')])], want: EtcdErrors.DuplicateKey },
+    { name: 'reads never conflict', success: [get('a'), put('a'), get('a')], want: undefined },
+    { name: 'an empty op', success: [{}], want: EtcdErrors.KeyNotFound },
+    { name: 'an empty key in an op', success: [put('')], want: EtcdErrors.EmptyKey },
+  ])('$name', ({ success, want }) => {
+    expect(checkTxn(txnRequest({ success }), 128)).toBe(want);
+  });
+
+  it('counts the longest of compares, success and failure against the ops limit', () => {
+    const ops = Array.from({ length: 4 }, (_, i) => put(`k${i}`));
+    expect(checkTxn(txnRequest({ success: ops }), 4)).toBeUndefined();
+    expect(checkTxn(txnRequest({ failure: [...ops, put('k9')] }), 4)).toBe(EtcdErrors.TooManyOps);
+  });
+
+  it('refuses a compare without a key', () => {
+    expect(checkTxn(txnRequest({ compare: [{ key: b(''), rangeEnd: b(''), result: 0, target: 0, version: 0n }] }), 128)).toBe(EtcdErrors.EmptyKey);
+  });
+});
+
+describe('checkPut', () => {
+  it.each([
+    { req: putRequest({ key: b('') }), want: EtcdErrors.EmptyKey },
+    { req: putRequest({ key: b('a'), ignoreValue: true, value: b('x') }), want: EtcdErrors.ValueProvided },
+    { req: putRequest({ key: b('a'), ignoreLease: true, lease: 5n }), want: EtcdErrors.LeaseProvided },
+    { req: putRequest({ key: b('a'), ignoreValue: true }), want: undefined },
+  ])('%#', ({ req, want }) => {
+    expect(checkPut(req)).toBe(want);
+  });
+});

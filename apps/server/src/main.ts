@@ -1,0 +1,36 @@
+import { ConfigError, parseConfig } from './config/index.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+
+/** The `raftkv` command: etcd's flags in, a serving member out. */
+export async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`raftkv: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+  if (parsed.kind !== 'run') {
+    process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
+    return;
+  }
+  const log = createLogger(parsed.config.logLevel);
+  for (const warning of parsed.warnings) log.warn(warning);
+  const server = await startServer(parsed.config, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('received signal, shutting down', { signal });
+    server.close().then(() => process.exit(0), (err: unknown) => {
+      log.error('shutdown failed', { error: String(err) });
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

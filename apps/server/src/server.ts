@@ -1,0 +1,137 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { etcdserverpb } from '@raftkv/api';
+import { MvccStore } from '@raftkv/mvcc';
+import { Wal } from '@raftkv/wal';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Applier } from './apply/applier.js';
+import { computeClusterId, computeMemberId, formatUrl } from './cluster/member-id.js';
+import type { ServerConfig } from './config/index.js';
+import { clusterService } from './grpc/cluster-service.js';
+import { kvService } from './grpc/kv-service.js';
+import { maintenanceService } from './grpc/maintenance-service.js';
+import type { Logger } from './logger.js';
+import { SingleMemberLog } from './log/single-member-log.js';
+import { ServerCore } from './server-core.js';
+
+/** etcd lets a gRPC message exceed --max-request-bytes by this much before gRPC itself refuses it. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+export interface RunningServer {
+  readonly core: ServerCore;
+  /** host:port of each client listener that is bound. */
+  readonly clientEndpoints: string[];
+  close(): Promise<void>;
+}
+
+function encodeIds(memberId: bigint, clusterId: bigint): Uint8Array {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64BE(memberId, 0);
+  b.writeBigUInt64BE(clusterId, 8);
+  return b;
+}
+
+function decodeIds(meta: Uint8Array): { memberId: bigint; clusterId: bigint } {
+  if (meta.byteLength !== 16) throw new Error(`WAL metadata has ${meta.byteLength} bytes, want 16`);
+  const b = Buffer.from(meta.buffer, meta.byteOffset, meta.byteLength);
+  return { memberId: b.readBigUInt64BE(0), clusterId: b.readBigUInt64BE(8) };
+}
+
+function grpcAddress(url: URL): string {
+  if (url.protocol === 'unix:' || url.protocol === 'unixs:') return `unix:${url.host}${url.pathname}`;
+  return url.host;
+}
+
+/**
+ * Starts a one-member raftkv: recovers the store from the WAL, then serves gRPC on every client
+ * URL. Resolves once clients can connect.
+ */
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const memberDir = join(config.dataDir, 'member');
+  const walDir = config.walDir || join(memberDir, 'wal');
+  const dbDir = join(memberDir, 'db');
+  await mkdir(join(memberDir, 'snap'), { recursive: true });
+  await mkdir(dbDir, { recursive: true });
+
+  let memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
+  let clusterId = computeClusterId(config.initialCluster.map((m) => computeMemberId(m.peerUrls, config.initialClusterToken)));
+  let wal: Wal;
+  let term = 1;
+  let committed = 0;
+  let replayEntries: Array<{ term: number; index: number; data: Uint8Array }> = [];
+  if (await Wal.exists(walDir)) {
+    const opened = await Wal.open(walDir);
+    wal = opened.wal;
+    ({ memberId, clusterId } = decodeIds(opened.replay.metadata));
+    term = opened.replay.hardState?.term ?? 1;
+    committed = opened.replay.hardState?.commit ?? 0;
+    replayEntries = opened.replay.entries.filter((e) => e.index <= committed);
+    log.info('recovered the WAL', { entries: opened.replay.entries.length, commit: committed, term });
+  } else {
+    await mkdir(walDir, { recursive: true });
+    wal = await Wal.create(walDir, encodeIds(memberId, clusterId));
+  }
+  // A restarted member starts a new term, as a raft member campaigning again would.
+  term += 1;
+
+  const store = await MvccStore.open({ dir: dbDir });
+  let fatal = (err: unknown): void => {
+    log.error('fatal error, stopping', { error: err instanceof Error ? err.stack : String(err) });
+    process.exit(1);
+  };
+  const applier = new Applier(store, (err) => fatal(err));
+  const toReplay = replayEntries.filter((e) => e.index > store.consistentIndex);
+  if (toReplay.length > 0) {
+    applier.apply(toReplay);
+    await applier.flushed();
+    log.info('replayed WAL entries above the consistent index', { from: toReplay[0]!.index, to: committed });
+  }
+  const replicatedLog = new SingleMemberLog({
+    wal, memberId, term, lastIndex: committed,
+    apply: (entries) => applier.apply(entries),
+    fatal: (err) => fatal(err),
+  });
+
+  const self = {
+    id: memberId,
+    name: config.name,
+    peerUrls: config.initialAdvertisePeerUrls.map(formatUrl),
+    clientUrls: config.advertiseClientUrls.map(formatUrl),
+  };
+  const core = new ServerCore(config, store, replicatedLog, applier, clusterId, self);
+
+  const grpcServer = new Server({
+    'grpc.max_receive_message_length': config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+    'grpc.max_concurrent_streams': 2 ** 31 - 1,
+  });
+  grpcServer.addService(etcdserverpb.KVService, kvService(core));
+  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
+  grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
+
+  const clientEndpoints: string[] = [];
+  for (const url of config.listenClientUrls) {
+    if (url.protocol === 'https:' || url.protocol === 'unixs:') {
+      throw new Error(`${formatUrl(url)}: TLS client listeners are not implemented yet`);
+    }
+    const address = grpcAddress(url);
+    const port = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    clientEndpoints.push(url.protocol === 'unix:' ? address : `${url.hostname}:${port}`);
+  }
+  log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      fatal = () => {};
+      await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      await replicatedLog.close();
+      await applier.flushed();
+      await wal.close();
+      await store.close();
+    })();
+    return closing;
+  };
+  return { core, clientEndpoints, close };
+}

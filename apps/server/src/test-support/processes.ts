@@ -1,0 +1,128 @@
+// Starting real processes for end-to-end tests: raftkv itself, the reference etcd, etcdctl.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const raftkvBin = join(here, '..', '..', 'bin', 'raftkv');
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A loopback port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+export function requireBinary(name: string): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  if (found.status !== 0 || path === '') {
+    throw new Error(`${name} is not on PATH: these tests compare raftkv with real etcd 3.4 ` +
+      `(Debian: apt-get install -y etcd-server etcd-client, or run scripts/ensure-reference-etcd.sh)`);
+  }
+  return path;
+}
+
+export interface ServerProcess {
+  readonly endpoint: string; // host:port
+  readonly dataDir: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit: a crash. */
+  kill(): Promise<void>;
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function startProcess(command: string, args: string[], endpoint: string, dataDir: string,
+  readyLine: RegExp, timeoutMs: number): Promise<ServerProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3' } });
+  let out = '';
+  const onData = (b: Buffer) => { out += b.toString(); };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command} did not become ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      if (readyLine.test(out)) { clearTimeout(timer); resolve(); }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${out}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    endpoint, dataDir, child,
+    output: () => out,
+    async stop() { child.kill('SIGTERM'); await waitForExit(child); },
+    async kill() { child.kill('SIGKILL'); await waitForExit(child); },
+  };
+}
+
+export interface StartOptions { dataDir?: string; args?: string[]; port?: number }
+
+/** Starts the `raftkv` binary (built) on a loopback port; resolves once it serves clients. */
+export async function startRaftkv(opts: StartOptions = {}): Promise<ServerProcess> {
+  const port = opts.port ?? await freePort();
+  const peerPort = await freePort();
+  const dataDir = opts.dataDir ?? tempDir('raftkv-e2e-');
+  const url = `http://127.0.0.1:${port}`;
+  return startProcess(process.execPath, [raftkvBin, '--data-dir', dataDir, '--listen-client-urls', url,
+    '--advertise-client-urls', url, '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, ...(opts.args ?? [])],
+  `127.0.0.1:${port}`, dataDir, /ready to serve client requests/, 20_000);
+}
+
+/** Starts the reference etcd 3.4 on a loopback port; resolves once it serves clients. */
+export async function startEtcd(opts: StartOptions = {}): Promise<ServerProcess> {
+  const etcd = requireBinary('etcd');
+  const port = opts.port ?? await freePort();
+  const peerPort = await freePort();
+  const dataDir = opts.dataDir ?? tempDir('etcd-ref-');
+  const url = `http://127.0.0.1:${port}`;
+  return startProcess(etcd, ['--data-dir', dataDir, '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, ...(opts.args ?? [])],
+  `127.0.0.1:${port}`, dataDir, /ready to serve client requests/, 20_000);
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface CommandResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs the real etcdctl (v3 API) against an endpoint. */
+export function etcdctl(endpoint: string, args: string[], input?: string): Promise<CommandResult> {
+  const bin = requireBinary('etcdctl');
+  return new Promise((resolve) => {
+    const child = spawn(bin, ['--endpoints', endpoint, '--command-timeout', '10s', ...args],
+      { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}

@@ -14,7 +14,24 @@
  */
 import { crc32c } from './crc32c.js';
 
-/** One record of the log. The WAL knows nothing of raft beyond these shapes. */
+/**
+ * One record of the log. The WAL knows nothing of raft beyond these shapes.
+ *
+ * - `entry`: a raft log entry; `data` is raft's opaque encoding (at most
+ *   {@link MAX_RECORD_PAYLOAD_BYTES} - 16 bytes). An entry at index i replaces every
+ *   earlier entry with index >= i on replay (raft's log truncation); an index above
+ *   `lastIndex + 1` is rejected.
+ * - `hardState`: raft's term, vote (a 64-bit node ID) and commit index; replay returns
+ *   the latest.
+ * - `snapshot`: marker that a snapshot covering the log up to `index` exists. Append it
+ *   only AFTER {@link SnapshotStore.save} for that snapshot resolved, so a marker never
+ *   names a snapshot file that is missing. A marker above `lastIndex` (a snapshot
+ *   installed from the leader) moves `lastIndex` to it.
+ * - `metadata`: opaque bytes (e.g. member and cluster ID) set by `create`; a later one
+ *   replaces it.
+ *
+ * Terms and indexes are integers in [0, 2^53-1] (checked on write and on read).
+ */
 export type WalRecord =
   | { type: 'entry'; term: number; index: number; data: Uint8Array }
   | { type: 'hardState'; term: number; vote: bigint; commit: number }

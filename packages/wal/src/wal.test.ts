@@ -76,6 +76,23 @@ describe('Wal create/open', () => {
     await third.wal.close();
   });
 
+  it('a record larger than a whole segment gets a segment of its own and reads back', async () => {
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META, SMALL);
+    await wal.append([entry(1, 1, 10)]);
+    await wal.append([entry(2, 1, 10_000)]);
+    await wal.append([entry(3, 1, 10)]);
+    await wal.close();
+    const { wal: w2, replay } = await Wal.open(dir, SMALL);
+    await w2.close();
+    expect(replay.entries.map((e) => [e.index, e.data.length])).toEqual([
+      [1, 10],
+      [2, 10_000],
+      [3, 10],
+    ]);
+    expect((await segmentFiles(dir)).length).toBe(3);
+  });
+
   it('names segments <seq>-<firstIndex>.wal with contiguous sequence numbers', async () => {
     const dir = await walDir();
     const wal = await Wal.create(dir, META, SMALL);
@@ -280,6 +297,38 @@ describe('Wal group commit', () => {
     const { wal: w2, replay } = await Wal.open(dir, SMALL);
     await w2.close();
     expect(replay.entries.length).toBe(1);
+  });
+});
+
+describe('Wal segment files', () => {
+  it('the current segment is preallocated; finished ones are cut to their used size; no temp files stay', async () => {
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META, SMALL);
+    for (let i = 1; i <= 100; i++) await wal.append([entry(i, 1, 100)]);
+    await wal.close();
+    const { stat } = await import('node:fs/promises');
+    const names = await segmentFiles(dir);
+    const sizes = await Promise.all(names.map(async (n) => (await stat(join(dir, n))).size));
+    expect(sizes.at(-1)).toBe(4096);
+    for (const s of sizes.slice(0, -1)) {
+      expect(s).toBeLessThanOrEqual(4096);
+      expect(s).toBeGreaterThan(4096 - 128 - 1);
+    }
+    expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('after a failed write the log rejects every append', async () => {
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META, SMALL);
+    await wal.append([entry(1)]);
+    // Pull the file out from under the writer: the next write fails with EBADF.
+    await (wal as unknown as { fh: { close(): Promise<void> } }).fh.close();
+    await expect(wal.append([entry(2)])).rejects.toThrow(WalClosedError);
+    await expect(wal.append([entry(3)])).rejects.toThrow(/failed/);
+    await wal.close();
+    const { wal: w2, replay } = await Wal.open(dir, SMALL);
+    await w2.close();
+    expect(replay.entries.map((e) => e.index)).toEqual([1]);
   });
 });
 

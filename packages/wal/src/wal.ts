@@ -50,6 +50,8 @@ export interface WalStats {
 
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_SIZE_BYTES = 4 * 1024;
+/** Largest single write the append path issues (a batch beyond it takes several writes, one sync). */
+const MAX_WRITE_BYTES = 8 * 1024 * 1024;
 
 interface Pending {
   records: WalRecord[];
@@ -374,6 +376,11 @@ export class Wal {
           chunk = [];
           chunkBytes = 0;
           await this.cut();
+        } else if (chunkBytes > 0 && chunkBytes + size > MAX_WRITE_BYTES) {
+          // Bounds the encode buffer of a huge batch; still one sync at the end.
+          await this.writeChunk(chunk);
+          chunk = [];
+          chunkBytes = 0;
         }
         chunk.push(r);
         chunkBytes += size;

@@ -9,29 +9,29 @@ import { decodeRevision, encodeRevision, REV_BYTES_LEN, type Revision } from './
 export interface PendingEntry {
   readonly rev: Revision;
   readonly tombstone: boolean;
-  readonly revKey: Uint8Array;
   readonly bytes: Uint8Array;
   readonly kv: KeyValue;
+}
+
+/** A Buffer sharing the bytes of `u` (lmdb-js wants Buffers; no copy needed). */
+function view(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 /** Changes written since one commit, in revision order, findable by revision. */
 class WriteBatch {
   readonly entries: PendingEntry[] = [];
-  /** main revision -> entries of that revision, indexed by sub (subs are dense from 0). */
-  readonly byMain = new Map<number, PendingEntry[]>();
+  /** main revision -> position in `entries` of its sub 0 (subs are dense from 0). */
+  private readonly firstOfMain = new Map<number, number>();
 
   add(e: PendingEntry): void {
+    if (e.rev.sub === 0) this.firstOfMain.set(e.rev.main, this.entries.length);
     this.entries.push(e);
-    let subs = this.byMain.get(e.rev.main);
-    if (!subs) {
-      subs = [];
-      this.byMain.set(e.rev.main, subs);
-    }
-    subs[e.rev.sub] = e;
   }
 
   get(rev: Revision): PendingEntry | undefined {
-    return this.byMain.get(rev.main)?.[rev.sub];
+    const first = this.firstOfMain.get(rev.main);
+    return first === undefined ? undefined : this.entries[first + rev.sub];
   }
 }
 
@@ -170,7 +170,7 @@ export class Backend {
     const { keyDb, metaDb } = this;
     try {
       await this.env.transaction(() => {
-        for (const e of batch.entries) keyDb.put(Buffer.from(e.revKey), Buffer.from(e.bytes));
+        for (const e of batch.entries) keyDb.put(Buffer.from(encodeRevision(e.rev, e.tombstone).buffer), view(e.bytes));
         for (const [k, v] of meta) metaDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
       });
     } catch (err) {

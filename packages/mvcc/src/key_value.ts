@@ -17,7 +17,7 @@ export interface KeyValue {
   lease: bigint;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 function varintLength(n: number): number {
   let len = 1;
@@ -94,6 +94,24 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
     pos += lease.length;
   }
   return out;
+}
+
+/**
+ * Encodes `kv` and returns the bytes plus a KeyValue whose key and value are views
+ * into them: one allocation instead of three copies on the write path, and the
+ * caller's buffers are not retained.
+ */
+export function encodeKeyValueOwned(kv: KeyValue): { bytes: Uint8Array; kv: KeyValue } {
+  const bytes = encodeKeyValue(kv);
+  const keyStart = kv.key.length > 0 ? 1 + varintLength(kv.key.length) : 0;
+  const key = kv.key.length > 0 ? bytes.subarray(keyStart, keyStart + kv.key.length) : EMPTY;
+  let value: Uint8Array = EMPTY;
+  if (kv.value.length > 0) {
+    const leaseLen = kv.lease === 0n ? 0 : 1 + leaseVarint(kv.lease).length;
+    const end = bytes.length - leaseLen;
+    value = bytes.subarray(end - kv.value.length, end);
+  }
+  return { bytes, kv: { ...kv, key, value } };
 }
 
 class Reader {

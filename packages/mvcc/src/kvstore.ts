@@ -4,7 +4,7 @@ import { Backend, META_CONSISTENT_INDEX, META_FINISHED_COMPACT, META_SCHEDULED_C
 import { Crc32c } from './crc32c.js';
 import { MvccError } from './errors.js';
 import { KeyIndex, revisionId, type RevisionSet } from './key_index.js';
-import { encodeKeyValue, type KeyValue } from './key_value.js';
+import { encodeKeyValue, encodeKeyValueOwned, type KeyValue } from './key_value.js';
 import type {
   Compare,
   DeleteRangeRequest,
@@ -445,17 +445,23 @@ export class MvccStore {
 
   private writePut(tw: WriteTxn, ks: string, key: Uint8Array, value: Uint8Array, lease: bigint): void {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
-    const at = this.index.get(ks, rev.main);
-    const kv: KeyValue = {
-      key: new Uint8Array(key),
+    let ki = this.index.getKeyIndex(ks);
+    const at = ki?.get(rev.main);
+    const { bytes, kv } = encodeKeyValueOwned({
+      key,
       createRevision: at ? at.created.main : rev.main,
       modRevision: rev.main,
       version: at ? at.version + 1 : 1,
-      value: new Uint8Array(value),
+      value,
       lease,
-    };
-    this.backend.append({ rev, tombstone: false, revKey: encodeRevision(rev), bytes: encodeKeyValue(kv), kv });
-    this.index.put(ks, kv.key, rev);
+    });
+    this.backend.append({ rev, tombstone: false, bytes, kv });
+    if (!ki) {
+      // Own copy: a view into `bytes` would pin this first value for the key's lifetime.
+      ki = new KeyIndex(new Uint8Array(key));
+      this.index.insert(ks, ki);
+    }
+    ki.put(rev);
     tw.changes.push({ kv, tombstone: false, keyStr: ks });
   }
 
@@ -463,7 +469,7 @@ export class MvccStore {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
     // Stored as etcd stores it: a KeyValue holding only the key.
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-    this.backend.append({ rev, tombstone: true, revKey: encodeRevision(rev, true), bytes: encodeKeyValue(stored), kv: stored });
+    this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored), kv: stored });
     ki.tombstone(rev);
     tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks });
   }

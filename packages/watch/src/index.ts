@@ -1,1 +1,18 @@
-export {};
+export type { WatchSource } from './watch_source.js';
+export {
+  WatchableStore,
+  CANCEL_REASON_DUPLICATE_ID,
+  CANCEL_REASON_EMPTY_RANGE,
+  type SyncResult,
+  type WatchableStoreOptions,
+  type WatchStats,
+  type WatchStreamOptions,
+} from './watchable_store.js';
+export type { WatchStream, WatchCreateRequest, WatchCreateResult } from './watch_stream.js';
+export {
+  INVALID_WATCH_ID,
+  eventWireSize,
+  fragmentWatchResponse,
+  watchResponseWireSize,
+  type WatchResponse,
+} from './watch_response.js';

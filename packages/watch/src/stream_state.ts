@@ -1,0 +1,99 @@
+import type { WatchResponse } from './watch_response.js';
+import type { Watcher } from './watcher.js';
+
+/** Resolved per-stream limits (see WatchStreamOptions for their meaning). */
+export interface StreamLimits {
+  readonly maxWatchers: number;
+  readonly maxPendingResponses: number;
+  readonly maxPendingBytes: number;
+  readonly maxResponseBytes: number;
+}
+
+interface Queued {
+  readonly resp: WatchResponse;
+  readonly bytes: number;
+}
+
+/**
+ * Everything the store keeps per watch stream: its watchers by id and the outbox, a
+ * bounded FIFO of responses waiting for the consumer. FIFO order is what makes a
+ * progress response truthful: it is queued behind every event it vouches for.
+ */
+export class StreamState {
+  readonly watchers = new Map<bigint, Watcher>();
+  /** Watchers created with progress_notify. */
+  readonly progressNotify = new Set<Watcher>();
+  /** Watchers waiting for this outbox to drain. */
+  readonly parked = new Set<Watcher>();
+  nextAutoId = 0n;
+  /** Live watchers that are unsynced or parked (a requested progress waits for 0). */
+  notSynced = 0;
+  deferredProgress = false;
+  closed = false;
+
+  private queue: Queued[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  constructor(
+    readonly id: number,
+    readonly limits: StreamLimits,
+    readonly onReadable: (() => void) | undefined,
+  ) {}
+
+  get pendingResponses(): number {
+    return this.queue.length - this.head;
+  }
+
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Admission rule for event responses: always when the outbox is empty (so a response
+   * larger than the byte limit still goes out, alone), otherwise within both limits.
+   */
+  hasRoom(bytes: number): boolean {
+    const n = this.pendingResponses;
+    if (n === 0) return true;
+    return n < this.limits.maxPendingResponses && this.bytes + bytes <= this.limits.maxPendingBytes;
+  }
+
+  /** Half empty: parked watchers resume only then, so they do not bounce at the edge. */
+  belowLowWater(): boolean {
+    return this.pendingResponses <= this.limits.maxPendingResponses / 2 && this.bytes <= this.limits.maxPendingBytes / 2;
+  }
+
+  /** Appends unconditionally; returns true when the outbox was empty before. */
+  push(resp: WatchResponse, bytes: number): boolean {
+    const wasEmpty = this.pendingResponses === 0;
+    this.queue.push({ resp, bytes });
+    this.bytes += bytes;
+    return wasEmpty;
+  }
+
+  last(): WatchResponse | undefined {
+    return this.pendingResponses === 0 ? undefined : this.queue[this.queue.length - 1]!.resp;
+  }
+
+  shift(): WatchResponse | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const q = this.queue[this.head]!;
+    this.head++;
+    this.bytes -= q.bytes;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return q.resp;
+  }
+
+  clear(): void {
+    this.queue = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+}

@@ -1,0 +1,22 @@
+import type { Event } from '@raftkv/mvcc';
+
+/**
+ * What the watchable store needs from the revisioned key space. `MvccStore` from
+ * `@raftkv/mvcc` satisfies it as is; tests may pass a model.
+ *
+ * Contract the store relies on:
+ * - `onEvents` calls the listener synchronously, once per new revision, AFTER
+ *   `currentRevision` reflects it, with every event of that revision in order (a txn's
+ *   events together), `prevKv` filled when the key existed before.
+ * - `eventsBetween(from, to, limit, withPrevKv)` returns the stored events of revisions
+ *   from..to inclusive, in revision order, whole revisions only, at most `limit` events
+ *   unless the first revision alone is larger; an empty result means no stored events
+ *   in the range. It may throw when `from < compactedRevision`; the store never asks.
+ * - `compactedRevision` is 0 before the first compaction; revisions >= it are readable.
+ */
+export interface WatchSource {
+  readonly currentRevision: number;
+  readonly compactedRevision: number;
+  onEvents(listener: (events: Event[], revision: number) => void): () => void;
+  eventsBetween(fromRevision: number, toRevision: number, limit: number, withPrevKv?: boolean): Event[];
+}

@@ -110,8 +110,10 @@ export interface LessorStats {
 
 // Per-object overheads measured by `pnpm bench` on Node 20 (README "Memory"); used only
 // for the estimate in stats(), never for decisions.
-const BYTES_PER_LEASE = 330;
-const BYTES_PER_KEY = 120;
+const BYTES_PER_LEASE = 340;
+const BYTES_PER_KEY = 100;
+/** The key set a lease gets with its first key. */
+const BYTES_PER_KEY_SET = 110;
 
 const DEFAULTS = {
   enableCheckpoints: true,
@@ -197,6 +199,7 @@ export class Lessor {
   private readonly pendingClears = new Set<bigint>();
   private primary = false;
   private attachedKeyBytes = 0;
+  private keySets = 0;
 
   constructor(options: LessorOptions) {
     this.clock = options.clock;
@@ -280,6 +283,7 @@ export class Lessor {
     const lease = this.leaseMap.get(id);
     if (lease === undefined) throw new LeaseNotFoundError(id);
     const keys = lease.keys === undefined ? [] : [...lease.keys].sort(compareStrings);
+    if (lease.keys !== undefined) this.keySets--;
     for (const key of keys) {
       this.keyOwner.delete(key);
       this.attachedKeyBytes -= key.length;
@@ -373,7 +377,11 @@ export class Lessor {
     const owner = this.keyOwner.get(k);
     if (owner === id) return;
     if (owner !== undefined) this.removeKey(owner, k);
-    (lease.keys ??= new Set()).add(k);
+    if (lease.keys === undefined) {
+      lease.keys = new Set();
+      this.keySets++;
+    }
+    lease.keys.add(k);
     this.keyOwner.set(k, id);
     this.attachedKeyBytes += k.length;
   }
@@ -543,6 +551,7 @@ export class Lessor {
     this.checkpointQueue.clear();
     this.pendingClears.clear();
     this.attachedKeyBytes = 0;
+    this.keySets = 0;
 
     for (const { id, bytes } of this.store.loadAll()) {
       const record = decodeLease(bytes);
@@ -579,7 +588,11 @@ export class Lessor {
       leases,
       attachedKeys,
       attachedKeyBytes: this.attachedKeyBytes,
-      estimatedBytes: leases * BYTES_PER_LEASE + attachedKeys * BYTES_PER_KEY + this.attachedKeyBytes,
+      estimatedBytes:
+        leases * BYTES_PER_LEASE +
+        this.keySets * BYTES_PER_KEY_SET +
+        attachedKeys * BYTES_PER_KEY +
+        this.attachedKeyBytes,
       primary: this.primary,
     };
   }

@@ -260,8 +260,8 @@ export class Lessor {
       expiryMs: Infinity,
       keys: undefined,
     };
+    this.persist(lease); // store first: if it throws, memory is unchanged
     this.leaseMap.set(id, lease);
-    this.persist(lease);
     if (this.primary) {
       const now = this.now();
       this.refresh(lease, now, 0);
@@ -282,6 +282,7 @@ export class Lessor {
   revoke(id: bigint): Uint8Array[] {
     const lease = this.leaseMap.get(id);
     if (lease === undefined) throw new LeaseNotFoundError(id);
+    this.store.delete(id); // store first: if it throws, memory is unchanged
     const keys = lease.keys === undefined ? [] : [...lease.keys].sort(compareStrings);
     if (lease.keys !== undefined) this.keySets--;
     for (const key of keys) {
@@ -292,7 +293,6 @@ export class Lessor {
     this.expiryQueue.delete(id);
     this.checkpointQueue.delete(id);
     this.pendingClears.delete(id);
-    this.store.delete(id);
     return keys.map(keyFromString);
   }
 
@@ -528,8 +528,8 @@ export class Lessor {
       }
       const lease = this.leaseMap.get(cp.id);
       if (lease === undefined) continue;
+      this.persist(lease, r);
       lease.remainingTtlSeconds = r;
-      this.persist(lease);
       if (this.primary) this.scheduleCheckpoint(lease, now);
     }
   }
@@ -627,10 +627,7 @@ export class Lessor {
     this.attachedKeyBytes -= key.length;
   }
 
-  private persist(lease: Lease): void {
-    this.store.put(
-      lease.id,
-      encodeLease({ id: lease.id, ttlSeconds: lease.ttlSeconds, remainingTtlSeconds: lease.remainingTtlSeconds }),
-    );
+  private persist(lease: Lease, remainingTtlSeconds = lease.remainingTtlSeconds): void {
+    this.store.put(lease.id, encodeLease({ id: lease.id, ttlSeconds: lease.ttlSeconds, remainingTtlSeconds }));
   }
 }

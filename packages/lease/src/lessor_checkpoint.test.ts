@@ -301,3 +301,48 @@ describe('recover', () => {
     expect(lessor.size).toBe(0);
   });
 });
+
+describe('replicated state is the same on every member', () => {
+  it('primary and secondaries write byte-identical store records for the same applied log', () => {
+    const c = cluster(3);
+    c.members[0]!.lessor.promote(1_000);
+    c.apply((l) => l.grant(1n, 60));
+    c.apply((l) => l.grant(2n, 1)); // raised to the minimum everywhere
+    c.apply((l) => l.attach(1n, enc('k')));
+    c.clock.advance(10_000);
+    const cps = c.members[0]!.lessor.checkpoints(100);
+    expect(cps).toHaveLength(1);
+    c.apply((l) => l.applyCheckpoint(cps));
+    c.apply((l) => l.grant(3n, 30));
+    c.apply((l) => l.revoke(2n));
+    const dump = (s: MemoryLeaseStore) => [...s.records].map(([id, b]) => [id, [...b]]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+    const first = dump(c.members[0]!.store);
+    expect(first).toHaveLength(2);
+    for (const m of c.members) expect(dump(m.store)).toEqual(first);
+  });
+
+  it('a store that throws leaves the lessor unchanged', () => {
+    const clock = new FakeClock();
+    let fail = false;
+    const inner = new MemoryLeaseStore();
+    const store = {
+      put: (id: bigint, b: Uint8Array) => {
+        if (fail) throw new Error('disk full');
+        inner.put(id, b);
+      },
+      delete: (id: bigint) => {
+        if (fail) throw new Error('disk full');
+        inner.delete(id);
+      },
+      loadAll: () => inner.loadAll(),
+    };
+    const lessor = new Lessor({ clock, store, minTtlSeconds: 1 });
+    lessor.grant(1n, 60);
+    fail = true;
+    expect(() => lessor.grant(2n, 60)).toThrow('disk full');
+    expect(() => lessor.revoke(1n)).toThrow('disk full');
+    expect(() => lessor.applyCheckpoint([{ id: 1n, remainingTtlSeconds: 5 }])).toThrow('disk full');
+    expect(lessor.leases()).toEqual([1n]);
+    expect(lessor.lookup(1n)!.checkpointedRemainingTtlSeconds).toBe(0);
+  });
+});

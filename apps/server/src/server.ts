@@ -4,7 +4,7 @@ import { MvccStore } from '@raftkv/mvcc';
 import { Wal } from '@raftkv/wal';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Applier } from './apply/applier.js';
+import { Applier, DEFAULT_COMMIT_POLICY } from './apply/applier.js';
 import { computeClusterId, computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { ServerConfig } from './config/index.js';
 import { clusterService } from './grpc/cluster-service.js';
@@ -79,7 +79,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log.error('fatal error, stopping', { error: err instanceof Error ? err.stack : String(err) });
     process.exit(1);
   };
-  const applier = new Applier(store, (err) => fatal(err));
+  const applier = new Applier(store, (err) => fatal(err), {
+    intervalMs: config.backendBatchIntervalMs || DEFAULT_COMMIT_POLICY.intervalMs,
+    limitEntries: config.backendBatchLimit || DEFAULT_COMMIT_POLICY.limitEntries,
+  });
   const toReplay = replayEntries.filter((e) => e.index > store.consistentIndex);
   if (toReplay.length > 0) {
     applier.apply(toReplay);

@@ -16,6 +16,16 @@ export type ApplyResult =
 
 interface Waiter { resolve(result: ApplyResult): void; reject(err: EtcdError): void }
 
+/** When the backend commits: etcd's --backend-batch-interval and --backend-batch-limit. */
+export interface BackendCommitPolicy {
+  /** Commit at most this long after the first uncommitted apply (etcd: 100 ms). */
+  intervalMs: number;
+  /** Commit at once when this many entries are uncommitted (etcd: 10000). */
+  limitEntries: number;
+}
+
+export const DEFAULT_COMMIT_POLICY: BackendCommitPolicy = { intervalMs: 100, limitEntries: 10_000 };
+
 export function mvccErrorToEtcd(err: MvccError): EtcdError {
   switch (err.code) {
     case 'compacted': return EtcdErrors.Compacted;
@@ -34,8 +44,14 @@ export function mvccErrorToEtcd(err: MvccError): EtcdError {
 export class Applier {
   private readonly waiters = new Map<bigint, Waiter>();
   private commitChain: Promise<void> = Promise.resolve();
+  private uncommittedEntries = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: MvccStore, private readonly onFatal: (err: unknown) => void) {}
+  constructor(
+    private readonly store: MvccStore,
+    private readonly onFatal: (err: unknown) => void,
+    private readonly policy: BackendCommitPolicy = DEFAULT_COMMIT_POLICY,
+  ) {}
 
   /** Registers interest in the result of request `id` BEFORE it is proposed. */
   wait(id: bigint): Promise<ApplyResult> {
@@ -69,14 +85,27 @@ export class Applier {
       }
       waiter?.resolve(result);
     }
-    // One backend transaction per applied batch; acknowledgements do not wait for it, because
-    // the WAL already holds the entries and replay above the consistent index redoes them.
-    this.commitChain = this.commitChain.then(() => this.store.commit()).catch((err: unknown) => this.onFatal(err));
+    // Acknowledgements never wait for the backend: the WAL already holds the entries, and
+    // replay above the consistent index redoes them after a crash. So the backend commits in
+    // large batches, as etcd's does, and its syncs stay off the WAL's critical path.
+    this.uncommittedEntries += entries.length;
+    if (this.uncommittedEntries >= this.policy.limitEntries) this.commitNow();
+    else this.commitTimer ??= setTimeout(() => this.commitNow(), this.policy.intervalMs);
   }
 
-  /** Resolves once every batch applied so far is committed in the backend. */
-  flushed(): Promise<void> {
+  private commitNow(): Promise<void> {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    if (this.uncommittedEntries > 0) {
+      this.uncommittedEntries = 0;
+      this.commitChain = this.commitChain.then(() => this.store.commit()).catch((err: unknown) => this.onFatal(err));
+    }
     return this.commitChain;
+  }
+
+  /** Commits what is applied and resolves once every entry applied so far is in the backend. */
+  flushed(): Promise<void> {
+    return this.commitNow();
   }
 
   private applyOne(req: ReturnType<typeof decodeInternalRequest>, index: number): ApplyResult {

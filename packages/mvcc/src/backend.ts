@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decodeKeyValue, type KeyValue } from './key_value.js';
-import { decodeRevision, encodeRevision, REV_BYTES_LEN, type Revision } from './revision.js';
+import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key_value.js';
+import { decodeRevision, encodeRevision, encodeRevisionInto, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /** A change written by apply and not yet known to be in LMDB. */
 export interface PendingEntry {
@@ -55,6 +55,8 @@ export class Backend {
   private pending = new WriteBatch();
   private readonly inflight: WriteBatch[] = [];
   private pendingMeta = new Map<string, Uint8Array>();
+  /** Reused key buffer for point reads (lmdb-js copies the key before returning). */
+  private readonly lookupKey = Buffer.alloc(REV_BYTES_LEN);
   durableRevision: number;
 
   private constructor(
@@ -106,20 +108,27 @@ export class Backend {
       const e = this.memoryEntry(rev);
       if (e) return e.kv;
     }
-    const bytes = this.keyDb.getBinaryFast(Buffer.from(encodeRevision(rev)));
-    if (!bytes) throw new Error(`mvcc: backend has no revision ${rev.main}_${rev.sub}`);
-    return decodeKeyValue(bytes);
+    return decodeKeyValue(this.getFast(rev));
   }
 
-  /** The stored bytes of a revision; throws if missing (corruption). */
-  readBytes(rev: Revision, tombstone: boolean): Uint8Array {
+  /**
+   * The stored bytes of a non-tombstone revision, valid only until the next backend
+   * call (may be LMDB's reused buffer); throws if missing (corruption).
+   */
+  readBytesTransient(rev: Revision): Uint8Array {
     if (rev.main > this.durableRevision) {
       const e = this.memoryEntry(rev);
       if (e) return e.bytes;
     }
-    const bytes = this.keyDb.getBinary(Buffer.from(encodeRevision(rev, tombstone)));
+    return this.getFast(rev);
+  }
+
+  private getFast(rev: Revision): Uint8Array {
+    const bytes = this.keyDb.getBinaryFast(encodeRevisionInto(this.lookupKey, rev, false));
     if (!bytes) throw new Error(`mvcc: backend has no revision ${rev.main}_${rev.sub}`);
-    return bytes;
+    // lmdb-js returns its reused buffer with `length` overridden to the value size; a
+    // real view of that size keeps typed-array copies from taking the whole buffer.
+    return bytes.subarray(0, bytes.length);
   }
 
   /**
@@ -145,11 +154,14 @@ export class Backend {
     }
   }
 
-  /** Every stored change in LMDB, for rebuilding the index on open. */
+  /**
+   * Every stored change in LMDB, for rebuilding the index on open. The KeyValue's byte
+   * fields are views into LMDB's buffer: valid only until the iteration moves on.
+   */
   *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; kv: KeyValue }> {
     for (const { key, value } of this.keyDb.getRange({})) {
       const { rev, tombstone } = decodeRevision(key);
-      yield { rev, tombstone, kv: decodeKeyValue(value) };
+      yield { rev, tombstone, kv: decodeKeyValueShared(value) };
     }
   }
 

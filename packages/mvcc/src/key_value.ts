@@ -154,16 +154,22 @@ class Reader {
   bytes(): Uint8Array {
     const len = this.varintNumber('length');
     if (this.pos + len > this.buf.length) throw new RangeError('KeyValue: truncated bytes field');
-    // Copy into a plain Uint8Array: the source may be an LMDB buffer reused by the next
-    // read (and Buffer#slice would only make a view).
-    const out = new Uint8Array(this.buf.subarray(this.pos, this.pos + len));
+    const out = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     return out;
   }
 }
 
-/** Decodes mvccpb.KeyValue bytes; copies byte fields out of `buf`; throws on malformed input. */
+/**
+ * Decodes mvccpb.KeyValue bytes; throws on malformed input. Copies `buf` once (it may be
+ * an LMDB buffer reused by the next read); key and value are views into that copy.
+ */
 export function decodeKeyValue(buf: Uint8Array): KeyValue {
+  return decodeKeyValueShared(new Uint8Array(buf));
+}
+
+/** Like {@link decodeKeyValue} without the copy: key and value are views into `buf`. */
+export function decodeKeyValueShared(buf: Uint8Array): KeyValue {
   const r = new Reader(buf);
   const kv: KeyValue = { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
   while (r.pos < buf.length) {

@@ -174,7 +174,8 @@ export class MvccStore {
         else ki.put(rev);
       } else if (!tombstone) {
         // Older revisions of the key were compacted: start from the stored one.
-        const fresh = new KeyIndex(kv.key);
+        // (kv's bytes are views into LMDB's buffer: copy the key we keep.)
+        const fresh = new KeyIndex(new Uint8Array(kv.key));
         fresh.restore({ main: kv.createRevision, sub: 0 }, rev, kv.version);
         this.index.insert(ks, fresh);
       }
@@ -217,7 +218,8 @@ export class MvccStore {
   /** True (and records the index) when an entry at `index` must be applied now. */
   private admit(index: number): boolean {
     this.checkOpen();
-    assertRevisionNumber(index, 'index');
+    // Raft indexes start at 1; a 0 would silently turn every write into a no-op.
+    if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`raft index must be a positive safe integer, got ${index}`);
     if (index <= this.ci) return false;
     this.ci = index;
     return true;
@@ -640,11 +642,12 @@ export class MvccStore {
     return all;
   }
 
+  /** Bytes as stored; valid until the next backend read (hash them at once). */
   private storedBytes(e: { rev: Revision; tombstone: boolean; key: KeyIndex }): Uint8Array {
     if (e.tombstone) {
       return encodeKeyValue({ key: e.key.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n });
     }
-    return this.backend.readBytes(e.rev, false);
+    return this.backend.readBytesTransient(e.rev);
   }
 
   /**

@@ -54,9 +54,14 @@ function readUint64(bytes: Uint8Array, offset: number, what: string): number {
 
 /** Encodes a revision as an LMDB key; `tombstone` appends the 't' mark. */
 export function encodeRevision(rev: Revision, tombstone = false): Uint8Array {
+  return encodeRevisionInto(new Uint8Array(tombstone ? MARKED_REV_BYTES_LEN : REV_BYTES_LEN), rev, tombstone);
+}
+
+/** Like {@link encodeRevision} into a caller's buffer (reused on hot read paths). */
+export function encodeRevisionInto<T extends Uint8Array>(out: T, rev: Revision, tombstone: boolean): T {
   assertRevisionNumber(rev.main, 'revision main');
   assertRevisionNumber(rev.sub, 'revision sub');
-  const out = new Uint8Array(tombstone ? MARKED_REV_BYTES_LEN : REV_BYTES_LEN);
+  if (out.length !== (tombstone ? MARKED_REV_BYTES_LEN : REV_BYTES_LEN)) throw new RangeError('revision buffer of the wrong length');
   writeUint64(out, 0, rev.main);
   out[8] = SEPARATOR;
   writeUint64(out, 9, rev.sub);

@@ -8,7 +8,8 @@ import { FakeClock, MemoryLeaseStore } from './test-support/fakes.js';
 
 const MIN_TTL = 2;
 const RETRY_MS = 3_000;
-const MAX_LEASES = 8;
+const MAX_LEASES = 5;
+const CP_INTERVAL_MS = 4_000;
 
 interface ModelLease {
   ttl: number;
@@ -22,6 +23,16 @@ class Model {
   primary = false;
   leases = new Map<bigint, ModelLease>();
   owner = new Map<string, bigint>();
+  /** Next checkpoint time per lease, and renewed leases owing a clear, in order. */
+  nextCp = new Map<bigint, number>();
+  clears: bigint[] = [];
+
+  constructor(readonly cpEnabled: boolean) {}
+
+  schedule(id: bigint): void {
+    const l = this.leases.get(id)!;
+    if (this.cpEnabled && l.ttl * 1000 > CP_INTERVAL_MS) this.nextCp.set(id, this.now + CP_INTERVAL_MS);
+  }
 
   keysOf(id: bigint): string[] {
     return [...this.owner].filter(([, o]) => o === id).map(([k]) => k).sort();
@@ -35,8 +46,11 @@ class Model {
     if (this.leases.has(id)) return { err: 'LeaseExist' };
     if (this.leases.size >= MAX_LEASES) return { err: 'TooManyLeases' };
     const l: ModelLease = { ttl: Math.max(ttl, MIN_TTL), remaining: 0, expiry: Infinity, nextOffer: Infinity };
-    if (this.primary) this.refresh(l, 0);
     this.leases.set(id, l);
+    if (this.primary) {
+      this.refresh(l, 0);
+      this.schedule(id);
+    }
     return { ok: { id, ttlSeconds: l.ttl } };
   }
   revoke(id: bigint): unknown {
@@ -44,12 +58,15 @@ class Model {
     const keys = this.keysOf(id);
     for (const k of keys) this.owner.delete(k);
     this.leases.delete(id);
+    this.nextCp.delete(id);
+    this.clears = this.clears.filter((x) => x !== id);
     return { ok: keys };
   }
   renew(id: bigint): unknown {
     if (!this.primary) return { err: 'NotPrimary' };
     const l = this.leases.get(id);
     if (!l || l.expiry <= this.now) return { err: 'LeaseNotFound' };
+    if (this.cpEnabled && l.remaining > 0 && !this.clears.includes(id)) this.clears.push(id);
     l.expiry = l.nextOffer = this.now + l.ttl * 1000;
     return { ok: l.ttl };
   }
@@ -73,8 +90,28 @@ class Model {
   }
   checkpoint(id: bigint, remaining: number): unknown {
     const l = this.leases.get(id);
-    if (l) l.remaining = remaining;
+    if (l) {
+      l.remaining = remaining;
+      if (this.primary) this.schedule(id);
+    }
     return { ok: undefined };
+  }
+  checkpoints(limit: number): unknown {
+    if (!this.primary || !this.cpEnabled) return { ok: [] };
+    const out = this.clears.splice(0, limit).map((id) => ({ id, remainingTtlSeconds: 0 }));
+    const due = [...this.nextCp]
+      .filter(([, t]) => t <= this.now)
+      .sort(([ia, a], [ib, b]) => a - b || (ia < ib ? -1 : 1));
+    for (const [id] of due) {
+      if (out.length >= limit) break;
+      this.nextCp.set(id, this.now + CP_INTERVAL_MS);
+      const l = this.leases.get(id)!;
+      if (l.expiry <= this.now) continue;
+      const remaining = Math.ceil((l.expiry - this.now) / 1000);
+      if (remaining >= l.ttl) continue;
+      out.push({ id, remainingTtlSeconds: remaining });
+    }
+    return { ok: out };
   }
   expired(limit: number): unknown {
     if (!this.primary) return { ok: [] };
@@ -87,12 +124,17 @@ class Model {
   }
   promote(extend: number): unknown {
     this.primary = true;
-    for (const l of this.leases.values()) this.refresh(l, extend);
+    for (const [id, l] of this.leases) {
+      this.refresh(l, extend);
+      this.schedule(id);
+    }
     return { ok: undefined };
   }
   demote(): unknown {
     this.primary = false;
     for (const l of this.leases.values()) l.expiry = l.nextOffer = Infinity;
+    this.nextCp.clear();
+    this.clears = [];
     return { ok: undefined };
   }
   list(): unknown {
@@ -113,23 +155,25 @@ type Op =
   | { op: 'detach'; id: bigint; key: string }
   | { op: 'checkpoint'; id: bigint; remaining: number }
   | { op: 'expired'; limit: number; revokeAll: boolean }
+  | { op: 'checkpoints'; limit: number; apply: boolean }
   | { op: 'advance'; ms: number }
   | { op: 'promote'; extend: number }
   | { op: 'demote' }
   | { op: 'list' };
 
-const id = fc.integer({ min: 0, max: 12 }).map(BigInt); // includes 0 (NoLease)
+const id = fc.integer({ min: 0, max: 7 }).map(BigInt); // includes 0 (NoLease)
 const key = fc.constantFrom('a', 'b', 'c', 'd', 'k\u00ff', 'k\u0000');
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('grant' as const), id, ttl: fc.oneof(fc.integer({ min: -2, max: 20 }), fc.constant(MAX_LEASE_TTL_SECONDS + 1)) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('revoke' as const), id }) },
+  { weight: 10, arbitrary: fc.record({ op: fc.constant('grant' as const), id, ttl: fc.oneof(fc.integer({ min: -2, max: 20 }), fc.constant(MAX_LEASE_TTL_SECONDS + 1)) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('revoke' as const), id }) },
   { weight: 6, arbitrary: fc.record({ op: fc.constant('renew' as const), id }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('ttl' as const), id }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('attach' as const), id, key }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('detach' as const), id, key }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('checkpoint' as const), id, remaining: fc.integer({ min: 0, max: 20 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('checkpoint' as const), id, remaining: fc.integer({ min: 0, max: 20 }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('expired' as const), limit: fc.integer({ min: 1, max: 4 }), revokeAll: fc.boolean() }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 15_000 })) }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 2_000 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 15_000 }) }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('checkpoints' as const), limit: fc.integer({ min: 1, max: 4 }), apply: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('promote' as const), extend: fc.integer({ min: 0, max: 3_000 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('demote' as const) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('list' as const) }) },
@@ -150,11 +194,11 @@ const bytes = (k: string) => new Uint8Array(Buffer.from(k, 'latin1'));
 describe('Lessor against a naive model', () => {
   it('agrees on every answer and error over random schedules, and recovers to the same state', () => {
     fc.assert(
-      fc.property(fc.boolean(), fc.array(opArb, { minLength: 1, maxLength: 120 }), (startPrimary, ops) => {
-        const model = new Model();
+      fc.property(fc.boolean(), fc.boolean(), fc.array(opArb, { minLength: 40, maxLength: 160 }), (startPrimary, cpEnabled, ops) => {
+        const model = new Model(cpEnabled);
         const clock = new FakeClock(model.now);
         const store = new MemoryLeaseStore();
-        const opts = { clock, store, minTtlSeconds: MIN_TTL, expiredRetryMs: RETRY_MS, maxLeases: MAX_LEASES, enableCheckpoints: false };
+        const opts = { clock, store, minTtlSeconds: MIN_TTL, expiredRetryMs: RETRY_MS, maxLeases: MAX_LEASES, enableCheckpoints: cpEnabled, checkpointIntervalMs: CP_INTERVAL_MS };
         const lessor = new Lessor(opts);
         if (startPrimary) {
           model.promote(0);
@@ -204,6 +248,16 @@ describe('Lessor against a naive model', () => {
               }
               break;
             }
+            case 'checkpoints': {
+              want = model.checkpoints(o.limit);
+              const cps = lessor.checkpoints(o.limit);
+              got = { ok: cps };
+              if (o.apply) {
+                lessor.applyCheckpoint(cps);
+                for (const cp of cps) model.checkpoint(cp.id, cp.remainingTtlSeconds);
+              }
+              break;
+            }
             case 'advance':
               model.now += o.ms;
               clock.advance(o.ms);
@@ -221,7 +275,8 @@ describe('Lessor against a naive model', () => {
               got = attempt(() => lessor.leases());
               break;
           }
-          expect(got, JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))).toEqual(want);
+          // The op rides along so a failure shows which step disagreed.
+          expect({ op: o, answer: got }).toEqual({ op: o, answer: want });
           const stats = lessor.stats();
           expect(stats.leases).toBe(model.leases.size);
           expect(stats.attachedKeys).toBe(model.owner.size);

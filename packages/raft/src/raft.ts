@@ -8,6 +8,7 @@ import { decodeConfChange, decodeConfChangeV2 } from './codec.js';
 import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.js';
 import { ConfChanger, restoreConfState } from './confchange.js';
 import {
+  CompactedError,
   ConfChangeError,
   ConfigError,
   ProposalDroppedError,
@@ -183,10 +184,13 @@ export class Raft {
     const prevIndex = pr.next - 1;
     const term = this.raftLog.tryTerm(prevIndex);
     let ents: Entry[] | undefined;
-    try {
-      ents = this.raftLog.entries(pr.next, this.cfg.maxSizePerMsgBytes);
-    } catch {
-      ents = undefined;
+    // Checked first so the common "needs a snapshot" case does not throw.
+    if (pr.next >= this.raftLog.firstIndex()) {
+      try {
+        ents = this.raftLog.entries(pr.next, this.cfg.maxSizePerMsgBytes);
+      } catch (e) {
+        if (!(e instanceof CompactedError)) throw e;
+      }
     }
     if (ents !== undefined && ents.length === 0 && !sendIfEmpty) return false;
 

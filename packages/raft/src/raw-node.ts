@@ -168,6 +168,23 @@ export class RawNode {
   }
 
   /**
+   * Propose several entries at once: one append message per follower
+   * carries them all (group commit). All-or-nothing: either every entry is
+   * appended, in order, or the call throws and none is.
+   * @throws ProposalDroppedError as for `propose`
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    this.raft.step(
+      makeMessage({
+        type: MessageType.Prop,
+        from: this.raft.id,
+        entries: data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d })),
+      }),
+    );
+  }
+
+  /**
    * Propose a membership change. A v1 `ConfChange` changes one member in one
    * step; a `ConfChangeV2` may change several through joint consensus. The
    * change takes effect on each node when the committed entry is passed to

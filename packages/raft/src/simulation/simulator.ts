@@ -133,6 +133,8 @@ export class Simulator {
   private readonly leaderOfTerm = new Map<number, bigint>();
   private readonly reads = new Map<string, PendingRead>();
   private proposalSeq = 0;
+  /** Where each liveness marker was applied. */
+  private readonly markerIndex = new Map<string, number>();
   private readSeq = 0;
   private nextNewId: bigint;
   private messagesSent = 0;
@@ -325,6 +327,9 @@ export class Simulator {
       }
       const ct = this.committedTerms[e.index];
       if (ct !== undefined && ct !== e.term) this.fail(`applied entry ${e.index} has term ${e.term}, committed term was ${ct}`);
+      if (known === undefined && e.type === EntryType.Normal && e.data[0] === 0x66 /* 'f' */) {
+        this.markerIndex.set(dec.decode(e.data), e.index);
+      }
       sn.applied = e.index;
       this.ackedIndex = Math.max(this.ackedIndex, e.index);
       const cc = decodeEntryConfChange(e);
@@ -641,8 +646,8 @@ export class Simulator {
         continue;
       }
       // Done when every member of the leader's (non-joint) config applied the marker.
-      const idx = this.appliedKeys.findIndex((k) => k.endsWith(`/${EntryType.Normal}/${marker}`));
-      if (idx < 0 || cs.votersOutgoing.length > 0) continue;
+      const idx = this.markerIndex.get(marker);
+      if (idx === undefined || cs.votersOutgoing.length > 0) continue;
       const members = [...cs.voters, ...cs.learners];
       const done = members.every((id) => {
         const sn = this.nodes.get(id);

@@ -483,19 +483,41 @@ export class MvccStore {
     if (this.listeners.size === 0) return;
     const events: Event[] = tw.changes.map((c) => {
       const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
-      const prev = this.getAt(c.keyStr, tw.beginRev);
-      if (prev) ev.prevKv = prev;
+      this.attachPrevKv(ev, c.keyStr);
       return ev;
     });
-    for (const l of [...this.listeners]) l(events, this.currentRev);
+    for (const l of [...this.listeners]) {
+      try {
+        l(events, this.currentRev);
+      } catch (err) {
+        // The write is applied and its response must stand; fail loudly, but elsewhere.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  /**
+   * etcd's watch fills prev_kv by reading the key at modRevision - 1, and skips it for
+   * a create (version 1); so do we, when that revision is not compacted.
+   */
+  private attachPrevKv(ev: Event, ks: string): void {
+    if (ev.type === 'put' && ev.kv.version === 1) return;
+    const at = ev.kv.modRevision - 1;
+    if (at < this.compactMainRev) return;
+    const prev = this.getAt(ks, at);
+    if (prev) ev.prevKv = prev;
   }
 
   // ---------------------------------------------------------------- watch support
 
   /**
    * Subscribes to changes: `listener` runs synchronously inside each write that creates
-   * a revision, after the store reflects it, with every event of that revision (prevKv
-   * filled when the key existed before). Returns the unsubscribe function.
+   * a revision, after the store reflects it, with every event of that revision. prevKv
+   * is the key at revision - 1 (absent for creates), as etcd's watch fills it. A
+   * listener must not throw: its exception is rethrown from a microtask (the write
+   * stands). Returns the unsubscribe function.
    */
   onEvents(listener: EventListener): () => void {
     this.listeners.add(listener);
@@ -540,14 +562,7 @@ export class MvccStore {
     });
     // Drop a revision that went past the limit, unless it is the only one.
     if (out.length > limit && revStart > 0) out.length = revStart;
-    if (withPrevKv) {
-      for (const { ev, ks } of out) {
-        const at = ev.kv.modRevision - 1;
-        if (at < this.compactMainRev) continue;
-        const prev = this.getAt(ks, at);
-        if (prev) ev.prevKv = prev;
-      }
-    }
+    if (withPrevKv) for (const { ev, ks } of out) this.attachPrevKv(ev, ks);
     return out.map((o) => o.ev);
   }
 

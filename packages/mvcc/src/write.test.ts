@@ -137,6 +137,37 @@ describe('events', () => {
     expect(plain(got[3]![1][1]!.kv)).toMatchObject({ value: 'y', version: 2, create: 5, mod: 5 });
   });
 
+  it('a create carries no prevKv even when the key existed before the txn (as etcd)', async () => {
+    const s = await openStore();
+    s.put({ key: enc('k'), value: enc('old') }, 1);
+    const got: Event[][] = [];
+    s.onEvents((evs) => got.push(evs));
+    s.txn({ compare: [], success: [{ deleteRange: { key: enc('k') } }, { put: { key: enc('k'), value: enc('new') } }], failure: [] }, 2);
+    const [del, put] = got[0]!;
+    expect(del!.prevKv && dec(del!.prevKv.value)).toBe('old');
+    expect(put!.kv.version).toBe(1);
+    expect(put!.prevKv).toBeUndefined();
+    expect(s.eventsBetween(3, 3, 10, true)).toEqual(got[0]);
+  });
+
+  it('a throwing listener does not undo or fail the write', async () => {
+    const s = await openStore();
+    const thrown: unknown[] = [];
+    const onError = (e: unknown): void => void thrown.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      s.onEvents(() => {
+        throw new Error('listener bug');
+      });
+      expect(s.put({ key: enc('k'), value: enc('v') }, 1).revision).toBe(2);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(s.currentRevision).toBe(2);
+    expect(thrown).toEqual([new Error('listener bug')]);
+  });
+
   it('eventsBetween replays history from memory and from LMDB alike', async () => {
     const s = await openStore();
     let i = 1;

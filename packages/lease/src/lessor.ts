@@ -302,6 +302,10 @@ export class Lessor {
    * for the lease, a clearing checkpoint (remaining 0) is queued for `checkpoints()`, so a
    * later leader does not cut the renewed lease short.
    *
+   * A member that just won an election is not primary until it applies its term's first
+   * entry and calls `promote`; until then this throws NotPrimaryError too, and the server
+   * should wait for that apply and retry (etcd waits for the applied index first).
+   *
    * @throws NotPrimaryError on a secondary (the server forwards to the leader), then
    *   LeaseNotFoundError when the lease does not exist OR has already expired. etcd blocks
    *   the renew of an expired lease until its revoke is applied and then answers "not found";
@@ -322,7 +326,8 @@ export class Lessor {
   /**
    * etcd's LeaseTimeToLive, answered by the primary (followers forward it to the leader).
    *
-   * @throws NotPrimaryError on a secondary, LeaseNotFoundError when the lease does not
+   * @throws NotPrimaryError on a secondary (including a new leader before `promote`; see
+   *   `renew`), LeaseNotFoundError when the lease does not
    *   exist (the gRPC layer turns that into a response with TTL -1, as etcd does).
    */
   timeToLive(id: bigint, options: { readonly keys?: boolean } = {}): LeaseTimeToLive {

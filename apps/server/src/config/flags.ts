@@ -242,8 +242,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'cipher-suites': 'TLS cipher suite selection',
   cors: 'CORS on the HTTP gateway',
   'host-whitelist': 'host checks on the HTTP gateway',
-  'backend-batch-interval': "bbolt's batching (raftkv uses LMDB)",
-  'backend-batch-limit': "bbolt's batching (raftkv uses LMDB)",
   'experimental-backend-bbolt-freelist-type': "bbolt's freelist (raftkv uses LMDB)",
   'experimental-initial-corrupt-check': 'corruption checks',
   'experimental-corrupt-check-time': 'corruption checks',

@@ -11,7 +11,7 @@ import { Wal } from './wal.js';
 
 const tempDir = useTempDirs();
 const META = new TextEncoder().encode('meta');
-const OPTS = { segmentSizeBytes: 4096 };
+const OPTS = { segmentSizeBytes: 16 * 1024 };
 
 interface SegmentRecords {
   path: string;
@@ -52,16 +52,17 @@ function firstDifference(a: Uint8Array, b: Uint8Array, from: number): number {
   return i;
 }
 
-type Damage = 'truncate' | 'zeros' | 'garbage' | 'flipLastRecord';
+type Damage = 'truncate' | 'zeros' | 'garbage' | 'flipLastRecord' | 'zeroSector';
 
 describe('torn tail repair', () => {
   it('property: after damaging the tail, open returns exactly the records wholly before the damage', async () => {
     await fc.assert(
       fc.asyncProperty(
-        arbLogOps(40, 300),
+        arbLogOps(40, 1200),
         fc.integer({ min: 1, max: 5 }),
-        fc.constantFrom<Damage>('truncate', 'zeros', 'garbage', 'flipLastRecord'),
-        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom<Damage>('truncate', 'zeros', 'garbage', 'flipLastRecord', 'zeroSector'),
+        // Unbiased: fast-check otherwise favours edge values, and the edge (byte 0 of the tail) is the easy case.
+        fc.noBias(fc.integer({ min: 0, max: 1_000_000 })).map((n) => n / 1_000_000),
         fc.uint8Array({ minLength: 1, maxLength: 200 }),
         async (records, batch, damage, where, garbage) => {
           const dir = join(await tempDir(), 'wal');
@@ -101,6 +102,17 @@ describe('torn tail repair', () => {
               survivorsInLast = last.data.filter((d) => d.end <= at);
               break;
             }
+            case 'zeroSector': {
+              // One unwritten sector in an unsynced write whose later sectors did reach
+              // the disk: power loss with out-of-order sector writes.
+              const before = Uint8Array.from(bytes);
+              const sector = Math.floor(cut / 512) * 512;
+              bytes.fill(0, Math.max(sector, last.headerEnd), sector + 512);
+              await writeFile(last.path, bytes);
+              const at = firstDifference(before, bytes, last.headerEnd);
+              survivorsInLast = last.data.filter((d) => d.end <= at);
+              break;
+            }
             case 'flipLastRecord': {
               // A checksum mismatch in the final record only: a torn last write.
               const n = last.data.length;
@@ -130,7 +142,7 @@ describe('torn tail repair', () => {
           expect(r3).toEqual(modelReplay(META, [...prefix, next]));
         },
       ),
-      { numRuns: Number(process.env.WAL_RUNS ?? 60) },
+      { numRuns: Number(process.env.WAL_RUNS ?? 100) },
     );
   });
 

@@ -112,11 +112,30 @@ export function scanSegment(file: string, buf: Uint8Array, isLast: boolean): Seg
       case 'badCrc': {
         if (!isLast) fail(off, 'crc mismatch');
         const after = readFrame(buf, fr.next, fr.storedCrc);
-        if (after.kind === 'ok') fail(off, 'crc mismatch followed by valid records');
+        // Valid frames after a bad one mean bytes changed after they were written —
+        // unless the bad frame has a whole zero sector: a write the disk tore by
+        // persisting later sectors before earlier ones. A record that never became
+        // durable was never acknowledged, and neither was anything written after it.
+        if (after.kind === 'ok' && !hasZeroSector(buf, off, fr.next)) fail(off, 'crc mismatch followed by valid records');
         return { records, validEnd: off, crc, startCrc, torn: true };
       }
       case 'badPayload':
         return fail(off, fr.reason);
     }
   }
+}
+
+/** Smallest unit a disk writes atomically; torn writes lose whole sectors. */
+const SECTOR_BYTES = 512;
+
+/**
+ * True if a whole aligned sector overlapping `buf[from, to)` is zero: the signature of
+ * a sector that was never written. The whole sector, not just the record's part of it,
+ * so a record that merely ends in a few zero bytes does not qualify.
+ */
+export function hasZeroSector(buf: Uint8Array, from: number, to: number): boolean {
+  for (let s = Math.floor(from / SECTOR_BYTES) * SECTOR_BYTES; s < to; s += SECTOR_BYTES) {
+    if (isZero(buf, s, Math.min(s + SECTOR_BYTES, buf.length))) return true;
+  }
+  return false;
 }

@@ -369,6 +369,22 @@ describe('Wal corruption', () => {
     await expect(Wal.open(dir)).rejects.toThrow(WalCorruptionError);
   });
 
+  it('a zero sector inside a record followed by valid ones is a torn write (sectors persisted out of order), not corruption', async () => {
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META, { segmentSizeBytes: 1 << 20 });
+    for (let i = 1; i <= 6; i++) await wal.append([entry(i, 1, 2000)]);
+    await wal.close();
+    const [name] = await segmentFiles(dir);
+    const file = join(dir, name!);
+    const bytes = await readFile(file);
+    // Entry 4's frame spans roughly [6100, 8130); zero the aligned sector at 6656.
+    bytes.fill(0, 6656, 6656 + 512);
+    await writeFile(file, bytes);
+    const { wal: w2, replay } = await Wal.open(dir, { segmentSizeBytes: 1 << 20 });
+    await w2.close();
+    expect(replay.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+  });
+
   it('a missing middle segment is an error', async () => {
     const dir = await walDir();
     const wal = await Wal.create(dir, META, SMALL);

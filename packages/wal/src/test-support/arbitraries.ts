@@ -29,7 +29,7 @@ export const arbLogOps = (maxOps: number, maxData = 120): fc.Arbitrary<WalRecord
   fc
     .array(
       fc.oneof(
-        { weight: 6, arbitrary: fc.record({ k: fc.constant('append' as const), n: fc.integer({ min: 1, max: 4 }), size: fc.nat(maxData) }) },
+        { weight: 6, arbitrary: fc.record({ k: fc.constant('append' as const), n: fc.integer({ min: 1, max: 4 }), size: fc.integer({ min: 0, max: maxData }) }) },
         { weight: 1, arbitrary: fc.record({ k: fc.constant('truncate' as const), back: fc.integer({ min: 0, max: 5 }) }) },
         { weight: 2, arbitrary: fc.record({ k: fc.constant('hardState' as const), vote: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }) },
         { weight: 1, arbitrary: fc.record({ k: fc.constant('snapshot' as const), back: fc.integer({ min: 0, max: 3 }) }) },

@@ -2,7 +2,7 @@
 // HTTP/JSON gateway) and against MvccStore; responses must agree field by field.
 // etcd must be on PATH (the workspace test script installs it).
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Compare, KeyValue, RangeRequest, RequestOp, ResponseOp, TxnRequest } from './index.js';
+import type { Compare, KeyValue, PutRequest, RangeRequest, RequestOp, ResponseOp, TxnRequest } from './index.js';
 import { MvccError } from './errors.js';
 import type { MvccStore } from './kvstore.js';
 import { startEtcd, type EtcdProcess } from './test-support/etcd-process.js';
@@ -28,6 +28,8 @@ function rng(seed: number): { int(n: number): number; pick<T>(xs: readonly T[]):
 }
 
 const KEYS = ['a', 'ab', 'b', 'c', 'd', 'f/1', 'f/2', 'f/3'];
+/** Granted on etcd before each run (etcd refuses puts with unknown leases). */
+const LEASES = [7n, 1099511627781n, 9223372036854775807n];
 const ENDS = [undefined, '\0', 'b', 'c', 'f0', 'e', 'a'];
 const b64 = (u: Uint8Array | string): string => Buffer.from(typeof u === 'string' ? Buffer.from(u, 'latin1') : u).toString('base64');
 
@@ -51,7 +53,10 @@ function rangeJson(r: RangeRequest): Json {
 
 function opJson(op: RequestOp): Json {
   if ('range' in op) return { request_range: rangeJson(op.range) };
-  if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), prev_kv: !!op.put.prevKv, ignore_value: !!op.put.ignoreValue } };
+  if ('put' in op) {
+    const p = op.put;
+    return { request_put: { key: b64(p.key), value: b64(p.value), lease: String(p.lease ?? 0n), prev_kv: !!p.prevKv, ignore_value: !!p.ignoreValue, ignore_lease: !!p.ignoreLease } };
+  }
   if ('deleteRange' in op) return { request_delete_range: { key: b64(op.deleteRange.key), ...(op.deleteRange.rangeEnd ? { range_end: b64(op.deleteRange.rangeEnd) } : {}), prev_kv: !!op.deleteRange.prevKv } };
   return { request_txn: txnJson(op.txn) };
 }
@@ -149,7 +154,21 @@ function genCompare(g: ReturnType<typeof rng>, current: number): Compare {
     createRevision: g.int(current + 1),
     modRevision: g.int(current + 1),
     value: enc(g.pick(['', 'v1', 'v2', 'x'])),
-    lease: 0n,
+    lease: g.pick([0n, ...LEASES]),
+  };
+}
+
+/** A put as the server would accept it (no value with ignoreValue, no lease with ignoreLease). */
+function genPut(g: ReturnType<typeof rng>, key: string): PutRequest {
+  const ignoreValue = g.bool(0.1);
+  const ignoreLease = g.bool(0.1);
+  return {
+    key: enc(key),
+    value: enc(ignoreValue ? '' : g.pick(['v1', 'v2', 'x', ''])),
+    lease: ignoreLease ? 0n : g.pick([0n, 0n, ...LEASES]),
+    prevKv: g.bool(),
+    ignoreValue,
+    ignoreLease,
   };
 }
 
@@ -162,7 +181,7 @@ function genTxn(g: ReturnType<typeof rng>, current: number, free: string[], dept
       if (kind === 0) ops.push({ range: genRange(g, current) });
       else if ((kind === 1 || kind === 2) && free.length > 0) {
         const key = free.splice(g.int(free.length), 1)[0]!;
-        if (kind === 1) ops.push({ put: { key: enc(key), value: enc(g.pick(['v1', 'v2', 'x', ''])), prevKv: g.bool() } });
+        if (kind === 1) ops.push({ put: genPut(g, key) });
         else ops.push({ deleteRange: { key: enc(key), prevKv: g.bool() } });
       } else if (kind === 3) ops.push({ txn: genTxn(g, current, free, depth + 1) });
     }
@@ -212,6 +231,10 @@ describe('differential against real etcd 3.4', () => {
   const seeds = (process.env.MVCC_DIFF_SEEDS ?? '20261122,7,1234').split(',').map(Number);
   it.each(seeds)('agrees on range/put/deleteRange/txn/compact/hashKV for the random history of seed %i', async (seed) => {
     const etcd = getEtcd();
+    for (const id of LEASES) {
+      const granted = await etcd.call('lease/grant', { ID: String(id), TTL: 3600 });
+      expect(granted.ID).toBe(String(id));
+    }
     const g = rng(seed);
     const steps = Number(process.env.MVCC_DIFF_STEPS ?? 250);
     const s = await openStore();
@@ -220,8 +243,7 @@ describe('differential against real etcd 3.4', () => {
       const current = s.currentRevision;
       const what = g.int(100);
       if (what < 30) {
-        const ignoreValue = g.bool(0.1); // the server refuses a value together with ignore_value
-        const put = { key: enc(g.pick(KEYS)), value: enc(ignoreValue ? '' : g.pick(['v1', 'v2', 'x', ''])), prevKv: g.bool(), ignoreValue };
+        const put = genPut(g, g.pick(KEYS));
         await both(etcd, s, 'put', 'kv/put', opJson({ put }).request_put as Json, () => s.put(put, index++));
       } else if (what < 42) {
         const end = g.pick(ENDS);

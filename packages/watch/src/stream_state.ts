@@ -9,11 +9,6 @@ export interface StreamLimits {
   readonly maxResponseBytes: number;
 }
 
-interface Queued {
-  readonly resp: WatchResponse;
-  readonly bytes: number;
-}
-
 /**
  * Everything the store keeps per watch stream: its watchers by id and the outbox, a
  * bounded FIFO of responses waiting for the consumer. FIFO order is what makes a
@@ -31,7 +26,9 @@ export class StreamState {
   deferredProgress = false;
   closed = false;
 
-  private queue: Queued[] = [];
+  // Two parallel arrays rather than wrapper objects: one allocation less per response.
+  private queue: WatchResponse[] = [];
+  private sizes: number[] = [];
   private head = 0;
   private bytes = 0;
 
@@ -67,32 +64,36 @@ export class StreamState {
   /** Appends unconditionally; returns true when the outbox was empty before. */
   push(resp: WatchResponse, bytes: number): boolean {
     const wasEmpty = this.pendingResponses === 0;
-    this.queue.push({ resp, bytes });
+    this.queue.push(resp);
+    this.sizes.push(bytes);
     this.bytes += bytes;
     return wasEmpty;
   }
 
   last(): WatchResponse | undefined {
-    return this.pendingResponses === 0 ? undefined : this.queue[this.queue.length - 1]!.resp;
+    return this.pendingResponses === 0 ? undefined : this.queue[this.queue.length - 1];
   }
 
   shift(): WatchResponse | undefined {
     if (this.head >= this.queue.length) return undefined;
-    const q = this.queue[this.head]!;
+    const resp = this.queue[this.head]!;
+    this.bytes -= this.sizes[this.head]!;
     this.head++;
-    this.bytes -= q.bytes;
     if (this.head === this.queue.length) {
       this.queue = [];
+      this.sizes = [];
       this.head = 0;
     } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
       this.queue = this.queue.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
-    return q.resp;
+    return resp;
   }
 
   clear(): void {
     this.queue = [];
+    this.sizes = [];
     this.head = 0;
     this.bytes = 0;
   }

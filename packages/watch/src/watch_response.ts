@@ -33,14 +33,20 @@ export interface WatchResponse {
 /** A response with every field at its zero value except those given. */
 export function watchResponse(fields: Partial<WatchResponse> & { watchId: bigint; revision: number }): WatchResponse {
   return {
-    events: [],
-    created: false,
-    canceled: false,
-    compactRevision: 0,
-    cancelReason: '',
-    fragment: false,
-    ...fields,
+    watchId: fields.watchId,
+    revision: fields.revision,
+    events: fields.events ?? [],
+    created: fields.created ?? false,
+    canceled: fields.canceled ?? false,
+    compactRevision: fields.compactRevision ?? 0,
+    cancelReason: fields.cancelReason ?? '',
+    fragment: fields.fragment ?? false,
   };
+}
+
+/** An event response: the hot path builds one per watcher per revision, so no spreading. */
+export function eventsResponse(watchId: bigint, revision: number, events: Event[]): WatchResponse {
+  return { watchId, revision, events, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false };
 }
 
 function varintSize(n: number): number {

@@ -5,6 +5,7 @@ import type { WatchSource } from './watch_source.js';
 import {
   INVALID_WATCH_ID,
   eventWireSize,
+  eventsResponse,
   fragmentWatchResponse,
   watchResponse,
   watchResponseWireSize,
@@ -139,6 +140,8 @@ export class WatchableStore {
   private readonly maxEventsPerSync: number;
   private readonly onSyncNeeded: (() => void) | undefined;
   private readonly ops: StreamOps;
+  /** Reused list of the watchers matching one event (up to every watcher: no per-write allocation). */
+  private readonly scratch: Watcher[] = [];
 
   /** Subscribes to `source.onEvents` at once; {@link close} unsubscribes. */
   constructor(
@@ -256,7 +259,16 @@ export class WatchableStore {
   /** Live path: called inside the source's write, once per revision. */
   private notify(events: Event[], revision: number): void {
     if (this.synced.size === 0 || events.length === 0) return;
-    const matches: Watcher[] = [];
+    const matches = this.scratch;
+    matches.length = 0;
+    try {
+      this.notifyMatching(events, revision, matches);
+    } finally {
+      matches.length = 0;
+    }
+  }
+
+  private notifyMatching(events: Event[], revision: number, matches: Watcher[]): void {
     if (events.length === 1) {
       // One event: every matching watcher shares one of two arrays.
       const ev = events[0]!;
@@ -294,8 +306,8 @@ export class WatchableStore {
   }
 
   private deliverLive(w: Watcher, b: Batch, revision: number): void {
-    const s = this.streams.get(w.streamId)!;
-    const resp = watchResponse({ watchId: w.id, revision, events: b.events });
+    const s = w.stream;
+    const resp = eventsResponse(w.id, revision, b.events);
     if (this.offer(w, s, resp, b.bytes)) return;
     // Full outbox: park at this revision; it will be re-read from history.
     this.synced.delete(w);
@@ -335,7 +347,7 @@ export class WatchableStore {
     let minRev = Number.POSITIVE_INFINITY;
     let needPrevKv = false;
     for (const w of chosen) {
-      const s = this.streams.get(w.streamId)!;
+      const s = w.stream;
       if (w.minRevision < compactRev) {
         this.unsynced.delete(w);
         this.compact(w, s, compactRev);
@@ -381,7 +393,7 @@ export class WatchableStore {
     }
 
     for (const w of group.watchers) {
-      const s = this.streams.get(w.streamId)!;
+      const s = w.stream;
       this.deliverCatchUp(w, s, batches.get(w), scannedTo);
       if (w.state !== 'unsynced') continue;
       if (w.minRevision > cur) {
@@ -471,7 +483,7 @@ export class WatchableStore {
     }
     const w = new Watcher(
       id,
-      s.id,
+      s,
       range,
       start,
       req.noPut === true,

@@ -1,4 +1,5 @@
 import type { KeyRange } from './key_range.js';
+import type { StreamState } from './stream_state.js';
 
 /**
  * Where a watcher is. `synced`: it has seen every revision up to the store's current
@@ -24,7 +25,7 @@ export class Watcher {
 
   constructor(
     readonly id: bigint,
-    readonly streamId: number,
+    readonly stream: StreamState,
     readonly range: KeyRange,
     startRevision: number,
     readonly noPut: boolean,

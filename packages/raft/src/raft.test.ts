@@ -561,6 +561,24 @@ describe('membership', () => {
     expect(last.type).toBe(EntryType.Normal);
   });
 
+  it('a conf change entry with undecodable data is refused, not appended', () => {
+    const c = new TestCluster(ids(3));
+    c.elect(1n);
+    c.get(2n).node.step(
+      makeMessage({
+        type: MessageType.Prop,
+        from: 2n,
+        to: 1n,
+        entries: [{ term: 0, index: 0, type: EntryType.ConfChangeV2, data: new Uint8Array([1, 99, 99]) }],
+      }),
+    );
+    c.stabilize();
+    const last = c.get(1n).applied[c.get(1n).applied.length - 1]!;
+    expect(last.type).toBe(EntryType.Normal);
+    expect(last.data.length).toBe(0);
+    expect(c.raft(1n).prs.confState().voters).toEqual([1n, 2n, 3n]);
+  });
+
   it('a leader removed from the config steps down and another voter takes over', () => {
     const c = new TestCluster(ids(3));
     c.elect(1n);

@@ -11,6 +11,7 @@ import {
   CompactedError,
   ConfChangeError,
   ConfigError,
+  DecodeError,
   ProposalDroppedError,
   RaftInvariantError,
   SnapshotTemporarilyUnavailableError,
@@ -646,11 +647,16 @@ export class Raft {
     const entries = m.entries.map((e) => ({ ...e }));
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      let cc: ConfChangeV2 | undefined;
-      if (e.type === EntryType.ConfChange) cc = confChangeToV2(decodeConfChange(e.data));
-      else if (e.type === EntryType.ConfChangeV2) cc = decodeConfChangeV2(e.data);
-      if (!cc) continue;
-      const refusal = this.confChangeRefusal(cc);
+      if (e.type === EntryType.Normal) continue;
+      let refusal: string | undefined;
+      try {
+        const cc = e.type === EntryType.ConfChange ? confChangeToV2(decodeConfChange(e.data)) : decodeConfChangeV2(e.data);
+        refusal = this.confChangeRefusal(cc);
+      } catch (err) {
+        // Undecodable bytes (e.g. forwarded by a faulty peer) must not reach the log.
+        if (!(err instanceof DecodeError)) throw err;
+        refusal = err.message;
+      }
       if (refusal !== undefined) {
         this.logger.warn(`${this.id} ignoring conf change at index ${this.raftLog.lastIndex() + i + 1}: ${refusal}`);
         // Keep the slot so the proposer sees an empty entry where its change would be.

@@ -413,3 +413,31 @@ describe('cancel and close', () => {
     expect(other.pendingResponses).toBe(0);
   });
 });
+
+describe('restore (a new source after a snapshot install)', () => {
+  test('synced watchers continue from the new source without a gap; compacted if its history starts too late', () => {
+    const { src, hub, stream, take, syncAll } = setup();
+    stream.watch({ key: enc('k') });
+    src.put('k', '1');
+    take();
+    // The snapshot: a source that is further ahead, with revisions 3..5 in its history.
+    const next = new ModelSource();
+    next.put('k', '1');
+    next.put('k', '2');
+    next.put('x', '2');
+    next.put('k', '3');
+    hub.restore(next);
+    expect(hub.stats).toMatchObject({ synced: 0, unsynced: 1 });
+    syncAll();
+    src.put('k', 'old source: ignored');
+    next.put('k', '4');
+    expect(take()).toEqual(['id=0 rev=5 [put k@3, put k@5]', 'id=0 rev=6 [put k@6]']);
+
+    const later = new ModelSource();
+    for (let i = 0; i < 8; i++) later.put('k', String(i));
+    later.compact(8);
+    hub.restore(later);
+    syncAll();
+    expect(take()).toEqual(['id=0 rev=0 canceled compact=8']);
+  });
+});

@@ -133,7 +133,7 @@ export class WatchableStore {
   private needSync = false;
   private readonly readable = new Set<StreamState>();
   private readonly deferredProgress = new Set<StreamState>();
-  private readonly unsubscribe: () => void;
+  private unsubscribe: () => void;
   private isClosed = false;
   private readonly maxWatchers: number;
   private readonly maxWatchersPerSync: number;
@@ -145,7 +145,7 @@ export class WatchableStore {
 
   /** Subscribes to `source.onEvents` at once; {@link close} unsubscribes. */
   constructor(
-    private readonly source: WatchSource,
+    private source: WatchSource,
     options: WatchableStoreOptions = {},
   ) {
     this.maxWatchers = positive(options.maxWatchers, 1_000_000, 'maxWatchers');
@@ -160,10 +160,39 @@ export class WatchableStore {
       afterPoll: (s) => this.finish(this.resumeParked(s)),
       close: (s) => this.closeStream(s),
     };
-    this.unsubscribe = source.onEvents((events, revision) => {
+    this.unsubscribe = this.subscribe(source);
+  }
+
+  private subscribe(source: WatchSource): () => void {
+    return source.onEvents((events, revision) => {
       this.notify(events, revision);
       this.finish(undefined);
     });
+  }
+
+  /**
+   * Moves every watcher to a new source that replaced the old one (a member installing
+   * a raft snapshot reopens its mvcc store), as etcd's watchableStore.Restore does:
+   * synced watchers become unsynced from the revision after the old source's current
+   * one, so they receive what the snapshot brought from the new source's history (or
+   * the compacted response when the snapshot's history starts later). Unsynced and
+   * parked watchers keep their position. Call it BEFORE the new source applies writes.
+   */
+  restore(source: WatchSource): void {
+    if (this.isClosed) throw new Error('watchable store is closed');
+    const seenUpTo = this.source.currentRevision;
+    this.unsubscribe();
+    this.source = source;
+    this.unsubscribe = this.subscribe(source);
+    for (const w of [...this.synced.watchers]) {
+      this.synced.delete(w);
+      if (w.minRevision < seenUpTo + 1) w.minRevision = seenUpTo + 1;
+      w.state = 'unsynced';
+      this.unsynced.add(w);
+      w.stream.notSynced++;
+    }
+    if (this.unsynced.size > 0) this.needSync = true;
+    this.finish(undefined);
   }
 
   /** Opens a watch stream (one per client gRPC Watch call). */

@@ -343,7 +343,10 @@ export class MvccStore {
     if (!this.admit(index)) return { revision: this.currentRev, succeeded: false, responses: [] };
     const path: boolean[] = [];
     this.compareToPath(req, path);
-    this.checkTxn(req, path, { i: 0 }, []);
+    // As etcd: every put is checked before any range, so a missing key wins over a
+    // compacted revision when a txn has both.
+    this.checkTxn(req, path, { i: 0 }, [], 'put');
+    this.checkTxn(req, path, { i: 0 }, [], 'range');
     const tw = new WriteTxn(this.currentRev);
     const resp = this.applyTxn(tw, req, path, { i: 0 });
     resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
@@ -374,12 +377,19 @@ export class MvccStore {
    * find its key both before the txn (etcd's check) and at its own point in the txn
    * (where etcd would panic mid-apply); `overlay` tracks the txn's puts and deletes.
    */
-  private checkTxn(req: TxnRequest, path: boolean[], pos: { i: number }, overlay: Array<{ put?: string; del?: [string, RangeEnd] }>): void {
+  private checkTxn(
+    req: TxnRequest,
+    path: boolean[],
+    pos: { i: number },
+    overlay: Array<{ put?: string; del?: [string, RangeEnd] }>,
+    pass: 'put' | 'range',
+  ): void {
     const ok = path[pos.i++]!;
     for (const op of ok ? req.success : req.failure) {
       if ('txn' in op) {
-        this.checkTxn(op.txn, path, pos, overlay);
+        this.checkTxn(op.txn, path, pos, overlay, pass);
       } else if ('put' in op) {
+        if (pass !== 'put') continue;
         const ks = keyString(op.put.key);
         if (op.put.ignoreValue || op.put.ignoreLease) {
           if (!this.index.get(ks, this.currentRev) || !this.existsAfter(ks, overlay)) throw new MvccError('key_not_found');
@@ -387,7 +397,7 @@ export class MvccStore {
         overlay.push({ put: ks });
       } else if ('deleteRange' in op) {
         overlay.push({ del: [keyString(op.deleteRange.key), rangeEndOf(op.deleteRange.rangeEnd)] });
-      } else if ('range' in op) {
+      } else if ('range' in op && pass === 'range') {
         const rev = checkOptionalRevision(op.range.revision, 'revision');
         if (rev > this.currentRev) throw new MvccError('future_revision');
         if (rev !== 0 && rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);

@@ -279,7 +279,10 @@ export class Simulator {
         this.crash(sn, 'before persisting a Ready');
         return;
       }
-      this.persist(sn, rd);
+      if (!this.persist(sn, rd, chaos)) {
+        this.crash(sn, 'after persisting entries, before the hard state');
+        return;
+      }
       if (chaos && this.rng.chance(this.opts.crashRate * 0.1)) {
         this.crash(sn, 'after persisting, before sending');
         return;
@@ -291,10 +294,16 @@ export class Simulator {
     }
   }
 
-  private persist(sn: SimNode, rd: Ready): void {
+  /**
+   * Persist in the documented order (snapshot, entries, hard state). With
+   * faults on, a crash may cut it short before the hard state: returns false.
+   */
+  private persist(sn: SimNode, rd: Ready, chaos: boolean): boolean {
     if (rd.snapshot) sn.storage.applySnapshot(rd.snapshot);
     sn.storage.append(rd.entries);
+    if (chaos && rd.hardState && this.rng.chance(this.opts.crashRate * 0.1)) return false;
     if (rd.hardState) sn.storage.setHardState(rd.hardState);
+    return true;
   }
 
   private entryKey(e: Entry): string {

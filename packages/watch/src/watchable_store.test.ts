@@ -275,6 +275,15 @@ describe('slow consumers', () => {
     expect(got).toEqual(Array.from({ length: 14 }, (_, i) => `put k@${i + 2}`));
   });
 
+  test('apply never reads history: live delivery and parking cost no eventsBetween call', () => {
+    const { src, hub, stream } = setup({}, { maxPendingResponses: 2 });
+    for (let i = 0; i < 50; i++) stream.watch({ key: enc('k'), rangeEnd: enc('l') });
+    for (let i = 0; i < 200; i++) src.put(`k${i % 5}`, String(i));
+    expect(src.reads).toEqual([]);
+    expect(stream.pendingResponses).toBeLessThanOrEqual(2 + 50); // 50 "created" + at most 2 event responses
+    expect(hub.stats).toMatchObject({ synced: 0, parked: 50 });
+  });
+
   test('the outbox respects its byte limit; a single response larger than it still goes out alone', () => {
     const { src, hub, stream } = setup({}, { maxPendingBytes: 500 });
     stream.watch({ key: enc('k') });
@@ -361,6 +370,19 @@ describe('progress', () => {
     const { stream, take } = setup();
     stream.requestProgress();
     expect(take()).toEqual(['id=-1 rev=1']);
+  });
+
+  test('progress_notify ticks are dropped, not queued, when the outbox is full', () => {
+    const { src, hub, stream, take } = setup({}, { maxPendingResponses: 2 });
+    stream.watch({ key: enc('k'), progressNotify: true });
+    stream.watch({ key: enc('j') });
+    take();
+    src.put('j', '1');
+    src.put('j', '2');
+    hub.progressAll();
+    expect(take()).toEqual(['id=1 rev=2 [put j@2]', 'id=1 rev=3 [put j@3]']);
+    hub.progressAll();
+    expect(take()).toEqual(['id=0 rev=3']);
   });
 
   test('progress_notify ticks: only idle, synced watchers that asked for it', () => {

@@ -2,12 +2,12 @@
  * Prepares the next segment file in the background so a rotation never waits for
  * preallocation. One file is kept ready; taking it starts preparing the following one.
  */
-import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { WalFile, WalFs } from './fs.js';
 
 export interface PreparedFile {
   path: string;
-  fh: FileHandle;
+  fh: WalFile;
 }
 
 /** Zero-fill chunk: large enough to be cheap per byte, small enough not to hog the pool. */
@@ -19,6 +19,7 @@ export class FilePipeline {
   private closed = false;
 
   constructor(
+    private readonly fs: WalFs,
     private readonly dir: string,
     private readonly sizeBytes: number,
     private readonly preallocate: boolean,
@@ -47,7 +48,7 @@ export class FilePipeline {
     try {
       const f = await p;
       await f.fh.close();
-      await unlink(f.path);
+      await this.fs.unlink(f.path);
     } catch {
       // Preparation failed or the file is gone: a leftover .tmp is removed on next open.
     }
@@ -56,7 +57,7 @@ export class FilePipeline {
   private prepare(): Promise<PreparedFile> {
     const path = join(this.dir, `${this.counter++}.tmp`);
     const p = (async () => {
-      const fh = await open(path, 'w+');
+      const fh = await this.fs.open(path, 'w+');
       try {
         if (this.preallocate) {
           // Real zeros, not a sparse truncate: later fdatasyncs then overwrite allocated

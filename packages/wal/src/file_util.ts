@@ -1,7 +1,8 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { WalFile } from './fs.js';
 
 /** Positional write that loops over short writes. */
-export async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+export async function writeFully(fh: WalFile, bytes: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < bytes.length) {
     const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);

@@ -2,11 +2,11 @@
  * The write-ahead log: raft state is appended here and fdatasync'ed before it is
  * acknowledged or acted on.
  */
-import { mkdir, open as openFile, readdir, readFile, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WalClosedError, WalCorruptionError } from './errors.js';
 import { FilePipeline } from './file_pipeline.js';
-import { fsyncDir, writeFully } from './file_util.js';
+import { writeFully } from './file_util.js';
+import { fsOf, nodeFs, type WalFile, type WalFs } from './fs.js';
 import {
   type DecodedRecord,
   encodeFrames,
@@ -102,11 +102,12 @@ export class Wal {
   private durableMarkerIndex: number;
 
   private constructor(
+    private readonly fs: WalFs,
     private readonly dir: string,
     private readonly segmentSizeBytes: number,
     private readonly pipeline: FilePipeline,
     private readonly segments: Segment[],
-    private fh: FileHandle,
+    private fh: WalFile,
     /** Write offset in the current (last) segment. */
     private off: number,
     /** Offset in the current segment where its leading header records end. */
@@ -128,7 +129,7 @@ export class Wal {
   /** True if `dir` holds at least one WAL segment. */
   static async exists(dir: string): Promise<boolean> {
     try {
-      return listSegments(await readdir(dir)).length > 0;
+      return listSegments(await nodeFs.readdir(dir)).length > 0;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
@@ -144,30 +145,36 @@ export class Wal {
    */
   static async create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Promise<Wal> {
     const size = segmentSize(opts);
+    const fs = fsOf(opts);
     validateRecord({ type: 'metadata', data: metadata });
-    if (await Wal.exists(dir)) throw new Error(`wal: ${dir} already holds a log`);
+    const existing = await fs.readdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [];
+      throw e;
+    });
+    if (listSegments(existing).length > 0) throw new Error(`wal: ${dir} already holds a log`);
     const parent = dirname(dir);
-    await mkdir(parent, { recursive: true });
+    await fs.mkdir(parent, { recursive: true });
     const tmp = `${dir}.tmp`;
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp);
+    await fs.rmTree(tmp);
+    await fs.mkdir(tmp);
     const { bytes } = encodeFrames([{ type: 'crc', prevCrc: 0 }, { type: 'metadata', data: metadata }], 0);
-    const fh = await openFile(join(tmp, segmentName(0, 1)), 'w+');
+    const fh = await fs.open(join(tmp, segmentName(0, 1)), 'w+');
     try {
+      // Sized sparsely (a fast create); later segments are zero-filled in the background.
       if (opts.preallocate ?? true) await fh.truncate(Math.max(size, bytes.length));
       await writeFully(fh, bytes, 0);
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await fsyncDir(tmp);
+    await fs.fsyncDir(tmp);
     try {
-      await rmdir(dir); // an empty directory may be there already; a non-empty one stays (and rename fails)
+      await fs.rmdir(dir); // an empty directory may be there already; a non-empty one stays (and rename fails)
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    await rename(tmp, dir);
-    await fsyncDir(parent);
+    await fs.rename(tmp, dir);
+    await fs.fsyncDir(parent);
     const { wal } = await Wal.open(dir, opts);
     return wal;
   }
@@ -189,13 +196,14 @@ export class Wal {
     opts: { fromSnapshot?: SnapshotMarker } & WalOptions = {},
   ): Promise<{ wal: Wal; replay: WalReplay }> {
     const size = segmentSize(opts);
+    const fs = fsOf(opts);
     const from = opts.fromSnapshot;
     if (from) {
       validateRecord({ type: 'snapshot', index: from.index, term: from.term });
     }
-    const names = await readdir(dir);
+    const names = await fs.readdir(dir);
     // Leftovers of a file pipeline or of an interrupted create: never part of the log.
-    for (const n of names) if (n.endsWith('.tmp')) await unlink(join(dir, n)).catch(() => undefined);
+    for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(join(dir, n)).catch(() => undefined);
     const all: Segment[] = listSegments(names).map((s) => ({ ...s, path: join(dir, s.name) }));
     if (all.length === 0) throw new Error(`wal: no segments in ${dir}`);
     for (let i = 1; i < all.length; i++) {
@@ -214,10 +222,7 @@ export class Wal {
     for (let i = start; i < all.length; i++) {
       const seg = all[i]!;
       const isLast = i === all.length - 1;
-      const file = await readFile(seg.path);
-      // A plain Uint8Array view, so decoded payloads are copies (Uint8Array#slice) rather
-      // than Buffer views that would pin the whole segment in memory.
-      buf = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+      buf = await fs.readFile(seg.path);
       scan = scanSegment(seg.path, buf, isLast);
       if (prevCrc !== undefined && scan.startCrc !== prevCrc) {
         throw new WalCorruptionError(seg.path, 0, 'crc chain broken between segments');
@@ -240,7 +245,7 @@ export class Wal {
       throw new WalCorruptionError(last.path, 0, (e as Error).message);
     }
     const s = scan!;
-    const fh = await openFile(last.path, 'r+');
+    const fh = await fs.open(last.path, 'r+');
     try {
       if (s.torn) {
         let lastNonZero = buf.length - 1;
@@ -257,8 +262,8 @@ export class Wal {
       if (record.type === 'entry') break;
       segDataStart = end;
     }
-    const pipeline = new FilePipeline(dir, size, opts.preallocate ?? true);
-    const wal = new Wal(dir, size, pipeline, all, fh, s.validEnd, segDataStart, s.crc, builder);
+    const pipeline = new FilePipeline(fs, dir, size, opts.preallocate ?? true);
+    const wal = new Wal(fs, dir, size, pipeline, all, fh, s.validEnd, segDataStart, s.crc, builder);
     return { wal, replay };
   }
 
@@ -326,8 +331,8 @@ export class Wal {
     while (n + 1 < this.segments.length && this.segments[n + 1]!.firstIndex <= snapshotIndex + 1) n++;
     if (n === 0) return;
     const victims = this.segments.splice(0, n);
-    for (const s of victims) await unlink(s.path);
-    await fsyncDir(this.dir);
+    for (const s of victims) await this.fs.unlink(s.path);
+    await this.fs.fsyncDir(this.dir);
   }
 
   /**
@@ -450,8 +455,8 @@ export class Wal {
     this.stats_.syncs++;
     const name = segmentName(seq, firstIndex);
     const path = join(this.dir, name);
-    await rename(prepared.path, path);
-    await fsyncDir(this.dir);
+    await this.fs.rename(prepared.path, path);
+    await this.fs.fsyncDir(this.dir);
     this.fh = prepared.fh;
     this.off = bytes.length;
     this.segDataStart = bytes.length;

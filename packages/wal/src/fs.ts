@@ -1,0 +1,66 @@
+/**
+ * The file operations the WAL uses, as an interface so a test can run the log on a
+ * simulated disk that loses unsynced writes on "power loss". Internal: not exported
+ * from the package.
+ */
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises';
+
+export interface WalFile {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /** Data (and the size needed to read it) durable. */
+  datasync(): Promise<void>;
+  /** Data and all metadata durable. */
+  sync(): Promise<void>;
+  truncate(len: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface WalFs {
+  open(path: string, flags: 'r' | 'r+' | 'w+'): Promise<WalFile>;
+  readdir(dir: string): Promise<string[]>;
+  readFile(path: string): Promise<Uint8Array>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  mkdir(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  /** Removes a directory tree; no error if it does not exist. */
+  rmTree(path: string): Promise<void>;
+  /** Removes an empty directory; ENOENT / ENOTEMPTY errors as from rmdir(2). */
+  rmdir(path: string): Promise<void>;
+  /** Makes creates, renames and unlinks in `dir` durable. */
+  fsyncDir(dir: string): Promise<void>;
+}
+
+export const nodeFs: WalFs = {
+  open: (path, flags) => open(path, flags),
+  readdir: (dir) => readdir(dir),
+  readFile: async (path) => {
+    const b = await readFile(path);
+    // A plain Uint8Array view, so decoded payloads are copies (Uint8Array#slice) rather
+    // than Buffer views that would pin the whole segment in memory.
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  },
+  rename: (from, to) => rename(from, to),
+  unlink: (path) => unlink(path),
+  mkdir: async (path, opts) => {
+    await mkdir(path, opts);
+  },
+  rmTree: (path) => rm(path, { recursive: true, force: true }),
+  rmdir: (path) => rmdir(path),
+  fsyncDir: async (dir) => {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+};
+
+/** Options the package passes internally (tests set `fs`); not part of the public API. */
+export interface InternalWalOptions {
+  fs?: WalFs;
+}
+
+export function fsOf(opts: object): WalFs {
+  return (opts as InternalWalOptions).fs ?? nodeFs;
+}

@@ -198,6 +198,22 @@ describe('catching up from history', () => {
 });
 
 describe('compaction', () => {
+  test('a step that only finds compacted watchers still asks for the next step', () => {
+    let calls = 0;
+    const { src, hub, stream, take } = setup({ maxWatchersPerSync: 2, onSyncNeeded: () => calls++ });
+    for (let i = 0; i < 5; i++) src.put('k', String(i));
+    for (const start of [4, 4, 2, 2, 4]) stream.watch({ key: enc('k'), startRevision: start });
+    src.compact(3);
+    expect(calls).toBe(1);
+    hub.syncUnsynced(); // the first two catch up
+    expect(calls).toBe(2);
+    hub.syncUnsynced(); // only compacted watchers: nothing read, one watcher left
+    expect(calls).toBe(3);
+    hub.syncUnsynced();
+    expect(hub.stats).toMatchObject({ unsynced: 0, synced: 3 });
+    expect(take().filter((r) => r.includes('compact=3'))).toHaveLength(2);
+  });
+
   test('start below the compacted revision: created, then compacted+canceled; the id stays taken until cancelled', () => {
     const { src, stream, take } = setup();
     for (let i = 0; i < 5; i++) src.put('k', String(i));

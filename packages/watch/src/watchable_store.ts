@@ -233,6 +233,8 @@ export class WatchableStore {
     this.syncRequested = false;
     let eventsRead = 0;
     if (!this.isClosed && this.unsynced.size > 0) eventsRead = this.syncStep(maxEvents);
+    // Work left (including watchers this step did not examine): ask for another step.
+    if (this.unsynced.size > 0) this.needSync = true;
     this.finish(undefined);
     return { unsynced: this.unsynced.size, parked: this.parkedTotal, eventsRead };
   }
@@ -433,7 +435,6 @@ export class WatchableStore {
         this.unsynced.add(w);
       }
     }
-    if (this.unsynced.size > 0) this.needSync = true;
     return eventsRead;
   }
 

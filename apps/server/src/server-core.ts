@@ -1,6 +1,8 @@
 import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import type * as mvcc from '@raftkv/mvcc';
 import type { MvccStore } from '@raftkv/mvcc';
+import type { Lessor } from '@raftkv/lease';
+import type { IdGenerator } from './cluster/id-generator.js';
 import type { Applier, ApplyResult } from './apply/applier.js';
 import { encodeInternalRequest, type InternalRequest } from './apply/request-codec.js';
 import type { ServerConfig } from './config/index.js';
@@ -18,13 +20,13 @@ export interface MemberInfo {
  * Writes go propose → WAL (fsync) → apply → answer; nothing is acknowledged before it is durable.
  */
 export class ServerCore {
-  private requestCounter = 0n;
-
   constructor(
     readonly config: ServerConfig,
     readonly store: MvccStore,
+    readonly lessor: Lessor,
     readonly log: ReplicatedLog,
     private readonly applier: Applier,
+    private readonly ids: IdGenerator,
     readonly clusterId: bigint,
     readonly self: MemberInfo,
   ) {}
@@ -39,8 +41,7 @@ export class ServerCore {
   }
 
   nextRequestId(): bigint {
-    this.requestCounter += 1n;
-    return this.requestCounter;
+    return this.ids.next();
   }
 
   async put(put: etcdserverpb.PutRequest): Promise<mvcc.PutResponse> {
@@ -65,6 +66,23 @@ export class ServerCore {
       await (r as Extract<ApplyResult, { kind: 'compaction' }>).physical;
       await this.applier.flushed();
     }
+  }
+
+  /** Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. */
+  async leaseGrant(req: etcdserverpb.LeaseGrantRequest): Promise<{ id: bigint; ttlSeconds: number }> {
+    let id = req.ID;
+    while (id === 0n) id = this.ids.next() & 0x7fff_ffff_ffff_ffffn;
+    const r = await this.propose({ kind: 'leaseGrant', id: this.nextRequestId(), leaseGrant: { ID: id, TTL: req.TTL } });
+    const granted = r as Extract<ApplyResult, { kind: 'leaseGrant' }>;
+    return { id: granted.id, ttlSeconds: granted.ttlSeconds };
+  }
+
+  async leaseRevoke(id: bigint): Promise<void> {
+    await this.propose({ kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id } });
+  }
+
+  async leaseCheckpoint(checkpoints: etcdserverpb.LeaseCheckpoint[]): Promise<void> {
+    await this.propose({ kind: 'leaseCheckpoint', id: this.nextRequestId(), leaseCheckpoint: { checkpoints } });
   }
 
   private propose(req: InternalRequest): Promise<ApplyResult> {

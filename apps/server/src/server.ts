@@ -1,5 +1,6 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
+import { Lessor, minLeaseTtlSeconds } from '@raftkv/lease';
 import { MvccStore } from '@raftkv/mvcc';
 import { Wal } from '@raftkv/wal';
 import { mkdir } from 'node:fs/promises';
@@ -7,7 +8,11 @@ import { join } from 'node:path';
 import { Applier, DEFAULT_COMMIT_POLICY } from './apply/applier.js';
 import { computeClusterId, computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { ServerConfig } from './config/index.js';
+import { IdGenerator } from './cluster/id-generator.js';
 import { clusterService } from './grpc/cluster-service.js';
+import { leaseService } from './grpc/lease-service.js';
+import { InMemoryLeaseStore } from './lease/in-memory-lease-store.js';
+import { startLeaseExpiry } from './lease/lease-expiry.js';
 import { kvService } from './grpc/kv-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
 import type { Logger } from './logger.js';
@@ -40,6 +45,12 @@ function decodeIds(meta: Uint8Array): { memberId: bigint; clusterId: bigint } {
 function grpcAddress(url: URL): string {
   if (url.protocol === 'unix:' || url.protocol === 'unixs:') return `unix:${url.host}${url.pathname}`;
   return url.host;
+}
+
+/** Every live key that names a lease, for rebuilding the lessor's attachments. */
+function* leasedKeys(store: MvccStore): Iterable<{ key: Uint8Array; lease: bigint }> {
+  const all = store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) });
+  for (const kv of all.kvs) if (kv.lease !== 0n) yield { key: kv.key, lease: kv.lease };
 }
 
 /**
@@ -79,7 +90,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log.error('fatal error, stopping', { error: err instanceof Error ? err.stack : String(err) });
     process.exit(1);
   };
-  const applier = new Applier(store, (err) => fatal(err), {
+  const lessor = new Lessor({
+    clock: { nowMs: () => performance.now() },
+    store: new InMemoryLeaseStore(),
+    minTtlSeconds: minLeaseTtlSeconds(Math.max(1, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)), config.heartbeatIntervalMs),
+  });
+  lessor.recover(leasedKeys(store));
+  const applier = new Applier(store, lessor, (err) => fatal(err), {
     intervalMs: config.backendBatchIntervalMs || DEFAULT_COMMIT_POLICY.intervalMs,
     limitEntries: config.backendBatchLimit || DEFAULT_COMMIT_POLICY.limitEntries,
   });
@@ -101,7 +118,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     peerUrls: config.initialAdvertisePeerUrls.map(formatUrl),
     clientUrls: config.advertiseClientUrls.map(formatUrl),
   };
-  const core = new ServerCore(config, store, replicatedLog, applier, clusterId, self);
+  // The only member is the leader: its lessor expires leases, after a full TTL of grace.
+  lessor.promote(config.electionTimeoutMs);
+  const core = new ServerCore(config, store, lessor, replicatedLog, applier, new IdGenerator(memberId, Date.now()), clusterId, self);
+  const stopLeaseExpiry = startLeaseExpiry(core, lessor, log);
 
   const grpcServer = new Server({
     'grpc.max_receive_message_length': config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
@@ -111,6 +131,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   grpcServer.addService(etcdserverpb.KVService, kvService(core));
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
+  grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
 
   const clientEndpoints: string[] = [];
   for (const url of config.listenClientUrls) {
@@ -128,6 +149,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const close = () => {
     closing ??= (async () => {
       fatal = () => {};
+      stopLeaseExpiry();
       await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       await replicatedLog.close();
       await applier.flushed();

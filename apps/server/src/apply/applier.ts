@@ -1,18 +1,20 @@
-import { EtcdError, EtcdErrors, type etcdserverpb } from '@raftkv/api';
-import { MvccError, type MvccStore } from '@raftkv/mvcc';
-import type { CommittedEntry } from '../log/replicated-log.js';
-import {
-  deleteRangeFromWire, putFromWire, toNumber, txnFromWire,
-} from './convert.js';
-import { decodeInternalRequest } from './request-codec.js';
+import { EtcdError, EtcdErrors } from '@raftkv/api';
+import { LeaseError, type Lessor } from '@raftkv/lease';
+import { MvccError, type Event, type MvccStore } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
+import type { CommittedEntry } from '../log/replicated-log.js';
+import { deleteRangeFromWire, putFromWire, toNumber, txnFromWire } from './convert.js';
+import { decodeInternalRequest, type InternalRequest } from './request-codec.js';
 
 /** What applying one request produced, handed to the proposer waiting for it. */
 export type ApplyResult =
   | { kind: 'put'; response: mvcc.PutResponse }
   | { kind: 'deleteRange'; response: mvcc.DeleteRangeResponse }
   | { kind: 'txn'; response: mvcc.TxnResponse }
-  | { kind: 'compaction'; revision: number; physical: Promise<void> };
+  | { kind: 'compaction'; revision: number; physical: Promise<void> }
+  | { kind: 'leaseGrant'; id: bigint; ttlSeconds: number }
+  | { kind: 'leaseRevoke' }
+  | { kind: 'leaseCheckpoint' };
 
 interface Waiter { resolve(result: ApplyResult): void; reject(err: EtcdError): void }
 
@@ -35,11 +37,21 @@ export function mvccErrorToEtcd(err: MvccError): EtcdError {
   }
 }
 
+export function leaseErrorToEtcd(err: LeaseError): EtcdError {
+  switch (err.code) {
+    case 'LeaseNotFound': return EtcdErrors.LeaseNotFound;
+    case 'LeaseExist': return EtcdErrors.LeaseExist;
+    case 'LeaseTTLTooLarge': return EtcdErrors.LeaseTTLTooLarge;
+    case 'TooManyLeases': return new EtcdError(8 /* RESOURCE_EXHAUSTED */, 'raftkv: too many leases');
+    default: throw err;
+  }
+}
+
 /**
- * The apply loop's state machine step: decodes committed entries and applies them to the store
- * in index order, then wakes the request that proposed each one (if it was proposed here and is
- * still waiting). Semantic refusals (compacted revision, missing key, unknown lease) are results
- * of the entry, identical on every member; anything else is a bug and stops the server.
+ * The apply loop's state machine step: decodes committed entries and applies them, in index
+ * order, to the store and the lessor, then wakes the request that proposed each one (if it was
+ * proposed here and is still waiting). Refusals (compacted revision, missing key or lease) are
+ * results of the entry, identical on every member; anything else is a bug and stops the server.
  */
 export class Applier {
   private readonly waiters = new Map<bigint, Waiter>();
@@ -49,9 +61,13 @@ export class Applier {
 
   constructor(
     private readonly store: MvccStore,
+    private readonly lessor: Lessor,
     private readonly onFatal: (err: unknown) => void,
     private readonly policy: BackendCommitPolicy = DEFAULT_COMMIT_POLICY,
-  ) {}
+  ) {
+    // Keys follow their lease through every kind of write (put, txn, delete, revoke).
+    store.onEvents((events) => this.trackLeases(events));
+  }
 
   /** Registers interest in the result of request `id` BEFORE it is proposed. */
   wait(id: bigint): Promise<ApplyResult> {
@@ -72,12 +88,13 @@ export class Applier {
       try {
         result = this.applyOne(req, entry.index);
       } catch (err) {
-        if (err instanceof MvccError) {
-          waiter?.reject(mvccErrorToEtcd(err));
-          continue;
-        }
-        if (err instanceof EtcdError) {
-          waiter?.reject(err);
+        const refusal = err instanceof MvccError ? mvccErrorToEtcd(err)
+          : err instanceof LeaseError ? leaseErrorToEtcd(err)
+            : err instanceof EtcdError ? err : undefined;
+        if (refusal) {
+          // A refused entry still counts as applied.
+          if (entry.index > this.store.consistentIndex) this.store.setConsistentIndex(entry.index);
+          waiter?.reject(refusal);
           continue;
         }
         this.onFatal(err);
@@ -89,8 +106,8 @@ export class Applier {
     // replay above the consistent index redoes them after a crash. So the backend commits in
     // large batches, as etcd's does, and its syncs stay off the WAL's critical path.
     this.uncommittedEntries += entries.length;
-    if (this.uncommittedEntries >= this.policy.limitEntries) this.commitNow();
-    else this.commitTimer ??= setTimeout(() => this.commitNow(), this.policy.intervalMs);
+    if (this.uncommittedEntries >= this.policy.limitEntries) void this.commitNow();
+    else this.commitTimer ??= setTimeout(() => void this.commitNow(), this.policy.intervalMs);
   }
 
   private commitNow(): Promise<void> {
@@ -108,10 +125,13 @@ export class Applier {
     return this.commitNow();
   }
 
-  private applyOne(req: ReturnType<typeof decodeInternalRequest>, index: number): ApplyResult {
+  private applyOne(req: InternalRequest, index: number): ApplyResult {
+    // Entries at or below the consistent index were applied before a crash: mvcc ignores them,
+    // and so must the lessor, whose state is stored with the same index.
+    const replayed = index <= this.store.consistentIndex;
     switch (req.kind) {
       case 'put':
-        checkLeaseOfPut(req.put);
+        this.checkLease(req.put.lease);
         return { kind: 'put', response: this.store.put(putFromWire(req.put), index) };
       case 'deleteRange':
         return { kind: 'deleteRange', response: this.store.deleteRange(deleteRangeFromWire(req.deleteRange), index) };
@@ -122,11 +142,45 @@ export class Applier {
         const { done } = this.store.compact(revision, index);
         return { kind: 'compaction', revision, physical: done };
       }
+      case 'leaseGrant': {
+        if (replayed) return { kind: 'leaseGrant', id: req.leaseGrant.ID, ttlSeconds: toNumber(req.leaseGrant.TTL) };
+        const granted = this.lessor.grant(req.leaseGrant.ID, toNumber(req.leaseGrant.TTL));
+        this.store.setConsistentIndex(index);
+        return { kind: 'leaseGrant', id: granted.id, ttlSeconds: granted.ttlSeconds };
+      }
+      case 'leaseRevoke': {
+        if (replayed) return { kind: 'leaseRevoke' };
+        const keys = this.lessor.revoke(req.leaseRevoke.ID);
+        // Every key of the lease goes in ONE revision: watchers see one batch of deletes.
+        if (keys.length > 0) {
+          this.store.txn({ compare: [], success: keys.map((key) => ({ deleteRange: { key } })), failure: [] }, index);
+        } else {
+          this.store.setConsistentIndex(index);
+        }
+        return { kind: 'leaseRevoke' };
+      }
+      case 'leaseCheckpoint': {
+        if (replayed) return { kind: 'leaseCheckpoint' };
+        this.lessor.applyCheckpoint(req.leaseCheckpoint.checkpoints.map((c) => ({ id: c.ID, remainingTtlSeconds: toNumber(c.remainingTTL) })));
+        this.store.setConsistentIndex(index);
+        return { kind: 'leaseCheckpoint' };
+      }
     }
   }
-}
 
-// No lessor exists yet, so no lease can be found: etcd refuses such a put at apply time.
-function checkLeaseOfPut(put: etcdserverpb.PutRequest): void {
-  if (put.lease !== 0n && !put.ignoreLease) throw EtcdErrors.LeaseNotFound;
+  /** etcd refuses a put whose lease does not exist, before any other check of the put. */
+  private checkLease(lease: bigint): void {
+    if (lease !== 0n && this.lessor.lookup(lease) === undefined) throw EtcdErrors.LeaseNotFound;
+  }
+
+  private trackLeases(events: Event[]): void {
+    for (const ev of events) {
+      const before = ev.prevKv?.lease ?? 0n;
+      const after = ev.type === 'put' ? ev.kv.lease : 0n;
+      if (before === after) continue;
+      // A revoked lease is gone before its keys are deleted: nothing to detach from.
+      if (before !== 0n && this.lessor.lookup(before) !== undefined) this.lessor.detach(before, ev.kv.key);
+      if (after !== 0n) this.lessor.attach(after, ev.kv.key);
+    }
+  }
 }

@@ -8,6 +8,9 @@ describe('log entry encoding of requests', () => {
     { kind: 'deleteRange', id: 2n ** 64n - 1n, deleteRange: { key: Buffer.from('a'), rangeEnd: Buffer.from([0]), prevKv: false } },
     { kind: 'txn', id: 3n, txn: txnRequest({ success: [{ requestPut: putRequest({ key: Buffer.from('x') }) }] }) },
     { kind: 'compaction', id: 4n, compaction: { revision: 42n, physical: true } },
+    { kind: 'leaseGrant', id: 5n, leaseGrant: { ID: 2n ** 62n + 1n, TTL: 60n } },
+    { kind: 'leaseRevoke', id: 6n, leaseRevoke: { ID: 9n } },
+    { kind: 'leaseCheckpoint', id: 7n, leaseCheckpoint: { checkpoints: [{ ID: 9n, remainingTTL: 30n }] } },
   ])('round-trips a $kind', (req) => {
     expect(decodeInternalRequest(encodeInternalRequest(req))).toEqual(req);
   });

@@ -9,9 +9,13 @@ export type InternalRequest =
   | { kind: 'put'; id: bigint; put: etcdserverpb.PutRequest }
   | { kind: 'deleteRange'; id: bigint; deleteRange: etcdserverpb.DeleteRangeRequest }
   | { kind: 'txn'; id: bigint; txn: etcdserverpb.TxnRequest }
-  | { kind: 'compaction'; id: bigint; compaction: etcdserverpb.CompactionRequest };
+  | { kind: 'compaction'; id: bigint; compaction: etcdserverpb.CompactionRequest }
+  | { kind: 'leaseGrant'; id: bigint; leaseGrant: etcdserverpb.LeaseGrantRequest }
+  | { kind: 'leaseRevoke'; id: bigint; leaseRevoke: etcdserverpb.LeaseRevokeRequest }
+  | { kind: 'leaseCheckpoint'; id: bigint; leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest };
 
-const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4 } as const;
+// Codes are part of the WAL format: never renumber one.
+const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4, leaseGrant: 5, leaseRevoke: 6, leaseCheckpoint: 7 } as const;
 const HEADER_BYTES = 9; // kind (1) + request id (8, big-endian)
 
 function payload(req: InternalRequest): Uint8Array {
@@ -20,6 +24,9 @@ function payload(req: InternalRequest): Uint8Array {
     case 'deleteRange': return etcdserverpb.DeleteRangeRequest.encode(req.deleteRange).finish();
     case 'txn': return etcdserverpb.TxnRequest.encode(req.txn).finish();
     case 'compaction': return etcdserverpb.CompactionRequest.encode(req.compaction).finish();
+    case 'leaseGrant': return etcdserverpb.LeaseGrantRequest.encode(req.leaseGrant).finish();
+    case 'leaseRevoke': return etcdserverpb.LeaseRevokeRequest.encode(req.leaseRevoke).finish();
+    case 'leaseCheckpoint': return etcdserverpb.LeaseCheckpointRequest.encode(req.leaseCheckpoint).finish();
   }
 }
 
@@ -42,6 +49,9 @@ export function decodeInternalRequest(data: Uint8Array): InternalRequest {
     case KIND_CODES.deleteRange: return { kind: 'deleteRange', id, deleteRange: etcdserverpb.DeleteRangeRequest.decode(body) };
     case KIND_CODES.txn: return { kind: 'txn', id, txn: etcdserverpb.TxnRequest.decode(body) };
     case KIND_CODES.compaction: return { kind: 'compaction', id, compaction: etcdserverpb.CompactionRequest.decode(body) };
+    case KIND_CODES.leaseGrant: return { kind: 'leaseGrant', id, leaseGrant: etcdserverpb.LeaseGrantRequest.decode(body) };
+    case KIND_CODES.leaseRevoke: return { kind: 'leaseRevoke', id, leaseRevoke: etcdserverpb.LeaseRevokeRequest.decode(body) };
+    case KIND_CODES.leaseCheckpoint: return { kind: 'leaseCheckpoint', id, leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest.decode(body) };
     default: throw new Error(`unknown log entry kind ${buf[0]}`);
   }
 }

@@ -1,0 +1,103 @@
+// Leases end to end: etcdctl's lease commands against raftkv and etcd, expiry, keepalive.
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../test-support/grpc-client.js';
+import { etcdctl, removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('leases', () => {
+  let etcd: ServerProcess;
+  let raftkv: ServerProcess;
+  beforeAll(async () => {
+    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([etcd?.stop(), raftkv?.stop()]);
+    if (etcd) removeDir(etcd.dataDir);
+    if (raftkv) removeDir(raftkv.dataDir);
+  });
+
+  /** Runs etcdctl with `LEASE` standing for this server's lease ID; IDs normalised in output. */
+  async function session(endpoint: string) {
+    const out: Array<{ code: number | null; text: string }> = [];
+    let lease = '';
+    const run = async (...args: string[]) => {
+      const r = await etcdctl(endpoint, args.map((a) => a.replace('LEASE', lease)));
+      const text = (r.stdout + r.stderr).split(endpoint).join('ENDPOINT')
+        .replace(/"ts":"[^"]*"/g, '"ts":"T"').replace(/client-[0-9a-f-]{36}/g, 'client-ID')
+        .replace(/remaining\(\d+s\)/g, 'remaining(Ns)') // a second may tick between the two servers
+        // etcd lists attached keys in Go map order, which is random
+        .replace(/attached keys\(\[([^\]]*)\]\)/g, (_m, keys: string) => `attached keys([${keys.split(' ').sort().join(' ')}])`);
+      out.push({ code: r.code, text: lease ? text.split(lease).join('LEASE') : text });
+      return r.stdout;
+    };
+    const granted = await run('lease', 'grant', '600');
+    lease = /lease ([0-9a-f]+) granted/.exec(granted)?.[1] ?? 'none';
+    out[0]!.text = out[0]!.text.split(lease).join('LEASE');
+    await run('put', 'svc/a', '1', '--lease=LEASE');
+    await run('put', 'svc/b', '2', '--lease=LEASE');
+    await run('put', 'svc/c', '3');
+    await run('lease', 'timetolive', 'LEASE', '--keys');
+    await run('lease', 'list');
+    await run('put', 'svc/b', 'detached');
+    await run('lease', 'timetolive', 'LEASE', '--keys');
+    await run('put', 'nolease', 'x', '--lease=1234abcd');
+    await run('lease', 'grant', '9000000001');
+    await run('lease', 'revoke', 'LEASE');
+    await run('get', 'svc/', '--prefix');
+    await run('lease', 'timetolive', 'LEASE');
+    await run('lease', 'revoke', 'LEASE');
+    await run('lease', 'keep-alive', '--once', 'LEASE');
+    await run('lease', 'list');
+    return out;
+  }
+
+  it('etcdctl lease grant/timetolive/list/revoke/keep-alive print what they print against etcd', async () => {
+    const [want, got] = await Promise.all([session(etcd.endpoint), session(raftkv.endpoint)]);
+    expect(want).toHaveLength(16);
+    if (process.env["RAFTKV_PRINT_TRANSCRIPT"]) console.log(got.map((s) => s.text).join(""));
+    for (let i = 0; i < want.length; i++) expect(got[i], `step ${i}`).toEqual(want[i]);
+  }, 60_000);
+
+  it('revokes all keys of a lease in one revision', async () => {
+    const c = connect(raftkv.endpoint);
+    const client = new Etcd3({ hosts: `http://${raftkv.endpoint}` });
+    try {
+      const lease = client.lease(60, { autoKeepAlive: false });
+      for (const k of ['one/a', 'one/b', 'one/c']) await lease.put(k).value('v');
+      const before = Number((await c.status()).header!.revision);
+      await lease.revoke();
+      const after = Number((await c.status()).header!.revision);
+      expect(after).toBe(before + 1);
+      expect(await client.getAll().prefix('one/').keys()).toEqual([]);
+    } finally {
+      client.close();
+      c.close();
+    }
+  }, 30_000);
+
+  it('keeps a kept-alive lease and expires it within its TTL once keepalives stop', async () => {
+    const client = new Etcd3({ hosts: `http://${raftkv.endpoint}` });
+    try {
+      const lease = client.lease(2); // the etcd3 client renews every TTL/3
+      await lease.put('alive/k').value('v');
+      await sleep(4500);
+      expect(await client.get('alive/k').string()).toBe('v');
+      await lease.release(); // stop renewing, do not revoke
+      const stoppedAt = Date.now();
+      let goneAfterMs = -1;
+      while (Date.now() - stoppedAt < 6000) {
+        if ((await client.get('alive/k').string()) === null) {
+          goneAfterMs = Date.now() - stoppedAt;
+          break;
+        }
+        await sleep(100);
+      }
+      expect(goneAfterMs).toBeGreaterThan(0);
+      expect(goneAfterMs).toBeLessThan(2000 + 1500); // TTL plus the expiry loop and a margin
+    } finally {
+      client.close();
+    }
+  }, 30_000);
+});

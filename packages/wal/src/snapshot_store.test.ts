@@ -45,7 +45,7 @@ describe('SnapshotStore', () => {
 
     const src = join(root, 'db');
     await writeFile(src, bytes(4000, 9));
-    await store.save({ index: 30, term: 3 }, { file: src });
+    await store.save({ index: 30, term: 3 }, src);
     got = await store.loadLatest();
     expect(got).toMatchObject({ index: 30, term: 3 });
     expect(await got!.read()).toEqual(bytes(4000, 9));

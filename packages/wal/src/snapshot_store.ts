@@ -20,8 +20,11 @@ const TRAILER_BYTES = 40;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
-/** Payload accepted by {@link SnapshotStore.save}. */
-export type SnapshotData = Uint8Array | AsyncIterable<Uint8Array> | { file: string };
+/**
+ * Payload accepted by {@link SnapshotStore.save}: bytes, a stream of chunks, or the path
+ * of a file to copy (e.g. a database file), streamed in 1 MiB chunks.
+ */
+export type SnapshotData = Uint8Array | AsyncIterable<Uint8Array> | string;
 
 /** A snapshot found by {@link SnapshotStore.loadLatest}; its checksum was verified. */
 export interface LoadedSnapshot extends SnapshotMarker {
@@ -192,8 +195,8 @@ function assertMarker(m: SnapshotMarker): void {
 async function* chunksOf(data: SnapshotData): AsyncIterable<Uint8Array> {
   if (data instanceof Uint8Array) {
     yield data;
-  } else if ('file' in data) {
-    for await (const c of createReadStream(data.file, { highWaterMark: READ_CHUNK_BYTES })) yield c as Buffer;
+  } else if (typeof data === 'string') {
+    for await (const c of createReadStream(data, { highWaterMark: READ_CHUNK_BYTES })) yield c as Buffer;
   } else {
     for await (const c of data) {
       if (!(c instanceof Uint8Array)) throw new TypeError('snapshot stream must yield Uint8Array chunks');

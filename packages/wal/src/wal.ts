@@ -48,6 +48,7 @@ export interface WalStats {
   segmentsCut: number;
 }
 
+/** Segment size when {@link WalOptions.segmentSizeBytes} is not given: 64 MiB, as etcd. */
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_SIZE_BYTES = 4 * 1024;
 /** Largest single write the append path issues (a batch beyond it takes several writes, one sync). */

@@ -55,6 +55,8 @@ export class Backend {
   private pending = new WriteBatch();
   private readonly inflight: WriteBatch[] = [];
   private pendingMeta = new Map<string, Uint8Array>();
+  /** Bucket writes since the last commit: bucket/key (latin1) -> value, or null for a delete. */
+  private pendingAux = new Map<string, Uint8Array | null>();
   /** Reused key buffer for point reads (lmdb-js copies the key before returning). */
   private readonly lookupKey = Buffer.alloc(REV_BYTES_LEN);
   durableRevision: number;
@@ -64,19 +66,35 @@ export class Backend {
     private readonly env: RootDatabase,
     private readonly keyDb: Database<Buffer, Buffer>,
     private readonly metaDb: Database<Buffer, Buffer>,
+    private readonly auxDb: Database<Buffer, Buffer>,
   ) {
     this.durableRevision = 0;
   }
 
   static open(dir: string, opts: BackendOptions): Backend {
-    const env = open({ path: dir, maxDbs: 4, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
+    const env = open({ path: dir, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
     const keyDb = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
     const metaDb = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
-    return new Backend(dir, env, keyDb, metaDb);
+    const auxDb = env.openDB<Buffer, Buffer>({ name: 'aux', keyEncoding: 'binary', encoding: 'binary' });
+    return new Backend(dir, env, keyDb, metaDb, auxDb);
   }
 
   get hasPendingWrites(): boolean {
-    return this.pending.entries.length > 0 || this.pendingMeta.size > 0;
+    return this.pending.entries.length > 0 || this.pendingMeta.size > 0 || this.pendingAux.size > 0;
+  }
+
+  /** Stages a bucket write for the next commit; `value` null deletes. */
+  setAux(key: Buffer, value: Uint8Array | null): void {
+    this.pendingAux.set(key.toString('latin1'), value);
+  }
+
+  /** Durable bucket entries whose key starts with `prefix` (uncommitted writes not included). */
+  *durableAux(prefix: Buffer): Iterable<{ key: Buffer; value: Buffer }> {
+    const end = Buffer.concat([prefix, Buffer.from([0xff])]);
+    for (const { key, value } of this.auxDb.getRange({ start: prefix, end })) {
+      if (!key.subarray(0, prefix.length).equals(prefix)) continue;
+      yield { key, value };
+    }
   }
 
   append(e: PendingEntry): void {
@@ -172,26 +190,34 @@ export class Backend {
   async commit(): Promise<void> {
     const batch = this.pending;
     const meta = this.pendingMeta;
+    const aux = this.pendingAux;
     this.pending = new WriteBatch();
     this.pendingMeta = new Map();
-    if (batch.entries.length === 0 && meta.size === 0) {
+    this.pendingAux = new Map();
+    if (batch.entries.length === 0 && meta.size === 0 && aux.size === 0) {
       await this.env.committed;
       return;
     }
     this.inflight.push(batch);
-    const { keyDb, metaDb } = this;
+    const { keyDb, metaDb, auxDb } = this;
     try {
       await this.env.transaction(() => {
         for (const e of batch.entries) keyDb.put(Buffer.from(encodeRevision(e.rev, e.tombstone).buffer), view(e.bytes));
         for (const [k, v] of meta) metaDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
+        for (const [k, v] of aux) {
+          if (v === null) auxDb.remove(Buffer.from(k, 'latin1'));
+          else auxDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
+        }
       });
     } catch (err) {
       // Keep serving the batch from memory and retry it with the next commit.
       this.inflight.splice(this.inflight.indexOf(batch), 1);
       for (const e of this.pending.entries) batch.add(e);
       for (const [k, v] of this.pendingMeta) meta.set(k, v);
+      for (const [k, v] of this.pendingAux) aux.set(k, v);
       this.pending = batch;
       this.pendingMeta = meta;
+      this.pendingAux = aux;
       throw err;
     }
     this.env.resetReadTxn();

@@ -40,6 +40,19 @@ export interface MvccStoreOptions {
   mapSizeBytes?: number;
 }
 
+/**
+ * A named bucket of opaque key/value records kept in the backend beside the key space and
+ * committed in the same LMDB transactions, so its state always matches `consistentIndex`.
+ * For state that other components apply from the log (the lessor's leases).
+ */
+export interface Bucket {
+  /** Stages a write, visible to {@link Bucket.loadAll} after the next commit. */
+  put(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): void;
+  /** The committed records; call it while opening, before applying new writes. */
+  loadAll(): Iterable<{ key: Uint8Array; value: Uint8Array }>;
+}
+
 /** Called synchronously after each revision is applied, with that revision's changes in order. */
 export type EventListener = (events: Event[], revision: number) => void;
 
@@ -123,6 +136,7 @@ export class MvccStore {
   private compactMainRev = -1;
   private ci = 0;
   private readonly listeners = new Set<EventListener>();
+  private leaseExists: ((lease: bigint) => boolean) | undefined;
   private compactionChain: Promise<void> = Promise.resolve();
   private commitChain: Promise<void> = Promise.resolve();
   private closing = false;
@@ -209,6 +223,36 @@ export class MvccStore {
   setConsistentIndex(index: number): void {
     assertRevisionNumber(index, 'index');
     if (index > this.ci) this.ci = index;
+  }
+
+  /**
+   * Makes puts inside a txn refuse (MvccError `lease_not_found`, for the whole txn, before any
+   * change) a lease for which `exists` is false, as etcd's apply does. Top-level puts are the
+   * caller's to check. Undefined: leases are not checked.
+   */
+  setLeaseChecker(exists: ((lease: bigint) => boolean) | undefined): void {
+    this.leaseExists = exists;
+  }
+
+  /** The bucket `name` (letters, digits, '-' and '_'). */
+  bucket(name: string): Bucket {
+    if (!/^[\w-]+$/.test(name)) throw new RangeError(`mvcc: bad bucket name ${JSON.stringify(name)}`);
+    const prefix = Buffer.from(`${name}/`, 'latin1');
+    const full = (key: Uint8Array) => Buffer.concat([prefix, key]);
+    const backend = this.backend;
+    return {
+      put: (key, value) => backend.setAux(full(key), value),
+      delete: (key) => backend.setAux(full(key), null),
+      *loadAll() {
+        for (const { key, value } of backend.durableAux(prefix)) yield { key: key.subarray(prefix.length), value };
+      },
+    };
+  }
+
+  /** Resolves once every commit made so far is on stable storage (not just in LMDB). */
+  async flushed(): Promise<void> {
+    await this.commitChain;
+    await this.backend.flushed();
   }
 
   private checkOpen(): void {
@@ -394,6 +438,8 @@ export class MvccStore {
         if (op.put.ignoreValue || op.put.ignoreLease) {
           if (!this.index.get(ks, this.currentRev) || !this.existsAfter(ks, overlay)) throw new MvccError('key_not_found');
         }
+        const lease = op.put.lease ?? 0n;
+        if (lease !== 0n && this.leaseExists && !this.leaseExists(lease)) throw new MvccError('lease_not_found');
         overlay.push({ put: ks });
       } else if ('deleteRange' in op) {
         overlay.push({ del: [keyString(op.deleteRange.key), rangeEndOf(op.deleteRange.rangeEnd)] });
@@ -685,7 +731,7 @@ export class MvccStore {
     const h = new Crc32c().update(KEY_BUCKET);
     for (const e of this.allRevisions()) h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
     h.update(META_BUCKET);
-    if (this.compactMainRev > 0) {
+    if (this.compactMainRev >= 0) {
       const rev = encodeRevision({ main: this.compactMainRev, sub: 0 });
       h.update(META_FINISHED_COMPACT).update(rev).update(META_SCHEDULED_COMPACT).update(rev);
     }

@@ -108,6 +108,7 @@ async function run(ops: Op[], queries: Array<{ key: string; end: string | undefi
   const states: State[] = [new Map(), new Map()]; // states[rev]; revision 1 is the empty store
   let compacted = 0;
   let index = 1;
+  const compactions: Array<Promise<void>> = [];
   try {
     for (const op of ops) {
       const cur = states.length - 1;
@@ -120,7 +121,7 @@ async function run(ops: Op[], queries: Array<{ key: string; end: string | undefi
         if (target <= compacted) {
           expect(() => s.compact(target, index++)).toThrowError(expect.objectContaining({ code: 'compacted' }));
         } else {
-          void s.compact(target, index++).done;
+          compactions.push(s.compact(target, index++).done);
           compacted = target;
         }
       } else {
@@ -169,6 +170,7 @@ async function run(ops: Op[], queries: Array<{ key: string; end: string | undefi
     check(s);
     const hash = s.hashKV(0);
     await s.whenCompacted();
+    await Promise.all(compactions);
     await s.close();
     s = await MvccStore.open({ dir });
     check(s);

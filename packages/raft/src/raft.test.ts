@@ -72,6 +72,23 @@ describe('single voter', () => {
   });
 });
 
+describe('restart', () => {
+  it('a crash between persisting a snapshot and the hard state restarts with the snapshot index as commit', () => {
+    const storage = new MemoryStorage();
+    storage.applySnapshot({ data: new Uint8Array(), metadata: { index: 5, term: 2, confState: { voters: [1n, 2n, 3n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } });
+    storage.setHardState({ term: 1, vote: 0n, commit: 0 });
+    const node = new RawNode({ id: 1n, electionTicks: 10, heartbeatTicks: 1, storage, random: () => 0 });
+    expect(node.status().hardState.commit).toBe(5);
+    expect(node.status().confState.voters).toEqual([1n, 2n, 3n]);
+  });
+
+  it('a hard state committing past the end of the log is refused (lost or truncated storage)', () => {
+    const storage = new MemoryStorage();
+    storage.setHardState({ term: 1, vote: 0n, commit: 3 });
+    expect(() => new RawNode({ id: 1n, electionTicks: 10, heartbeatTicks: 1, storage, random: () => 0 })).toThrow(/out of range/);
+  });
+});
+
 describe('config validation', () => {
   it.each([
     ['id 0', { id: 0n }],

@@ -142,10 +142,13 @@ export class Raft {
 
   private loadState(hs: HardState): void {
     invariant(
-      hs.commit >= this.raftLog.committed && hs.commit <= this.raftLog.lastIndex(),
+      hs.commit <= this.raftLog.lastIndex(),
       () => `${this.id} state.commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`,
     );
-    this.raftLog.committed = hs.commit;
+    // A crash between persisting a snapshot and the hard state of the same
+    // Ready leaves a commit index below the snapshot. A snapshot only ever
+    // holds committed entries, so its index is a valid commit index.
+    this.raftLog.committed = Math.max(hs.commit, this.raftLog.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }

@@ -5,6 +5,7 @@ import { Simulator, optionsForSeed, runSeed } from './simulator.js';
 const REGRESSIONS: Array<[number, string]> = [
   [6, 'bootstrap learner treated as removed while replaying the first conf changes (simulator bug)'],
   [16, 'explicit joint config never left after faults stopped (simulator liveness driver)'],
+  [1_000_970, 'crash after persisting a snapshot but before the hard state: restart rejected commit < snapshot index'],
   [72, 'snapshot dropped by a partition in flight was never reported, follower stuck in snapshot state'],
 ];
 

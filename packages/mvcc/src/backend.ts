@@ -21,17 +21,28 @@ function view(u: Uint8Array): Buffer {
 /** Changes written since one commit, in revision order, findable by revision. */
 class WriteBatch {
   readonly entries: PendingEntry[] = [];
-  /** main revision -> position in `entries` of its sub 0 (subs are dense from 0). */
-  private readonly firstOfMain = new Map<number, number>();
+  /**
+   * Position in `entries` of sub 0 of revision firstMain + i. Every revision has at
+   * least one change and all of them land in the same batch, so the mains of a batch
+   * are consecutive and a plain array replaces a map.
+   */
+  private readonly starts: number[] = [];
+  private firstMain = 0;
 
   add(e: PendingEntry): void {
-    if (e.rev.sub === 0) this.firstOfMain.set(e.rev.main, this.entries.length);
+    if (e.rev.sub === 0) {
+      if (this.starts.length === 0) this.firstMain = e.rev.main;
+      else if (e.rev.main !== this.firstMain + this.starts.length) throw new Error(`mvcc: revision ${e.rev.main} out of order in write batch`);
+      this.starts.push(this.entries.length);
+    }
     this.entries.push(e);
   }
 
   get(rev: Revision): PendingEntry | undefined {
-    const first = this.firstOfMain.get(rev.main);
-    return first === undefined ? undefined : this.entries[first + rev.sub];
+    const first = this.starts[rev.main - this.firstMain];
+    if (first === undefined) return undefined;
+    const e = this.entries[first + rev.sub];
+    return e && e.rev.main === rev.main ? e : undefined;
   }
 }
 
@@ -200,9 +211,15 @@ export class Backend {
     }
     this.inflight.push(batch);
     const { keyDb, metaDb, auxDb } = this;
+    // Puts inside a transaction callback are written at once, so one key buffer per shape
+    // can be reused for the whole batch.
+    const liveKey = Buffer.alloc(REV_BYTES_LEN);
+    const tombKey = Buffer.alloc(REV_BYTES_LEN + 1);
     try {
       await this.env.transaction(() => {
-        for (const e of batch.entries) keyDb.put(Buffer.from(encodeRevision(e.rev, e.tombstone).buffer), view(e.bytes));
+        for (const e of batch.entries) {
+          keyDb.put(encodeRevisionInto(e.tombstone ? tombKey : liveKey, e.rev, e.tombstone), view(e.bytes));
+        }
         for (const [k, v] of meta) metaDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
         for (const [k, v] of aux) {
           if (v === null) auxDb.remove(Buffer.from(k, 'latin1'));

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { crc32c } from './crc32c.js';
 import { Wal } from './wal.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -60,5 +61,45 @@ async function run(concurrency: number): Promise<void> {
   }
 }
 
+/** Time to open (read, verify, replay) a log of 100-byte entries: bounds restart time. */
+async function replay(totalEntries: number): Promise<void> {
+  const root = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'raftkv-wal-bench-'));
+  try {
+    const dir = join(root, 'wal');
+    const wal = await Wal.create(dir, new Uint8Array(16), segmentSizeBytes ? { segmentSizeBytes } : {});
+    const data = new Uint8Array(ENTRY_BYTES).fill(7);
+    for (let i = 0; i < totalEntries; ) {
+      const batch = [];
+      for (let j = 0; j < 10_000 && i < totalEntries; j++) batch.push({ type: 'entry' as const, term: 1, index: ++i, data });
+      await wal.append(batch);
+    }
+    const bytes = wal.stats.bytesWritten;
+    await wal.close();
+    const t0 = performance.now();
+    const { wal: again, replay } = await Wal.open(dir, segmentSizeBytes ? { segmentSizeBytes } : {});
+    const s = (performance.now() - t0) / 1000;
+    await again.close();
+    if (replay.entries.length !== totalEntries) throw new Error('replay lost entries');
+    console.log(
+      `replay: ${totalEntries} entries (${(bytes / 2 ** 20).toFixed(1)} MiB) in ${(s * 1000).toFixed(0)} ms = ` +
+        `${Math.round(totalEntries / s)} entries/s, ${(bytes / 2 ** 20 / s).toFixed(0)} MiB/s`,
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function crcSpeed(): void {
+  const buf = new Uint8Array(16 * 2 ** 20).fill(0xa5);
+  crc32c(buf);
+  const t0 = performance.now();
+  let c = 0;
+  for (let i = 0; i < 8; i++) c = crc32c(buf, c);
+  const s = (performance.now() - t0) / 1000;
+  console.log(`crc32c (slicing-by-8): ${((8 * buf.length) / 2 ** 20 / s).toFixed(0)} MiB/s`);
+}
+
 console.log(`wal append bench: ${ENTRY_BYTES}-byte entries, ${seconds}s per level, dir ${process.env.BENCH_DIR ?? tmpdir()}`);
 for (const c of levels) await run(c);
+crcSpeed();
+await replay(Number(process.env.BENCH_REPLAY_ENTRIES ?? 500_000));

@@ -153,10 +153,15 @@ function typeCode(r: DecodedRecord): RecordType {
  * (the next record's chain seed). For a crc record the chain restarts at its payload,
  * which lets a segment be verified on its own after earlier ones were released.
  */
-export function encodeFrame(buf: Uint8Array, off: number, r: DecodedRecord, prevCrc: number): number {
+export function encodeFrame(
+  buf: Uint8Array,
+  off: number,
+  r: DecodedRecord,
+  prevCrc: number,
+  dv: DataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+): number {
   const n = payloadSize(r);
   if (n > MAX_RECORD_PAYLOAD_BYTES) throw new RangeError(`wal: record payload ${n} bytes exceeds limit`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   dv.setUint32(off + 4, n, true);
   buf[off + 8] = typeCode(r);
   buf[off + 9] = 0;
@@ -196,10 +201,11 @@ export function encodeFrames(records: readonly DecodedRecord[], prevCrc: number)
   let total = 0;
   for (const r of records) total += frameSize(r);
   const bytes = new Uint8Array(total);
+  const dv = new DataView(bytes.buffer);
   let off = 0;
   let crc = prevCrc;
   for (const r of records) {
-    crc = encodeFrame(bytes, off, r, crc);
+    crc = encodeFrame(bytes, off, r, crc, dv);
     off += frameSize(r);
   }
   return { bytes, crc };
@@ -237,10 +243,14 @@ export type FrameRead =
  * Reads the frame at `buf[off]`, verifying it against the chain value `prevCrc`
  * (ignored for crc records, which carry their own seed).
  */
-export function readFrame(buf: Uint8Array, off: number, prevCrc: number): FrameRead {
+export function readFrame(
+  buf: Uint8Array,
+  off: number,
+  prevCrc: number,
+  dv: DataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+): FrameRead {
   const avail = buf.length - off;
   if (avail < FRAME_HEADER_BYTES) return isZero(buf, off, buf.length) ? { kind: 'zero' } : { kind: 'short' };
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const storedCrc = dv.getUint32(off, true);
   const len = dv.getUint32(off + 4, true);
   const type = buf[off + 8]!;
@@ -294,6 +304,16 @@ function decodePayload(type: RecordType, buf: Uint8Array, dv: DataView, p: numbe
 }
 
 export function isZero(buf: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  // Word at a time over the aligned middle: open() checks up to a whole preallocated
+  // segment (64 MiB) of zeros after the last record.
+  let i = from;
+  while (i < to && (buf.byteOffset + i) % 4 !== 0) if (buf[i++] !== 0) return false;
+  const words = Math.floor((to - i) / 4);
+  if (words > 0) {
+    const w = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    for (let k = 0; k < words; k++) if (w[k] !== 0) return false;
+    i += words * 4;
+  }
+  while (i < to) if (buf[i++] !== 0) return false;
   return true;
 }

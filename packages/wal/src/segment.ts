@@ -79,8 +79,9 @@ export function scanSegment(file: string, buf: Uint8Array, isLast: boolean): Seg
   const fail = (at: number, reason: string): never => {
     throw new WalCorruptionError(file, at, reason);
   };
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   for (;;) {
-    const fr = readFrame(buf, off, crc);
+    const fr = readFrame(buf, off, crc, dv);
     if (fr.kind === 'ok') {
       if (off === 0) {
         if (fr.record.type !== 'crc') fail(0, 'segment does not start with a crc record');
@@ -111,7 +112,7 @@ export function scanSegment(file: string, buf: Uint8Array, isLast: boolean): Seg
         return { records, validEnd: off, crc, startCrc, torn: true };
       case 'badCrc': {
         if (!isLast) fail(off, 'crc mismatch');
-        const after = readFrame(buf, fr.next, fr.storedCrc);
+        const after = readFrame(buf, fr.next, fr.storedCrc, dv);
         // Valid frames after a bad one mean bytes changed after they were written —
         // unless the bad frame has a whole zero sector: a write the disk tore by
         // persisting later sectors before earlier ones. A record that never became

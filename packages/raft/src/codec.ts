@@ -6,6 +6,10 @@
  * 8-byte little-endian unsigned; byte strings are length-prefixed. Decoding
  * checks every length against the remaining input and every number against
  * `Number.MAX_SAFE_INTEGER`, and throws `DecodeError` on anything else.
+ *
+ * Decoded byte fields (entry data, contexts, snapshot data) are views into
+ * the input buffer, not copies: do not reuse or mutate a buffer after
+ * decoding from it.
  */
 import { DecodeError } from './errors.js';
 import {
@@ -33,12 +37,17 @@ const U64_MAX = (1n << 64n) - 1n;
 /** Upper bound on list lengths accepted when decoding, so garbage cannot allocate without limit. */
 const MAX_LIST_LENGTH = 1 << 24;
 
+/** Scratch space shared by every encode: encoding is synchronous, so one buffer suffices. */
+let scratch = new Uint8Array(4096);
+const EMPTY = new Uint8Array(0);
+
 class Writer {
   private buf: Uint8Array;
   pos = 0;
 
   constructor(initial = 64) {
-    this.buf = new Uint8Array(initial);
+    if (scratch.length < initial) scratch = new Uint8Array(Math.max(initial, scratch.length * 2));
+    this.buf = scratch;
   }
 
   private ensure(n: number): void {
@@ -48,6 +57,7 @@ class Writer {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+    scratch = next;
   }
 
   uvarint(v: number): void {
@@ -63,8 +73,15 @@ class Writer {
   u64(v: bigint): void {
     if (v < 0n || v > U64_MAX) throw new RangeError(`node ID ${v} is not a u64`);
     this.ensure(8);
-    let lo = Number(v & 0xffffffffn);
-    let hi = Number(v >> 32n);
+    let lo: number;
+    let hi: number;
+    if (v <= 0xffffffffn) {
+      lo = Number(v);
+      hi = 0;
+    } else {
+      lo = Number(v & 0xffffffffn);
+      hi = Number(v >> 32n);
+    }
     for (let i = 0; i < 4; i++, lo >>>= 8) this.buf[this.pos++] = lo & 0xff;
     for (let i = 0; i < 4; i++, hi >>>= 8) this.buf[this.pos++] = hi & 0xff;
   }
@@ -81,6 +98,7 @@ class Writer {
     this.pos += b.length;
   }
 
+  /** A copy of the encoded bytes (the scratch buffer is reused by the next encode). */
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
@@ -132,10 +150,11 @@ class Reader {
     return b === 1;
   }
 
+  /** A view into the input (no copy): decoded byte fields share the input's memory. */
   bytes(): Uint8Array {
     const n = this.uvarint();
     if (this.pos + n > this.buf.length) this.fail('truncated bytes');
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = n === 0 ? EMPTY : this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -376,7 +395,7 @@ export function encodeConfChangeV2(cc: ConfChangeV2): Uint8Array {
  * appends itself for auto-leave carries no data). @throws DecodeError
  */
 export function decodeConfChangeV2(buf: Uint8Array): ConfChangeV2 {
-  if (buf.length === 0) return { transition: ConfChangeTransition.Auto, changes: [], context: new Uint8Array(0) };
+  if (buf.length === 0) return { transition: ConfChangeTransition.Auto, changes: [], context: EMPTY };
   return decodeWith(buf, 'conf change v2', (r) => {
     const transition = r.enumOf<ConfChangeTransition>(N_ConfChangeTransition, 'conf change transition');
     const n = r.count();

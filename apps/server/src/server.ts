@@ -11,7 +11,7 @@ import type { ServerConfig } from './config/index.js';
 import { IdGenerator } from './cluster/id-generator.js';
 import { clusterService } from './grpc/cluster-service.js';
 import { leaseService } from './grpc/lease-service.js';
-import { InMemoryLeaseStore } from './lease/in-memory-lease-store.js';
+import { BackendLeaseStore } from './lease/backend-lease-store.js';
 import { startLeaseExpiry } from './lease/lease-expiry.js';
 import { kvService } from './grpc/kv-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
@@ -92,10 +92,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   };
   const lessor = new Lessor({
     clock: { nowMs: () => performance.now() },
-    store: new InMemoryLeaseStore(),
+    store: new BackendLeaseStore(store.bucket('lease')),
     minTtlSeconds: minLeaseTtlSeconds(Math.max(1, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)), config.heartbeatIntervalMs),
   });
   lessor.recover(leasedKeys(store));
+  store.setLeaseChecker((lease) => lessor.lookup(lease) !== undefined);
   const applier = new Applier(store, lessor, (err) => fatal(err), {
     intervalMs: config.backendBatchIntervalMs || DEFAULT_COMMIT_POLICY.intervalMs,
     limitEntries: config.backendBatchLimit || DEFAULT_COMMIT_POLICY.limitEntries,

@@ -33,6 +33,7 @@ export function mvccErrorToEtcd(err: MvccError): EtcdError {
     case 'compacted': return EtcdErrors.Compacted;
     case 'future_revision': return EtcdErrors.FutureRev;
     case 'key_not_found': return EtcdErrors.KeyNotFound;
+    case 'lease_not_found': return EtcdErrors.LeaseNotFound;
     default: throw err;
   }
 }

@@ -78,8 +78,7 @@ class Generator {
     return putRequest({
       key: this.key(),
       value: ignoreValue && r.bool(0.8) ? Buffer.alloc(0) : r.pick(VALUES),
-      // TODO(lease): unknown leases inside txns need mvcc's lease check; top-level puts check here.
-      lease: !inTxn && r.bool(0.03) ? BigInt(1 + r.int(1000)) : 0n,
+      lease: r.bool(0.03) ? BigInt(1 + r.int(1000)) : 0n,
       prevKv: r.bool(0.4),
       ignoreValue,
       ignoreLease,

@@ -101,3 +101,49 @@ describe('leases', () => {
     }
   }, 30_000);
 });
+
+describe('leases across restarts', () => {
+  it('keeps live leases and their keys, and expires them after a full TTL of grace', async () => {
+    let server = await startRaftkv();
+    const dataDir = server.dataDir;
+    try {
+      let client = new Etcd3({ hosts: `http://${server.endpoint}` });
+      const long = client.lease(600, { autoKeepAlive: false });
+      await long.put('keep/a').value('1');
+      const longId = await long.grant();
+      const short = client.lease(3, { autoKeepAlive: false });
+      await short.put('short/a').value('2');
+      const shortId = await short.grant();
+      client.close();
+      await server.kill(); // kill -9: the backend may not have committed; the WAL has it all
+
+      server = await startRaftkv({ dataDir });
+      const restartedAt = Date.now();
+      client = new Etcd3({ hosts: `http://${server.endpoint}` });
+      try {
+        const leases = (await etcdctl(server.endpoint, ['lease', 'list'])).stdout;
+        expect(leases).toContain(BigInt(longId).toString(16));
+        expect(leases).toContain(BigInt(shortId).toString(16));
+        expect(await client.get('keep/a').string()).toBe('1');
+        expect(await client.get('short/a').string()).toBe('2'); // a full TTL again after a restart
+        let goneAfterMs = -1;
+        while (Date.now() - restartedAt < 10_000) {
+          if ((await client.get('short/a').string()) === null) {
+            goneAfterMs = Date.now() - restartedAt;
+            break;
+          }
+          await sleep(100);
+        }
+        expect(goneAfterMs).toBeGreaterThan(2500);
+        expect(await client.get('keep/a').string()).toBe('1');
+        const ttl = (await etcdctl(server.endpoint, ['lease', 'timetolive', BigInt(longId).toString(16), '--keys'])).stdout;
+        expect(ttl).toContain('attached keys([keep/a])');
+      } finally {
+        client.close();
+      }
+    } finally {
+      await server.stop();
+      removeDir(dataDir);
+    }
+  }, 60_000);
+});

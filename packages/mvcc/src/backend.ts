@@ -101,11 +101,11 @@ export class Backend {
 
   /** Durable bucket entries whose key starts with `prefix` (uncommitted writes not included). */
   *durableAux(prefix: Buffer): Iterable<{ key: Buffer; value: Buffer }> {
-    const end = Buffer.concat([prefix, Buffer.from([0xff])]);
-    for (const { key, value } of this.auxDb.getRange({ start: prefix, end })) {
-      if (!key.subarray(0, prefix.length).equals(prefix)) continue;
-      yield { key, value };
-    }
+    // Exclusive end: the prefix with its last byte incremented (bucket prefixes end in
+    // '/', never 0xff), so keys of any bytes after the prefix are included.
+    const end = Buffer.from(prefix);
+    end[end.length - 1]! += 1;
+    for (const { key, value } of this.auxDb.getRange({ start: prefix, end })) yield { key, value };
   }
 
   append(e: PendingEntry): void {

@@ -26,6 +26,21 @@ describe('buckets', () => {
     expect([...again.bucket('other').loadAll()].map((r) => [dec(r.key), dec(r.value)])).toEqual([['a', 'x']]);
   });
 
+  it('keeps keys of any bytes apart per bucket', async () => {
+    const dir = tempDir();
+    const s = await MvccStore.open({ dir });
+    s.bucket('b').put(Uint8Array.of(0xff, 0xff), enc('high'));
+    s.bucket('b').put(Uint8Array.of(0), enc('low'));
+    s.bucket('b0').put(enc('x'), enc('other bucket'));
+    s.bucket('a').put(enc('x'), enc('another'));
+    await s.close();
+    const again = track(await MvccStore.open({ dir }));
+    expect([...again.bucket('b').loadAll()].map((r) => [[...r.key], dec(r.value)])).toEqual([
+      [[0], 'low'],
+      [[0xff, 0xff], 'high'],
+    ]);
+  });
+
   it('refuses bad names', async () => {
     const s = await openStore();
     expect(() => s.bucket('a/b')).toThrow(RangeError);

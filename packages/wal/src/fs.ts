@@ -6,6 +6,8 @@
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises';
 
 export interface WalFile {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
   /** Data (and the size needed to read it) durable. */
   datasync(): Promise<void>;
@@ -16,7 +18,7 @@ export interface WalFile {
 }
 
 export interface WalFs {
-  open(path: string, flags: 'r' | 'r+' | 'w+'): Promise<WalFile>;
+  open(path: string, flags: 'r' | 'r+' | 'w+' | 'w'): Promise<WalFile>;
   readdir(dir: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
   rename(from: string, to: string): Promise<void>;

@@ -6,6 +6,7 @@ import type { WalRecord } from './record.js';
 import type { WalReplay } from './replay.js';
 import { arbLogOps } from './test-support/arbitraries.js';
 import { modelReplay } from './test-support/model.js';
+import { SnapshotStore } from './snapshot_store.js';
 import { SimFs } from './test-support/sim_fs.js';
 import { Wal, type WalOptions } from './wal.js';
 
@@ -87,6 +88,47 @@ describe('power loss (simulated disk)', () => {
           const { wal: w3, replay: r3 } = await Wal.open(DIR, opts(image.crashImage()));
           await w3.close();
           expect(r3).toEqual(modelReplay(META, [...issued.slice(0, k), next]));
+        },
+      ),
+      { numRuns: Number(process.env.WAL_RUNS ?? 100) },
+    );
+  });
+});
+
+describe('power loss during snapshot saves (simulated disk)', () => {
+  it('property: the latest loadable snapshot is complete and at least as new as the last save that resolved', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 6 }),
+        fc.noBias(fc.integer({ min: 0, max: 2 ** 31 - 1 })),
+        fc.noBias(fc.integer({ min: 0, max: 10_000 })),
+        async (sizes, seed, crashPoint) => {
+          const fs = new SimFs(mulberry32(seed));
+          const dir = '/sim/member/snap';
+          const store = new SnapshotStore(dir, { fs });
+          const payload = (i: number) => Uint8Array.from({ length: sizes[i]! }, (_, k) => (k * 13 + i) & 0xff);
+          let image: SimFs | undefined;
+          let savedAtCrash = -1;
+          let saved = -1;
+          fs.armCrash(fs.opCount + 1 + (crashPoint % (sizes.length * 8 + 4)), (img) => {
+            image = img;
+            savedAtCrash = saved;
+          });
+          for (let i = 0; i < sizes.length; i++) {
+            await store.save({ index: (i + 1) * 10, term: 1 }, payload(i));
+            saved = i;
+            if (i % 2 === 1) await store.purge(1);
+          }
+          if (!image) {
+            image = fs.crashImage();
+            savedAtCrash = saved;
+          }
+          const got = await new SnapshotStore(dir, { fs: image }).loadLatest();
+          if (savedAtCrash >= 0) expect(got).toBeDefined();
+          if (!got) return;
+          const i = got.index / 10 - 1;
+          expect(i).toBeGreaterThanOrEqual(savedAtCrash);
+          expect(await got.read()).toEqual(payload(i));
         },
       ),
       { numRuns: Number(process.env.WAL_RUNS ?? 100) },

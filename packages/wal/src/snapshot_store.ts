@@ -8,12 +8,12 @@
  * Name: `<term:016x>-<index:016x>.snap`.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from './crc32c.js';
 import type { SnapshotMarker } from './record.js';
 import { hex16 } from './segment.js';
-import { fsyncDir, writeFully } from './file_util.js';
+import { writeFully } from './file_util.js';
+import { fsOf, type WalFile, type WalFs } from './fs.js';
 
 const MAGIC = new TextEncoder().encode('RKVSNAP1');
 const TRAILER_BYTES = 40;
@@ -53,9 +53,15 @@ interface SnapName extends SnapshotMarker {
 export class SnapshotStore {
   private tmpCounter = 0;
   private readonly inFlight = new Set<string>();
+  private readonly fs: WalFs;
 
-  /** `dir` is created on the first save if missing. */
-  constructor(readonly dir: string) {}
+  /** `dir` is created on the first save if missing. (`internal` is a test hook.) */
+  constructor(
+    readonly dir: string,
+    internal: object = {},
+  ) {
+    this.fs = fsOf(internal);
+  }
 
   /**
    * Writes a snapshot atomically: payload and trailer to a temp file, fsync, rename to
@@ -66,13 +72,13 @@ export class SnapshotStore {
    */
   async save(meta: SnapshotMarker, data: SnapshotData): Promise<void> {
     assertMarker(meta);
-    await mkdir(this.dir, { recursive: true });
+    await this.fs.mkdir(this.dir, { recursive: true });
     const name = snapName(meta);
     const tmp = join(this.dir, `${name}.${process.pid}-${this.tmpCounter++}.tmp`);
     this.inFlight.add(tmp);
-    let fh: FileHandle | undefined;
+    let fh: WalFile | undefined;
     try {
-      fh = await open(tmp, 'w');
+      fh = await this.fs.open(tmp, 'w');
       let crc = 0;
       let length = 0;
       for await (const chunk of chunksOf(data)) {
@@ -91,11 +97,11 @@ export class SnapshotStore {
       await fh.sync();
       await fh.close();
       fh = undefined;
-      await rename(tmp, join(this.dir, name));
-      await fsyncDir(this.dir);
+      await this.fs.rename(tmp, join(this.dir, name));
+      await this.fs.fsyncDir(this.dir);
     } catch (e) {
       await fh?.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
+      await this.fs.unlink(tmp).catch(() => undefined);
       throw e;
     } finally {
       this.inFlight.delete(tmp);
@@ -110,7 +116,7 @@ export class SnapshotStore {
   async loadLatest(): Promise<LoadedSnapshot | undefined> {
     for (const s of await this.list()) {
       const path = join(this.dir, s.name);
-      const size = await verify(path, s, true);
+      const size = await verify(this.fs, path, s, true);
       if (size === undefined) continue;
       return {
         index: s.index,
@@ -119,10 +125,10 @@ export class SnapshotStore {
         sizeBytes: size,
         read: async () => {
           const parts: Uint8Array[] = [];
-          for await (const c of payloadChunks(path, s, size)) parts.push(c);
+          for await (const c of payloadChunks(this.fs, path, s, size)) parts.push(c);
           return concat(parts, size);
         },
-        stream: () => payloadChunks(path, s, size),
+        stream: () => payloadChunks(this.fs, path, s, size),
       };
     }
     return undefined;
@@ -137,7 +143,7 @@ export class SnapshotStore {
     if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError('snapshot purge: keep must be an integer >= 1');
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = await this.fs.readdir(this.dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw e;
@@ -150,19 +156,19 @@ export class SnapshotStore {
     let kept = 0;
     for (const s of await this.list()) {
       const p = join(this.dir, s.name);
-      if (kept < keep && (await verify(p, s, false)) !== undefined) kept++;
+      if (kept < keep && (await verify(this.fs, p, s, false)) !== undefined) kept++;
       else victims.push(p);
     }
     if (victims.length === 0) return;
-    for (const p of victims) await unlink(p).catch(() => undefined);
-    await fsyncDir(this.dir);
+    for (const p of victims) await this.fs.unlink(p).catch(() => undefined);
+    await this.fs.fsyncDir(this.dir);
   }
 
   /** Well-named snapshot files, newest first. */
   private async list(): Promise<SnapName[]> {
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = await this.fs.readdir(this.dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
@@ -209,10 +215,10 @@ async function* chunksOf(data: SnapshotData): AsyncIterable<Uint8Array> {
  * Checks a snapshot file's trailer against its name and, if `full`, the checksum of
  * the whole payload. Returns the payload size, or undefined if the file is not valid.
  */
-async function verify(path: string, s: SnapshotMarker, full: boolean): Promise<number | undefined> {
-  let fh: FileHandle | undefined;
+async function verify(fs: WalFs, path: string, s: SnapshotMarker, full: boolean): Promise<number | undefined> {
+  let fh: WalFile | undefined;
   try {
-    fh = await open(path, 'r');
+    fh = await fs.open(path, 'r');
     const { size } = await fh.stat();
     if (size < TRAILER_BYTES) return undefined;
     const trailer = new Uint8Array(TRAILER_BYTES);
@@ -247,10 +253,10 @@ function parseTrailer(t: Uint8Array): { index: number; term: number; length: num
   return { index: Number(index), term: Number(term), length: Number(length), crc: dv.getUint32(32, true) };
 }
 
-async function* payloadChunks(path: string, s: SnapshotMarker, size: number): AsyncIterable<Uint8Array> {
-  const fh = await open(path, 'r');
+async function* payloadChunks(fs: WalFs, path: string, s: SnapshotMarker, size: number): AsyncIterable<Uint8Array> {
+  const fh = await fs.open(path, 'r');
   try {
-    const { size: fileSize } = await stat(path);
+    const { size: fileSize } = await fh.stat();
     if (fileSize !== size + TRAILER_BYTES) throw new Error(`snapshot ${path} changed size since it was verified`);
     let crc = 0;
     for (let off = 0; off < size; ) {

@@ -138,10 +138,10 @@ export class SimFs implements WalFs {
     if (this.ns.get(path) !== 'dir') throw errno('ENOENT', path);
   }
 
-  async open(path: string, flags: 'r' | 'r+' | 'w+'): Promise<WalFile> {
+  async open(path: string, flags: 'r' | 'r+' | 'w+' | 'w'): Promise<WalFile> {
     await this.tick();
     let n = this.ns.get(path);
-    if (flags === 'w+') {
+    if (flags === 'w+' || flags === 'w') {
       if (n === undefined) {
         this.needDir(dirname(path));
         n = new Inode();
@@ -224,6 +224,19 @@ class SimFile implements WalFile {
 
   private check(): void {
     if (this.closed) throw errno('EBADF', 'file closed');
+  }
+
+  async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    await this.fs.tick();
+    this.check();
+    const src = this.node.data.subarray(Math.min(position, this.node.data.length), Math.min(position + length, this.node.data.length));
+    buffer.set(src, offset);
+    return { bytesRead: src.length };
+  }
+
+  async stat(): Promise<{ size: number }> {
+    this.check();
+    return { size: this.node.data.length };
   }
 
   async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {

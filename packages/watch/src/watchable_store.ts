@@ -132,7 +132,6 @@ export class WatchableStore {
   private syncRequested = false;
   private needSync = false;
   private readonly readable = new Set<StreamState>();
-  private readonly deferredProgress = new Set<StreamState>();
   private unsubscribe: () => void;
   private isClosed = false;
   private readonly maxWatchers: number;

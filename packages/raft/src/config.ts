@@ -37,6 +37,8 @@ export interface RaftConfig {
   maxCommittedSizePerReadyBytes?: number;
   /** Upper bound on the leader's uncommitted entry bytes; proposals beyond it are dropped. Default 64 MiB. */
   maxUncommittedEntriesSizeBytes?: number;
+  /** ReadIndex requests a leader holds unanswered; more are dropped. Default 4096. */
+  maxPendingReadIndexRequests?: number;
   /** Append messages in flight per follower in replicate state. Default 256. */
   maxInflightMsgs?: number;
   /** Run a pre-vote round before incrementing the term (avoids disruption by partitioned nodes). Default false. */
@@ -66,6 +68,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     maxCommittedSizePerReadyBytes: c.maxCommittedSizePerReadyBytes ?? 64 * MIB,
     maxUncommittedEntriesSizeBytes: c.maxUncommittedEntriesSizeBytes ?? 64 * MIB,
     maxInflightMsgs: c.maxInflightMsgs ?? 256,
+    maxPendingReadIndexRequests: c.maxPendingReadIndexRequests ?? 4096,
     preVote: c.preVote ?? false,
     checkQuorum: c.checkQuorum ?? false,
     readOnlyOption: c.readOnlyOption ?? ReadOnlyOption.Safe,
@@ -79,6 +82,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
   positiveInt('electionTicks', r.electionTicks);
   if (r.electionTicks <= r.heartbeatTicks) throw new ConfigError('electionTicks must be greater than heartbeatTicks');
   positiveInt('maxInflightMsgs', r.maxInflightMsgs);
+  positiveInt('maxPendingReadIndexRequests', r.maxPendingReadIndexRequests);
   positiveInt('maxSizePerMsgBytes', r.maxSizePerMsgBytes);
   positiveInt('maxCommittedSizePerReadyBytes', r.maxCommittedSizePerReadyBytes);
   positiveInt('maxUncommittedEntriesSizeBytes', r.maxUncommittedEntriesSizeBytes);

@@ -434,6 +434,19 @@ describe('ReadIndex', () => {
     expect(c.raft(1n).raftLog.zeroTermOnErr(c.get(1n).readStates[0]!.index)).toBe(c.raft(1n).term);
   });
 
+  it('a leader holds at most maxPendingReadIndexRequests unanswered requests', () => {
+    const c = new TestCluster(ids(3), { maxPendingReadIndexRequests: 2 });
+    c.elect(1n);
+    c.filter = () => false;
+    c.get(1n).node.readIndex(enc('a'));
+    c.get(1n).node.readIndex(enc('b'));
+    expect(() => c.get(1n).node.readIndex(enc('c'))).toThrow(ProposalDroppedError);
+    c.heal();
+    c.tickAll(1);
+    expect(c.get(1n).readStates.map((r) => new TextDecoder().decode(r.requestCtx))).toEqual(['a', 'b']);
+    expect(() => c.get(1n).node.readIndex(enc('d'))).not.toThrow();
+  });
+
   it('lease-based reads answer at once on a leader with check-quorum', () => {
     const c = new TestCluster(ids(3), { checkQuorum: true, readOnlyOption: ReadOnlyOption.LeaseBased });
     c.elect(1n);

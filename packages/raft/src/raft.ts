@@ -535,6 +535,9 @@ export class Raft {
         this.leaderPropose(m);
         return;
       case MessageType.ReadIndex:
+        if (this.pendingReadIndexMessages.length + this.readOnly.pendingCount() >= this.cfg.maxPendingReadIndexRequests) {
+          throw new ProposalDroppedError('too many pending read index requests');
+        }
         if (!this.committedEntryInCurrentTerm()) {
           // Our commit index may lag the previous leader's until an entry of
           // our term commits; hold the read until then.

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key_value.js';
+import { decodeKeyValue, type KeyValue } from './key_value.js';
 import { decodeRevision, encodeRevision, encodeRevisionInto, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /** A change written by apply and not yet known to be in LMDB. */
@@ -184,13 +184,13 @@ export class Backend {
   }
 
   /**
-   * Every stored change in LMDB, for rebuilding the index on open. The KeyValue's byte
-   * fields are views into LMDB's buffer: valid only until the iteration moves on.
+   * Every stored change in LMDB in revision order, for rebuilding the index on open.
+   * `bytes` is LMDB's buffer for the entry: valid only until the iteration moves on.
    */
-  *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; kv: KeyValue }> {
+  *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; bytes: Buffer }> {
     for (const { key, value } of this.keyDb.getRange({})) {
       const { rev, tombstone } = decodeRevision(key);
-      yield { rev, tombstone, kv: decodeKeyValueShared(value) };
+      yield { rev, tombstone, bytes: value };
     }
   }
 

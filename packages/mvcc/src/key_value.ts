@@ -160,6 +160,53 @@ class Reader {
   }
 }
 
+/** What rebuilding the index needs from stored KeyValue bytes. */
+export interface KeyValueIndexFields {
+  keyStart: number;
+  keyEnd: number;
+  createRevision: number;
+  version: number;
+}
+
+/**
+ * Reads the key position, create revision and version of KeyValue bytes into `out`
+ * without allocating (the open path parses every stored revision); throws on malformed input.
+ */
+export function peekKeyValue(buf: Uint8Array, out: KeyValueIndexFields): void {
+  const r = new Reader(buf);
+  out.keyStart = out.keyEnd = out.createRevision = out.version = 0;
+  while (r.pos < buf.length) {
+    const tag = r.byte();
+    switch (tag) {
+      case 0x0a:
+      case 0x2a: {
+        const len = r.varintNumber('length');
+        if (r.pos + len > buf.length) throw new RangeError('KeyValue: truncated bytes field');
+        if (tag === 0x0a) {
+          out.keyStart = r.pos;
+          out.keyEnd = r.pos + len;
+        }
+        r.pos += len;
+        break;
+      }
+      case 0x10:
+        out.createRevision = r.varintNumber('create_revision');
+        break;
+      case 0x20:
+        out.version = r.varintNumber('version');
+        break;
+      case 0x18:
+        r.varintNumber('mod_revision');
+        break;
+      case 0x30:
+        r.varintBig();
+        break;
+      default:
+        throw new RangeError(`KeyValue: unexpected tag 0x${tag.toString(16)}`);
+    }
+  }
+}
+
 /**
  * Decodes mvccpb.KeyValue bytes; throws on malformed input. Copies `buf` once (it may be
  * an LMDB buffer reused by the next read); key and value are views into that copy.

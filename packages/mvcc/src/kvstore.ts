@@ -4,7 +4,7 @@ import { Backend, META_CONSISTENT_INDEX, META_FINISHED_COMPACT, META_SCHEDULED_C
 import { Crc32c } from './crc32c.js';
 import { MvccError } from './errors.js';
 import { KeyIndex, revisionId, type RevisionSet } from './key_index.js';
-import { encodeKeyValue, encodeKeyValueOwned, type KeyValue } from './key_value.js';
+import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key_value.js';
 import type {
   Compare,
   DeleteRangeRequest,
@@ -179,18 +179,19 @@ export class MvccStore {
     const scheduled = scheduledBytes ? decodeRevision(scheduledBytes).rev.main : 0;
 
     let current = 1;
-    for (const { rev, tombstone, kv } of this.backend.durableEntries()) {
+    const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+    for (const { rev, tombstone, bytes } of this.backend.durableEntries()) {
       current = rev.main;
-      const ks = keyString(kv.key);
+      peekKeyValue(bytes, fields);
+      const ks = bytes.toString('latin1', fields.keyStart, fields.keyEnd);
       const ki = this.index.getKeyIndex(ks);
       if (ki) {
         if (tombstone) ki.tombstone(rev);
         else ki.put(rev);
       } else if (!tombstone) {
         // Older revisions of the key were compacted: start from the stored one.
-        // (kv's bytes are views into LMDB's buffer: copy the key we keep.)
-        const fresh = new KeyIndex(new Uint8Array(kv.key));
-        fresh.restore({ main: kv.createRevision, sub: 0 }, rev, kv.version);
+        const fresh = new KeyIndex(new Uint8Array(bytes.subarray(fields.keyStart, fields.keyEnd)));
+        fresh.restore({ main: fields.createRevision, sub: 0 }, rev, fields.version);
         this.index.insert(ks, fresh);
       }
       // A tombstone without a live key is left over from an interrupted compaction.

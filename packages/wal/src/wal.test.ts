@@ -198,6 +198,24 @@ describe('Wal open from a snapshot', () => {
     expect(r3.entries[0]?.index).toBe(51);
   });
 
+  it('a snapshot newer than the log gets its marker recorded, so a plain open and releaseTo agree', async () => {
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META, SMALL);
+    for (let i = 1; i <= 60; i++) await wal.append([entry(i, 1, 100)]);
+    await wal.close();
+    // As after a crash between SnapshotStore.save (index 500, from the leader) and the marker append.
+    const { wal: w2, replay } = await Wal.open(dir, { ...SMALL, fromSnapshot: { index: 500, term: 3 } });
+    expect(replay.entries).toEqual([]);
+    expect(w2.lastIndex).toBe(500);
+    await w2.append([entry(501, 3)]);
+    await w2.releaseTo(500);
+    await w2.close();
+    const { wal: w3, replay: r3 } = await Wal.open(dir, SMALL);
+    await w3.close();
+    expect(r3.snapshot).toEqual({ index: 500, term: 3 });
+    expect(r3.entries.map((e) => e.index)).toEqual([501]);
+  });
+
   it('a marker with the same index but another term is an error', async () => {
     const dir = await walDir();
     const wal = await Wal.create(dir, META, SMALL);

@@ -185,7 +185,9 @@ export class Wal {
    *
    * With `fromSnapshot`, reading starts at the segment holding the entry after it, the
    * replay's `snapshot` is that marker, and entries at or below its index are skipped;
-   * a marker in the log at the same index with another term is an error. Without it,
+   * a marker in the log at the same index with another term is an error. If it is
+   * newer than every marker in the log (a crash between saving the snapshot file and
+   * appending its marker), its marker is appended before `open` resolves. Without it,
    * every remaining segment is read and the latest snapshot marker is the base.
    *
    * Repairs a torn tail of the last segment (zeroes it, so later appends are not
@@ -265,6 +267,16 @@ export class Wal {
     }
     const pipeline = new FilePipeline(fs, dir, size, opts.preallocate ?? true);
     const wal = new Wal(fs, dir, size, pipeline, all, fh, s.validEnd, segDataStart, s.crc, builder);
+    if (from && from.index > (builder.latestSnapshotMarker?.index ?? 0)) {
+      // The snapshot file was saved but the crash came before its marker was appended.
+      // Record it now, so the log alone (a plain open, releaseTo) agrees with it.
+      try {
+        await wal.append([{ type: 'snapshot', index: from.index, term: from.term }]);
+      } catch (e) {
+        await wal.close();
+        throw e;
+      }
+    }
     return { wal, replay };
   }
 

@@ -17,6 +17,7 @@ import { kvService } from './grpc/kv-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
 import type { Logger } from './logger.js';
 import { SingleMemberLog } from './log/single-member-log.js';
+import { WalSnapshotter } from './log/wal-snapshotter.js';
 import { ServerCore } from './server-core.js';
 
 /** etcd lets a gRPC message exceed --max-request-bytes by this much before gRPC itself refuses it. */
@@ -70,17 +71,22 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let term = 1;
   let committed = 0;
   let replayEntries: Array<{ term: number; index: number; data: Uint8Array }> = [];
+  let snapshotIndex = 0;
+  // Small segments let tests see segments released; production keeps the WAL's default.
+  const segmentBytes = Number(process.env['RAFTKV_WAL_SEGMENT_BYTES'] ?? 0);
+  const walOptions = segmentBytes > 0 ? { segmentSizeBytes: segmentBytes } : {};
   if (await Wal.exists(walDir)) {
-    const opened = await Wal.open(walDir);
+    const opened = await Wal.open(walDir, walOptions);
     wal = opened.wal;
     ({ memberId, clusterId } = decodeIds(opened.replay.metadata));
-    term = opened.replay.hardState?.term ?? 1;
-    committed = opened.replay.hardState?.commit ?? 0;
+    term = Math.max(opened.replay.hardState?.term ?? 1, opened.replay.snapshot?.term ?? 1);
+    committed = Math.max(opened.replay.hardState?.commit ?? 0, opened.replay.snapshot?.index ?? 0);
     replayEntries = opened.replay.entries.filter((e) => e.index <= committed);
+    snapshotIndex = opened.replay.snapshot?.index ?? 0;
     log.info('recovered the WAL', { entries: opened.replay.entries.length, commit: committed, term });
   } else {
     await mkdir(walDir, { recursive: true });
-    wal = await Wal.create(walDir, encodeIds(memberId, clusterId));
+    wal = await Wal.create(walDir, encodeIds(memberId, clusterId), walOptions);
   }
   // A restarted member starts a new term, as a raft member campaigning again would.
   term += 1;
@@ -101,15 +107,33 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     intervalMs: config.backendBatchIntervalMs || DEFAULT_COMMIT_POLICY.intervalMs,
     limitEntries: config.backendBatchLimit || DEFAULT_COMMIT_POLICY.limitEntries,
   });
+  if (snapshotIndex > store.consistentIndex) {
+    // The WAL released entries the backend does not hold: applied state was lost.
+    throw new Error(`backend is at index ${store.consistentIndex} but the WAL starts after snapshot ${snapshotIndex}`);
+  }
   const toReplay = replayEntries.filter((e) => e.index > store.consistentIndex);
   if (toReplay.length > 0) {
     applier.apply(toReplay);
     await applier.flushed();
     log.info('replayed WAL entries above the consistent index', { from: toReplay[0]!.index, to: committed });
   }
-  const replicatedLog = new SingleMemberLog({
+  const snapshotter = new WalSnapshotter({
+    wal,
+    snapshotCount: config.snapshotCount,
+    backendDurable: async () => {
+      await applier.flushed();
+      await store.flushed();
+    },
+    term: () => replicatedLog.term,
+    log,
+    fatal: (err) => fatal(err),
+  });
+  const replicatedLog: SingleMemberLog = new SingleMemberLog({
     wal, memberId, term, lastIndex: committed,
-    apply: (entries) => applier.apply(entries),
+    apply: (entries) => {
+      applier.apply(entries);
+      snapshotter.applied(entries.length, entries[entries.length - 1]!.index);
+    },
     fatal: (err) => fatal(err),
   });
 

@@ -7,6 +7,8 @@ import { Random } from '../test-support/random.js';
 
 const ROUNDS = Number(process.env['RAFTKV_CRASH_ROUNDS'] ?? 8);
 const WRITERS = 32;
+// Snapshots every 300 entries over 64 KiB WAL segments: crashes also land around WAL releases.
+const SERVER = { args: ['--snapshot-count', '300'], env: { RAFTKV_WAL_SEGMENT_BYTES: '65536' } };
 
 describe('kill -9 during writes', () => {
   const dataDir = tempDir('raftkv-crash-');
@@ -21,8 +23,9 @@ describe('kill -9 during writes', () => {
     const acked = new Map<string, string>();
     let highestAckedRevision = 0n;
     let totalAcked = 0;
+    let released = false;
     for (let round = 0; round < ROUNDS; round++) {
-      server = await startRaftkv({ dataDir });
+      server = await startRaftkv({ dataDir, ...SERVER });
       const client = connect(server.endpoint);
       // Everything acknowledged in earlier lives is still there, and the revision did not go back.
       const all = await client.range(rangeRequest({ key: Buffer.from('k/'), rangeEnd: Buffer.from('k0') }));
@@ -48,18 +51,20 @@ describe('kill -9 during writes', () => {
       const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
       await new Promise((r) => setTimeout(r, 150 + rnd.int(1000)));
       await server.kill();
+      released ||= server.output().includes('released WAL segments');
       stop = true;
       await Promise.all(writers);
       client.close();
       server = undefined;
     }
-    server = await startRaftkv({ dataDir });
+    server = await startRaftkv({ dataDir, ...SERVER });
     const client = connect(server.endpoint);
     const all = await client.range(rangeRequest({ key: Buffer.from('k/'), rangeEnd: Buffer.from('k0') }));
     const found = new Map(all.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
     for (const [k, v] of acked) expect(found.get(k), `acknowledged ${k}`).toBe(v);
     expect(all.header!.revision).toBeGreaterThanOrEqual(highestAckedRevision);
     client.close();
+    expect(released, 'some WAL segments were released along the way').toBe(true);
     console.log(`crash test: ${ROUNDS} kill -9 rounds, ${totalAcked} acknowledged puts, all present`);
   }, 600_000);
 });

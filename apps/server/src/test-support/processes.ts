@@ -54,8 +54,8 @@ function waitForExit(child: ChildProcess): Promise<void> {
 }
 
 async function startProcess(command: string, args: string[], endpoint: string, dataDir: string,
-  readyLine: RegExp, timeoutMs: number): Promise<ServerProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3' } });
+  readyLine: RegExp, timeoutMs: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3', ...env } });
   let out = '';
   const onData = (b: Buffer) => { out += b.toString(); };
   child.stdout!.on('data', onData);
@@ -81,7 +81,7 @@ async function startProcess(command: string, args: string[], endpoint: string, d
   };
 }
 
-export interface StartOptions { dataDir?: string; args?: string[]; port?: number }
+export interface StartOptions { dataDir?: string; args?: string[]; port?: number; env?: Record<string, string> }
 
 /** Starts the `raftkv` binary (built) on a loopback port; resolves once it serves clients. */
 export async function startRaftkv(opts: StartOptions = {}): Promise<ServerProcess> {
@@ -91,7 +91,7 @@ export async function startRaftkv(opts: StartOptions = {}): Promise<ServerProces
   const url = `http://127.0.0.1:${port}`;
   return startProcess(process.execPath, [raftkvBin, '--data-dir', dataDir, '--listen-client-urls', url,
     '--advertise-client-urls', url, '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, ...(opts.args ?? [])],
-  `127.0.0.1:${port}`, dataDir, /ready to serve client requests/, 20_000);
+  `127.0.0.1:${port}`, dataDir, /ready to serve client requests/, 20_000, opts.env);
 }
 
 /** Starts the reference etcd 3.4 on a loopback port; resolves once it serves clients. */

@@ -3,8 +3,7 @@
  * membership and leadership transfer. Synchronous and I/O-free; RawNode wraps
  * it with the Ready/advance contract.
  */
-import { encodeConfChange } from './codec.js';
-import { decodeConfChange, decodeConfChangeV2 } from './codec.js';
+import { decodeConfChange, decodeConfChangeV2, encodeConfChange } from './codec.js';
 import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.js';
 import { ConfChanger, restoreConfState } from './confchange.js';
 import {
@@ -22,8 +21,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { ProgressState } from './progress.js';
 import { VoteResult } from './quorum.js';
 import { ReadOnly, ReadOnlyOption, type ReadIndexStatus } from './read-only.js';
-import { entrySize } from './storage.js';
-import { ProgressTracker, sortedIds, type ProgressMap, type TrackerConfig } from './tracker.js';
+import { ProgressTracker, type ProgressMap, type TrackerConfig } from './tracker.js';
 import {
   ConfChangeType,
   EntryType,
@@ -360,7 +358,7 @@ export class Raft {
       voteMsg = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, voteRespType(voteMsg), true) === VoteResult.Won) {
+    if (this.poll(this.id, true) === VoteResult.Won) {
       // Single voter: won at once.
       if (t === CampaignType.PreElection) this.campaign(CampaignType.Election);
       else this.becomeLeader();
@@ -381,7 +379,7 @@ export class Raft {
     }
   }
 
-  private poll(id: bigint, _t: MessageType, granted: boolean): VoteResult {
+  private poll(id: bigint, granted: boolean): VoteResult {
     this.prs.recordVote(id, granted);
     return this.prs.tallyVotes().result;
   }
@@ -750,7 +748,7 @@ export class Raft {
         break;
     }
     if (m.type === myVoteResp) {
-      const res = this.poll(m.from, m.type, !m.reject);
+      const res = this.poll(m.from, !m.reject);
       if (res === VoteResult.Won) {
         if (this.state === StateType.PreCandidate) {
           this.campaign(CampaignType.Election);
@@ -1015,9 +1013,5 @@ export class Raft {
 
   private stepLocal(m: Message): void {
     if (this.state === StateType.Leader) this.stepLeader(m);
-  }
-
-  voterIds(): bigint[] {
-    return sortedIds(this.prs.voterNodes());
   }
 }

@@ -121,7 +121,6 @@ export class Simulator {
   private readonly rng: Prng;
   private readonly nodes = new Map<bigint, SimNode>();
   private network: InFlight[] = [];
-  private order = 0;
   private tickNo = 0;
   private partition: Set<bigint> | undefined;
   /** Term of every committed index, as first observed on any node. */
@@ -536,7 +535,7 @@ export class Simulator {
     const down = [...this.nodes.values()].filter((n) => !n.node && !n.removed);
     if (down.length > 0 && r.chance(0.08)) this.start(r.pick(down));
     if (!this.partition && r.chance(0.01)) {
-      const ids = this.allIds.filter((id) => r.chance(0.5));
+      const ids = this.allIds.filter(() => r.chance(0.5));
       this.partition = new Set(ids);
       this.trace(`partition {${ids.join(',')}} from the rest`);
     } else if (this.partition && r.chance(0.04)) {

@@ -1,6 +1,6 @@
 // Promise wrappers over the generated grpc-js clients, for tests and benchmarks.
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { ClusterClient, KVClient, MaintenanceClient, type etcdserverpb } from '@raftkv/api';
+import { ClusterClient, KVClient, LeaseClient, MaintenanceClient, type etcdserverpb } from '@raftkv/api';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
@@ -19,6 +19,13 @@ export interface EtcdClient {
   status(): Promise<etcdserverpb.StatusResponse>;
   hashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse>;
   memberList(): Promise<etcdserverpb.MemberListResponse>;
+  leaseGrant(id: bigint, ttlSeconds: bigint): Promise<etcdserverpb.LeaseGrantResponse>;
+  leaseRevoke(id: bigint): Promise<etcdserverpb.LeaseRevokeResponse>;
+  leaseTimeToLive(id: bigint, keys: boolean): Promise<etcdserverpb.LeaseTimeToLiveResponse>;
+  leaseLeases(): Promise<etcdserverpb.LeaseLeasesResponse>;
+  /** One keepalive on a fresh stream: the response, or the stream's error. */
+  leaseKeepAliveOnce(id: bigint): Promise<etcdserverpb.LeaseKeepAliveResponse>;
+  readonly lease: LeaseClient;
   close(): void;
 }
 
@@ -46,6 +53,7 @@ export function connect(endpoint: string): EtcdClient {
   const kv = new KVClient(endpoint, creds, opts);
   const maintenance = new MaintenanceClient(endpoint, creds, opts);
   const cluster = new ClusterClient(endpoint, creds, opts);
+  const lease = new LeaseClient(endpoint, creds, opts);
   return {
     range: (r) => call(kv.range.bind(kv), rangeRequest(r)),
     put: (r) => call(kv.put.bind(kv), putRequest(r)),
@@ -55,6 +63,17 @@ export function connect(endpoint: string): EtcdClient {
     status: () => call(maintenance.status.bind(maintenance), {}),
     hashKV: (revision) => call(maintenance.hashKv.bind(maintenance), { revision }),
     memberList: () => call(cluster.memberList.bind(cluster), { linearizable: false }),
-    close: () => { kv.close(); maintenance.close(); cluster.close(); },
+    leaseGrant: (ID, TTL) => call(lease.leaseGrant.bind(lease), { ID, TTL }),
+    leaseRevoke: (ID) => call(lease.leaseRevoke.bind(lease), { ID }),
+    leaseTimeToLive: (ID, keys) => call(lease.leaseTimeToLive.bind(lease), { ID, keys }),
+    leaseLeases: () => call(lease.leaseLeases.bind(lease), {}),
+    leaseKeepAliveOnce: (ID) => new Promise((resolve, reject) => {
+      const stream = lease.leaseKeepAlive();
+      stream.once('data', (res: etcdserverpb.LeaseKeepAliveResponse) => { resolve(res); stream.end(); });
+      stream.once('error', reject);
+      stream.write({ ID });
+    }),
+    lease,
+    close: () => { kv.close(); maintenance.close(); cluster.close(); lease.close(); },
   };
 }

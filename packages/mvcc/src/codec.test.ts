@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyValue, encodeKeyValue, type KeyValue } from './key_value.js';
+import { decodeKeyValue, encodeKeyValue, peekKeyValue, type KeyValue } from './key_value.js';
 import { compareRevisions, decodeRevision, encodeRevision } from './revision.js';
 
 const revArb = fc.record({ main: fc.maxSafeNat(), sub: fc.maxSafeNat() });
@@ -53,6 +53,18 @@ describe('KeyValue encoding (mvccpb)', () => {
     fc.assert(
       fc.property(kvArb, (kv) => {
         expect(decodeKeyValue(encodeKeyValue(kv))).toEqual(kv);
+      }),
+    );
+  });
+
+  it('peek reads the same key, create revision and version as a full decode', () => {
+    fc.assert(
+      fc.property(kvArb, (kv) => {
+        const bytes = encodeKeyValue(kv);
+        const f = { keyStart: -1, keyEnd: -1, createRevision: -1, version: -1 };
+        peekKeyValue(bytes, f);
+        expect(bytes.subarray(f.keyStart, f.keyEnd)).toEqual(kv.key);
+        expect([f.createRevision, f.version]).toEqual([kv.createRevision, kv.version]);
       }),
     );
   });

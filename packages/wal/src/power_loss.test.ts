@@ -90,7 +90,7 @@ describe('power loss (simulated disk)', () => {
           expect(r3).toEqual(modelReplay(META, [...issued.slice(0, k), next]));
         },
       ),
-      { numRuns: Number(process.env.WAL_RUNS ?? 100) },
+      { numRuns: Number(process.env.WAL_RUNS ?? 300) },
     );
   });
 });
@@ -131,7 +131,7 @@ describe('power loss during snapshot saves (simulated disk)', () => {
           expect(await got.read()).toEqual(payload(i));
         },
       ),
-      { numRuns: Number(process.env.WAL_RUNS ?? 100) },
+      { numRuns: Number(process.env.WAL_RUNS ?? 300) },
     );
   });
 });

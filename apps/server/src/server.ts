@@ -3,6 +3,7 @@ import { etcdserverpb } from '@raftkv/api';
 import { Lessor, minLeaseTtlSeconds } from '@raftkv/lease';
 import { MvccStore } from '@raftkv/mvcc';
 import { Wal } from '@raftkv/wal';
+import { WatchableStore } from '@raftkv/watch';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Applier, DEFAULT_COMMIT_POLICY } from './apply/applier.js';
@@ -15,6 +16,7 @@ import { BackendLeaseStore } from './lease/backend-lease-store.js';
 import { startLeaseExpiry } from './lease/lease-expiry.js';
 import { kvService } from './grpc/kv-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
+import { watchService } from './grpc/watch-service.js';
 import type { Logger } from './logger.js';
 import { SingleMemberLog } from './log/single-member-log.js';
 import { WalSnapshotter } from './log/wal-snapshotter.js';
@@ -148,6 +150,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const core = new ServerCore(config, store, lessor, replicatedLog, applier, new IdGenerator(memberId, Date.now()), clusterId, self);
   const stopLeaseExpiry = startLeaseExpiry(core, lessor, log);
 
+  // Watchers catch up from history in bounded steps between other work, never inside apply.
+  const watchHub: WatchableStore = new WatchableStore(store, { onSyncNeeded: () => setImmediate(() => watchHub.syncUnsynced()) });
+  const progressTimer = setInterval(() => watchHub.progressAll(), config.experimental.watchProgressNotifyIntervalMs || 600_000);
+  progressTimer.unref();
+
   const grpcServer = new Server({
     'grpc.max_receive_message_length': config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -157,6 +164,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
+  grpcServer.addService(etcdserverpb.WatchService, watchService(core, watchHub));
 
   const clientEndpoints: string[] = [];
   for (const url of config.listenClientUrls) {
@@ -175,6 +183,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     closing ??= (async () => {
       fatal = () => {};
       stopLeaseExpiry();
+      clearInterval(progressTimer);
+      watchHub.close();
       await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       await replicatedLog.close();
       await applier.flushed();

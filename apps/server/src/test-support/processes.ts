@@ -126,3 +126,25 @@ export function etcdctl(endpoint: string, args: string[], input?: string): Promi
     child.stdin.end(input ?? '');
   });
 }
+
+/**
+ * Runs a long-lived etcdctl command (such as `watch`) while `during` runs, then stops it with
+ * SIGTERM `settleMs` later and returns what it printed.
+ */
+export async function etcdctlWhile(endpoint: string, args: string[], during: () => Promise<void>,
+  opts: { input?: string; settleMs?: number; startMs?: number } = {}): Promise<CommandResult> {
+  const bin = requireBinary('etcdctl');
+  const child = spawn(bin, ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  if (opts.input !== undefined) child.stdin.write(opts.input);
+  await new Promise((r) => setTimeout(r, opts.startMs ?? 700));
+  await during();
+  await new Promise((r) => setTimeout(r, opts.settleMs ?? 700));
+  child.kill('SIGTERM');
+  const code = await closed;
+  return { code, stdout, stderr };
+}

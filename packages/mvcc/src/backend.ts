@@ -90,10 +90,6 @@ export class Backend {
     return new Backend(dir, env, keyDb, metaDb, auxDb);
   }
 
-  get hasPendingWrites(): boolean {
-    return this.pending.entries.length > 0 || this.pendingMeta.size > 0 || this.pendingAux.size > 0;
-  }
-
   /** Stages a bucket write for the next commit; `value` null deletes. */
   setAux(key: Buffer, value: Uint8Array | null): void {
     this.pendingAux.set(key.toString('latin1'), value);

@@ -108,6 +108,21 @@ describe('snapshot', () => {
     expect(observe(restored)).toEqual(observe(s));
   });
 
+  it('taken during a compaction, restores and finishes it', async () => {
+    const s = await openStore({ compactionBatchLimit: 2 });
+    let i = history(s, 1, 60);
+    const { done } = s.compact(40, i++);
+    const snap = join(tempDir(), 'mid.mdb');
+    await s.snapshotTo(snap);
+    await done;
+    const target = tempDir();
+    await MvccStore.restoreFrom(snap, target);
+    const restored = track(await MvccStore.open({ dir: target }));
+    expect(restored.compactedRevision).toBe(40);
+    await restored.whenCompacted();
+    expect(observe(restored)).toEqual(observe(s));
+  });
+
   it('replaces an existing backend', async () => {
     const a = await openStore();
     history(a, 1, 10);

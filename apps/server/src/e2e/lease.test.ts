@@ -1,4 +1,6 @@
 // Leases end to end: etcdctl's lease commands against raftkv and etcd, expiry, keepalive.
+import { credentials } from '@grpc/grpc-js';
+import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../test-support/grpc-client.js';
@@ -60,18 +62,32 @@ describe('leases', () => {
     for (let i = 0; i < want.length; i++) expect(got[i], `step ${i}`).toEqual(want[i]);
   }, 60_000);
 
-  it('revokes all keys of a lease in one revision', async () => {
+  it('revokes all keys of a lease in one revision: a watcher sees one batch of deletes', async () => {
     const c = connect(raftkv.endpoint);
     const client = new Etcd3({ hosts: `http://${raftkv.endpoint}` });
+    const watchClient = new WatchClient(raftkv.endpoint, credentials.createInsecure());
     try {
       const lease = client.lease(60, { autoKeepAlive: false });
       for (const k of ['one/a', 'one/b', 'one/c']) await lease.put(k).value('v');
       const before = Number((await c.status()).header!.revision);
+      const responses: etcdserverpb.WatchResponse[] = [];
+      const stream = watchClient.watch();
+      stream.on('data', (r: etcdserverpb.WatchResponse) => responses.push(r));
+      stream.on('error', () => undefined);
+      stream.write({ createRequest: { key: Buffer.from('one/'), rangeEnd: Buffer.from('one0'), startRevision: 0n, progressNotify: false, filters: [], prevKv: false, watchId: 0n, fragment: false } });
+      await sleep(300);
       await lease.revoke();
+      await sleep(500);
+      stream.end();
       const after = Number((await c.status()).header!.revision);
       expect(after).toBe(before + 1);
       expect(await client.getAll().prefix('one/').keys()).toEqual([]);
+      const withEvents = responses.filter((r) => r.events.length > 0);
+      expect(withEvents).toHaveLength(1);
+      expect(withEvents[0]!.events.map((e) => [e.type, e.kv!.key.toString(), Number(e.kv!.modRevision)]))
+        .toEqual([[1, 'one/a', after], [1, 'one/b', after], [1, 'one/c', after]]);
     } finally {
+      watchClient.close();
       client.close();
       c.close();
     }

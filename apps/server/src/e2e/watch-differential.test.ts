@@ -1,0 +1,115 @@
+// Differential test of the Watch service: the same watch requests and the same random writes
+// against real etcd 3.4 and raftkv; every watcher's events must be the same, and so must the
+// created / canceled / compacted responses. Response boundaries are not compared (etcd may
+// batch catch-up revisions differently); events and control responses are, in order.
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { WatchClient, etcdserverpb } from '@raftkv/api';
+import { credentials } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
+import { normaliseResponse } from '../test-support/normalise.js';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { Random } from '../test-support/random.js';
+
+const ROUNDS = Number(process.env['RAFTKV_WATCH_DIFF_ROUNDS'] ?? 3);
+const KEYS = ['w/a', 'w/b', 'w/c/1', 'w/c/2', 'x'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Recorder { stream: ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>; seen: Map<string, unknown[]> }
+
+function record(client: WatchClient): Recorder {
+  const stream = client.watch();
+  const seen = new Map<string, unknown[]>();
+  stream.on('data', (r: etcdserverpb.WatchResponse) => {
+    const n = normaliseResponse(r) as Record<string, unknown>;
+    const id = String(n['watchId']);
+    const list = seen.get(id) ?? [];
+    if (r.events.length > 0) {
+      for (const ev of n['events'] as unknown[]) list.push({ event: ev });
+    } else {
+      // A control response: created / canceled / compacted (header revision kept for these).
+      list.push({ created: r.created, canceled: r.canceled, compactRevision: String(r.compactRevision), cancelReason: r.cancelReason });
+    }
+    seen.set(id, list);
+  });
+  stream.on('error', () => undefined);
+  return { stream, seen };
+}
+
+function createRequest(c: Partial<etcdserverpb.WatchCreateRequest>): etcdserverpb.WatchRequest {
+  return {
+    createRequest: {
+      key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0), startRevision: 0n, progressNotify: false, filters: [],
+      prevKv: false, watchId: 0n, fragment: false, ...c,
+    },
+  };
+}
+
+describe('Watch differential against etcd 3.4', () => {
+  let etcd: ServerProcess;
+  let raftkv: ServerProcess;
+  let clients: EtcdClient[];
+  let watchClients: WatchClient[];
+  beforeAll(async () => {
+    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    clients = [connect(etcd.endpoint), connect(raftkv.endpoint)];
+    watchClients = [etcd, raftkv].map((s) => new WatchClient(s.endpoint, credentials.createInsecure()));
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients ?? []) c.close();
+    for (const w of watchClients ?? []) w.close();
+    await Promise.all([etcd?.stop(), raftkv?.stop()]);
+    if (etcd) removeDir(etcd.dataDir);
+    if (raftkv) removeDir(raftkv.dataDir);
+  });
+
+  for (let round = 0; round < ROUNDS; round++) {
+    it(`round ${round}: every watcher sees what etcd's sees`, async () => {
+      const rnd = new Random(100 + round);
+      const writes: Array<(c: EtcdClient) => Promise<unknown>> = [];
+      const write = (i: number) => {
+        // Every random choice is made here, once, so both servers get the very same write.
+        const key = Buffer.from(rnd.pick(KEYS));
+        const other = Buffer.from(rnd.pick(KEYS.filter((k) => k !== key.toString())));
+        const rangeEnd = rnd.bool(0.3) ? Buffer.from('w0') : Buffer.alloc(0);
+        switch (rnd.int(4)) {
+          case 0: case 1: return (c: EtcdClient) => c.put({ key, value: Buffer.from(`v${round}.${i}`) });
+          case 2: return (c: EtcdClient) => c.deleteRange({ key, rangeEnd });
+          default: return (c: EtcdClient) => c.txn(txnRequest({ success: [
+            { requestPut: putRequest({ key, value: Buffer.from(`t${i}`) }) },
+            { requestPut: putRequest({ key: other, value: Buffer.from(`u${i}`) }) },
+          ] }));
+        }
+      };
+      for (let i = 0; i < 40; i++) writes.push(write(i));
+      const before = 15;
+      // History first, the same on both.
+      const base = await Promise.all(clients.map(async (c) => Number((await c.status()).header!.revision)));
+      expect(base[1]).toBe(base[0]);
+      for (const w of writes.slice(0, before)) for (const c of clients) await w(c);
+      const compactAt = base[0]! + 3;
+      if (round === 0) for (const c of clients) await c.compact({ revision: BigInt(compactAt) });
+
+      const watchers: etcdserverpb.WatchRequest[] = [
+        createRequest({ key: Buffer.from('w/'), rangeEnd: Buffer.from('w0'), startRevision: BigInt(base[0]! + 1), prevKv: true, watchId: 1n }),
+        createRequest({ key: Buffer.from('w/a'), watchId: 2n }),
+        createRequest({ key: Buffer.from('w/c/'), rangeEnd: Buffer.from('w/c0'), startRevision: BigInt(base[0]! + 5), filters: [etcdserverpb.WatchCreateRequest_FilterType.NODELETE], watchId: 3n }),
+        createRequest({ key: Buffer.from('\0'), rangeEnd: Buffer.from('\0'), filters: [etcdserverpb.WatchCreateRequest_FilterType.NOPUT], prevKv: true, watchId: 4n }),
+        createRequest({ key: Buffer.from('x'), startRevision: 1n, watchId: 5n }), // compacted in round 0
+        createRequest({ key: Buffer.from('w/b'), watchId: 1n }), // a duplicate id
+      ];
+      const recorders = watchClients.map((w) => record(w));
+      for (const r of recorders) for (const req of watchers) r.stream.write(req);
+      await sleep(500);
+      for (const w of writes.slice(before)) for (const c of clients) await w(c);
+      for (const r of recorders) r.stream.write({ cancelRequest: { watchId: 2n } });
+      await clients[0]!.put({ key: Buffer.from('w/a'), value: Buffer.from('after-cancel') });
+      await clients[1]!.put({ key: Buffer.from('w/a'), value: Buffer.from('after-cancel') });
+      await sleep(800);
+      for (const r of recorders) r.stream.end();
+      const [want, got] = recorders.map((r) => Object.fromEntries([...r.seen].sort()));
+      expect(Object.keys(want!).length).toBeGreaterThan(3);
+      expect(got).toEqual(want);
+    }, 60_000);
+  }
+});

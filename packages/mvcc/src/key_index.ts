@@ -21,6 +21,17 @@ export interface KeyAt {
 /** Set of revisions kept by a compaction, keyed by {@link revisionId}. */
 export type RevisionSet = Set<string>;
 
+/** Where compact/keep record the revisions they keep. */
+export interface KeptRevisions {
+  add(rev: Revision): void;
+  delete(rev: Revision): void;
+}
+
+/** Records kept revisions by value (for matching revisions decoded from LMDB keys). */
+export function keptById(set: RevisionSet): KeptRevisions {
+  return { add: (rev) => void set.add(revisionId(rev)), delete: (rev) => void set.delete(revisionId(rev)) };
+}
+
 export function revisionId(rev: Revision): string {
   return `${rev.main}_${rev.sub}`;
 }
@@ -114,7 +125,7 @@ export class KeyIndex {
    * Drops the revisions a compaction at `atRev` makes unreachable and adds the ones it
    * keeps (the newest revision <= atRev of the surviving generation) to `available`.
    */
-  compact(atRev: number, available: RevisionSet): void {
+  compact(atRev: number, available: KeptRevisions): void {
     const { genIdx, revIndex } = this.doCompact(atRev, available);
     let gi = genIdx;
     const g = this.generations[gi]!;
@@ -122,7 +133,7 @@ export class KeyIndex {
       if (revIndex !== -1) g.revs = g.revs.slice(revIndex);
       // Only the tombstone left: the generation is gone entirely.
       if (g.revs.length === 1 && gi !== this.generations.length - 1) {
-        available.delete(revisionId(g.revs[0]!));
+        available.delete(g.revs[0]!);
         gi++;
       }
     }
@@ -130,16 +141,16 @@ export class KeyIndex {
   }
 
   /** Like {@link compact} without changing anything: what a compaction at atRev would keep. */
-  keep(atRev: number, available: RevisionSet): void {
+  keep(atRev: number, available: KeptRevisions): void {
     if (this.isEmpty()) return;
     const { genIdx, revIndex } = this.doCompact(atRev, available);
     const g = this.generations[genIdx]!;
     if (g.revs.length > 0 && revIndex === g.revs.length - 1 && genIdx !== this.generations.length - 1) {
-      available.delete(revisionId(g.revs[revIndex]!));
+      available.delete(g.revs[revIndex]!);
     }
   }
 
-  private doCompact(atRev: number, available: RevisionSet): { genIdx: number; revIndex: number } {
+  private doCompact(atRev: number, available: KeptRevisions): { genIdx: number; revIndex: number } {
     let genIdx = 0;
     // Skip generations whose tombstone is at or before atRev: nothing in them survives.
     while (genIdx < this.generations.length - 1) {
@@ -150,7 +161,7 @@ export class KeyIndex {
     const revs = this.generations[genIdx]!.revs;
     for (let i = revs.length - 1; i >= 0; i--) {
       if (revs[i]!.main <= atRev) {
-        available.add(revisionId(revs[i]!));
+        available.add(revs[i]!);
         return { genIdx, revIndex: i };
       }
     }

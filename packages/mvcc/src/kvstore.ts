@@ -759,7 +759,7 @@ export class MvccStore {
     const h = new Crc32c().update(KEY_BUCKET);
     for (const e of this.allRevisions()) {
       if (e.rev.main > rev) continue;
-      if (e.rev.main <= compactRev && keep.size > 0 && !keep.has(revisionId(e.rev))) continue;
+      if (e.rev.main <= compactRev && keep.size > 0 && !keep.has(e.rev)) continue;
       h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
     }
     return { hash: h.sum(), compactRevision: compactRev, revision: currentRev };

@@ -1,5 +1,5 @@
 import BTreeModule from 'sorted-btree';
-import { KeyIndex, type KeyAt, type RevisionSet } from './key_index.js';
+import { KeyIndex, keptById, type KeyAt, type RevisionSet } from './key_index.js';
 import type { Revision } from './revision.js';
 
 // sorted-btree is CommonJS: under node's ESM loader the class is the module's
@@ -92,18 +92,22 @@ export class TreeIndex {
   /** Compacts every key at `atRev`; returns the revisions <= atRev that stay reachable. */
   compact(atRev: number): RevisionSet {
     const available: RevisionSet = new Set();
+    const kept = keptById(available);
     const empty: string[] = [];
     this.tree.forEachPair((k, ki) => {
-      ki.compact(atRev, available);
+      ki.compact(atRev, kept);
       if (ki.isEmpty()) empty.push(k);
     });
     for (const k of empty) this.tree.delete(k);
     return available;
   }
 
-  /** What {@link compact} at `atRev` would keep, without changing the index. */
-  keep(atRev: number): RevisionSet {
-    const available: RevisionSet = new Set();
+  /**
+   * What {@link compact} at `atRev` would keep, without changing the index. The set
+   * holds the index's own Revision objects (compared by identity: cheap for hashKV).
+   */
+  keep(atRev: number): Set<Revision> {
+    const available = new Set<Revision>();
     this.tree.forEachPair((_k, ki) => ki.keep(atRev, available));
     return available;
   }

@@ -44,6 +44,8 @@ export interface SimOptions {
   maxDelayTicks: number;
   crashRate: number;
   membershipRate: number;
+  /** Chance per round that a node's disk write is still in flight. */
+  slowDiskRate: number;
   /** Receives one line per notable event when replaying a seed. */
   trace?: (line: string) => void;
 }
@@ -78,6 +80,7 @@ export function optionsForSeed(seed: number): SimOptions {
     maxDelayTicks: r.pick([0, 1, 3, 6]),
     crashRate: r.pick([0, 0.005, 0.02]),
     membershipRate: r.pick([0, 0.02, 0.05]),
+    slowDiskRate: r.pick([0, 0.2, 0.5]),
   };
 }
 
@@ -105,6 +108,8 @@ interface SimNode {
   removed: boolean;
   /** Highest commit index already checked against the global record. */
   checkedCommit: number;
+  /** A Ready taken but not yet persisted (its disk write is in flight). */
+  pending: Ready | undefined;
   rng: Prng;
 }
 
@@ -169,6 +174,7 @@ export class Simulator {
       confState: emptyConfState(),
       removed: false,
       checkedCommit: 0,
+      pending: undefined,
       rng: this.rng.fork(),
     };
     this.nodes.set(id, sn);
@@ -182,6 +188,7 @@ export class Simulator {
     sn.applied = snap.metadata.index;
     sn.confState = snap.metadata.confState;
     sn.checkedCommit = 0;
+    sn.pending = undefined;
     const rng = sn.rng.fork();
     sn.node = new RawNode({
       id: sn.id,
@@ -202,6 +209,7 @@ export class Simulator {
 
   private crash(sn: SimNode, why: string): void {
     sn.node = undefined;
+    sn.pending = undefined;
     this.trace(`crash ${sn.id} (${why})`);
   }
 
@@ -269,11 +277,26 @@ export class Simulator {
 
   // ------------------------------------------------------------- ready handling
 
+  /**
+   * Handle Readies like a server whose disk write runs in parallel with the
+   * network: after `messagesBeforePersist` go out, the write may stay in
+   * flight for a while and the node keeps stepping incoming messages (it
+   * just cannot take another Ready) until the write completes.
+   */
   private processReady(sn: SimNode, chaos: boolean): void {
-    for (let guard = 0; guard < 50 && sn.node?.hasReady(); guard++) {
+    for (let guard = 0; guard < 50; guard++) {
       const node = sn.node;
-      const rd = node.ready();
-      for (const m of rd.messagesBeforePersist) this.send(sn, m, chaos);
+      if (!node) return;
+      if (!sn.pending) {
+        if (!node.hasReady()) return;
+        const rd = node.ready();
+        for (const m of rd.messagesBeforePersist) this.send(sn, m, chaos);
+        sn.pending = rd;
+        if (chaos && this.rng.chance(this.opts.slowDiskRate)) return;
+      } else if (chaos && this.rng.chance(this.opts.slowDiskRate)) {
+        return;
+      }
+      const rd = sn.pending;
       if (chaos && this.rng.chance(this.opts.crashRate * 0.2)) {
         this.crash(sn, 'before persisting a Ready');
         return;
@@ -287,6 +310,7 @@ export class Simulator {
         return;
       }
       for (const m of rd.messages) this.send(sn, m, chaos);
+      sn.pending = undefined;
       this.apply(sn, rd);
       if (sn.removed) return;
       node.advance();
@@ -620,6 +644,7 @@ export class Simulator {
       if (!inLatest.has(sn.id) && this.everMember.has(sn.id)) {
         // Removed by a config it never applied (it was down or cut off): shut it down like the rest.
         sn.removed = true;
+        sn.pending = undefined;
         sn.node = undefined;
         this.trace(`${sn.id} is not in the latest config; shutting down`);
       } else if (!sn.node) {

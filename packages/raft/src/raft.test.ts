@@ -370,6 +370,93 @@ describe('replication', () => {
   });
 });
 
+describe('term and log rules', () => {
+  it('the leader counts its own new entries towards the commit quorum only after advance()', () => {
+    const c = new TestCluster(ids(3));
+    c.elect(1n);
+    const leader = c.get(1n).node;
+    const r1 = c.raft(1n);
+    leader.propose(enc('x'));
+    const rd = leader.ready();
+    const index = rd.entries[rd.entries.length - 1]!.index;
+    // One follower acks while the leader's own write is still in flight:
+    // only one durable copy exists, not a quorum of three.
+    r1.step(makeMessage({ type: MessageType.AppResp, from: 2n, to: 1n, term: r1.term, index }));
+    expect(r1.raftLog.committed).toBeLessThan(index);
+    c.get(1n).storage.append(rd.entries);
+    leader.advance();
+    expect(r1.raftLog.committed).toBe(index);
+  });
+
+  it('a follower truncates a conflicting uncommitted tail to match the leader', () => {
+    const c = new TestCluster(ids(3));
+    c.elect(1n);
+    c.filter = () => false;
+    c.get(1n).node.propose(enc('orphan'));
+    c.stabilize();
+    c.heal();
+    c.isolate(1n);
+    c.elect(2n);
+    c.propose(2n, 'winner');
+    c.heal();
+    c.tickAll(2);
+    expect(c.appliedData(1n)).toEqual(['winner']);
+    const terms = (id: bigint) => c.raft(id).raftLog.allEntries().map((e) => e.term);
+    expect(terms(1n)).toEqual(terms(2n));
+  });
+
+  it('messages from an older term are ignored, but with check-quorum a stale leader is told the new term', () => {
+    const c = new TestCluster(ids(3), { checkQuorum: true });
+    c.elect(1n);
+    const r2 = c.raft(2n);
+    const term = r2.term;
+    r2.step(makeMessage({ type: MessageType.App, from: 3n, to: 2n, term: term - 1, index: 0, logTerm: 0 }));
+    expect(r2.term).toBe(term);
+    const reply = r2.msgs.find((m) => m.to === 3n)!;
+    expect(reply.type).toBe(MessageType.AppResp);
+    expect(reply.term).toBe(term);
+  });
+
+  it('heartbeats never tell a follower to commit past what it is known to hold', () => {
+    const c = new TestCluster(ids(3));
+    c.elect(1n);
+    c.isolate(3n);
+    c.propose(1n, 'a');
+    c.propose(1n, 'b');
+    c.heal();
+    const r1 = c.raft(1n);
+    r1.msgs = [];
+    r1.step(makeMessage({ type: MessageType.Beat, from: 1n }));
+    const hb = r1.msgs.find((m) => m.type === MessageType.Heartbeat && m.to === 3n)!;
+    expect(hb.commit).toBe(r1.prs.progress.get(3n)!.match);
+    expect(hb.commit).toBeLessThan(r1.raftLog.committed);
+  });
+
+  it('a candidate that hears an append from a leader of its term becomes its follower', () => {
+    const c = new TestCluster(ids(3));
+    c.stabilize();
+    const r3 = c.raft(3n);
+    r3.becomeCandidate();
+    r3.step(makeMessage({ type: MessageType.App, from: 1n, to: 3n, term: r3.term, index: 3, logTerm: 1, commit: 3 }));
+    expect(r3.state).toBe(StateType.Follower);
+    expect(r3.lead).toBe(1n);
+  });
+
+  it('pre-vote: a node with a stale log loses and nobody raises their term', () => {
+    const c = new TestCluster(ids(3), { preVote: true });
+    c.elect(1n);
+    c.isolate(3n);
+    c.propose(1n, 'x');
+    c.heal();
+    c.filter = (m) => m.type !== MessageType.App && m.type !== MessageType.Heartbeat;
+    const term = c.raft(1n).term;
+    c.get(3n).node.campaign();
+    c.stabilize();
+    expect(c.raft(3n).state).toBe(StateType.Follower);
+    for (const id of ids(3)) expect(c.raft(id).term).toBe(term);
+  });
+});
+
 describe('ReadIndex', () => {
   it('the leader confirms leadership with a heartbeat round before answering', () => {
     const c = new TestCluster(ids(3));

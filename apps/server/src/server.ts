@@ -126,15 +126,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       await applier.flushed();
       await store.flushed();
     },
-    term: () => replicatedLog.term,
     log,
     fatal: (err) => fatal(err),
   });
-  const replicatedLog: SingleMemberLog = new SingleMemberLog({
+  const replicatedLog = new SingleMemberLog({
     wal, memberId, term, lastIndex: committed,
     apply: (entries) => {
       applier.apply(entries);
-      snapshotter.applied(entries.length, entries[entries.length - 1]!.index);
+      const last = entries[entries.length - 1]!;
+      snapshotter.applied(entries.length, last.index, last.term);
     },
     fatal: (err) => fatal(err),
   });

@@ -7,12 +7,21 @@ import type { ServerCore } from '../server-core.js';
 
 type WatchCall = ServerDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>;
 
+// Every watcher of a revision is handed the same Event objects: convert each once, not once
+// per watcher (100k watchers on a prefix would otherwise convert one put 100k times).
+const wireEvents = new WeakMap<Event, mvccpb.Event>();
+
 function eventToWire(ev: Event): mvccpb.Event {
-  return {
-    type: ev.type === 'put' ? mvccpb.Event_EventType.PUT : mvccpb.Event_EventType.DELETE,
-    kv: keyValueToWire(ev.kv),
-    prevKv: ev.prevKv ? keyValueToWire(ev.prevKv) : undefined,
-  };
+  let wire = wireEvents.get(ev);
+  if (wire === undefined) {
+    wire = {
+      type: ev.type === 'put' ? mvccpb.Event_EventType.PUT : mvccpb.Event_EventType.DELETE,
+      kv: keyValueToWire(ev.kv),
+      prevKv: ev.prevKv ? keyValueToWire(ev.prevKv) : undefined,
+    };
+    wireEvents.set(ev, wire);
+  }
+  return wire;
 }
 
 /**

@@ -7,7 +7,6 @@ export interface WalSnapshotterOptions {
   snapshotCount: number;
   /** Resolves once everything applied so far is on stable storage in the backend. */
   backendDurable: () => Promise<void>;
-  term: () => number;
   log: Logger;
   fatal: (err: unknown) => void;
 }
@@ -23,19 +22,19 @@ export class WalSnapshotter {
 
   constructor(private readonly opts: WalSnapshotterOptions) {}
 
-  /** Called after each applied batch with the index of its last entry. */
-  applied(count: number, lastIndex: number): void {
+  /** Called after each applied batch with the index and term of its last entry. */
+  applied(count: number, lastIndex: number, lastTerm: number): void {
     this.appliedSince += count;
     if (this.running || this.appliedSince < this.opts.snapshotCount) return;
     this.running = true;
     this.appliedSince = 0;
-    void this.snapshot(lastIndex).finally(() => { this.running = false; });
+    void this.snapshot(lastIndex, lastTerm).finally(() => { this.running = false; });
   }
 
-  private async snapshot(index: number): Promise<void> {
+  private async snapshot(index: number, term: number): Promise<void> {
     try {
       await this.opts.backendDurable();
-      await this.opts.wal.append([{ type: 'snapshot', index, term: this.opts.term() }]);
+      await this.opts.wal.append([{ type: 'snapshot', index, term }]);
       await this.opts.wal.releaseTo(index);
       this.opts.log.info('released WAL segments covered by the backend', { index });
     } catch (err) {

@@ -294,6 +294,9 @@ export class Simulator {
         sn.pending = rd;
         if (chaos && this.rng.chance(this.opts.slowDiskRate)) return;
       } else if (chaos && this.rng.chance(this.opts.slowDiskRate)) {
+        // A crash while the write is in flight loses it, after its early
+        // messages went out and possibly after acks for it came back.
+        if (this.rng.chance(this.opts.crashRate)) this.crash(sn, 'during a slow disk write');
         return;
       }
       const rd = sn.pending;

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Simulator, optionsForSeed, runSeed } from './simulator.js';
 
-// Seeds that once failed, with what they found. Each must keep passing.
+// Seeds that once failed, with what they found, and canary seeds that a
+// deliberately broken raft (mutation) fails on. Each must keep passing.
 const REGRESSIONS: Array<[number, string]> = [
   [6, 'bootstrap learner treated as removed while replaying the first conf changes (simulator bug)'],
   [16, 'explicit joint config never left after faults stopped (simulator liveness driver)'],
   [1_000_970, 'crash after persisting a snapshot but before the hard state: restart rejected commit < snapshot index'],
+  [1387, 'canary: fails if a leader counts its own entries before they are durable'],
+  [2617, 'canary: fails if a leader counts its own entries before they are durable'],
+  [2647, 'canary: fails if a leader counts its own entries before they are durable'],
   [72, 'snapshot dropped by a partition in flight was never reported, follower stuck in snapshot state'],
 ];
 

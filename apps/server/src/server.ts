@@ -16,7 +16,7 @@ import { BackendLeaseStore } from './lease/backend-lease-store.js';
 import { startLeaseExpiry } from './lease/lease-expiry.js';
 import { kvService } from './grpc/kv-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
-import { watchService } from './grpc/watch-service.js';
+import { watchService, WatchServiceWithEncodedResponses } from './grpc/watch-service.js';
 import type { Logger } from './logger.js';
 import { SingleMemberLog } from './log/single-member-log.js';
 import { WalSnapshotter } from './log/wal-snapshotter.js';
@@ -164,7 +164,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
-  grpcServer.addService(etcdserverpb.WatchService, watchService(core, watchHub));
+  grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
 
   const clientEndpoints: string[] = [];
   for (const url of config.listenClientUrls) {

@@ -6,6 +6,7 @@ import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-s
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const VALUE = Buffer.alloc(256, 'v');
+const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3);
 
 interface Cell { opsPerSec: number; p50Ms: number; p99Ms: number }
 
@@ -14,9 +15,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function load(clients: EtcdClient[], inFlight: number, op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
+async function load(clients: EtcdClient[], inFlight: number, op: (c: EtcdClient, i: number) => Promise<unknown>, seconds = SECONDS): Promise<Cell> {
   const latencies: number[] = [];
-  const deadline = performance.now() + SECONDS * 1000;
+  const deadline = performance.now() + seconds * 1000;
   let n = 0;
   const worker = async (w: number) => {
     const client = clients[w % clients.length]!;
@@ -37,6 +38,8 @@ async function measure(server: ServerProcess): Promise<Record<string, Cell>> {
   const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
   const out: Record<string, Cell> = {};
   try {
+    // Warm up (JIT, connections, backend growth) before measuring, the same for both servers.
+    await load(clients, 16, (c, i) => c.put({ key: Buffer.from(`warm/${i % 1000}`), value: VALUE }), WARMUP_SECONDS);
     for (const inFlight of [1, 16, 128]) {
       out[`put x${inFlight}`] = await load(clients, inFlight, (c, i) => c.put({ key: Buffer.from(`bench/${i % 10000}`), value: VALUE }));
     }

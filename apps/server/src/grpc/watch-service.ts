@@ -5,24 +5,48 @@ import type { WatchableStore, WatchResponse, WatchStream } from '@raftkv/watch';
 import { keyValueToWire, toNumber } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
 
-type WatchCall = ServerDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>;
+type WatchCall = ServerDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse | Buffer>;
 
-// Every watcher of a revision is handed the same Event objects: convert each once, not once
-// per watcher (100k watchers on a prefix would otherwise convert one put 100k times).
-const wireEvents = new WeakMap<Event, mvccpb.Event>();
+/** WatchResponse.events is field 11, length-delimited: tag byte (11 << 3) | 2. */
+const EVENTS_TAG = (11 << 3) | 2;
 
-function eventToWire(ev: Event): mvccpb.Event {
-  let wire = wireEvents.get(ev);
-  if (wire === undefined) {
-    wire = {
+// Every watcher of a revision is handed the same Event objects: encode each once, as the bytes
+// of a WatchResponse `events` field, not once per watcher (100k watchers on a prefix would
+// otherwise encode one put 100k times).
+const encodedEvents = new WeakMap<Event, Buffer>();
+
+function encodedEvent(ev: Event): Buffer {
+  let bytes = encodedEvents.get(ev);
+  if (bytes === undefined) {
+    const body = mvccpb.Event.encode({
       type: ev.type === 'put' ? mvccpb.Event_EventType.PUT : mvccpb.Event_EventType.DELETE,
       kv: keyValueToWire(ev.kv),
       prevKv: ev.prevKv ? keyValueToWire(ev.prevKv) : undefined,
-    };
-    wireEvents.set(ev, wire);
+    }).finish();
+    let n = body.byteLength;
+    const len: number[] = [];
+    while (n >= 0x80) {
+      len.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    len.push(n);
+    bytes = Buffer.concat([Buffer.from([EVENTS_TAG, ...len]), body]);
+    encodedEvents.set(ev, bytes);
   }
-  return wire;
+  return bytes;
 }
+
+/**
+ * The Watch service definition with a serializer that passes pre-encoded responses through:
+ * a response is its header fields (encoded per watcher) followed by shared event bytes.
+ */
+export const WatchServiceWithEncodedResponses = {
+  watch: {
+    ...etcdserverpb.WatchService.watch,
+    responseSerialize: (value: etcdserverpb.WatchResponse | Buffer): Buffer =>
+      Buffer.isBuffer(value) ? value : Buffer.from(etcdserverpb.WatchResponse.encode(value).finish()),
+  },
+} as const;
 
 /**
  * The Watch service: one gRPC stream carries many watchers, each a watcher of the
@@ -30,7 +54,7 @@ function eventToWire(ev: Event): mvccpb.Event {
  * buffer is full the service stops taking from the queue (its watchers park, bounded) and stops
  * reading requests, until the buffer drains.
  */
-export function watchService(core: ServerCore, hub: WatchableStore): etcdserverpb.WatchServer {
+export function watchService(core: ServerCore, hub: WatchableStore) {
   return {
     watch: (call: WatchCall) => {
       let blocked = false;
@@ -47,16 +71,20 @@ export function watchService(core: ServerCore, hub: WatchableStore): etcdserverp
         }
       };
       const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump) });
-      const toWire = (r: WatchResponse): etcdserverpb.WatchResponse => ({
-        header: { ...core.header(r.revision) },
-        watchId: r.watchId,
-        created: r.created,
-        canceled: r.canceled,
-        compactRevision: BigInt(r.compactRevision),
-        cancelReason: r.cancelReason,
-        fragment: r.fragment,
-        events: r.events.map(eventToWire),
-      });
+      const toWire = (r: WatchResponse): Buffer => {
+        const head = etcdserverpb.WatchResponse.encode({
+          header: core.header(r.revision),
+          watchId: r.watchId,
+          created: r.created,
+          canceled: r.canceled,
+          compactRevision: BigInt(r.compactRevision),
+          cancelReason: r.cancelReason,
+          fragment: r.fragment,
+          events: [],
+        }).finish();
+        if (r.events.length === 0) return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+        return Buffer.concat([head, ...r.events.map(encodedEvent)]);
+      };
       call.on('drain', () => {
         blocked = false;
         call.resume();

@@ -29,6 +29,7 @@ const CASES: Array<{ name: string; args: string[]; input?: string }> = [
   { name: 'every key from revision 6', args: ['watch', '--prefix', '', '--rev=6'] },
   // One watch only: etcdctl prints concurrent watches from two goroutines, interleaved at random.
   { name: 'interactive', args: ['watch', '-i'], input: 'watch cfg/ --prefix --rev=2 --prev-kv\n' },
+  { name: 'interactive with a progress request', args: ['watch', '-i'], input: 'watch zzz\nprogress\n' },
 ];
 
 describe('etcdctl watch prints what it prints against etcd', () => {

@@ -70,7 +70,8 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
           }
         }
       };
-      const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump) });
+      // etcd splits a fragmenting watcher's responses at --max-request-bytes.
+      const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump), maxResponseBytes: core.config.maxRequestBytes });
       const toWire = (r: WatchResponse): Buffer => {
         const head = etcdserverpb.WatchResponse.encode({
           header: core.header(r.revision),

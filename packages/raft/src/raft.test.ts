@@ -230,9 +230,10 @@ describe('election', () => {
   });
 
   it('a learner never campaigns', () => {
-    const c = new TestCluster([1n, 2n], {}, 1);
-    c.add(3n, { voters: [1n, 2n], learners: [3n] });
+    const c = new TestCluster([], {}, 1);
+    for (const id of [1n, 2n, 3n]) c.add(id, { voters: [1n, 2n], learners: [3n] });
     c.tickAll(100);
+    expect(c.raft(3n).lead).not.toBe(0n);
     expect(c.raft(3n).state).toBe(StateType.Follower);
     c.get(3n).node.campaign();
     expect(c.raft(3n).state).toBe(StateType.Follower);
@@ -415,6 +416,23 @@ describe('term and log rules', () => {
     const reply = r2.msgs.find((m) => m.to === 3n)!;
     expect(reply.type).toBe(MessageType.AppResp);
     expect(reply.term).toBe(term);
+  });
+
+  it('a learner with a higher term answers a stale leader so that it learns the term (no pre-vote, no check-quorum)', () => {
+    const c = new TestCluster([], {}, 1);
+    for (const id of [1n, 2n, 3n]) c.add(id, { voters: [1n, 2n], learners: [3n] });
+    c.elect(1n);
+    const r3 = c.raft(3n);
+    expect(r3.term).toBe(c.raft(1n).term);
+    r3.becomeFollower(r3.term + 5, 0n);
+    c.tickAll(3);
+    // The leader stepped down on the learner's answer; a new election at a
+    // higher term brings the learner back in.
+    c.tickAll(40);
+    const leader = [1n, 2n].find((id) => c.raft(id).state === StateType.Leader)!;
+    expect(c.raft(leader).term).toBeGreaterThan(r3.term - 1);
+    c.propose(leader, 'caught-up');
+    expect(c.appliedData(3n)).toEqual(['caught-up']);
   });
 
   it('heartbeats never tell a follower to commit past what it is known to hold', () => {

@@ -449,9 +449,15 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
-        // A leader with a stale term (e.g. after a partition) would otherwise
-        // never learn the new term when pre-vote keeps us from disrupting it.
+      if (
+        (this.cfg.checkQuorum || this.cfg.preVote || !this.promotable()) &&
+        (m.type === MessageType.Heartbeat || m.type === MessageType.App)
+      ) {
+        // Tell a leader with a stale term ours, or it never learns it: with
+        // pre-vote / check-quorum we will not disrupt it by campaigning, and
+        // a learner (or a member that does not know the config yet) never
+        // campaigns at all. Without this, such a node (e.g. one that raised
+        // its term answering a vote request) would never catch up.
         this.send(makeMessage({ type: MessageType.AppResp, to: m.from }));
       } else if (m.type === MessageType.PreVote) {
         this.send(makeMessage({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true }));

@@ -10,6 +10,8 @@ const REGRESSIONS: Array<[number, string]> = [
   [1387, 'canary: fails if a leader counts its own entries before they are durable'],
   [2617, 'canary: fails if a leader counts its own entries before they are durable'],
   [2647, 'canary: fails if a leader counts its own entries before they are durable'],
+  [15_196, 'learner with a higher term ignored the stale leader forever (no pre-vote/check-quorum): stalled'],
+  [18_925, 'joining member that raised its term on a vote request ignored the leader forever: stalled'],
   [72, 'snapshot dropped by a partition in flight was never reported, follower stuck in snapshot state'],
 ];
 

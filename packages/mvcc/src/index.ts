@@ -14,4 +14,4 @@ export type {
   TxnRequest,
   TxnResponse,
 } from './kv.js';
-export { MvccStore, type Bucket, type EventListener, type MvccStoreOptions } from './kvstore.js';
+export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccStoreOptions } from './kvstore.js';

@@ -376,6 +376,24 @@ export class MvccStore {
   }
 
   /**
+   * Serves a txn without writes (only ranges, at any depth) as a read: no revision, no
+   * consistent index, nothing to log — etcd answers such txns without going through raft.
+   * @throws RangeError if the txn contains a put or a delete (those must go through `txn`).
+   * @throws MvccError `future_revision`/`compacted` for a range op.
+   */
+  readTxn(req: TxnRequest): TxnResponse {
+    this.checkOpen();
+    if (!isReadOnlyTxn(req)) throw new RangeError('mvcc: readTxn given a txn that writes');
+    const path: boolean[] = [];
+    this.compareToPath(req, path);
+    this.checkTxn(req, path, { i: 0 }, [], 'range');
+    const tw = new WriteTxn(this.currentRev);
+    const resp = this.applyTxn(tw, req, path, { i: 0 });
+    resp.revision = tw.beginRev;
+    return resp;
+  }
+
+  /**
    * Applies a txn as the raft entry at `index`: compares (nested ones too) are
    * evaluated against the state before the txn, then the chosen ops run in order and
    * see each other's changes; all changes share one main revision (sub 0, 1, ...).
@@ -850,3 +868,8 @@ function compareKV(c: Compare, kv: KeyValue): boolean {
   }
 }
 
+/** Whether a txn only reads, in every branch at every depth. */
+export function isReadOnlyTxn(req: TxnRequest): boolean {
+  const readOnly = (ops: RequestOp[]): boolean => ops.every((op) => 'range' in op || ('txn' in op && isReadOnlyTxn(op.txn)));
+  return readOnly(req.success) && readOnly(req.failure);
+}

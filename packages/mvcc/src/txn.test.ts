@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Compare, TxnResponse } from './kv.js';
-import type { MvccStore } from './kvstore.js';
+import { isReadOnlyTxn, type MvccStore } from './kvstore.js';
 import { dec, enc, keys, openStore } from './test-support/helpers.js';
 
 // k1: value 'b', create 2, mod 4, version 2, lease 5.  k2: value 'z', create 3, mod 3, version 1, lease 0.
@@ -188,5 +188,25 @@ describe('txn apply', () => {
       expect.objectContaining({ code: 'compacted' }),
     );
     expect(s.txn({ compare: [], success: [{ range: { key: enc('k1'), revision: 3 } }], failure: [] }, 101).succeeded).toBe(true);
+  });
+});
+
+describe('readTxn', () => {
+  it('answers a txn without writes as a read, at the current revision, without an index', async () => {
+    const s = await openStore();
+    s.put({ key: enc('a'), value: enc('1') }, 1);
+    const req = {
+      compare: [{ key: enc('a'), target: 'value' as const, result: 'equal' as const, value: enc('1') }],
+      success: [{ range: { key: enc('a') } }, { txn: { compare: [], success: [{ range: { key: enc('b') } }], failure: [] } }],
+      failure: [],
+    };
+    const r = s.readTxn(req);
+    expect(r.succeeded).toBe(true);
+    expect(r.revision).toBe(s.currentRevision);
+    expect(s.consistentIndex).toBe(1);
+    const inner = r.responses[0]!;
+    expect('range' in inner && inner.range.kvs.map((kv) => dec(kv.value))).toEqual(['1']);
+    expect(isReadOnlyTxn(req)).toBe(true);
+    expect(() => s.readTxn({ compare: [], success: [], failure: [{ put: { key: enc('x'), value: enc('y') } }] })).toThrow(RangeError);
   });
 });

@@ -1,9 +1,9 @@
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { EtcdError, etcdserverpb } from '@raftkv/api';
-import { MvccError } from '@raftkv/mvcc';
+import { isReadOnlyTxn, MvccError } from '@raftkv/mvcc';
 import { mvccErrorToEtcd } from '../apply/applier.js';
 import {
-  deleteRangeResponseToWire, putResponseToWire, rangeFromWire, rangeResponseToWire, txnResponseToWire,
+  deleteRangeResponseToWire, putResponseToWire, rangeFromWire, rangeResponseToWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from './validate.js';
@@ -60,7 +60,9 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
     }),
     txn: unary(async (req: etcdserverpb.TxnRequest) => {
       reject(checkTxn(req, core.config.maxTxnOps));
-      const res = await core.txn(req);
+      const txn = txnFromWire(req);
+      // A txn that only reads is a read, as in etcd: no log entry, no revision.
+      const res = isReadOnlyTxn(txn) ? core.store.readTxn(txn) : await core.txn(req);
       return txnResponseToWire(res, core.header(res.revision));
     }),
     compact: unary(async (req: etcdserverpb.CompactionRequest) => {

@@ -1,7 +1,7 @@
 // The real etcdctl (3.4) against raftkv and against real etcd, step by step: the same commands
 // must print the same output (endpoints, IDs that differ by nature, and timings normalised).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdctl, removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { etcdctl, normaliseEtcdctl, type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 
 interface Step { args: string[]; input?: string; json?: boolean }
 
@@ -50,32 +50,21 @@ const STEPS: Step[] = [
   { args: ['get', 'k1', '--rev=12'] },
 ];
 
-function normalise(text: string, endpoint: string): string {
-  return text
-    .split(endpoint).join('ENDPOINT')
-    .replace(/took = [\d.]+[µmn]?s/g, 'took = T')
-    .replace(/"ts":"[^"]*"/g, '"ts":"T"')
-    .replace(/client-[0-9a-f-]{36}/g, 'client-ID')
-    .replace(/"cluster_id":\d+/g, '"cluster_id":0')
-    .replace(/"member_id":\d+/g, '"member_id":0')
-    .replace(/"raft_term":\d+/g, '"raft_term":0');
-}
-
 async function run(endpoint: string, step: Step) {
   const r = await etcdctl(endpoint, step.args, step.input);
-  return { code: r.code, stdout: normalise(r.stdout, endpoint), stderr: normalise(r.stderr, endpoint) };
+  return { code: r.code, stdout: normaliseEtcdctl(r.stdout, endpoint), stderr: normaliseEtcdctl(r.stderr, endpoint) };
 }
 
 describe('etcdctl against raftkv prints what it prints against etcd', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   beforeAll(async () => {
-    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    pair = await startPair();
+    ({ etcd, raftkv } = pair);
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   it('runs the KV commands with the same output, step by step', async () => {

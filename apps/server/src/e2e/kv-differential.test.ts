@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { etcdserverpb } from '@raftkv/api';
 import { connect, deleteRangeRequest, putRequest, rangeRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { outcome } from '../test-support/normalise.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 import { Random } from '../test-support/random.js';
 
 const OPS = Number(process.env['RAFTKV_DIFF_OPS'] ?? 2500);
@@ -122,11 +122,13 @@ class Generator {
 describe('KV differential against etcd 3.4', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   let etcdClient: EtcdClient;
   let raftkvClient: EtcdClient;
 
   beforeAll(async () => {
-    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    pair = await startPair();
+    ({ etcd, raftkv } = pair);
     etcdClient = connect(etcd.endpoint);
     raftkvClient = connect(raftkv.endpoint);
   }, 60_000);
@@ -134,9 +136,7 @@ describe('KV differential against etcd 3.4', () => {
   afterAll(async () => {
     etcdClient?.close();
     raftkvClient?.close();
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   for (const seed of SEEDS) {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { outcome } from '../test-support/normalise.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 import { Random } from '../test-support/random.js';
 
 const OPS = Number(process.env['RAFTKV_LEASE_DIFF_OPS'] ?? 600);
@@ -23,19 +23,19 @@ function close(a: unknown, b: unknown): boolean {
 describe('lease differential against etcd 3.4', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   let e: EtcdClient;
   let r: EtcdClient;
   beforeAll(async () => {
-    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    pair = await startPair();
+    ({ etcd, raftkv } = pair);
     e = connect(etcd.endpoint);
     r = connect(raftkv.endpoint);
   }, 60_000);
   afterAll(async () => {
     e?.close();
     r?.close();
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   it(`gives etcd's answers to ${OPS} random lease operations`, async () => {

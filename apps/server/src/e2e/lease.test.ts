@@ -4,20 +4,20 @@ import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../test-support/grpc-client.js';
-import { etcdctl, removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { etcdctl, normaliseEtcdctl, removeDir, startRaftkv, type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('leases', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   beforeAll(async () => {
-    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    pair = await startPair();
+    ({ etcd, raftkv } = pair);
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   /** Runs etcdctl with `LEASE` standing for this server's lease ID; IDs normalised in output. */
@@ -26,8 +26,7 @@ describe('leases', () => {
     let lease = '';
     const run = async (...args: string[]) => {
       const r = await etcdctl(endpoint, args.map((a) => a.replace('LEASE', lease)));
-      const text = (r.stdout + r.stderr).split(endpoint).join('ENDPOINT')
-        .replace(/"ts":"[^"]*"/g, '"ts":"T"').replace(/client-[0-9a-f-]{36}/g, 'client-ID')
+      const text = normaliseEtcdctl(r.stdout + r.stderr, endpoint)
         .replace(/remaining\(\d+s\)/g, 'remaining(Ns)') // a second may tick between the two servers
         // etcd lists attached keys in Go map order, which is random
         .replace(/attached keys\(\[([^\]]*)\]\)/g, (_m, keys: string) => `attached keys([${keys.split(' ').sort().join(' ')}])`);

@@ -2,25 +2,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { outcome } from '../test-support/normalise.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 
 describe('request limits as etcd', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   let e: EtcdClient;
   let r: EtcdClient;
   beforeAll(async () => {
     const args = ['--max-request-bytes', '65536', '--max-txn-ops', '8'];
-    [etcd, raftkv] = await Promise.all([startEtcd({ args }), startRaftkv({ args })]);
+    pair = await startPair({ args });
+    ({ etcd, raftkv } = pair);
     e = connect(etcd.endpoint);
     r = connect(raftkv.endpoint);
   }, 60_000);
   afterAll(async () => {
     e?.close();
     r?.close();
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   const same = async (send: (c: EtcdClient) => Promise<unknown>) => {

@@ -8,7 +8,7 @@ import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { normaliseResponse } from '../test-support/normalise.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 import { Random } from '../test-support/random.js';
 
 const ROUNDS = Number(process.env['RAFTKV_WATCH_DIFF_ROUNDS'] ?? 3);
@@ -48,19 +48,19 @@ function createRequest(c: Partial<etcdserverpb.WatchCreateRequest>): etcdserverp
 describe('Watch differential against etcd 3.4', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   let clients: EtcdClient[];
   let watchClients: WatchClient[];
   beforeAll(async () => {
-    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    pair = await startPair();
+    ({ etcd, raftkv } = pair);
     clients = [connect(etcd.endpoint), connect(raftkv.endpoint)];
     watchClients = [etcd, raftkv].map((s) => new WatchClient(s.endpoint, credentials.createInsecure()));
   }, 60_000);
   afterAll(async () => {
     for (const c of clients ?? []) c.close();
     for (const w of watchClients ?? []) w.close();
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   for (let round = 0; round < ROUNDS; round++) {

@@ -1,7 +1,7 @@
 // etcdctl watch against raftkv and against etcd: the same writes, the same output.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type EtcdClient } from '../test-support/grpc-client.js';
-import { etcdctlWhile, removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { etcdctlWhile, type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -35,13 +35,13 @@ const CASES: Array<{ name: string; args: string[]; input?: string }> = [
 describe('etcdctl watch prints what it prints against etcd', () => {
   let etcd: ServerProcess;
   let raftkv: ServerProcess;
+  let pair: ServerPair | undefined;
   beforeAll(async () => {
-    [etcd, raftkv] = await Promise.all([startEtcd(), startRaftkv()]);
+    pair = await startPair();
+    ({ etcd, raftkv } = pair);
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([etcd?.stop(), raftkv?.stop()]);
-    if (etcd) removeDir(etcd.dataDir);
-    if (raftkv) removeDir(raftkv.dataDir);
+    await pair?.stop();
   });
 
   it.each(CASES)('$name', async ({ args, input }) => {

@@ -148,3 +148,39 @@ export async function etcdctlWhile(endpoint: string, args: string[], during: () 
   const code = await closed;
   return { code, stdout, stderr };
 }
+
+export interface ServerPair {
+  readonly etcd: ServerProcess;
+  readonly raftkv: ServerProcess;
+  /** Stops both and removes their data directories. */
+  stop(): Promise<void>;
+}
+
+/** Starts the reference etcd and raftkv side by side, with the same options, for a comparison. */
+export async function startPair(opts: StartOptions = {}): Promise<ServerPair> {
+  const [etcd, raftkv] = await Promise.all([startEtcd(opts), startRaftkv(opts)]);
+  return {
+    etcd,
+    raftkv,
+    async stop() {
+      await Promise.all([etcd.stop(), raftkv.stop()]);
+      removeDir(etcd.dataDir);
+      removeDir(raftkv.dataDir);
+    },
+  };
+}
+
+/**
+ * etcdctl's output with what differs by nature between two servers replaced: the endpoint, log
+ * timestamps, the client's random id, IDs and terms in JSON headers.
+ */
+export function normaliseEtcdctl(text: string, endpoint: string): string {
+  return text
+    .split(endpoint).join('ENDPOINT')
+    .replace(/took = [\d.]+[µmn]?s/g, 'took = T')
+    .replace(/"ts":"[^"]*"/g, '"ts":"T"')
+    .replace(/client-[0-9a-f-]{36}/g, 'client-ID')
+    .replace(/"cluster_id":\d+/g, '"cluster_id":0')
+    .replace(/"member_id":\d+/g, '"member_id":0')
+    .replace(/"raft_term":\d+/g, '"raft_term":0');
+}

@@ -12,6 +12,8 @@ export class RaftLog {
   committed: number;
   /** Highest index the application has applied (reported via advance()). */
   applied: number;
+  /** Highest committed index handed to the application in a Ready, applied or not. */
+  applying: number;
 
   constructor(
     readonly storage: Storage,
@@ -22,6 +24,7 @@ export class RaftLog {
     this.unstable = new Unstable(last + 1);
     this.committed = first - 1;
     this.applied = first - 1;
+    this.applying = first - 1;
   }
 
   toString(): string {
@@ -93,14 +96,14 @@ export class RaftLog {
 
   /** Committed, durable, not yet applied entries (bounded by maxNextEntsSize). */
   nextEnts(): Entry[] {
-    const off = Math.max(this.applied + 1, this.firstIndex());
+    const off = Math.max(this.applying + 1, this.firstIndex());
     const hi = this.applyHigh();
     if (hi > off) return this.slice(off, hi, this.maxNextEntsSize);
     return [];
   }
 
   hasNextEnts(): boolean {
-    return this.applyHigh() > Math.max(this.applied + 1, this.firstIndex());
+    return this.applyHigh() > Math.max(this.applying + 1, this.firstIndex());
   }
 
   hasPendingSnapshot(): boolean {
@@ -136,6 +139,7 @@ export class RaftLog {
       () => `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`,
     );
     this.applied = i;
+    if (this.applying < i) this.applying = i;
   }
 
   stableTo(i: number, t: number): void {

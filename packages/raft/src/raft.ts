@@ -864,6 +864,13 @@ export class Raft {
       this.becomeFollower(this.term + 1, NONE);
       return false;
     }
+    if (this.raftLog.applying > this.raftLog.applied) {
+      // Committed entries handed out in a Ready are still being applied (and
+      // may carry conf changes the snapshot already includes): take the
+      // snapshot once they are done; the leader will send it again.
+      this.logger.info(`${this.id} deferring snapshot ${meta.index}: entries up to ${this.raftLog.applying} are being applied`);
+      return false;
+    }
     const cs = meta.confState;
     const inConfig = [cs.voters, cs.learners, cs.votersOutgoing].some((ids) => ids.includes(this.id));
     if (!inConfig) {

@@ -295,6 +295,8 @@ export class RawNode {
     const entries = r.raftLog.unstableEntries();
     const snapshot = r.raftLog.unstable.snapshot;
     const committedEntries = r.raftLog.nextEnts();
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    if (lastCommitted) r.raftLog.applying = lastCommitted.index;
     const termOrVoteChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
 
     const messages: Message[] = [];

@@ -12,6 +12,7 @@ const REGRESSIONS: Array<[number, string]> = [
   [2647, 'canary: fails if a leader counts its own entries before they are durable'],
   [15_196, 'learner with a higher term ignored the stale leader forever (no pre-vote/check-quorum): stalled'],
   [18_925, 'joining member that raised its term on a vote request ignored the leader forever: stalled'],
+  [36_380, 'snapshot restored while a Ready with a leave-joint entry was being applied: config changed under it'],
   [72, 'snapshot dropped by a partition in flight was never reported, follower stuck in snapshot state'],
 ];
 

@@ -162,3 +162,28 @@ describe('leases across restarts', () => {
     }
   }, 60_000);
 });
+
+describe('lease checkpoints', () => {
+  it('persist the remaining TTL through the log, so a restart does not give a lease its full TTL back', async () => {
+    const env = { RAFTKV_LEASE_CHECKPOINT_INTERVAL_MS: '500' };
+    let server = await startRaftkv({ env });
+    const dataDir = server.dataDir;
+    try {
+      const c = connect(server.endpoint);
+      const id = (await c.leaseGrant(0n, 20n)).ID.toString(16);
+      c.close();
+      await sleep(4000); // several checkpoint rounds: the remaining TTL (~16 s) is in the log
+      await server.kill();
+      server = await startRaftkv({ dataDir, env });
+      const ttl = (await etcdctl(server.endpoint, ['lease', 'timetolive', id])).stdout;
+      const remaining = Number(/remaining\((\d+)s\)/.exec(ttl)?.[1]);
+      expect(ttl).toContain('granted with TTL(20s)');
+      // Without checkpoints a restart would give it its full 20 s (plus the election grace).
+      expect(remaining).toBeLessThanOrEqual(18);
+      expect(remaining).toBeGreaterThan(10);
+    } finally {
+      await server.stop();
+      removeDir(dataDir);
+    }
+  }, 60_000);
+});

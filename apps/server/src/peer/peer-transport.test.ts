@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HEADER_CLUSTER_ID, HEADER_FROM, HEADER_TO, STREAM_PATH } from './peer-service.js';
+import { HEADER_CLUSTER_ID, HEADER_FROM, HEADER_TO, peerServiceDefinition, STREAM_PATH } from './peer-service.js';
 import { PeerTransport, type PeerTransportLimits, type PeerTransportOptions } from './peer-transport.js';
 
 const CLUSTER = 0xc1a57e5n;
@@ -184,6 +184,47 @@ describe('PeerTransport messages', () => {
     expect(a.t.stats().peers.get(2n)!.drops).toBe(0);
   });
 
+  it('a slow peer (accepts, never reads) fills HTTP/2 and then its queue, and drops, while a live peer gets everything', async () => {
+    // A peer stuck like a SIGSTOPped process: the stream is accepted, nothing is ever read.
+    const stuck = new Server();
+    stuck.addService(peerServiceDefinition, {
+      Stream: (call: ServerDuplexStream<Buffer, Buffer>) => {
+        call.sendMetadata(new Metadata());
+        call.pause();
+      },
+      Snapshot: () => {},
+    });
+    const port = await new Promise<number>((res, rej) => stuck.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    try {
+      const a = await member(1n, { limits: { maxQueuedBytes: 2 * 1024 * 1024, maxInflightBytes: 1024 * 1024 } });
+      const b = await member(2n);
+      a.t.addPeer(2n, [b.url]);
+      a.t.addPeer(3n, [`http://127.0.0.1:${port}`]);
+      const big = Buffer.alloc(256 * 1024, 1);
+      let turns = 0;
+      // Bounded: 400 turns × 256 KiB = 100 MiB would be far past any buffer on the way.
+      while (a.t.stats().peers.get(3n)!.drops === 0 && turns < 400) {
+        a.t.send(3n, big);
+        a.t.send(2n, text(`l${turns}`));
+        turns++;
+        await nextTurn();
+      }
+      await b.events.until(() => got(b, 1n).length === turns);
+      expect(got(b, 1n)).toEqual(range(turns, 'l'));
+      const s3 = a.t.stats().peers.get(3n)!;
+      console.log(`slow peer: first drop after ${turns} turns (${((turns * big.byteLength) / 2 ** 20).toFixed(1)} MiB offered), ${(s3.sentBytes / 2 ** 20).toFixed(1)} MiB written`);
+      expect(s3.drops).toBeGreaterThan(0);
+      expect(s3.queuedBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+      // Written frames stop at maxInflightBytes (+ the frame that crossed it).
+      expect(s3.sentBytes).toBeLessThanOrEqual(1024 * 1024 + big.byteLength);
+      expect(s3.active).toBe(true);
+      await a.events.until(() => a.unreachable.includes(3n));
+      expect(a.t.stats().peers.get(2n)!.drops).toBe(0);
+    } finally {
+      stuck.forceShutdown();
+    }
+  });
+
   it('reconnects after the peer restarts on the same port, delivering what was queued meanwhile', async () => {
     const a = await member(1n);
     let b = await member(2n);
@@ -349,7 +390,8 @@ describe('PeerTransport snapshots', () => {
     }
     expect(await a.t.sendSnapshot(2n, text('m'), source())).toBe(true);
     console.log(`snapshot backpressure: sender at most ${(maxAhead / MiB).toFixed(1)} MiB ahead of a slow receiver (of ${total} MiB)`);
-    expect(maxAhead).toBeLessThan(40 * MiB);
+    // maxInflightBytes (4 MiB by default) + the chunk being written + the one the source yielded.
+    expect(maxAhead).toBeLessThanOrEqual(6 * MiB);
   });
 
   it('fails when the receiver rejects, when the source throws, and for an unknown peer', async () => {

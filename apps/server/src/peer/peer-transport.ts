@@ -28,6 +28,12 @@ export interface PeerTransportLimits {
   maxFrameBytes: number;
   /** Most raft messages in one frame, sent or accepted. */
   maxMessagesPerFrame: number;
+  /**
+   * Bytes written to one peer's stream but not yet taken by HTTP/2 (flow control); beyond it the
+   * transport stops writing and messages wait in the queue. Per-peer memory is bounded by
+   * maxQueuedBytes + maxInflightBytes + one frame.
+   */
+  maxInflightBytes: number;
   /** Snapshot data is cut into chunks of at most this many bytes (≤ maxFrameBytes). */
   snapshotChunkBytes: number;
   /** Largest snapshot accepted from a peer. */
@@ -51,6 +57,7 @@ export const DEFAULT_PEER_LIMITS: Readonly<PeerTransportLimits> = Object.freeze(
   maxQueuedBytes: 64 * 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,
   maxMessagesPerFrame: 8192,
+  maxInflightBytes: 4 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
   maxSnapshotBytes: 64 * 1024 * 1024 * 1024,
   maxInboundStreams: 128,
@@ -170,6 +177,7 @@ export class PeerTransport {
       maxQueuedBytes: this.limits.maxQueuedBytes,
       maxFrameBytes: this.limits.maxFrameBytes,
       maxMessagesPerFrame: this.limits.maxMessagesPerFrame,
+      maxInflightBytes: this.limits.maxInflightBytes,
       snapshotChunkBytes: this.limits.snapshotChunkBytes,
       dialTimeoutMs: this.limits.dialTimeoutMs,
       backoffInitialMs: this.limits.backoffInitialMs,

@@ -24,6 +24,7 @@ export interface RemoteConfig {
   maxQueuedBytes: number;
   maxFrameBytes: number;
   maxMessagesPerFrame: number;
+  maxInflightBytes: number;
   snapshotChunkBytes: number;
   dialTimeoutMs: number;
   backoffInitialMs: number;
@@ -63,6 +64,8 @@ export class RemotePeer {
   private state: State = 'connecting';
   private everActive = false;
   private blocked = false;
+  /** Bytes written to the call whose write callback has not fired: buffered in grpc-js/HTTP/2. */
+  private inflightBytes = 0;
   private queue: Uint8Array[] = [];
   private head = 0;
   private flushScheduled = false;
@@ -178,13 +181,18 @@ export class RemotePeer {
       this.stats.sentMessages += end - start;
       this.stats.sentBytes += bytes;
       this.stats.sentBatches++;
-      if (!call.write(frame)) {
+      this.inflightBytes += frame.byteLength;
+      const size = frame.byteLength;
+      const more = call.write(frame, () => {
+        if (this.call !== call) return;
+        this.inflightBytes -= size;
+        this.unblock(call);
+      });
+      // grpc-js buffers up to 16 frames before write() says false, and a frame may be many MiB:
+      // bound the bytes buffered below us too, not just our queue.
+      if (!more || this.inflightBytes >= this.cfg.maxInflightBytes) {
         this.blocked = true;
-        call.once('drain', () => {
-          if (this.call !== call) return;
-          this.blocked = false;
-          this.flush();
-        });
+        if (!more) call.once('drain', () => this.unblock(call));
       }
     }
     if (this.head === this.queue.length) {
@@ -194,6 +202,12 @@ export class RemotePeer {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
+  }
+
+  private unblock(call: ClientDuplexStream<Buffer, Buffer>): void {
+    if (this.call !== call || !this.blocked || call.writableNeedDrain || this.inflightBytes >= this.cfg.maxInflightBytes) return;
+    this.blocked = false;
+    this.flush();
   }
 
   private makeClient(url: string): Client {
@@ -243,6 +257,7 @@ export class RemotePeer {
     this.call = undefined;
     clearTimeout(this.timer);
     this.blocked = false;
+    this.inflightBytes = 0;
     this.stats.active = false;
     call?.cancel();
   }
@@ -293,14 +308,26 @@ export class RemotePeer {
     void answered.then(() => (done = true));
     const ac = new AbortController();
     void answered.then(() => ac.abort());
+    // Backpressure: wait while grpc-js says its buffer is full (write() false → 'drain') or
+    // more than maxInflightBytes are written but not yet taken by HTTP/2.
+    let inflight = 0;
+    let progress: (() => void) | undefined;
+    void answered.then(() => progress?.());
     const write = async (chunk: Buffer): Promise<void> => {
-      if (!call.write(chunk) && !done) {
+      inflight += chunk.byteLength;
+      const more = call.write(chunk, () => {
+        inflight -= chunk.byteLength;
+        progress?.();
+      });
+      if (!more && !done) {
         try {
           await once(call, 'drain', { signal: ac.signal });
         } catch {
           // aborted: the call already ended; the loop below stops at `done`.
         }
       }
+      while (inflight >= this.cfg.maxInflightBytes && !done) await new Promise<void>((r) => (progress = r));
+      progress = undefined;
     };
     try {
       if (metadata.byteLength > this.cfg.maxFrameBytes) throw new RangeError(`snapshot metadata of ${metadata.byteLength} bytes exceeds maxFrameBytes`);

@@ -100,13 +100,23 @@ export class FaultProxy {
     connectionsAccepted: 0, connectionsReset: 0, bytesToTarget: 0, bytesFromTarget: 0,
     connectionsByOrigin: new Map<string, number>(),
   };
-  /** @internal read by connections */
-  readonly maxQueuedBytes: number;
   private readonly maxConnections: number;
+  /** What each connection may see and do of its proxy. */
+  private readonly host: ConnectionHost;
 
   private constructor(private readonly server: Server, private readonly options: FaultProxyOptions) {
     this.maxConnections = options.limits?.maxConnections ?? 256;
-    this.maxQueuedBytes = options.limits?.maxQueuedBytesPerDirection ?? 4 * 1024 * 1024;
+    this.host = {
+      target: options.target,
+      maxQueuedBytes: options.limits?.maxQueuedBytesPerDirection ?? 4 * 1024 * 1024,
+      modeFor: (origin) => this.modeFor(origin),
+      forwarded: (toTarget, bytes) => {
+        if (toTarget) this.counters.bytesToTarget += bytes;
+        else this.counters.bytesFromTarget += bytes;
+      },
+      proxyReset: () => { this.counters.connectionsReset++; },
+      forget: (c) => { this.connections.delete(c); },
+    };
     if (options.unknownOriginMode !== undefined) checkMode(options.unknownOriginMode);
   }
 
@@ -191,21 +201,6 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** @internal */
-  countForwarded(toTarget: boolean, bytes: number): void {
-    if (toTarget) this.counters.bytesToTarget += bytes;
-    else this.counters.bytesFromTarget += bytes;
-  }
-
-  /** @internal */
-  countReset(): void { this.counters.connectionsReset++; }
-
-  /** @internal */
-  forget(c: ProxiedConnection): void { this.connections.delete(c); }
-
-  /** @internal */
-  get targetAddress(): { readonly host: string; readonly port: number } { return this.options.target; }
-
   private reapply(): void {
     for (const c of [...this.connections]) c.apply();
   }
@@ -217,7 +212,7 @@ export class FaultProxy {
       socket.resetAndDestroy();
       return;
     }
-    const c = new ProxiedConnection(this, socket);
+    const c = new ProxiedConnection(this.host, socket);
     this.connections.add(c);
     const resolve = this.options.resolveOrigin ?? (async () => undefined);
     resolve(socket).catch(() => undefined).then((origin) => {
@@ -226,6 +221,16 @@ export class FaultProxy {
       c.start(origin);
     });
   }
+}
+
+interface ConnectionHost {
+  readonly target: { readonly host: string; readonly port: number };
+  readonly maxQueuedBytes: number;
+  modeFor(origin: string | undefined): ProxyMode;
+  forwarded(toTarget: boolean, bytes: number): void;
+  /** Counts a reset the proxy decided (not one it passed on). */
+  proxyReset(): void;
+  forget(c: ProxiedConnection): void;
 }
 
 /** One accepted connection and, once a mode lets traffic through, its connection to the target. */
@@ -237,7 +242,7 @@ class ProxiedConnection {
   private fromTarget: Direction | undefined;
   private done = false;
 
-  constructor(private readonly proxy: FaultProxy, private readonly client: Socket) {
+  constructor(private readonly proxy: ConnectionHost, private readonly client: Socket) {
     client.on('error', () => { /* handled on close */ });
     client.on('close', () => { if (this.toTarget === undefined) this.finish(); });
   }
@@ -257,7 +262,7 @@ class ProxiedConnection {
     if (!this.started || this.done) return;
     const mode = this.proxy.modeFor(this.origin);
     if (mode.kind === 'drop') {
-      this.proxy.countReset();
+      this.proxy.proxyReset();
       this.reset();
       return;
     }
@@ -286,7 +291,7 @@ class ProxiedConnection {
 
   /** A lossy cut decided by a direction. */
   cut(): void {
-    this.proxy.countReset();
+    this.proxy.proxyReset();
     this.reset();
   }
 
@@ -302,7 +307,7 @@ class ProxiedConnection {
   }
 
   private connectTarget(): void {
-    const { host, port } = this.proxy.targetAddress;
+    const { host, port } = this.proxy.target;
     const target = createConnection({ host, port, allowHalfOpen: true });
     this.target = target;
     target.pause();
@@ -312,15 +317,15 @@ class ProxiedConnection {
         return;
       }
       const max = this.proxy.maxQueuedBytes;
-      this.toTarget = new Direction(this, this.client, target, (n) => this.proxy.countForwarded(true, n), max);
-      this.fromTarget = new Direction(this, target, this.client, (n) => this.proxy.countForwarded(false, n), max);
+      this.toTarget = new Direction(this, this.client, target, (n) => this.proxy.forwarded(true, n), max);
+      this.fromTarget = new Direction(this, target, this.client, (n) => this.proxy.forwarded(false, n), max);
       this.apply();
     });
     target.on('error', () => {
       // Target refused or reset before the connection was up: the dialer sees a reset, as if the
       // target had refused it directly.
       if (this.toTarget === undefined) {
-        this.proxy.countReset();
+        this.proxy.proxyReset();
         this.reset();
       }
     });
@@ -393,7 +398,8 @@ class Direction {
       this.conn.cut();
       return;
     }
-    // Never earlier than the chunk before it: a shorter delay set later must not reorder bytes.
+    // The queue is FIFO, so a shorter delay set later cannot reorder bytes; keeping due times
+    // monotonic as well means the head is always the next chunk due, the only one timed.
     const dueMs = Math.max(Date.now() + this.delayMs, this.lastDueMs);
     this.lastDueMs = dueMs;
     this.queue.push({ chunk, dueMs });

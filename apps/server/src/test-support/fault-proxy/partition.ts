@@ -48,9 +48,12 @@ const MAX_MEMBERS = 16;
  * on streams it dials), so one-way cuts (`cutLink`) are transport-specific; the symmetric cuts
  * (`isolate`, `partition`) are the portable ones.
  *
- * Limits: loopback and Linux only for pid origins; client traffic (client URLs) is not proxied,
- * so an isolated member still answers clients; connections already held by a blackhole are
- * delivered when healed (see `ProxyMode`).
+ * Limits: pid origins need Linux and members in processes of their own (members running inside
+ * the test process share its pid: give those distinct source addresses, if their dialer can bind
+ * one); each accepted connection costs one read of /proc/net/tcp (~10 ms here). Client traffic
+ * (client URLs) is not proxied, so an isolated member still answers clients. Bytes held by a
+ * blackhole are delivered when healed (see `ProxyMode`): a write that timed out in the minority
+ * may still commit after the heal, so checkers must count a timeout as an unknown outcome.
  *
  * @example
  * const net = await Partition.start({ members: ports.map((port) => ({ target: { host: '127.0.0.1', port }, origin: { pid: 0 } })) });

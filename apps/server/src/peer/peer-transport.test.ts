@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { Client, credentials, Metadata, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HEADER_CLUSTER_ID, HEADER_FROM, HEADER_TO, peerServiceDefinition, STREAM_PATH } from './peer-service.js';
@@ -154,8 +155,12 @@ describe('PeerTransport messages', () => {
     await b.events.until(() => got(b, 1n).length === 20);
     expect(got(b, 1n)).toEqual(range(20, 'l'));
     await a.events.until(() => a.unreachable.includes(3n));
+    // Unreachable is reported in a later turn, never from inside send().
+    const reported = a.unreachable.length;
+    expect(a.t.send(3n, text('more'))).toBe(false);
+    expect(a.unreachable.length).toBe(reported);
     const s = a.t.stats().peers;
-    expect(s.get(3n)).toMatchObject({ drops: 12, queuedMessages: 8, sentMessages: 0, active: false });
+    expect(s.get(3n)).toMatchObject({ drops: 13, queuedMessages: 8, sentMessages: 0, active: false });
     expect(s.get(2n)).toMatchObject({ drops: 0, queuedMessages: 0, active: true });
     expect(a.unreachable).not.toContain(2n);
   });
@@ -222,6 +227,31 @@ describe('PeerTransport messages', () => {
       expect(a.t.stats().peers.get(2n)!.drops).toBe(0);
     } finally {
       stuck.forceShutdown();
+    }
+  });
+
+  it('a peer that accepts TCP but never answers is abandoned after the dial timeout and redialled', async () => {
+    const sockets: Socket[] = [];
+    let accepted = 0;
+    const events = new Events();
+    const silent = createServer((sock) => {
+      sockets.push(sock);
+      accepted++;
+      events.notify();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const a = await member(1n, { limits: { dialTimeoutMs: 100 } });
+      const port = (silent.address() as { port: number }).port;
+      a.t.addPeer(3n, [`http://127.0.0.1:${port}`]);
+      a.t.send(3n, text('never'));
+      await a.events.until(() => a.unreachable.filter((p) => p === 3n).length >= 2);
+      await events.until(() => accepted >= 1);
+      expect(a.t.stats().peers.get(3n)).toMatchObject({ active: false, sentMessages: 0, queuedMessages: 1 });
+      expect(a.t.stats().peers.get(3n)!.streamFailures).toBeGreaterThanOrEqual(2);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 

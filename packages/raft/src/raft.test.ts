@@ -588,6 +588,35 @@ describe('snapshots and compaction', () => {
     expect(c.raft(1n).prs.progress.get(3n)!.state).toBe(ProgressState.Replicate);
   });
 
+  it('a snapshot that arrives while committed entries are being applied is deferred until advance()', () => {
+    const storage = new MemoryStorage();
+    const node = new RawNode({ id: 3n, voters: [1n, 2n, 3n], electionTicks: 10, heartbeatTicks: 1, storage, random: () => 0 });
+    const rd1 = node.ready();
+    storage.append(rd1.entries);
+    if (rd1.hardState) storage.setHardState(rd1.hardState);
+    node.advance();
+    const rd2 = node.ready();
+    expect(rd2.committedEntries.length).toBe(3);
+    const snap = makeMessage({
+      type: MessageType.Snap,
+      from: 1n,
+      to: 3n,
+      term: 2,
+      snapshot: {
+        data: enc('s'),
+        metadata: { index: 10, term: 2, confState: { voters: [1n, 2n, 3n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+      },
+    });
+    node.step(snap);
+    expect(raftOf(node).raftLog.hasPendingSnapshot()).toBe(false);
+    node.advance();
+    node.step(snap);
+    const rd3 = node.ready();
+    expect(rd3.snapshot?.metadata.index).toBe(10);
+    // First the answer to the deferred copy (our commit index), then the ack of the snapshot.
+    expect(rd3.messages.filter((m) => m.type === MessageType.AppResp).map((m) => m.index)).toEqual([3, 10]);
+  });
+
   it('a lost snapshot reported as failed sends the follower back to probing, and a new snapshot follows', () => {
     const c = new TestCluster(ids(3));
     c.isolate(3n);

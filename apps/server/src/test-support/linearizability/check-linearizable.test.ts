@@ -179,6 +179,35 @@ const cases: Case[] = [
     linearizable: true,
   },
   {
+    name: 'an unknown write of a value nobody reads explains a later failed cas',
+    rows: [
+      ['c1', 0, 1, put('a')],
+      ['c2', 2, null, put('x')],
+      ['c3', 5, 6, cas('a', 'b'), 'failed'],
+    ],
+    linearizable: true,
+  },
+  {
+    name: 'an unknown write cannot explain a failed cas that completed before it was invoked',
+    rows: [
+      ['c1', 0, 1, put('a')],
+      ['c3', 2, 3, cas('a', 'b'), 'failed'],
+      ['c2', 4, null, put('x')],
+    ],
+    linearizable: false,
+  },
+  {
+    name: 'an unknown write takes effect once: it cannot explain two failed cas around a rewrite',
+    rows: [
+      ['c1', 0, 1, put('a')],
+      ['c2', 2, null, put('x')],
+      ['c3', 5, 6, cas('a', 'b'), 'failed'],
+      ['c1', 7, 8, put('a')],
+      ['c3', 9, 10, cas('a', 'b'), 'failed'],
+    ],
+    linearizable: false,
+  },
+  {
     name: 'a chain of successful cas',
     rows: [
       ['c1', 0, 1, put('a')],

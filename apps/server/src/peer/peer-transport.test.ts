@@ -99,6 +99,38 @@ describe('PeerTransport messages', () => {
     expect(b.t.stats().unknownSenderMessages).toBe(60); // B never added A
   });
 
+  it('serves on a grpc Server the caller owns, through service() and serverOptions()', async () => {
+    const a = await member(1n);
+    const received: string[] = [];
+    const events = new Events();
+    const owned = new PeerTransport({
+      selfId: 2n,
+      clusterId: CLUSTER,
+      onMessages: (_from, msgs) => {
+        for (const m of msgs) received.push(Buffer.from(m).toString());
+        events.notify();
+      },
+      onSnapshot: async () => {},
+    });
+    open.push(owned);
+    const server = new Server(owned.serverOptions());
+    const { definition, implementation } = owned.service();
+    server.addService(definition, implementation);
+    const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    try {
+      a.t.addPeer(2n, [`http://127.0.0.1:${port}`]);
+      // A frame above grpc-js's default 4 MiB receive limit: serverOptions() must lift it.
+      const big = Buffer.alloc(5 * 1024 * 1024, 0x61);
+      a.t.send(2n, text('small'));
+      a.t.send(2n, big);
+      await events.until(() => received.length === 2);
+      expect(received[0]).toBe('small');
+      expect(received[1]!.length).toBe(big.byteLength);
+    } finally {
+      server.forceShutdown();
+    }
+  });
+
   it('coalesces 100 sends in one turn into one frame', async () => {
     const a = await member(1n);
     const b = await member(2n);

@@ -293,7 +293,7 @@ export class PeerTransport {
 
   /**
    * Queues one encoded raft message for `to`; never blocks and never throws for a slow or dead
-   * peer. Returns false when it was not queued: `to` is not a peer (ignored, counted) or its
+   * peer. `msg` is copied when its frame is built (end of this turn): do not modify it before. Returns false when it was not queued: `to` is not a peer (ignored, counted) or its
    * queue is full (dropped, counted, and `onUnreachable(to)` follows in a later turn).
    *
    * @throws RangeError when `msg` cannot fit in one frame (`maxFrameBytes - 8`): raft's

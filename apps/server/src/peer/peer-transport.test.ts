@@ -363,6 +363,31 @@ describe('PeerTransport admission', () => {
     expect(await rawStream(b.url, headers)).toEqual({ code, details });
   });
 
+  it('keeps one inbound stream per sender (a newer one replaces the older) and caps inbound streams', async () => {
+    const b = await member(2n, { limits: { maxInboundStreams: 1 } });
+    const dial = (from: string) => {
+      const client = new Client(new URL(b.url).host, credentials.createInsecure());
+      const md = new Metadata();
+      md.set(HEADER_CLUSTER_ID, CLUSTER.toString(16));
+      md.set(HEADER_FROM, from);
+      md.set(HEADER_TO, '2');
+      const call = client.makeBidiStreamRequest(STREAM_PATH, (x: Buffer) => x, (x: Buffer) => x, md);
+      call.on('data', () => {});
+      call.on('error', () => {});
+      const accepted = new Promise<void>((r) => call.on('metadata', () => r()));
+      const ended = new Promise<{ code: number; details: string }>((r) => call.on('status', (st) => r({ code: st.code, details: st.details })));
+      return { accepted, ended, close: () => (call.cancel(), client.close()) };
+    };
+    const first = dial('1');
+    await first.accepted;
+    const second = dial('1');
+    await second.accepted;
+    expect((await first.ended).code).toBe(status.OK);
+    const other = dial('3');
+    expect(await other.ended).toEqual({ code: status.RESOURCE_EXHAUSTED, details: 'raftkv: too many peer streams' });
+    for (const c of [first, second, other]) c.close();
+  });
+
   it('a member of another cluster gets nothing delivered and keeps being refused', async () => {
     const a = await member(1n, { clusterId: 0xbadn });
     const b = await member(2n);

@@ -99,13 +99,18 @@ export function checkLinearizable(history: readonly Operation[], opts: CheckOpti
 /**
  * Shrinks a non-linearizable key history to a small one that is still not linearizable.
  *
+ * Every observation (a get's value, a successful cas's expected value, absence included)
+ * has a source: the latest write of that value invoked before the observer completed. A
+ * candidate must keep the source of each observation it keeps; otherwise cutting a write or
+ * a delete would invent anomalies of its own ("a read of a value nobody wrote", "a create
+ * on a key that exists") and hide the real one.
+ *
  * First a window of time ending where the search got stuck (`blocked`'s completion) and
- * starting ever earlier (doubling) until the operations in it fail on their own, plus the
- * latest earlier write of each value they observe (so a stale read keeps the write it saw
- * instead of turning into "a read of a value nobody wrote"). Then ddmin-style removal of
- * chunks down to single operations, keeping a removal only if the rest still fails and keeps
- * a writer for every value it observes. Searches that run out of their small budget count as
- * "does not fail", so whatever is returned has been seen to fail.
+ * starting ever earlier (doubling) until it fails on its own, with the later observers of
+ * the values written in it and the sources of everything observed. Then ddmin-style removal
+ * of chunks down to single operations, keeping a removal only if the rest still fails.
+ * Searches that run out of their small budget count as "does not fail", so whatever is
+ * returned has been seen to fail.
  */
 function shrinkViolation(
   ops: readonly Operation[],
@@ -124,14 +129,13 @@ function shrinkViolation(
   };
   const byInvoke = (a: Operation, b: Operation): number => a.invokeMs - b.invokeMs || a.id - b.id;
   const all = [...ops].sort(byInvoke);
-  const writtenAtStart = writtenValues(all);
-  const keepsWriters = (candidate: readonly Operation[]): boolean => {
-    const written = writtenValues(candidate);
-    for (const op of candidate) {
-      const v = observedValue(op);
-      if (v !== undefined && writtenAtStart.has(v) && !written.has(v)) return false;
-    }
-    return true;
+  const sourceOf = sources(all);
+  const keepsSources = (candidate: readonly Operation[]): boolean => {
+    const kept = new Set(candidate);
+    return candidate.every((op) => {
+      const source = sourceOf.get(op);
+      return source === undefined || kept.has(source);
+    });
   };
 
   let current = all;
@@ -141,11 +145,22 @@ function shrinkViolation(
     const span = Math.max(end - blocked.invokeMs, 1e-3);
     for (let width = 0; searches < maxSearches; width = width === 0 ? span : width * 2) {
       const start = blocked.invokeMs - width;
-      const inWindow = all.filter(
-        (op) => op.invokeMs <= end && (op.invokeMs >= start || op.outcome.status === 'unknown' || op.outcome.completeMs >= start),
-      );
-      const candidate = withWriters(inWindow, all);
       if (start <= earliest) break;
+      const chosen = new Set(
+        all.filter((op) => op.invokeMs <= end && (op.invokeMs >= start || op.outcome.status === 'unknown' || op.outcome.completeMs >= start)),
+      );
+      let laterObservers = 0;
+      for (const op of all) {
+        const source = sourceOf.get(op);
+        if (op.invokeMs > end && source !== undefined && chosen.has(source) && laterObservers++ < MAX_LATER_OBSERVERS) chosen.add(op);
+      }
+      for (const op of [...chosen]) {
+        // Sources come before their observers, so following the chain ends.
+        for (let source = sourceOf.get(op); source !== undefined && !chosen.has(source); source = sourceOf.get(source)) {
+          chosen.add(source);
+        }
+      }
+      const candidate = all.filter((op) => chosen.has(op));
       if (fails(candidate)) {
         current = candidate;
         break;
@@ -158,7 +173,7 @@ function shrinkViolation(
     let removedAny = false;
     for (let start = 0; start < current.length && searches < maxSearches; ) {
       const candidate = [...current.slice(0, start), ...current.slice(start + chunk)];
-      if (candidate.length > 0 && keepsWriters(candidate) && fails(candidate)) {
+      if (candidate.length > 0 && keepsSources(candidate) && fails(candidate)) {
         current = candidate;
         removedAny = true;
       } else {
@@ -174,54 +189,63 @@ function shrinkViolation(
   return describe(key, current, ops.length, minimal);
 }
 
-/** `window` plus, for each value it observes but does not write, the latest earlier writer in `all`. */
-function withWriters(window: readonly Operation[], all: readonly Operation[]): Operation[] {
-  const inWindow = new Set(window);
-  const written = writtenValues(window);
-  const missing = new Set<string>();
-  for (const op of window) {
-    const v = observedValue(op);
-    if (v !== undefined && !written.has(v)) missing.add(v);
+/** Observers of the values a window writes that the window search adds, at most. */
+const MAX_LATER_OBSERVERS = 64;
+
+/** For each observing operation of `byInvoke`, the source of what it observed (see above). */
+function sources(byInvoke: readonly Operation[]): Map<Operation, Operation> {
+  const writersByValue = new Map<string | undefined, Operation[]>();
+  for (const op of byInvoke) {
+    const w = writeOf(op);
+    if (w === null) continue;
+    let list = writersByValue.get(w.value);
+    if (list === undefined) writersByValue.set(w.value, (list = []));
+    list.push(op);
   }
-  const extra: Operation[] = [];
-  for (let i = all.length - 1; i >= 0 && missing.size > 0; i--) {
-    const op = all[i]!;
-    if (inWindow.has(op)) continue;
-    for (const v of writtenValues([op])) {
-      if (missing.delete(v)) {
-        extra.push(op);
-        break;
-      }
+  const result = new Map<Operation, Operation>();
+  for (const op of byInvoke) {
+    const seen = observationOf(op);
+    if (seen === null || op.outcome.status !== 'ok') continue;
+    const completeMs = op.outcome.completeMs;
+    const writers = writersByValue.get(seen.value) ?? [];
+    let source: Operation | undefined;
+    for (const w of writers) {
+      if (w.invokeMs > completeMs) break;
+      if (w !== op) source = w;
     }
+    if (source !== undefined) result.set(op, source);
   }
-  return [...extra, ...window].sort((a, b) => a.invokeMs - b.invokeMs || a.id - b.id);
+  return result;
+}
+
+/** The value `op` may write (absence for a delete), or null for gets and failed cas. */
+function writeOf(op: Operation): { value: string | undefined } | null {
+  switch (op.input.type) {
+    case 'put':
+      return { value: op.input.value };
+    case 'delete':
+      return { value: undefined };
+    case 'cas':
+      return op.outcome.status === 'ok' && op.outcome.result === 'failed' ? null : { value: op.input.value };
+    case 'get':
+      return null;
+  }
+}
+
+/** The value a completed get returned or a successful cas compared equal to, or null. */
+function observationOf(op: Operation): { value: string | undefined } | null {
+  if (op.outcome.status !== 'ok') return null;
+  if (op.input.type === 'get') return { value: op.outcome.result as string | undefined };
+  if (op.input.type === 'cas' && op.outcome.result === 'ok') return { value: op.input.expected };
+  return null;
 }
 
 function describe(key: string, ops: readonly Operation[], total: number, minimal: boolean): Witness {
   const sorted = [...ops].sort((a, b) => a.invokeMs - b.invokeMs || a.id - b.id);
   const headline =
     `key ${JSON.stringify(key)}: no linearization explains these ${sorted.length} of its ${total} operations` +
-    (minimal ? ' (shrunk as far as it goes: without any one of them the rest is linearizable, or a read loses its write)' : '');
+    (minimal ? ' (shrunk as far as it goes: without any one of them the rest is linearizable, or an observation loses its source write)' : '');
   return { operations: sorted, description: [headline, ...sorted.map((op) => `  ${formatOperation(op)}`)].join('\n') };
-}
-
-function writtenValues(ops: readonly Operation[]): Set<string> {
-  const written = new Set<string>();
-  for (const op of ops) {
-    if (op.input.type === 'put') written.add(op.input.value);
-    if (op.input.type === 'cas' && !(op.outcome.status === 'ok' && op.outcome.result === 'failed')) {
-      written.add(op.input.value);
-    }
-  }
-  return written;
-}
-
-/** The value a get returned or a successful cas compared equal to, if any. */
-function observedValue(op: Operation): string | undefined {
-  if (op.outcome.status !== 'ok') return undefined;
-  if (op.input.type === 'get') return op.outcome.result as string | undefined;
-  if (op.input.type === 'cas' && op.outcome.result === 'ok') return op.input.expected;
-  return undefined;
 }
 
 function validate(history: readonly Operation[]): void {

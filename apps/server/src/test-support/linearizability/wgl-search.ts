@@ -137,14 +137,21 @@ export function searchRegister(h: RegisterHistory, limits: SearchLimits): Search
     hashB ^= zobristB[i]!;
   };
 
-  // For pruning unknown writes (below): per state, how many operations not yet linearized
-  // need to find it, and how many failed cas not yet linearized compared against it.
+  // Per state, over the operations not yet linearized: how many need to find it (all, and
+  // only the completed ones, which must be linearized), how many failed cas compared against
+  // it, and how many could write it.
   const needsLeft = new Int32Array(h.stateCount);
+  const mustNeedLeft = new Int32Array(h.stateCount);
   const failedCasLeft = new Int32Array(h.stateCount);
+  const writersLeft = new Int32Array(h.stateCount);
   const account = (i: number, delta: number): void => {
     const needs = requiredState(h, i);
-    if (needs >= 0) needsLeft[needs]! += delta;
+    if (needs >= 0) {
+      needsLeft[needs]! += delta;
+      if (h.unknown[i] === 0) mustNeedLeft[needs]! += delta;
+    }
     if ((h.kind[i] as StepKind) === StepKind.CasFailed) failedCasLeft[h.observed[i]!]! += delta;
+    if (isWrite(h, i)) writersLeft[h.written[i]!]! += delta;
   };
   for (let i = 0; i < n; i++) account(i, 1);
   /**
@@ -156,6 +163,18 @@ export function searchRegister(h: RegisterHistory, limits: SearchLimits): Search
    */
   const pointless = (i: number): boolean =>
     h.unknown[i] === 1 && isWrite(h, i) && needsLeft[h.written[i]!] === 0 && failedCasLeft[state] === 0;
+
+  /**
+   * Whether taking write `i` (moving the state from `state` to another) leaves some completed
+   * operation needing the current state with no write left that could bring it back: then
+   * every continuation fails, and the choice is skipped without exploring it. With unique
+   * values this cuts most wrong orders of concurrent writes at once: a value may only be
+   * overwritten after all its readers are linearized.
+   */
+  const strands = (i: number): boolean => {
+    const selfNeeds = h.unknown[i] === 0 && requiredState(h, i) === state ? 1 : 0;
+    return mustNeedLeft[state]! - selfNeeds > 0 && writersLeft[state] === 0;
+  };
 
   // The choices made so far: which call was lifted, the state before it, and whether it was
   // forced (see below), in which case there is no alternative to try when it fails.
@@ -234,7 +253,8 @@ export function searchRegister(h: RegisterHistory, limits: SearchLimits): Search
     if (++steps > limits.maxSteps) return overBudget();
     if ((e & 1) === 0) {
       const i = e >>> 1;
-      const after = pointless(i) ? ILLEGAL : stepRegister(h, state, i);
+      let after = pointless(i) ? ILLEGAL : stepRegister(h, state, i);
+      if (after !== ILLEGAL && after !== state && strands(i)) after = ILLEGAL;
       if (after !== ILLEGAL) {
         toggle(i);
         if (remember(after)) {

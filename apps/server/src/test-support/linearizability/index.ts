@@ -25,20 +25,30 @@
  * ## Algorithm
  * Linearizability is compositional (Herlihy & Wing's locality, "P-compositionality" in
  * Horn & Kroening), so the history is split by key and each key is checked alone. Per key,
- * the Wing & Gong search with Lowe's memo of (linearized set, state), as in Lowe's
- * "Testing for linearizability" and the porcupine checker: see `wgl-search.ts`. Values that
- * no operation reads or compares against are folded into one model state, which keeps
- * histories of unique write values small.
+ * the Wing & Gong search with Lowe's memo of (linearized-set bitset, state), as in Lowe's
+ * "Testing for linearizability" and the porcupine checker: see `wgl-search.ts`. Sound
+ * prunes on top, each argued where it is coded and cross-checked against brute force on
+ * small random histories (`reference-check.test.ts`):
+ * - a read-only operation (get, failed cas) whose result holds is taken at once, with no
+ *   alternative tried;
+ * - a write that would leave some completed operation needing the current value with no
+ *   write left to bring it back is not tried (a value is only overwritten once all its
+ *   readers are placed), which is what makes violations cheap to find;
+ * - unknown writes that nothing can observe are left out;
+ * - values no operation reads or compares against fold into one model state.
  *
  * ## Limits
  * - The search is exponential in the worst case. It is bounded per key by a step budget
  *   (`maxStepsPerKey`, default 2M) and a memo size budget (`maxMemoBytesPerKey`, default
  *   256 MiB); past either the answer is `{ ok: 'unknown' }`, never a hang. Many concurrent
- *   unknown writes of values that are later read are what makes it expensive.
- * - Typical histories (thousands of operations on a key, ~10 clients, few unknowns) take
- *   a number of steps close to the number of operations: milliseconds.
- * - The witness is "minimal-ish": the shortest failing prefix found by binary search, then
- *   greedy removal of operations while the rest still fails, within `maxShrinkSearches`.
+ *   writes of reused values, and many unknown writes whose values are read, are what make
+ *   it expensive: write unique values where the test allows.
+ * - Measured here (one key, 10 clients, 3000 operations, ~10 in flight): linearizable
+ *   histories 25k–70k steps, 20–170 ms; one stale read among them found and shrunk to a
+ *   3–4 operation witness in ~10 ms (`simulated-history.test.ts` prints the figures).
+ * - The witness is "minimal-ish": a window of time around where the search got stuck, then
+ *   greedy removal of operations while the rest still fails, keeping the write each kept
+ *   observation saw, within `maxShrinkSearches`.
  * - Multi-key transactions, ranges and revisions are not modelled; a txn touching several
  *   keys has to be checked some other way.
  *

@@ -8,7 +8,7 @@ import { searchRegister, type SearchLimits, type SearchOutcome } from './wgl-sea
 
 /** Limits and starting state for {@link checkLinearizable}. Every field has a default. */
 export interface CheckOptions {
-  /** Search loop iterations per key before answering `unknown`. Default 2,000,000. */
+  /** Search loop iterations per key before answering `unknown`. Default 10,000,000. */
   readonly maxStepsPerKey?: number;
   /** Memo bytes per key before answering `unknown`. Default 256 MiB. */
   readonly maxMemoBytesPerKey?: number;
@@ -41,7 +41,7 @@ export type LinearizabilityResult =
   | { readonly ok: false; readonly key: string; readonly witness: Witness; readonly stats: CheckStats }
   | { readonly ok: 'unknown'; readonly key: string; readonly reason: string; readonly stats: CheckStats };
 
-const DEFAULT_MAX_STEPS = 2_000_000;
+const DEFAULT_MAX_STEPS = 10_000_000;
 const DEFAULT_MAX_MEMO_BYTES = 256 * 1024 * 1024;
 const DEFAULT_MAX_SHRINK_SEARCHES = 400;
 const SHRINK_STEPS_PER_SEARCH = 200_000;

@@ -39,13 +39,15 @@
  *
  * ## Limits
  * - The search is exponential in the worst case. It is bounded per key by a step budget
- *   (`maxStepsPerKey`, default 2M) and a memo size budget (`maxMemoBytesPerKey`, default
- *   256 MiB); past either the answer is `{ ok: 'unknown' }`, never a hang. Many concurrent
- *   writes of reused values, and many unknown writes whose values are read, are what make
- *   it expensive: write unique values where the test allows.
- * - Measured here (one key, 10 clients, 3000 operations, ~10 in flight): linearizable
- *   histories 25k–70k steps, 20–170 ms; one stale read among them found and shrunk to a
- *   3–4 operation witness in ~10 ms (`simulated-history.test.ts` prints the figures).
+ *   (`maxStepsPerKey`, default 10M; a step is one event looked at, ~0.1-1 us) and a memo
+ *   size budget (`maxMemoBytesPerKey`, default 256 MiB); past either the answer is
+ *   `{ ok: 'unknown' }`, never a hang. Many concurrent writes of reused values, and many
+ *   unknown writes (each stays pending to the end and is looked at on every scan), are what
+ *   make it expensive: write unique values where the test allows.
+ * - Measured here (one key, 10 clients, 3000 operations, ~10 in flight; printed by
+ *   `simulated-history.test.ts`): linearizable histories with 0-1% unknown outcomes take
+ *   25k-70k steps, 15-100 ms; with 10% unknown, 0.2M-6.7M steps, 0.1-0.6 s. One stale
+ *   read among 3000 operations is found and shrunk to a 3-4 operation witness in ~10 ms.
  * - The witness is "minimal-ish": a window of time around where the search got stuck, then
  *   greedy removal of operations while the rest still fails, keeping the write each kept
  *   observation saw, within `maxShrinkSearches`.

@@ -196,6 +196,8 @@ describe('workloads of a few thousand operations on one key (numbers printed, no
     { name: 'unique values, 1% unknown', unknownRate: 0.01, values: 0 },
     { name: '5 reused values, no unknowns', unknownRate: 0, values: 5 },
     { name: '5 reused values, 1% unknown', unknownRate: 0.01, values: 5 },
+    { name: 'unique values, 10% unknown', unknownRate: 0.1, values: 0 },
+    { name: '5 reused values, 10% unknown', unknownRate: 0.1, values: 5 },
   ])('10 clients x 300 ops, $name: accepted', ({ unknownRate, values }) => {
     const history = simulate(workload(7, 10, 300, unknownRate, values));
     const started = performance.now();
@@ -208,6 +210,7 @@ describe('workloads of a few thousand operations on one key (numbers printed, no
   it.each([
     { name: '3000 ops, no unknowns', opsPerClient: 300, unknownRate: 0 },
     { name: '1000 ops, 1% unknown', opsPerClient: 100, unknownRate: 0.01 },
+    { name: '3000 ops, 10% unknown', opsPerClient: 300, unknownRate: 0.1 },
   ])('10 clients, $name, one stale read: rejected with a small witness', ({ opsPerClient, unknownRate }) => {
     const history = simulate(workload(11, 10, opsPerClient, unknownRate, 0));
     const gets = observing(history).filter((i) => history[i]!.input.type === 'get');

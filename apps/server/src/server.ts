@@ -52,8 +52,49 @@ function grpcAddress(url: URL): string {
 
 /** Every live key that names a lease, for rebuilding the lessor's attachments. */
 function* leasedKeys(store: MvccStore): Iterable<{ key: Uint8Array; lease: bigint }> {
-  const all = store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) });
+  const all = store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), keysOnly: true });
   for (const kv of all.kvs) if (kv.lease !== 0n) yield { key: kv.key, lease: kv.lease };
+}
+
+interface RecoveredWal {
+  wal: Wal;
+  memberId: bigint;
+  clusterId: bigint;
+  /** Term of the last hard state (1 for a new log). */
+  term: number;
+  /** Highest committed index; new entries follow it. */
+  committed: number;
+  /** Committed entries still in the WAL, to replay above the backend's consistent index. */
+  replayEntries: Array<{ term: number; index: number; data: Uint8Array }>;
+  /** The latest snapshot marker: the WAL holds no entry at or below it. */
+  snapshotIndex: number;
+  /** Entries read from an existing WAL; -1 for a new one. */
+  recoveredEntries: number;
+}
+
+/** Opens the WAL of an existing member, or creates it with IDs derived from the flags as etcd's. */
+async function openWal(walDir: string, config: ServerConfig): Promise<RecoveredWal> {
+  // Small segments let tests see segments released; production keeps the WAL's default.
+  const segmentBytes = Number(process.env['RAFTKV_WAL_SEGMENT_BYTES'] ?? 0);
+  const walOptions = segmentBytes > 0 ? { segmentSizeBytes: segmentBytes } : {};
+  if (await Wal.exists(walDir)) {
+    const { wal, replay } = await Wal.open(walDir, walOptions);
+    const committed = Math.max(replay.hardState?.commit ?? 0, replay.snapshot?.index ?? 0);
+    return {
+      wal,
+      ...decodeIds(replay.metadata),
+      term: Math.max(replay.hardState?.term ?? 1, replay.snapshot?.term ?? 1),
+      committed,
+      replayEntries: replay.entries.filter((e) => e.index <= committed),
+      snapshotIndex: replay.snapshot?.index ?? 0,
+      recoveredEntries: replay.entries.length,
+    };
+  }
+  const memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
+  const clusterId = computeClusterId(config.initialCluster.map((m) => computeMemberId(m.peerUrls, config.initialClusterToken)));
+  await mkdir(walDir, { recursive: true });
+  const wal = await Wal.create(walDir, encodeIds(memberId, clusterId), walOptions);
+  return { wal, memberId, clusterId, term: 1, committed: 0, replayEntries: [], snapshotIndex: 0, recoveredEntries: -1 };
 }
 
 /**
@@ -67,31 +108,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await mkdir(join(memberDir, 'snap'), { recursive: true });
   await mkdir(dbDir, { recursive: true });
 
-  let memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
-  let clusterId = computeClusterId(config.initialCluster.map((m) => computeMemberId(m.peerUrls, config.initialClusterToken)));
-  let wal: Wal;
-  let term = 1;
-  let committed = 0;
-  let replayEntries: Array<{ term: number; index: number; data: Uint8Array }> = [];
-  let snapshotIndex = 0;
-  // Small segments let tests see segments released; production keeps the WAL's default.
-  const segmentBytes = Number(process.env['RAFTKV_WAL_SEGMENT_BYTES'] ?? 0);
-  const walOptions = segmentBytes > 0 ? { segmentSizeBytes: segmentBytes } : {};
-  if (await Wal.exists(walDir)) {
-    const opened = await Wal.open(walDir, walOptions);
-    wal = opened.wal;
-    ({ memberId, clusterId } = decodeIds(opened.replay.metadata));
-    term = Math.max(opened.replay.hardState?.term ?? 1, opened.replay.snapshot?.term ?? 1);
-    committed = Math.max(opened.replay.hardState?.commit ?? 0, opened.replay.snapshot?.index ?? 0);
-    replayEntries = opened.replay.entries.filter((e) => e.index <= committed);
-    snapshotIndex = opened.replay.snapshot?.index ?? 0;
-    log.info('recovered the WAL', { entries: opened.replay.entries.length, commit: committed, term });
-  } else {
-    await mkdir(walDir, { recursive: true });
-    wal = await Wal.create(walDir, encodeIds(memberId, clusterId), walOptions);
+  const recovered = await openWal(walDir, config);
+  const { wal, memberId, clusterId, committed, replayEntries, snapshotIndex } = recovered;
+  if (recovered.recoveredEntries >= 0) {
+    log.info('recovered the WAL', { entries: recovered.recoveredEntries, commit: committed, term: recovered.term });
   }
   // A restarted member starts a new term, as a raft member campaigning again would.
-  term += 1;
+  const term = recovered.term + 1;
 
   const store = await MvccStore.open({ dir: dbDir });
   let fatal = (err: unknown): void => {

@@ -18,7 +18,9 @@
  *   overlapping, so a coarse clock can only make the check more lenient.
  * - An operation whose outcome is unknown (timeout, connection lost, member killed) may
  *   take effect at any instant after its invocation, or never: its completion is +infinity
- *   (Knossos semantics). An unknown get constrains nothing and is ignored.
+ *   (Knossos semantics). An unknown get constrains nothing and is ignored. An error that
+ *   proves the request did not take effect may instead be left out of the history; when
+ *   in doubt record it as unknown, which is always sound, only slower to check.
  * - Times must all come from one monotonic clock (the recorder's). Clients of different
  *   processes or machines cannot be mixed without a shared clock.
  *

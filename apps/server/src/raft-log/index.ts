@@ -1,0 +1,22 @@
+/**
+ * The raft-replicated, WAL-backed log of a raftkv member (etcd's etcdserver/raft.go and
+ * storage.go): {@link RaftLog} implements the server's `ReplicatedLog` over `@raftkv/raft`'s
+ * `RawNode`, persisting each Ready to `member/wal` and `member/snap`.
+ *
+ * Wiring (next step for the server): open it with the member ID, the data dir's `wal`/`snap`,
+ * the WAL metadata, `voters` from `--initial-cluster` on a new member; route `send` to the
+ * peer transport (`MsgSnap` via `sendSnapshot`, then `reportSnapshot`), transport input to
+ * `step` and unreachable peers to `reportUnreachable`; `apply` feeds the applier (which skips
+ * entries at or below mvcc's consistent index); `backendDurable` awaits the backend flush.
+ */
+export {
+  RaftLog,
+  DEFAULT_MAX_PENDING_READS,
+  DEFAULT_MAX_SNAPSHOTS,
+  DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
+  type RaftLogOptions,
+  type RaftLogStats,
+  type RaftLogStatus,
+} from './raft-log.js';
+export { RaftLogErrors, ErrProposalDropped } from './proposal-errors.js';
+export { intervalTicker, type Ticker } from './ticker.js';

@@ -1,0 +1,156 @@
+import { EtcdErrors } from '@raftkv/api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { crashForTesting } from './raft-log.js';
+import { RaftLogErrors } from './proposal-errors.js';
+import { TestCluster, removeDir, tempDir, type TestMember } from './test-support/harness.js';
+
+const dirs: string[] = [];
+const clusters: TestCluster[] = [];
+afterEach(async () => {
+  for (const c of clusters.splice(0)) await c.closeAll();
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+function single(): { cluster: TestCluster; dir: string } {
+  const dir = tempDir('raftkv-raftlog-');
+  dirs.push(dir);
+  const cluster = new TestCluster([1n], {});
+  clusters.push(cluster);
+  return { cluster, dir };
+}
+
+const text = (m: TestMember): string[] => m.applied.map((e) => Buffer.from(e.data).toString());
+const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+
+describe('RaftLog, one member', () => {
+  it('bootstraps, leads at term 2 at once, and applies proposals in order after they are durable', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    expect(m.log.status()).toMatchObject({ isLeader: true, term: 2, lead: 1n });
+    expect(m.log.term).toBe(2);
+    expect(m.confChanges).toEqual([1]); // the bootstrap ConfChange at index 1
+
+    for (let i = 0; i < 20; i++) m.log.propose(bytes(`p${i}`));
+    expect(m.applied).toHaveLength(0); // nothing applied before the WAL sync
+    await cluster.settle();
+    // Index 2 is the new leader's empty entry: counted as applied, never handed to apply.
+    expect(m.applied.map((e) => [e.index, e.term])).toEqual(Array.from({ length: 20 }, (_, i) => [i + 3, 2]));
+    expect(text(m)).toEqual(Array.from({ length: 20 }, (_, i) => `p${i}`));
+    expect(m.log.commitIndex).toBe(22);
+    expect(m.log.appliedIndex).toBe(22);
+  });
+
+  it('replays the same committed sequence after a restart, then continues after it at a higher term', async () => {
+    const { cluster, dir } = single();
+    const first = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    for (let i = 0; i < 30; i++) {
+      first.log.propose(bytes(`a${i}`));
+      if (i % 7 === 0) await cluster.settle(); // several Readies, several WAL appends
+    }
+    await cluster.settle();
+    const before = first.applied.map((e) => [e.index, e.term, Buffer.from(e.data).toString()]);
+    await first.log.close();
+    cluster.remove(1n);
+
+    // No voters on restart: membership comes back from the log.
+    const second = await cluster.start(1n, dir);
+    await cluster.settle();
+    expect(second.confChanges).toEqual([1]); // re-applied from the log
+    expect(second.applied.map((e) => [e.index, e.term, Buffer.from(e.data).toString()])).toEqual(before);
+    expect(second.log.status()).toMatchObject({ isLeader: true, term: 3 });
+
+    second.log.propose(bytes('after'));
+    await cluster.settle();
+    const last = second.applied[second.applied.length - 1]!;
+    expect(Buffer.from(last.data).toString()).toBe('after');
+    // After the entries of term 2 and the term-3 leader's empty entry.
+    expect(last.index).toBe(before[before.length - 1]![0] as number + 2);
+    expect(last.term).toBe(3);
+  });
+
+  it('keeps every proposal whose apply callback fired when the process dies without close', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    const acknowledged: string[] = [];
+    let crash: Promise<void> | undefined;
+    // Crash from inside apply once 25 entries were acknowledged, with more proposals in flight.
+    const origApply = m.applied.push.bind(m.applied);
+    m.applied.push = (...entries) => {
+      for (const e of entries) acknowledged.push(Buffer.from(e.data).toString());
+      if (acknowledged.length >= 25 && !crash) crash = crashForTesting(m.log);
+      return origApply(...entries);
+    };
+    let n = 0;
+    while (!crash) {
+      for (let j = 0; j < 4; j++) m.log.propose(bytes(`c${n++}`));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    await crash;
+    cluster.remove(1n);
+    expect(n).toBeGreaterThan(acknowledged.length); // some proposals were still in flight
+
+    const again = await cluster.start(1n, dir);
+    await cluster.settle();
+    const recovered = text(again);
+    expect(recovered.slice(0, acknowledged.length)).toEqual(acknowledged);
+    // Whatever else was recovered is a contiguous continuation of what was proposed.
+    expect(recovered).toEqual(Array.from({ length: recovered.length }, (_, i) => `c${i}`));
+    expect(again.log.status().isLeader).toBe(true);
+  });
+
+  it('fsyncs once per Ready that carries entries, not once per entry (group commit)', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    const before = m.log.stats();
+    const syncs0 = before.wal.syncs;
+    for (let i = 0; i < 200; i++) m.log.propose(bytes(`g${i}`)); // one event-loop turn
+    await cluster.settle();
+    const after = m.log.stats();
+    expect(m.applied).toHaveLength(200);
+    expect(after.persistedEntries - before.persistedEntries).toBe(200);
+    // One Ready persists the 200 entries; the commit index rides the next sync or waits.
+    expect(after.syncedReadies - before.syncedReadies).toBe(1);
+    expect(after.wal.syncs - syncs0).toBe(after.syncedReadies - before.syncedReadies);
+
+    // Proposals arriving while a sync is in flight ride the next one.
+    const mid = m.log.stats();
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 10; i++) m.log.propose(bytes(`h${round}-${i}`));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    await cluster.settle();
+    const end = m.log.stats();
+    expect(m.applied).toHaveLength(400);
+    const syncs = end.wal.syncs - mid.wal.syncs;
+    expect(syncs).toBe(end.syncedReadies - mid.syncedReadies);
+    expect(syncs).toBeLessThanOrEqual(20);
+    console.log(`group commit: 200 entries in ${syncs} WAL syncs (${(200 / syncs).toFixed(1)} entries/sync)`);
+  });
+
+  it('answers ReadIndex on the leader once applied reaches the read point', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    m.log.propose(bytes('x'));
+    const rs = m.log.readIndex(bytes('req-1'));
+    await cluster.settle();
+    const state = await rs;
+    expect(Buffer.from(state.requestCtx).toString()).toBe('req-1');
+    expect(state.index).toBeGreaterThanOrEqual(2);
+    expect(m.log.appliedIndex).toBeGreaterThanOrEqual(state.index);
+    await expect(m.log.readIndex(new Uint8Array(2048))).rejects.toThrow(RangeError);
+  });
+
+  it('refuses proposals and reads after close with etcd\'s "server stopped"', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    await m.log.close();
+    expect(() => m.log.propose(bytes('late'))).toThrow(EtcdErrors.Stopped);
+    await expect(m.log.readIndex(bytes('r'))).rejects.toBe(RaftLogErrors.Stopped);
+  });
+});

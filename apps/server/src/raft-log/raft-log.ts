@@ -1,0 +1,735 @@
+import type { EtcdError } from '@raftkv/api';
+import {
+  EntryType,
+  NONE,
+  ProposalDroppedError,
+  RawNode,
+  StateType,
+  decodeEntryConfChange,
+  type ConfChange,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Logger as RaftLogger,
+  type MemoryStorage,
+  type Message,
+  type ProgressStatus,
+  type ReadState,
+  type Snapshot,
+  type SnapshotStatus,
+  type SoftState,
+} from '@raftkv/raft';
+import type { SnapshotStore, Wal, WalOptions, WalStats } from '@raftkv/wal';
+import type { CommittedEntry, ReplicatedLog } from '../log/replicated-log.js';
+import { RaftLogErrors } from './proposal-errors.js';
+import { openStorage, readyRecords, saveSnapshotFile } from './raft-storage.js';
+import { intervalTicker, type Ticker } from './ticker.js';
+
+/** etcd keeps this many applied entries in memory after a snapshot, so a slightly slow follower catches up without one. */
+export const DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/** Snapshot files kept in `member/snap` (etcd's --max-snapshots default). */
+export const DEFAULT_MAX_SNAPSHOTS = 5;
+/** ReadIndex requests waiting at once; more are refused with `TooManyRequests`. */
+export const DEFAULT_MAX_PENDING_READS = 4096;
+/** Longest ReadIndex context accepted (etcd uses an 8-byte request ID). */
+const MAX_READ_CONTEXT_BYTES = 1024;
+const EMPTY = new Uint8Array(0);
+
+export interface RaftLogOptions {
+  /** This member's raft node ID (never 0). */
+  id: bigint;
+  /** `member/wal`. */
+  walDir: string;
+  /** `member/snap`. */
+  snapDir: string;
+  /** WAL metadata written when the WAL is created (member and cluster ID); ignored on restart. */
+  metadata: Uint8Array;
+  /**
+   * Bootstrap voters of a brand-new cluster member (its own ID included). Used only when the
+   * WAL is new; a restart learns membership from the snapshot and the log. A member joining
+   * an existing cluster passes none.
+   */
+  voters?: readonly bigint[];
+  /** Leader heartbeat period; one tick. */
+  heartbeatIntervalMs: number;
+  /** Election timeout; `electionTimeoutMs / heartbeatIntervalMs` ticks (at least 2). */
+  electionTimeoutMs: number;
+  /** Applied entries between snapshots (etcd's --snapshot-count). */
+  snapshotCount: number;
+  /** Entries kept in memory below a snapshot for slow followers. Default 5000, as etcd. */
+  snapshotCatchUpEntries?: number;
+  /** Snapshot files kept. Default 5. */
+  maxSnapshots?: number;
+  /** Run raft's pre-vote (etcd's --pre-vote). Default false. Check-quorum is always on, as in etcd. */
+  preVote?: boolean;
+  /** Followers refuse proposals with `NotLeader` instead of forwarding them. Default false. */
+  disableProposalForwarding?: boolean;
+  /** Ticks a ReadIndex request may wait for confirmation. Default (5 s + 2 election timeouts) in ticks, as etcd's request timeout. */
+  requestTimeoutTicks?: number;
+  /** ReadIndex requests waiting at once. Default 4096. */
+  maxPendingReads?: number;
+  /**
+   * Hands raft messages to the transport. Called only when raft's contract allows: leader
+   * appends of a durable term before the WAL write, everything else after it. Must not throw
+   * and must not call back into the log synchronously. A `MsgSnap` must be answered with
+   * {@link RaftLog.reportSnapshot}.
+   */
+  send(messages: Message[]): void;
+  /** Committed normal entries with data, in index order, each exactly once per run, after they are durable. */
+  apply(entries: CommittedEntry[]): void;
+  /** A committed membership change was applied: the new ConfState (to store with the next snapshot). */
+  onConfChange?(change: ConfChange | ConfChangeV2, confState: ConfState, index: number): void;
+  /** A snapshot from the leader was persisted and installed: restore the state machine from it. */
+  onSnapshot?(snapshot: Snapshot): void;
+  /** Leader or role changed (`lead` is 0 when no leader is known). */
+  onLeaderChange?(lead: bigint, isLeader: boolean): void;
+  /**
+   * Resolves once everything passed to `apply` so far is durable in the state machine (mvcc's
+   * backend). Awaited before a snapshot lets the WAL drop the entries below it.
+   */
+  backendDurable?(): Promise<void>;
+  /** Persisting or raft failed: the member cannot go on (restart it, which re-reads what is durable). */
+  fatal(err: unknown): void;
+  /** Source of ticks. Default: `setInterval` every `heartbeatIntervalMs`. */
+  ticker?: Ticker;
+  /** Randomness in [0, 1) for election timeouts. Default `Math.random`. */
+  random?: () => number;
+  /** WAL tuning (tests use small segments). */
+  walOptions?: WalOptions;
+  raftLogger?: RaftLogger;
+}
+
+/** Monitoring view of the log. */
+export interface RaftLogStatus {
+  id: bigint;
+  term: number;
+  vote: bigint;
+  /** Leader's ID, 0 when unknown. */
+  lead: bigint;
+  isLeader: boolean;
+  commitIndex: number;
+  /** Highest index handed to `apply` (or installed by a snapshot); empty and conf-change entries count. */
+  appliedIndex: number;
+  /** Index of the latest snapshot (saved here or received). */
+  snapshotIndex: number;
+  lastIndex: number;
+  confState: ConfState;
+  /** Per-member replication progress, on the leader only. */
+  progress: Map<bigint, ProgressStatus> | undefined;
+}
+
+/** Counters for tests and /metrics. Monotonic. */
+export interface RaftLogStats {
+  /** Readies handled. */
+  readies: number;
+  /** Readies that needed a WAL append with fsync (new entries, term or vote, snapshot). */
+  syncedReadies: number;
+  /** Entries written to the WAL. */
+  persistedEntries: number;
+  /** Snapshots this member saved by compaction. */
+  snapshotsSaved: number;
+  /** Snapshots received from a leader and installed. */
+  snapshotsInstalled: number;
+  wal: Readonly<WalStats>;
+}
+
+interface PendingRead {
+  resolve(rs: ReadState): void;
+  reject(err: EtcdError): void;
+  deadlineTick: number;
+  /** Set once raft confirmed the read point; then it waits for the applied index only. */
+  state?: ReadState;
+}
+
+interface TrackedProposal {
+  term: number;
+  onDropped(err: EtcdError): void;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+function cloneConfState(cs: ConfState): ConfState {
+  return {
+    voters: [...cs.voters],
+    learners: [...cs.learners],
+    votersOutgoing: [...cs.votersOutgoing],
+    learnersNext: [...cs.learnersNext],
+    autoLeave: cs.autoLeave,
+  };
+}
+
+/**
+ * The raft-replicated, WAL-backed log of a member, after etcd's raftNode (etcdserver/raft.go)
+ * and its storage (storage.go): raft's `MemoryStorage` is the in-memory log, rebuilt at start
+ * from the newest snapshot file and the WAL after it; a Ready loop persists, sends, applies.
+ *
+ * Ordering, for every Ready (one at a time):
+ * 1. `messagesBeforePersist` are sent;
+ * 2. a received snapshot is saved as a file, THEN its WAL marker, the entries and the hard state
+ *    go to the WAL in ONE append (one fdatasync) when raft says `mustSync`; a hard state whose
+ *    only change is the commit index rides the next synced append instead (as etcd writes it
+ *    unsynced): losing it in a crash only delays re-learning the commit index;
+ * 3. the same goes into `MemoryStorage`; then `messages` are sent (votes and acks are durable);
+ * 4. the snapshot is installed (`onSnapshot`), committed entries are applied in order: normal
+ *    ones with data through `apply`, conf changes through raft then `onConfChange`, empty ones
+ *    only advance the applied index; ReadIndex answers are released once applied reaches them;
+ * 5. `advance()`. Proposals arriving meanwhile ride the next Ready: group commit.
+ *
+ * Every `snapshotCount` applied entries, once `backendDurable()` resolves, a snapshot (raft
+ * metadata with the ConfState at that index, empty data: mvcc's LMDB is the state) is saved as
+ * a file, THEN marked in the WAL; then `MemoryStorage` is compacted (keeping
+ * `snapshotCatchUpEntries`), WAL segments below it are released and old snapshot files purged.
+ *
+ * Restart: no bootstrap; the ConfState comes from the snapshot and `applied` = snapshot index,
+ * so the committed entries after it (conf changes included) are applied again. KV entries are
+ * idempotent through mvcc's consistent index: the server skips those it already holds.
+ *
+ * A member whose only voter is itself campaigns at once (bootstrap leads at term 2, as etcd).
+ *
+ * @example
+ * ```ts
+ * const log = await RaftLog.open({ id, walDir, snapDir, metadata, voters: [id], heartbeatIntervalMs: 100,
+ *   electionTimeoutMs: 1000, snapshotCount: 100_000, send: (msgs) => transport.send(msgs),
+ *   apply: (entries) => applier.apply(entries), fatal: (err) => die(err) });
+ * log.propose(data);            // throws EtcdErrors.NoLeader / NotLeader / Stopped at once
+ * const rs = await log.readIndex(requestIdBytes); // applied >= rs.index: read locally
+ * ```
+ */
+export class RaftLog implements ReplicatedLog {
+  private readonly node: RawNode;
+  private readonly stopTicker: () => void;
+  private readonly catchUpEntries: number;
+  private readonly maxSnapshots: number;
+  private readonly requestTimeoutTicks: number;
+  private readonly maxPendingReads: number;
+
+  private term_: number;
+  private commit_: number;
+  private lead_: bigint = NONE;
+  private raftState_: StateType = StateType.Follower;
+  private applied_: number;
+  private confState_: ConfState;
+  private snapshotIndex_: number;
+  /** Highest snapshot marker handed to the WAL (durable or in flight): a lower one must never follow it. */
+  private markerIndex: number;
+  /** A commit-only hard state not yet written: goes with the next synced append (or close). */
+  private unsyncedHardState: HardState | undefined;
+  private ticks = 0;
+
+  private loop: Promise<void> | undefined;
+  private snapshotting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** No more proposals or reads. */
+  private closed = false;
+  /** No more work of any kind: failed, or abandoned by a test's simulated crash. */
+  private stopped = false;
+
+  private readonly reads = new Map<string, PendingRead>();
+  /** Confirmed reads waiting for the applied index, in confirmation order. */
+  private confirmedReads: Array<{ key: string; state: ReadState }> = [];
+  /** Proposals made here while leader, by index: their fate is known when that index commits. */
+  private readonly proposals = new Map<number, TrackedProposal>();
+
+  private readonly counters = { readies: 0, syncedReadies: 0, persistedEntries: 0, snapshotsSaved: 0, snapshotsInstalled: 0 };
+
+  private constructor(
+    private readonly opts: RaftLogOptions,
+    private readonly storage: MemoryStorage,
+    private readonly wal: Wal,
+    private readonly snapshots: SnapshotStore,
+    /** The WAL's metadata (member and cluster ID as the server encoded them). */
+    readonly metadata: Uint8Array,
+    snapshot: Snapshot | undefined,
+  ) {
+    const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs));
+    this.catchUpEntries = opts.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES;
+    this.maxSnapshots = opts.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS;
+    this.requestTimeoutTicks =
+      opts.requestTimeoutTicks ?? Math.ceil((5000 + 2 * opts.electionTimeoutMs) / opts.heartbeatIntervalMs);
+    this.maxPendingReads = opts.maxPendingReads ?? DEFAULT_MAX_PENDING_READS;
+    const snapIndex = snapshot?.metadata.index ?? 0;
+    this.node = new RawNode({
+      id: opts.id,
+      ...(opts.voters && opts.voters.length > 0 ? { voters: opts.voters } : {}),
+      electionTicks,
+      heartbeatTicks: 1,
+      storage,
+      applied: snapIndex,
+      random: opts.random ?? Math.random,
+      checkQuorum: true,
+      preVote: opts.preVote ?? false,
+      disableProposalForwarding: opts.disableProposalForwarding ?? false,
+      ...(opts.raftLogger ? { logger: opts.raftLogger } : {}),
+    });
+    const st = this.node.status();
+    this.term_ = st.hardState.term;
+    this.commit_ = st.hardState.commit;
+    this.applied_ = snapIndex;
+    this.snapshotIndex_ = snapIndex;
+    this.markerIndex = snapIndex;
+    this.confState_ = cloneConfState(st.confState);
+    this.stopTicker = (opts.ticker ?? intervalTicker).every(opts.heartbeatIntervalMs, () => this.tick());
+    this.maybeCampaign();
+    this.schedule();
+  }
+
+  /**
+   * Opens the member's log: creates the WAL (with `metadata`) and bootstraps from `voters` when
+   * there is none, else recovers from the newest snapshot file and the WAL. The returned log is
+   * running: committed entries not yet applied reach `apply` shortly after.
+   * @throws RangeError on invalid options; WalCorruptionError / DecodeError on damaged storage
+   */
+  static async open(opts: RaftLogOptions): Promise<RaftLog> {
+    validate(opts);
+    const rec = await openStorage(opts.walDir, opts.snapDir, opts.metadata, opts.walOptions);
+    try {
+      return new RaftLog(opts, rec.memory, rec.wal, rec.snapshots, rec.metadata, rec.snapshot);
+    } catch (err) {
+      await rec.wal.close();
+      throw err;
+    }
+  }
+
+  /** The term of the latest persisted hard state, for response headers. */
+  get term(): number {
+    return this.term_;
+  }
+
+  /** The highest index known committed (as of the latest Ready). */
+  get commitIndex(): number {
+    return this.commit_;
+  }
+
+  /** The highest index applied (handed to `apply`, or installed by a snapshot). */
+  get appliedIndex(): number {
+    return this.applied_;
+  }
+
+  /** True while this member is the leader (as of the latest Ready). */
+  get isLeader(): boolean {
+    return this.raftState_ === StateType.Leader;
+  }
+
+  /**
+   * Proposes `data` for the log; its entry reaches `apply` once committed. Fails at once
+   * (throws, nothing proposed) with etcd's errors: `NoLeader` when no leader is known,
+   * `NotLeader` on a follower with forwarding disabled, `ProposalDropped` when the leader
+   * refuses (transfer in progress, uncommitted log full), `Stopped` after `close()`.
+   *
+   * Later loss: on the leader the entry's index is known, and `onDropped(LeaderChanged)` is
+   * called if another entry commits at that index (a new leader overwrote it), or
+   * `onDropped(Stopped)` if the log closes first. A proposal forwarded by a follower may be
+   * lost without notice: the caller bounds its wait with a request timeout, as etcd does.
+   */
+  propose(data: Uint8Array, onDropped?: (err: EtcdError) => void): void {
+    if (this.closed) throw RaftLogErrors.Stopped;
+    try {
+      this.node.propose(data);
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) throw this.dropReason();
+      throw err;
+    }
+    if (onDropped) {
+      const st = this.node.status();
+      if (st.softState.raftState === StateType.Leader) {
+        this.proposals.set(st.lastIndex, { term: st.hardState.term, onDropped });
+      }
+    }
+    this.schedule();
+  }
+
+  /**
+   * Requests a linearizable read point (etcd's ReadIndex). Resolves with the `ReadState`
+   * once raft confirmed it with a quorum AND this member has applied up to its index: local
+   * state read now is linearizable. `context` must be unique among pending reads (a request
+   * ID) and at most 1 KiB. Rejects with `NoLeader`, `LeaderChanged` (leader lost before
+   * confirmation), `Timeout` (after `requestTimeoutTicks`), `TooManyRequests`, `Stopped`.
+   */
+  readIndex(context: Uint8Array): Promise<ReadState> {
+    if (this.closed) return Promise.reject(RaftLogErrors.Stopped);
+    if (context.byteLength > MAX_READ_CONTEXT_BYTES) {
+      return Promise.reject(new RangeError(`read context is ${context.byteLength} bytes, limit ${MAX_READ_CONTEXT_BYTES}`));
+    }
+    const key = hex(context);
+    if (this.reads.has(key)) return Promise.reject(new Error(`read context ${key} is already pending`));
+    if (this.reads.size >= this.maxPendingReads) return Promise.reject(RaftLogErrors.TooManyRequests);
+    try {
+      this.node.readIndex(context);
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) return Promise.reject(RaftLogErrors.NoLeader);
+      return Promise.reject(err);
+    }
+    const p = new Promise<ReadState>((resolve, reject) => {
+      this.reads.set(key, { resolve, reject, deadlineTick: this.ticks + this.requestTimeoutTicks });
+    });
+    this.schedule();
+    return p;
+  }
+
+  /** Hands a message from a peer (decoded by the transport) to raft. Ignored once closed. */
+  step(message: Message): void {
+    if (this.closed || this.stopped) return;
+    try {
+      this.node.step(message);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.schedule();
+  }
+
+  /** The transport could not reach `id`: the leader falls back to probing it. */
+  reportUnreachable(id: bigint): void {
+    if (this.stopped) return;
+    this.node.reportUnreachable(id);
+    this.schedule();
+  }
+
+  /** Outcome of sending a `MsgSnap` to `id`; replication to it resumes after this. */
+  reportSnapshot(id: bigint, status: SnapshotStatus): void {
+    if (this.stopped) return;
+    this.node.reportSnapshot(id, status);
+    this.schedule();
+  }
+
+  /** One tick of logical time; the ticker calls it every `heartbeatIntervalMs`. */
+  tick(): void {
+    if (this.closed || this.stopped) return;
+    this.ticks++;
+    this.node.tick();
+    this.expireReads();
+    this.schedule();
+  }
+
+  status(): RaftLogStatus {
+    const st = this.node.status();
+    return {
+      id: st.id,
+      term: st.hardState.term,
+      vote: st.hardState.vote,
+      lead: st.softState.lead,
+      isLeader: st.softState.raftState === StateType.Leader,
+      commitIndex: st.hardState.commit,
+      appliedIndex: this.applied_,
+      snapshotIndex: this.snapshotIndex_,
+      lastIndex: st.lastIndex,
+      confState: cloneConfState(this.confState_),
+      progress: st.progress,
+    };
+  }
+
+  stats(): RaftLogStats {
+    return { ...this.counters, wal: { ...this.wal.stats } };
+  }
+
+  /**
+   * Stops taking proposals, reads and messages; waits for the Ready in flight (and any
+   * snapshot being saved), writes a pending commit index, fails waiting reads and tracked
+   * proposals with `Stopped`, and closes the WAL. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.stopTicker();
+      await this.idle();
+      if (!this.stopped && this.unsyncedHardState) {
+        const hs = this.unsyncedHardState;
+        this.unsyncedHardState = undefined;
+        await this.wal.append([{ type: 'hardState', term: hs.term, vote: hs.vote, commit: hs.commit }]).catch((err: unknown) => this.fail(err));
+      }
+      this.stopped = true;
+      this.failWaiters(RaftLogErrors.Stopped);
+      await this.wal.close();
+    })();
+    return this.closing;
+  }
+
+  /** Resolves when no Ready is being handled and no snapshot is being saved. */
+  private async idle(): Promise<void> {
+    while (this.loop || this.snapshotting) await Promise.all([this.loop, this.snapshotting]);
+  }
+
+  /** A test's crash: stop where we are, write nothing more, let queued WAL writes land, close files. */
+  private async abandon(): Promise<void> {
+    this.stopped = true;
+    this.closed = true;
+    this.stopTicker();
+    await this.idle();
+    await this.wal.close();
+  }
+
+  private dropReason(): EtcdError {
+    const ss = this.node.status().softState;
+    if (ss.lead === NONE) return RaftLogErrors.NoLeader;
+    if (ss.raftState !== StateType.Leader && this.opts.disableProposalForwarding) return RaftLogErrors.NotLeader;
+    return RaftLogErrors.ProposalDropped;
+  }
+
+  private fail(err: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.closed = true;
+    this.stopTicker();
+    this.failWaiters(RaftLogErrors.Stopped);
+    this.opts.fatal(err);
+  }
+
+  private failWaiters(err: EtcdError): void {
+    for (const r of this.reads.values()) r.reject(err);
+    this.reads.clear();
+    this.confirmedReads = [];
+    const tracked = [...this.proposals.values()];
+    this.proposals.clear();
+    for (const p of tracked) p.onDropped(err);
+  }
+
+  private schedule(): void {
+    if (this.loop || this.stopped) return;
+    this.loop = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.runLoop())
+      .finally(() => {
+        this.loop = undefined;
+        // Input that arrived after the last hasReady() check and before this point.
+        if (!this.stopped && this.node.hasReady()) this.schedule();
+      });
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (!this.stopped && this.node.hasReady()) {
+        await this.handleReady();
+        if (this.stopped) return;
+        this.maybeCampaign();
+        this.maybeSnapshot();
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private async handleReady(): Promise<void> {
+    const rd = this.node.ready();
+    this.counters.readies++;
+    if (rd.softState) this.onSoftState(rd.softState);
+    if (rd.messagesBeforePersist.length > 0) this.opts.send(rd.messagesBeforePersist);
+
+    if (rd.snapshot) {
+      // The file first: a WAL marker must never name a snapshot that is not on disk.
+      await saveSnapshotFile(this.snapshots, rd.snapshot);
+      if (this.stopped) return;
+    }
+    if (rd.mustSync || rd.snapshot) {
+      const records = readyRecords(rd.snapshot, rd.entries, rd.hardState ?? this.unsyncedHardState);
+      this.unsyncedHardState = undefined;
+      if (rd.snapshot) this.markerIndex = Math.max(this.markerIndex, rd.snapshot.metadata.index);
+      this.counters.syncedReadies++;
+      this.counters.persistedEntries += rd.entries.length;
+      await this.wal.append(records);
+      if (this.stopped) return;
+    } else if (rd.hardState) {
+      this.unsyncedHardState = rd.hardState;
+    }
+
+    if (rd.snapshot) {
+      this.storage.applySnapshot(rd.snapshot);
+      this.snapshotIndex_ = rd.snapshot.metadata.index;
+      await this.wal.releaseTo(rd.snapshot.metadata.index);
+      await this.snapshots.purge(this.maxSnapshots);
+      if (this.stopped) return;
+    }
+    this.storage.append(rd.entries);
+    if (rd.hardState) {
+      this.storage.setHardState(rd.hardState);
+      this.term_ = rd.hardState.term;
+      this.commit_ = rd.hardState.commit;
+    }
+    if (rd.messages.length > 0) this.opts.send(rd.messages);
+
+    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    this.applyEntries(rd.committedEntries);
+    if (this.stopped) return;
+    this.onReadStates(rd.readStates);
+    this.releaseReads();
+    this.node.advance();
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const leadChanged = ss.lead !== this.lead_;
+    const roleChanged = ss.raftState !== this.raftState_;
+    this.lead_ = ss.lead;
+    this.raftState_ = ss.raftState;
+    if (leadChanged) {
+      // A read point not yet confirmed depends on the old leader; etcd 3.5 answers LeaderChanged.
+      for (const [key, r] of this.reads) {
+        if (r.state) continue;
+        this.reads.delete(key);
+        r.reject(RaftLogErrors.LeaderChanged);
+      }
+    }
+    if (leadChanged || roleChanged) this.opts.onLeaderChange?.(ss.lead, ss.raftState === StateType.Leader);
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    const index = snapshot.metadata.index;
+    this.confState_ = cloneConfState(snapshot.metadata.confState);
+    this.applied_ = Math.max(this.applied_, index);
+    this.counters.snapshotsInstalled++;
+    // Entries proposed here at or below the snapshot: whether they made it is unknown here.
+    for (const [i, p] of this.proposals) {
+      if (i > index) continue;
+      this.proposals.delete(i);
+      p.onDropped(RaftLogErrors.Timeout);
+    }
+    this.opts.onSnapshot?.(snapshot);
+  }
+
+  private applyEntries(entries: Entry[]): void {
+    let batch: CommittedEntry[] = [];
+    const flush = (): void => {
+      if (batch.length === 0) return;
+      const b = batch;
+      batch = [];
+      this.opts.apply(b);
+    };
+    for (const e of entries) {
+      const tracked = this.proposals.get(e.index);
+      if (tracked) {
+        this.proposals.delete(e.index);
+        // Same index and term is the same entry (log matching); another term means ours was overwritten.
+        if (tracked.term !== e.term) tracked.onDropped(RaftLogErrors.LeaderChanged);
+      }
+      if (e.type === EntryType.Normal) {
+        if (e.data.length > 0) batch.push({ index: e.index, term: e.term, data: e.data });
+      } else {
+        flush();
+        if (this.stopped) return;
+        const cc = decodeEntryConfChange(e);
+        if (!cc) throw new Error(`raft-log: entry ${e.index} of type ${e.type} is not a conf change`);
+        const cs = this.node.applyConfChange(cc);
+        this.confState_ = cloneConfState(cs);
+        this.opts.onConfChange?.(cc, cs, e.index);
+      }
+      this.applied_ = e.index;
+    }
+    // The applied index counts the batch before apply sees it; apply runs synchronously here.
+    flush();
+  }
+
+  private onReadStates(states: ReadState[]): void {
+    for (const rs of states) {
+      const key = hex(rs.requestCtx);
+      const r = this.reads.get(key);
+      if (!r || r.state) continue;
+      r.state = rs;
+      this.confirmedReads.push({ key, state: rs });
+    }
+  }
+
+  private releaseReads(): void {
+    if (this.confirmedReads.length === 0) return;
+    const waiting: Array<{ key: string; state: ReadState }> = [];
+    for (const c of this.confirmedReads) {
+      const r = this.reads.get(c.key);
+      if (!r) continue;
+      if (c.state.index <= this.applied_) {
+        this.reads.delete(c.key);
+        r.resolve(c.state);
+      } else {
+        waiting.push(c);
+      }
+    }
+    this.confirmedReads = waiting;
+  }
+
+  private expireReads(): void {
+    for (const [key, r] of this.reads) {
+      if (r.state || r.deadlineTick > this.ticks) continue;
+      this.reads.delete(key);
+      r.reject(RaftLogErrors.Timeout);
+    }
+  }
+
+  /** A member that is the only voter needs no election timeout: it leads at once, as etcd's single member does. */
+  private maybeCampaign(): void {
+    if (this.closed || this.stopped || this.raftState_ === StateType.Leader) return;
+    const cs = this.confState_;
+    if (cs.voters.length === 1 && cs.voters[0] === this.opts.id && cs.votersOutgoing.length === 0) {
+      const st = this.node.status();
+      if (st.softState.raftState === StateType.Leader) return;
+      this.node.campaign();
+      this.schedule();
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.closed || this.applied_ - this.snapshotIndex_ < this.opts.snapshotCount) return;
+    const index = this.applied_;
+    this.snapshotting = this.saveSnapshot(index)
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
+  }
+
+  /** etcd's EtcdServer.snapshot: file, then WAL marker, then compaction and release. */
+  private async saveSnapshot(index: number): Promise<void> {
+    const term = this.storage.term(index);
+    const snapshot: Snapshot = { data: EMPTY, metadata: { index, term, confState: cloneConfState(this.confState_) } };
+    await this.opts.backendDurable?.();
+    if (this.stopped) return;
+    await saveSnapshotFile(this.snapshots, snapshot);
+    // A newer snapshot arrived from the leader meanwhile: its marker is already in the WAL.
+    if (this.stopped || index <= this.markerIndex) return;
+    this.markerIndex = index;
+    await this.wal.append([{ type: 'snapshot', index, term }]);
+    if (this.stopped) return;
+    if (index > this.storage.snapshot().metadata.index) {
+      this.storage.createSnapshot(index, snapshot.metadata.confState, EMPTY);
+      this.snapshotIndex_ = Math.max(this.snapshotIndex_, index);
+      const compactTo = index - this.catchUpEntries;
+      if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
+    }
+    await this.wal.releaseTo(index);
+    await this.snapshots.purge(this.maxSnapshots);
+    this.counters.snapshotsSaved++;
+  }
+}
+
+function validate(o: RaftLogOptions): void {
+  if (o.id === 0n) throw new RangeError('raft-log: id must not be 0');
+  const positive = (name: string, v: number | undefined, min = 1): void => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) throw new RangeError(`raft-log: ${name} must be an integer >= ${min}, got ${v}`);
+  };
+  positive('heartbeatIntervalMs', o.heartbeatIntervalMs);
+  positive('electionTimeoutMs', o.electionTimeoutMs);
+  if (o.electionTimeoutMs < 2 * o.heartbeatIntervalMs) {
+    throw new RangeError('raft-log: electionTimeoutMs must be at least twice heartbeatIntervalMs');
+  }
+  positive('snapshotCount', o.snapshotCount);
+  positive('snapshotCatchUpEntries', o.snapshotCatchUpEntries, 0);
+  positive('maxSnapshots', o.maxSnapshots);
+  positive('requestTimeoutTicks', o.requestTimeoutTicks);
+  positive('maxPendingReads', o.maxPendingReads);
+}
+
+/**
+ * For tests only (not exported from the package): simulate a crash. The log stops where it
+ * is — nothing more is persisted, sent or applied — WAL writes already queued land (as they
+ * would have reached the disk), and the files are closed so the directory can be reopened.
+ */
+export function crashForTesting(log: RaftLog): Promise<void> {
+  return log['abandon']();
+}
+
+/** For tests only: resolves when the log has no Ready or snapshot in progress. */
+export function idleForTesting(log: RaftLog): Promise<void> {
+  return log['idle']();
+}
+
+/** For tests only: whether a Ready or a snapshot is in progress (or scheduled). */
+export function busyForTesting(log: RaftLog): boolean {
+  return log['loop'] !== undefined || log['snapshotting'] !== undefined;
+}

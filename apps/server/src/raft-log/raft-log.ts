@@ -671,6 +671,8 @@ export class RaftLog implements ReplicatedLog {
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
         this.snapshotting = undefined;
+        // Entries applied while this snapshot was being saved may already call for the next.
+        if (!this.stopped) this.maybeSnapshot();
       });
   }
 

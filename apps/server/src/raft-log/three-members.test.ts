@@ -1,0 +1,185 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { crashForTesting } from './raft-log.js';
+import { RaftLogErrors } from './proposal-errors.js';
+import { TestCluster, removeDir, tempDir, type MemberOptions, type TestMember } from './test-support/harness.js';
+
+const ids = [1n, 2n, 3n] as const;
+const dirs: string[] = [];
+const clusters: TestCluster[] = [];
+afterEach(async () => {
+  for (const c of clusters.splice(0)) await c.closeAll();
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+const seq = (m: TestMember): Array<[number, string]> => m.applied.map((e) => [e.index, Buffer.from(e.data).toString()]);
+
+async function threeMembers(opts: MemberOptions = {}): Promise<{ cluster: TestCluster; dirOf: Map<bigint, string> }> {
+  const cluster = new TestCluster(ids, opts);
+  clusters.push(cluster);
+  const dirOf = new Map<bigint, string>();
+  for (const id of ids) {
+    const dir = tempDir(`raftkv-raftlog-${id}-`);
+    dirs.push(dir);
+    dirOf.set(id, dir);
+    await cluster.start(id, dir, { voters: [...ids] });
+  }
+  await cluster.until(() => cluster.leader() !== undefined);
+  return { cluster, dirOf };
+}
+
+/** Proposes `n` entries on the leader, a few per event-loop turn, and waits for them to settle. */
+async function proposeOnLeader(cluster: TestCluster, prefix: string, n: number, padBytes = 0): Promise<void> {
+  const leader = cluster.leader();
+  if (!leader) throw new Error('no leader');
+  for (let i = 0; i < n; i++) {
+    leader.log.propose(bytes(`${prefix}${i}${' '.repeat(padBytes)}`));
+    if (i % 5 === 4) await new Promise<void>((r) => setImmediate(r));
+  }
+  await cluster.settle();
+}
+
+describe('RaftLog, three members over an in-memory network', () => {
+  it('elects one leader and applies the leader\'s proposals on all three in the same order', async () => {
+    const { cluster } = await threeMembers();
+    const leader = cluster.leader()!;
+    for (const m of cluster.running) {
+      expect(m.log.status().lead).toBe(leader.id);
+      expect(m.confChanges).toEqual([1, 2, 3]);
+    }
+    await proposeOnLeader(cluster, 'v', 40);
+    await cluster.until(() => cluster.running.every((m) => m.applied.length === 40));
+    const expected = seq(leader);
+    expect(expected.map(([, d]) => d)).toEqual(Array.from({ length: 40 }, (_, i) => `v${i}`));
+    for (const m of cluster.running) expect(seq(m)).toEqual(expected);
+    for (const m of cluster.running) expect(m.fatal).toEqual([]);
+  });
+
+  it('forwards proposals from a follower, refuses them with "not leader" when forwarding is off', async () => {
+    const { cluster } = await threeMembers();
+    const leader = cluster.leader()!;
+    const follower = cluster.running.find((m) => m !== leader)!;
+    follower.log.propose(bytes('via-follower'));
+    await cluster.until(() => cluster.running.every((m) => m.applied.length === 1));
+    expect(Buffer.from(leader.applied[0]!.data).toString()).toBe('via-follower');
+
+    const strict = await threeMembers({ disableProposalForwarding: true });
+    const sLeader = strict.cluster.leader()!;
+    const sFollower = strict.cluster.running.find((m) => m !== sLeader)!;
+    expect(() => sFollower.log.propose(bytes('x'))).toThrow(RaftLogErrors.NotLeader);
+    sLeader.log.propose(bytes('ok'));
+    await strict.cluster.until(() => strict.cluster.running.every((m) => m.applied.length === 1));
+  });
+
+  it('refuses proposals and reads with "no leader" before an election', async () => {
+    const cluster = new TestCluster(ids, {});
+    clusters.push(cluster);
+    for (const id of ids) {
+      const dir = tempDir(`raftkv-raftlog-${id}-`);
+      dirs.push(dir);
+      await cluster.start(id, dir, { voters: [...ids] });
+    }
+    await cluster.settle();
+    const m = cluster.member(1n);
+    expect(() => m.log.propose(bytes('x'))).toThrow(RaftLogErrors.NoLeader);
+    await expect(m.log.readIndex(bytes('r'))).rejects.toBe(RaftLogErrors.NoLeader);
+  });
+
+  it('serves ReadIndex through a follower once it has applied up to the leader\'s commit', async () => {
+    const { cluster } = await threeMembers();
+    const leader = cluster.leader()!;
+    const follower = cluster.running.find((m) => m !== leader)!;
+    await proposeOnLeader(cluster, 'r', 10);
+    const read = follower.log.readIndex(bytes('read-1'));
+    await cluster.until(() => follower.log.appliedIndex >= leader.log.commitIndex);
+    const rs = await read;
+    expect(rs.index).toBe(leader.log.commitIndex);
+    expect(follower.log.appliedIndex).toBeGreaterThanOrEqual(rs.index);
+  });
+
+  it('tells the proposer when its entry was overwritten by a new leader', async () => {
+    const { cluster } = await threeMembers();
+    const old = cluster.leader()!;
+    cluster.net.isolate(old.id);
+    const dropped: unknown[] = [];
+    old.log.propose(bytes('lost'), (err) => dropped.push(err));
+    await cluster.until(() => cluster.running.some((m) => m !== old && m.log.status().isLeader));
+    await proposeOnLeader(cluster, 'n', 3);
+    cluster.net.heal(old.id);
+    await cluster.until(() => dropped.length === 1 && old.applied.length === 3);
+    expect(dropped).toEqual([RaftLogErrors.LeaderChanged]);
+    expect(seq(old).map(([, d]) => d)).toEqual(['n0', 'n1', 'n2']);
+  });
+
+  it('goes on without a crashed follower, which catches up from its WAL and the leader after a restart', async () => {
+    const { cluster, dirOf } = await threeMembers();
+    const leader = cluster.leader()!;
+    await proposeOnLeader(cluster, 'a', 10);
+    const victim = cluster.running.find((m) => m !== leader)!;
+    await crashForTesting(victim.log);
+    cluster.remove(victim.id);
+
+    await proposeOnLeader(cluster, 'b', 20);
+    await cluster.until(() => cluster.running.every((m) => m.applied.length === 30));
+
+    const back = await cluster.start(victim.id, dirOf.get(victim.id)!);
+    await cluster.until(() => back.applied.length === 30);
+    expect(seq(back)).toEqual(seq(leader));
+    expect(back.confChanges).toEqual([1, 2, 3]); // membership relearned from its own log
+    expect(back.snapshotsInstalled).toEqual([]);
+    await proposeOnLeader(cluster, 'c', 5);
+    await cluster.until(() => cluster.running.every((m) => m.applied.length >= 35));
+    expect(seq(back).slice(-5)).toEqual(seq(leader).slice(-5));
+  });
+
+  it('compacts by snapshot, and a far-behind member catches up by receiving the leader\'s snapshot', async () => {
+    const { cluster, dirOf } = await threeMembers({
+      snapshotCount: 10,
+      snapshotCatchUpEntries: 0,
+      maxSnapshots: 2,
+      walOptions: { segmentSizeBytes: 4096, preallocate: false },
+    });
+    const leader = cluster.leader()!;
+    await proposeOnLeader(cluster, 'a', 5);
+    const victim = cluster.running.find((m) => m !== leader)!;
+    const victimAppliedBefore = victim.log.appliedIndex;
+    await crashForTesting(victim.log);
+    cluster.remove(victim.id);
+
+    await proposeOnLeader(cluster, 'b', 60, 200); // ~15 KiB: several 4 KiB WAL segments
+    await cluster.until(() => leader.log.status().snapshotIndex > victimAppliedBefore + 10);
+    const leaderStatus = leader.log.status();
+    expect(leaderStatus.snapshotIndex).toBeGreaterThan(victimAppliedBefore);
+    // Old snapshot files are purged and WAL segments below the snapshot released.
+    const leaderDir = dirOf.get(leader.id)!;
+    expect(readdirSync(join(leaderDir, 'snap')).filter((n) => n.endsWith('.snap')).length).toBeLessThanOrEqual(2);
+    expect(leader.log.stats().wal.segmentsCut).toBeGreaterThan(0);
+    expect(readdirSync(join(leaderDir, 'wal')).filter((n) => n.endsWith('.wal')).length).toBeLessThan(leader.log.stats().wal.segmentsCut + 1);
+
+    const back = await cluster.start(victim.id, dirOf.get(victim.id)!);
+    await cluster.until(() => back.log.appliedIndex === leader.log.appliedIndex);
+    // The entries it missed are below the leader's first index: a snapshot was the only way.
+    expect(cluster.net.snapshotsDelivered.get(victim.id)).toBeGreaterThanOrEqual(1);
+    expect(back.snapshotsInstalled.length).toBeGreaterThanOrEqual(1);
+    const installed = back.snapshotsInstalled[0]!;
+    expect(installed).toBeGreaterThan(victimAppliedBefore);
+    expect(back.log.status().snapshotIndex).toBeGreaterThanOrEqual(installed);
+    expect(back.log.status().confState.voters.slice().sort()).toEqual([...ids]);
+    // Entries after the snapshot arrive by ordinary replication, in the leader's order.
+    const after = seq(leader).filter(([i]) => i > installed);
+    expect(seq(back).filter(([i]) => i > installed)).toEqual(after);
+
+    // New writes reach it, and it survives another restart from its own snapshot file.
+    await proposeOnLeader(cluster, 'c', 5);
+    await cluster.until(() => back.log.appliedIndex === leader.log.appliedIndex);
+    await back.log.close();
+    cluster.remove(victim.id);
+    const again = await cluster.start(victim.id, dirOf.get(victim.id)!);
+    await cluster.until(() => again.log.appliedIndex === leader.log.appliedIndex);
+    expect(again.log.status().snapshotIndex).toBeGreaterThanOrEqual(installed);
+    expect(seq(again).map(([, d]) => d).slice(-5)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    for (const m of cluster.running) expect(m.fatal).toEqual([]);
+  });
+});

@@ -1,4 +1,6 @@
 import { EtcdErrors } from '@raftkv/api';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { crashForTesting } from './raft-log.js';
 import { RaftLogErrors } from './proposal-errors.js';
@@ -129,6 +131,57 @@ describe('RaftLog, one member', () => {
     expect(syncs).toBe(end.syncedReadies - mid.syncedReadies);
     expect(syncs).toBeLessThanOrEqual(20);
     console.log(`group commit: 200 entries in ${syncs} WAL syncs (${(200 / syncs).toFixed(1)} entries/sync)`);
+  });
+
+  it('snapshots every snapshotCount entries only once the backend is durable, and restarts from the snapshot', async () => {
+    const { cluster, dir } = single();
+    let releaseBackend: (() => void) | undefined;
+    let backendWaits = 0;
+    const m = await cluster.start(1n, dir, {
+      voters: [1n],
+      snapshotCount: 20,
+      snapshotCatchUpEntries: 5,
+      maxSnapshots: 1,
+      backendDurable: () => {
+        backendWaits++;
+        return new Promise<void>((r) => { releaseBackend = r; });
+      },
+    });
+    await cluster.settle();
+    const snapFiles = (): string[] => readdirSync(join(dir, 'snap')).filter((n) => n.endsWith('.snap'));
+    const pending = (async () => {
+      for (let i = 0; i < 30; i++) {
+        m.log.propose(bytes(`s${i}`));
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    })();
+    await pending;
+    // The snapshot waits for the backend: no file, no marker, nothing compacted yet.
+    // Poll (not settle: settling would wait for the held snapshot) until all 30 are applied.
+    while (m.applied.length < 30) await new Promise<void>((r) => setTimeout(r, 1));
+    expect(backendWaits).toBe(1);
+    expect(existsSync(join(dir, 'snap')) ? snapFiles() : []).toEqual([]);
+    expect(m.log.status().snapshotIndex).toBe(0);
+    releaseBackend!();
+    await cluster.settle();
+    const snapIndex = m.log.status().snapshotIndex;
+    expect(snapIndex).toBeGreaterThanOrEqual(20);
+    expect(snapFiles()).toHaveLength(1);
+    expect(m.log.stats().snapshotsSaved).toBe(1);
+    const before = m.applied.map((e) => [e.index, Buffer.from(e.data).toString()]);
+    releaseBackend = undefined;
+    await m.log.close();
+    cluster.remove(1n);
+
+    // Restart: ConfState from the snapshot, only entries above it applied again.
+    const again = await cluster.start(1n, dir, { snapshotCount: 1000 });
+    await cluster.settle();
+    expect(again.confChanges).toEqual([]);
+    expect(again.log.status()).toMatchObject({ isLeader: true, snapshotIndex: snapIndex, confState: { voters: [1n] } });
+    expect(again.applied.map((e) => [e.index, Buffer.from(e.data).toString()])).toEqual(before.filter(([i]) => (i as number) > snapIndex));
+    again.log.propose(bytes('next'));
+    await cluster.settle();
+    expect(Buffer.from(again.applied[again.applied.length - 1]!.data).toString()).toBe('next');
   });
 
   it('answers ReadIndex on the leader once applied reaches the read point', async () => {

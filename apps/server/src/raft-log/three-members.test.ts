@@ -99,17 +99,20 @@ describe('RaftLog, three members over an in-memory network', () => {
     expect(follower.log.appliedIndex).toBeGreaterThanOrEqual(rs.index);
   });
 
-  it('tells the proposer when its entry was overwritten by a new leader', async () => {
+  it('tells the proposer when its entry was overwritten by a new leader, and fails a read the old leader could not confirm', async () => {
     const { cluster } = await threeMembers();
     const old = cluster.leader()!;
     cluster.net.isolate(old.id);
     const dropped: unknown[] = [];
     old.log.propose(bytes('lost'), (err) => dropped.push(err));
+    // A read on the cut-off leader cannot reach a quorum; check-quorum deposes it.
+    const staleRead = old.log.readIndex(bytes('stale')).then(() => 'confirmed', (err: unknown) => err);
     await cluster.until(() => cluster.running.some((m) => m !== old && m.log.status().isLeader));
     await proposeOnLeader(cluster, 'n', 3);
     cluster.net.heal(old.id);
     await cluster.until(() => dropped.length === 1 && old.applied.length === 3);
     expect(dropped).toEqual([RaftLogErrors.LeaderChanged]);
+    expect(await staleRead).toBe(RaftLogErrors.LeaderChanged);
     expect(seq(old).map(([, d]) => d)).toEqual(['n0', 'n1', 'n2']);
   });
 

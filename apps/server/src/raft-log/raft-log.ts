@@ -46,9 +46,10 @@ export interface RaftLogOptions {
   /** WAL metadata written when the WAL is created (member and cluster ID); ignored on restart. */
   metadata: Uint8Array;
   /**
-   * Bootstrap voters of a brand-new cluster member (its own ID included). Used only when the
-   * WAL is new; a restart learns membership from the snapshot and the log. A member joining
-   * an existing cluster passes none.
+   * Bootstrap voters of a brand-new cluster member (its own ID included). Used only while the
+   * log is empty (a new WAL, or one that crashed before its first Ready was persisted), so it
+   * is safe to pass on every start; a restart learns membership from the snapshot and the log.
+   * A member joining an existing cluster passes none.
    */
   voters?: readonly bigint[];
   /** Leader heartbeat period; one tick. */

@@ -343,6 +343,33 @@ export class RaftLog implements ReplicatedLog {
   }
 
   /**
+   * Proposes a membership change (etcd's MemberAdd/Remove/Promote go through here). It takes
+   * effect on each member when its entry is applied: `onConfChange` reports the new ConfState.
+   * The leader turns a change it must refuse (another one pending, or invalid) into an empty
+   * entry. Fails at once with the same errors as {@link propose}.
+   */
+  proposeConfChange(change: ConfChange | ConfChangeV2): void {
+    if (this.closed) throw RaftLogErrors.Stopped;
+    try {
+      this.node.proposeConfChange(change);
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) throw this.dropReason();
+      throw err;
+    }
+    this.schedule();
+  }
+
+  /**
+   * Asks the leader to hand leadership to `target` (etcd's MoveLeader): proposals are refused
+   * while it is in progress; it is abandoned after an election timeout. Watch `onLeaderChange`.
+   */
+  transferLeader(target: bigint): void {
+    if (this.closed) throw RaftLogErrors.Stopped;
+    this.node.transferLeader(target);
+    this.schedule();
+  }
+
+  /**
    * Requests a linearizable read point (etcd's ReadIndex). Resolves with the `ReadState`
    * once raft confirmed it with a quorum AND this member has applied up to its index: local
    * state read now is linearizable. `context` must be unique among pending reads (a request

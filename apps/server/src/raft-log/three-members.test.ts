@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConfChangeType } from '@raftkv/raft';
 import { crashForTesting } from './raft-log.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { TestCluster, removeDir, tempDir, type MemberOptions, type TestMember } from './test-support/harness.js';
@@ -114,6 +115,34 @@ describe('RaftLog, three members over an in-memory network', () => {
     expect(dropped).toEqual([RaftLogErrors.LeaderChanged]);
     expect(await staleRead).toBe(RaftLogErrors.LeaderChanged);
     expect(seq(old).map(([, d]) => d)).toEqual(['n0', 'n1', 'n2']);
+  });
+
+  it('moves leadership on request, and applies a membership change on every member', async () => {
+    const { cluster, dirOf } = await threeMembers();
+    const old = cluster.leader()!;
+    const target = cluster.running.find((m) => m !== old)!;
+    old.log.transferLeader(target.id);
+    await cluster.until(() => cluster.leader() === target);
+    expect(cluster.running.every((m) => m.log.status().lead === target.id)).toBe(true);
+
+    const removed = cluster.running.find((m) => m !== target)!;
+    target.log.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: removed.id, context: new Uint8Array(0) });
+    await cluster.until(() => cluster.running.every((m) => m.confChanges.length === 4));
+    const remaining = [...ids].filter((id) => id !== removed.id);
+    for (const m of cluster.running) expect(m.log.status().confState.voters.slice().sort()).toEqual(remaining);
+    expect(target.log.status().progress?.has(removed.id)).toBe(false);
+
+    // The two remaining voters still commit; a restart relearns the smaller membership.
+    await crashForTesting(removed.log);
+    cluster.remove(removed.id);
+    await proposeOnLeader(cluster, 'two', 3);
+    await cluster.until(() => cluster.running.every((m) => m.applied.length === 3));
+    const other = cluster.running.find((m) => m !== target)!;
+    await other.log.close();
+    cluster.remove(other.id);
+    const back = await cluster.start(other.id, dirOf.get(other.id)!);
+    await cluster.until(() => back.applied.length === 3);
+    expect(back.log.status().confState.voters.slice().sort()).toEqual(remaining);
   });
 
   it('goes on without a crashed follower, which catches up from its WAL and the leader after a restart', async () => {

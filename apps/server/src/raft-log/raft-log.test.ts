@@ -1,6 +1,8 @@
 import { EtcdErrors } from '@raftkv/api';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeSnapshot } from '@raftkv/raft';
+import { SnapshotStore, Wal } from '@raftkv/wal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { crashForTesting } from './raft-log.js';
 import { RaftLogErrors } from './proposal-errors.js';
@@ -182,6 +184,34 @@ describe('RaftLog, one member', () => {
     again.log.propose(bytes('next'));
     await cluster.settle();
     expect(Buffer.from(again.applied[again.applied.length - 1]!.data).toString()).toBe('next');
+  });
+
+  it('restarts from a snapshot file whose WAL marker was never written (crash between the two)', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    for (let i = 0; i < 10; i++) m.log.propose(bytes(`k${i}`));
+    await cluster.settle();
+    const before = m.applied.map((e) => [e.index, Buffer.from(e.data).toString()]);
+    await crashForTesting(m.log);
+    cluster.remove(1n);
+    // What a crash right after the snapshot file's rename leaves: the file, no marker.
+    const snapIndex = 7;
+    await new SnapshotStore(join(dir, 'snap')).save({ index: snapIndex, term: 2 }, encodeSnapshot({
+      data: new Uint8Array(0),
+      metadata: { index: snapIndex, term: 2, confState: { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+    }));
+    const again = await cluster.start(1n, dir);
+    await cluster.settle();
+    expect(again.log.status()).toMatchObject({ isLeader: true, snapshotIndex: snapIndex });
+    expect(again.confChanges).toEqual([]);
+    expect(again.applied.map((e) => [e.index, Buffer.from(e.data).toString()])).toEqual(before.filter(([i]) => (i as number) > snapIndex));
+    await again.log.close();
+    cluster.remove(1n);
+    // Open appended the missing marker, so the WAL alone now agrees with the file.
+    const { replay, wal } = await Wal.open(join(dir, 'wal'));
+    expect(replay.snapshot).toEqual({ index: snapIndex, term: 2 });
+    await wal.close();
   });
 
   it('answers ReadIndex on the leader once applied reaches the read point', async () => {

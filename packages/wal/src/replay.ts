@@ -72,7 +72,12 @@ export class ReplayBuilder {
   }
 
   private addEntry(e: WalEntry): void {
-    if (e.index <= this.base) return;
+    if (e.index <= this.base) {
+      // Covered by the snapshot, but written after the entries read so far: as a raft
+      // append it still replaces every later entry (all of which are above the base).
+      this.ents.length = 0;
+      return;
+    }
     const first = this.ents[0]?.index;
     if (first === undefined) {
       this.ents.push(e);

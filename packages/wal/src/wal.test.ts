@@ -162,6 +162,22 @@ describe('Wal open from a snapshot, property', () => {
       { numRuns: 100 },
     );
   });
+
+  it('an entry at or below the snapshot, written after later entries, still truncates them (fast-check seed -560568574)', async () => {
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META, SMALL);
+    const data = new Uint8Array(0);
+    await wal.append([
+      { type: 'entry', term: 1, index: 1, data },
+      { type: 'entry', term: 1, index: 2, data },
+      { type: 'entry', term: 2, index: 1, data },
+      { type: 'snapshot', index: 1, term: 2 },
+    ]);
+    await wal.close();
+    const { wal: w2, replay } = await Wal.open(dir, { ...SMALL, fromSnapshot: { index: 1, term: 2 } });
+    await w2.close();
+    expect(replay.entries).toEqual([]);
+  });
 });
 
 describe('Wal truncation semantics', () => {

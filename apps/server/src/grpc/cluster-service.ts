@@ -1,7 +1,6 @@
 import type { etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
-import { unary } from './kv-service.js';
-import { notImplemented } from './not-implemented.js';
+import { notImplemented, unary } from './unary.js';
 
 function memberToWire(core: ServerCore): etcdserverpb.Member {
   const m = core.self;

@@ -1,39 +1,11 @@
-import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
-import { EtcdError, etcdserverpb } from '@raftkv/api';
-import { isReadOnlyTxn, MvccError } from '@raftkv/mvcc';
-import { mvccErrorToEtcd } from '../apply/applier.js';
+import type { EtcdError, etcdserverpb } from '@raftkv/api';
+import { isReadOnlyTxn } from '@raftkv/mvcc';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, rangeResponseToWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
+import { unary } from './unary.js';
 import { checkDeleteRange, checkPut, checkRange, checkTxn } from './validate.js';
-
-type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
-
-/** Runs a handler body and turns etcd errors (thrown or rejected) into gRPC statuses. */
-export function unary<Req, Res>(body: (req: Req) => Res | Promise<Res>): Unary<Req, Res> {
-  return (call, callback) => {
-    let result: Res | Promise<Res>;
-    try {
-      result = body(call.request);
-    } catch (err) {
-      callback(toServiceError(err));
-      return;
-    }
-    if (result instanceof Promise) {
-      result.then((res) => callback(null, res), (err: unknown) => callback(toServiceError(err)));
-    } else {
-      callback(null, result);
-    }
-  };
-}
-
-function toServiceError(err: unknown) {
-  if (err instanceof EtcdError) return err.toServiceError();
-  if (err instanceof MvccError) return mvccErrorToEtcd(err).toServiceError();
-  const e = new EtcdError(13 /* INTERNAL */, err instanceof Error ? err.message : String(err));
-  return e.toServiceError();
-}
 
 function reject(err: EtcdError | undefined): void {
   if (err) throw err;

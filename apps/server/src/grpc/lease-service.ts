@@ -1,14 +1,8 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { EtcdError, type etcdserverpb } from '@raftkv/api';
-import { LeaseError, LeaseNotFoundError } from '@raftkv/lease';
-import { leaseErrorToEtcd } from '../apply/applier.js';
+import type { etcdserverpb } from '@raftkv/api';
+import { LeaseNotFoundError } from '@raftkv/lease';
 import type { ServerCore } from '../server-core.js';
-import { unary } from './kv-service.js';
-
-function leaseFailure(err: unknown): never {
-  if (err instanceof LeaseError) throw leaseErrorToEtcd(err);
-  throw err;
-}
+import { toServiceError, unary } from './unary.js';
 
 /**
  * The Lease service. Grants and revokes go through the log; keepalives and time-to-live are
@@ -35,7 +29,7 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
       } catch (err) {
         // etcd answers an unknown lease with TTL -1, not an error.
         if (err instanceof LeaseNotFoundError) return { header: header(), ID: req.ID, TTL: -1n, grantedTTL: 0n, keys: [] };
-        return leaseFailure(err);
+        throw err;
       }
     }),
     leaseLeases: unary(() => ({ header: header(), leases: core.lessor.leases().map((ID) => ({ ID })) })),
@@ -47,8 +41,7 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
           response.TTL = BigInt(core.lessor.renew(req.ID));
         } catch (err) {
           if (!(err instanceof LeaseNotFoundError)) {
-            const failure = err instanceof LeaseError ? leaseErrorToEtcd(err) : new EtcdError(13, String(err));
-            call.emit('error', failure.toServiceError());
+            call.emit('error', toServiceError(err));
             return;
           }
           // etcd answers a keepalive of an unknown or expired lease with TTL 0.

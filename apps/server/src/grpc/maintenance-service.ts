@@ -1,8 +1,7 @@
 import { etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
-import { unary } from './kv-service.js';
-import { notImplemented } from './not-implemented.js';
+import { notImplemented, unary } from './unary.js';
 
 /** The etcd API version raftkv speaks; clients gate features on it. */
 export const ETCD_API_VERSION = '3.4.23';
@@ -24,9 +23,8 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
       dbSizeQuota: BigInt(core.config.quotaBackendBytes),
       downgradeInfo: undefined,
     })),
-    alarm: unary((req: etcdserverpb.AlarmRequest) => {
-      // No alarm can be raised yet (no quota enforcement, no corruption check): GET lists none.
-      void req;
+    // No alarm can be raised yet (no quota enforcement, no corruption check): GET lists none.
+    alarm: unary(() => {
       return { header: core.header(core.store.currentRevision), alarms: [] };
     }),
     hash: unary(() => ({ header: core.header(core.store.currentRevision), hash: core.store.hash() })),

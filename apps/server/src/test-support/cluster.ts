@@ -1,0 +1,415 @@
+// A multi-member cluster of real processes on loopback for end-to-end and fault tests: the
+// reference etcd 3.4 or raftkv, started with exactly etcd's flags, so a test switches its subject
+// with one word (`startCluster('etcd')` / `startCluster('raftkv')`).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from './grpc-client.js';
+import { Partition } from './fault-proxy/index.js';
+import { etcdctl, freePort, raftkvBin, removeDir, requireBinary, tempDir } from './processes.js';
+
+export type ServerKind = 'etcd' | 'raftkv';
+
+export interface ClusterOptions {
+  /** Voting members started together; default 3, at most MAX_CLUSTER_SIZE. */
+  size?: number;
+  /** `--initial-cluster-token`; default unique per cluster. */
+  token?: string;
+  /** `--heartbeat-interval` in ms; default 50. */
+  heartbeatMs?: number;
+  /** `--election-timeout` in ms; default 500. */
+  electionMs?: number;
+  /** `--snapshot-count`; default: the flag is omitted (the server's default). */
+  snapshotCount?: number;
+  /** Extra flags for every member (also members added later). */
+  args?: string[];
+  /** Extra environment for every member. */
+  env?: Record<string, string>;
+  /** Put a Partition proxy in front of every peer listener (see `Cluster.net`). */
+  partition?: boolean;
+  /** How long a member may take to print its ready line; default 20 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface ClusterMember {
+  /** m0, m1, ... in start order (added members continue the sequence). */
+  readonly name: string;
+  /** http://127.0.0.1:<port> */
+  readonly clientUrl: string;
+  /** 127.0.0.1:<port>, for etcdctl and the gRPC test client. */
+  readonly endpoint: string;
+  /** The advertised peer URL: the proxy's when the cluster was started with `partition`. */
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  /** The running process's pid; undefined while the member is down. */
+  readonly pid: number | undefined;
+  /** Everything every incarnation printed (stdout and stderr interleaved). */
+  output(): string;
+  /** SIGKILL (a crash) and wait for the exit. No-op while down. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the exit. No-op while down. */
+  stop(): Promise<void>;
+  /**
+   * Starts the member again with the flags of its first start (so `--initial-cluster-state` is
+   * what it was then; both servers ignore it once the data dir has a WAL) and resolves once it
+   * prints the ready line. With a Partition the new pid is registered BEFORE the process can
+   * dial a peer. Throws if the member is running or does not become ready in time.
+   */
+  restart(): Promise<void>;
+}
+
+export interface Cluster {
+  readonly kind: ServerKind;
+  /** Every member ever started or added, in order; removed members stay listed (and down or not). */
+  readonly members: ClusterMember[];
+  /** The peer proxies when started with `partition: true`; member i is `net` member i. */
+  readonly net: Partition | undefined;
+  /** Client endpoints (host:port) of `members`, in the same order. */
+  readonly endpoints: string[];
+  /**
+   * Polls Maintenance.Status on every live member until one member says it leads and a
+   * majority of `members` name it leader; returns it. Members that do not answer within a
+   * poll are skipped (a paused or partitioned member does not block). Throws after
+   * `timeoutMs` (default 15 s) with what each member last said.
+   */
+  waitForLeader(timeoutMs?: number): Promise<ClusterMember>;
+  /**
+   * `etcdctl member add m<N> --peer-urls=<new> [--learner]` against a live member, then starts
+   * the new process with `--initial-cluster-state existing` and the `--initial-cluster` etcdctl
+   * printed; resolves once it prints the ready line. "unhealthy cluster" refusals (etcd's
+   * strict reconfiguration check, for 5 s after members connect) are retried. Not supported with `partition` (the
+   * Partition's proxies are fixed at start): throws.
+   */
+  addMember(opts?: { learner?: boolean }): Promise<ClusterMember>;
+  /** SIGKILLs every member, removes every data dir, closes the proxies. Idempotent. */
+  close(): Promise<void>;
+}
+
+const UNHEALTHY = 'etcdserver: unhealthy cluster';
+
+function memberAdd(endpoint: string, name: string, peerUrl: string, learner: boolean) {
+  return etcdctl(endpoint, ['member', 'add', name, `--peer-urls=${peerUrl}`, ...(learner ? ['--learner'] : [])]);
+}
+
+/** A limit, so a typo cannot fork a hundred servers on a shared machine. */
+export const MAX_CLUSTER_SIZE = 9;
+const READY_LINE = /ready to serve client requests/;
+const STATUS_POLL_MS = 100;
+const STATUS_CALL_LIMIT_MS = 1_000;
+/** Output kept per member; older output is dropped from the front (a long test must not grow memory without bound). */
+const MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
+
+let clusterSeq = 0;
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (exited(child)) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** `n` distinct loopback ports that were free a moment ago. */
+async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < n; tries++) {
+    if (tries > n * 10) throw new Error(`could not find ${n} distinct free ports`);
+    ports.add(await freePort());
+  }
+  return [...ports];
+}
+
+interface Launch { command: string; prefix: string[] }
+
+function launcher(kind: ServerKind): Launch {
+  // raftkv runs as `node bin/raftkv`, so the pid Partition sees is the server's own process.
+  return kind === 'etcd' ? { command: requireBinary('etcd'), prefix: [] } : { command: process.execPath, prefix: [raftkvBin] };
+}
+
+class MemberProcess implements ClusterMember {
+  readonly endpoint: string;
+  private child: ChildProcess | undefined;
+  private out = '';
+
+  constructor(
+    readonly name: string,
+    readonly clientUrl: string,
+    readonly peerUrl: string,
+    readonly dataDir: string,
+    private readonly launch: Launch,
+    private readonly args: string[],
+    private readonly env: Record<string, string>,
+    private readonly readyTimeoutMs: number,
+    /** Called with the new pid right after each spawn, before the process can dial anyone. */
+    private readonly onSpawn: (pid: number) => void,
+  ) {
+    this.endpoint = clientUrl.replace(/^http:\/\//, '');
+  }
+
+  get pid(): number | undefined {
+    return this.child !== undefined && !exited(this.child) ? this.child.pid : undefined;
+  }
+
+  output(): string {
+    return this.out;
+  }
+
+  private append(text: string): void {
+    this.out += text;
+    if (this.out.length > MAX_OUTPUT_CHARS) this.out = this.out.slice(this.out.length - MAX_OUTPUT_CHARS / 2);
+  }
+
+  /** Spawns the process and resolves once this incarnation prints the ready line. */
+  async start(): Promise<void> {
+    if (this.pid !== undefined) throw new Error(`${this.name} is already running (pid ${this.pid})`);
+    const child = spawn(this.launch.command, [...this.launch.prefix, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
+    this.child = child;
+    if (child.pid === undefined) {
+      await new Promise((resolve) => child.once('error', resolve));
+      throw new Error(`${this.name}: could not spawn ${this.launch.command}`);
+    }
+    this.onSpawn(child.pid);
+    this.append(`--- ${this.name} pid ${child.pid}: ${this.launch.command} ${[...this.launch.prefix, ...this.args].join(' ')}\n`);
+    let mine = '';
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        if (err) reject(err); else resolve();
+      };
+      const onData = (b: Buffer): void => {
+        const text = b.toString();
+        this.append(text);
+        if (!done) {
+          // Only this incarnation's output counts (a restart must print the line again).
+          mine += text;
+          if (READY_LINE.test(mine)) { mine = ''; finish(); }
+        }
+      };
+      const onExit = (code: number | null, signal: string | null): void =>
+        finish(new Error(`${this.name} exited (${code ?? signal}) before it was ready:\n${this.out}`));
+      const timer = setTimeout(() => finish(new Error(`${this.name} not ready in ${this.readyTimeoutMs} ms:\n${this.out}`)), this.readyTimeoutMs);
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.on('exit', onExit);
+    });
+  }
+
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  async restart(): Promise<void> {
+    await this.start();
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (child === undefined || exited(child)) return;
+    child.kill(sig);
+    await waitForExit(child);
+  }
+}
+
+/** A call that must answer within STATUS_CALL_LIMIT_MS (the caller closes the client, cancelling it). */
+async function withLimit<T>(call: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([call, new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${STATUS_CALL_LIMIT_MS} ms`)), STATUS_CALL_LIMIT_MS);
+    })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface StatusSeen { member: MemberProcess; id: bigint; leader: bigint }
+
+/** Maintenance.Status of one member, or why it did not answer within the limit. */
+async function statusOf(m: MemberProcess): Promise<StatusSeen | string> {
+  const client = connect(m.endpoint);
+  try {
+    const res = await withLimit(client.status());
+    return { member: m, id: res.header?.memberId ?? 0n, leader: res.leader };
+  } catch (err) {
+    return `${m.name}: ${(err as Error).message}`;
+  } finally {
+    client.close();
+  }
+}
+
+/** The voting member IDs in one member's member list, or undefined if it does not answer in time. */
+async function votersOf(m: MemberProcess): Promise<Set<bigint> | undefined> {
+  const client = connect(m.endpoint);
+  try {
+    const res = await withLimit(client.memberList());
+    return new Set(res.members.filter((x) => !x.isLearner).map((x) => x.ID));
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
+}
+
+class ProcessCluster implements Cluster {
+  readonly members: MemberProcess[] = [];
+  private closed = false;
+
+  constructor(
+    readonly kind: ServerKind,
+    readonly net: Partition | undefined,
+    private readonly opts: Required<Pick<ClusterOptions, 'token' | 'heartbeatMs' | 'electionMs' | 'args' | 'env' | 'readyTimeoutMs'>> & { snapshotCount: number | undefined },
+    private readonly launch: Launch,
+  ) {}
+
+  get endpoints(): string[] {
+    return this.members.map((m) => m.endpoint);
+  }
+
+  /** A member's flags: exactly etcd's, the same for both kinds. */
+  flags(name: string, dataDir: string, clientUrl: string, listenPeerUrl: string, advertisePeerUrl: string,
+    initialCluster: string, state: 'new' | 'existing'): string[] {
+    return [
+      '--name', name, '--data-dir', dataDir,
+      '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
+      '--listen-peer-urls', listenPeerUrl, '--initial-advertise-peer-urls', advertisePeerUrl,
+      '--initial-cluster', initialCluster, '--initial-cluster-state', state,
+      '--initial-cluster-token', this.opts.token,
+      '--heartbeat-interval', String(this.opts.heartbeatMs), '--election-timeout', String(this.opts.electionMs),
+      ...(this.opts.snapshotCount !== undefined ? ['--snapshot-count', String(this.opts.snapshotCount)] : []),
+      ...this.opts.args,
+    ];
+  }
+
+  newMember(name: string, clientUrl: string, peerUrl: string, dataDir: string, args: string[], onSpawn: (pid: number) => void): MemberProcess {
+    const m = new MemberProcess(name, clientUrl, peerUrl, dataDir, this.launch, args, this.opts.env, this.opts.readyTimeoutMs, onSpawn);
+    this.members.push(m);
+    return m;
+  }
+
+  async waitForLeader(timeoutMs = 15_000): Promise<ClusterMember> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const live = this.members.filter((m) => m.pid !== undefined);
+      const seen = await Promise.all(live.map(statusOf));
+      const answers = seen.filter((s): s is StatusSeen => typeof s !== 'string');
+      for (const a of answers) {
+        if (a.leader === 0n || a.leader !== a.id) continue;
+        // A majority of the voters the candidate knows (learners and removed members excluded)
+        // must name it: a deposed leader that has not noticed yet is not returned.
+        const voters = await votersOf(a.member);
+        if (voters === undefined) continue;
+        const votes = answers.filter((b) => b.leader === a.id && voters.has(b.id)).length;
+        if (votes * 2 > voters.size) return a.member;
+      }
+      if (Date.now() > deadline) {
+        const said = seen.map((s) => (typeof s === 'string' ? s : `${s.member.name}: id ${s.id.toString(16)} leader ${s.leader.toString(16)}`));
+        throw new Error(`no leader among ${this.kind} members after ${timeoutMs} ms: ${said.join('; ')}`);
+      }
+      await new Promise((r) => setTimeout(r, STATUS_POLL_MS));
+    }
+  }
+
+  async addMember(opts: { learner?: boolean } = {}): Promise<ClusterMember> {
+    if (this.net !== undefined) throw new Error('addMember is not supported on a cluster started with partition: the proxies are fixed at start');
+    if (this.members.length >= MAX_CLUSTER_SIZE) throw new RangeError(`a test cluster has at most ${MAX_CLUSTER_SIZE} members`);
+    const via = this.members.find((m) => m.pid !== undefined);
+    if (via === undefined) throw new Error('addMember needs a live member to send member add to');
+    const name = `m${this.members.length}`;
+    const [clientPort, peerPort] = await freePorts(2);
+    const clientUrl = `http://127.0.0.1:${clientPort}`;
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const deadline = Date.now() + this.opts.readyTimeoutMs;
+    let added = await memberAdd(via.endpoint, name, peerUrl, opts.learner === true);
+    // etcd refuses a reconfiguration until the leader has been connected to a quorum for 5 s
+    // (its strict reconfig check): "etcdserver: unhealthy cluster". Nothing was added; retry.
+    while (added.code !== 0 && added.stderr.includes(UNHEALTHY) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      added = await memberAdd(via.endpoint, name, peerUrl, opts.learner === true);
+    }
+    // etcdctl prints the environment the new member needs, e.g. ETCD_INITIAL_CLUSTER="m0=http://...,m3=http://...".
+    const initialCluster = /^ETCD_INITIAL_CLUSTER="([^"]*)"$/m.exec(added.stdout)?.[1];
+    if (added.code !== 0 || initialCluster === undefined) {
+      throw new Error(`member add ${name} via ${via.name} failed (${added.code}): ${added.stdout}${added.stderr}`);
+    }
+    const dataDir = tempDir(`${this.kind}-cluster-${name}-`);
+    const m = this.newMember(name, clientUrl, peerUrl, dataDir,
+      this.flags(name, dataDir, clientUrl, peerUrl, peerUrl, initialCluster, 'existing'), () => undefined);
+    await m.start();
+    return m;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.members.map((m) => m.kill()));
+    for (const m of this.members) removeDir(m.dataDir);
+    await this.net?.close();
+  }
+}
+
+/**
+ * Starts `size` members of `kind` on loopback, in parallel, each with its own data dir and
+ * etcd's flags (`--initial-cluster-state new`), and resolves once every member printed
+ * `ready to serve client requests` (for raftkv that may be before a leader is elected: use
+ * `waitForLeader`). On failure every started process is killed and its data removed.
+ *
+ * @example
+ * const cluster = await startCluster('etcd', { size: 3 });
+ * try {
+ *   const leader = await cluster.waitForLeader();
+ *   await etcdctl(leader.endpoint, ['put', 'k', 'v']);
+ *   await leader.kill();
+ *   await cluster.waitForLeader();
+ * } finally {
+ *   await cluster.close();
+ * }
+ */
+export async function startCluster(kind: ServerKind, opts: ClusterOptions = {}): Promise<Cluster> {
+  const size = opts.size ?? 3;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_CLUSTER_SIZE) {
+    throw new RangeError(`cluster size must be 1..${MAX_CLUSTER_SIZE}, got ${size}`);
+  }
+  const launch = launcher(kind);
+  const ports = await freePorts(2 * size);
+  const clientPorts = ports.slice(0, size);
+  const peerPorts = ports.slice(size);
+  const net = opts.partition
+    ? await Partition.start({ members: peerPorts.map((port) => ({ target: { host: '127.0.0.1', port }, origin: { pid: 0 } })) })
+    : undefined;
+  const cluster = new ProcessCluster(kind, net, {
+    token: opts.token ?? `${kind}-test-${process.pid}-${++clusterSeq}-${Date.now().toString(36)}`,
+    heartbeatMs: opts.heartbeatMs ?? 50,
+    electionMs: opts.electionMs ?? 500,
+    snapshotCount: opts.snapshotCount,
+    args: opts.args ?? [],
+    env: opts.env ?? {},
+    readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+  }, launch);
+  const peerUrl = (i: number) => net?.peerUrl(i) ?? `http://127.0.0.1:${peerPorts[i]}`;
+  const initialCluster = peerPorts.map((_, i) => `m${i}=${peerUrl(i)}`).join(',');
+  for (let i = 0; i < size; i++) {
+    const name = `m${i}`;
+    const clientUrl = `http://127.0.0.1:${clientPorts[i]}`;
+    const dataDir = tempDir(`${kind}-cluster-${name}-`);
+    cluster.newMember(name, clientUrl, peerUrl(i), dataDir,
+      cluster.flags(name, dataDir, clientUrl, `http://127.0.0.1:${peerPorts[i]}`, peerUrl(i), initialCluster, 'new'),
+      (pid) => net?.setMemberPid(i, pid));
+  }
+  const started = await Promise.allSettled(cluster.members.map((m) => m.start()));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) {
+    await cluster.close();
+    throw failed.reason;
+  }
+  return cluster;
+}

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from './grpc-client.js';
 import { Partition } from './fault-proxy/index.js';
-import { etcdctl, freePort, raftkvBin, removeDir, requireBinary, tempDir } from './processes.js';
+import { freePort, raftkvBin, removeDir, requireBinary, tempDir, type CommandResult } from './processes.js';
 
 export type ServerKind = 'etcd' | 'raftkv';
 
@@ -85,8 +85,21 @@ export interface Cluster {
 
 const UNHEALTHY = 'etcdserver: unhealthy cluster';
 
-function memberAdd(endpoint: string, name: string, peerUrl: string, learner: boolean) {
-  return etcdctl(endpoint, ['member', 'add', name, `--peer-urls=${peerUrl}`, ...(learner ? ['--learner'] : [])]);
+/**
+ * `etcdctl member add`. Spawned here rather than with processes.ts's `etcdctl`, which writes to
+ * etcdctl's stdin: an etcdctl that exits first makes that write fail with an unhandled EPIPE.
+ */
+function memberAdd(endpoint: string, name: string, peerUrl: string, learner: boolean): Promise<CommandResult> {
+  const args = ['--endpoints', endpoint, '--command-timeout', '10s', 'member', 'add', name, `--peer-urls=${peerUrl}`, ...(learner ? ['--learner'] : [])];
+  return new Promise((resolve, reject) => {
+    const child = spawn(requireBinary('etcdctl'), args, { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** A limit, so a typo cannot fork a hundred servers on a shared machine. */

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -46,6 +46,43 @@ class WriteBatch {
   }
 }
 
+/** LMDB's data file in an environment directory. */
+export const DATA_FILE = 'data.mdb';
+/** LMDB's lock file (reader table) in an environment directory. */
+export const LOCK_FILE = 'lock.mdb';
+
+const LMDB_MAGIC = 0xbeefc0de;
+/**
+ * Layout of a meta page in lmdb-js 3.x's LMDB (mdb.master3): a 24-byte page header
+ * (upstream 0.9's is 16), then magic u32, version u32, address u64, map size u64, then
+ * the free-space db whose first u32 is the page size.
+ */
+const META_MAGIC_OFFSET = 24;
+const META_PAGE_SIZE_OFFSET = 48;
+
+/**
+ * Checks that `path` starts with LMDB's two meta pages (magic number in both, a sane
+ * page size, the file at least two pages long), reading the file, not mapping it.
+ */
+function checkLmdbHeader(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    const size = statSync(path).size;
+    const bad = (why: string) => new Error(`mvcc: ${path} is not an LMDB snapshot: ${why}`);
+    const head = Buffer.alloc(64);
+    if (readSync(fd, head, 0, head.length, 0) < head.length) throw bad(`${size} bytes`);
+    if (head.readUInt32LE(META_MAGIC_OFFSET) !== LMDB_MAGIC) throw bad('no LMDB magic in the first meta page');
+    const pageSize = head.readUInt32LE(META_PAGE_SIZE_OFFSET);
+    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw bad(`page size ${pageSize}`);
+    if (size < 2 * pageSize) throw bad(`${size} bytes, shorter than its two meta pages`);
+    if (readSync(fd, head, 0, head.length, pageSize) < head.length || head.readUInt32LE(META_MAGIC_OFFSET) !== LMDB_MAGIC) {
+      throw bad('no LMDB magic in the second meta page');
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
 export const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
 export const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
@@ -73,7 +110,8 @@ export class Backend {
   durableRevision: number;
 
   private constructor(
-    private readonly dir: string,
+    /** The LMDB data file. */
+    private readonly dataFile: string,
     private readonly env: RootDatabase,
     private readonly keyDb: Database<Buffer, Buffer>,
     private readonly metaDb: Database<Buffer, Buffer>,
@@ -82,12 +120,40 @@ export class Backend {
     this.durableRevision = 0;
   }
 
+  /** Opens (or creates) the environment in directory `dir` (`data.mdb` and `lock.mdb`). */
   static open(dir: string, opts: BackendOptions): Backend {
-    const env = open({ path: dir, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
+    // noSubdir explicit: lmdb-js would otherwise take a directory name with a dot for a file.
+    const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
+    return Backend.withDbs(join(dir, DATA_FILE), env);
+  }
+
+  /**
+   * Opens the single LMDB file `path` (a snapshot made by {@link backup}) read-only, after
+   * checking what can be checked without LMDB touching its pages: LMDB maps the file and
+   * trusts it, so an empty, foreign or truncated file crashes the process (SIGSEGV/SIGBUS)
+   * instead of throwing. Creates `<path>-lock`; the caller removes it after `close`.
+   * @throws Error when the file is not a complete LMDB file.
+   */
+  static openSnapshot(path: string): Backend {
+    checkLmdbHeader(path);
+    const env = open({ path, noSubdir: true, readOnly: true, maxDbs: 8 });
+    try {
+      const { lastPageNumber, pageSize } = env.getStats() as { lastPageNumber: number; pageSize: number };
+      const need = (lastPageNumber + 1) * pageSize;
+      const size = statSync(path).size;
+      if (size < need) throw new Error(`mvcc: snapshot ${path} is truncated: ${size} bytes, its pages need ${need}`);
+      return Backend.withDbs(path, env);
+    } catch (err) {
+      void env.close();
+      throw err;
+    }
+  }
+
+  private static withDbs(dataFile: string, env: RootDatabase): Backend {
     const keyDb = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
     const metaDb = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
     const auxDb = env.openDB<Buffer, Buffer>({ name: 'aux', keyEncoding: 'binary', encoding: 'binary' });
-    return new Backend(dir, env, keyDb, metaDb, auxDb);
+    return new Backend(dataFile, env, keyDb, metaDb, auxDb);
   }
 
   /** Stages a bucket write for the next commit; `value` null deletes. */
@@ -277,7 +343,7 @@ export class Backend {
   }
 
   fileSizeBytes(): number {
-    return statSync(join(this.dir, 'data.mdb')).size;
+    return statSync(this.dataFile).size;
   }
 
   /** Pages reachable from the trees (root, key, meta) plus LMDB's two meta pages. */

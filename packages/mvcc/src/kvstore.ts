@@ -1,6 +1,15 @@
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { renameSync, rmSync } from 'node:fs';
+import { copyFile, mkdir, open as openFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Backend, META_CONSISTENT_INDEX, META_FINISHED_COMPACT, META_SCHEDULED_COMPACT } from './backend.js';
+import {
+  Backend,
+  DATA_FILE,
+  LOCK_FILE,
+  META_CONSISTENT_INDEX,
+  META_FINISHED_COMPACT,
+  META_SCHEDULED_COMPACT,
+  type BackendOptions,
+} from './backend.js';
 import { Crc32c } from './crc32c.js';
 import { MvccError } from './errors.js';
 import { KeyIndex, revisionId, type RevisionSet } from './key_index.js';
@@ -59,8 +68,62 @@ export type EventListener = (events: Event[], revision: number) => void;
 const EMPTY = new Uint8Array(0);
 const KEY_BUCKET = Buffer.from('key');
 const META_BUCKET = Buffer.from('meta');
-const DATA_FILE = 'data.mdb';
-const LOCK_FILE = 'lock.mdb';
+/** Where the snapshot is copied in the store's directory while a restore validates it. */
+const RESTORE_FILE = `${DATA_FILE}.restore`;
+
+/** State rebuilt from a backend: what open and restore install. */
+interface LoadedState {
+  index: TreeIndex;
+  currentRev: number;
+  compactMainRev: number;
+  ci: number;
+  /** A compaction the backend had scheduled and not finished (0: none). */
+  scheduled: number;
+}
+
+/**
+ * Rebuilds the key index, revisions, compaction state and consistent index from what
+ * `backend` holds in LMDB (etcd's kvstore.restore).
+ */
+function loadState(backend: Backend): LoadedState {
+  const index = new TreeIndex();
+  const ciBytes = backend.getDurableMeta(META_CONSISTENT_INDEX);
+  const ci = ciBytes ? decodeUint64(ciBytes, 'consistent index') : 0;
+  const finished = backend.getDurableMeta(META_FINISHED_COMPACT);
+  const compactMainRev = finished ? decodeRevision(finished).rev.main : -1;
+  const scheduledBytes = backend.getDurableMeta(META_SCHEDULED_COMPACT);
+  const scheduled = scheduledBytes ? decodeRevision(scheduledBytes).rev.main : 0;
+
+  let current = 1;
+  const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+  for (const { rev, tombstone, bytes } of backend.durableEntries()) {
+    current = rev.main;
+    peekKeyValue(bytes, fields);
+    const ks = bytes.toString('latin1', fields.keyStart, fields.keyEnd);
+    const ki = index.getKeyIndex(ks);
+    if (ki) {
+      if (tombstone) ki.tombstone(rev);
+      else ki.put(rev);
+    } else if (!tombstone) {
+      // Older revisions of the key were compacted: start from the stored one.
+      const fresh = new KeyIndex(new Uint8Array(bytes.subarray(fields.keyStart, fields.keyEnd)));
+      fresh.restore({ main: fields.createRevision, sub: 0 }, rev, fields.version);
+      index.insert(ks, fresh);
+    }
+    // A tombstone without a live key is left over from an interrupted compaction.
+  }
+  return { index, currentRev: Math.max(current, compactMainRev, 1), compactMainRev, ci, scheduled };
+}
+
+/** fsync of a file or (on POSIX) a directory. */
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await openFile(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 /** A change made by the write in progress. */
 interface Change {
@@ -130,12 +193,18 @@ function checkOptionalRevision(n: number | undefined, what: string): number {
  * Not safe for concurrent use from several threads; all methods run on the caller's.
  */
 export class MvccStore {
-  private readonly index = new TreeIndex();
+  private index = new TreeIndex();
   private currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */
   private compactMainRev = -1;
   private ci = 0;
   private readonly listeners = new Set<EventListener>();
+  private readonly restoreListeners = new Set<() => void>();
+  /** Set while {@link restore} runs: writes are refused, commits and close wait for it. */
+  private restoring: Promise<void> | undefined;
+  private restoreSettled: (() => void) | undefined;
+  /** Makes a running backend compaction stop at its next batch (set by restore). */
+  private haltCompaction = false;
   private leaseExists: ((lease: bigint) => boolean) | undefined;
   private compactionChain: Promise<void> = Promise.resolve();
   private commitChain: Promise<void> = Promise.resolve();
@@ -143,10 +212,15 @@ export class MvccStore {
   private closed = false;
   private readonly compactionBatchLimit: number;
 
+  private readonly dir: string;
+  private readonly backendOptions: BackendOptions;
+
   private constructor(
-    private readonly backend: Backend,
+    private backend: Backend,
     opts: MvccStoreOptions,
   ) {
+    this.dir = opts.dir;
+    this.backendOptions = opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {};
     this.compactionBatchLimit = opts.compactionBatchLimit ?? 1000;
     if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
       throw new RangeError('compactionBatchLimit must be a positive integer');
@@ -161,44 +235,25 @@ export class MvccStore {
     await mkdir(opts.dir, { recursive: true });
     const backend = Backend.open(opts.dir, opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {});
     const store = new MvccStore(backend, opts);
+    let state: LoadedState;
     try {
-      store.restore();
+      state = loadState(backend);
     } catch (err) {
       await backend.close();
       throw err;
     }
+    store.install(state);
     return store;
   }
 
-  private restore(): void {
-    const ciBytes = this.backend.getDurableMeta(META_CONSISTENT_INDEX);
-    if (ciBytes) this.ci = decodeUint64(ciBytes, 'consistent index');
-    const finished = this.backend.getDurableMeta(META_FINISHED_COMPACT);
-    if (finished) this.compactMainRev = decodeRevision(finished).rev.main;
-    const scheduledBytes = this.backend.getDurableMeta(META_SCHEDULED_COMPACT);
-    const scheduled = scheduledBytes ? decodeRevision(scheduledBytes).rev.main : 0;
-
-    let current = 1;
-    const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
-    for (const { rev, tombstone, bytes } of this.backend.durableEntries()) {
-      current = rev.main;
-      peekKeyValue(bytes, fields);
-      const ks = bytes.toString('latin1', fields.keyStart, fields.keyEnd);
-      const ki = this.index.getKeyIndex(ks);
-      if (ki) {
-        if (tombstone) ki.tombstone(rev);
-        else ki.put(rev);
-      } else if (!tombstone) {
-        // Older revisions of the key were compacted: start from the stored one.
-        const fresh = new KeyIndex(new Uint8Array(bytes.subarray(fields.keyStart, fields.keyEnd)));
-        fresh.restore({ main: fields.createRevision, sub: 0 }, rev, fields.version);
-        this.index.insert(ks, fresh);
-      }
-      // A tombstone without a live key is left over from an interrupted compaction.
-    }
-    this.currentRev = Math.max(current, this.compactMainRev, 1);
-    this.backend.durableRevision = this.currentRev;
-    if (scheduled !== 0 && scheduled > this.compactMainRev) this.scheduleCompaction(scheduled);
+  /** Makes `state` (loaded from this.backend's LMDB) the store's state; resumes its compaction. */
+  private install(state: LoadedState): void {
+    this.index = state.index;
+    this.currentRev = state.currentRev;
+    this.compactMainRev = state.compactMainRev;
+    this.ci = state.ci;
+    this.backend.durableRevision = state.currentRev;
+    if (state.scheduled !== 0 && state.scheduled > state.compactMainRev) this.scheduleCompaction(state.scheduled);
   }
 
   /** Newest revision; 1 for an empty store (etcd's convention: the first write is 2). */
@@ -222,6 +277,7 @@ export class MvccStore {
    * <= consistentIndex.
    */
   setConsistentIndex(index: number): void {
+    this.checkWritable();
     assertRevisionNumber(index, 'index');
     if (index > this.ci) this.ci = index;
   }
@@ -235,23 +291,33 @@ export class MvccStore {
     this.leaseExists = exists;
   }
 
-  /** The bucket `name` (letters, digits, '-' and '_'). */
+  /**
+   * The bucket `name` (letters, digits, '-' and '_'). The object follows the store's
+   * backend: after a {@link restore} it reads and writes the restored one.
+   * Its `put`/`delete` throw MvccError `closed` while a restore runs.
+   */
   bucket(name: string): Bucket {
     if (!/^[\w-]+$/.test(name)) throw new RangeError(`mvcc: bad bucket name ${JSON.stringify(name)}`);
     const prefix = Buffer.from(`${name}/`, 'latin1');
     const full = (key: Uint8Array) => Buffer.concat([prefix, key]);
-    const backend = this.backend;
+    // Not `const backend = this.backend`: restore swaps the backend under live buckets.
+    const store = () => {
+      this.checkWritable();
+      return this.backend;
+    };
+    const current = () => this.backend;
     return {
-      put: (key, value) => backend.setAux(full(key), value),
-      delete: (key) => backend.setAux(full(key), null),
+      put: (key, value) => store().setAux(full(key), value),
+      delete: (key) => store().setAux(full(key), null),
       *loadAll() {
-        for (const { key, value } of backend.durableAux(prefix)) yield { key: key.subarray(prefix.length), value };
+        for (const { key, value } of current().durableAux(prefix)) yield { key: key.subarray(prefix.length), value };
       },
     };
   }
 
   /** Resolves once every commit made so far is on stable storage (not just in LMDB). */
   async flushed(): Promise<void> {
+    if (this.restoring) await this.restoring;
     await this.commitChain;
     await this.backend.flushed();
   }
@@ -260,9 +326,14 @@ export class MvccStore {
     if (this.closed || this.closing) throw new MvccError('closed');
   }
 
+  /** Writes are refused while closed and while a restore replaces the state they would change. */
+  private checkWritable(): void {
+    if (this.closed || this.closing || this.restoring) throw new MvccError('closed');
+  }
+
   /** True (and records the index) when an entry at `index` must be applied now. */
   private admit(index: number): boolean {
-    this.checkOpen();
+    this.checkWritable();
     // Raft indexes start at 1; a 0 would silently turn every write into a no-op.
     if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`raft index must be a positive safe integer, got ${index}`);
     if (index <= this.ci) return false;
@@ -677,11 +748,12 @@ export class MvccStore {
   }
 
   private async compactBackend(revision: number, keep: RevisionSet): Promise<void> {
+    if (this.closed || this.haltCompaction) return;
     // Everything <= revision and the scheduled mark must be in LMDB first.
     await this.commitInner();
     let after: Buffer | undefined;
     for (;;) {
-      if (this.closed) return; // resumed by the next open
+      if (this.closed || this.haltCompaction) return; // resumed by the next open
       const keys = this.backend.durableRevisionKeys(after, revision, this.compactionBatchLimit);
       const doomed = keys.filter((k) => !keep.has(revisionId(decodeRevision(k).rev)));
       const finished = keys.length < this.compactionBatchLimit;
@@ -691,7 +763,7 @@ export class MvccStore {
       after = keys[keys.length - 1];
       // Each batch awaited an LMDB transaction, so commits and reads interleave with
       // compaction without a timer here (timers are kept out of this package).
-      if (this.closing) return;
+      if (this.closing || this.haltCompaction) return;
     }
   }
 
@@ -711,6 +783,8 @@ export class MvccStore {
    */
   commit(): Promise<void> {
     this.checkOpen();
+    // During a restore there is nothing of the old state worth committing; commit the new one.
+    if (this.restoring) return this.restoring.then(() => this.commit());
     return this.commitInner();
   }
 
@@ -797,9 +871,11 @@ export class MvccStore {
 
   /**
    * Commits, then writes a consistent copy of the whole backend (data, consistent index,
-   * compaction state) to the file `path`. Restore it with {@link MvccStore.restoreFrom}.
+   * compaction state) to the file `path`. Restore it with {@link restore} (an open store)
+   * or {@link MvccStore.restoreFrom} (a directory).
    */
   async snapshotTo(path: string): Promise<void> {
+    if (this.restoring) await this.restoring;
     this.checkOpen();
     await this.commitInner();
     await this.backend.backup(path);
@@ -807,7 +883,8 @@ export class MvccStore {
 
   /**
    * Replaces the backend in `dir` with a snapshot file made by {@link snapshotTo}; then
-   * open the store on `dir`. No store may be open on `dir`.
+   * open the store on `dir`. No store may be open on `dir` (for an open store, use
+   * {@link restore}).
    */
   static async restoreFrom(snapshotPath: string, dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
@@ -818,10 +895,140 @@ export class MvccStore {
   }
 
   /**
+   * Replaces the state of this open store with the snapshot file `snapshotPath` (made by
+   * {@link snapshotTo}, here or on another member), in place: the object, its buckets and
+   * its `onEvents` listeners stay valid, as etcd's `kv.Restore` after a raft snapshot.
+   *
+   * Order: (1) copies the file into the store's directory, fsyncs it and validates the
+   * copy by opening it read-only and rebuilding the key index from it — the current state
+   * is untouched and keeps serving reads; (2) stops a running compaction at its next
+   * batch and waits for commits in flight; (3) synchronously renames the copy over the
+   * data file, reopens LMDB on it and installs the rebuilt state (no read ever sees a mix
+   * of the two), resuming a compaction the snapshot had scheduled; (4) calls the
+   * {@link onRestore} listeners; (5) closes the old LMDB environment and fsyncs the
+   * directory. Changes applied and not yet committed before the call are discarded.
+   *
+   * Afterwards `consistentIndex`, `currentRevision`, `compactedRevision`, reads, `hash()`
+   * and `hashKV()` are those of a store opened on the snapshot; the consistent index may
+   * be lower or higher than before (the caller decides). No events are emitted for the
+   * restore. `snapshotPath` is only read; the caller deletes it.
+   *
+   * While it runs, writes (put, deleteRange, txn, compact, setConsistentIndex, bucket
+   * puts and deletes) throw MvccError `closed`; reads see the old state; `commit`,
+   * `flushed`, `snapshotTo` and `close` wait for it.
+   * @throws Error when the file is missing, not a complete LMDB file, or holds no
+   *   consistent index — before anything is changed, so the store stays as it was; when
+   *   reopening LMDB fails after the swap, the store is closed (its file is the snapshot's).
+   * @throws Error when another restore is running; MvccError `closed` when closed.
+   */
+  async restore(snapshotPath: string): Promise<void> {
+    this.checkOpen();
+    if (this.restoring) throw new Error('mvcc: a restore is already running');
+    this.restoring = new Promise<void>((resolve) => {
+      this.restoreSettled = resolve;
+    });
+    try {
+      await this.restoreInPlace(snapshotPath);
+    } finally {
+      this.endRestore();
+    }
+  }
+
+  /** Ends the restoring phase (writes allowed again, waiters released); idempotent. */
+  private endRestore(): void {
+    const settle = this.restoreSettled;
+    this.restoring = undefined;
+    this.restoreSettled = undefined;
+    settle?.();
+  }
+
+  private async restoreInPlace(snapshotPath: string): Promise<void> {
+    const tmp = join(this.dir, RESTORE_FILE);
+    const tmpLock = `${tmp}-lock`; // lmdb-js's lock file name for a single-file env
+    const removeCopy = async () => {
+      await rm(tmp, { force: true });
+      await rm(tmpLock, { force: true });
+    };
+    let state: LoadedState;
+    try {
+      await removeCopy();
+      await copyFile(snapshotPath, tmp);
+      await fsyncPath(tmp);
+      const probe = Backend.openSnapshot(tmp);
+      try {
+        if (!probe.getDurableMeta(META_CONSISTENT_INDEX)) throw new Error(`mvcc: ${snapshotPath} is not an mvcc snapshot: no consistent index`);
+        state = loadState(probe);
+      } finally {
+        await probe.close();
+      }
+      await rm(tmpLock, { force: true });
+    } catch (err) {
+      await removeCopy().catch(() => undefined);
+      throw err;
+    }
+
+    // Writes are refused since the start, so only work begun before can be in flight.
+    this.haltCompaction = true;
+    await this.compactionChain;
+    await this.commitChain;
+
+    const old = this.backend;
+    let fresh: Backend;
+    try {
+      renameSync(tmp, join(this.dir, DATA_FILE));
+      // A fresh lock file, because the old env is still open on the old (now unlinked) data
+      // file: its lock region holds the txn id by which readers pick a meta page, the new env
+      // would re-initialise it under the old one, closing the old env would drop this
+      // process's fcntl lock on it, and lmdb-js matches envs by the lock file's inode.
+      rmSync(join(this.dir, LOCK_FILE), { force: true });
+      fresh = Backend.open(this.dir, this.backendOptions);
+    } catch (err) {
+      // The data file may already be the snapshot: serving the old state would lie.
+      this.closed = true;
+      this.haltCompaction = false;
+      await old.close().catch(() => undefined);
+      throw err;
+    }
+    this.backend = fresh;
+    this.haltCompaction = false;
+    this.install(state);
+    this.endRestore();
+    for (const l of [...this.restoreListeners]) {
+      try {
+        l();
+      } catch (err) {
+        // The restore is done and stands; fail loudly, but elsewhere (as onEvents).
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+    // No read refers to the old env any more; closing it releases its map of the unlinked file.
+    await old.close();
+    await fsyncPath(this.dir);
+  }
+
+  /**
+   * Subscribes to restores: `listener` runs synchronously after each successful
+   * {@link restore}, once the store serves the snapshot's state and accepts writes, and
+   * before the restore's promise resolves. Dependants reload what they keep from the
+   * store there (the watchable store resyncs its watchers; the lessor reloads its
+   * bucket). A listener must not throw: its exception is rethrown from a microtask.
+   * Returns the unsubscribe function.
+   */
+  onRestore(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => {
+      this.restoreListeners.delete(listener);
+    };
+  }
+
+  /**
    * Stops a running compaction at its next batch (the next open resumes it), commits
    * pending writes and closes LMDB. The store is unusable afterwards.
    */
   async close(): Promise<void> {
+    if (this.restoring) await this.restoring;
     if (this.closed || this.closing) return;
     this.closing = true;
     await this.compactionChain;
@@ -829,6 +1036,7 @@ export class MvccStore {
     await this.commitChain;
     this.closed = true;
     this.listeners.clear();
+    this.restoreListeners.clear();
     await this.backend.close();
   }
 }

@@ -24,6 +24,36 @@ function modelDriver(): Driver {
   };
 }
 
+/**
+ * A follower and its leader, both models: writes reach both until `lag`, then only the
+ * leader; `restore` installs the leader's state into the follower in place (a raft
+ * snapshot: MvccStore.restore), which the watchable store sees through `onRestore`.
+ */
+function followerDriver(): Driver {
+  const leader = new ModelSource();
+  const follower = new ModelSource();
+  let lagging = false;
+  const apply = (f: (m: ModelSource) => unknown) => {
+    f(leader);
+    if (!lagging) f(follower);
+  };
+  return {
+    source: follower,
+    truth: leader,
+    put: (k, v) => apply((m) => m.put(k, v)),
+    del: (k) => apply((m) => m.del(k)),
+    txn: (ops) => apply((m) => m.txn(ops)),
+    compact: (rev) => apply((m) => m.compact(rev)),
+    lag: () => {
+      lagging = true;
+    },
+    restore: () => {
+      follower.restoreFrom(leader);
+      lagging = false;
+    },
+  };
+}
+
 function mvccDriver(store: MvccStore): Driver {
   let index = 0;
   return {
@@ -55,6 +85,15 @@ describe('watch guarantees on the model source', () => {
     fc.assert(
       fc.property(commands(true), (cmds) => runScenario(modelDriver(), cmds, true)),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('watch guarantees across snapshot installs (a lagging follower restored in place)', () => {
+  test.each([false, true])('random scenarios with lag/restore, compaction=%s', (withCompaction) => {
+    fc.assert(
+      fc.property(commands(withCompaction, true), (cmds) => runScenario(followerDriver(), cmds, withCompaction)),
+      { numRuns: 1000 },
     );
   });
 });

@@ -13,10 +13,16 @@ import type { Event } from '@raftkv/mvcc';
  *   unless the first revision alone is larger; an empty result means no stored events
  *   in the range. It may throw when `from < compactedRevision`; the store never asks.
  * - `compactedRevision` is 0 before the first compaction; revisions >= it are readable.
+ * - `onRestore` calls the listener synchronously after the source's whole state was
+ *   replaced in place (a raft snapshot installed: `MvccStore.restore`), once
+ *   `currentRevision`, `compactedRevision` and `eventsBetween` reflect the new history;
+ *   the replacement itself produces no `onEvents` call. The new current revision may be
+ *   lower or higher than before.
  */
 export interface WatchSource {
   readonly currentRevision: number;
   readonly compactedRevision: number;
   onEvents(listener: (events: Event[], revision: number) => void): () => void;
+  onRestore(listener: () => void): () => void;
   eventsBetween(fromRevision: number, toRevision: number, limit: number, withPrevKv?: boolean): Event[];
 }

@@ -478,4 +478,51 @@ describe('restore (a new source after a snapshot install)', () => {
     syncAll();
     expect(take()).toEqual(['id=0 rev=0 canceled compact=8']);
   });
+  test('a source restored in place (onRestore): synced watchers resume at their next revision; unsynced, parked and future ones keep theirs', () => {
+    const { src, hub, stream, take, syncAll } = setup();
+    const slow = hub.newWatchStream({ maxPendingResponses: 1 });
+    stream.watch({ key: enc('k') }); // synced
+    src.put('k', '1');
+    stream.watch({ key: enc('k'), startRevision: 2 }); // unsynced
+    stream.watch({ key: enc('k'), startRevision: 9 }); // future: waits for 9
+    slow.watch({ key: enc('k') });
+    src.put('k', '2');
+    src.put('k', '3'); // the slow watcher parked at 3 (its outbox holds 'created'); the synced one's next is 5
+    take();
+    expect(hub.stats).toMatchObject({ synced: 2, unsynced: 1, parked: 1 });
+    // The leader: the same first three revisions, then 4..7.
+    const leader = new ModelSource();
+    for (const v of ['1', '2', '3', '4', '5']) leader.put('k', v);
+    leader.put('x', '6');
+    leader.put('k', '7');
+    src.restoreFrom(leader);
+    expect(hub.stats).toMatchObject({ synced: 0, unsynced: 3, parked: 1 });
+    syncAll();
+    // Follower at 4 (k@2..k@4); the leader's k@5, k@6, k@8 are new; x@7 is not watched.
+    expect(take()).toEqual(['id=1 rev=8 [put k@2, put k@3, put k@4, put k@5, put k@6, put k@8]', 'id=0 rev=8 [put k@5, put k@6, put k@8]']);
+    expect(slow.drain().map(respText)).toEqual(['id=0 rev=2 created']);
+    syncAll();
+    expect(slow.drain().map(respText)).toEqual(['id=0 rev=8 [put k@3, put k@4, put k@5, put k@6, put k@8]']);
+    src.put('k', '9');
+    src.put('k', '10');
+    const live = take();
+    expect(live.filter((r) => r.startsWith('id=2'))).toEqual(['id=2 rev=9 [put k@9]', 'id=2 rev=10 [put k@10]']);
+    expect(live.filter((r) => !r.startsWith('id=2')).sort()).toEqual(['id=0 rev=10 [put k@10]', 'id=0 rev=9 [put k@9]', 'id=1 rev=10 [put k@10]', 'id=1 rev=9 [put k@9]']);
+  });
+
+  test('in place with a compacted history: watchers below it get the compacted response once', () => {
+    const { src, hub, stream, take, syncAll } = setup();
+    stream.watch({ key: enc('k') });
+    src.put('k', '1');
+    take();
+    const leader = new ModelSource();
+    for (let i = 0; i < 6; i++) leader.put('k', String(i));
+    leader.compact(5);
+    src.restoreFrom(leader);
+    syncAll();
+    expect(take()).toEqual(['id=0 rev=0 canceled compact=5']);
+    expect(hub.stats).toMatchObject({ synced: 0, unsynced: 0 });
+    src.put('k', 'later');
+    expect(take()).toEqual([]);
+  });
 });

@@ -133,6 +133,8 @@ export class WatchableStore {
   private needSync = false;
   private readonly readable = new Set<StreamState>();
   private unsubscribe: () => void;
+  /** The newest revision the source has told us about (its current one, between restores). */
+  private seenRevision: number;
   private isClosed = false;
   private readonly maxWatchers: number;
   private readonly maxWatchersPerSync: number;
@@ -142,7 +144,10 @@ export class WatchableStore {
   /** Reused list of the watchers matching one event (up to every watcher: no per-write allocation). */
   private readonly scratch: Watcher[] = [];
 
-  /** Subscribes to `source.onEvents` at once; {@link close} unsubscribes. */
+  /**
+   * Subscribes to `source.onEvents` and `source.onRestore` at once; {@link close}
+   * unsubscribes. A restore of the source in place is handled as {@link restore} is.
+   */
   constructor(
     private source: WatchSource,
     options: WatchableStoreOptions = {},
@@ -159,33 +164,53 @@ export class WatchableStore {
       afterPoll: (s) => this.finish(this.resumeParked(s)),
       close: (s) => this.closeStream(s),
     };
+    this.seenRevision = source.currentRevision;
     this.unsubscribe = this.subscribe(source);
   }
 
   private subscribe(source: WatchSource): () => void {
-    return source.onEvents((events, revision) => {
+    const offEvents = source.onEvents((events, revision) => {
+      this.seenRevision = revision;
       this.notify(events, revision);
       this.finish(undefined);
     });
+    const offRestore = source.onRestore(() => this.resync());
+    return () => {
+      offEvents();
+      offRestore();
+    };
   }
 
   /**
    * Moves every watcher to a new source that replaced the old one (a member installing
-   * a raft snapshot reopens its mvcc store), as etcd's watchableStore.Restore does:
-   * synced watchers become unsynced from the revision after the old source's current
-   * one, so they receive what the snapshot brought from the new source's history (or
-   * the compacted response when the snapshot's history starts later). Unsynced and
-   * parked watchers keep their position. Call it BEFORE the new source applies writes.
+   * a raft snapshot opened a new mvcc store), as etcd's watchableStore.Restore does; see
+   * {@link resync}. Call it BEFORE the new source applies writes. (A source restored in
+   * place, `MvccStore.restore`, needs no call: its `onRestore` does the same.)
    */
   restore(source: WatchSource): void {
     if (this.isClosed) throw new Error('watchable store is closed');
-    const seenUpTo = this.source.currentRevision;
     this.unsubscribe();
     this.source = source;
     this.unsubscribe = this.subscribe(source);
+    this.resync();
+  }
+
+  /**
+   * The source's history was replaced (etcd's watchableStore.Restore): every synced
+   * watcher becomes unsynced with its next revision unchanged (the one after the last
+   * revision it was told about, or its future start revision), so catch-up steps deliver
+   * what the new history holds from there — or the compacted response when the new
+   * history is compacted above it; a watcher whose next revision is past the new current
+   * one becomes synced again and waits for it. Unsynced and parked watchers keep their
+   * position, and are checked against the new compacted revision when next examined.
+   */
+  private resync(): void {
+    if (this.isClosed) return;
+    const nextRevision = this.seenRevision + 1;
+    this.seenRevision = this.source.currentRevision;
     for (const w of [...this.synced.watchers]) {
       this.synced.delete(w);
-      if (w.minRevision < seenUpTo + 1) w.minRevision = seenUpTo + 1;
+      if (w.minRevision < nextRevision) w.minRevision = nextRevision;
       w.state = 'unsynced';
       this.unsynced.add(w);
       w.stream.notSynced++;

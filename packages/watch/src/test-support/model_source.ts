@@ -13,15 +13,30 @@ export class ModelSource implements WatchSource {
   currentRevision = 1;
   compactedRevision = 0;
   /** History by revision: history[r] holds the events of revision r. */
-  readonly history: Event[][] = [];
-  private readonly live = new Map<string, KeyValue>();
+  history: Event[][] = [];
+  private live = new Map<string, KeyValue>();
   private readonly listeners = new Set<(events: Event[], revision: number) => void>();
+  private readonly restoreListeners = new Set<() => void>();
   /** Calls of eventsBetween, for tests that check bounded reads. */
   readonly reads: Array<{ from: number; to: number; limit: number; returned: number }> = [];
 
   onEvents(listener: (events: Event[], revision: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onRestore(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
+  }
+
+  /** Takes a copy of `other`'s whole state in place, as MvccStore.restore does with a snapshot. */
+  restoreFrom(other: ModelSource): void {
+    this.currentRevision = other.currentRevision;
+    this.compactedRevision = other.compactedRevision;
+    this.history = other.history.slice();
+    this.live = new Map(other.live);
+    for (const l of [...this.restoreListeners]) l();
   }
 
   put(key: string, value: string): number {

@@ -10,10 +10,19 @@ import { enc, str } from './helpers.js';
 /** The write side of a source under test: the model, or a real MvccStore. */
 export interface Driver {
   readonly source: WatchSource;
+  /**
+   * Where the history every watcher must see comes from (default `source`): a leader
+   * whose snapshot `restore` installs into `source`, for drivers that simulate a follower.
+   */
+  readonly truth?: WatchSource;
   put(key: string, value: string): void;
   del(key: string): void;
   txn(ops: Array<{ put: [string, string] } | { del: string }>): void;
   compact(revision: number): void;
+  /** From now on writes and compactions reach only the leader (the follower falls behind). */
+  lag?(): void;
+  /** Installs the leader's state into `source` in place; writes reach both again. */
+  restore?(): void;
 }
 
 const KEYS = ['a', 'aa', 'ab', 'b', 'ba', 'c'];
@@ -37,13 +46,15 @@ export type Command =
   | { t: 'cancel'; s: number; pick: number }
   | { t: 'drain'; s: number; n: number }
   | { t: 'sync'; maxEvents: number }
-  | { t: 'progress'; s: number };
+  | { t: 'progress'; s: number }
+  | { t: 'lag' }
+  | { t: 'restore' };
 
 const key = fc.constantFrom(...KEYS);
 const value = fc.constantFrom('x', 'yy', 'zzz');
 const stream = fc.integer({ min: 0, max: 2 });
 
-export function commands(withCompaction: boolean): fc.Arbitrary<Command[]> {
+export function commands(withCompaction: boolean, withRestore = false): fc.Arbitrary<Command[]> {
   const cmd: fc.Arbitrary<Command>[] = [
     fc.record({ t: fc.constant('put' as const), k: key, v: value }),
     fc.record({ t: fc.constant('del' as const), k: key }),
@@ -69,6 +80,7 @@ export function commands(withCompaction: boolean): fc.Arbitrary<Command[]> {
     fc.record({ t: fc.constant('progress' as const), s: stream }),
   ];
   if (withCompaction) cmd.push(fc.record({ t: fc.constant('compact' as const), pick: fc.nat(1000) }));
+  if (withRestore) cmd.push(fc.record({ t: fc.constant('lag' as const) }), fc.record({ t: fc.constant('restore' as const) }));
   return fc.array(fc.oneof(...cmd), { minLength: 1, maxLength: 60 });
 }
 
@@ -113,12 +125,15 @@ function describe(e: Event, withPrev: boolean): string {
  * its start revision: no gap, no duplicate, in order, one revision per response, filters
  * and prevKv applied. With compaction, a watcher may instead end with a compacted
  * response, only when its next revision was below the compacted revision, and may miss
- * deletions at exactly a compacted revision (etcd's behaviour).
+ * deletions at exactly a compacted revision (etcd's behaviour). With `lag`/`restore`
+ * commands (a driver with a leader), the history is the leader's and the follower's
+ * watchers must see it exactly once across snapshot installs.
  */
 export function runScenario(driver: Driver, cmds: Command[], withCompaction: boolean): void {
   const src = driver.source;
+  const leader = driver.truth ?? src;
   const truth: Event[][] = [];
-  src.onEvents((events, revision) => {
+  leader.onEvents((events, revision) => {
     truth[revision] = events;
   });
   const hub = new WatchableStore(src, { maxWatchersPerSync: 3 });
@@ -238,8 +253,8 @@ export function runScenario(driver: Driver, cmds: Command[], withCompaction: boo
         driver.txn(c.ops);
         break;
       case 'compact': {
-        const cur = src.currentRevision;
-        const lo = src.compactedRevision + 1;
+        const cur = leader.currentRevision;
+        const lo = leader.compactedRevision + 1;
         if (lo <= cur) {
           const rev = lo + (c.pick % (cur - lo + 1));
           driver.compact(rev);
@@ -294,6 +309,12 @@ export function runScenario(driver: Driver, cmds: Command[], withCompaction: boo
         break;
       case 'progress':
         streams[c.s]!.requestProgress();
+        break;
+      case 'lag':
+        driver.lag?.();
+        break;
+      case 'restore':
+        driver.restore?.();
         break;
     }
     drain(0);

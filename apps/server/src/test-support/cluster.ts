@@ -52,6 +52,8 @@ export interface ClusterMember {
    * what it was then; both servers ignore it once the data dir has a WAL) and resolves once it
    * prints the ready line. With a Partition the new pid is registered BEFORE the process can
    * dial a peer. Throws if the member is running or does not become ready in time.
+   * etcd prints the ready line only once its own member attributes are committed, i.e. with a
+   * quorum: after a quorum loss, restart the members together (`Promise.all`), not one by one.
    */
   restart(): Promise<void>;
 }

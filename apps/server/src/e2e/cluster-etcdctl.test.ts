@@ -495,5 +495,32 @@ describe(`etcdctl cluster commands: etcd 3.4 vs ${SUBJECT}`, () => {
     const [el4, sl4] = await ctl(ep0, () => ['member', 'list']);
     expect(sortedRows(simpleRows(sl4.stdout))).toEqual(sortedRows(simpleRows(el4.stdout)));
     expect(simpleRows(el4.stdout).map((r) => r[2]).sort()).toEqual(['m0', 'm1', 'm2']);
+    // A removed member stops itself: etcd's process exits within a second or so.
+    const exited = await both(async (side) => {
+      for (let tries = 0; tries < 50 && added[sides.indexOf(side)]!.pid !== undefined; tries++) await sleep(100);
+      return added[sides.indexOf(side)]!.pid === undefined;
+    });
+    expect(exited).toEqual([true, true]);
+  }, 40_000);
+
+  it('kill -9 of the leader: a new leader serves, the restarted member catches up', async () => {
+    const old = await both((side) => side.cluster.waitForLeader());
+    await both((side) => old[sides.indexOf(side)]!.kill());
+    const next = await both((side) => side.cluster.waitForLeader());
+    expect(next.map((m, i) => m !== old[i])).toEqual([true, true]);
+    const [ep, sp] = await ctl((side) => next[sides.indexOf(side)]!.endpoint, () => ['put', 'after-kill', 'v']);
+    expect(sp).toEqual(ep);
+    expect(ep).toEqual({ code: 0, stdout: 'OK\n', stderr: '' });
+    await both((side) => old[sides.indexOf(side)]!.restart());
+    const [eg, sg] = await both(async (side) => {
+      for (let tries = 0; ; tries++) {
+        const r = await etcdctl(old[sides.indexOf(side)]!.endpoint, ['get', 'after-kill', '--consistency=s', '--print-value-only']);
+        if (r.stdout === 'v\n' || tries > 50) return r;
+        await sleep(100);
+      }
+    });
+    expect(sg).toEqual(eg);
+    expect(eg).toEqual({ code: 0, stdout: 'v\n', stderr: '' });
+    await both((side) => side.cluster.waitForLeader());
   }, 40_000);
 });

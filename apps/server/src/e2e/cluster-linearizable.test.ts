@@ -1,9 +1,10 @@
 // Linearizability of a 3-member cluster under faults: the client workload (put, linearizable
 // get, compare-and-swap on a few keys, from clients bound to every member) runs for
-// RAFTKV_LINEARIZABILITY_SECONDS (default 8) while the leader is killed with SIGKILL and
-// restarted, and then the new leader is isolated from its peers and healed. The recorded
-// history must be linearizable, no acknowledged write may be lost, and response revisions may
-// never go back.
+// RAFTKV_LINEARIZABILITY_SECONDS (default 8) through fault cycles of 8 s each: the leader (in
+// odd cycles a random member) is killed with SIGKILL and restarted, then the leader (or a random
+// member) is isolated from its peers and healed. The recorded history must be linearizable, no
+// acknowledged write may be lost, response revisions may never go back, and afterwards every
+// member has the same HashKV.
 //
 // Two more tests prove that this path can fail: a hand-made non-linearizable history in the
 // recorder's format is rejected, and the same workload run against an in-process KV server
@@ -15,11 +16,14 @@ import { KVService, etcdserverpb, type KVServer, type mvccpb } from '@raftkv/api
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster, type ServerKind } from '../test-support/cluster.js';
 import { checkLinearizable, HistoryRecorder } from '../test-support/linearizability/index.js';
+import { Random } from '../test-support/random.js';
 import { findLostWrites, waitForConvergence, Workload } from '../test-support/workload.js';
 
 const SUBJECT: ServerKind = 'etcd';
 const SECONDS = Number(process.env['RAFTKV_LINEARIZABILITY_SECONDS'] ?? 8);
 const SEED = Number(process.env['RAFTKV_LINEARIZABILITY_SEED'] ?? 1);
+/** A long run repeats the fault cycle every this many seconds. */
+const CYCLE_SECONDS = 8;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -33,31 +37,40 @@ afterEach(async () => {
 });
 
 describe(`linearizability of a 3-member ${SUBJECT} cluster under faults`, () => {
-  it(`${SECONDS} s of put/get/cas from 6 clients across a leader kill -9 and an isolated leader`, async () => {
+  it(`${SECONDS} s of put/get/cas from 6 clients across kill -9 + restart and isolate + heal cycles`, async () => {
     cluster = await startCluster(SUBJECT, { size: 3, partition: true });
     const net = cluster.net!;
+    const rnd = new Random(SEED);
+    await cluster.waitForLeader();
     const startedAt = performance.now();
-    const phase = (fraction: number) => sleep(Math.max(0, startedAt + fraction * SECONDS * 1000 - performance.now()));
-    const first = await cluster.waitForLeader();
     const w = (workload = Workload.start({ endpoints: cluster.endpoints, keyPrefix: 'lin/', seed: SEED }));
     const events: string[] = [];
     const mark = (what: string) => events.push(`${((performance.now() - startedAt) / 1000).toFixed(1)}s ${what}`);
-
-    await phase(0.15);
-    mark(`kill -9 ${first.name} (leader)`);
-    await first.kill();
-    await phase(0.3);
-    await first.restart();
-    mark(`${first.name} restarted`);
-    await phase(0.45);
-    const second = await cluster.waitForLeader();
-    const isolated = cluster.members.indexOf(second);
-    net.isolate(isolated);
-    mark(`isolate ${second.name} (leader)`);
-    await phase(0.75);
-    net.heal();
-    mark('heal');
-    await phase(1);
+    // One fault cycle per CYCLE_SECONDS: kill -9 a member and restart it, then isolate one and
+    // heal. Even cycles pick the leader both times (failover, a deposed leader), odd ones a
+    // seeded random member. Each phase starts at a fixed fraction of its cycle.
+    const cycles = Math.max(1, Math.floor(SECONDS / CYCLE_SECONDS));
+    const cycleMs = (SECONDS * 1000) / cycles;
+    for (let c = 0; c < cycles; c++) {
+      const phase = (fraction: number) => sleep(Math.max(0, startedAt + (c + fraction) * cycleMs - performance.now()));
+      const pick = async () => (c % 2 === 0 ? cluster!.waitForLeader() : rnd.pick(cluster!.members));
+      await phase(0.15);
+      const killed = await pick();
+      const role = c % 2 === 0 ? ' (leader)' : '';
+      mark(`kill -9 ${killed.name}${role}`);
+      await killed.kill();
+      await phase(0.3);
+      await killed.restart();
+      mark(`${killed.name} restarted`);
+      await phase(0.45);
+      const isolated = await pick();
+      net.isolate(cluster.members.indexOf(isolated));
+      mark(`isolate ${isolated.name}${role}`);
+      await phase(0.75);
+      net.heal();
+      mark('heal');
+    }
+    await sleep(Math.max(0, startedAt + SECONDS * 1000 - performance.now()));
     const stats = await w.stop();
     workload = undefined;
 

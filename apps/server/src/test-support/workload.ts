@@ -128,8 +128,12 @@ function withDeadline<Req, Res>(
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function revisionOf(header: etcdserverpb.ResponseHeader | undefined, what: string): number {
-  if (header === undefined) throw new Error(`${what}: response without a header`);
-  return toSafeNumber(header.revision, `${what} header revision`);
+  if (header === undefined) throw new ProtocolViolation(`${what}: response without a header`);
+  try {
+    return toSafeNumber(header.revision, `${what} header revision`);
+  } catch (err) {
+    throw new ProtocolViolation((err as Error).message);
+  }
 }
 
 function errorName(err: unknown): string {
@@ -313,16 +317,15 @@ export class Workload {
         return;
       }
       try {
-        const revision = await this.perform(kv, op, lastSeen, client, endpoint);
+        const { revision, completeMs } = await this.perform(kv, op, lastSeen, client, endpoint);
         this.counts[type].ok++;
-        const completeMs = this.lastCompleteMs;
         this.samples.push({ id: op.id, client, invokeMs: op.invokeMs, completeMs, revision });
         if (lastRevision !== undefined && revision < lastRevision.revision) {
           this.clientRegressions.push({ client, kind: 'client', operation: op.id, revision, earlierOperation: lastRevision.id, earlierRevision: lastRevision.revision });
         }
         if (lastRevision === undefined || revision >= lastRevision.revision) lastRevision = { id: op.id, revision };
       } catch (err) {
-        if (err instanceof WorkloadBug) throw err;
+        if (err instanceof ProtocolViolation) throw err;
         this.recorder.unknown(op);
         if (type === 'get') this.counts.get.failed++;
         else this.counts[type].unknown++;
@@ -333,31 +336,33 @@ export class Workload {
     }
   }
 
-  /** Set right after each completion is recorded: at least as late as the recorder's time. */
-  private lastCompleteMs = 0;
-
-  /** Sends `op`, completes it on the recorder, returns the response's header revision. */
-  private async perform(kv: KVClient, op: PendingOperation<KvInput>, lastSeen: Map<string, string | undefined>, client: string, endpoint: string): Promise<number> {
+  /**
+   * Sends `op`, completes it on the recorder, and returns the response's header revision with
+   * the completion time: read right after the recorder's, so at least as late, and the
+   * sample's interval still contains the real one.
+   */
+  private async perform(kv: KVClient, op: PendingOperation<KvInput>, lastSeen: Map<string, string | undefined>, client: string, endpoint: string): Promise<{ revision: number; completeMs: number }> {
     const { opDeadlineMs } = this.opts;
     const input = op.input;
     const key = Buffer.from(input.key);
     switch (input.type) {
       case 'put': {
         const res = await withDeadline(kv.put.bind(kv), putRequest({ key, value: Buffer.from(input.value) }), opDeadlineMs);
-        this.recorder.complete(op as PendingOperation<PutInput>);
-        this.lastCompleteMs = this.opts.clock();
         const revision = revisionOf(res.header, 'put');
+        this.recorder.complete(op as PendingOperation<PutInput>);
+        const completeMs = this.opts.clock();
         lastSeen.set(input.key, input.value);
-        this.acknowledge({ key: input.key, value: input.value, revision, client, endpoint, ackMs: this.lastCompleteMs });
-        return revision;
+        this.acknowledge({ key: input.key, value: input.value, revision, client, endpoint, ackMs: completeMs });
+        return { revision, completeMs };
       }
       case 'get': {
         const res = await withDeadline(kv.range.bind(kv), rangeRequest({ key }), opDeadlineMs);
         const value = res.kvs[0]?.value.toString();
+        const revision = revisionOf(res.header, 'range');
         this.recorder.complete(op as PendingOperation<GetInput>, value);
-        this.lastCompleteMs = this.opts.clock();
+        const completeMs = this.opts.clock();
         lastSeen.set(input.key, value);
-        return revisionOf(res.header, 'range');
+        return { revision, completeMs };
       }
       case 'cas': {
         // Absent is `create_revision == 0`, as etcd's own recipes compare it.
@@ -370,21 +375,21 @@ export class Workload {
           // The current value, so the next cas of this client has a fair chance.
           failure: [{ requestRange: rangeRequest({ key }) }],
         }), opDeadlineMs);
-        this.recorder.complete(op as PendingOperation<CasInput>, res.succeeded ? 'ok' : 'failed');
-        this.lastCompleteMs = this.opts.clock();
         const revision = revisionOf(res.header, 'txn');
+        this.recorder.complete(op as PendingOperation<CasInput>, res.succeeded ? 'ok' : 'failed');
+        const completeMs = this.opts.clock();
         if (res.succeeded) {
           this.casSucceeded++;
           lastSeen.set(input.key, input.value);
-          this.acknowledge({ key: input.key, value: input.value, revision, client, endpoint, ackMs: this.lastCompleteMs });
+          this.acknowledge({ key: input.key, value: input.value, revision, client, endpoint, ackMs: completeMs });
         } else {
           this.casFailed++;
           lastSeen.set(input.key, res.responses[0]?.responseRange?.kvs[0]?.value.toString());
         }
-        return revision;
+        return { revision, completeMs };
       }
       case 'delete':
-        throw new WorkloadBug('the workload issues no deletes');
+        throw new ProtocolViolation('the workload issues no deletes');
     }
   }
 
@@ -398,8 +403,11 @@ export class Workload {
   }
 }
 
-/** A programming error in the workload itself: never recorded as an outcome. */
-class WorkloadBug extends Error {}
+/**
+ * A response no etcd server may send (no header, a revision past 2^53), or a bug in the
+ * workload: never recorded as an outcome; it ends the client loop and fails `stop()`.
+ */
+class ProtocolViolation extends Error {}
 
 /** An acknowledged write that a member does not have at its revision. */
 export interface LostWrite {

@@ -199,7 +199,7 @@ afterAll(async () => {
 describe(`etcdctl cluster commands: etcd 3.4 vs ${SUBJECT}`, () => {
   it('member list (simple, table, json) names the same members, sorted by ID', async () => {
     const [e, s] = await ctl((side) => side.cluster.endpoints[0]!, () => ['member', 'list']);
-    expect(s.code).toBe(0);
+    expect(s.code, s.stderr).toBe(0);
     expect(sortedRows(simpleRows(s.stdout))).toEqual(sortedRows(simpleRows(e.stdout)));
     expect(sortedRows(simpleRows(e.stdout))).toEqual([
       ['<id:m0>', 'started', 'm0', '<peer:m0>', '<client:m0>', 'false'],
@@ -273,7 +273,7 @@ describe(`etcdctl cluster commands: etcd 3.4 vs ${SUBJECT}`, () => {
     const r = await both(roles);
     const rolesOf = (side: Side) => r[sides.indexOf(side)]!.roles;
     const [e, s] = await ctl((side) => side.cluster.endpoints[0]!, () => ['endpoint', 'status', '--cluster'], rolesOf);
-    expect(s.code).toBe(0);
+    expect(s.code, s.stderr).toBe(0);
     expect(statusRows(simpleRows(s.stdout), STATUS_COLUMNS)).toEqual(statusRows(simpleRows(e.stdout), STATUS_COLUMNS));
     expect(statusRows(simpleRows(e.stdout), STATUS_COLUMNS).map((row) => row.slice(0, 2))).toEqual([
       ['<client:follower1>', '<id:follower1>'], ['<client:follower2>', '<id:follower2>'], ['<client:leader>', '<id:leader>'],
@@ -324,7 +324,7 @@ describe(`etcdctl cluster commands: etcd 3.4 vs ${SUBJECT}`, () => {
   it('endpoint hashkv --cluster: every member of a cluster has the same hash', async () => {
     const [e, s] = await ctl((side) => side.cluster.endpoints[0]!, () => ['endpoint', 'hashkv', '--cluster']);
     const check = (o: Outcome) => {
-      expect(o.code).toBe(0);
+      expect(o.code, o.stderr).toBe(0);
       const rows = simpleRows(o.stdout);
       expect(rows).toHaveLength(3);
       expect(new Set(rows.map((r) => r[1])).size).toBe(1);
@@ -474,6 +474,7 @@ describe(`etcdctl cluster commands: etcd 3.4 vs ${SUBJECT}`, () => {
     expect(eg).toEqual({ code: 0, stdout: 'k4\nv4\n', stderr: '' });
     // endpoint status lists the learner too.
     const [es, ss] = await ctl(ep0, () => ['endpoint', 'status', '--cluster', '-w', 'table']);
+    expect(ss.code, ss.stderr).toBe(0);
     const learnerRows = (o: Outcome) => sortedRows(blank(table(o.stdout).slice(1), [...TIMING_COLUMNS, 'IS LEADER'], STATUS_COLUMNS))
       .filter((r) => r[0] === '<client:m3>');
     expect(learnerRows(ss)).toEqual(learnerRows(es));

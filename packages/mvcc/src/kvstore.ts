@@ -915,7 +915,8 @@ export class MvccStore {
    *
    * While it runs, writes (put, deleteRange, txn, compact, setConsistentIndex, bucket
    * puts and deletes) throw MvccError `closed`; reads see the old state; `commit`,
-   * `flushed`, `snapshotTo` and `close` wait for it.
+   * `flushed`, `snapshotTo` and `close` wait until the new state is installed (step 3)
+   * or the restore failed, then act on whichever state the store has.
    * @throws Error when the file is missing, not a complete LMDB file, or holds no
    *   consistent index — before anything is changed, so the store stays as it was; when
    *   reopening LMDB fails after the swap, the store is closed (its file is the snapshot's).

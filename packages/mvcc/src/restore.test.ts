@@ -240,13 +240,15 @@ describe('while a restore runs', () => {
     expect(closed(() => target.setConsistentIndex(i))).toBe(true);
     expect(closed(() => target.bucket('lease').put(enc('a'), enc('b')))).toBe(true);
     await expect(target.restore(snap)).rejects.toThrow(/already running/);
-    const order: string[] = [];
-    const committed = target.commit().then(() => order.push('commit'));
-    const flushed = target.flushed().then(() => order.push('flushed'));
-    await p.then(() => order.push('restore'));
+    // They resolve once the snapshot's state is installed (possibly before restore's own
+    // promise, which still closes the old environment), and act on the new backend.
+    const seenAt: number[] = [];
+    const committed = target.commit().then(() => seenAt.push(target.consistentIndex));
+    const flushed = target.flushed().then(() => seenAt.push(target.consistentIndex));
+    await p;
     await committed;
     await flushed;
-    expect(order[0]).toBe('restore');
+    expect(seenAt).toEqual([source.consistentIndex, source.consistentIndex]);
     expect(observe(target)).toEqual(observe(source));
     // close waits too, and then closes for good.
     const again = target.restore(snap);

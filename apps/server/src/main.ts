@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from './config/index.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 
 /** The `raftkv` command: etcd's flags in, a serving member out. */
 export async function main(argv: string[]): Promise<void> {
@@ -20,8 +20,19 @@ export async function main(argv: string[]): Promise<void> {
   }
   const log = createLogger(parsed.config.logLevel);
   for (const warning of parsed.warnings) log.warn(warning);
-  const server = await startServer(parsed.config, log);
   let stopping = false;
+  let running: RunningServer | undefined;
+  const server = await startServer(parsed.config, log, {
+    // As etcd, a member removed from the cluster stops (its data dir must not be reused).
+    onRemoved: () => {
+      if (stopping) return;
+      stopping = true;
+      log.warn('this member was removed from the cluster: exiting');
+      if (!running) process.exit(0);
+      void running.close().finally(() => process.exit(0));
+    },
+  });
+  running = server;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;

@@ -1,12 +1,24 @@
 import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import type * as mvcc from '@raftkv/mvcc';
 import type { MvccStore } from '@raftkv/mvcc';
-import type { Lessor } from '@raftkv/lease';
+import { LeaseNotFoundError, NotPrimaryError, type Lessor } from '@raftkv/lease';
+import { ConfChangeType, NONE, type ConfChange } from '@raftkv/raft';
 import type { IdGenerator } from './cluster/id-generator.js';
 import type { Applier, ApplyResult } from './apply/applier.js';
 import { encodeInternalRequest, type InternalRequest } from './apply/request-codec.js';
+import { computeMemberId, formatUrl } from './cluster/member-id.js';
+import type { MemberRpcClient, MembersReply, TimeToLiveReply } from './cluster/member-rpc.js';
+import { encodeConfChangeContext, type Member, type Membership } from './cluster/membership.js';
 import type { ServerConfig } from './config/index.js';
-import type { ReplicatedLog } from './log/replicated-log.js';
+import type { PeerTransport } from './peer/index.js';
+import type { RaftLog } from './raft-log/index.js';
+
+/** etcd allows this many learners in a cluster (3.4's maxLearners). */
+const MAX_LEARNERS = 1;
+/** A learner may be promoted once its log matches this share of the leader's (etcd's readyPercent). */
+const LEARNER_READY_PERCENT = 0.9;
+/** How often a request that must wait for a leader (or a promoted lessor) looks again. */
+const RETRY_MS = 50;
 
 export interface MemberInfo {
   id: bigint;
@@ -15,25 +27,92 @@ export interface MemberInfo {
   clientUrls: string[];
 }
 
+export interface ServerCoreParts {
+  config: ServerConfig;
+  store: MvccStore;
+  lessor: Lessor;
+  log: RaftLog;
+  applier: Applier;
+  ids: IdGenerator;
+  membership: Membership;
+  transport: PeerTransport;
+  memberRpc: MemberRpcClient;
+  clusterId: bigint;
+  self: MemberInfo;
+}
+
+interface ConfWaiter { resolve(): void; reject(err: unknown): void }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function hex8(id: bigint): Uint8Array {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(id);
+  return b;
+}
+
+/** A member as the Cluster service returns it. */
+export function memberToWire(m: Member): etcdserverpb.Member {
+  return { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner };
+}
+
 /**
- * What the gRPC services share: the store to read, the log to propose to, and who we are.
- * Writes go propose → WAL (fsync) → apply → answer; nothing is acknowledged before it is durable.
+ * What the gRPC services share: the store to read, the raft log to propose to, the cluster's
+ * membership, and who we are. Writes go propose → raft (WAL fsync on a quorum) → apply →
+ * answer: nothing is acknowledged before it is durable. Linearizable reads wait for a
+ * ReadIndex confirmed by a quorum; serializable reads are local.
  */
 export class ServerCore {
-  constructor(
-    readonly config: ServerConfig,
-    readonly store: MvccStore,
-    readonly lessor: Lessor,
-    readonly log: ReplicatedLog,
-    private readonly applier: Applier,
-    private readonly ids: IdGenerator,
-    readonly clusterId: bigint,
-    readonly self: MemberInfo,
-  ) {}
+  readonly config: ServerConfig;
+  readonly store: MvccStore;
+  readonly lessor: Lessor;
+  readonly log: RaftLog;
+  readonly membership: Membership;
+  readonly clusterId: bigint;
+  readonly self: MemberInfo;
+  /** etcd's request timeout: 5 s plus two election timeouts. */
+  readonly requestTimeoutMs: number;
+  private readonly applier: Applier;
+  private readonly ids: IdGenerator;
+  private readonly transport: PeerTransport;
+  private readonly memberRpc: MemberRpcClient;
+  private readonly confWaiters = new Map<bigint, ConfWaiter>();
+  private readWaiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
+  private readInFlight = false;
+  private closed = false;
+
+  constructor(parts: ServerCoreParts) {
+    this.config = parts.config;
+    this.store = parts.store;
+    this.lessor = parts.lessor;
+    this.log = parts.log;
+    this.applier = parts.applier;
+    this.ids = parts.ids;
+    this.membership = parts.membership;
+    this.transport = parts.transport;
+    this.memberRpc = parts.memberRpc;
+    this.clusterId = parts.clusterId;
+    this.self = parts.self;
+    this.requestTimeoutMs = 5000 + 2 * parts.config.electionTimeoutMs;
+  }
 
   /** Highest log index whose effects are visible in the store. */
   get appliedIndex(): number {
-    return this.store.consistentIndex;
+    return this.log.appliedIndex;
+  }
+
+  /** The leader's ID as this member knows it; 0 when there is none. */
+  get leaderId(): bigint {
+    return this.log.status().lead;
+  }
+
+  get isLearner(): boolean {
+    return this.membership.get(this.self.id)?.isLearner ?? false;
+  }
+
+  /** etcd serves a learner's clients only Status and serializable ranges: everything else is refused. */
+  refuseOnLearner(): void {
+    if (this.isLearner) throw EtcdErrors.NotSupportedForLearner;
   }
 
   header(revision: number): etcdserverpb.ResponseHeader {
@@ -43,6 +122,36 @@ export class ServerCore {
   nextRequestId(): bigint {
     return this.ids.next();
   }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * Resolves once local state includes every write acknowledged anywhere before the call:
+   * one ReadIndex round serves all reads that arrived while the previous round was out.
+   */
+  linearizableRead(): Promise<void> {
+    if (this.isLearner) return Promise.reject(EtcdErrors.NotSupportedForLearner);
+    return new Promise((resolve, reject) => {
+      this.readWaiters.push({ resolve, reject });
+      this.startReadRound();
+    });
+  }
+
+  private startReadRound(): void {
+    if (this.readInFlight || this.readWaiters.length === 0) return;
+    const batch = this.readWaiters;
+    this.readWaiters = [];
+    this.readInFlight = true;
+    this.log.readIndex(hex8(this.ids.next())).then(
+      () => { for (const w of batch) w.resolve(); },
+      (err: unknown) => { for (const w of batch) w.reject(err); },
+    ).finally(() => {
+      this.readInFlight = false;
+      this.startReadRound();
+    });
+  }
+
+  // ---------------------------------------------------------------- writes
 
   async put(put: etcdserverpb.PutRequest): Promise<mvcc.PutResponse> {
     const r = await this.propose({ kind: 'put', id: this.nextRequestId(), put });
@@ -85,16 +194,269 @@ export class ServerCore {
     await this.propose({ kind: 'leaseCheckpoint', id: this.nextRequestId(), leaseCheckpoint: { checkpoints } });
   }
 
+  /** Publishes this member's name and client URLs through the log (etcd's publish). */
+  async publish(): Promise<void> {
+    await this.propose({
+      kind: 'memberAttributes', id: this.nextRequestId(),
+      member: { ID: this.self.id, name: this.self.name, peerURLs: [], clientURLs: this.self.clientUrls, isLearner: false },
+    });
+  }
+
   private propose(req: InternalRequest): Promise<ApplyResult> {
     const data = encodeInternalRequest(req);
     if (data.byteLength > this.config.maxRequestBytes) return Promise.reject(EtcdErrors.RequestTooLarge);
     const result = this.applier.wait(req.id);
-    try {
-      this.log.propose(data);
-    } catch (err) {
-      this.applier.cancel(req.id);
-      return Promise.reject(err);
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise<never>((_, reject) => {
+      const drop = (err: unknown): void => {
+        this.applier.cancel(req.id);
+        reject(err);
+      };
+      try {
+        this.log.propose(data, drop);
+      } catch (err) {
+        drop(err);
+        return;
+      }
+      // A forwarded proposal can vanish with its leader: answer as etcd does after its request timeout.
+      timer = setTimeout(() => drop(this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout), this.requestTimeoutMs);
+    });
+    return Promise.race([result, lost]).finally(() => clearTimeout(timer));
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  /** The leader's lessor renews; a follower forwards to the leader. Throws `LeaseNotFound` for an unknown or expired lease. */
+  async leaseRenew(id: bigint): Promise<number> {
+    return this.onLeaderLessor(
+      () => this.lessor.renew(id),
+      (url, ms) => this.memberRpc.leaseRenew(url, id, ms),
+    );
+  }
+
+  /** Remaining and granted TTL from the leader's lessor. Throws `LeaseNotFound`. */
+  async leaseTimeToLive(id: bigint, keys: boolean): Promise<TimeToLiveReply> {
+    return this.onLeaderLessor(
+      () => {
+        const t = this.lessor.timeToLive(id, { keys });
+        return { ttl: t.remainingTtlSeconds, grantedTtl: t.grantedTtlSeconds, keys: t.keys.map((k) => Buffer.from(k).toString('base64')) };
+      },
+      (url, ms) => this.memberRpc.leaseTimeToLive(url, id, keys, ms),
+    );
+  }
+
+  /**
+   * Runs `local` on the leader once its lessor is primary (a new leader promotes it after
+   * applying its term's first entry), or `remote` against the leader from a follower; retries
+   * through elections until the request timeout.
+   */
+  private async onLeaderLessor<T>(local: () => T, remote: (url: string, timeoutMs: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    for (;;) {
+      if (this.closed) throw EtcdErrors.Stopped;
+      const lead = this.leaderId;
+      try {
+        if (lead === this.self.id) return local();
+        const leader = lead === NONE ? undefined : this.membership.get(lead);
+        if (leader && leader.peerUrls.length > 0) return await remote(leader.peerUrls[0]!, Math.max(1, deadline - Date.now()));
+      } catch (err) {
+        if (err instanceof LeaseNotFoundError) throw EtcdErrors.LeaseNotFound;
+        const retriable = err instanceof NotPrimaryError || EtcdErrors.NotLeader.is(err) || (err as { code?: number }).code === 14;
+        if (!retriable) throw err;
+      }
+      if (Date.now() >= deadline) throw lead === NONE ? EtcdErrors.NoLeader : EtcdErrors.Timeout;
+      await sleep(RETRY_MS);
     }
-    return result;
+  }
+
+  /** The leader side of forwarded lease calls. */
+  leaderLeaseRenew(id: bigint): number {
+    if (!this.log.isLeader) throw EtcdErrors.NotLeader;
+    try {
+      return this.lessor.renew(id);
+    } catch (err) {
+      if (err instanceof LeaseNotFoundError) throw EtcdErrors.LeaseNotFound;
+      if (err instanceof NotPrimaryError) throw EtcdErrors.NotLeader;
+      throw err;
+    }
+  }
+
+  leaderLeaseTimeToLive(id: bigint, keys: boolean): TimeToLiveReply {
+    if (!this.log.isLeader) throw EtcdErrors.NotLeader;
+    try {
+      const t = this.lessor.timeToLive(id, { keys });
+      return { ttl: t.remainingTtlSeconds, grantedTtl: t.grantedTtlSeconds, keys: t.keys.map((k) => Buffer.from(k).toString('base64')) };
+    } catch (err) {
+      if (err instanceof LeaseNotFoundError) throw EtcdErrors.LeaseNotFound;
+      if (err instanceof NotPrimaryError) throw EtcdErrors.NotLeader;
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  membersReply(): MembersReply {
+    return {
+      clusterId: this.clusterId.toString(16),
+      members: this.membership.list().map((m) => ({
+        id: m.id.toString(16), name: m.name, peerUrls: [...m.peerUrls], clientUrls: [...m.clientUrls], isLearner: m.isLearner,
+      })),
+    };
+  }
+
+  /** Adds a member (etcd's MemberAdd); resolves once the change is applied here. */
+  async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<Member> {
+    const urls = parsePeerUrls(peerUrls);
+    if (this.membership.findByPeerUrl(urls)) throw EtcdErrors.PeerURLExist;
+    if (isLearner && this.membership.list().filter((m) => m.isLearner).length >= MAX_LEARNERS) throw EtcdErrors.TooManyLearners;
+    if (!isLearner && this.config.strictReconfigCheck) {
+      if (!this.readyToAddVoter()) throw EtcdErrors.MemberNotEnoughStarted;
+      if (!this.allVotersConnected()) throw EtcdErrors.Unhealthy;
+    }
+    const id = computeMemberId(urls.map((u) => new URL(u)), '', Math.floor(Date.now() / 1000));
+    if (this.membership.get(id) || this.membership.isRemoved(id)) throw EtcdErrors.MemberExist;
+    const member: Member = { id, name: '', peerUrls: urls, clientUrls: [], isLearner };
+    await this.proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, member);
+    return member;
+  }
+
+  async memberRemove(id: bigint): Promise<void> {
+    const m = this.membership.get(id);
+    if (!m) throw EtcdErrors.MemberNotFound;
+    if (this.config.strictReconfigCheck && !m.isLearner && !this.mayRemoveVoter(id)) throw EtcdErrors.Unhealthy;
+    await this.proposeConfChange(ConfChangeType.RemoveNode, m);
+  }
+
+  async memberUpdate(id: bigint, peerUrls: readonly string[]): Promise<void> {
+    const m = this.membership.get(id);
+    if (!m) throw EtcdErrors.MemberNotFound;
+    const urls = parsePeerUrls(peerUrls);
+    if (this.membership.findByPeerUrl(urls, id)) throw EtcdErrors.PeerURLExist;
+    // As etcd 3.4, the update carries no learner flag (false): see Membership.setRaftAttributes.
+    await this.proposeConfChange(ConfChangeType.UpdateNode, { ...m, peerUrls: urls, isLearner: false });
+  }
+
+  /** Promotes a learner; only the leader can judge it caught up, so a follower forwards. */
+  async memberPromote(id: bigint): Promise<void> {
+    const lead = this.leaderId;
+    if (lead === NONE) throw EtcdErrors.NoLeader;
+    if (lead !== this.self.id) {
+      const leader = this.membership.get(lead);
+      if (!leader) throw EtcdErrors.NoLeader;
+      await this.memberRpc.memberPromote(leader.peerUrls[0]!, id, this.requestTimeoutMs);
+      return;
+    }
+    await this.leaderMemberPromote(id);
+  }
+
+  async leaderMemberPromote(id: bigint): Promise<void> {
+    if (!this.log.isLeader) throw EtcdErrors.NotLeader;
+    const m = this.membership.get(id);
+    if (!m) throw EtcdErrors.MemberNotFound;
+    if (!m.isLearner) throw EtcdErrors.MemberNotLearner;
+    const progress = this.log.status().progress;
+    const leaderMatch = progress?.get(this.self.id)?.match ?? 0;
+    const learnerMatch = progress?.get(id)?.match ?? 0;
+    if (learnerMatch < leaderMatch * LEARNER_READY_PERCENT) throw EtcdErrors.LearnerNotReady;
+    await this.proposeConfChange(ConfChangeType.AddNode, { ...m, isLearner: false });
+  }
+
+  /** Called by the apply path when a conf change carrying `requestId` was applied here. */
+  confChangeApplied(requestId: bigint): void {
+    const w = this.confWaiters.get(requestId);
+    if (!w) return;
+    this.confWaiters.delete(requestId);
+    w.resolve();
+  }
+
+  private proposeConfChange(type: ConfChangeType, m: Member): Promise<void> {
+    const requestId = this.nextRequestId();
+    const cc: ConfChange = {
+      type, nodeId: m.id,
+      context: encodeConfChangeContext({ requestId, member: { id: m.id, peerUrls: [...m.peerUrls], isLearner: m.isLearner } }),
+    };
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.confWaiters.delete(requestId);
+        reject(EtcdErrors.Timeout);
+      }, this.requestTimeoutMs);
+      this.confWaiters.set(requestId, {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      });
+      try {
+        this.log.proposeConfChange(cc);
+      } catch (err) {
+        this.confWaiters.delete(requestId);
+        clearTimeout(timer);
+        reject(err);
+      }
+    });
+  }
+
+  /** etcd's IsReadyToAddVotingMember: a quorum of the grown cluster has started. */
+  private readyToAddVoter(): boolean {
+    const voters = this.membership.votingMembers();
+    const started = voters.filter((m) => m.name !== '').length;
+    const grown = voters.length + 1;
+    if (started === 1 && grown === 2) return true;
+    return started >= Math.floor(grown / 2) + 1;
+  }
+
+  /** Whether this member has a live stream to every other voter (etcd's isConnectedFullySince). */
+  private allVotersConnected(): boolean {
+    const peers = this.transport.stats().peers;
+    return this.membership.votingMembers().every((m) => m.id === this.self.id || peers.get(m.id)?.active === true);
+  }
+
+  /** etcd's mayRemoveMember: a quorum of the remaining voters stays connected. */
+  private mayRemoveVoter(id: bigint): boolean {
+    const peers = this.transport.stats().peers;
+    // A member that is down is not part of the active quorum: removing it is safe.
+    if (id !== this.self.id && peers.get(id)?.active !== true) return true;
+    const voters = this.membership.votingMembers();
+    const active = voters.filter((m) => m.id === this.self.id || peers.get(m.id)?.active === true).length;
+    return active - 1 >= Math.floor((voters.length - 1) / 2) + 1;
+  }
+
+  // ---------------------------------------------------------------- leadership
+
+  /** Hands leadership to `target` (etcd's MoveLeader, served by the leader only). */
+  async moveLeader(target: bigint): Promise<void> {
+    if (!this.log.isLeader) throw EtcdErrors.NotLeader;
+    const m = this.membership.get(target);
+    if (!m || m.isLearner) throw EtcdErrors.BadLeaderTransferee;
+    if (target === this.self.id) return;
+    this.log.transferLeader(target);
+    const deadline = Date.now() + this.requestTimeoutMs;
+    while (this.leaderId !== target) {
+      if (Date.now() >= deadline) throw EtcdErrors.TimeoutLeaderTransfer;
+      await sleep(RETRY_MS / 5);
+    }
+  }
+
+  /** Fails waiting membership changes; later calls answer `Stopped`. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.confWaiters.values()) w.reject(EtcdErrors.Stopped);
+    this.confWaiters.clear();
   }
 }
+
+/** Validates and normalises peer URLs as etcd's types.NewURLs (http/https, host:port, no path). */
+function parsePeerUrls(peerUrls: readonly string[]): string[] {
+  if (peerUrls.length === 0) throw EtcdErrors.MemberBadURLs;
+  return peerUrls.map((s) => {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw EtcdErrors.MemberBadURLs;
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || (u.pathname !== '/' && u.pathname !== '')) {
+      throw EtcdErrors.MemberBadURLs;
+    }
+    return formatUrl(u);
+  });
+}
+

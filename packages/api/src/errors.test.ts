@@ -85,6 +85,7 @@ const etcdTable: [string, status, string][] = [
   ['Corrupt', status.DATA_LOSS, 'etcdserver: corrupt cluster'],
   ['NotSupportedForLearner', status.UNAVAILABLE, 'etcdserver: rpc not supported for learner'],
   ['BadLeaderTransferee', status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
+  ['TimeoutLeaderTransfer', status.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long'],
 ];
 
 describe('EtcdErrors', () => {

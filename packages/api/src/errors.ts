@@ -123,6 +123,8 @@ const table = {
   Corrupt: [status.DATA_LOSS, 'etcdserver: corrupt cluster'],
   NotSupportedForLearner: [status.UNAVAILABLE, 'etcdserver: rpc not supported for learner'],
   BadLeaderTransferee: [status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
+  // Not in etcd's gRPC error map: clients see Unknown with the server's message.
+  TimeoutLeaderTransfer: [status.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long'],
 } as const satisfies Record<string, readonly [status, string]>;
 
 /** Name of one of etcd's gRPC errors, e.g. `'EmptyKey'`. */

@@ -2,6 +2,7 @@ import { EtcdError, EtcdErrors } from '@raftkv/api';
 import { LeaseError, type Lessor } from '@raftkv/lease';
 import { MvccError, type Event, type MvccStore } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
+import type { Membership } from '../cluster/membership.js';
 import type { CommittedEntry } from '../log/replicated-log.js';
 import { deleteRangeFromWire, putFromWire, toNumber, txnFromWire } from './convert.js';
 import { decodeInternalRequest, type InternalRequest } from './request-codec.js';
@@ -14,7 +15,8 @@ export type ApplyResult =
   | { kind: 'compaction'; revision: number; physical: Promise<void> }
   | { kind: 'leaseGrant'; id: bigint; ttlSeconds: number }
   | { kind: 'leaseRevoke' }
-  | { kind: 'leaseCheckpoint' };
+  | { kind: 'leaseCheckpoint' }
+  | { kind: 'memberAttributes' };
 
 interface Waiter { resolve(result: ApplyResult): void; reject(err: EtcdError): void }
 
@@ -63,6 +65,7 @@ export class Applier {
   constructor(
     private readonly store: MvccStore,
     private readonly lessor: Lessor,
+    private readonly membership: Membership,
     private readonly onFatal: (err: unknown) => void,
     private readonly policy: BackendCommitPolicy = DEFAULT_COMMIT_POLICY,
   ) {
@@ -103,10 +106,19 @@ export class Applier {
       }
       waiter?.resolve(result);
     }
+    this.uncommitted(entries.length);
+  }
+
+  /** Something other than `apply` wrote to the backend (a membership change): commit it with the next batch. */
+  noteBackendWrite(): void {
+    this.uncommitted(1);
+  }
+
+  private uncommitted(entries: number): void {
     // Acknowledgements never wait for the backend: the WAL already holds the entries, and
     // replay above the consistent index redoes them after a crash. So the backend commits in
     // large batches, as etcd's does, and its syncs stay off the WAL's critical path.
-    this.uncommittedEntries += entries.length;
+    this.uncommittedEntries += entries;
     if (this.uncommittedEntries >= this.policy.limitEntries) void this.commitNow();
     else this.commitTimer ??= setTimeout(() => void this.commitNow(), this.policy.intervalMs);
   }
@@ -165,6 +177,12 @@ export class Applier {
         this.lessor.applyCheckpoint(req.leaseCheckpoint.checkpoints.map((c) => ({ id: c.ID, remainingTtlSeconds: toNumber(c.remainingTTL) })));
         this.store.setConsistentIndex(index);
         return { kind: 'leaseCheckpoint' };
+      }
+      case 'memberAttributes': {
+        // Idempotent: applied again after a restart, it writes the same attributes.
+        this.membership.setAttributes(req.member.ID, req.member.name, req.member.clientURLs);
+        if (!replayed) this.store.setConsistentIndex(index);
+        return { kind: 'memberAttributes' };
       }
     }
   }

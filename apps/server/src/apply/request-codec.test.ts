@@ -11,6 +11,7 @@ describe('log entry encoding of requests', () => {
     { kind: 'leaseGrant', id: 5n, leaseGrant: { ID: 2n ** 62n + 1n, TTL: 60n } },
     { kind: 'leaseRevoke', id: 6n, leaseRevoke: { ID: 9n } },
     { kind: 'leaseCheckpoint', id: 7n, leaseCheckpoint: { checkpoints: [{ ID: 9n, remainingTTL: 30n }] } },
+    { kind: 'memberAttributes', id: 8n, member: { ID: 2n ** 63n + 5n, name: 'm1', peerURLs: [], clientURLs: ['http://127.0.0.1:2379'], isLearner: false } },
   ])('round-trips a $kind', (req) => {
     expect(decodeInternalRequest(encodeInternalRequest(req))).toEqual(req);
   });

@@ -12,10 +12,12 @@ export type InternalRequest =
   | { kind: 'compaction'; id: bigint; compaction: etcdserverpb.CompactionRequest }
   | { kind: 'leaseGrant'; id: bigint; leaseGrant: etcdserverpb.LeaseGrantRequest }
   | { kind: 'leaseRevoke'; id: bigint; leaseRevoke: etcdserverpb.LeaseRevokeRequest }
-  | { kind: 'leaseCheckpoint'; id: bigint; leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest };
+  | { kind: 'leaseCheckpoint'; id: bigint; leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest }
+  /** A started member publishes its name and client URLs (etcd's publish); ID, name and clientURLs are used. */
+  | { kind: 'memberAttributes'; id: bigint; member: etcdserverpb.Member };
 
 // Codes are part of the WAL format: never renumber one.
-const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4, leaseGrant: 5, leaseRevoke: 6, leaseCheckpoint: 7 } as const;
+const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4, leaseGrant: 5, leaseRevoke: 6, leaseCheckpoint: 7, memberAttributes: 8 } as const;
 const HEADER_BYTES = 9; // kind (1) + request id (8, big-endian)
 
 function payload(req: InternalRequest): Uint8Array {
@@ -27,6 +29,7 @@ function payload(req: InternalRequest): Uint8Array {
     case 'leaseGrant': return etcdserverpb.LeaseGrantRequest.encode(req.leaseGrant).finish();
     case 'leaseRevoke': return etcdserverpb.LeaseRevokeRequest.encode(req.leaseRevoke).finish();
     case 'leaseCheckpoint': return etcdserverpb.LeaseCheckpointRequest.encode(req.leaseCheckpoint).finish();
+    case 'memberAttributes': return etcdserverpb.Member.encode(req.member).finish();
   }
 }
 
@@ -52,6 +55,7 @@ export function decodeInternalRequest(data: Uint8Array): InternalRequest {
     case KIND_CODES.leaseGrant: return { kind: 'leaseGrant', id, leaseGrant: etcdserverpb.LeaseGrantRequest.decode(body) };
     case KIND_CODES.leaseRevoke: return { kind: 'leaseRevoke', id, leaseRevoke: etcdserverpb.LeaseRevokeRequest.decode(body) };
     case KIND_CODES.leaseCheckpoint: return { kind: 'leaseCheckpoint', id, leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest.decode(body) };
+    case KIND_CODES.memberAttributes: return { kind: 'memberAttributes', id, member: etcdserverpb.Member.decode(body) };
     default: throw new Error(`unknown log entry kind ${buf[0]}`);
   }
 }

@@ -1,19 +1,36 @@
 import type { etcdserverpb } from '@raftkv/api';
-import type { ServerCore } from '../server-core.js';
-import { notImplemented, unary } from './unary.js';
+import { memberToWire, type ServerCore } from '../server-core.js';
+import { unary } from './unary.js';
 
-function memberToWire(core: ServerCore): etcdserverpb.Member {
-  const m = core.self;
-  return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: false };
-}
-
-/** The Cluster service of a one-member cluster: it lists itself; changes come with raft. */
+/** The Cluster service: membership changes go through raft as conf changes, as in etcd. */
 export function clusterService(core: ServerCore): etcdserverpb.ClusterServer {
+  // etcd's Cluster service headers carry no revision.
+  const header = () => core.header(0);
+  const members = () => core.membership.list().map(memberToWire);
   return {
-    memberList: unary(() => ({ header: core.header(core.store.currentRevision), members: [memberToWire(core)] })),
-    memberAdd: notImplemented('Cluster.MemberAdd'),
-    memberRemove: notImplemented('Cluster.MemberRemove'),
-    memberUpdate: notImplemented('Cluster.MemberUpdate'),
-    memberPromote: notImplemented('Cluster.MemberPromote'),
+    memberList: unary(() => {
+      core.refuseOnLearner();
+      return { header: header(), members: members() };
+    }),
+    memberAdd: unary(async (req: etcdserverpb.MemberAddRequest) => {
+      core.refuseOnLearner();
+      const added = await core.memberAdd(req.peerURLs, req.isLearner);
+      return { header: header(), member: memberToWire(added), members: members() };
+    }),
+    memberRemove: unary(async (req: etcdserverpb.MemberRemoveRequest) => {
+      core.refuseOnLearner();
+      await core.memberRemove(req.ID);
+      return { header: header(), members: members() };
+    }),
+    memberUpdate: unary(async (req: etcdserverpb.MemberUpdateRequest) => {
+      core.refuseOnLearner();
+      await core.memberUpdate(req.ID, req.peerURLs);
+      return { header: header(), members: members() };
+    }),
+    memberPromote: unary(async (req: etcdserverpb.MemberPromoteRequest) => {
+      core.refuseOnLearner();
+      await core.memberPromote(req.ID);
+      return { header: header(), members: members() };
+    }),
   };
 }

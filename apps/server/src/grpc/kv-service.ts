@@ -11,33 +11,47 @@ function reject(err: EtcdError | undefined): void {
   if (err) throw err;
 }
 
-/** The KV service: reads straight from mvcc, writes through the log. */
+/** etcd's isTxnSerializable: every op of both branches is a range that asked for a serializable read. */
+function isSerializableTxn(req: etcdserverpb.TxnRequest): boolean {
+  return [...req.success, ...req.failure].every((op) => op.requestRange?.serializable === true);
+}
+
+/** The KV service: linearizable reads after a ReadIndex, serializable ones straight from mvcc, writes through the log. */
 export function kvService(core: ServerCore): etcdserverpb.KVServer {
   return {
-    range: unary((req: etcdserverpb.RangeRequest) => {
+    range: unary(async (req: etcdserverpb.RangeRequest) => {
       reject(checkRange(req));
-      // One member: everything acknowledged is applied, so a local read is linearizable.
+      if (!req.serializable) await core.linearizableRead();
       const res = core.store.range(rangeFromWire(req));
       return rangeResponseToWire(res, core.header(res.revision));
     }),
     put: unary(async (req: etcdserverpb.PutRequest) => {
+      core.refuseOnLearner();
       reject(checkPut(req));
       const res = await core.put(req);
       return putResponseToWire(res, core.header(res.revision));
     }),
     deleteRange: unary(async (req: etcdserverpb.DeleteRangeRequest) => {
+      core.refuseOnLearner();
       reject(checkDeleteRange(req));
       const res = await core.deleteRange(req);
       return deleteRangeResponseToWire(res, core.header(res.revision));
     }),
     txn: unary(async (req: etcdserverpb.TxnRequest) => {
+      core.refuseOnLearner();
       reject(checkTxn(req, core.config.maxTxnOps));
       const txn = txnFromWire(req);
       // A txn that only reads is a read, as in etcd: no log entry, no revision.
-      const res = isReadOnlyTxn(txn) ? core.store.readTxn(txn) : await core.txn(req);
+      if (isReadOnlyTxn(txn)) {
+        if (!isSerializableTxn(req)) await core.linearizableRead();
+        const res = core.store.readTxn(txn);
+        return txnResponseToWire(res, core.header(res.revision));
+      }
+      const res = await core.txn(req);
       return txnResponseToWire(res, core.header(res.revision));
     }),
     compact: unary(async (req: etcdserverpb.CompactionRequest) => {
+      core.refuseOnLearner();
       await core.compact(req);
       return { header: core.header(core.store.currentRevision) };
     }),

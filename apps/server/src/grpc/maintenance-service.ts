@@ -1,4 +1,4 @@
-import { etcdserverpb } from '@raftkv/api';
+import { EtcdErrors, etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
 import { notImplemented, unary } from './unary.js';
@@ -13,28 +13,37 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
       version: ETCD_API_VERSION,
       dbSize: BigInt(core.store.dbSizeBytes()),
       dbSizeInUse: BigInt(core.store.dbSizeInUseBytes()),
-      leader: core.self.id,
+      leader: core.leaderId,
       raftIndex: BigInt(core.log.commitIndex),
       raftTerm: BigInt(core.log.term),
       raftAppliedIndex: BigInt(core.appliedIndex),
-      errors: [],
-      isLearner: false,
+      errors: core.leaderId === 0n ? [EtcdErrors.NoLeader.message] : [],
+      isLearner: core.isLearner,
       storageVersion: '',
       dbSizeQuota: BigInt(core.config.quotaBackendBytes),
       downgradeInfo: undefined,
     })),
     // No alarm can be raised yet (no quota enforcement, no corruption check): GET lists none.
     alarm: unary(() => {
+      core.refuseOnLearner();
       return { header: core.header(core.store.currentRevision), alarms: [] };
     }),
-    hash: unary(() => ({ header: core.header(core.store.currentRevision), hash: core.store.hash() })),
+    hash: unary(() => {
+      core.refuseOnLearner();
+      return { header: core.header(core.store.currentRevision), hash: core.store.hash() };
+    }),
     hashKv: unary((req: etcdserverpb.HashKVRequest) => {
+      core.refuseOnLearner();
       const r = core.store.hashKV(toNumber(req.revision));
       return { header: core.header(core.store.currentRevision), hash: r.hash, compactRevision: BigInt(r.compactRevision), hashRevision: BigInt(r.revision) };
     }),
     defragment: notImplemented('Maintenance.Defragment'),
     snapshot: notImplemented('Maintenance.Snapshot') as unknown as etcdserverpb.MaintenanceServer['snapshot'],
-    moveLeader: notImplemented('Maintenance.MoveLeader'),
+    moveLeader: unary(async (req: etcdserverpb.MoveLeaderRequest) => {
+      core.refuseOnLearner();
+      await core.moveLeader(req.targetID);
+      return { header: core.header(core.store.currentRevision) };
+    }),
     downgrade: notImplemented('Maintenance.Downgrade'),
   };
 }

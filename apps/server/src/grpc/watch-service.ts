@@ -1,9 +1,10 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { etcdserverpb, mvccpb } from '@raftkv/api';
+import { EtcdErrors, etcdserverpb, mvccpb } from '@raftkv/api';
 import type { Event } from '@raftkv/mvcc';
 import type { WatchableStore, WatchResponse, WatchStream } from '@raftkv/watch';
 import { keyValueToWire, toNumber } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
+import { toServiceError } from './unary.js';
 
 type WatchCall = ServerDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse | Buffer>;
 
@@ -57,6 +58,10 @@ export const WatchServiceWithEncodedResponses = {
 export function watchService(core: ServerCore, hub: WatchableStore) {
   return {
     watch: (call: WatchCall) => {
+      if (core.isLearner) {
+        call.emit('error', toServiceError(EtcdErrors.NotSupportedForLearner));
+        return;
+      }
       let blocked = false;
       let closed = false;
       const pump = () => {

@@ -7,8 +7,7 @@ export interface CommittedEntry {
 
 /**
  * The server's view of the consensus log: it takes proposals and hands back committed entries,
- * in index order, only after they are durable in the WAL. Today a single-member log implements
- * it; the raft-backed log of a multi-member cluster plugs in behind the same shape.
+ * in index order, only after they are durable in the WAL (raft-log's `RaftLog`).
  */
 export interface ReplicatedLog {
   /** Queues `data` for the log. Its entry reaches the apply callback once committed and durable. */

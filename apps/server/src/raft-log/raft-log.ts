@@ -81,8 +81,13 @@ export interface RaftLogOptions {
   apply(entries: CommittedEntry[]): void;
   /** A committed membership change was applied: the new ConfState (to store with the next snapshot). */
   onConfChange?(change: ConfChange | ConfChangeV2, confState: ConfState, index: number): void;
-  /** A snapshot from the leader was persisted and installed: restore the state machine from it. */
-  onSnapshot?(snapshot: Snapshot): void;
+  /**
+   * A snapshot from the leader was persisted and installed: restore the state machine from it.
+   * Nothing more is applied until the returned promise resolves; a rejection is fatal.
+   */
+  onSnapshot?(snapshot: Snapshot): void | Promise<void>;
+  /** A snapshot was saved at `index` and the WAL segments and log entries it covers released. */
+  onSnapshotSaved?(index: number): void;
   /** Leader or role changed (`lead` is 0 when no leader is known). */
   onLeaderChange?(lead: bigint, isLeader: boolean): void;
   /**
@@ -576,7 +581,10 @@ export class RaftLog implements ReplicatedLog {
     }
     if (rd.messages.length > 0) this.opts.send(rd.messages);
 
-    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    if (rd.snapshot) {
+      await this.installSnapshot(rd.snapshot);
+      if (this.stopped) return;
+    }
     this.applyEntries(rd.committedEntries);
     if (this.stopped) return;
     this.onReadStates(rd.readStates);
@@ -600,7 +608,7 @@ export class RaftLog implements ReplicatedLog {
     if (leadChanged || roleChanged) this.opts.onLeaderChange?.(ss.lead, ss.raftState === StateType.Leader);
   }
 
-  private installSnapshot(snapshot: Snapshot): void {
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const index = snapshot.metadata.index;
     this.confState_ = cloneConfState(snapshot.metadata.confState);
     this.applied_ = Math.max(this.applied_, index);
@@ -611,7 +619,7 @@ export class RaftLog implements ReplicatedLog {
       this.proposals.delete(i);
       p.onDropped(RaftLogErrors.Timeout);
     }
-    this.opts.onSnapshot?.(snapshot);
+    await this.opts.onSnapshot?.(snapshot);
   }
 
   private applyEntries(entries: Entry[]): void {
@@ -725,6 +733,7 @@ export class RaftLog implements ReplicatedLog {
     await this.wal.releaseTo(index);
     await this.snapshots.purge(this.maxSnapshots);
     this.counters.snapshotsSaved++;
+    this.opts.onSnapshotSaved?.(index);
   }
 }
 

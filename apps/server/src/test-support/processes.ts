@@ -123,6 +123,8 @@ export function etcdctl(endpoint: string, args: string[], input?: string): Promi
     child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // etcdctl may exit before reading its input (EPIPE): its exit code tells what happened.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
 }
@@ -140,6 +142,7 @@ export async function etcdctlWhile(endpoint: string, args: string[], during: () 
   child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  child.stdin.on('error', () => undefined);
   if (opts.input !== undefined) child.stdin.write(opts.input);
   await new Promise((r) => setTimeout(r, opts.startMs ?? 700));
   await during();

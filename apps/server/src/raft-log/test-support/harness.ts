@@ -72,7 +72,7 @@ export class TestCluster {
       send: this.net.sender(id),
       apply: (entries) => m.applied.push(...entries),
       onConfChange: (_cc, _cs, index) => m.confChanges.push(index),
-      onSnapshot: (s) => m.snapshotsInstalled.push(s.metadata.index),
+      onSnapshot: (s) => { m.snapshotsInstalled.push(s.metadata.index); },
       fatal: (err) => m.fatal.push(err),
     });
     m.log = log;

@@ -1,0 +1,140 @@
+import {
+  Client, Metadata, credentials, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation,
+  type sendUnaryData, type ServerUnaryCall,
+} from '@grpc/grpc-js';
+import { EtcdError } from '@raftkv/api';
+
+/**
+ * `raftkvpb.Member`: the member-to-member calls that are not raft messages, served on the peer
+ * listener beside the raft transport (etcd serves these as HTTP on its peer URLs):
+ *
+ * - `Members`: the cluster ID and member list, for a member joining with
+ *   `--initial-cluster-state existing` (it does not know the cluster ID yet: no header check);
+ * - `LeaseRenew`, `LeaseTimeToLive`: a follower forwards keepalives and TTL queries to the
+ *   leader, whose lessor alone knows the remaining TTLs;
+ * - `MemberPromote`: only the leader can tell whether a learner has caught up.
+ *
+ * Bodies are JSON (IDs as hex strings, bytes as base64): these calls are rare and small.
+ * Refusals travel as the etcd error's gRPC code and message and come back as that `EtcdError`.
+ */
+export const MEMBER_SERVICE_NAME = 'raftkvpb.Member';
+const HEADER_CLUSTER_ID = 'raftkv-cluster-id';
+
+const json = {
+  serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8'),
+  deserialize: (b: Buffer): unknown => (b.byteLength === 0 ? {} : JSON.parse(b.toString('utf8'))),
+};
+
+const METHODS = ['Members', 'LeaseRenew', 'LeaseTimeToLive', 'MemberPromote'] as const;
+type MethodName = (typeof METHODS)[number];
+
+const definition: ServiceDefinition = Object.fromEntries(METHODS.map((name) => [name, {
+  path: `/${MEMBER_SERVICE_NAME}/${name}`,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: json.serialize,
+  requestDeserialize: json.deserialize,
+  responseSerialize: json.serialize,
+  responseDeserialize: json.deserialize,
+}]));
+
+export interface WireMember { id: string; name: string; peerUrls: string[]; clientUrls: string[]; isLearner: boolean }
+export interface MembersReply { clusterId: string; members: WireMember[] }
+export interface TimeToLiveReply { ttl: number; grantedTtl: number; keys: string[] }
+
+/** What the leader (or any member, for `members`) answers. Throw an `EtcdError` to refuse. */
+export interface MemberRpcHandlers {
+  clusterId(): bigint;
+  members(): MembersReply;
+  leaseRenew(id: bigint): Promise<number>;
+  leaseTimeToLive(id: bigint, keys: boolean): Promise<TimeToLiveReply>;
+  memberPromote(id: bigint): Promise<MembersReply>;
+}
+
+function fail(callback: sendUnaryData<unknown>, err: unknown): void {
+  if (err instanceof EtcdError) callback({ code: err.code, details: err.message } as ServiceError);
+  else callback({ code: status.INTERNAL, details: err instanceof Error ? err.message : String(err) } as ServiceError);
+}
+
+/** The service to add to the peer listener's gRPC server. */
+export function memberService(h: MemberRpcHandlers): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+  const checked = <T>(run: (req: Record<string, unknown>) => Promise<T> | T) =>
+    (call: ServerUnaryCall<Record<string, unknown>, T>, callback: sendUnaryData<T>): void => {
+      const cid = call.metadata.get(HEADER_CLUSTER_ID)[0];
+      if (cid !== h.clusterId().toString(16)) {
+        callback({ code: status.FAILED_PRECONDITION, details: 'raftkv: cluster ID mismatch' } as ServiceError);
+        return;
+      }
+      Promise.resolve().then(() => run(call.request)).then((v) => callback(null, v), (err: unknown) => fail(callback as sendUnaryData<unknown>, err));
+    };
+  const implementation: Record<MethodName, unknown> = {
+    Members: (_call: ServerUnaryCall<unknown, MembersReply>, callback: sendUnaryData<MembersReply>) => {
+      try {
+        callback(null, h.members());
+      } catch (err) {
+        fail(callback as sendUnaryData<unknown>, err);
+      }
+    },
+    LeaseRenew: checked(async (req) => ({ ttl: await h.leaseRenew(BigInt(`0x${String(req['id'])}`)) })),
+    LeaseTimeToLive: checked((req) => h.leaseTimeToLive(BigInt(`0x${String(req['id'])}`), req['keys'] === true)),
+    MemberPromote: checked((req) => h.memberPromote(BigInt(`0x${String(req['id'])}`))),
+  };
+  return { definition, implementation: implementation as UntypedServiceImplementation };
+}
+
+/** `http://host:port` → the gRPC target `host:port`. */
+function target(url: string): string {
+  const u = new URL(url);
+  if (u.protocol !== 'http:') throw new TypeError(`peer URL ${url}: only http peer URLs are supported`);
+  return u.host;
+}
+
+/** Calls `raftkvpb.Member` on other members; one channel per peer URL, reused. */
+export class MemberRpcClient {
+  private readonly clients = new Map<string, Client>();
+
+  constructor(private readonly clusterId: () => bigint) {}
+
+  private call<T>(url: string, method: MethodName, body: unknown, timeoutMs: number): Promise<T> {
+    let client = this.clients.get(url);
+    if (!client) {
+      client = new Client(target(url), credentials.createInsecure());
+      this.clients.set(url, client);
+    }
+    const md = new Metadata();
+    md.set(HEADER_CLUSTER_ID, this.clusterId().toString(16));
+    return new Promise<T>((resolve, reject) => {
+      client.makeUnaryRequest<unknown, T>(
+        `/${MEMBER_SERVICE_NAME}/${method}`, json.serialize, json.deserialize as (b: Buffer) => T, body, md,
+        { deadline: Date.now() + timeoutMs },
+        (err, value) => {
+          if (!err) return resolve(value as T);
+          // An etcd error the remote member raised comes back as itself.
+          if (err.details.startsWith('etcdserver: ')) reject(new EtcdError(err.code, err.details));
+          else reject(err);
+        },
+      );
+    });
+  }
+
+  members(url: string, timeoutMs: number): Promise<MembersReply> {
+    return this.call(url, 'Members', {}, timeoutMs);
+  }
+
+  async leaseRenew(url: string, id: bigint, timeoutMs: number): Promise<number> {
+    return (await this.call<{ ttl: number }>(url, 'LeaseRenew', { id: id.toString(16) }, timeoutMs)).ttl;
+  }
+
+  leaseTimeToLive(url: string, id: bigint, keys: boolean, timeoutMs: number): Promise<TimeToLiveReply> {
+    return this.call(url, 'LeaseTimeToLive', { id: id.toString(16), keys }, timeoutMs);
+  }
+
+  memberPromote(url: string, id: bigint, timeoutMs: number): Promise<MembersReply> {
+    return this.call(url, 'MemberPromote', { id: id.toString(16) }, timeoutMs);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

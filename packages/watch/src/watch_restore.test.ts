@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MvccStore, type Event } from '@raftkv/mvcc';
+import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { enc, str } from './test-support/helpers.js';
 import type { WatchResponse } from './watch_response.js';
@@ -117,19 +118,23 @@ class Harness {
   }
 
   /** The leader's history of `t`'s range from its start to `upTo`, filtered as it asked. */
-  expected(t: Tracked, upTo: number): string[] {
+  expectedEvents(t: Tracked, upTo: number): Event[] {
     const key = str(t.req.key);
     const end = t.req.rangeEnd ? str(t.req.rangeEnd) : undefined;
-    const out: string[] = [];
+    const out: Event[] = [];
     for (let r = t.start; r <= upTo; r++) {
       for (const e of this.truth[r] ?? []) {
         const k = str(e.kv.key);
         if (end === undefined ? k !== key : k < key || (end !== '\0' && k >= end)) continue; // "\0": no upper bound
         if (e.type === 'put' ? t.req.noPut : t.req.noDelete) continue;
-        out.push(text(t.req.prevKv ? e : { type: e.type, kv: e.kv }, t.req.prevKv === true));
+        out.push(t.req.prevKv ? e : { type: e.type, kv: e.kv });
       }
     }
     return out;
+  }
+
+  expected(t: Tracked, upTo: number): string[] {
+    return this.expectedEvents(t, upTo).map((e) => text(e, t.req.prevKv === true));
   }
 
   got(t: Tracked): string[] {
@@ -273,5 +278,124 @@ describe('watchers across an in-place restore of the real MvccStore', () => {
     for (const t of [synced, unsynced, old]) {
       expect(h.got(t), `watcher ${t.stream}/${t.id}`).toEqual(h.expected(t, cur));
     }
+  });
+});
+
+/**
+ * `got` against `want` where compaction at `compactAt` may have removed what etcd's
+ * compaction removes: deletions at exactly `compactAt`, and prevKv of events whose
+ * previous revision is below it. `complete`: nothing else may be missing at the end.
+ */
+function expectLooseMatch(got: Event[], want: Event[], compactAt: number, prevKv: boolean, complete: boolean): void {
+  const bare = (e: Event) => text({ type: e.type, kv: e.kv }, false);
+  const droppable = (e: Event) => e.type === 'delete' && e.kv.modRevision === compactAt;
+  let i = 0;
+  for (const g of got) {
+    while (i < want.length && bare(want[i]!) !== bare(g)) {
+      expect(droppable(want[i]!), `missing ${bare(want[i]!)}`).toBe(true);
+      i++;
+    }
+    expect(i < want.length, `unexpected ${bare(g)}`).toBe(true);
+    const w = want[i]!;
+    if (!prevKv) expect(g.prevKv).toBeUndefined();
+    else if (g.prevKv) expect(text(g, true)).toBe(text(w, true));
+    else expect(w.prevKv === undefined || g.kv.modRevision - 1 < compactAt, `prevKv lost on ${bare(g)}`).toBe(true);
+    i++;
+  }
+  if (complete) for (; i < want.length; i++) expect(droppable(want[i]!), `missing ${bare(want[i]!)}`).toBe(true);
+}
+
+const RANGES: Array<[string, string | undefined]> = [
+  ['k1', undefined],
+  ['k', 'l'],
+  ['j', 'k'],
+  ['\0', '\0'],
+  ['k2', 'k4'],
+];
+
+const scenario = fc.record({
+  common: fc.integer({ min: 1, max: 20 }),
+  leaderAhead: fc.integer({ min: 0, max: 30 }),
+  followerAhead: fc.integer({ min: 0, max: 10 }),
+  compactPick: fc.option(fc.nat(1000)),
+  leaderAfterCompaction: fc.integer({ min: 0, max: 4 }),
+  after: fc.integer({ min: 0, max: 8 }),
+  syncSteps: fc.integer({ min: 0, max: 3 }),
+  watchers: fc.array(
+    fc.record({
+      early: fc.boolean(),
+      stream: fc.integer({ min: 0, max: 1 }),
+      range: fc.integer({ min: 0, max: RANGES.length - 1 }),
+      start: fc.constantFrom('now' as const, 'past' as const, 'future' as const),
+      pick: fc.nat(1000),
+      prevKv: fc.boolean(),
+      noPut: fc.boolean(),
+      noDelete: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 6 },
+  ),
+});
+
+describe('watchers across in-place restores, randomised (fast-check, real stores)', () => {
+  test('lag points, watchers of every kind, an optional compaction in the snapshot: exactly-once or compacted', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (p) => {
+        const leader = await MvccStore.open({ dir: tempDir() });
+        const follower = await MvccStore.open({ dir: tempDir() });
+        try {
+          const h = new Harness(leader, follower);
+          applyLog(1, p.common, leader, follower);
+          let index = p.common;
+          applyLog(index + 1, index + p.leaderAhead, leader);
+          const followerTo = index + Math.min(p.followerAhead, p.leaderAhead);
+          index += p.leaderAhead;
+          let compactAt = 0;
+          if (p.compactPick !== null && leader.currentRevision > 1) {
+            compactAt = 1 + (p.compactPick % leader.currentRevision);
+            await leader.compact(compactAt, ++index).done;
+            applyLog(index + 1, index + p.leaderAfterCompaction, leader);
+            index += p.leaderAfterCompaction;
+          }
+          const watch = (w: (typeof p.watchers)[number]) => {
+            const cur = follower.currentRevision;
+            const startRevision = w.start === 'now' ? 0 : w.start === 'past' ? 1 + (w.pick % cur) : cur + 1 + (w.pick % 40);
+            const [key, end] = RANGES[w.range]!;
+            h.watch(w.stream, { key: enc(key), ...(end ? { rangeEnd: enc(end) } : {}), startRevision, prevKv: w.prevKv, noPut: w.noPut, noDelete: w.noDelete });
+          };
+          for (const w of p.watchers) if (w.early) watch(w);
+          for (let i = p.common + 1; i <= followerTo; i++) {
+            applyLog(i, i, follower);
+            h.drain(0);
+          }
+          for (const w of p.watchers) if (!w.early) watch(w);
+          for (let i = 0; i < p.syncSteps; i++) h.hub.syncUnsynced(3);
+          h.drain(0);
+
+          await follower.restore(await snapshotOf(leader));
+          applyLog(index + 1, index + p.after, leader, follower);
+          h.settle();
+
+          const cur = leader.currentRevision;
+          expect(follower.currentRevision).toBe(cur);
+          for (const t of h.watchers) {
+            h.got(t); // no revision repeated across responses
+            const want = h.expectedEvents(t, cur);
+            if (t.compactRevision !== 0) {
+              expect(t.compactRevision).toBe(compactAt);
+              const next = t.events.length > 0 ? t.events.at(-1)!.kv.modRevision + 1 : t.start;
+              expect(next).toBeLessThan(compactAt);
+              expectLooseMatch(t.events, want, compactAt, t.req.prevKv === true, false);
+            } else {
+              expectLooseMatch(t.events, want, compactAt, t.req.prevKv === true, true);
+            }
+          }
+          h.hub.close();
+        } finally {
+          await follower.close();
+          await leader.close();
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 });

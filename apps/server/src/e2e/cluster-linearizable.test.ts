@@ -2,7 +2,8 @@
 // get, compare-and-swap on a few keys, from clients bound to every member) runs for
 // RAFTKV_LINEARIZABILITY_SECONDS (default 8) through fault cycles of 8 s each: the leader (in
 // odd cycles a random member) is killed with SIGKILL and restarted, then the leader (or a random
-// member) is isolated from its peers and healed. The recorded history must be linearizable, no
+// member) is isolated from its peers and healed, then the leader (or a random member) is paused
+// with SIGSTOP and resumed with SIGCONT. The recorded history must be linearizable, no
 // acknowledged write may be lost, response revisions may never go back, and afterwards every
 // member has the same HashKV.
 //
@@ -37,7 +38,7 @@ afterEach(async () => {
 });
 
 describe(`linearizability of a 3-member ${SUBJECT} cluster under faults`, () => {
-  it(`${SECONDS} s of put/get/cas from 6 clients across kill -9 + restart and isolate + heal cycles`, async () => {
+  it(`${SECONDS} s of put/get/cas from 6 clients across kill -9 + restart, isolate + heal, SIGSTOP + SIGCONT cycles`, async () => {
     cluster = await startCluster(SUBJECT, { size: 3, partition: true });
     const net = cluster.net!;
     const rnd = new Random(SEED);
@@ -62,13 +63,22 @@ describe(`linearizability of a 3-member ${SUBJECT} cluster under faults`, () => 
       await phase(0.3);
       await killed.restart();
       mark(`${killed.name} restarted`);
-      await phase(0.45);
+      await phase(0.4);
       const isolated = await pick();
       net.isolate(cluster.members.indexOf(isolated));
       mark(`isolate ${isolated.name}${role}`);
-      await phase(0.75);
+      await phase(0.6);
       net.heal();
       mark('heal');
+      await phase(0.65);
+      // A paused process keeps its connections and its belief that it leads: when it resumes it
+      // must find out it was deposed before it answers from its old state.
+      const paused = await pick();
+      process.kill(paused.pid!, 'SIGSTOP');
+      mark(`SIGSTOP ${paused.name}${role}`);
+      await phase(0.85);
+      process.kill(paused.pid!, 'SIGCONT');
+      mark(`SIGCONT ${paused.name}`);
     }
     await sleep(Math.max(0, startedAt + SECONDS * 1000 - performance.now()));
     const stats = await w.stop();
@@ -122,6 +132,23 @@ describe('the recording path rejects what is not linearizable', () => {
     expect(checkLinearizable(without).ok).toBe(true);
   });
 
+  it('the workload against a correct in-process server passes every check (no false alarms)', async () => {
+    const fake = await LaggingKvServer.start({ readLag: 0, dropEveryNthPut: 0 });
+    try {
+      const w = Workload.start({ endpoints: [fake.endpoint], clients: 6, keys: 2, keyPrefix: 'fake/', seed: SEED });
+      await w.untilAcknowledged(200, 10_000);
+      const stats = await w.stop();
+      expect(stats.unknown + stats.failed).toBe(0);
+      expect(stats.casSucceeded).toBeGreaterThan(0);
+      expect(stats.casFailed).toBeGreaterThan(0);
+      expect(checkLinearizable(w.history()).ok).toBe(true);
+      expect(w.revisionRegressions()).toEqual([]);
+      expect(await findLostWrites(fake.endpoint, w.acknowledged)).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('the workload against a server with stale reads and lost writes fails every check', async () => {
     const fake = await LaggingKvServer.start({ readLag: 3, dropEveryNthPut: 7 });
     try {
@@ -148,7 +175,7 @@ describe('the recording path rejects what is not linearizable', () => {
  * A deliberately wrong KV server in this process, one register per key: writes apply at once,
  * but a read without a revision sees the store `readLag` revisions ago (with that revision in
  * its header), and every `dropEveryNthPut`-th put is acknowledged with a revision and never
- * stored. Txns compare and read the current state (a cas works). Enough for the workload.
+ * stored. With `readLag: 0` and `dropEveryNthPut: 0` it is a correct single register store. Txns compare and read the current state (a cas works). Enough for the workload.
  */
 class LaggingKvServer {
   readonly dropped = new Set<string>();
@@ -193,7 +220,7 @@ class LaggingKvServer {
 
   private put(key: Buffer, value: Buffer): number {
     const revision = ++this.revision;
-    if (++this.puts % this.opts.dropEveryNthPut === 0) {
+    if (this.opts.dropEveryNthPut > 0 && ++this.puts % this.opts.dropEveryNthPut === 0) {
       this.dropped.add(value.toString());
       return revision;
     }

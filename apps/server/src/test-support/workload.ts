@@ -150,6 +150,16 @@ function errorName(err: unknown): string {
  * misses its deadline is recorded as unknown (it may still take effect: a timed-out proposal
  * can commit later); a get that errors is recorded as unknown too, which the checker ignores
  * (a read that never answered constrains nothing). Values written are unique per workload.
+ *
+ * @example
+ * const w = Workload.start({ endpoints: cluster.endpoints, keyPrefix: 'round1/' });
+ * await w.untilAcknowledged(50, 15_000);
+ * await leader.kill();                      // the fault, while the clients keep going
+ * await w.untilAcknowledged(50, 15_000);    // the survivors acknowledge writes again
+ * await w.stop();
+ * expect(checkLinearizable(w.history()).ok).toBe(true);
+ * expect(w.revisionRegressions()).toEqual([]);
+ * expect(await findLostWrites(cluster.endpoints[1], w.acknowledged)).toEqual([]);
  */
 export class Workload {
   readonly recorder: HistoryRecorder;
@@ -186,6 +196,9 @@ export class Workload {
     }
     if (!Number.isInteger(opts.keys) || opts.keys < 1 || opts.keys > MAX_KEYS) {
       throw new RangeError(`keys must be 1..${MAX_KEYS}, got ${opts.keys}`);
+    }
+    if (!(opts.opDeadlineMs > 0) || !(opts.errorBackoffMs >= 0) || !(opts.maxOperations > 0)) {
+      throw new RangeError('opDeadlineMs and maxOperations must be > 0, errorBackoffMs >= 0');
     }
     const { put, get, cas } = opts.weights;
     if (![put, get, cas].every((w) => w >= 0) || put + get + cas <= 0) throw new RangeError('weights must be >= 0 with a positive sum');

@@ -171,10 +171,12 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
       await w.untilAcknowledged(50, 15_000);
       const resumed = w.acknowledged.filter((a) => a.ackMs > killedAt + ms);
       expect(resumed.length).toBeGreaterThan(0);
+      const restartStart = performance.now();
       await old.restart();
+      const restartMs = performance.now() - restartStart;
       await w.untilAcknowledged(50, 15_000);
       console.log(`[${SUBJECT}] leader kill round ${round}: ${old.name} killed, ${leader.name} leads after ${ms.toFixed(0)} ms ` +
-        `(election timeout ${ELECTION_MS} ms)`);
+        `(election timeout ${ELECTION_MS} ms); ${old.name} restarted (ready) in ${restartMs.toFixed(0)} ms`);
       await checkRound(`leader kill round ${round}`, w, cluster.members);
       workload = undefined;
     }

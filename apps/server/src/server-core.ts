@@ -103,7 +103,7 @@ export class ServerCore {
 
   /** The leader's ID as this member knows it; 0 when there is none. */
   get leaderId(): bigint {
-    return this.log.status().lead;
+    return this.log.lead;
   }
 
   get isLearner(): boolean {

@@ -234,6 +234,8 @@ export class RaftLog implements ReplicatedLog {
   private stopped = false;
 
   private readonly reads = new Map<string, PendingRead>();
+  /** Proposals not yet handed to raft (see `flushProposals`). */
+  private pendingProposals: Array<{ data: Uint8Array; onDropped: ((err: EtcdError) => void) | undefined }> = [];
   /** Confirmed reads waiting for the applied index, in confirmation order. */
   private confirmedReads: Array<{ key: string; state: ReadState }> = [];
   /** Proposals made here while leader, by index: their fate is known when that index commits. */
@@ -314,6 +316,11 @@ export class RaftLog implements ReplicatedLog {
     return this.applied_;
   }
 
+  /** The leader's ID as of the latest Ready; 0 when none is known. */
+  get lead(): bigint {
+    return this.lead_;
+  }
+
   /** True while this member is the leader (as of the latest Ready). */
   get isLeader(): boolean {
     return this.raftState_ === StateType.Leader;
@@ -322,8 +329,10 @@ export class RaftLog implements ReplicatedLog {
   /**
    * Proposes `data` for the log; its entry reaches `apply` once committed. Fails at once
    * (throws, nothing proposed) with etcd's errors: `NoLeader` when no leader is known,
-   * `NotLeader` on a follower with forwarding disabled, `ProposalDropped` when the leader
-   * refuses (transfer in progress, uncommitted log full), `Stopped` after `close()`.
+   * `NotLeader` on a follower with forwarding disabled, `Stopped` after `close()`. Proposals of
+   * one event-loop turn reach raft together before the next Ready; if raft refuses them
+   * (transfer in progress, uncommitted log full, leader lost meanwhile), `onDropped` gets
+   * `ProposalDropped` (or `NoLeader`).
    *
    * Later loss: on the leader the entry's index is known, and `onDropped(LeaderChanged)` is
    * called if another entry commits at that index (a new leader overwrote it), or
@@ -332,19 +341,34 @@ export class RaftLog implements ReplicatedLog {
    */
   propose(data: Uint8Array, onDropped?: (err: EtcdError) => void): void {
     if (this.closed) throw RaftLogErrors.Stopped;
-    try {
-      this.node.propose(data);
-    } catch (err) {
-      if (err instanceof ProposalDroppedError) throw this.dropReason();
-      throw err;
-    }
-    if (onDropped) {
-      const st = this.node.status();
-      if (st.softState.raftState === StateType.Leader) {
-        this.proposals.set(st.lastIndex, { term: st.hardState.term, onDropped });
-      }
-    }
+    if (this.lead_ === NONE) throw RaftLogErrors.NoLeader;
+    if (this.opts.disableProposalForwarding && this.raftState_ !== StateType.Leader) throw RaftLogErrors.NotLeader;
+    // Proposals of one event-loop turn go to raft together, right before the next Ready: one
+    // append message per follower carries them all, instead of one per proposal.
+    this.pendingProposals.push({ data, onDropped });
     this.schedule();
+  }
+
+  /** Hands the proposals queued since the last Ready to raft as one batch. */
+  private flushProposals(): void {
+    const batch = this.pendingProposals;
+    if (batch.length === 0) return;
+    this.pendingProposals = [];
+    try {
+      this.node.proposeBatch(batch.map((p) => p.data));
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      const reason = this.dropReason();
+      for (const p of batch) p.onDropped?.(reason);
+      return;
+    }
+    if (this.raftState_ !== StateType.Leader) return;
+    const st = this.node.status();
+    if (st.softState.raftState !== StateType.Leader) return;
+    const first = st.lastIndex - batch.length + 1;
+    batch.forEach((p, i) => {
+      if (p.onDropped) this.proposals.set(first + i, { term: st.hardState.term, onDropped: p.onDropped });
+    });
   }
 
   /**
@@ -514,6 +538,9 @@ export class RaftLog implements ReplicatedLog {
     for (const r of this.reads.values()) r.reject(err);
     this.reads.clear();
     this.confirmedReads = [];
+    const queued = this.pendingProposals;
+    this.pendingProposals = [];
+    for (const p of queued) p.onDropped?.(err);
     const tracked = [...this.proposals.values()];
     this.proposals.clear();
     for (const p of tracked) p.onDropped(err);
@@ -526,13 +553,16 @@ export class RaftLog implements ReplicatedLog {
       .finally(() => {
         this.loop = undefined;
         // Input that arrived after the last hasReady() check and before this point.
-        if (!this.stopped && this.node.hasReady()) this.schedule();
+        if (!this.stopped && (this.node.hasReady() || this.pendingProposals.length > 0)) this.schedule();
       });
   }
 
   private async runLoop(): Promise<void> {
     try {
-      while (!this.stopped && this.node.hasReady()) {
+      for (;;) {
+        if (this.stopped) return;
+        this.flushProposals();
+        if (!this.node.hasReady()) return;
         await this.handleReady();
         if (this.stopped) return;
         this.maybeCampaign();

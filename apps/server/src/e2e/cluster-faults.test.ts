@@ -74,13 +74,26 @@ async function waitForNewLeader(c: Cluster, notId: bigint | undefined, limitMs: 
   }
 }
 
+/** `attempt()`, again every 200 ms while it throws, for up to `limitMs`; then its last error. */
+async function retrying<T>(what: string, attempt: () => Promise<T>, limitMs = 15_000): Promise<T> {
+  const start = performance.now();
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (performance.now() - start > limitMs) throw new Error(`${what}: still failing after ${limitMs} ms: ${(err as Error).message}`);
+      await sleep(200);
+    }
+  }
+}
+
 /** The member list as `m` sees it, once it no longer changes within 200 ms. */
 async function memberNames(m: ClusterMember): Promise<string[]> {
   const client = connect(m.endpoint);
   try {
     let previous = '';
     for (let i = 0; i < 50; i++) {
-      const names = (await client.memberList()).members.map((x) => x.name).sort();
+      const names = (await retrying('member list', () => client.memberList())).members.map((x) => x.name).sort();
       if (names.join() === previous) return names;
       previous = names.join();
       await sleep(200);
@@ -124,7 +137,6 @@ async function burstPuts(endpoints: readonly string[], prefix: string, count: nu
   const clients = endpoints.map((e) => connect(e));
   const acked: AcknowledgedWrite[] = [];
   let next = 0;
-  let failures = 0;
   const writer = async (w: number): Promise<void> => {
     const endpoint = endpoints[w % endpoints.length]!;
     const client = clients[w % clients.length]!;
@@ -132,6 +144,8 @@ async function burstPuts(endpoints: readonly string[], prefix: string, count: nu
       const n = next++;
       const key = `${prefix}${n % 97}`;
       // Each attempt writes a value of its own: a failed attempt may still have committed.
+      // Failures (an election under load) are retried for up to 15 s per write.
+      const firstTry = performance.now();
       for (let attempt = 0; ; attempt++) {
         const value = `${prefix}v${n}.${attempt}`;
         try {
@@ -139,7 +153,7 @@ async function burstPuts(endpoints: readonly string[], prefix: string, count: nu
           acked.push({ key, value, revision: toSafeNumber(res.header!.revision, 'revision'), client: `burst${w}`, endpoint, ackMs: performance.now() });
           break;
         } catch (err) {
-          if (++failures > 100) throw err;
+          if (performance.now() - firstTry > 15_000) throw err;
           await sleep(50);
         }
       }
@@ -265,7 +279,8 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
         // The majority (maybe after an election) acknowledges writes, also of the probe key.
         const majority = connect(cluster.members.find((m) => m !== victim)!.endpoint);
         try {
-          await majority.put({ key: probeKey, value: Buffer.from('majority') });
+          // Retried: the majority may still be electing a leader (raftkv answers "no leader" at once).
+          await retrying('a put to the majority', () => majority.put({ key: probeKey, value: Buffer.from('majority') }));
         } finally {
           majority.close();
         }
@@ -286,7 +301,7 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
         workload = undefined;
         // It serves linearizable reads again, and they see the majority's write (or the minority
         // put, if the bytes the cut held back reached the leader after the heal and committed).
-        const after = await probe.range({ key: probeKey });
+        const after = await retrying(`a linearizable read on ${victim.name} after the heal`, () => probe.range({ key: probeKey }));
         expect(['majority', 'minority']).toContain(after.kvs[0]?.value.toString());
       } finally {
         net.heal();

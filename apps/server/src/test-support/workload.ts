@@ -125,6 +125,9 @@ function withDeadline<Req, Res>(
   });
 }
 
+/** gRPC codes of failures that may go away by themselves (elections, reconnects, catch-up). */
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNKNOWN]);
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function revisionOf(header: etcdserverpb.ResponseHeader | undefined, what: string): number {
@@ -433,36 +436,53 @@ export interface LostWrite {
  * Checks on the member at `endpoint` that every write of `acked` is readable at its revision
  * (a range at `revision` returns the value with that mod revision) or, if that revision was
  * compacted, superseded (the key's current mod revision is later). Linearizable reads, at
- * most `concurrency` at a time. Returns the writes that are not there (empty when none lost).
+ * most `concurrency` (default 16) at a time, each with `deadlineMs` (default 5000) and asked
+ * again up to `attempts` (default 30) times, 100 ms apart, on UNAVAILABLE, DEADLINE_EXCEEDED
+ * or UNKNOWN. Returns the writes that are not there (empty when none lost).
  */
 export async function findLostWrites(
   endpoint: string,
   acked: readonly AcknowledgedWrite[],
-  opts: { concurrency?: number; deadlineMs?: number } = {},
+  opts: { concurrency?: number; deadlineMs?: number; attempts?: number } = {},
 ): Promise<LostWrite[]> {
   const kv = new KVClient(endpoint, credentials.createInsecure(), CHANNEL_OPTIONS);
   const deadlineMs = opts.deadlineMs ?? 5000;
   const lost: LostWrite[] = [];
   let next = 0;
+  const maxAttempts = opts.attempts ?? 30;
+  // A read that fails for a reason of the moment (an election right after the faults, a member
+  // still catching up) is asked again; anything else, or too many failures, is thrown.
+  const read = async (req: etcdserverpb.RangeRequest): Promise<etcdserverpb.RangeResponse> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await withDeadline(kv.range.bind(kv), req, deadlineMs);
+      } catch (err) {
+        const code = (err as Partial<ServiceError>).code;
+        if (!(code !== undefined && TRANSIENT_CODES.has(code)) || attempt >= maxAttempts) throw err;
+        await sleep(100);
+      }
+    }
+  };
   const worker = async (): Promise<void> => {
     while (next < acked.length) {
       const w = acked[next++]!;
       const key = Buffer.from(w.key);
+      let res: etcdserverpb.RangeResponse;
       try {
-        const res = await withDeadline(kv.range.bind(kv), rangeRequest({ key, revision: BigInt(w.revision) }), deadlineMs);
-        const kvAt = res.kvs[0];
-        const mod = kvAt === undefined ? undefined : toSafeNumber(kvAt.modRevision, 'mod revision');
-        if (kvAt === undefined || mod !== w.revision || kvAt.value.toString() !== w.value) {
-          lost.push({ write: w, found: kvAt === undefined ? 'absent' : `${JSON.stringify(kvAt.value.toString())} at mod revision ${mod}` });
-        }
+        res = await read(rangeRequest({ key, revision: BigInt(w.revision) }));
       } catch (err) {
         if (!/compacted/.test(String((err as Error).message))) throw err;
-        const now = await withDeadline(kv.range.bind(kv), rangeRequest({ key }), deadlineMs);
-        const cur = now.kvs[0];
+        const cur = (await read(rangeRequest({ key }))).kvs[0];
         const mod = cur === undefined ? undefined : toSafeNumber(cur.modRevision, 'mod revision');
         if (cur === undefined || mod! < w.revision || (mod === w.revision && cur.value.toString() !== w.value)) {
           lost.push({ write: w, found: `compacted; now ${cur === undefined ? 'absent' : `mod revision ${mod}`}` });
         }
+        continue;
+      }
+      const kvAt = res.kvs[0];
+      const mod = kvAt === undefined ? undefined : toSafeNumber(kvAt.modRevision, 'mod revision');
+      if (kvAt === undefined || mod !== w.revision || kvAt.value.toString() !== w.value) {
+        lost.push({ write: w, found: kvAt === undefined ? 'absent' : `${JSON.stringify(kvAt.value.toString())} at mod revision ${mod}` });
       }
     }
   };

@@ -22,16 +22,22 @@ export async function main(argv: string[]): Promise<void> {
   for (const warning of parsed.warnings) log.warn(warning);
   let stopping = false;
   let running: RunningServer | undefined;
-  const server = await startServer(parsed.config, log, {
-    // As etcd, a member removed from the cluster stops (its data dir must not be reused).
-    onRemoved: () => {
-      if (stopping) return;
-      stopping = true;
-      log.warn('this member was removed from the cluster: exiting');
-      if (!running) process.exit(0);
-      void running.close().finally(() => process.exit(0));
-    },
-  });
+  let server: RunningServer;
+  try {
+    server = await startServer(parsed.config, log, {
+      // As etcd, a member removed from the cluster stops (its data dir must not be reused).
+      onRemoved: () => {
+        if (stopping) return;
+        stopping = true;
+        log.warn('this member was removed from the cluster: exiting');
+        if (!running) process.exit(0);
+        void running.close().finally(() => process.exit(0));
+      },
+    });
+  } catch (err) {
+    log.error('cannot start', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
   running = server;
   const stop = (signal: string) => {
     if (stopping) return;

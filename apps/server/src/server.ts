@@ -172,6 +172,10 @@ async function openBackend(dbDir: string, snapDir: string, log: Logger): Promise
     store = await MvccStore.open({ dir: dbDir });
   }
   for (const r of received) if (r.index <= store.consistentIndex) await rm(r.path, { force: true });
+  // Half-received snapshots and copies being sent when the member stopped.
+  for (const name of await readdir(snapDir)) {
+    if (name.endsWith('.snap.db.part') || name.endsWith('.snap.db.send')) await rm(join(snapDir, name), { force: true });
+  }
   return store;
 }
 

@@ -66,7 +66,7 @@ export interface WorkloadStats {
   readonly casSucceeded: number;
   readonly casFailed: number;
   readonly acknowledgedWrites: number;
-  /** Error messages seen, by gRPC code name, with counts (for reports). */
+  /** Errors seen, by gRPC code and message (see `errorName`), with counts; for reports. */
   readonly errors: Readonly<Record<string, number>>;
   /** True if `maxOperations` stopped the clients. */
   readonly limitReached: boolean;
@@ -139,10 +139,23 @@ function revisionOf(header: etcdserverpb.ResponseHeader | undefined, what: strin
   }
 }
 
+/**
+ * A short name for an error, for the stats: the gRPC code and the first clause of its details,
+ * e.g. `UNAVAILABLE: etcdserver: no leader`, `DEADLINE_EXCEEDED: Deadline exceeded`,
+ * `UNAVAILABLE: No connection established (ECONNREFUSED)`.
+ */
 function errorName(err: unknown): string {
-  const code = (err as Partial<ServiceError>).code;
-  return typeof code === 'number' ? (GrpcStatus[code] ?? String(code)) : 'non-grpc';
+  const { code, details } = err as Partial<ServiceError>;
+  if (typeof code !== 'number') return `non-grpc: ${String((err as Error).message ?? err).slice(0, 80)}`;
+  const full = String(details ?? '');
+  // The first sentence or clause, without timings and addresses, plus any socket error code.
+  const head = full.split(/\. |,/)[0]!.replace(/ after [\d.]+m?s$/, '').replace(/\d+\.\d+\.\d+\.\d+(:\d+)?/g, 'ADDR').slice(0, 80);
+  const socket = /\b(E[A-Z]{4,})\b/.exec(full)?.[1];
+  return `${GrpcStatus[code] ?? String(code)}: ${head}${socket !== undefined && !head.includes(socket) ? ` (${socket})` : ''}`;
 }
+
+/** Distinct error names kept in the stats; the rest are counted under one name. */
+const MAX_ERROR_NAMES = 32;
 
 /**
  * A running workload. Start it with {@link Workload.start}, inject faults while it runs, then
@@ -345,7 +358,8 @@ export class Workload {
         this.recorder.unknown(op);
         if (type === 'get') this.counts.get.failed++;
         else this.counts[type].unknown++;
-        const name = errorName(err);
+        let name = errorName(err);
+        if (this.errors[name] === undefined && Object.keys(this.errors).length >= MAX_ERROR_NAMES) name = 'other';
         this.errors[name] = (this.errors[name] ?? 0) + 1;
         if (!this.stopping) await sleep(errorBackoffMs);
       }

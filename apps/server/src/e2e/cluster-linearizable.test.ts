@@ -31,10 +31,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 let cluster: Cluster | undefined;
 let workload: Workload | undefined;
 afterEach(async () => {
-  await workload?.stop();
-  workload = undefined;
-  await cluster?.close();
-  cluster = undefined;
+  try {
+    await workload?.stop();
+  } finally {
+    workload = undefined;
+    await cluster?.close();
+    cluster = undefined;
+  }
 });
 
 describe(`linearizability of a 3-member ${SUBJECT} cluster under faults`, () => {

@@ -13,7 +13,7 @@
 // RAFTKV_FAULT_SEED (default 1) seeds the workload and the choice of victims.
 import { toSafeNumber } from '@raftkv/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ClusterMember, type ServerKind } from '../test-support/cluster.js';
+import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '../test-support/cluster.js';
 import { connect } from '../test-support/grpc-client.js';
 import { checkLinearizable } from '../test-support/linearizability/index.js';
 import { etcdctl } from '../test-support/processes.js';
@@ -22,7 +22,7 @@ import {
   findLostWrites, memberStatus, waitForConvergence, Workload, type AcknowledgedWrite, type MemberState,
 } from '../test-support/workload.js';
 
-const SUBJECT: ServerKind = 'etcd';
+const SUBJECT: ServerKind = clusterSubject();
 const ROUNDS = Number(process.env['RAFTKV_FAULT_ROUNDS'] ?? 2);
 const SEED = Number(process.env['RAFTKV_FAULT_SEED'] ?? 1);
 /** Heartbeat and election timeout of every cluster here (the harness's defaults, stated). */

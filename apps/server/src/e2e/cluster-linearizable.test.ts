@@ -15,12 +15,12 @@
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { KVService, etcdserverpb, type KVServer, type mvccpb } from '@raftkv/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ServerKind } from '../test-support/cluster.js';
+import { startCluster, type Cluster, type ServerKind, clusterSubject } from '../test-support/cluster.js';
 import { checkLinearizable, HistoryRecorder } from '../test-support/linearizability/index.js';
 import { Random } from '../test-support/random.js';
 import { findLostWrites, waitForConvergence, Workload } from '../test-support/workload.js';
 
-const SUBJECT: ServerKind = 'etcd';
+const SUBJECT: ServerKind = clusterSubject();
 const SECONDS = Number(process.env['RAFTKV_LINEARIZABILITY_SECONDS'] ?? 8);
 const SEED = Number(process.env['RAFTKV_LINEARIZABILITY_SEED'] ?? 1);
 /** A long run repeats the fault cycle every this many seconds. */

@@ -8,6 +8,16 @@ import { freePort, raftkvBin, removeDir, requireBinary, tempDir, type CommandRes
 
 export type ServerKind = 'etcd' | 'raftkv';
 
+/**
+ * The server the cluster suites test: raftkv, or, with `RAFTKV_CLUSTER_SUBJECT=etcd`, the
+ * reference etcd (to check that a suite's expectations hold for etcd itself).
+ */
+export function clusterSubject(): ServerKind {
+  const v = process.env['RAFTKV_CLUSTER_SUBJECT'] ?? 'raftkv';
+  if (v !== 'raftkv' && v !== 'etcd') throw new Error(`RAFTKV_CLUSTER_SUBJECT must be raftkv or etcd, got ${v}`);
+  return v;
+}
+
 export interface ClusterOptions {
   /** Voting members started together; default 3, at most MAX_CLUSTER_SIZE. */
   size?: number;

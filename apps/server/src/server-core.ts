@@ -194,15 +194,18 @@ export class ServerCore {
     await this.propose({ kind: 'leaseCheckpoint', id: this.nextRequestId(), leaseCheckpoint: { checkpoints } });
   }
 
-  /** Publishes this member's name and client URLs through the log (etcd's publish). */
-  async publish(): Promise<void> {
+  /**
+   * Publishes this member's name and client URLs through the log (etcd's publish). The caller
+   * retries: an attempt lost with a leader is given up after `timeoutMs`.
+   */
+  async publish(timeoutMs: number): Promise<void> {
     await this.propose({
       kind: 'memberAttributes', id: this.nextRequestId(),
       member: { ID: this.self.id, name: this.self.name, peerURLs: [], clientURLs: this.self.clientUrls, isLearner: false },
-    });
+    }, timeoutMs);
   }
 
-  private propose(req: InternalRequest): Promise<ApplyResult> {
+  private propose(req: InternalRequest, timeoutMs = this.requestTimeoutMs): Promise<ApplyResult> {
     const data = encodeInternalRequest(req);
     if (data.byteLength > this.config.maxRequestBytes) return Promise.reject(EtcdErrors.RequestTooLarge);
     const result = this.applier.wait(req.id);
@@ -219,7 +222,7 @@ export class ServerCore {
         return;
       }
       // A forwarded proposal can vanish with its leader: answer as etcd does after its request timeout.
-      timer = setTimeout(() => drop(this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout), this.requestTimeoutMs);
+      timer = setTimeout(() => drop(this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout), timeoutMs);
     });
     return Promise.race([result, lost]).finally(() => clearTimeout(timer));
   }

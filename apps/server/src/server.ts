@@ -33,7 +33,8 @@ import { ServerCore } from './server-core.js';
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 /** How long a joining member keeps asking the existing members for the member list. */
 const JOIN_TIMEOUT_MS = 30_000;
-const PUBLISH_RETRY_MS = 500;
+/** A publish refused at once (no leader yet) is tried again this soon. */
+const PUBLISH_RETRY_MS = 100;
 
 export interface RunningServer {
   readonly core: ServerCore;
@@ -254,6 +255,9 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
     },
     onUnreachable: (id) => raftLog?.reportUnreachable(id),
     logger: log,
+    // A member back from a restart must hear from the leader within an election timeout, or it
+    // campaigns and disrupts the cluster: redial at least every heartbeat (etcd: every 100 ms).
+    limits: { backoffMaxMs: Math.max(50, config.heartbeatIntervalMs) },
   });
   const syncPeers = (): void => {
     for (const m of membership.list()) {
@@ -453,7 +457,8 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
   // leader, and means everything committed before is applied here.
   for (;;) {
     try {
-      await core.publish();
+      // A catching-up member applies its publish entry only after everything before it.
+      await core.publish(core.requestTimeoutMs);
       break;
     } catch (err) {
       if (closed) throw new Error('raftkv: stopped before publishing');

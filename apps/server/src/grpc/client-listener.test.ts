@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { credentials, Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
+import { credentials, Metadata, Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,57 @@ function statusOver(client: etcdserverpb.MaintenanceClient): Promise<etcdserverp
   return new Promise((resolve, reject) => client.status({}, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
+/** One HTTP/2 frame: 9-byte header then payload. */
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/**
+ * A hand-written HTTP/2 client: sends `requests` (header blocks, already framed by the
+ * caller) each followed by an empty gRPC message, acknowledges SETTINGS, and resolves with
+ * the grpc-status of each stream's trailers, decoded with the server's HPACK context.
+ */
+function rawGrpc(port: number, requests: Array<{ stream: number; frames: Buffer[] }>): Promise<Map<number, string>> {
+  return new Promise((resolve, reject) => {
+    const statuses = new Map<number, string>();
+    const decoder = new HeaderBlockDecoder();
+    let pending = Buffer.alloc(0);
+    let sent = false;
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))]));
+    });
+    s.on('error', reject);
+    s.on('close', () => reject(new Error(`closed with statuses ${JSON.stringify([...statuses])}`)));
+    s.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+        const length = pending.readUIntBE(0, 3);
+        const [type, flags] = [pending[3]!, pending[4]!];
+        const stream = pending.readUInt32BE(5);
+        const payload = pending.subarray(9, 9 + length);
+        pending = pending.subarray(9 + length);
+        if (type === 4 && (flags & 1) === 0) {
+          s.write(frame(4, 1, 0, Buffer.alloc(0)));
+          if (!sent) {
+            sent = true;
+            for (const r of requests) s.write(Buffer.concat([...r.frames, frame(0, 1, r.stream, Buffer.from([0, 0, 0, 0, 0]))]));
+          }
+        }
+        if (type === 3) { s.destroy(); reject(new Error(`stream ${stream} reset with code ${payload.readUInt32BE(0)}`)); }
+        if (type === 1) { // the server sends neither padding nor priority, nor blocks over one frame here
+          for (const f of decoder.decode(payload)) if (f.name === 'grpc-status') statuses.set(stream, f.value);
+          if (statuses.size === requests.length) { s.removeAllListeners('close'); s.destroy(); resolve(statuses); }
+        }
+      }
+    });
+  });
+}
+
 describe('listenForClients with real etcdctl', () => {
   const authorities: string[] = [];
   let server: Server;
@@ -54,8 +106,19 @@ describe('listenForClients with real etcdctl', () => {
   let port: number;
 
   beforeAll(async () => {
-    server = new Server();
+    server = new Server({ 'grpc.max_metadata_size': 64 * 1024 });
     server.addService(etcdserverpb.MaintenanceService, tinyMaintenance(authorities));
+    // One member whose client URL is this listener: what `endpoint status --cluster` dials.
+    server.addService(etcdserverpb.ClusterService, {
+      memberList: unary(() => ({
+        header: { clusterId: 1n, memberId: 2n, revision: 7n, raftTerm: 3n },
+        members: [{ ID: 2n, name: 'm1', peerURLs: ['http://127.0.0.1:1'], clientURLs: [`http://127.0.0.1:${port}`], isLearner: false }],
+      })),
+      memberAdd: notImplemented('Cluster.MemberAdd'),
+      memberRemove: notImplemented('Cluster.MemberRemove'),
+      memberUpdate: notImplemented('Cluster.MemberUpdate'),
+      memberPromote: notImplemented('Cluster.MemberPromote'),
+    } as etcdserverpb.ClusterServer);
     listener = await listenForClients(server, [new URL('http://127.0.0.1:0')], ServerCredentials.createInsecure());
     port = Number(listener.endpoints[0]!.split(':')[1]);
   });
@@ -82,6 +145,14 @@ describe('listenForClients with real etcdctl', () => {
   it('serves etcdctl endpoint status with a host:port endpoint (fast path)', async () => {
     authorities.length = 0;
     const out = JSON.parse(await etcdctl('--endpoints', `127.0.0.1:${port}`, 'endpoint', 'status', '-w', 'json'));
+    expect(out[0].Status.version).toBe('3.4.23');
+    expect(authorities).toEqual([`127.0.0.1:${port}`]);
+  });
+
+  it('serves etcdctl endpoint status --cluster (members\' client URLs)', async () => {
+    authorities.length = 0;
+    const out = JSON.parse(await etcdctl('--endpoints', `127.0.0.1:${port}`, 'endpoint', 'status', '--cluster', '-w', 'json'));
+    expect(out.map((e: { Endpoint: string }) => e.Endpoint)).toEqual([`http://127.0.0.1:${port}`]);
     expect(out[0].Status.version).toBe('3.4.23');
     expect(authorities).toEqual([`127.0.0.1:${port}`]);
   });
@@ -113,6 +184,50 @@ describe('listenForClients with real etcdctl', () => {
     }
     expect(authorities).toHaveLength(250);
     expect(new Set(authorities)).toEqual(new Set([`127.0.0.1:${port}`]));
+  });
+
+  it('re-frames a header block larger than one frame as HEADERS + CONTINUATION', async () => {
+    authorities.length = 0;
+    const client = new etcdserverpb.MaintenanceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+      'grpc.default_authority': `http://127.0.0.1:${port}`,
+    });
+    try {
+      const md = new Metadata();
+      // Random so HPACK cannot shrink it below one 16 KiB frame (the block grows a little when re-encoded).
+      md.set('x-big', randomBytes(24_000).toString('base64').slice(0, 7_000));
+      md.set('x-big-2', randomBytes(24_000).toString('base64').slice(0, 7_000));
+      md.set('x-big-3', randomBytes(24_000).toString('base64').slice(0, 7_000));
+      const res = await new Promise<etcdserverpb.StatusResponse>((resolve, reject) =>
+        client.status({}, md, (err, r) => (err ? reject(err) : resolve(r))));
+      expect(res.version).toBe('3.4.23');
+      expect(await statusOver(client)).toMatchObject({ version: '3.4.23' });
+    } finally {
+      client.close();
+    }
+    expect(authorities).toEqual([`127.0.0.1:${port}`, `127.0.0.1:${port}`]);
+  });
+
+  it('rewrites padded and prioritised HEADERS and blocks that use the client dynamic table (hand-built frames)', async () => {
+    authorities.length = 0;
+    const url = `http://127.0.0.1:${port}`;
+    const str = (v: string): Buffer => Buffer.concat([Buffer.from([v.length]), Buffer.from(v, 'latin1')]);
+    const field = (name: string, value: string): HeaderField => ({ name, value, neverIndex: false });
+    const pseudo = encodeHeaderBlock([field(':method', 'POST'), field(':scheme', 'http'), field(':path', '/etcdserverpb.Maintenance/Status')]);
+    const regular = encodeHeaderBlock([field('content-type', 'application/grpc'), field('te', 'trailers')]);
+    const common = Buffer.concat([pseudo, regular]);
+    // Stream 1: :authority as "literal with incremental indexing" (enters the dynamic table at
+    // index 62), sent in a HEADERS frame with PADDED and PRIORITY (4 bytes of padding).
+    const block1 = Buffer.concat([pseudo, Buffer.from([0x40]), str(':authority'), str(url), regular]);
+    const headers1 = Buffer.concat([Buffer.from([4]), Buffer.from([0, 0, 0, 0, 15]), block1, Buffer.alloc(4)]);
+    // Stream 3: :authority is just "indexed 62", split over HEADERS + CONTINUATION.
+    const block3 = Buffer.concat([Buffer.from([0x80 | 62]), common]);
+    const requests = [
+      { stream: 1, frames: [frame(1, 0x4 | 0x8 | 0x20, 1, headers1)] },
+      { stream: 3, frames: [frame(1, 0, 3, block3.subarray(0, 5)), frame(9, 0x4, 3, block3.subarray(5))] },
+    ];
+    const statuses = await rawGrpc(port, requests);
+    expect([...statuses]).toEqual([[1, '0'], [3, '0']]);
+    expect(authorities).toEqual([`127.0.0.1:${port}`, `127.0.0.1:${port}`]);
   });
 
   it('survives garbage connections and still serves afterwards', async () => {
@@ -195,6 +310,26 @@ describe('listener lifecycle', () => {
     await expect(listenForClients(server, [new URL('https://127.0.0.1:0')], ServerCredentials.createInsecure())).rejects.toThrow(/only http/);
     await listener.close();
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  });
+
+  it('close() then tryShutdown completes with fast- and slow-path connections still open', async () => {
+    const server = new Server();
+    server.addService(etcdserverpb.MaintenanceService, tinyMaintenance([]));
+    const listener = await listenForClients(server, [new URL('http://127.0.0.1:0')], ServerCredentials.createInsecure());
+    const endpoint = listener.endpoints[0]!;
+    const fast = new etcdserverpb.MaintenanceClient(endpoint, credentials.createInsecure());
+    const slow = new etcdserverpb.MaintenanceClient(endpoint, credentials.createInsecure(), { 'grpc.default_authority': `http://${endpoint}` });
+    await statusOver(fast);
+    await statusOver(slow);
+    await listener.close();
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    // Nothing listens any more: a new connection is refused.
+    await expect(new Promise((resolve, reject) => {
+      const s = net.connect(Number(endpoint.split(':')[1]), '127.0.0.1', () => { s.destroy(); resolve('connected'); });
+      s.on('error', reject);
+    })).rejects.toThrow(/ECONNREFUSED/);
+    fast.close();
+    slow.close();
   });
 
   it('reports a bind error and closes what it opened', async () => {

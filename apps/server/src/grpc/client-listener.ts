@@ -7,7 +7,11 @@ import { encodeHeaderBlock, HeaderBlockDecoder, type HeaderField } from './hpack
 export interface ClientListener {
   /** One per URL, in order: `host:port` with the bound port, or `unix:path`. */
   readonly endpoints: string[];
-  /** Stops listening and destroys the rewriting relays; resolves when every listener is closed. */
+  /**
+   * Stops listening (new connections are refused once it resolves), drops connections still
+   * being inspected and destroys the rewriting relays. Sessions injected as they are stay
+   * with the gRPC server: its tryShutdown / forceShutdown ends them.
+   */
   close(): Promise<void>;
 }
 
@@ -87,7 +91,10 @@ export async function listenForClients(server: grpc.Server, urls: readonly URL[]
   };
 
   const close = async (): Promise<void> => {
-    await Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+    // net.Server#close calls back only once every accepted connection has ended, and the
+    // injected ones belong to the gRPC server's sessions: stop listening without waiting.
+    for (const l of listeners) if (l.listening) l.close();
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (const s of pending) s.destroy();
     pending.clear();
     for (const r of relays) r.destroy();

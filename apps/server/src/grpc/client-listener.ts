@@ -50,6 +50,11 @@ const MAX_IN_FRAME_BYTES = (1 << 24) - 1;
  * are malformed, that idle for 10 s or whose first 64 KiB hold no complete header block are
  * injected as they are (the gRPC server then refuses what it cannot parse).
  *
+ * gRPC clients send no request before the server's SETTINGS, so the listener sends an empty
+ * SETTINGS frame itself at accept and removes the client's ACK of it before the hand-over
+ * (a client that sends no ACK within the limits above may then see its connection refused
+ * for an unexpected ACK: no known client does that).
+ *
  * Addresses: `http://host:port` listens on that host and port (port 0 picks a free one;
  * `localhost` binds the first address it resolves to, unlike bindAsync which binds all),
  * `unix:path` / `unix://path` on a Unix socket. The gRPC server's `tryShutdown` and

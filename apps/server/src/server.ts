@@ -17,6 +17,7 @@ import { computeClusterId, computeMemberId, formatUrl } from './cluster/member-i
 import { MemberRpcClient, memberService, type MembersReply } from './cluster/member-rpc.js';
 import { Membership, decodeConfChangeContext, type Member } from './cluster/membership.js';
 import type { ServerConfig } from './config/index.js';
+import { listenForClients, type ClientListener } from './grpc/client-listener.js';
 import { clusterService } from './grpc/cluster-service.js';
 import { kvService } from './grpc/kv-service.js';
 import { leaseService } from './grpc/lease-service.js';
@@ -239,6 +240,14 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
 
   // ---------------------------------------------------------------- peers
   let raftLog: RaftLog | undefined;
+  let removed = false;
+  let close: () => Promise<void> = async () => {};
+  const removedFromCluster = (): void => {
+    if (removed) return;
+    removed = true;
+    log.warn('this member was removed from the cluster; stopping');
+    setImmediate(() => (options.onRemoved ? options.onRemoved() : void close()));
+  };
   const transport = new PeerTransport({
     selfId: memberId,
     clusterId,
@@ -254,6 +263,10 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
       raftLog?.step(msg);
     },
     onUnreachable: (id) => raftLog?.reportUnreachable(id),
+    // As etcd's peers answer a removed member "410 Gone", so it learns it must stop even when
+    // it missed the conf change that removed it.
+    isRemoved: (id) => membership.isRemoved(id),
+    onRemoved: removedFromCluster,
     logger: log,
     // A member back from a restart must hear from the leader within an election timeout, or it
     // campaigns and disrupts the cluster: redial at least every heartbeat (etcd: every 100 ms).
@@ -318,10 +331,7 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
       case ConfChangeType.RemoveNode:
         membership.remove(id);
         if (transport.hasPeer(id)) transport.removePeer(id);
-        if (id === memberId) {
-          log.warn('this member was removed from the cluster; stopping');
-          setImmediate(() => (options.onRemoved ? options.onRemoved() : void close()));
-        }
+        if (id === memberId) removedFromCluster();
         break;
       case ConfChangeType.UpdateNode:
         if (ctx) membership.setRaftAttributes(id, ctx.member.peerUrls, ctx.member.isLearner);
@@ -432,9 +442,10 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
 
+  let clientListener: ClientListener | undefined;
   let closing: Promise<void> | undefined;
   let closed = false;
-  const close = (): Promise<void> => {
+  close = (): Promise<void> => {
     closing ??= (async () => {
       closed = true;
       fatal = () => {};
@@ -442,6 +453,7 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
       stopLeaseExpiry();
       clearInterval(progressTimer);
       watchHub.close();
+      await clientListener?.close();
       await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       await raftLog!.close();
       await transport.close();
@@ -468,7 +480,12 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
   }
   log.info('published member attributes', { name: config.name, clientUrls: core.self.clientUrls });
 
-  const clientEndpoints = await bindAll(grpcServer, config.listenClientUrls, 'client');
+  for (const url of config.listenClientUrls) {
+    if (url.protocol === 'https:' || url.protocol === 'unixs:') throw new Error(`${formatUrl(url)}: TLS client listeners are not implemented yet`);
+  }
+  // Our own listener: etcd's Go clients may send a whole URL as :authority, which Node's HTTP/2 refuses.
+  clientListener = await listenForClients(grpcServer, config.listenClientUrls, ServerCredentials.createInsecure());
+  const clientEndpoints = clientListener.endpoints;
   log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });
   return { core, clientEndpoints, close };
 }

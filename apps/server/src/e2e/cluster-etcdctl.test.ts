@@ -6,12 +6,12 @@
 // they ARE in ID order is checked on each side instead). Where one member is named in the
 // output (the leader), the check is structural: exactly one row says IS LEADER true.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ClusterMember, type ServerKind } from '../test-support/cluster.js';
+import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '../test-support/cluster.js';
 import { spawn } from 'node:child_process';
 import { freePort, requireBinary, type CommandResult } from '../test-support/processes.js';
 
 /** The cluster compared with etcd; 'etcd' runs etcd against itself, proving the normalisation. */
-const SUBJECT: ServerKind = 'etcd';
+const SUBJECT: ServerKind = clusterSubject();
 
 interface Known { name: string; peerUrls: string[]; clientUrl: string | undefined }
 

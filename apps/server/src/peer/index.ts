@@ -24,4 +24,4 @@
 export { PeerTransport, DEFAULT_PEER_LIMITS } from './peer-transport.js';
 export type { PeerTransportOptions, PeerTransportLimits, PeerTransportStats } from './peer-transport.js';
 export type { PeerStats } from './peer-stats.js';
-export { PEER_SERVICE_NAME, ERR_CLUSTER_ID_MISMATCH, ERR_UNKNOWN_SENDER, ERR_TO_MISMATCH } from './peer-service.js';
+export { PEER_SERVICE_NAME, ERR_CLUSTER_ID_MISMATCH, ERR_UNKNOWN_SENDER, ERR_TO_MISMATCH, ERR_MEMBER_REMOVED } from './peer-service.js';

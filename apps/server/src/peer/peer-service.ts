@@ -27,6 +27,8 @@ export const SNAPSHOT_OK = 1;
 export const ERR_CLUSTER_ID_MISMATCH = 'raftkv: cluster ID mismatch';
 export const ERR_TO_MISMATCH = 'raftkv: to member ID mismatch';
 export const ERR_UNKNOWN_SENDER = 'raftkv: unknown sender member ID';
+/** The sender was removed from the cluster: it must stop (etcd answers such a member 410 Gone). */
+export const ERR_MEMBER_REMOVED = 'raftkv: the member has been permanently removed from the cluster';
 export const ERR_BAD_HEADER = 'raftkv: missing or malformed peer header';
 
 const identity = (b: Buffer): Buffer => b;
@@ -89,6 +91,7 @@ export function checkPeerMetadata(
   clusterId: bigint,
   selfId: bigint,
   isKnown: ((id: bigint) => boolean) | undefined,
+  isRemoved?: (id: bigint) => boolean,
 ): { from: bigint } | Refusal {
   const cid = parseHexId(md.get(HEADER_CLUSTER_ID)[0]);
   const from = parseHexId(md.get(HEADER_FROM)[0]);
@@ -96,6 +99,7 @@ export function checkPeerMetadata(
   if (cid === undefined || from === undefined || to === undefined) return { code: status.INVALID_ARGUMENT, details: ERR_BAD_HEADER };
   if (cid !== clusterId) return { code: status.FAILED_PRECONDITION, details: ERR_CLUSTER_ID_MISMATCH };
   if (to !== selfId) return { code: status.FAILED_PRECONDITION, details: ERR_TO_MISMATCH };
+  if (isRemoved?.(from)) return { code: status.FAILED_PRECONDITION, details: ERR_MEMBER_REMOVED };
   if (isKnown !== undefined && !isKnown(from)) return { code: status.FAILED_PRECONDITION, details: ERR_UNKNOWN_SENDER };
   return { from };
 }

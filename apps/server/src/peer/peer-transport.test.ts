@@ -82,6 +82,17 @@ async function deadUrl(): Promise<string> {
 }
 
 describe('PeerTransport messages', () => {
+  it('refuses a removed member, which is told to stop', async () => {
+    let stopped = 0;
+    const a = await member(1n, { onRemoved: () => { stopped++; a.events.notify(); } });
+    const b = await member(2n, { isRemoved: (id) => id === 1n });
+    a.t.addPeer(2n, [b.url]);
+    a.t.send(2n, text('hello'));
+    await a.events.until(() => stopped > 0);
+    expect(got(b, 1n)).toEqual([]);
+    expect(b.t.stats().refusedCalls).toBeGreaterThan(0);
+  });
+
   it('delivers messages from A to B in the order sent, across turns', async () => {
     const a = await member(1n);
     const b = await member(2n);

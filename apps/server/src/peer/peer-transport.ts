@@ -98,6 +98,10 @@ export interface PeerTransportOptions {
    * may speak before this member applied its conf change.
    */
   checkSender?: boolean;
+  /** Members removed from the cluster: their calls are refused with {@link ERR_MEMBER_REMOVED}. */
+  isRemoved?: (id: bigint) => boolean;
+  /** A peer refused this member's stream because it was removed from the cluster: stop. */
+  onRemoved?: () => void;
   logger?: Logger;
   limits?: Partial<PeerTransportLimits>;
   /** Source of backoff jitter in [0, 1); inject a seeded one to replay. Default Math.random. */
@@ -195,6 +199,7 @@ export class PeerTransport {
       credentials: opts.credentials?.channel,
       random: opts.random ?? Math.random,
       logger: this.logger,
+      onRemoved: () => this.opts.onRemoved?.(),
       onUnreachable,
     };
   }
@@ -364,7 +369,7 @@ export class PeerTransport {
   private check(md: Metadata, what: string): { from: bigint } | Refusal {
     if (this.closed) return this.refuse({ code: status.UNAVAILABLE, details: 'raftkv: peer transport closed' }, what);
     const isKnown = this.opts.checkSender ? (id: bigint) => this.remotes.has(id) : undefined;
-    const res = checkPeerMetadata(md, this.opts.clusterId, this.opts.selfId, isKnown);
+    const res = checkPeerMetadata(md, this.opts.clusterId, this.opts.selfId, isKnown, this.opts.isRemoved);
     return 'from' in res ? res : this.refuse(res, what);
   }
 

@@ -12,7 +12,7 @@ import {
 import type { Logger } from '../logger.js';
 import { Backoff } from './backoff.js';
 import { encodeFrame, frameBytes } from './frame.js';
-import { idToHex, peerMetadata, SNAPSHOT_OK, SNAPSHOT_PATH, STREAM_PATH } from './peer-service.js';
+import { ERR_MEMBER_REMOVED, idToHex, peerMetadata, SNAPSHOT_OK, SNAPSHOT_PATH, STREAM_PATH } from './peer-service.js';
 import { emptyPeerStats, type PeerStats } from './peer-stats.js';
 import { encodeSnapshotChunk, encodeSnapshotEnd, SnapshotChunkKind, updateCrc } from './snapshot-chunk.js';
 
@@ -34,6 +34,8 @@ export interface RemoteConfig {
   random: () => number;
   logger: Logger;
   onUnreachable: (peer: bigint) => void;
+  /** The peer says this member was removed from the cluster. */
+  onRemoved: () => void;
 }
 
 type State = 'connecting' | 'active' | 'backoff' | 'closed';
@@ -281,6 +283,7 @@ export class RemotePeer {
     // soon: wait the longest backoff rather than hammer it.
     const delay = s.code === status.FAILED_PRECONDITION ? this.backoff.max() : this.backoff.next();
     if (s.code === status.FAILED_PRECONDITION) this.cfg.logger.error('peer refused the stream', fields);
+    if (s.code === status.FAILED_PRECONDITION && s.details === ERR_MEMBER_REMOVED) setImmediate(() => this.cfg.onRemoved());
     this.state = 'backoff';
     this.timer = setTimeout(() => this.connect(), delay);
     this.timer.unref();

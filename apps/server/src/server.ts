@@ -22,6 +22,7 @@ import { clusterService } from './grpc/cluster-service.js';
 import { kvService } from './grpc/kv-service.js';
 import { leaseService } from './grpc/lease-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
+import { onUnexpectedError } from './grpc/unary.js';
 import { watchService, WatchServiceWithEncodedResponses } from './grpc/watch-service.js';
 import { BackendLeaseStore } from './lease/backend-lease-store.js';
 import { startLeaseExpiry } from './lease/lease-expiry.js';
@@ -201,6 +202,7 @@ async function bindAll(server: Server, urls: readonly URL[], what: string): Prom
  * client URL. Resolves once clients can connect (which, as in etcd, needs a leader).
  */
 export async function startServer(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  onUnexpectedError((err) => log.error('unexpected error answering a request', { error: err instanceof Error ? err.stack : String(err) }));
   const memberDir = join(config.dataDir, 'member');
   const walDir = config.walDir || join(memberDir, 'wal');
   const snapDir = join(memberDir, 'snap');
@@ -233,7 +235,9 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
   });
   lessor.recover(leasedKeys(store));
   store.setLeaseChecker((lease) => lessor.lookup(lease) !== undefined);
-  const applier = new Applier(store, lessor, membership, (err) => fatal(err), {
+  const applier = new Applier(store, lessor, membership, (err) => fatal(err), (entry) => {
+    log.error('skipped a log entry that cannot be applied (a bug: please report it with this line)', { ...entry });
+  }, {
     intervalMs: config.backendBatchIntervalMs || DEFAULT_COMMIT_POLICY.intervalMs,
     limitEntries: config.backendBatchLimit || DEFAULT_COMMIT_POLICY.limitEntries,
   });

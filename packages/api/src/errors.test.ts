@@ -86,6 +86,7 @@ const etcdTable: [string, status, string][] = [
   ['NotSupportedForLearner', status.UNAVAILABLE, 'etcdserver: rpc not supported for learner'],
   ['BadLeaderTransferee', status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
   ['TimeoutLeaderTransfer', status.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long'],
+  ['Internal', status.INTERNAL, 'etcdserver: internal error'],
 ];
 
 describe('EtcdErrors', () => {

@@ -125,6 +125,9 @@ const table = {
   BadLeaderTransferee: [status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
   // Not in etcd's gRPC error map: clients see Unknown with the server's message.
   TimeoutLeaderTransfer: [status.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long'],
+  // Ours: a failure the server did not expect (a bug). Clients get etcd's INTERNAL code and this
+  // generic text; the details go to the server's log, never to the client.
+  Internal: [status.INTERNAL, 'etcdserver: internal error'],
 } as const satisfies Record<string, readonly [status, string]>;
 
 /** Name of one of etcd's gRPC errors, e.g. `'EmptyKey'`. */

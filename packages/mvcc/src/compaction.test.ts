@@ -51,6 +51,15 @@ describe('compaction', () => {
     expect(s.consistentIndex).toBe(103);
   });
 
+  it.each([-1, -2, -Number.MAX_SAFE_INTEGER])('refuses revision %i as compacted, as etcd does, even on a store never compacted', async (rev) => {
+    const s = await openStore();
+    workload(s);
+    expect(() => s.compact(rev, 100)).toThrowError(expect.objectContaining({ code: 'compacted' }));
+    expect(s.consistentIndex).toBe(100);
+    await s.compact(0, 101).done; // etcd accepts 0 once on a fresh store
+    expect(() => s.compact(rev, 102)).toThrowError(expect.objectContaining({ code: 'compacted' }));
+  });
+
   it.each([2, 5, 9, 10, 15, 20, 21])('at %i leaves reads at and above it unchanged', async (c) => {
     const s = await openStore();
     workload(s);

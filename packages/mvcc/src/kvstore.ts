@@ -727,13 +727,14 @@ export class MvccStore {
    * the backend has deleted the dropped revisions (in batches, after committing pending
    * writes). A crash before `done` is resumed by the next open.
    * No-op (done at once) when index <= consistentIndex.
-   * @throws MvccError `compacted` when revision <= the last compaction,
+   * @throws MvccError `compacted` when revision <= the last compaction (negative ones too),
    *   `future_revision` when revision > currentRevision (the index still counts).
    */
   compact(revision: number, index: number): { done: Promise<void> } {
     if (!this.admit(index)) return { done: Promise.resolve() };
-    assertRevisionNumber(revision, 'revision');
+    // A negative revision is below every compaction, as in etcd: a refusal, not a bad argument.
     if (revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+    assertRevisionNumber(revision, 'revision');
     if (revision > this.currentRev) throw new MvccError('future_revision');
     return { done: this.scheduleCompaction(revision) };
   }

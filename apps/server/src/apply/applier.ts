@@ -50,11 +50,35 @@ export function leaseErrorToEtcd(err: LeaseError): EtcdError {
   }
 }
 
+/** The etcd error a refused entry answers with; undefined for anything else (a bug). */
+function refusalOf(err: unknown): EtcdError | undefined {
+  if (err instanceof EtcdError) return err;
+  if (err instanceof MvccError && err.code !== 'closed') return mvccErrorToEtcd(err);
+  if (err instanceof LeaseError) {
+    try {
+      return leaseErrorToEtcd(err);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** What the server logs about an entry that could not be applied. */
+export interface PoisonEntry {
+  index: number;
+  /** The request kind, when the entry could be decoded. */
+  kind: string | undefined;
+  error: string;
+}
+
 /**
  * The apply loop's state machine step: decodes committed entries and applies them, in index
  * order, to the store and the lessor, then wakes the request that proposed each one (if it was
  * proposed here and is still waiting). Refusals (compacted revision, missing key or lease) are
- * results of the entry, identical on every member; anything else is a bug and stops the server.
+ * results of the entry, identical on every member. Apply never stops on what a client sent: an
+ * entry that fails in any other way is logged and skipped (see `poisoned`); only a closed store
+ * or a failed backend commit (local I/O) stops the server.
  */
 export class Applier {
   private readonly waiters = new Map<bigint, Waiter>();
@@ -67,6 +91,7 @@ export class Applier {
     private readonly lessor: Lessor,
     private readonly membership: Membership,
     private readonly onFatal: (err: unknown) => void,
+    private readonly onPoisonEntry: (entry: PoisonEntry) => void,
     private readonly policy: BackendCommitPolicy = DEFAULT_COMMIT_POLICY,
   ) {
     // Keys follow their lease through every kind of write (put, txn, delete, revoke).
@@ -85,28 +110,60 @@ export class Applier {
 
   apply(entries: readonly CommittedEntry[]): void {
     for (const entry of entries) {
-      const req = decodeInternalRequest(entry.data);
+      let req: InternalRequest;
+      try {
+        req = decodeInternalRequest(entry.data);
+      } catch (err) {
+        // Not a request this version can read (a corrupted or future entry): the same bytes fail
+        // the same way on every member, so skipping it keeps members identical and alive.
+        this.poisoned(entry.index, undefined, err);
+        continue;
+      }
       const waiter = this.waiters.get(req.id);
       if (waiter) this.waiters.delete(req.id);
+      if (entry.index <= this.store.consistentIndex && req.kind !== 'memberAttributes') {
+        // Already in the backend (a replay after a restart, or an entry covered by a snapshot
+        // installed here): its real outcome is unknown, so never answer with a no-op's result.
+        // etcd lets such a request run into its timeout; we say the same at once.
+        waiter?.reject(EtcdErrors.Timeout);
+        continue;
+      }
       let result: ApplyResult;
       try {
         result = this.applyOne(req, entry.index);
       } catch (err) {
-        const refusal = err instanceof MvccError ? mvccErrorToEtcd(err)
-          : err instanceof LeaseError ? leaseErrorToEtcd(err)
-            : err instanceof EtcdError ? err : undefined;
+        const refusal = refusalOf(err);
         if (refusal) {
           // A refused entry still counts as applied.
-          if (entry.index > this.store.consistentIndex) this.store.setConsistentIndex(entry.index);
+          this.markApplied(entry.index);
           waiter?.reject(refusal);
           continue;
         }
-        this.onFatal(err);
-        return;
+        if (err instanceof MvccError && err.code === 'closed') {
+          this.onFatal(err);
+          return;
+        }
+        this.poisoned(entry.index, req.kind, err);
+        waiter?.reject(EtcdErrors.Internal);
+        continue;
       }
       waiter?.resolve(result);
     }
     this.uncommitted(entries.length);
+  }
+
+  /**
+   * An entry that cannot be applied. Apply is deterministic, so every member fails on it in the
+   * same way: recording it as applied with no effect keeps them identical, and keeps the member
+   * (and its restarts, which replay the entry) alive. It is a bug to report, never a client's fault.
+   */
+  private poisoned(index: number, kind: string | undefined, err: unknown): void {
+    this.markApplied(index);
+    this.onPoisonEntry({ index, kind, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+
+  private markApplied(index: number): void {
+    if (index > this.store.consistentIndex) this.store.setConsistentIndex(index);
   }
 
   /** Something other than `apply` wrote to the backend (a membership change): commit it with the next batch. */
@@ -138,10 +195,8 @@ export class Applier {
     return this.commitNow();
   }
 
+  /** Applies an entry above the consistent index (`apply` skips the others). */
   private applyOne(req: InternalRequest, index: number): ApplyResult {
-    // Entries at or below the consistent index were applied before a crash: mvcc ignores them,
-    // and so must the lessor, whose state is stored with the same index.
-    const replayed = index <= this.store.consistentIndex;
     switch (req.kind) {
       case 'put':
         this.checkLease(req.put.lease);
@@ -156,13 +211,11 @@ export class Applier {
         return { kind: 'compaction', revision, physical: done };
       }
       case 'leaseGrant': {
-        if (replayed) return { kind: 'leaseGrant', id: req.leaseGrant.ID, ttlSeconds: toNumber(req.leaseGrant.TTL) };
         const granted = this.lessor.grant(req.leaseGrant.ID, toNumber(req.leaseGrant.TTL));
         this.store.setConsistentIndex(index);
         return { kind: 'leaseGrant', id: granted.id, ttlSeconds: granted.ttlSeconds };
       }
       case 'leaseRevoke': {
-        if (replayed) return { kind: 'leaseRevoke' };
         const keys = this.lessor.revoke(req.leaseRevoke.ID);
         // Every key of the lease goes in ONE revision: watchers see one batch of deletes.
         if (keys.length > 0) {
@@ -173,7 +226,6 @@ export class Applier {
         return { kind: 'leaseRevoke' };
       }
       case 'leaseCheckpoint': {
-        if (replayed) return { kind: 'leaseCheckpoint' };
         this.lessor.applyCheckpoint(req.leaseCheckpoint.checkpoints.map((c) => ({ id: c.ID, remainingTtlSeconds: toNumber(c.remainingTTL) })));
         this.store.setConsistentIndex(index);
         return { kind: 'leaseCheckpoint' };
@@ -181,7 +233,7 @@ export class Applier {
       case 'memberAttributes': {
         // Idempotent: applied again after a restart, it writes the same attributes.
         this.membership.setAttributes(req.member.ID, req.member.name, req.member.clientURLs);
-        if (!replayed) this.store.setConsistentIndex(index);
+        this.markApplied(index);
         return { kind: 'memberAttributes' };
       }
     }

@@ -2,7 +2,7 @@ import {
   Client, Metadata, credentials, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation,
   type sendUnaryData, type ServerUnaryCall,
 } from '@grpc/grpc-js';
-import { EtcdError } from '@raftkv/api';
+import { EtcdError, EtcdErrors } from '@raftkv/api';
 
 /**
  * `raftkvpb.Member`: the member-to-member calls that are not raft messages, served on the peer
@@ -111,6 +111,8 @@ export class MemberRpcClient {
           if (!err) return resolve(value as T);
           // An etcd error the remote member raised comes back as itself.
           if (err.details.startsWith('etcdserver: ')) reject(new EtcdError(err.code, err.details));
+          // The leader did not answer in time: what etcd says when a forwarded request times out.
+          else if (err.code === status.DEADLINE_EXCEEDED) reject(EtcdErrors.Timeout);
           else reject(err);
         },
       );

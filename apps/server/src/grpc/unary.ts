@@ -1,17 +1,44 @@
 import { status, type sendUnaryData, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
-import { EtcdError } from '@raftkv/api';
+import { EtcdError, EtcdErrors } from '@raftkv/api';
 import { LeaseError } from '@raftkv/lease';
 import { MvccError } from '@raftkv/mvcc';
 import { leaseErrorToEtcd, mvccErrorToEtcd } from '../apply/applier.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
-/** Any error a handler raises as the gRPC status etcd would send (INTERNAL when it has none). */
+type UnexpectedErrorListener = (err: unknown) => void;
+let reportUnexpected: UnexpectedErrorListener = (err) => {
+  process.stderr.write(`raftkv: unexpected error in a request handler: ${err instanceof Error ? err.stack : String(err)}\n`);
+};
+
+/**
+ * Where errors that are not etcd's (bugs) are reported; the server points this at its logger.
+ * Clients only ever see `EtcdErrors.Internal` for them.
+ */
+export function onUnexpectedError(listener: UnexpectedErrorListener): void {
+  reportUnexpected = listener;
+}
+
+function knownError(err: unknown): EtcdError | undefined {
+  if (err instanceof EtcdError) return err;
+  try {
+    if (err instanceof MvccError) return mvccErrorToEtcd(err);
+    if (err instanceof LeaseError) return leaseErrorToEtcd(err);
+  } catch {
+    return undefined; // an mvcc or lease error with no etcd counterpart
+  }
+  return undefined;
+}
+
+/**
+ * Any error a handler raises as the gRPC status etcd would send. Anything else is INTERNAL with
+ * a generic message: internal error text (a RangeError, a stack) never reaches a client.
+ */
 export function toServiceError(err: unknown): ServerErrorResponse {
-  if (err instanceof EtcdError) return err.toServiceError();
-  if (err instanceof MvccError) return mvccErrorToEtcd(err).toServiceError();
-  if (err instanceof LeaseError) return leaseErrorToEtcd(err).toServiceError();
-  return new EtcdError(status.INTERNAL, err instanceof Error ? err.message : String(err)).toServiceError();
+  const known = knownError(err);
+  if (known) return known.toServiceError();
+  reportUnexpected(err);
+  return EtcdErrors.Internal.toServiceError();
 }
 
 /** Runs a handler body and turns etcd errors (thrown or rejected) into gRPC statuses. */

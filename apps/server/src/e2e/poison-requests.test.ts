@@ -1,0 +1,51 @@
+// Requests that once stopped a member for good (the entry is in the WAL, so every restart replayed
+// it and died): each gets etcd's answer, the member keeps serving, and kill -9 + restart comes
+// back with the same data.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type EtcdClient } from '../test-support/grpc-client.js';
+import { outcome } from '../test-support/normalise.js';
+import { startPair, startRaftkv, type ServerPair, type ServerProcess } from '../test-support/processes.js';
+
+describe('requests that must not stop a member', () => {
+  let pair: ServerPair | undefined;
+  let restarted: ServerProcess | undefined;
+  let e: EtcdClient;
+  let r: EtcdClient;
+  beforeAll(async () => {
+    pair = await startPair();
+    e = connect(pair.etcd.endpoint);
+    r = connect(pair.raftkv.endpoint);
+  }, 60_000);
+  afterAll(async () => {
+    e?.close();
+    r?.close();
+    await restarted?.stop();
+    await pair?.stop();
+  });
+
+  const same = async (send: (c: EtcdClient) => Promise<unknown>) => {
+    const [want, got] = [await outcome(send(e)), await outcome(send(r))];
+    expect(got).toEqual(want);
+    return got;
+  };
+
+  it.each<[string, bigint]>([
+    ['negative', -5n],
+    ['most negative int64', -(2n ** 63n)],
+    ['far future', 2n ** 63n - 1n],
+  ])('answers Compact at a %s revision as etcd does and keeps serving', async (_name, revision) => {
+    await same((c) => c.put({ key: Buffer.from('k'), value: Buffer.from(String(revision)) }));
+    const got = await same((c) => c.compact({ revision, physical: true }));
+    expect(got).toHaveProperty('error');
+    await same((c) => c.range({ key: Buffer.from('k') }));
+  });
+
+  it('restarts after kill -9 with every entry above in its WAL, and serves the same data', async () => {
+    const before = await outcome(r.range({ key: Buffer.from('\0'), rangeEnd: Buffer.from('\0') }));
+    await pair!.raftkv.kill();
+    r.close();
+    restarted = await startRaftkv({ dataDir: pair!.raftkv.dataDir, port: Number(pair!.raftkv.endpoint.split(':')[1]) });
+    r = connect(restarted.endpoint);
+    expect(await outcome(r.range({ key: Buffer.from('\0'), rangeEnd: Buffer.from('\0') }))).toEqual(before);
+  });
+});

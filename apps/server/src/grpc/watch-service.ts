@@ -54,6 +54,9 @@ export const WatchServiceWithEncodedResponses = {
  * WatchableStore. Responses leave in the order the stream queues them; when the HTTP/2 send
  * buffer is full the service stops taking from the queue (its watchers park, bounded) and stops
  * reading requests, until the buffer drains.
+ *
+ * As etcd's, a stream whose client half-closes stays open and keeps delivering events; it
+ * ends only when the client cancels, its deadline passes or the connection closes.
  */
 export function watchService(core: ServerCore, hub: WatchableStore) {
   return {
@@ -122,10 +125,9 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
         closed = true;
         stream.close();
       };
-      call.on('end', () => {
-        finish();
-        call.end();
-      });
+      // A client that half-closes still wants its events (one-shot watchers, the HTTP gateway):
+      // as in etcd the stream lives on until the client cancels, the deadline passes or the
+      // connection goes, which 'cancelled' / 'close' report: 'end' (half-close) ends nothing.
       call.on('cancelled', finish);
       call.on('error', finish);
       call.on('close', finish);

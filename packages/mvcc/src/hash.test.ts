@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { MvccStore } from './kvstore.js';
-import { Crc32c } from './crc32c.js';
 import { enc, openStore } from './test-support/helpers.js';
 
 // Golden values read from real etcd 3.4.23 (`etcdctl endpoint hashkv -w json`) after the
@@ -14,13 +13,6 @@ function etcdSequence(s: MvccStore): number {
   s.put({ key: enc('c'), value: enc('') }, i++);
   return i;
 }
-
-describe('crc32c', () => {
-  it('matches the standard check value', () => {
-    expect(new Crc32c().update(enc('123456789')).sum()).toBe(0xe3069283);
-    expect(new Crc32c().update(enc('1234')).update(enc('56789')).sum()).toBe(0xe3069283);
-  });
-});
 
 describe('hashKV', () => {
   it('equals real etcd on an empty store, after writes and after a compaction', async () => {

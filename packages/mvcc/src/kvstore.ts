@@ -10,7 +10,7 @@ import {
   META_SCHEDULED_COMPACT,
   type BackendOptions,
 } from './backend.js';
-import { Crc32c } from './crc32c.js';
+import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
 import { KeyIndex, revisionId, type RevisionSet } from './key_index.js';
 import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key_value.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '@raftkv/checksum';
 import { encodeFrames, FRAME_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, readFrame, validateRecord, type WalRecord } from './record.js';
 import { arbRecord } from './test-support/arbitraries.js';
 

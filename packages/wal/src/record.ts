@@ -12,7 +12,7 @@
  * | 3     | reserved, must be 0                                                 |
  * | n     | payload                                                             |
  */
-import { crc32c } from './crc32c.js';
+import { crc32c } from '@raftkv/checksum';
 
 /**
  * One record of the log. The WAL knows nothing of raft beyond these shapes.

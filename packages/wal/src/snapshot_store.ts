@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '@raftkv/checksum';
 import type { SnapshotMarker } from './record.js';
 import { hex16 } from './segment.js';
 import { writeFully } from './file_util.js';

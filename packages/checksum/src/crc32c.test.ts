@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { Crc32c, crc32c } from './index.js';
 
 /** Bit-at-a-time reference: slow, obviously right. */
 function crc32cBitwise(data: Uint8Array): number {
@@ -32,7 +32,7 @@ describe('crc32c', () => {
 
   it('matches the bitwise reference for any bytes and any slice alignment', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(16), (data, cut) => {
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(40), (data, cut) => {
         const start = Math.min(cut, data.length);
         expect(crc32c(data, 0, start)).toBe(crc32cBitwise(data.subarray(start)));
       }),
@@ -48,5 +48,34 @@ describe('crc32c', () => {
         expect(crc32c(b, crc32c(a))).toBe(crc32c(ab));
       }),
     );
+  });
+
+  it('checks only data[start, end) and ignores the bytes around it', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), fc.nat(300), (data, x, y) => {
+        const start = Math.min(x, y, data.length);
+        const end = Math.min(Math.max(x, y), data.length);
+        expect(crc32c(data, 0, start, end)).toBe(crc32cBitwise(data.subarray(start, end)));
+      }),
+    );
+  });
+});
+
+describe('Crc32c (incremental)', () => {
+  it('equals one crc32c over the concatenation of its pieces, however they are cut', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 70 }), { maxLength: 8 }), (pieces) => {
+        const h = new Crc32c();
+        for (const p of pieces) h.update(p);
+        expect(h.sum()).toBe(crc32cBitwise(Uint8Array.from(pieces.flatMap((p) => [...p]))));
+      }),
+    );
+  });
+
+  it('reads the same sum twice and goes on after reading', () => {
+    const h = new Crc32c().update(ascii('1234'));
+    expect(h.sum()).toBe(crc32c(ascii('1234')));
+    expect(h.sum()).toBe(crc32c(ascii('1234')));
+    expect(h.update(ascii('56789')).sum()).toBe(0xe3069283);
   });
 });

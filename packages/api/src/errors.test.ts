@@ -87,6 +87,7 @@ const etcdTable: [string, status, string][] = [
   ['BadLeaderTransferee', status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'],
   ['TimeoutLeaderTransfer', status.UNKNOWN, 'etcdserver: request timed out, leader transfer took too long'],
   ['Internal', status.INTERNAL, 'etcdserver: internal error'],
+  ['InvalidSortOption', status.INVALID_ARGUMENT, 'etcdserver: invalid sort option'],
 ];
 
 describe('EtcdErrors', () => {

@@ -53,6 +53,8 @@ const table = {
   EmptyKey: [status.INVALID_ARGUMENT, 'etcdserver: key is not provided'],
   KeyNotFound: [status.INVALID_ARGUMENT, 'etcdserver: key not found'],
   ValueProvided: [status.INVALID_ARGUMENT, 'etcdserver: value is provided'],
+  // etcd 3.5's answer to a sort target it does not know (etcd 3.4 panics on such a range).
+  InvalidSortOption: [status.INVALID_ARGUMENT, 'etcdserver: invalid sort option'],
   LeaseProvided: [status.INVALID_ARGUMENT, 'etcdserver: lease is provided'],
   TooManyOps: [status.INVALID_ARGUMENT, 'etcdserver: too many operations in txn request'],
   DuplicateKey: [status.INVALID_ARGUMENT, 'etcdserver: duplicate key given in txn request'],

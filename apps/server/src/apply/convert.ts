@@ -42,13 +42,15 @@ const COMPARE_RESULTS: Record<number, mvcc.Compare['result']> = {
 };
 
 export function rangeFromWire(r: etcdserverpb.RangeRequest): mvcc.RangeRequest {
+  const sortOrder = SORT_ORDERS[r.sortOrder];
   return {
     key: r.key,
     rangeEnd: r.rangeEnd.length > 0 ? r.rangeEnd : undefined,
     limit: toNumber(r.limit),
     revision: toNumber(r.revision),
-    sortOrder: SORT_ORDERS[r.sortOrder] ?? 'none',
-    sortTarget: SORT_TARGETS[r.sortTarget] ?? 'key',
+    // etcd 3.4 does not sort at all for an order it does not know, whatever the target.
+    sortOrder: sortOrder ?? 'none',
+    sortTarget: sortOrder === undefined ? 'key' : (SORT_TARGETS[r.sortTarget] ?? 'key'),
     serializable: r.serializable,
     keysOnly: r.keysOnly,
     countOnly: r.countOnly,

@@ -2,7 +2,7 @@
 // it and died): each gets etcd's answer, the member keeps serving, and kill -9 + restart comes
 // back with the same data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
+import { connect, putRequest, rangeRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { outcome } from '../test-support/normalise.js';
 import { startPair, startRaftkv, type ServerPair, type ServerProcess } from '../test-support/processes.js';
 
@@ -38,6 +38,21 @@ describe('requests that must not stop a member', () => {
     const got = await same((c) => c.compact({ revision, physical: true }));
     expect(got).toHaveProperty('error');
     await same((c) => c.range({ key: Buffer.from('k') }));
+  });
+
+  it('sorts nothing for a sort order etcd does not know, as etcd 3.4', async () => {
+    for (const k of ['s1', 's2', 's3']) await same((c) => c.put({ key: Buffer.from(k), value: Buffer.from(k) }));
+    await same((c) => c.put({ key: Buffer.from('s1'), value: Buffer.from('again') }));
+    await same((c) => c.range({ key: Buffer.from('s'), rangeEnd: Buffer.from('t'), sortOrder: 7 as never, sortTarget: 2, limit: 2n }));
+    await same((c) => c.range({ key: Buffer.from('s'), rangeEnd: Buffer.from('t'), sortOrder: -1 as never, sortTarget: 99 as never }));
+  });
+
+  // etcd 3.4 panics on these (a nil sorter): raftkv answers with etcd 3.5's error instead.
+  it.each([[0, 99], [1, 5], [2, 77]])('refuses sort order %i with unknown target %i, where etcd 3.4 crashes', async (order, target) => {
+    const bad = { key: Buffer.from('s'), rangeEnd: Buffer.from('t'), sortOrder: order as never, sortTarget: target as never };
+    expect(await outcome(r.range(bad))).toEqual({ error: { code: 3, details: 'etcdserver: invalid sort option' } });
+    expect(await outcome(r.txn({ success: [{ requestPut: putRequest({ key: Buffer.from('x') }) }, { requestRange: rangeRequest(bad) }] })))
+      .toEqual({ error: { code: 3, details: 'etcdserver: invalid sort option' } });
   });
 
   it('restarts after kill -9 with every entry above in its WAL, and serves the same data', async () => {

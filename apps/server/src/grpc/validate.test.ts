@@ -1,7 +1,7 @@
 import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import { describe, expect, it } from 'vitest';
 import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '../test-support/grpc-client.js';
-import { checkPut, checkTxn } from './validate.js';
+import { checkPut, checkRange, checkTxn } from './validate.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const put = (k: string): etcdserverpb.RequestOp => ({ requestPut: putRequest({ key: b(k) }) });
@@ -48,5 +48,26 @@ describe('checkPut', () => {
     { req: putRequest({ key: b('a'), ignoreValue: true }), want: undefined },
   ])('%#', ({ req, want }) => {
     expect(checkPut(req)).toBe(want);
+  });
+});
+
+describe('checkRange', () => {
+  // etcd 3.4 panics sorting by a target it does not know whenever it sorts at all: order NONE
+  // (ASCEND then, for a non-key target), ASCEND or DESCEND. An unknown order sorts nothing.
+  it.each([
+    { order: 0, target: 0, want: undefined },
+    { order: 2, target: 4, want: undefined },
+    { order: 0, target: 99, want: EtcdErrors.InvalidSortOption },
+    { order: 1, target: 5, want: EtcdErrors.InvalidSortOption },
+    { order: 2, target: -1, want: EtcdErrors.InvalidSortOption },
+    { order: 7, target: 99, want: undefined },
+    { order: -1, target: 2, want: undefined },
+  ])('sort order $order, target $target', ({ order, target, want }) => {
+    expect(checkRange(rangeRequest({ key: b('a'), sortOrder: order as never, sortTarget: target as never }))).toBe(want);
+  });
+
+  it('refuses an unknown sort target inside a txn too', () => {
+    const bad: etcdserverpb.RequestOp = { requestRange: rangeRequest({ key: b('a'), sortOrder: 1, sortTarget: 9 as never }) };
+    expect(checkTxn(txnRequest({ success: [put('x')], failure: [bad] }), 128)).toBe(EtcdErrors.InvalidSortOption);
   });
 });

@@ -3,8 +3,21 @@
 import { EtcdErrors, type EtcdError, etcdserverpb } from '@raftkv/api';
 import { hasDuplicateWrites } from './txn-duplicates.js';
 
+/** The values a proto enum defines (ts-proto's UNRECOGNIZED = -1 excluded). */
+function knownValues(e: Record<string, string | number>): Set<number> {
+  return new Set(Object.values(e).filter((v): v is number => typeof v === 'number' && v >= 0));
+}
+
+const SORT_ORDERS = knownValues(etcdserverpb.RangeRequest_SortOrder);
+const SORT_TARGETS = knownValues(etcdserverpb.RangeRequest_SortTarget);
+
 export function checkRange(r: etcdserverpb.RangeRequest): EtcdError | undefined {
-  return r.key.length === 0 ? EtcdErrors.EmptyKey : undefined;
+  if (r.key.length === 0) return EtcdErrors.EmptyKey;
+  // etcd 3.4 sorts whenever the order is NONE (then ASCEND for a non-key target), ASCEND or
+  // DESCEND, and panics when it has no sorter for the target: refuse it as etcd 3.5 does. An
+  // unknown order sorts nothing in 3.4, whatever the target: that stays served.
+  if (!SORT_TARGETS.has(r.sortTarget) && SORT_ORDERS.has(r.sortOrder)) return EtcdErrors.InvalidSortOption;
+  return undefined;
 }
 
 export function checkPut(r: etcdserverpb.PutRequest): EtcdError | undefined {

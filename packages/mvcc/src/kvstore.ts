@@ -1,6 +1,6 @@
 import { renameSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, open as openFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   Backend,
   DATA_FILE,
@@ -886,13 +886,21 @@ export class MvccStore {
    * Replaces the backend in `dir` with a snapshot file made by {@link snapshotTo}; then
    * open the store on `dir`. No store may be open on `dir` (for an open store, use
    * {@link restore}).
+   *
+   * Durable when it resolves: the copy is fsynced BEFORE it is renamed over the data file,
+   * and the directory (and the parent of a directory created here) AFTER, so a power loss
+   * leaves either the old backend or the complete snapshot, never a torn or vanished file.
+   * The caller may delete `snapshotPath` once this resolves.
    */
   static async restoreFrom(snapshotPath: string, dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${DATA_FILE}.restore`);
+    const created = await mkdir(dir, { recursive: true });
+    const tmp = join(dir, RESTORE_FILE);
     await copyFile(snapshotPath, tmp);
+    await fsyncPath(tmp);
     await rm(join(dir, LOCK_FILE), { force: true });
     await rename(tmp, join(dir, DATA_FILE));
+    await fsyncPath(dir);
+    if (created !== undefined) await fsyncPath(dirname(created));
   }
 
   /**

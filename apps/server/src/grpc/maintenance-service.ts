@@ -1,4 +1,5 @@
-import { EtcdErrors, etcdserverpb } from '@raftkv/api';
+import { status } from '@grpc/grpc-js';
+import { EtcdError, EtcdErrors, etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
 import { notImplemented, unary } from './unary.js';
@@ -23,10 +24,21 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
       dbSizeQuota: BigInt(core.config.quotaBackendBytes),
       downgradeInfo: undefined,
     })),
-    // No alarm can be raised yet (no quota enforcement, no corruption check): GET lists none.
-    alarm: unary(() => {
+    // No alarm can be raised yet (no quota enforcement, no corruption check, no alarm store):
+    // GET lists none and DEACTIVATE clears none, truthfully; ACTIVATE says it is not served
+    // rather than pretend. An unknown action makes etcd 3.4 crash (a nil response): an error here.
+    alarm: unary((req: etcdserverpb.AlarmRequest) => {
       core.refuseOnLearner();
-      return { header: core.header(core.store.currentRevision), alarms: [] };
+      switch (req.action) {
+        case etcdserverpb.AlarmRequest_AlarmAction.GET:
+        case etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE:
+          // etcd 3.4's alarm responses carry no header.
+          return { header: undefined, alarms: [] };
+        case etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE:
+          throw new EtcdError(status.UNIMPLEMENTED, 'raftkv: raising alarms is not implemented yet');
+        default:
+          throw new EtcdError(status.INVALID_ARGUMENT, `raftkv: unknown alarm action ${req.action}`);
+      }
     }),
     hash: unary(() => {
       core.refuseOnLearner();

@@ -1,11 +1,13 @@
 // Watch and LeaseKeepAlive streams kept as etcd keeps them, and bounded against clients that
 // misuse them. Half-close scenarios run against real etcd 3.4 and raftkv and compare what the
 // client observes; the flood scenarios run against raftkv and read the server's RSS.
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { credentials, Metadata, status, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
-import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
+import { LeaseClient, WatchClient, etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type EtcdClient } from '../test-support/grpc-client.js';
-import { startPair, type ServerPair } from '../test-support/processes.js';
+import { removeDir, startPair, startRaftkv, type ServerPair, type ServerProcess } from '../test-support/processes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -132,4 +134,186 @@ describe('half-closed streams (etcd 3.4 and raftkv side by side)', () => {
     ]);
     expect(got.raftkv).toEqual(got.etcd);
   });
+});
+
+/** Resident set size of a process, in bytes (Linux). */
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  if (line === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(/(\d+)\s*kB/.exec(line)![1]) * 1024;
+}
+
+const MiB = 1024 * 1024;
+
+/** gRPC's length-prefixed framing of one message. */
+function grpcMessage(body: Uint8Array): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(body.length, 1);
+  return Buffer.concat([prefix, body]);
+}
+
+/**
+ * A gRPC bidi stream straight over node:http2, with no client library to buffer or pace it:
+ * requests are written as fast as HTTP/2 flow control lets them, and responses are not read
+ * (the stream is paused, so the server's send window fills) until `readAll`.
+ * (A grpc-js client whose call is paused stops sending by itself after about 1 MiB, whatever
+ * the server does, so it cannot show whether the server stops reading.)
+ */
+function rawStream(endpoint: string, path: string) {
+  const session = http2.connect(`http://${endpoint}`);
+  session.on('error', () => undefined);
+  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('error', () => undefined);
+  stream.pause();
+  return {
+    /**
+     * Writes batches of `request(i)` until `max` are written, `budgetMs` has passed, or the
+     * stream takes nothing for `stallMs` (the server stopped reading); samples the server's
+     * RSS meanwhile. Resolves with the number written and the largest RSS seen.
+     */
+    async flood(request: (i: number) => Uint8Array, pid: number, opts: { max: number; budgetMs: number; stallMs: number }) {
+      let maxRss = rssBytes(pid);
+      const sampler = setInterval(() => { maxRss = Math.max(maxRss, rssBytes(pid)); }, 100);
+      const until = Date.now() + opts.budgetMs;
+      let sent = 0;
+      let stalled = false;
+      try {
+        while (sent < opts.max && Date.now() < until) {
+          const batch: Buffer[] = [];
+          for (let n = 0; n < 1000 && sent < opts.max; n++) batch.push(grpcMessage(request(sent++)));
+          if (stream.write(Buffer.concat(batch))) {
+            await new Promise((r) => setImmediate(r));
+            continue;
+          }
+          const drained = await new Promise<boolean>((resolve) => {
+            const onDrain = () => { clearTimeout(timer); resolve(true); };
+            const timer = setTimeout(() => { stream.off('drain', onDrain); resolve(false); }, opts.stallMs);
+            stream.once('drain', onDrain);
+          });
+          if (!drained) { stalled = true; break; }
+        }
+        maxRss = Math.max(maxRss, rssBytes(pid));
+      } finally {
+        clearInterval(sampler);
+      }
+      return { sent, stalled, maxRss };
+    },
+    /**
+     * Starts reading: every response message goes to `onMessage`; resolves with the grpc-status
+     * of the trailers (after `halfClose` when asked).
+     */
+    readAll(onMessage: (bytes: Buffer) => void, halfClose: boolean): Promise<string | undefined> {
+      let pending: Buffer = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        let at = 0;
+        while (pending.length >= at + 5 && pending.length >= at + 5 + pending.readUInt32BE(at + 1)) {
+          const end = at + 5 + pending.readUInt32BE(at + 1);
+          onMessage(pending.subarray(at + 5, end));
+          at = end;
+        }
+        pending = pending.subarray(at);
+      });
+      const trailers = new Promise<string | undefined>((resolve) => {
+        stream.on('trailers', (h) => resolve(h['grpc-status'] as string | undefined));
+        stream.on('close', () => resolve(undefined));
+      });
+      stream.resume();
+      if (halfClose) stream.end();
+      return trailers;
+    },
+    close: () => session.destroy(),
+  };
+}
+
+describe('clients that send and never read (raftkv)', () => {
+  let server: ServerProcess | undefined;
+  let kv: EtcdClient;
+  const closers: Array<{ close(): void }> = [];
+  const FLOOD = { max: 2_000_000, budgetMs: 10_000, stallMs: 2_000 };
+  // Generous: GC slack and HTTP/2 buffers, not a cost per request (without backpressure the
+  // keepalive flood grew the server by ~130 MiB per million requests).
+  const RSS_GROWTH_BOUND = 100 * MiB;
+
+  beforeAll(async () => {
+    server = await startRaftkv();
+    kv = connect(server.endpoint);
+    closers.push(kv);
+    for (let i = 0; i < 200; i++) await kv.put({ key: Buffer.from(`warm/${i}`), value: Buffer.from('x') });
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of closers) c.close();
+    if (server) {
+      await server.kill();
+      removeDir(server.dataDir);
+    }
+  });
+
+  /** A Range on a fresh connection: the server still serves others. */
+  async function serves(): Promise<void> {
+    const other = connect(server!.endpoint);
+    try {
+      const res = await other.range({ key: Buffer.from('warm/0') });
+      expect(res.kvs.map((k) => Buffer.from(k.value).toString())).toEqual(['x']);
+    } finally {
+      other.close();
+    }
+  }
+
+  const report = (what: string, baselineRss: number, r: { sent: number; stalled: boolean; maxRss: number }) =>
+    console.log(`[streams] ${what} flood: ${r.sent} requests written (${r.stalled ? 'then the server stopped reading' : 'budget used up'}), ` +
+      `server RSS ${(baselineRss / MiB).toFixed(0)} MiB before, ${(r.maxRss / MiB).toFixed(0)} MiB at most during`);
+
+  it('LeaseKeepAlive flood: the server stops reading instead of growing, then answers every request sent', async () => {
+    const granted = await kv.leaseGrant(0n, 600n);
+    const raw = rawStream(server!.endpoint, '/etcdserverpb.Lease/LeaseKeepAlive');
+    closers.push(raw);
+    const request = etcdserverpb.LeaseKeepAliveRequest.encode({ ID: granted.ID }).finish();
+    const baselineRss = rssBytes(server!.child.pid!);
+    const result = await raw.flood(() => request, server!.child.pid!, FLOOD);
+    report('keepalive', baselineRss, result);
+    expect(result.maxRss - baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
+    expect(result.stalled).toBe(true);
+    await serves();
+    // Reading again: every request written gets its answer, then the half-close ends the stream with OK.
+    let answered = 0;
+    let wrong = 0;
+    const code = await raw.readAll((bytes) => {
+      const r = etcdserverpb.LeaseKeepAliveResponse.decode(bytes);
+      answered++;
+      if (r.ID !== granted.ID || r.TTL !== 600n) wrong++;
+    }, true);
+    expect({ code, answered, wrong }).toEqual({ code: '0', answered: result.sent, wrong: 0 });
+  }, 120_000);
+
+  it('Watch flood of create / cancel / progress requests: the server stops reading instead of growing', async () => {
+    const raw = rawStream(server!.endpoint, '/etcdserverpb.Watch/Watch');
+    closers.push(raw);
+    const create = (id: bigint) => etcdserverpb.WatchRequest.encode({ createRequest: { ...createRequest('flood').createRequest!, watchId: id } }).finish();
+    const cancel = (id: bigint) => etcdserverpb.WatchRequest.encode({ cancelRequest: { watchId: id } }).finish();
+    const progress = etcdserverpb.WatchRequest.encode({ progressRequest: {} }).finish();
+    const idOf = (i: number) => BigInt(Math.floor(i / 3) + 1);
+    const request = (i: number) => (i % 3 === 0 ? create(idOf(i)) : i % 3 === 1 ? cancel(idOf(i)) : progress);
+    const baselineRss = rssBytes(server!.child.pid!);
+    const result = await raw.flood(request, server!.child.pid!, FLOOD);
+    report('watch', baselineRss, result);
+    expect(result.maxRss - baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
+    expect(result.stalled).toBe(true);
+    await serves();
+    // Reading again: every create and cancel written is answered, in order.
+    const last = result.sent - 1;
+    const lastAnswer = last % 3 === 0 ? 'created' : 'canceled';
+    let creates = 0;
+    let cancels = 0;
+    const done = new Promise<void>((resolve) => {
+      void raw.readAll((bytes) => {
+        const r = etcdserverpb.WatchResponse.decode(bytes);
+        if (r.created) creates++;
+        if (r.canceled) cancels++;
+        if (r.watchId === idOf(last) && r[lastAnswer]) resolve();
+      }, false);
+    });
+    await done;
+    expect({ creates, cancels }).toEqual({ creates: Math.floor(last / 3) + 1, cancels: Math.floor((last - 1) / 3) + 1 });
+  }, 120_000);
 });

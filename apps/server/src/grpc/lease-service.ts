@@ -3,9 +3,17 @@ import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
 import { toServiceError, unary } from './unary.js';
 
+/** Renewals of one KeepAlive stream waiting for their turn before the stream stops reading. */
+const MAX_QUEUED_RENEWALS = 64;
+
 /**
  * The Lease service. Grants and revokes go through the log; keepalives and time-to-live are
  * answered by the leader's lessor, as in etcd: a follower forwards them to the leader.
+ *
+ * A KeepAlive stream answers its requests in order and is backpressured: it reads no further
+ * while its answers wait on HTTP/2 flow control or {@link MAX_QUEUED_RENEWALS} renewals are
+ * queued. After the client half-closes, every request read is answered, then the stream ends
+ * with OK (etcd's behaviour).
  */
 export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
   const header = () => core.header(core.store.currentRevision);
@@ -44,26 +52,52 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
         return;
       }
       // Renewals may be forwarded to the leader: answer them one at a time, in request order.
+      // A client that sends faster than it reads must not grow the queue of renewals or the
+      // send buffer: reading stops while MAX_QUEUED_RENEWALS wait or HTTP/2 flow control holds
+      // the answers, and resumes when both have room (etcd receives the next request only
+      // once the previous answer is sent).
       let chain = Promise.resolve();
       let failed = false;
+      let queued = 0;
+      let sendBlocked = false;
+      let paused = false;
+      const flow = () => {
+        const stop = sendBlocked || queued >= MAX_QUEUED_RENEWALS;
+        if (stop === paused) return;
+        paused = stop;
+        if (stop) call.pause();
+        else call.resume();
+      };
+      call.on('drain', () => {
+        sendBlocked = false;
+        flow();
+      });
       call.on('data', (req: etcdserverpb.LeaseKeepAliveRequest) => {
+        queued++;
+        flow();
         chain = chain.then(async () => {
-          if (failed) return;
-          // The header is taken before the renewal, so a revoke can never look older than it.
-          const response: etcdserverpb.LeaseKeepAliveResponse = { header: header(), ID: req.ID, TTL: 0n };
           try {
-            response.TTL = BigInt(await core.leaseRenew(req.ID));
-          } catch (err) {
-            if (!EtcdErrors.LeaseNotFound.is(err)) {
-              failed = true;
-              call.emit('error', toServiceError(err));
-              return;
+            if (failed) return;
+            // The header is taken before the renewal, so a revoke can never look older than it.
+            const response: etcdserverpb.LeaseKeepAliveResponse = { header: header(), ID: req.ID, TTL: 0n };
+            try {
+              response.TTL = BigInt(await core.leaseRenew(req.ID));
+            } catch (err) {
+              if (!EtcdErrors.LeaseNotFound.is(err)) {
+                failed = true;
+                call.emit('error', toServiceError(err));
+                return;
+              }
+              // etcd answers a keepalive of an unknown or expired lease with TTL 0.
             }
-            // etcd answers a keepalive of an unknown or expired lease with TTL 0.
+            if (!call.write(response)) sendBlocked = true;
+          } finally {
+            queued--;
+            flow();
           }
-          call.write(response);
         });
       });
+      // Every request read is answered before the stream ends with OK, as etcd does.
       call.on('end', () => void chain.then(() => call.end()));
       call.on('error', () => undefined);
     },

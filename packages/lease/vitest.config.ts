@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { include: ['src/**/*.test.ts'], testTimeout: 30_000 },
+  test: {
+    include: ['src/**/*.test.ts'],
+    testTimeout: 30_000,
+    // A promise rejection nobody handles fails the run, even where a handler is installed.
+    execArgv: ['--unhandled-rejections=strict'],
+  },
 });

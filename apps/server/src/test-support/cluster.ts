@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from './grpc-client.js';
 import { Partition } from './fault-proxy/index.js';
-import { freePort, raftkvBin, removeDir, requireBinary, tempDir, type CommandResult } from './processes.js';
+import { freePort, raftkvNodeArgs, removeDir, requireBinary, tempDir, type CommandResult } from './processes.js';
 
 export type ServerKind = 'etcd' | 'raftkv';
 
@@ -147,7 +147,7 @@ interface Launch { command: string; prefix: string[] }
 
 function launcher(kind: ServerKind): Launch {
   // raftkv runs as `node bin/raftkv`, so the pid Partition sees is the server's own process.
-  return kind === 'etcd' ? { command: requireBinary('etcd'), prefix: [] } : { command: process.execPath, prefix: [raftkvBin] };
+  return kind === 'etcd' ? { command: requireBinary('etcd'), prefix: [] } : { command: process.execPath, prefix: [...raftkvNodeArgs] };
 }
 
 class MemberProcess implements ClusterMember {

@@ -8,6 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const raftkvBin = join(here, '..', '..', 'bin', 'raftkv');
+/**
+ * Arguments for `node` that run raftkv in tests: a promise rejection nobody handles crashes
+ * the member even if a handler is installed, so no test can pass over one.
+ */
+export const raftkvNodeArgs: readonly string[] = ['--unhandled-rejections=strict', raftkvBin];
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -89,7 +94,7 @@ export async function startRaftkv(opts: StartOptions = {}): Promise<ServerProces
   const peerPort = await freePort();
   const dataDir = opts.dataDir ?? tempDir('raftkv-e2e-');
   const url = `http://127.0.0.1:${port}`;
-  return startProcess(process.execPath, [raftkvBin, '--data-dir', dataDir, '--listen-client-urls', url,
+  return startProcess(process.execPath, [...raftkvNodeArgs, '--data-dir', dataDir, '--listen-client-urls', url,
     '--advertise-client-urls', url, '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, ...(opts.args ?? [])],
   `127.0.0.1:${port}`, dataDir, /ready to serve client requests/, 20_000, opts.env);
 }

@@ -30,6 +30,8 @@ import type { Logger } from './logger.js';
 import { PeerTransport } from './peer/index.js';
 import { RaftLog } from './raft-log/index.js';
 import { ServerCore } from './server-core.js';
+import { checkBackendCoversSnapshot } from './storage/backend-check.js';
+import { lockDataDir, type DataDirLock } from './storage/data-dir-lock.js';
 
 /** etcd lets a gRPC message exceed --max-request-bytes by this much before gRPC itself refuses it. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -37,6 +39,12 @@ const GRPC_OVERHEAD_BYTES = 512 * 1024;
 const JOIN_TIMEOUT_MS = 30_000;
 /** A publish refused at once (no leader yet) is tried again this soon. */
 const PUBLISH_RETRY_MS = 100;
+/**
+ * How long shutdown lets open calls finish before cancelling them: Watch and LeaseKeepAlive
+ * streams never finish on their own. etcd 3.4, SIGTERMed with an open `etcdctl watch` and
+ * `lease keep-alive`, exits in about 2 s.
+ */
+export const SHUTDOWN_GRACE_MS = 2_000;
 
 export interface RunningServer {
   readonly core: ServerCore;
@@ -182,6 +190,17 @@ async function openBackend(dbDir: string, snapDir: string, log: Logger): Promise
   return store;
 }
 
+/** Lets open calls finish for `graceMs`, then cancels the rest (open streams never finish). */
+function shutdownWithin(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
 async function bindAll(server: Server, urls: readonly URL[], what: string): Promise<string[]> {
   const endpoints: string[] = [];
   for (const url of urls) {
@@ -202,6 +221,23 @@ async function bindAll(server: Server, urls: readonly URL[], what: string): Prom
  * client URL. Resolves once clients can connect (which, as in etcd, needs a leader).
  */
 export async function startServer(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  // Before anything in the data dir is created or opened, so a refused process touches nothing.
+  // A --wal-dir first: it gets no file of ours (it holds only segments), the socket alone on Linux.
+  const locks: DataDirLock[] = [];
+  const release = async (): Promise<void> => {
+    for (const l of locks.splice(0).reverse()) await l.release();
+  };
+  try {
+    if (config.walDir) locks.push(await lockDataDir(config.walDir, { holderFile: false, what: 'WAL dir' }));
+    locks.push(await lockDataDir(config.dataDir));
+    return await startLocked(config, log, options, release);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+async function startLocked(config: ServerConfig, log: Logger, options: StartOptions, releaseLocks: () => Promise<void>): Promise<RunningServer> {
   onUnexpectedError((err) => log.error('unexpected error answering a request', { error: err instanceof Error ? err.stack : String(err) }));
   const memberDir = join(config.dataDir, 'member');
   const walDir = config.walDir || join(memberDir, 'wal');
@@ -216,6 +252,12 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
   const { memberId, clusterId } = identity;
 
   const store = await openBackend(dbDir, snapDir, log);
+  try {
+    await checkBackendCoversSnapshot(walDir, snapDir, store.consistentIndex);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const membership = new Membership(store.bucket('members'), store.bucket('members_removed'));
   if (membership.size === 0 && identity.initialMembers) {
     for (const m of identity.initialMembers) membership.add(m);
@@ -346,16 +388,31 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
     if (ctx) core?.confChangeApplied(ctx.requestId);
   };
 
+  let installingSnapshot = false;
   const onSnapshot = async (snapshot: Snapshot): Promise<void> => {
-    const index = snapshot.metadata.index;
-    const path = join(snapDir, snapDbName(index));
-    log.info('restoring the backend from the leader\'s snapshot', { index });
-    await applier.flushed();
-    await store.restore(path);
-    lessor.recover(leasedKeys(store));
-    membership.reload();
-    syncPeers();
-    for (const r of await receivedSnapshots(snapDir)) if (r.index <= index) await rm(r.path, { force: true });
+    installingSnapshot = true;
+    try {
+      const index = snapshot.metadata.index;
+      const path = join(snapDir, snapDbName(index));
+      log.info('restoring the backend from the leader\'s snapshot', { index });
+      await applier.flushed();
+      await store.restore(path);
+      lessor.recover(leasedKeys(store));
+      membership.reload();
+      syncPeers();
+      // The leader's backend was at or beyond the snapshot when copied; say so even if its last
+      // entries left no trace there (empty entries), durably BEFORE the .snap.db goes, so the
+      // start-up check holds after a crash.
+      if (index > store.consistentIndex) {
+        store.setConsistentIndex(index);
+        applier.noteBackendWrite();
+        await applier.flushed();
+        await store.flushed();
+      }
+      for (const r of await receivedSnapshots(snapDir)) if (r.index <= index) await rm(r.path, { force: true });
+    } finally {
+      installingSnapshot = false;
+    }
   };
 
   let promoteTerm = 0;
@@ -410,6 +467,15 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
     onLeaderChange,
     onSnapshotSaved: (index) => log.info('saved a snapshot and released WAL segments covered by it', { index }),
     backendDurable: async () => {
+      // Called just before a snapshot at the applied index is saved: every entry up to it was
+      // applied, including empty entries and conf changes that wrote no key, so the consistent index may
+      // say so. Not while a received snapshot is being installed (the applied index is then
+      // the snapshot's, and the backend is not there yet).
+      const applied = raftLog?.appliedIndex ?? 0;
+      if (!installingSnapshot && applied > store.consistentIndex) {
+        store.setConsistentIndex(applied);
+        applier.noteBackendWrite();
+      }
       await applier.flushed();
       await store.flushed();
     },
@@ -458,13 +524,14 @@ export async function startServer(config: ServerConfig, log: Logger, options: St
       clearInterval(progressTimer);
       watchHub.close();
       await clientListener?.close();
-      await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      await shutdownWithin(grpcServer, SHUTDOWN_GRACE_MS);
       await raftLog!.close();
       await transport.close();
       peerServer.forceShutdown();
       memberRpc.close();
       await applier.flushed();
       await store.close();
+      await releaseLocks();
     })();
     return closing;
   };

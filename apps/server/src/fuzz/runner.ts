@@ -1,0 +1,597 @@
+// The fuzz run: batches of generated items (unary requests, mutated requests, stream misuse, raw
+// HTTP/2 frames, peer garbage) sent to raftkv and, where comparable, to the reference etcd; after
+// every batch the checks (alive, put + linearizable get, keyspaces equal), every K batches a
+// kill -9 + restart of a raftkv member. Batch b is generated from seed `seed + b` alone, so
+// `--seed S --batches 1` replays one batch.
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import { etcdserverpb } from '@raftkv/api';
+import { removeDir } from '../test-support/processes.js';
+import { ALLOW_LIST, KNOWN, KNOWN_ETCD_PANICS } from './allow-list.js';
+import {
+  applyMutations, LEARNER, mutationArb, NEVER_LEASES, PEER, POOL_LEASES, POOL_TTL, requestArb, SELF, type FuzzRequest, type Mutation,
+} from './generate.js';
+import { h2ScriptArb, sendH2, type H2Script } from './h2.js';
+import { methodSpec, NEVER_MUTATED, type MethodSpec } from './methods.js';
+import { peerCallArb, sendPeerCall, type PeerCall, type PeerIds } from './peer.js';
+import { Counters, Findings, outcomeText, replayForm, shape, summaryText, type Finding } from './report.js';
+import { crashExcerpt, startSingle, startSubject, type Member, type Subject } from './servers.js';
+import { runStream, streamScriptArb, type StreamScript } from './streams.js';
+import { CODE_NAMES, RawClient, type Outcome } from './wire.js';
+
+export type Item =
+  | { kind: 'unary'; request: FuzzRequest; member: number }
+  | { kind: 'mutated'; request: FuzzRequest; mutations: Mutation[]; member: number }
+  | { kind: 'stream'; script: StreamScript; member: number }
+  | { kind: 'h2'; listener: 'client' | 'peer'; script: H2Script; member: number }
+  | { kind: 'peer'; call: PeerCall; member: number };
+
+export interface FuzzOptions {
+  /** The first batch's seed; batch b uses seed + b. */
+  seed: number;
+  batches: number;
+  /** Items per batch. */
+  batchSize: number;
+  /** raftkv as a 3-member cluster (etcd stays a single member). */
+  cluster: boolean;
+  /** kill -9 + restart a raftkv member every this many batches (and after the last). 0: only at the end. */
+  restartEvery: number;
+  /** Skip requests that hit a known finding (allow-list.ts KNOWN). */
+  skipKnown: boolean;
+  /** Deadline of one unary call. */
+  deadlineMs?: number;
+  /** Relative weights of item kinds. */
+  mix?: Partial<Record<Item['kind'], number>>;
+  log?: (line: string) => void;
+  /** Stops between batches when it returns true (Ctrl-C). */
+  stopRequested?: () => boolean;
+}
+
+export interface FuzzResult {
+  readonly counters: Counters;
+  readonly findings: Finding[];
+  readonly seeds: [number, number];
+  readonly summary: string;
+}
+
+const DEFAULT_MIX: Record<Item['kind'], number> = { unary: 80, mutated: 12, stream: 3, h2: 3, peer: 2 };
+
+export function batchArb(size: number, mix: Record<Item['kind'], number>): fc.Arbitrary<Item[]> {
+  const member = fc.nat(1000);
+  const mutatable = requestArb().filter((r) => !NEVER_MUTATED.has(r.method));
+  const item = fc.oneof(
+    { weight: mix.unary, arbitrary: fc.record({ kind: fc.constant('unary' as const), request: requestArb(), member }) },
+    { weight: mix.mutated, arbitrary: fc.record({ kind: fc.constant('mutated' as const), request: mutatable, mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }), member }) },
+    { weight: mix.stream, arbitrary: fc.record({ kind: fc.constant('stream' as const), script: streamScriptArb, member }) },
+    { weight: mix.h2, arbitrary: fc.record({ kind: fc.constant('h2' as const), listener: fc.constantFrom('client' as const, 'peer' as const), script: h2ScriptArb, member }) },
+    { weight: mix.peer, arbitrary: fc.record({ kind: fc.constant('peer' as const), call: peerCallArb, member }) },
+  );
+  return fc.array(item, { minLength: size, maxLength: size });
+}
+
+/** The items of one batch: a pure function of the seed. */
+export function generateBatch(seed: number, size: number, mix: Partial<Record<Item['kind'], number>> = {}): Item[] {
+  const [items] = fc.sample(batchArb(size, { ...DEFAULT_MIX, ...mix }), { seed, numRuns: 1 });
+  return items!;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const SUSPECT = new Set<number>([status.UNAVAILABLE, status.CANCELLED, status.UNKNOWN, status.DEADLINE_EXCEEDED]);
+const UNKNOWN_MEMBER = 0xbeefn;
+const EVERYTHING = Buffer.from([0]);
+
+/** A header-free, comparable rendering of a decoded response. */
+function canonical(v: unknown, self: bigint | undefined): unknown {
+  if (typeof v === 'bigint') return self !== undefined && v === self ? 'SELF' : `${v}`;
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
+    const b = Buffer.from(v);
+    return b.length > 64 ? `len ${b.length} sha1 ${createHash('sha1').update(b).digest('hex')}` : `hex ${b.toString('hex')}`;
+  }
+  if (Array.isArray(v)) return v.map((x) => canonical(x, self));
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) continue;
+      if (k === 'header' && x && typeof x === 'object') {
+        out[k] = { revision: canonical((x as { revision?: bigint }).revision, undefined) };
+        continue;
+      }
+      out[k] = canonical(x, self);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** The first path where two canonical values differ. */
+function firstDiff(a: unknown, b: unknown, path = ''): string | undefined {
+  if (JSON.stringify(a) === JSON.stringify(b)) return undefined;
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) {
+      const d = firstDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d !== undefined) return d;
+    }
+  }
+  return `${path || '.'}: etcd ${JSON.stringify(a)?.slice(0, 200)} / raftkv ${JSON.stringify(b)?.slice(0, 200)}`;
+}
+
+/** "panic: <what> at <first etcd frame>" from a Go panic in the output. */
+function panicSignature(output: string): string {
+  const lines = output.split('\n');
+  let at = -1;
+  for (let i = lines.length - 1; i >= 0 && at < 0; i--) if (lines[i]!.startsWith('panic:')) at = i;
+  if (at < 0) return shape(crashExcerpt(output, 1));
+  const frame = lines.slice(at).find((l) => l.includes('go.etcd.io/etcd/')) ?? '';
+  return `${lines[at]} at ${frame.replace(/\(0x[^)]*\)/g, '()').replace(/^.*go\.etcd\.io\/etcd\//, '')}`;
+}
+
+interface KeyspaceView { revision: string; kvs: string[] }
+
+function stripPaths(d: string): string {
+  return d.replace(/\.\d+(?=[.:])/g, '.N');
+}
+
+export class FuzzRunner {
+  readonly counters = new Counters();
+  readonly findings = new Findings();
+  private etcd!: Member;
+  private subject!: Subject;
+  private etcdClient!: RawClient;
+  private clients: RawClient[] = [];
+  private etcdId = 0n;
+  private raftkvIds: bigint[] = [];
+  private clusterId = 0n;
+  /** Services raftkv answers UNIMPLEMENTED: sent to raftkv only (to check it stays up). */
+  private readonly raftkvOnly = new Set<string>();
+  /** Methods raftkv answers UNIMPLEMENTED (in a service it otherwise serves). */
+  private readonly raftkvOnlyMethods = new Set<string>();
+  private tainted = false;
+  /** The last unary call, for the crash check that follows it. */
+  private lastUnary: { r: FuzzRequest; mutations: Mutation[] | undefined; e: Outcome | undefined; k: Outcome; rBytes: Buffer } | undefined;
+  private restartTurn = 0;
+  private readonly deadlineMs: number;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: FuzzOptions) {
+    this.deadlineMs = opts.deadlineMs ?? 5000;
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const [etcd, subject] = await Promise.all([startSingle('etcd'), startSubject(this.opts.cluster)]);
+    this.etcd = etcd;
+    this.subject = subject;
+    this.etcdClient = new RawClient(etcd.endpoint);
+    this.clients = subject.members.map((m) => new RawClient(m.endpoint));
+    await this.learnIds();
+    await this.grantPool();
+    await this.probeServices();
+  }
+
+  async close(): Promise<void> {
+    this.etcdClient?.close();
+    for (const c of this.clients) c.close();
+    await Promise.all([
+      this.etcd ? this.etcd.kill().then(() => removeDir(this.etcd.dataDir)) : undefined,
+      this.subject?.close(),
+    ]);
+  }
+
+  /** Both sides fresh (new data dirs): after a failed restart or a divergence, to compare again. */
+  private async resetAll(why: string): Promise<void> {
+    this.log(`  reset both servers fresh: ${why}`);
+    this.counters.resets++;
+    await this.close();
+    await this.start();
+    this.tainted = false;
+  }
+
+  private async learnIds(): Promise<void> {
+    const status1 = async (c: RawClient): Promise<etcdserverpb.StatusResponse> => {
+      for (let i = 0; ; i++) {
+        const o = await c.unary('/etcdserverpb.Maintenance/Status', Buffer.alloc(0), 2000);
+        if (o.code === 0) return etcdserverpb.StatusResponse.decode(o.body!);
+        if (i > 50) throw new Error(`Status on ${c.endpoint}: ${outcomeText(o)}`);
+        await sleep(200);
+      }
+    };
+    this.etcdId = (await status1(this.etcdClient)).header?.memberId ?? 0n;
+    const st = await Promise.all(this.clients.map(status1));
+    this.raftkvIds = st.map((s) => s.header?.memberId ?? 0n);
+    this.clusterId = st[0]?.header?.clusterId ?? 0n;
+  }
+
+  private async grantPool(): Promise<void> {
+    for (const ID of POOL_LEASES) {
+      const bytes = methodSpec('LeaseGrant').encode({ ID, TTL: POOL_TTL });
+      await Promise.all([this.etcdClient.unary('/etcdserverpb.Lease/LeaseGrant', bytes, this.deadlineMs),
+        this.raftkvClient(0).unary('/etcdserverpb.Lease/LeaseGrant', bytes, this.deadlineMs)]);
+    }
+  }
+
+  private async probeServices(): Promise<void> {
+    const probes: [string, Record<string, unknown>][] = [
+      ['AuthStatus', {}], ['Lock', { name: Buffer.from('__probe'), lease: NEVER_LEASES[0]! }], ['Leader', { name: Buffer.from('__probe') }],
+    ];
+    for (const [method, req] of probes) {
+      const spec = methodSpec(method);
+      const bytes = spec.encode(req);
+      const [e, r] = await Promise.all([this.etcdClient.unary(spec.path, bytes, this.deadlineMs), this.raftkvClient(0).unary(spec.path, bytes, this.deadlineMs)]);
+      if (r.code === status.UNIMPLEMENTED && e.code !== status.UNIMPLEMENTED) {
+        this.raftkvOnly.add(spec.service);
+        this.findings.add({
+          kind: 'mismatch', signature: `service ${spec.service}: raftkv answers UNIMPLEMENTED`, where: 'start-up probe', method,
+          request: replayForm(req), etcd: outcomeText(e), raftkv: outcomeText(r),
+          detail: `every ${spec.service} method is sent to raftkv only from here on (etcd would diverge)`,
+        });
+      }
+    }
+  }
+
+  private raftkvClient(i: number): RawClient {
+    return this.clients[i % this.clients.length]!;
+  }
+
+  private member(i: number): Member {
+    return this.subject.members[i % this.subject.members.length]!;
+  }
+
+  // ------------------------------------------------------------------ the run
+
+  async run(): Promise<FuzzResult> {
+    const { seed, batches } = this.opts;
+    let last = seed - 1;
+    for (let b = 0; b < batches; b++) {
+      if (this.opts.stopRequested?.()) break;
+      const batchSeed = seed + b;
+      last = batchSeed;
+      await this.runBatch(batchSeed);
+      this.counters.batches++;
+      const k = this.opts.restartEvery;
+      if ((k > 0 && (b + 1) % k === 0) || b === batches - 1) await this.crashRestartCheck(`after seed ${batchSeed}`);
+    }
+    const findings = this.findings.all();
+    return { counters: this.counters, findings, seeds: [seed, last], summary: summaryText(this.counters, findings, [seed, last]) };
+  }
+
+  async runBatch(batchSeed: number): Promise<void> {
+    const items = generateBatch(batchSeed, this.opts.batchSize, this.opts.mix);
+    this.tainted = false;
+    for (let i = 0; i < items.length; i++) {
+      const where = `seed ${batchSeed} item ${i}`;
+      try {
+        await this.runItem(items[i]!, where);
+      } catch (err) {
+        this.log(`  ${where}: harness error ${(err as Error).stack ?? String(err)}`);
+      }
+      if (await this.checkProcesses(items[i]!, where)) this.tainted = true;
+    }
+    await this.checkBatch(`seed ${batchSeed}`);
+    this.log(`seed ${batchSeed}: ${items.length} items, ${this.findings.all().length} findings so far`);
+  }
+
+  private async runItem(item: Item, where: string): Promise<void> {
+    switch (item.kind) {
+      case 'unary': return this.runUnary(item.request, undefined, item.member, where);
+      case 'mutated': return this.runUnary(item.request, item.mutations, item.member, where);
+      case 'stream': {
+        this.counters.inc(this.counters.sent, `stream:${item.script.stream}`);
+        const res = await runStream(this.member(item.member).endpoint, item.script, 600);
+        this.counters.inc(this.counters.codes, `raftkv stream ${item.script.stream} ${res.status === undefined ? 'no-status' : CODE_NAMES[res.status]}`);
+        return;
+      }
+      case 'h2': {
+        this.counters.inc(this.counters.sent, `h2:${item.listener}`);
+        const m = this.member(item.member);
+        await sendH2(item.listener === 'client' ? m.endpoint : m.peerEndpoint, item.script, 500);
+        return;
+      }
+      case 'peer': {
+        this.counters.inc(this.counters.sent, `peer:${item.call.kind === 'member' ? item.call.method : item.call.path}`);
+        const idx = item.member % this.subject.members.length;
+        const ids: PeerIds = { clusterId: this.clusterId, self: this.raftkvIds[idx] ?? 0n, others: this.raftkvIds.filter((_, j) => j !== idx) };
+        const code = await sendPeerCall(this.member(item.member).peerEndpoint, item.call, ids, 800);
+        this.counters.inc(this.counters.codes, `raftkv peer ${code === undefined ? 'no-status' : CODE_NAMES[code]}`);
+        return;
+      }
+    }
+  }
+
+  /** Placeholders (SELF, LEARNER, PEER) replaced with that server's member IDs. */
+  private async resolve(r: FuzzRequest, side: 'etcd' | number): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = { ...r.req };
+    for (const f of ['ID', 'memberID', 'targetID']) {
+      const v = out[f];
+      if (v === SELF) out[f] = side === 'etcd' ? this.etcdId : this.raftkvIds[side % this.raftkvIds.length]!;
+      else if (v === PEER) {
+        const others = side === 'etcd' ? [] : this.raftkvIds.filter((_, j) => j !== side % this.raftkvIds.length);
+        out[f] = r.method === 'MoveLeader' && others.length > 0 ? others[0]! : UNKNOWN_MEMBER;
+      } else if (v === LEARNER) out[f] = await this.learnerId(side);
+    }
+    return out;
+  }
+
+  private async learnerId(side: 'etcd' | number): Promise<bigint> {
+    const c = side === 'etcd' ? this.etcdClient : this.raftkvClient(side);
+    const o = await c.unary('/etcdserverpb.Cluster/MemberList', Buffer.alloc(0), this.deadlineMs);
+    if (o.code !== 0) return UNKNOWN_MEMBER;
+    const res = etcdserverpb.MemberListResponse.decode(o.body!);
+    return res.members.find((m) => m.isLearner)?.ID ?? UNKNOWN_MEMBER;
+  }
+
+  private async runUnary(r: FuzzRequest, mutations: Mutation[] | undefined, memberIdx: number, where: string): Promise<void> {
+    const spec = methodSpec(r.method);
+    const label = mutations ? `mutated:${r.method}` : r.method;
+    if (this.opts.skipKnown && KNOWN.some((k) => k.matches(r))) {
+      this.counters.skippedKnown++;
+      return;
+    }
+    this.counters.inc(this.counters.sent, label);
+    const idx = memberIdx % this.subject.members.length;
+    const encode = async (side: 'etcd' | number): Promise<Buffer> => {
+      const bytes = spec.encode(await this.resolve(r, side));
+      return mutations ? applyMutations(bytes, mutations) : bytes;
+    };
+    const etcdPanics = this.opts.skipKnown && KNOWN_ETCD_PANICS.some((k) => k.matches(r));
+    if (etcdPanics) this.counters.skippedKnown++;
+    const toEtcd = !this.raftkvOnly.has(spec.service) && !this.raftkvOnlyMethods.has(r.method) && !etcdPanics;
+    const [eBytes, rBytes] = await Promise.all([toEtcd ? encode('etcd') : undefined, encode(idx)]);
+    const [e, k] = await Promise.all([
+      eBytes ? this.etcdClient.unary(spec.path, eBytes, this.deadlineMs) : undefined,
+      this.raftkvClient(idx).unary(spec.path, rBytes, this.deadlineMs),
+    ]);
+    if (e) this.counters.inc(this.counters.codes, `etcd ${CODE_NAMES[e.code]}`);
+    this.counters.inc(this.counters.codes, `raftkv ${CODE_NAMES[k.code]}`);
+    this.lastUnary = { r, mutations, e, k, rBytes };
+    if (SUSPECT.has(k.code) || (e !== undefined && SUSPECT.has(e.code))) {
+      // A process that died answers UNAVAILABLE first: the crash check records it, not a mismatch.
+      for (let t = 0; t < 5 && this.etcd.alive() && this.subject.members.every((m) => m.alive()); t++) await sleep(50);
+      if (!this.etcd.alive() || this.subject.members.some((m) => !m.alive())) return;
+    }
+    if (!e) {
+      if (etcdPanics && k.code === status.OK) {
+        this.findings.add({ kind: 'mismatch', signature: `${label}: etcd panics on it, raftkv answers OK`, where, method: label, request: replayForm(r.req), etcd: 'panics', raftkv: outcomeText(k) });
+      }
+      return;
+    }
+    if (k.code === status.UNIMPLEMENTED && /does not implement the method/.test(k.details) && e.code !== status.UNIMPLEMENTED) {
+      // Sent to raftkv only from here on: etcd would change state raftkv does not have.
+      this.raftkvOnlyMethods.add(r.method);
+    }
+    if (r.method === 'Alarm' && k.code !== e.code) await this.disarmAlarms(this.etcdClient);
+    const mismatch = this.compare(spec, r, e, k, mutations !== undefined, idx);
+    if (mismatch === undefined) return;
+    if (e.code === 0 || k.code === 0) this.tainted = true; // one side changed state, the other did not
+    this.findings.add({
+      kind: 'mismatch', signature: mismatch, where, method: label,
+      request: mutations ? `${replayForm(r.req)} mutated ${JSON.stringify(mutations)} => bytes ${rBytes.toString('hex').slice(0, 400)}` : replayForm(r.req),
+      etcd: outcomeText(e), raftkv: outcomeText(k),
+    });
+  }
+
+  /** A mismatch signature, or undefined when the answers agree (or may differ). */
+  private compare(spec: MethodSpec, r: FuzzRequest, e: Outcome, k: Outcome, mutated: boolean, idx: number): string | undefined {
+    let policy = spec.policy(r.req, this.opts.cluster);
+    if (policy === 'none') return undefined;
+    if ((spec.name === 'Lock' || spec.name === 'Campaign') && (e.code === status.DEADLINE_EXCEEDED || k.code === status.DEADLINE_EXCEEDED)) return undefined;
+    // After a reported mismatch that changed state on one side only, revisions differ until the
+    // batch's resync: bodies would only repeat that finding.
+    if ((mutated || this.tainted) && policy === 'body') policy = 'code';
+    const label = mutated ? `mutated ${spec.name}` : spec.name;
+    if (e.code !== k.code || e.details !== k.details) {
+      if (ALLOW_LIST.some((a) => a.matches(spec.name, e, k, mutated))) return undefined;
+      if (k.code === status.UNIMPLEMENTED) return `${spec.name}: raftkv answers UNIMPLEMENTED`;
+      if (e.code === status.INTERNAL && e.details.startsWith('grpc: error unmarshalling request')) {
+        return 'mutated: etcd refuses to decode (grpc: error unmarshalling request), raftkv decodes and answers';
+      }
+      return `${label}: etcd ${shape(outcomeText(e))} / raftkv ${shape(outcomeText(k))}`;
+    }
+    if (policy !== 'body' || e.code !== 0) return undefined;
+    const decode = (o: Outcome, self: bigint): unknown => {
+      const res = spec.decodeResponse(o.body!) as Record<string, unknown>;
+      spec.normalise?.(res, r.req);
+      return canonical(res, self);
+    };
+    const d = firstDiff(decode(e, this.etcdId), decode(k, this.raftkvIds[idx] ?? 0n));
+    return d === undefined ? undefined : `${label}: body differs at ${stripPaths(d.split(':')[0]!)}`;
+  }
+
+  // ------------------------------------------------------------------ checks
+
+  /** After an item: records a crash of raftkv or etcd and brings the process back. True if one crashed. */
+  private async checkProcesses(item: Item, where: string): Promise<boolean> {
+    const last = this.lastUnary;
+    this.lastUnary = undefined;
+    let crashed = false;
+    const describe = (): { method?: string; request: string } => {
+      if (item.kind === 'unary' || item.kind === 'mutated') {
+        return { method: item.request.method, request: item.kind === 'mutated' ? `${replayForm(item.request.req)} mutated => bytes ${last?.rBytes.toString('hex').slice(0, 400)}` : replayForm(item.request.req) };
+      }
+      return { request: `${item.kind} ${replayForm(item).slice(0, 1500)}` };
+    };
+    for (let i = 0; i < this.subject.members.length; i++) {
+      const m = this.subject.members[i]!;
+      if (m.alive()) continue;
+      crashed = true;
+      this.counters.crashes++;
+      const excerpt = crashExcerpt(m.output());
+      const { method, request } = describe();
+      const f = this.findings.add({
+        kind: 'crash', signature: `${item.kind} ${method ?? ''}: raftkv exited: ${shape(excerpt.split('\n').find((l) => /fatal|panic|rror/.test(l)) ?? excerpt.split('\n')[0] ?? '')}`,
+        where, ...(method ? { method } : {}), request, etcd: outcomeText(last?.e), raftkv: outcomeText(last?.k), detail: excerpt,
+      });
+      this.log(`  CRASH ${m.name} at ${where} (${f.signature})`);
+      await this.restartMember(i, `after the crash at ${where}`, method);
+    }
+    if (!this.etcd.alive()) {
+      crashed = true;
+      const { method, request } = describe();
+      this.findings.add({
+        kind: 'etcd-not-total', signature: `${method ?? item.kind}: etcd exited: ${panicSignature(this.etcd.output())}`,
+        where, ...(method ? { method } : {}), request, etcd: outcomeText(last?.e), raftkv: outcomeText(last?.k), detail: crashExcerpt(this.etcd.output()),
+      });
+      try {
+        await this.etcd.restart();
+        this.etcdClient.reset();
+      } catch {
+        await this.resetAll('etcd cannot restart on its data dir');
+      }
+    }
+    return crashed;
+  }
+
+  /** Restarts member i on its data dir; a failure is a finding, and both sides start fresh. */
+  private async restartMember(i: number, why: string, method?: string): Promise<boolean> {
+    const m = this.subject.members[i]!;
+    const before = m.output().length;
+    try {
+      await m.restart();
+      this.counters.restarts++;
+      this.clients[i]!.reset();
+      return true;
+    } catch (err) {
+      const out = m.output().slice(before);
+      this.findings.add({
+        kind: 'restart-failed', signature: `${method ?? ''}: restart fails: ${shape(crashExcerpt(out, 3).split('\n').find((l) => /fatal|rror/.test(l)) ?? (err as Error).message)}`,
+        where: why, ...(method ? { method } : {}), detail: `${(err as Error).message}\n${crashExcerpt(out)}`,
+      });
+      this.log(`  RESTART FAILED ${m.name} ${why}`);
+      await this.resetAll(`${m.name} cannot restart`);
+      return false;
+    }
+  }
+
+  private async rangeAll(c: RawClient, serializable: boolean): Promise<KeyspaceView | string> {
+    const req = etcdserverpb.RangeRequest.fromPartial({ key: EVERYTHING, rangeEnd: EVERYTHING, serializable });
+    const o = await c.unary('/etcdserverpb.KV/Range', Buffer.from(etcdserverpb.RangeRequest.encode(req).finish()), 15_000);
+    if (o.code !== 0) return outcomeText(o);
+    const res = etcdserverpb.RangeResponse.decode(o.body!);
+    return {
+      revision: `${res.header?.revision ?? 0n}`,
+      kvs: res.kvs.map((kv) => {
+        const v = kv.value.length > 32 ? `len ${kv.value.length} sha1 ${createHash('sha1').update(kv.value).digest('hex').slice(0, 12)}` : kv.value.toString('hex');
+        return `${kv.key.toString('hex').slice(0, 80)}${kv.key.length > 40 ? `…(${kv.key.length})` : ''} = ${v} ver ${kv.version} create ${kv.createRevision} mod ${kv.modRevision} lease ${kv.lease}`;
+      }),
+    };
+  }
+
+  private static diffViews(a: KeyspaceView | string, b: KeyspaceView | string): string | undefined {
+    if (typeof a === 'string' || typeof b === 'string') {
+      return typeof a === 'string' && typeof b === 'string' && a === b ? undefined : `range failed: ${typeof a === 'string' ? a : 'ok'} / ${typeof b === 'string' ? b : 'ok'}`;
+    }
+    const lines: string[] = [];
+    if (a.revision !== b.revision) lines.push(`revision ${a.revision} / ${b.revision}`);
+    const sa = new Set(a.kvs);
+    const sb = new Set(b.kvs);
+    for (const x of a.kvs) if (!sb.has(x)) lines.push(`only first: ${x}`);
+    for (const x of b.kvs) if (!sa.has(x)) lines.push(`only second: ${x}`);
+    return lines.length === 0 ? undefined : lines.slice(0, 12).join('\n');
+  }
+
+  private async disarmAlarms(c: RawClient): Promise<void> {
+    const spec = methodSpec('Alarm');
+    const o = await c.unary(spec.path, spec.encode({ action: 0 }), this.deadlineMs);
+    if (o.code !== 0) return;
+    for (const a of etcdserverpb.AlarmResponse.decode(o.body!).alarms) {
+      await c.unary(spec.path, spec.encode({ action: 2, memberID: a.memberID, alarm: a.alarm }), this.deadlineMs);
+    }
+  }
+
+  /** After a batch: alarms off, put + linearizable get everywhere, keyspaces equal. */
+  async checkBatch(where: string): Promise<void> {
+    await this.disarmAlarms(this.etcdClient);
+    await this.disarmAlarms(this.raftkvClient(0));
+    const putSpec = methodSpec('Put');
+    const rangeSpec = methodSpec('Range');
+    const key = Buffer.from('__fuzz/alive');
+    const value = Buffer.from(where);
+    const put = putSpec.encode({ key, value });
+    const [e, k] = await Promise.all([this.etcdClient.unary(putSpec.path, put, this.deadlineMs), this.raftkvClient(0).unary(putSpec.path, put, 10_000)]);
+    if (e.code !== 0) {
+      await this.resetAll(`etcd refused the check put: ${outcomeText(e)}`);
+      return;
+    }
+    if (k.code !== 0) {
+      this.findings.add({ kind: 'unresponsive', signature: `check put: ${shape(outcomeText(k))}`, where, raftkv: outcomeText(k), etcd: outcomeText(e) });
+      await this.resetAll('raftkv refused the check put');
+      return;
+    }
+    for (let i = 0; i < this.clients.length; i++) {
+      const o = await this.clients[i]!.unary(rangeSpec.path, rangeSpec.encode({ key }), 10_000);
+      const got = o.code === 0 ? etcdserverpb.RangeResponse.decode(o.body!).kvs[0]?.value.toString() : undefined;
+      if (got !== where) {
+        this.findings.add({ kind: 'unresponsive', signature: `check get on member ${i}: ${shape(outcomeText(o))}`, where, raftkv: `${outcomeText(o)} value ${got}` });
+        await this.resetAll('raftkv failed the check get');
+        return;
+      }
+    }
+    const want = await this.rangeAll(this.etcdClient, false);
+    const got = await this.rangeAll(this.raftkvClient(0), false);
+    const d = FuzzRunner.diffViews(want, got);
+    if (d !== undefined) {
+      if (!this.tainted) {
+        this.findings.add({
+          kind: 'keyspace', signature: `keyspace differs: ${shape(d.split('\n')[0]!.replace(/ = .*/, ''))}`,
+          where: `${where} (replay: --seed ${where.replace(/\D+/g, '')} --batches 1)`, detail: `first = etcd, second = raftkv\n${d}`,
+        });
+      }
+      await this.resetAll(this.tainted ? 'resync after a reported mismatch' : 'keyspace differs');
+      return;
+    }
+    if (this.opts.cluster) await this.checkConverged(got, where);
+  }
+
+  /** Every member's serializable view reaches `want` within a few seconds. */
+  private async checkConverged(want: KeyspaceView | string, where: string): Promise<boolean> {
+    for (let i = 0; i < this.clients.length; i++) {
+      let d: string | undefined;
+      for (let t = 0; t < 50; t++) {
+        d = FuzzRunner.diffViews(want, await this.rangeAll(this.clients[i]!, true));
+        if (d === undefined) break;
+        await sleep(100);
+      }
+      if (d !== undefined) {
+        this.findings.add({ kind: 'diverged', signature: `member ${i} does not converge: ${shape(d.split('\n')[0]!)}`, where, detail: d });
+        await this.resetAll('members diverged');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** kill -9 one raftkv member, restart it on its data dir, and check it serves the same keyspace. */
+  async crashRestartCheck(where: string): Promise<void> {
+    const i = this.restartTurn++ % this.subject.members.length;
+    const m = this.subject.members[i]!;
+    const before = await this.rangeAll(this.raftkvClient(i), false);
+    await m.kill();
+    if (!(await this.restartMember(i, `kill -9 + restart of ${m.name} ${where}`))) return;
+    let d: string | undefined;
+    for (let t = 0; t < 50; t++) {
+      d = FuzzRunner.diffViews(before, await this.rangeAll(this.raftkvClient(i), this.opts.cluster));
+      if (d === undefined) break;
+      await sleep(200);
+    }
+    if (d !== undefined) {
+      this.findings.add({ kind: 'lost', signature: `after kill -9 + restart: ${shape(d.split('\n')[0]!)}`, where, detail: `first = before, second = after\n${d}` });
+      await this.resetAll('data lost across restart');
+    } else {
+      this.log(`  kill -9 + restart of ${m.name}: same keyspace (${typeof before === 'string' ? before : `${before.kvs.length} keys, revision ${before.revision}`})`);
+    }
+  }
+}
+
+/** Runs a whole fuzz session: start, batches, checks, close (always). */
+export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
+  const runner = new FuzzRunner(opts);
+  try {
+    await runner.start();
+    return await runner.run();
+  } finally {
+    await runner.close();
+  }
+}

@@ -246,6 +246,26 @@ export class Backend {
   }
 
   /**
+   * Up to `limit` LMDB entries with fromMain <= main <= toMain, after the key `after`
+   * (exclusive; from fromMain when undefined), in revision order, each passed to `f` with
+   * LMDB's buffers (valid only during the call). Returns a copy of the last key, to continue
+   * from, or undefined once the range is exhausted.
+   */
+  durableSlice(after: Buffer | undefined, fromMain: number, toMain: number, limit: number,
+    f: (key: Buffer, value: Buffer) => void): Buffer | undefined {
+    const start = after ?? Buffer.from(encodeRevision({ main: fromMain, sub: 0 }));
+    const end = Buffer.from(encodeRevision({ main: toMain + 1, sub: 0 }));
+    let last: Buffer | undefined;
+    let n = 0;
+    for (const { key, value } of this.keyDb.getRange({ start, end, limit, exclusiveStart: after !== undefined })) {
+      f(key, value);
+      last = key;
+      n++;
+    }
+    return n < limit ? undefined : Buffer.from(last!);
+  }
+
+  /**
    * Every stored change in LMDB in revision order, for rebuilding the index on open.
    * `bytes` is LMDB's buffer for the entry: valid only until the iteration moves on.
    */

@@ -15,3 +15,4 @@ export type {
   TxnResponse,
 } from './kv.js';
 export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccStoreOptions } from './kvstore.js';
+export type { ReadPacing } from './paced.js';

@@ -62,6 +62,19 @@ export class KeyIndex {
     this.modified = rev;
   }
 
+  /**
+   * A copy that later changes to either object leave the other as it was: the generation
+   * objects and the open generation's revisions are copied; closed generations' revision
+   * arrays are shared (nothing changes them in place: compaction slices).
+   */
+  clone(): KeyIndex {
+    const c = new KeyIndex(this.key);
+    c.modified = this.modified;
+    const last = this.generations.length - 1;
+    c.generations = this.generations.map((g, i) => ({ ver: g.ver, created: g.created, revs: i === last ? g.revs.slice() : g.revs }));
+    return c;
+  }
+
   /** Starts the history from a stored revision whose older revisions were compacted away. */
   restore(created: Revision, modified: Revision, ver: number): void {
     this.modified = modified;

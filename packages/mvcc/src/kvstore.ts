@@ -12,7 +12,7 @@ import {
 } from './backend.js';
 import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
-import { KeyIndex, revisionId, type RevisionSet } from './key_index.js';
+import { KeyIndex, revisionId, type KeyAt, type RevisionSet } from './key_index.js';
 import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key_value.js';
 import type {
   Compare,
@@ -37,6 +37,7 @@ import {
   encodeUint64,
   type Revision,
 } from './revision.js';
+import { Pacer, sortPaced, type ReadPacing } from './paced.js';
 import { keyString, TreeIndex, type RangeEnd } from './tree_index.js';
 
 /** Options of {@link MvccStore.open}. */
@@ -155,10 +156,8 @@ function inRange(k: string, key: string, end: RangeEnd): boolean {
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(
-    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  );
+  // Buffer.compare takes any Uint8Array: no views to allocate (a sort makes millions of calls).
+  return Buffer.compare(a, b);
 }
 
 function compareNumbers(a: number | bigint, b: number | bigint): number {
@@ -177,6 +176,74 @@ function checkOptionalRevision(n: number | undefined, what: string): number {
   if (n === undefined) return 0;
   if (!Number.isSafeInteger(n)) throw new RangeError(`${what} must be a safe integer, got ${n}`);
   return n;
+}
+
+/** A range request's options, checked, in the order etcd's apply uses them. */
+interface RangePlan {
+  reqLimit: number;
+  minMod: number;
+  maxMod: number;
+  minCreate: number;
+  maxCreate: number;
+  /** Keys to fetch from the index walk: 0 for all, else one past the limit (for `more`). */
+  fetchLimit: number;
+  revision: number;
+  sortOrder: 'none' | 'ascend' | 'descend';
+  /** The sort's comparator (descending already applied). @throws RangeError for an unknown target. */
+  comparator(): (a: KeyValue, b: KeyValue) => number;
+}
+
+function planRange(req: RangeRequest): RangePlan {
+  const reqLimit = checkOptionalRevision(req.limit, 'limit');
+  const minMod = checkOptionalRevision(req.minModRevision, 'minModRevision');
+  const maxMod = checkOptionalRevision(req.maxModRevision, 'maxModRevision');
+  const minCreate = checkOptionalRevision(req.minCreateRevision, 'minCreateRevision');
+  const maxCreate = checkOptionalRevision(req.maxCreateRevision, 'maxCreateRevision');
+  const sortOrderIn = req.sortOrder ?? 'none';
+  const sortTarget = req.sortTarget ?? 'key';
+  // As etcd's apply: sorting and filters need every key; otherwise one extra for `more`.
+  let fetchLimit = reqLimit;
+  if (sortOrderIn !== 'none' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0) fetchLimit = 0;
+  if (fetchLimit > 0) fetchLimit++;
+  const revision = checkOptionalRevision(req.revision, 'revision');
+  let sortOrder = sortOrderIn;
+  if (sortTarget !== 'key' && sortOrder === 'none') sortOrder = 'ascend';
+  return {
+    reqLimit, minMod, maxMod, minCreate, maxCreate, fetchLimit, revision, sortOrder,
+    comparator() {
+      const cmp = SORTERS[sortTarget];
+      if (!cmp) throw new RangeError(`unknown sortTarget ${sortTarget}`);
+      return sortOrder === 'descend' ? (a, b) => cmp(b, a) : cmp;
+    },
+  };
+}
+
+function filterRange(kvs: KeyValue[], p: RangePlan): KeyValue[] {
+  if (p.maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= p.maxMod);
+  if (p.minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= p.minMod);
+  if (p.maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= p.maxCreate);
+  if (p.minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= p.minCreate);
+  return kvs;
+}
+
+function finishRange(kvs: KeyValue[], p: RangePlan, req: RangeRequest, rr: { rev: number; count: number }): RangeResponse {
+  let more = false;
+  if (p.reqLimit > 0 && kvs.length > p.reqLimit) {
+    kvs = kvs.slice(0, p.reqLimit);
+    more = true;
+  }
+  if (req.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
+  return { revision: rr.rev, kvs, more, count: rr.count };
+}
+
+/** One read in steps: its pacer, the check made after each pause, and its end. */
+interface PacedRead {
+  readonly pacer: Pacer;
+  /** @throws MvccError `closed` when the store closed or was restored since the read began. */
+  readonly check: () => void;
+  /** Pauses (registering the read at the first pause), then checks. */
+  pause(): Promise<void>;
+  end(): void;
 }
 
 /**
@@ -211,6 +278,8 @@ export class MvccStore {
   private closing = false;
   private closed = false;
   private readonly compactionBatchLimit: number;
+  /** Reads running in steps ({@link rangePaced}, {@link hashPaced}); each resolves when it ends. */
+  private readonly pacedReads = new Set<Promise<void>>();
 
   private readonly dir: string;
   private readonly backendOptions: BackendOptions;
@@ -355,41 +424,133 @@ export class MvccStore {
   }
 
   private rangeAt(req: RangeRequest, curRev: number): RangeResponse {
-    const reqLimit = checkOptionalRevision(req.limit, 'limit');
-    const minMod = checkOptionalRevision(req.minModRevision, 'minModRevision');
-    const maxMod = checkOptionalRevision(req.maxModRevision, 'maxModRevision');
-    const minCreate = checkOptionalRevision(req.minCreateRevision, 'minCreateRevision');
-    const maxCreate = checkOptionalRevision(req.maxCreateRevision, 'maxCreateRevision');
-    const sortOrderIn = req.sortOrder ?? 'none';
-    const sortTarget = req.sortTarget ?? 'key';
-
-    // As etcd's apply: sorting and filters need every key; otherwise one extra for `more`.
-    let limit = reqLimit;
-    if (sortOrderIn !== 'none' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0) limit = 0;
-    if (limit > 0) limit++;
-
-    const rr = this.rangeKeys(req.key, req.rangeEnd, checkOptionalRevision(req.revision, 'revision'), curRev, limit, req.countOnly === true);
-    let kvs = rr.kvs;
-    if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
-    if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
-    if (maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
-    if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
-
-    let sortOrder = sortOrderIn;
-    if (sortTarget !== 'key' && sortOrder === 'none') sortOrder = 'ascend';
-    if (sortOrder !== 'none') {
-      const cmp = SORTERS[sortTarget];
-      if (!cmp) throw new RangeError(`unknown sortTarget ${sortTarget}`);
+    const plan = planRange(req);
+    const rr = this.rangeKeys(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true);
+    let kvs = filterRange(rr.kvs, plan);
+    if (plan.sortOrder !== 'none') {
+      const cmp = plan.comparator();
       // Stable sort: ties keep key order (what etcd's sort gives for small results).
-      kvs = sortOrder === 'ascend' ? kvs.slice().sort(cmp) : kvs.slice().sort((a, b) => cmp(b, a));
+      kvs = kvs.slice().sort(cmp);
     }
-    let more = false;
-    if (reqLimit > 0 && kvs.length > reqLimit) {
-      kvs = kvs.slice(0, reqLimit);
-      more = true;
+    return finishRange(kvs, plan, req, rr);
+  }
+
+  /**
+   * {@link range} in steps, for reads too big to serve in one go: the same answer as `range`
+   * called at once, given the same request and state, whatever writes, compactions and
+   * commits run during its pauses. A read that fits in one step is served without pausing.
+   *
+   * Consistency: the revision is fixed at the call (compacted/future errors are decided
+   * then). The index is walked on a pinned copy-on-write view ({@link TreeIndex.pin}), so a
+   * compaction during the read does not change what it sees; values are read from the
+   * backend, whose deletions by compactions scheduled during the read wait until it ends
+   * (they only free space: no read at or above the compacted revision needs them).
+   * @throws MvccError as {@link range}; `closed` when the store closes or its state is
+   *   replaced by a {@link restore} during the read.
+   */
+  async rangePaced(req: RangeRequest, pacing: ReadPacing): Promise<RangeResponse> {
+    this.checkOpen();
+    const curRev = this.currentRev;
+    const plan = planRange(req);
+    const read = this.pacedRead(new Pacer(pacing));
+    try {
+      const rr = await this.rangeKeysPaced(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true, read);
+      let kvs = filterRange(rr.kvs, plan);
+      if (plan.sortOrder !== 'none') {
+        const cmp = plan.comparator();
+        kvs = kvs.length <= read.pacer.step ? kvs.slice().sort(cmp) : await sortPaced(kvs, cmp, read.pacer, read.check);
+      }
+      return finishRange(kvs, plan, req, rr);
+    } finally {
+      read.end();
     }
-    if (req.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
-    return { revision: rr.rev, kvs, more, count: rr.count };
+  }
+
+  /** etcd's rangeKeys (as {@link rangeKeys}), walking the index and reading values in steps. */
+  private async rangeKeysPaced(
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined,
+    reqRev: number,
+    curRev: number,
+    limit: number,
+    countOnly: boolean,
+    read: PacedRead,
+  ): Promise<{ kvs: KeyValue[]; count: number; rev: number }> {
+    const end = rangeEndOf(rangeEnd);
+    if (end === undefined) return this.rangeKeys(key, rangeEnd, reqRev, curRev, limit, countOnly);
+    let rev = reqRev;
+    if (rev > curRev) throw new MvccError('future_revision');
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+
+    // The first step walks the live index; a walk that goes on pins it first (nothing has
+    // changed it yet: the step ran without a pause).
+    const revs: KeyAt[] = [];
+    let last: string | undefined;
+    let seen = 0;
+    this.index.visit(keyString(key), end, (k, ki) => {
+      const at = ki.get(rev);
+      if (at) revs.push(at);
+      last = k;
+      return ++seen < read.pacer.step;
+    });
+    if (seen >= read.pacer.step) {
+      const pinned = this.index.pin();
+      try {
+        for (const [k, ki] of pinned.entries(last!, end)) {
+          if (k === last) continue;
+          const at = ki.get(rev);
+          if (at) revs.push(at);
+          if (read.pacer.tick()) await read.pause();
+        }
+      } finally {
+        pinned.release();
+      }
+    }
+    if (revs.length === 0 || countOnly) return { kvs: [], count: revs.length, rev: curRev };
+    const n = limit <= 0 || limit > revs.length ? revs.length : limit;
+    const kvs: KeyValue[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      kvs[i] = this.backend.readKeyValue(revs[i]!.modified);
+      if (read.pacer.tick()) await read.pause();
+    }
+    return { kvs, count: revs.length, rev: curRev };
+  }
+
+  /**
+   * Book-keeping of one read in steps. It registers with the store at its first pause (a read
+   * that never pauses needs no protection): from then on, compactions scheduled before it
+   * ends keep their backend deletions until it ends.
+   */
+  private pacedRead(pacer: Pacer, registerNow = false): PacedRead {
+    const backend = this.backend;
+    let end = registerNow ? this.registerPacedRead() : undefined;
+    const check = () => {
+      this.checkOpen();
+      if (this.backend !== backend) throw new MvccError('closed');
+    };
+    return {
+      pacer,
+      check,
+      pause: async () => {
+        end ??= this.registerPacedRead();
+        await pacer.pause();
+        check();
+      },
+      end: () => end?.(),
+    };
+  }
+
+  private registerPacedRead(): () => void {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.pacedReads.add(done);
+    return () => {
+      this.pacedReads.delete(done);
+      resolve();
+    };
   }
 
   /** etcd's rangeKeys: index lookup at a revision, then values from the backend. */
@@ -743,12 +904,15 @@ export class MvccStore {
     this.compactMainRev = revision;
     this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
     const keep = this.index.compact(revision);
-    const job = this.compactionChain.then(() => this.compactBackend(revision, keep));
+    // Reads in steps that started before may still read what this compaction deletes.
+    const readers = [...this.pacedReads];
+    const job = this.compactionChain.then(() => this.compactBackend(revision, keep, readers));
     this.compactionChain = job.catch(() => undefined);
     return job;
   }
 
-  private async compactBackend(revision: number, keep: RevisionSet): Promise<void> {
+  private async compactBackend(revision: number, keep: RevisionSet, readers: Array<Promise<void>>): Promise<void> {
+    if (readers.length > 0) await Promise.all(readers);
     if (this.closed || this.haltCompaction) return;
     // Everything <= revision and the scheduled mark must be in LMDB first.
     await this.commitInner();
@@ -856,6 +1020,132 @@ export class MvccStore {
       h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
     }
     return { hash: h.sum(), compactRevision: compactRev, revision: currentRev };
+  }
+
+  /**
+   * {@link hash} in steps, read from the backend rather than the index: the hash of the state
+   * at some moment between the call and the answer (with everything applied before the call).
+   *
+   * Consistency: it first commits, and waits until no compaction is pending, so that LMDB
+   * holds exactly a state the store went through — every revision up to R (the newest
+   * committed) and compaction C finished; R and C are taken at that instant, with the read
+   * registered, so compactions scheduled later keep their deletions until the read ends, and
+   * later commits only add revisions above R, which it skips. It then hashes LMDB's "key"
+   * bucket up to R in revision order, which is the order and bytes {@link hash} uses.
+   * @throws MvccError `closed` when the store closes, or is restored during the read.
+   */
+  async hashPaced(pacing: ReadPacing): Promise<number> {
+    const read = await this.quiescedRead(new Pacer(pacing));
+    if (!read) return this.hash();
+    try {
+      const h = new Crc32c().update(KEY_BUCKET);
+      await this.scanBackend(read, 1, read.rev, (key, value) => {
+        h.update(key).update(value);
+      });
+      h.update(META_BUCKET);
+      if (read.compactRev >= 0) {
+        const rev = encodeRevision({ main: read.compactRev, sub: 0 });
+        h.update(META_FINISHED_COMPACT).update(rev).update(META_SCHEDULED_COMPACT).update(rev);
+      }
+      return h.sum();
+    } finally {
+      read.end();
+    }
+  }
+
+  /**
+   * {@link hashKV} in steps, from the backend (see {@link hashPaced} for how the state is
+   * fixed). `revision` 0 means the newest revision of that state; the answer's `revision` is
+   * that state's newest revision and `compactRevision` its compaction. Revisions are checked
+   * at the call and again against the state read (a compaction may have run in between).
+   *
+   * What {@link hashKV} takes from the index — the revisions <= compactRevision that a
+   * compaction at `revision` keeps — is found in the backend: once compaction C is finished,
+   * each key has at most one entry <= C, never a tombstone, and it is kept unless the key
+   * has an entry in (C, revision]; as etcd, nothing is skipped when no key is live at
+   * `revision`. One extra pass over (C, revision] (and over <= C when every key there ends
+   * deleted) finds that out.
+   * @throws MvccError `compacted`, `future_revision`, `closed`.
+   */
+  async hashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
+    this.checkOpen();
+    assertRevisionNumber(revision, 'revision');
+    if (revision > 0 && revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+    if (revision > this.currentRev) throw new MvccError('future_revision');
+    const read = await this.quiescedRead(new Pacer(pacing));
+    if (!read) return this.hashKV(revision);
+    try {
+      const compactRev = read.compactRev;
+      if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
+      const rev = revision === 0 ? read.rev : revision;
+      const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+      const keyOf = (value: Buffer) => {
+        peekKeyValue(value, fields);
+        return value.toString('latin1', fields.keyStart, fields.keyEnd);
+      };
+      // Keys written in (C, rev], each with whether its newest entry there is a tombstone.
+      const newer = new Map<string, boolean>();
+      let keepIsEmpty = false;
+      if (compactRev >= 0) {
+        await this.scanBackend(read, compactRev + 1, rev, (key, value) => {
+          newer.set(keyOf(value), decodeRevision(key).tombstone);
+        });
+        keepIsEmpty = true;
+        for (const tombstone of newer.values()) {
+          if (!tombstone) {
+            keepIsEmpty = false;
+            break;
+          }
+        }
+        if (keepIsEmpty) {
+          await this.scanBackend(read, 1, compactRev, (_key, value) => {
+            if (!newer.has(keyOf(value))) keepIsEmpty = false;
+          });
+        }
+      }
+      const h = new Crc32c().update(KEY_BUCKET);
+      await this.scanBackend(read, 1, rev, (key, value) => {
+        if (!keepIsEmpty && compactRev >= 0 && decodeRevision(key).rev.main <= compactRev && newer.has(keyOf(value))) return;
+        h.update(key).update(value);
+      });
+      return { hash: h.sum(), compactRevision: compactRev, revision: read.rev };
+    } finally {
+      read.end();
+    }
+  }
+
+  /**
+   * Waits until LMDB holds a whole state (everything applied so far committed, no compaction
+   * pending), then registers a read of it: `rev` is its newest revision, `compactRev` its
+   * compaction (-1: none). Undefined when a compaction failed half way (an LMDB write
+   * error): then LMDB holds no whole state until it is resumed, and callers hash from the index.
+   */
+  private async quiescedRead(pacer: Pacer): Promise<(PacedRead & { rev: number; compactRev: number }) | undefined> {
+    for (;;) {
+      if (this.restoring) await this.restoring;
+      this.checkOpen();
+      const chain = this.compactionChain;
+      await this.commitInner();
+      await chain;
+      this.checkOpen();
+      if (this.restoring || this.compactionChain !== chain) continue;
+      // A compaction that failed (or was halted) leaves its deletions half done: LMDB would
+      // hold no state the store went through. Its resumption is a new compaction, so wait.
+      const finished = this.backend.getDurableMeta(META_FINISHED_COMPACT);
+      if ((finished ? decodeRevision(finished).rev.main : -1) !== this.compactMainRev) return undefined;
+      return Object.assign(this.pacedRead(pacer, true), { rev: this.backend.durableRevision, compactRev: this.compactMainRev });
+    }
+  }
+
+  /** Calls `f` for each LMDB entry with fromMain <= main <= toMain, in steps; buffers valid only during the call. */
+  private async scanBackend(read: PacedRead, fromMain: number, toMain: number, f: (key: Buffer, value: Buffer) => void): Promise<void> {
+    if (fromMain > toMain) return;
+    let after: Buffer | undefined;
+    for (;;) {
+      after = this.backend.durableSlice(after, fromMain, toMain, read.pacer.step, f);
+      if (after === undefined) return;
+      await read.pause();
+    }
   }
 
   // ---------------------------------------------------------------- sizes, snapshots

@@ -27,9 +27,35 @@ function compareStrings(a: string, b: string): number {
  */
 export type RangeEnd = string | null | undefined;
 
+/**
+ * The index as it was when {@link TreeIndex.pin} took it, for a read that runs in steps while
+ * writes and compactions go on: reads at a revision <= the newest one at that time give the
+ * same answers throughout. Release it when the read ends.
+ */
+export class PinnedIndex {
+  private released = false;
+  constructor(private readonly tree: Tree, private readonly onRelease: () => void) {}
+
+  /** Key indexes in [key, end) from `key` on (`end` null: to the end), in key order. */
+  *entries(key: string, end: string | null): Generator<[string, KeyIndex]> {
+    for (const [k, ki] of this.tree.entries(key)) {
+      if (end !== null && k >= end) return;
+      yield [k, ki];
+    }
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease();
+  }
+}
+
 /** The in-memory index from key to its generations of revisions (etcd's treeIndex). */
 export class TreeIndex {
   private readonly tree: Tree = new BTree<string, KeyIndex>(undefined, compareStrings);
+  /** Pinned views alive: while there are any, compaction replaces key indexes instead of changing them. */
+  private pins = 0;
 
   get size(): number {
     return this.tree.size;
@@ -89,10 +115,32 @@ export class TreeIndex {
     return out;
   }
 
+  /**
+   * A view of the index as it is now, unchanged by later compactions (the tree is cloned in
+   * O(1), copy-on-write) and by later writes below the current revision (writes only append
+   * newer revisions to the key indexes it shares).
+   */
+  pin(): PinnedIndex {
+    this.pins++;
+    return new PinnedIndex(this.tree.clone(), () => {
+      this.pins--;
+    });
+  }
+
   /** Compacts every key at `atRev`; returns the revisions <= atRev that stay reachable. */
   compact(atRev: number): RevisionSet {
     const available: RevisionSet = new Set();
     const kept = keptById(available);
+    if (this.pins > 0) {
+      if (this.tree.size === 0) return available;
+      // A pinned view shares the key indexes: compact copies and swap them in.
+      this.tree.editRange(this.tree.minKey()!, this.tree.maxKey()!, true, (_k, ki) => {
+        const copy = ki.clone();
+        copy.compact(atRev, kept);
+        return copy.isEmpty() ? { delete: true } : { value: copy };
+      });
+      return available;
+    }
     const empty: string[] = [];
     this.tree.forEachPair((k, ki) => {
       ki.compact(atRev, kept);

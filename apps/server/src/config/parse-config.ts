@@ -98,7 +98,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     values[name] = spec.schema.parse(effective);
     const feature = UNIMPLEMENTED_FLAGS[name];
     if (text !== undefined && feature !== undefined && !sameValue(values[name], spec.schema.parse(spec.defaultText))) {
-      warnings.push(`--${name}=${text} is accepted but not implemented by raftkv yet (${feature}); it has no effect`);
+      warnings.push(`--${name}=${text} is not supported by raftkv yet (${feature}); it has no effect`);
     }
   }
   if (texts.has('debug')) warnings.push('--debug is deprecated; use --log-level=debug');

@@ -15,35 +15,61 @@ export interface HeaderField {
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
 /** Most fields one block may decode to: a bound on work per block for hostile input. */
 const MAX_FIELDS_PER_BLOCK = 1024;
+/** RFC 9113 §6.5.2: a field's share of SETTINGS_MAX_HEADER_LIST_SIZE is its name and value octets plus 32. */
+const FIELD_OVERHEAD_BYTES = 32;
+
+/**
+ * Thrown by {@link HeaderBlockDecoder.decode} when a block decodes to more than the decoder's
+ * `maxHeaderListBytes` or to more than 1024 fields (a few bytes of indexed references can
+ * expand to megabytes). The whole block was decoded: the context stays in sync, so the
+ * receiver may refuse just that stream.
+ */
+export class HeaderListTooLargeError extends Error {
+  constructor(message: string) {
+    super(`hpack: ${message}`);
+  }
+}
 
 /**
  * The receiving half of one HPACK context (RFC 7541): decodes the header blocks of ONE
  * direction of ONE connection, in order, keeping the dynamic table between blocks.
  *
  * Errors: `decode` throws on a malformed block (bad index, truncated integer or string,
- * bad Huffman padding, table size above `maxTableSize`, too many fields). After a throw the
- * context is out of sync with the sender and must not be used again (HTTP/2 treats this as
- * a connection error, COMPRESSION_ERROR).
+ * bad Huffman padding, table size above `maxTableSize`); after that the context is out of
+ * sync with the sender and must not be used again (HTTP/2 treats this as a connection error,
+ * COMPRESSION_ERROR). A block that decodes to too much throws
+ * {@link HeaderListTooLargeError} once decoded to its end, without keeping its fields: the
+ * context stays usable. Work per block is linear in its bytes.
  */
 export class HeaderBlockDecoder {
   private readonly table;
 
-  /** @param maxTableSize the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised. */
-  constructor(maxTableSize: number = DEFAULT_HEADER_TABLE_SIZE) {
+  /**
+   * @param maxTableSize the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised.
+   * @param maxHeaderListBytes most a block may decode to, counted as SETTINGS_MAX_HEADER_LIST_SIZE is.
+   */
+  constructor(maxTableSize: number = DEFAULT_HEADER_TABLE_SIZE, private readonly maxHeaderListBytes: number = Infinity) {
     this.table = hpack.table.create({ maxSize: maxTableSize });
   }
 
   decode(block: Buffer): HeaderField[] {
     const fields: HeaderField[] = [];
     if (block.length === 0) return fields;
+    let listBytes = 0;
+    let count = 0;
+    // Past a limit the block is still decoded to its end (the dynamic table must follow the
+    // sender's) but its fields are not kept: they reference table strings, never copies.
+    const add = (field: HeaderField): void => {
+      listBytes += field.name.length + field.value.length + FIELD_OVERHEAD_BYTES;
+      if (++count <= MAX_FIELDS_PER_BLOCK && listBytes <= this.maxHeaderListBytes) fields.push(field);
+    };
     const d = hpack.decoder.create();
     d.push(block);
     while (!d.isEmpty()) {
-      if (fields.length >= MAX_FIELDS_PER_BLOCK) throw new Error(`hpack: more than ${MAX_FIELDS_PER_BLOCK} fields in one block`);
       if (d.decodeBit()) { // 1xxxxxxx indexed field
         const e = this.table.lookup(d.decodeInt());
         if (e === undefined) throw new Error('hpack: index out of range');
-        fields.push({ name: e.name, value: e.value, neverIndex: false });
+        add({ name: e.name, value: e.value, neverIndex: false });
         continue;
       }
       const incremental = d.decodeBit() === 1; // 01xxxxxx literal with incremental indexing
@@ -71,8 +97,10 @@ export class HeaderBlockDecoder {
       const rawValue = d.decodeStr();
       const value = hpack.utils.stringify(rawValue);
       if (incremental) this.table.add(name, value, nameSize, rawValue.length);
-      fields.push({ name, value, neverIndex });
+      add({ name, value, neverIndex });
     }
+    if (count > MAX_FIELDS_PER_BLOCK) throw new HeaderListTooLargeError(`more than ${MAX_FIELDS_PER_BLOCK} fields in one block`);
+    if (listBytes > this.maxHeaderListBytes) throw new HeaderListTooLargeError(`header list larger than ${this.maxHeaderListBytes} bytes`);
     return fields;
   }
 }

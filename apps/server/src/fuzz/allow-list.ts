@@ -88,8 +88,9 @@ export const KNOWN_ETCD_PANICS: readonly Known[] = [
     matches: (r) => r.method === 'Alarm' && r.req['action'] === 1 && r.req['alarm'] === 0,
   },
   {
-    finding: 'E3 etcd panics (types.MustNewURLs while applying) on MemberUpdate of an existing member with an invalid peer URL',
+    finding: 'E3 etcd panics (types.MustNewURLs while applying) on MemberUpdate of an existing member with no or an invalid peer URL',
     matches: (r) => r.method === 'MemberUpdate' && r.req['ID'] === 'LEARNER'
-      && ((r.req['peerURLs'] as string[] | undefined) ?? []).some((u) => !/^https?:\/\/[a-z0-9.]+:\d{1,5}$/.test(u)),
+      && (((r.req['peerURLs'] as string[] | undefined) ?? []).length === 0
+        || ((r.req['peerURLs'] as string[] | undefined) ?? []).some((u) => !/^https?:\/\/[a-z0-9.]+:\d{1,5}$/.test(u))),
   },
 ];

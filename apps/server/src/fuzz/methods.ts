@@ -89,6 +89,9 @@ const LEASE: MethodSpec[] = [
       // The remaining TTL counts down; only whether the lease lives is deterministic.
       const ttl = res['TTL'];
       if (typeof ttl === 'bigint' && ttl > 0n) res['TTL'] = 'live';
+      // etcd lists a lease's keys in Go map order: random.
+      const keys = res['keys'] as Buffer[] | undefined;
+      if (keys) keys.sort(Buffer.compare);
     }),
   spec('LeaseLeases', 'Lease', '/etcdserverpb.Lease/LeaseLeases', pb['LeaseLeasesRequest']!, pb['LeaseLeasesResponse']!, body,
     (res) => {

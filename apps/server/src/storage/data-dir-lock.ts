@@ -22,6 +22,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 export const LOCK_FILE = join('member', 'lock');
 /** How long a refused process waits for the holder to say who it is. */
 const ASK_TIMEOUT_MS = 1000;
+/** A silent holder may be exiting: bind once more after this long. */
+const RETRY_MS = 200;
 
 /** A second process was refused the directory. `pid` is the holder's when known. */
 export class DataDirLockedError extends Error {
@@ -159,7 +161,10 @@ async function bindAbstract(path: string, self: Holder, dir: string): Promise<Se
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       const pid = await askHolder(name);
       // No answer: the holder may be exiting right now; its name is freed when it is gone.
-      if (pid === undefined && attempt === 0) continue;
+      if (pid === undefined && attempt === 0) {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        continue;
+      }
       throw new DataDirLockedError(dir, pid ?? (await readHolder(join(path, LOCK_FILE)))?.pid);
     }
   }

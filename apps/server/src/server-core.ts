@@ -1,4 +1,5 @@
-import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
+import { status } from '@grpc/grpc-js';
+import { EtcdError, EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import type * as mvcc from '@raftkv/mvcc';
 import type { MvccStore } from '@raftkv/mvcc';
 import { LeaseNotFoundError, NotPrimaryError, type Lessor } from '@raftkv/lease';
@@ -459,6 +460,9 @@ function parsePeerUrls(peerUrls: readonly string[]): string[] {
     if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || (u.pathname !== '/' && u.pathname !== '')) {
       throw EtcdErrors.MemberBadURLs;
     }
+    // etcd would add it and dial it over TLS; raftkv has no peer TLS yet, so such a member could
+    // never be reached: refuse it before it is proposed (and possibly costs the cluster its quorum).
+    if (u.protocol === 'https:') throw new EtcdError(status.FAILED_PRECONDITION, 'raftkv: https peer URLs need peer TLS, which is not implemented yet');
     return formatUrl(u);
   });
 }

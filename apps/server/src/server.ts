@@ -321,8 +321,14 @@ async function startLocked(config: ServerConfig, log: Logger, options: StartOpti
   const syncPeers = (): void => {
     for (const m of membership.list()) {
       if (m.id === memberId) continue;
-      if (transport.hasPeer(m.id)) transport.updatePeer(m.id, m.peerUrls);
-      else transport.addPeer(m.id, m.peerUrls);
+      try {
+        if (transport.hasPeer(m.id)) transport.updatePeer(m.id, m.peerUrls);
+        else transport.addPeer(m.id, m.peerUrls);
+      } catch (err) {
+        // A member this one cannot dial (an https peer URL without peer TLS) is unreachable, as
+        // for etcd when a handshake fails: it must never stop the apply of the change that added it.
+        log.warn('cannot dial a member at its peer URLs', { member: m.id.toString(16), peerUrls: m.peerUrls, error: String(err) });
+      }
     }
   };
   syncPeers();

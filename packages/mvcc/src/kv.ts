@@ -83,8 +83,10 @@ export interface DeleteRangeResponse {
 export interface Compare {
   key: Uint8Array;
   rangeEnd?: Uint8Array;
-  target: 'version' | 'create' | 'mod' | 'value' | 'lease';
-  result: 'equal' | 'greater' | 'less' | 'not_equal';
+  /** `none`: a target etcd does not know; it compares as equal (etcd's zero result). */
+  target: 'version' | 'create' | 'mod' | 'value' | 'lease' | 'none';
+  /** `always`: a result etcd does not know; the compare holds (unless it is a value compare of a missing key). */
+  result: 'equal' | 'greater' | 'less' | 'not_equal' | 'always';
   version?: number;
   createRevision?: number;
   modRevision?: number;

@@ -1359,6 +1359,9 @@ function compareKV(c: Compare, kv: KeyValue): boolean {
     case 'lease':
       result = compareNumbers(kv.lease, c.lease ?? 0n);
       break;
+    case 'none':
+      result = 0;
+      break;
     default:
       throw new RangeError(`unknown compare target ${String(c.target)}`);
   }
@@ -1371,6 +1374,8 @@ function compareKV(c: Compare, kv: KeyValue): boolean {
       return result > 0;
     case 'less':
       return result < 0;
+    case 'always':
+      return true;
     default:
       throw new RangeError(`unknown compare result ${String(c.result)}`);
   }

@@ -44,6 +44,12 @@ const compareCases: Array<[string, C, boolean]> = [
   ['range: every key must match (true)', { key: 'k', rangeEnd: enc('l'), target: 'create', result: 'greater', createRevision: 1 }, true],
   ['range: every key must match (false)', { key: 'k', rangeEnd: enc('l'), target: 'version', result: 'equal', version: 2 }, false],
   ['range "\\0": all keys', { key: 'k1', rangeEnd: enc('\0'), target: 'lease', result: 'less', lease: 6n }, true],
+  // etcd's answers to enum values it does not know (a newer client, or a hostile one).
+  ['unknown target compares as equal', { target: 'none', result: 'equal' }, true],
+  ['unknown target is never greater', { target: 'none', result: 'greater', version: 1 }, false],
+  ['unknown result holds', { target: 'version', result: 'always', version: 99 }, true],
+  ['unknown result on a missing key holds', { key: 'nope', target: 'mod', result: 'always' }, true],
+  ['unknown result of a value compare on a missing key fails', { key: 'nope', target: 'value', result: 'always' }, false],
   ['empty range behaves like a missing key', { key: 'x', rangeEnd: enc('y'), target: 'version', result: 'equal', version: 0 }, true],
 ];
 

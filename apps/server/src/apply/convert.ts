@@ -73,8 +73,9 @@ function compareFromWire(c: etcdserverpb.Compare): mvcc.Compare {
   return {
     key: c.key,
     rangeEnd: c.rangeEnd.length > 0 ? c.rangeEnd : undefined,
-    target: COMPARE_TARGETS[c.target] ?? 'version',
-    result: COMPARE_RESULTS[c.result] ?? 'equal',
+    // etcd compares an unknown target as equal (a zero result) and holds an unknown result true.
+    target: COMPARE_TARGETS[c.target] ?? 'none',
+    result: COMPARE_RESULTS[c.result] ?? 'always',
     version: c.version === undefined ? undefined : toNumber(c.version),
     createRevision: c.createRevision === undefined ? undefined : toNumber(c.createRevision),
     modRevision: c.modRevision === undefined ? undefined : toNumber(c.modRevision),

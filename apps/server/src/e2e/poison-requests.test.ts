@@ -2,7 +2,7 @@
 // it and died): each gets etcd's answer, the member keeps serving, and kill -9 + restart comes
 // back with the same data.
 import { credentials } from '@grpc/grpc-js';
-import { MaintenanceClient, etcdserverpb } from '@raftkv/api';
+import { ClusterClient, MaintenanceClient, etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, putRequest, rangeRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { outcome } from '../test-support/normalise.js';
@@ -73,6 +73,29 @@ describe('requests that must not stop a member', () => {
       .toEqual({ error: { code: 3, details: 'raftkv: unknown alarm action 7' } });
     expect(await outcome(alarm(pair!.raftkv.endpoint, { action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: 1 })))
       .toEqual({ error: { code: 12, details: 'raftkv: raising alarms is not implemented yet' } });
+  });
+
+  it.each<[string, number, number]>([
+    ['an unknown result (etcd: the compare holds)', 0, 7],
+    ['a negative result', 1, -1],
+    ['an unknown target (etcd: compares as equal)', 9, 0],
+    ['an unknown target and GREATER', 99, 1],
+  ])('takes the branch etcd takes for a compare with %s', async (_name, target, result) => {
+    await same((c) => c.put({ key: Buffer.from('cmp'), value: Buffer.from('1') }));
+    for (const key of ['cmp', 'cmp-missing']) {
+      const compare = { key: Buffer.from(key), rangeEnd: Buffer.alloc(0), target: target as never, result: result as never, version: 1n };
+      await same((c) => c.txn({ compare: [compare], success: [{ requestPut: putRequest({ key: Buffer.from('then') }) }], failure: [{ requestPut: putRequest({ key: Buffer.from('else') }) }] }));
+    }
+    await same((c) => c.range({ key: Buffer.from('\0'), rangeEnd: Buffer.from('\0') }));
+  });
+
+  it('refuses a member with an https peer URL before proposing it (no peer TLS yet)', async () => {
+    const cluster = new ClusterClient(pair!.raftkv.endpoint, credentials.createInsecure());
+    const added = await outcome(new Promise((resolve, reject) => cluster.memberAdd({ peerURLs: ['https://127.0.0.1:3'], isLearner: true },
+      (err, res) => (err ? reject(err) : resolve(res)))));
+    cluster.close();
+    expect(added).toEqual({ error: { code: 9, details: 'raftkv: https peer URLs need peer TLS, which is not implemented yet' } });
+    await same((c) => c.put({ key: Buffer.from('after-member-add'), value: Buffer.from('ok') }));
   });
 
   it('restarts after kill -9 with every entry above in its WAL, and serves the same data', async () => {

@@ -5,7 +5,7 @@ import {
 } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
 import { unary } from './unary.js';
-import { checkDeleteRange, checkPut, checkRange, checkTxn } from './validate.js';
+import { checkDeleteRange, checkPut, checkRange, checkSortOptions, checkTxn } from './validate.js';
 
 function reject(err: EtcdError | undefined): void {
   if (err) throw err;
@@ -20,7 +20,7 @@ function isSerializableTxn(req: etcdserverpb.TxnRequest): boolean {
 export function kvService(core: ServerCore): etcdserverpb.KVServer {
   return {
     range: unary(async (req: etcdserverpb.RangeRequest) => {
-      reject(checkRange(req));
+      reject(checkRange(req) ?? checkSortOptions(req));
       if (!req.serializable) await core.linearizableRead();
       const res = core.store.range(rangeFromWire(req));
       return rangeResponseToWire(res, core.header(res.revision));

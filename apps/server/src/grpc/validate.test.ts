@@ -1,7 +1,7 @@
 import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import { describe, expect, it } from 'vitest';
 import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '../test-support/grpc-client.js';
-import { checkPut, checkRange, checkTxn } from './validate.js';
+import { checkPut, checkSortOptions, checkTxn } from './validate.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const put = (k: string): etcdserverpb.RequestOp => ({ requestPut: putRequest({ key: b(k) }) });
@@ -51,7 +51,7 @@ describe('checkPut', () => {
   });
 });
 
-describe('checkRange', () => {
+describe('checkSortOptions', () => {
   // etcd 3.4 panics sorting by a target it does not know whenever it sorts at all: order NONE
   // (ASCEND then, for a non-key target), ASCEND or DESCEND. An unknown order sorts nothing.
   it.each([
@@ -63,11 +63,19 @@ describe('checkRange', () => {
     { order: 7, target: 99, want: undefined },
     { order: -1, target: 2, want: undefined },
   ])('sort order $order, target $target', ({ order, target, want }) => {
-    expect(checkRange(rangeRequest({ key: b('a'), sortOrder: order as never, sortTarget: target as never }))).toBe(want);
+    expect(checkSortOptions(rangeRequest({ key: b('a'), sortOrder: order as never, sortTarget: target as never }))).toBe(want);
   });
 
   it('refuses an unknown sort target inside a txn too', () => {
     const bad: etcdserverpb.RequestOp = { requestRange: rangeRequest({ key: b('a'), sortOrder: 1, sortTarget: 9 as never }) };
     expect(checkTxn(txnRequest({ success: [put('x')], failure: [bad] }), 128)).toBe(EtcdErrors.InvalidSortOption);
+    expect(checkTxn(txnRequest({ success: [put('x')], failure: [txn([bad])] }), 128)).toBe(EtcdErrors.InvalidSortOption);
+  });
+
+  it("reports etcd 3.4's own errors first, wherever they are in the txn", () => {
+    const bad: etcdserverpb.RequestOp = { requestRange: rangeRequest({ key: b('a'), sortOrder: 1, sortTarget: 9 as never }) };
+    const leaseProvided: etcdserverpb.RequestOp = { requestPut: putRequest({ key: b('p'), ignoreLease: true, lease: 5n }) };
+    expect(checkTxn(txnRequest({ success: [bad, leaseProvided] }), 128)).toBe(EtcdErrors.LeaseProvided);
+    expect(checkTxn(txnRequest({ success: [bad, put('d'), put('d')] }), 128)).toBe(EtcdErrors.DuplicateKey);
   });
 });

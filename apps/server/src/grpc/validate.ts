@@ -11,12 +11,26 @@ function knownValues(e: Record<string, string | number>): Set<number> {
 const SORT_ORDERS = knownValues(etcdserverpb.RangeRequest_SortOrder);
 const SORT_TARGETS = knownValues(etcdserverpb.RangeRequest_SortTarget);
 
+/** etcd 3.4's check of a Range: a key. Follow it with {@link checkSortOptions}. */
 export function checkRange(r: etcdserverpb.RangeRequest): EtcdError | undefined {
-  if (r.key.length === 0) return EtcdErrors.EmptyKey;
-  // etcd 3.4 sorts whenever the order is NONE (then ASCEND for a non-key target), ASCEND or
-  // DESCEND, and panics when it has no sorter for the target: refuse it as etcd 3.5 does. An
-  // unknown order sorts nothing in 3.4, whatever the target: that stays served.
-  if (!SORT_TARGETS.has(r.sortTarget) && SORT_ORDERS.has(r.sortOrder)) return EtcdErrors.InvalidSortOption;
+  return r.key.length === 0 ? EtcdErrors.EmptyKey : undefined;
+}
+
+/**
+ * etcd 3.4 sorts whenever the order is NONE (then ASCEND, for a non-key target), ASCEND or
+ * DESCEND, and panics when it has no sorter for the target: refuse that as etcd 3.5 does. An
+ * unknown order sorts nothing in 3.4, whatever the target: that stays served. Checked after all
+ * of etcd 3.4's checks, so every request 3.4 refuses gets 3.4's error.
+ */
+export function checkSortOptions(r: etcdserverpb.RangeRequest): EtcdError | undefined {
+  return !SORT_TARGETS.has(r.sortTarget) && SORT_ORDERS.has(r.sortOrder) ? EtcdErrors.InvalidSortOption : undefined;
+}
+
+function checkTxnSortOptions(t: etcdserverpb.TxnRequest): EtcdError | undefined {
+  for (const op of [...t.success, ...t.failure]) {
+    const err = op.requestRange ? checkSortOptions(op.requestRange) : op.requestTxn ? checkTxnSortOptions(op.requestTxn) : undefined;
+    if (err) return err;
+  }
   return undefined;
 }
 
@@ -54,9 +68,13 @@ function checkTxnOps(t: etcdserverpb.TxnRequest, maxTxnOps: number): EtcdError |
   return undefined;
 }
 
-/** A txn's ops limit, then (after it, so the work stays linear in the limit) its duplicate keys. */
+/**
+ * A txn's ops limit, then (after it, so the work stays linear in the limit) its duplicate keys,
+ * then the sort options of its ranges (the one check etcd 3.4 lacks).
+ */
 export function checkTxn(t: etcdserverpb.TxnRequest, maxTxnOps: number): EtcdError | undefined {
   const err = checkTxnOps(t, maxTxnOps);
   if (err) return err;
-  return hasDuplicateWrites(t) ? EtcdErrors.DuplicateKey : undefined;
+  if (hasDuplicateWrites(t)) return EtcdErrors.DuplicateKey;
+  return checkTxnSortOptions(t);
 }

@@ -51,6 +51,17 @@ export interface MemberRpcHandlers {
   memberPromote(id: bigint): Promise<MembersReply>;
 }
 
+/** IDs cross the wire as the hex of their 64 bits (lease IDs are signed: see {@link toHexId}). */
+function hexId(v: unknown): bigint {
+  if (typeof v !== 'string' || !/^[0-9a-f]{1,16}$/.test(v)) throw new EtcdError(status.INVALID_ARGUMENT, 'raftkv: malformed member RPC ID');
+  return BigInt(`0x${v}`);
+}
+
+/** The hex of an ID's 64 bits: a negative lease ID (int64) goes as its two's complement. */
+function toHexId(id: bigint): string {
+  return BigInt.asUintN(64, id).toString(16);
+}
+
 function fail(callback: sendUnaryData<unknown>, err: unknown): void {
   if (err instanceof EtcdError) callback({ code: err.code, details: err.message } as ServiceError);
   else callback({ code: status.INTERNAL, details: err instanceof Error ? err.message : String(err) } as ServiceError);
@@ -75,9 +86,9 @@ export function memberService(h: MemberRpcHandlers): { definition: ServiceDefini
         fail(callback as sendUnaryData<unknown>, err);
       }
     },
-    LeaseRenew: checked(async (req) => ({ ttl: await h.leaseRenew(BigInt(`0x${String(req['id'])}`)) })),
-    LeaseTimeToLive: checked((req) => h.leaseTimeToLive(BigInt(`0x${String(req['id'])}`), req['keys'] === true)),
-    MemberPromote: checked((req) => h.memberPromote(BigInt(`0x${String(req['id'])}`))),
+    LeaseRenew: checked(async (req) => ({ ttl: await h.leaseRenew(BigInt.asIntN(64, hexId(req['id']))) })),
+    LeaseTimeToLive: checked((req) => h.leaseTimeToLive(BigInt.asIntN(64, hexId(req['id'])), req['keys'] === true)),
+    MemberPromote: checked((req) => h.memberPromote(hexId(req['id']))),
   };
   return { definition, implementation: implementation as UntypedServiceImplementation };
 }
@@ -124,15 +135,15 @@ export class MemberRpcClient {
   }
 
   async leaseRenew(url: string, id: bigint, timeoutMs: number): Promise<number> {
-    return (await this.call<{ ttl: number }>(url, 'LeaseRenew', { id: id.toString(16) }, timeoutMs)).ttl;
+    return (await this.call<{ ttl: number }>(url, 'LeaseRenew', { id: toHexId(id) }, timeoutMs)).ttl;
   }
 
   leaseTimeToLive(url: string, id: bigint, keys: boolean, timeoutMs: number): Promise<TimeToLiveReply> {
-    return this.call(url, 'LeaseTimeToLive', { id: id.toString(16), keys }, timeoutMs);
+    return this.call(url, 'LeaseTimeToLive', { id: toHexId(id), keys }, timeoutMs);
   }
 
   memberPromote(url: string, id: bigint, timeoutMs: number): Promise<MembersReply> {
-    return this.call(url, 'MemberPromote', { id: id.toString(16) }, timeoutMs);
+    return this.call(url, 'MemberPromote', { id: toHexId(id) }, timeoutMs);
   }
 
   close(): void {

@@ -311,14 +311,18 @@ export class ServerCore {
   /** Adds a member (etcd's MemberAdd); resolves once the change is applied here. */
   async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<Member> {
     const urls = parsePeerUrls(peerUrls);
-    if (this.membership.findByPeerUrl(urls)) throw EtcdErrors.PeerURLExist;
-    if (isLearner && this.membership.list().filter((m) => m.isLearner).length >= MAX_LEARNERS) throw EtcdErrors.TooManyLearners;
-    if (!isLearner && this.config.strictReconfigCheck) {
-      if (!this.readyToAddVoter()) throw EtcdErrors.MemberNotEnoughStarted;
+    // etcd's order: mayAddMember's checks, then ValidateConfigurationChange's (removed ID, ID in
+    // use, peer URL in use, learner count). The ID hashes the URLs and the time in seconds, so
+    // re-adding a just-removed member can meet its own removed ID: etcd says "member not found".
+    if (this.config.strictReconfigCheck) {
+      if (!isLearner && !this.readyToAddVoter()) throw EtcdErrors.MemberNotEnoughStarted;
       if (!this.allVotersConnected()) throw EtcdErrors.Unhealthy;
     }
     const id = computeMemberId(urls.map((u) => new URL(u)), '', Math.floor(Date.now() / 1000));
-    if (this.membership.get(id) || this.membership.isRemoved(id)) throw EtcdErrors.MemberExist;
+    if (this.membership.isRemoved(id)) throw EtcdErrors.MemberNotFound;
+    if (this.membership.get(id)) throw EtcdErrors.MemberExist;
+    if (this.membership.findByPeerUrl(urls)) throw EtcdErrors.PeerURLExist;
+    if (isLearner && this.membership.list().filter((m) => m.isLearner).length >= MAX_LEARNERS) throw EtcdErrors.TooManyLearners;
     const member: Member = { id, name: '', peerUrls: urls, clientUrls: [], isLearner };
     await this.proposeConfChange(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, member);
     return member;

@@ -1,7 +1,7 @@
 // Requests that once stopped a member for good (the entry is in the WAL, so every restart replayed
 // it and died): each gets etcd's answer, the member keeps serving, and kill -9 + restart comes
 // back with the same data.
-import { credentials } from '@grpc/grpc-js';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { ClusterClient, MaintenanceClient, etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, putRequest, rangeRequest, type EtcdClient } from '../test-support/grpc-client.js';
@@ -96,6 +96,25 @@ describe('requests that must not stop a member', () => {
     cluster.close();
     expect(added).toEqual({ error: { code: 9, details: 'raftkv: https peer URLs need peer TLS, which is not implemented yet' } });
     await same((c) => c.put({ key: Buffer.from('after-member-add'), value: Buffer.from('ok') }));
+  });
+
+  it('answers a re-added member that was removed within the same second as etcd does (its ID is removed)', async () => {
+    const run = async (endpoint: string) => {
+      const cluster = new ClusterClient(endpoint, credentials.createInsecure());
+      const call = <T>(f: (cb: (err: ServiceError | null, res?: T) => void) => void) =>
+        outcome(new Promise<T>((resolve, reject) => f((err, res) => (err ? reject(err) : resolve(res as T)))));
+      // The ID hashes the peer URLs and the time in seconds: do all three within one second.
+      await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+      const added = await call<etcdserverpb.MemberAddResponse>((cb) => cluster.memberAdd({ peerURLs: ['http://127.0.0.1:4'], isLearner: true }, cb));
+      const id = BigInt(((added as { ok: { member: { ID: string } } }).ok.member.ID));
+      await call((cb) => cluster.memberRemove({ ID: id }, cb));
+      const again = await call((cb) => cluster.memberAdd({ peerURLs: ['http://127.0.0.1:4'], isLearner: true }, cb));
+      cluster.close();
+      return again;
+    };
+    const want = await run(pair!.etcd.endpoint);
+    expect(want).toEqual({ error: { code: 5, details: 'etcdserver: member not found' } });
+    expect(await run(pair!.raftkv.endpoint)).toEqual(want);
   });
 
   it('restarts after kill -9 with every entry above in its WAL, and serves the same data', async () => {

@@ -102,7 +102,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.noPassword = reader.bool();
@@ -110,7 +110,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -184,7 +184,7 @@ export const User: MessageFns<User> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = Buffer.from(reader.bytes());
@@ -192,7 +192,7 @@ export const User: MessageFns<User> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.password = Buffer.from(reader.bytes());
@@ -200,7 +200,7 @@ export const User: MessageFns<User> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.roles.push(reader.string());
@@ -208,7 +208,7 @@ export const User: MessageFns<User> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.options = UserAddOptions.decode(reader, reader.uint32());
@@ -216,7 +216,7 @@ export const User: MessageFns<User> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -300,7 +300,7 @@ export const Permission: MessageFns<Permission> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.permType = reader.int32() as any;
@@ -308,7 +308,7 @@ export const Permission: MessageFns<Permission> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -316,7 +316,7 @@ export const Permission: MessageFns<Permission> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rangeEnd = Buffer.from(reader.bytes());
@@ -324,7 +324,7 @@ export const Permission: MessageFns<Permission> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -402,7 +402,7 @@ export const Role: MessageFns<Role> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = Buffer.from(reader.bytes());
@@ -410,7 +410,7 @@ export const Role: MessageFns<Role> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.keyPermission.push(Permission.decode(reader, reader.uint32()));
@@ -418,7 +418,7 @@ export const Role: MessageFns<Role> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }

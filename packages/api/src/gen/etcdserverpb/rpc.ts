@@ -965,7 +965,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.clusterId = reader.uint64() as bigint;
@@ -973,7 +973,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.memberId = reader.uint64() as bigint;
@@ -981,7 +981,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.revision = reader.int64() as bigint;
@@ -989,7 +989,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.raftTerm = reader.uint64() as bigint;
@@ -997,7 +997,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -1153,7 +1153,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -1161,7 +1161,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rangeEnd = Buffer.from(reader.bytes());
@@ -1169,7 +1169,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.limit = reader.int64() as bigint;
@@ -1177,7 +1177,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.revision = reader.int64() as bigint;
@@ -1185,7 +1185,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 5: {
             if (tag !== 40) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.sortOrder = reader.int32() as any;
@@ -1193,7 +1193,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 6: {
             if (tag !== 48) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.sortTarget = reader.int32() as any;
@@ -1201,7 +1201,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 7: {
             if (tag !== 56) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.serializable = reader.bool();
@@ -1209,7 +1209,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 8: {
             if (tag !== 64) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.keysOnly = reader.bool();
@@ -1217,7 +1217,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 9: {
             if (tag !== 72) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.countOnly = reader.bool();
@@ -1225,7 +1225,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 10: {
             if (tag !== 80) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.minModRevision = reader.int64() as bigint;
@@ -1233,7 +1233,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 11: {
             if (tag !== 88) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.maxModRevision = reader.int64() as bigint;
@@ -1241,7 +1241,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 12: {
             if (tag !== 96) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.minCreateRevision = reader.int64() as bigint;
@@ -1249,7 +1249,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
           case 13: {
             if (tag !== 104) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.maxCreateRevision = reader.int64() as bigint;
@@ -1257,7 +1257,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -1434,7 +1434,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -1442,7 +1442,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.kvs.push(KeyValue.decode(reader, reader.uint32()));
@@ -1450,7 +1450,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.more = reader.bool();
@@ -1458,7 +1458,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.count = reader.int64() as bigint;
@@ -1466,7 +1466,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -1569,7 +1569,7 @@ export const PutRequest: MessageFns<PutRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -1577,7 +1577,7 @@ export const PutRequest: MessageFns<PutRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.value = Buffer.from(reader.bytes());
@@ -1585,7 +1585,7 @@ export const PutRequest: MessageFns<PutRequest> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.lease = reader.int64() as bigint;
@@ -1593,7 +1593,7 @@ export const PutRequest: MessageFns<PutRequest> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.prevKv = reader.bool();
@@ -1601,7 +1601,7 @@ export const PutRequest: MessageFns<PutRequest> = {
           }
           case 5: {
             if (tag !== 40) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ignoreValue = reader.bool();
@@ -1609,7 +1609,7 @@ export const PutRequest: MessageFns<PutRequest> = {
           }
           case 6: {
             if (tag !== 48) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ignoreLease = reader.bool();
@@ -1617,7 +1617,7 @@ export const PutRequest: MessageFns<PutRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -1718,7 +1718,7 @@ export const PutResponse: MessageFns<PutResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -1726,7 +1726,7 @@ export const PutResponse: MessageFns<PutResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.prevKv = KeyValue.decode(reader, reader.uint32());
@@ -1734,7 +1734,7 @@ export const PutResponse: MessageFns<PutResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -1814,7 +1814,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -1822,7 +1822,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rangeEnd = Buffer.from(reader.bytes());
@@ -1830,7 +1830,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.prevKv = reader.bool();
@@ -1838,7 +1838,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -1926,7 +1926,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -1934,7 +1934,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.deleted = reader.int64() as bigint;
@@ -1942,7 +1942,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.prevKvs.push(KeyValue.decode(reader, reader.uint32()));
@@ -1950,7 +1950,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2036,7 +2036,7 @@ export const RequestOp: MessageFns<RequestOp> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.requestRange = RangeRequest.decode(reader, reader.uint32());
@@ -2044,7 +2044,7 @@ export const RequestOp: MessageFns<RequestOp> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.requestPut = PutRequest.decode(reader, reader.uint32());
@@ -2052,7 +2052,7 @@ export const RequestOp: MessageFns<RequestOp> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.requestDeleteRange = DeleteRangeRequest.decode(reader, reader.uint32());
@@ -2060,7 +2060,7 @@ export const RequestOp: MessageFns<RequestOp> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.requestTxn = TxnRequest.decode(reader, reader.uint32());
@@ -2068,7 +2068,7 @@ export const RequestOp: MessageFns<RequestOp> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2177,7 +2177,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.responseRange = RangeResponse.decode(reader, reader.uint32());
@@ -2185,7 +2185,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.responsePut = PutResponse.decode(reader, reader.uint32());
@@ -2193,7 +2193,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.responseDeleteRange = DeleteRangeResponse.decode(reader, reader.uint32());
@@ -2201,7 +2201,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.responseTxn = TxnResponse.decode(reader, reader.uint32());
@@ -2209,7 +2209,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2355,7 +2355,7 @@ export const Compare: MessageFns<Compare> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.result = reader.int32() as any;
@@ -2363,7 +2363,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.target = reader.int32() as any;
@@ -2371,7 +2371,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -2379,7 +2379,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.version = reader.int64() as bigint;
@@ -2387,7 +2387,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 5: {
             if (tag !== 40) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.createRevision = reader.int64() as bigint;
@@ -2395,7 +2395,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 6: {
             if (tag !== 48) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.modRevision = reader.int64() as bigint;
@@ -2403,7 +2403,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 7: {
             if (tag !== 58) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.value = Buffer.from(reader.bytes());
@@ -2411,7 +2411,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 8: {
             if (tag !== 64) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.lease = reader.int64() as bigint;
@@ -2419,7 +2419,7 @@ export const Compare: MessageFns<Compare> = {
           }
           case 64: {
             if (tag !== 514) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rangeEnd = Buffer.from(reader.bytes());
@@ -2427,7 +2427,7 @@ export const Compare: MessageFns<Compare> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2550,7 +2550,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.compare.push(Compare.decode(reader, reader.uint32()));
@@ -2558,7 +2558,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.success.push(RequestOp.decode(reader, reader.uint32()));
@@ -2566,7 +2566,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.failure.push(RequestOp.decode(reader, reader.uint32()));
@@ -2574,7 +2574,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2651,7 +2651,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -2659,7 +2659,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.succeeded = reader.bool();
@@ -2667,7 +2667,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.responses.push(ResponseOp.decode(reader, reader.uint32()));
@@ -2675,7 +2675,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2756,7 +2756,7 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.revision = reader.int64() as bigint;
@@ -2764,7 +2764,7 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.physical = reader.bool();
@@ -2772,7 +2772,7 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2838,7 +2838,7 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -2846,7 +2846,7 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2904,7 +2904,7 @@ export const HashRequest: MessageFns<HashRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -2962,7 +2962,7 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.revision = reader.int64() as bigint;
@@ -2970,7 +2970,7 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3044,7 +3044,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -3052,7 +3052,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.hash = reader.uint32();
@@ -3060,7 +3060,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.compactRevision = reader.int64() as bigint;
@@ -3068,7 +3068,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.hashRevision = reader.int64() as bigint;
@@ -3076,7 +3076,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3169,7 +3169,7 @@ export const HashResponse: MessageFns<HashResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -3177,7 +3177,7 @@ export const HashResponse: MessageFns<HashResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.hash = reader.uint32();
@@ -3185,7 +3185,7 @@ export const HashResponse: MessageFns<HashResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3250,7 +3250,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3317,7 +3317,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -3325,7 +3325,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.remainingBytes = reader.uint64() as bigint;
@@ -3333,7 +3333,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.blob = Buffer.from(reader.bytes());
@@ -3341,7 +3341,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.version = reader.string();
@@ -3349,7 +3349,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3439,7 +3439,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.createRequest = WatchCreateRequest.decode(reader, reader.uint32());
@@ -3447,7 +3447,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.cancelRequest = WatchCancelRequest.decode(reader, reader.uint32());
@@ -3455,7 +3455,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.progressRequest = WatchProgressRequest.decode(reader, reader.uint32());
@@ -3463,7 +3463,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3592,7 +3592,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -3600,7 +3600,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rangeEnd = Buffer.from(reader.bytes());
@@ -3608,7 +3608,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.startRevision = reader.int64() as bigint;
@@ -3616,7 +3616,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.progressNotify = reader.bool();
@@ -3638,11 +3638,11 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
               continue;
             }
 
-            break;
+            throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
           }
           case 6: {
             if (tag !== 48) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.prevKv = reader.bool();
@@ -3650,7 +3650,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           }
           case 7: {
             if (tag !== 56) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.watchId = reader.int64() as bigint;
@@ -3658,7 +3658,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           }
           case 8: {
             if (tag !== 64) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.fragment = reader.bool();
@@ -3666,7 +3666,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3785,7 +3785,7 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.watchId = reader.int64() as bigint;
@@ -3793,7 +3793,7 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3851,7 +3851,7 @@ export const WatchProgressRequest: MessageFns<WatchProgressRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -3942,7 +3942,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -3950,7 +3950,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.watchId = reader.int64() as bigint;
@@ -3958,7 +3958,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.created = reader.bool();
@@ -3966,7 +3966,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.canceled = reader.bool();
@@ -3974,7 +3974,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 5: {
             if (tag !== 40) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.compactRevision = reader.int64() as bigint;
@@ -3982,7 +3982,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 6: {
             if (tag !== 50) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.cancelReason = reader.string();
@@ -3990,7 +3990,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 7: {
             if (tag !== 56) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.fragment = reader.bool();
@@ -3998,7 +3998,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
           case 11: {
             if (tag !== 90) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.events.push(Event.decode(reader, reader.uint32()));
@@ -4006,7 +4006,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4123,7 +4123,7 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.TTL = reader.int64() as bigint;
@@ -4131,7 +4131,7 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4139,7 +4139,7 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4217,7 +4217,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -4225,7 +4225,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4233,7 +4233,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.TTL = reader.int64() as bigint;
@@ -4241,7 +4241,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.error = reader.string();
@@ -4249,7 +4249,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4330,7 +4330,7 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4338,7 +4338,7 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4397,7 +4397,7 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -4405,7 +4405,7 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4475,7 +4475,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4483,7 +4483,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.remainingTTL = reader.int64() as bigint;
@@ -4491,7 +4491,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4563,7 +4563,7 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.checkpoints.push(LeaseCheckpoint.decode(reader, reader.uint32()));
@@ -4571,7 +4571,7 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4634,7 +4634,7 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -4642,7 +4642,7 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4706,7 +4706,7 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4714,7 +4714,7 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4785,7 +4785,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -4793,7 +4793,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4801,7 +4801,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.TTL = reader.int64() as bigint;
@@ -4809,7 +4809,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4888,7 +4888,7 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -4896,7 +4896,7 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.keys = reader.bool();
@@ -4904,7 +4904,7 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -4991,7 +4991,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -4999,7 +4999,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -5007,7 +5007,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.TTL = reader.int64() as bigint;
@@ -5015,7 +5015,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.grantedTTL = reader.int64() as bigint;
@@ -5023,7 +5023,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
           }
           case 5: {
             if (tag !== 42) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.keys.push(Buffer.from(reader.bytes()));
@@ -5031,7 +5031,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5113,7 +5113,7 @@ export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5171,7 +5171,7 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.int64() as bigint;
@@ -5179,7 +5179,7 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5241,7 +5241,7 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -5249,7 +5249,7 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.leases.push(LeaseStatus.decode(reader, reader.uint32()));
@@ -5257,7 +5257,7 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5340,7 +5340,7 @@ export const Member: MessageFns<Member> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.uint64() as bigint;
@@ -5348,7 +5348,7 @@ export const Member: MessageFns<Member> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -5356,7 +5356,7 @@ export const Member: MessageFns<Member> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.peerURLs.push(reader.string());
@@ -5364,7 +5364,7 @@ export const Member: MessageFns<Member> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.clientURLs.push(reader.string());
@@ -5372,7 +5372,7 @@ export const Member: MessageFns<Member> = {
           }
           case 5: {
             if (tag !== 40) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.isLearner = reader.bool();
@@ -5380,7 +5380,7 @@ export const Member: MessageFns<Member> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5466,7 +5466,7 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.peerURLs.push(reader.string());
@@ -5474,7 +5474,7 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.isLearner = reader.bool();
@@ -5482,7 +5482,7 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5554,7 +5554,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -5562,7 +5562,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.member = Member.decode(reader, reader.uint32());
@@ -5570,7 +5570,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.members.push(Member.decode(reader, reader.uint32()));
@@ -5578,7 +5578,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5656,7 +5656,7 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.uint64() as bigint;
@@ -5664,7 +5664,7 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5726,7 +5726,7 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -5734,7 +5734,7 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.members.push(Member.decode(reader, reader.uint32()));
@@ -5742,7 +5742,7 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5816,7 +5816,7 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.uint64() as bigint;
@@ -5824,7 +5824,7 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.peerURLs.push(reader.string());
@@ -5832,7 +5832,7 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5901,7 +5901,7 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -5909,7 +5909,7 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.members.push(Member.decode(reader, reader.uint32()));
@@ -5917,7 +5917,7 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -5985,7 +5985,7 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.linearizable = reader.bool();
@@ -5993,7 +5993,7 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6055,7 +6055,7 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -6063,7 +6063,7 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.members.push(Member.decode(reader, reader.uint32()));
@@ -6071,7 +6071,7 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6142,7 +6142,7 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.ID = reader.uint64() as bigint;
@@ -6150,7 +6150,7 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6212,7 +6212,7 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -6220,7 +6220,7 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.members.push(Member.decode(reader, reader.uint32()));
@@ -6228,7 +6228,7 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6293,7 +6293,7 @@ export const DefragmentRequest: MessageFns<DefragmentRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6348,7 +6348,7 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -6356,7 +6356,7 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6420,7 +6420,7 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.targetID = reader.uint64() as bigint;
@@ -6428,7 +6428,7 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6487,7 +6487,7 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -6495,7 +6495,7 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6565,7 +6565,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.action = reader.int32() as any;
@@ -6573,7 +6573,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.memberID = reader.uint64() as bigint;
@@ -6581,7 +6581,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.alarm = reader.int32() as any;
@@ -6589,7 +6589,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6666,7 +6666,7 @@ export const AlarmMember: MessageFns<AlarmMember> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.memberID = reader.uint64() as bigint;
@@ -6674,7 +6674,7 @@ export const AlarmMember: MessageFns<AlarmMember> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.alarm = reader.int32() as any;
@@ -6682,7 +6682,7 @@ export const AlarmMember: MessageFns<AlarmMember> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6751,7 +6751,7 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -6759,7 +6759,7 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.alarms.push(AlarmMember.decode(reader, reader.uint32()));
@@ -6767,7 +6767,7 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6838,7 +6838,7 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.action = reader.int32() as any;
@@ -6846,7 +6846,7 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.version = reader.string();
@@ -6854,7 +6854,7 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -6923,7 +6923,7 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -6931,7 +6931,7 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.version = reader.string();
@@ -6939,7 +6939,7 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7004,7 +7004,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7130,7 +7130,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -7138,7 +7138,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.version = reader.string();
@@ -7146,7 +7146,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.dbSize = reader.int64() as bigint;
@@ -7154,7 +7154,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.leader = reader.uint64() as bigint;
@@ -7162,7 +7162,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 5: {
             if (tag !== 40) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.raftIndex = reader.uint64() as bigint;
@@ -7170,7 +7170,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 6: {
             if (tag !== 48) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.raftTerm = reader.uint64() as bigint;
@@ -7178,7 +7178,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 7: {
             if (tag !== 56) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.raftAppliedIndex = reader.uint64() as bigint;
@@ -7186,7 +7186,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 8: {
             if (tag !== 66) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.errors.push(reader.string());
@@ -7194,7 +7194,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 9: {
             if (tag !== 72) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.dbSizeInUse = reader.int64() as bigint;
@@ -7202,7 +7202,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 10: {
             if (tag !== 80) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.isLearner = reader.bool();
@@ -7210,7 +7210,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 11: {
             if (tag !== 90) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.storageVersion = reader.string();
@@ -7218,7 +7218,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 12: {
             if (tag !== 96) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.dbSizeQuota = reader.int64() as bigint;
@@ -7226,7 +7226,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
           case 13: {
             if (tag !== 106) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.downgradeInfo = DowngradeInfo.decode(reader, reader.uint32());
@@ -7234,7 +7234,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7368,7 +7368,7 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.enabled = reader.bool();
@@ -7376,7 +7376,7 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.targetVersion = reader.string();
@@ -7384,7 +7384,7 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7447,7 +7447,7 @@ export const AuthEnableRequest: MessageFns<AuthEnableRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7499,7 +7499,7 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7551,7 +7551,7 @@ export const AuthStatusRequest: MessageFns<AuthStatusRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7609,7 +7609,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -7617,7 +7617,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.password = reader.string();
@@ -7625,7 +7625,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7700,7 +7700,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -7708,7 +7708,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.password = reader.string();
@@ -7716,7 +7716,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.options = UserAddOptions.decode(reader, reader.uint32());
@@ -7724,7 +7724,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
           }
           case 4: {
             if (tag !== 34) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.hashedPassword = reader.string();
@@ -7732,7 +7732,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7810,7 +7810,7 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -7818,7 +7818,7 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7877,7 +7877,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -7885,7 +7885,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -7950,7 +7950,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -7958,7 +7958,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.password = reader.string();
@@ -7966,7 +7966,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.hashedPassword = reader.string();
@@ -7974,7 +7974,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8048,7 +8048,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.user = reader.string();
@@ -8056,7 +8056,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.role = reader.string();
@@ -8064,7 +8064,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8133,7 +8133,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -8141,7 +8141,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.role = reader.string();
@@ -8149,7 +8149,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8215,7 +8215,7 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -8223,7 +8223,7 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8282,7 +8282,7 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.role = reader.string();
@@ -8290,7 +8290,7 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8346,7 +8346,7 @@ export const AuthUserListRequest: MessageFns<AuthUserListRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8398,7 +8398,7 @@ export const AuthRoleListRequest: MessageFns<AuthRoleListRequest> = {
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8453,7 +8453,7 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.role = reader.string();
@@ -8461,7 +8461,7 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8523,7 +8523,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = reader.string();
@@ -8531,7 +8531,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.perm = Permission.decode(reader, reader.uint32());
@@ -8539,7 +8539,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8613,7 +8613,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.role = reader.string();
@@ -8621,7 +8621,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -8629,7 +8629,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rangeEnd = Buffer.from(reader.bytes());
@@ -8637,7 +8637,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8712,7 +8712,7 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -8720,7 +8720,7 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8781,7 +8781,7 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -8789,7 +8789,7 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8859,7 +8859,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -8867,7 +8867,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.enabled = reader.bool();
@@ -8875,7 +8875,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.authRevision = reader.uint64() as bigint;
@@ -8883,7 +8883,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -8961,7 +8961,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -8969,7 +8969,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.token = reader.string();
@@ -8977,7 +8977,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9045,7 +9045,7 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9053,7 +9053,7 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9117,7 +9117,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9125,7 +9125,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.roles.push(reader.string());
@@ -9133,7 +9133,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9201,7 +9201,7 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9209,7 +9209,7 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9270,7 +9270,7 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9278,7 +9278,7 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9339,7 +9339,7 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9347,7 +9347,7 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9408,7 +9408,7 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9416,7 +9416,7 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9477,7 +9477,7 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9485,7 +9485,7 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9549,7 +9549,7 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9557,7 +9557,7 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.perm.push(Permission.decode(reader, reader.uint32()));
@@ -9565,7 +9565,7 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9636,7 +9636,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9644,7 +9644,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.roles.push(reader.string());
@@ -9652,7 +9652,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9723,7 +9723,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9731,7 +9731,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.users.push(reader.string());
@@ -9739,7 +9739,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9807,7 +9807,7 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9815,7 +9815,7 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9876,7 +9876,7 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9884,7 +9884,7 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -9945,7 +9945,7 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -9953,7 +9953,7 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }

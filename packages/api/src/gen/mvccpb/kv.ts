@@ -128,7 +128,7 @@ export const KeyValue: MessageFns<KeyValue> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -136,7 +136,7 @@ export const KeyValue: MessageFns<KeyValue> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.createRevision = reader.int64() as bigint;
@@ -144,7 +144,7 @@ export const KeyValue: MessageFns<KeyValue> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.modRevision = reader.int64() as bigint;
@@ -152,7 +152,7 @@ export const KeyValue: MessageFns<KeyValue> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.version = reader.int64() as bigint;
@@ -160,7 +160,7 @@ export const KeyValue: MessageFns<KeyValue> = {
           }
           case 5: {
             if (tag !== 42) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.value = Buffer.from(reader.bytes());
@@ -168,7 +168,7 @@ export const KeyValue: MessageFns<KeyValue> = {
           }
           case 6: {
             if (tag !== 48) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.lease = reader.int64() as bigint;
@@ -176,7 +176,7 @@ export const KeyValue: MessageFns<KeyValue> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -280,7 +280,7 @@ export const Event: MessageFns<Event> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.type = reader.int32() as any;
@@ -288,7 +288,7 @@ export const Event: MessageFns<Event> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.kv = KeyValue.decode(reader, reader.uint32());
@@ -296,7 +296,7 @@ export const Event: MessageFns<Event> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.prevKv = KeyValue.decode(reader, reader.uint32());
@@ -304,7 +304,7 @@ export const Event: MessageFns<Event> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }

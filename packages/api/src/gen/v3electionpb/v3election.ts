@@ -110,7 +110,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = Buffer.from(reader.bytes());
@@ -118,7 +118,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
           }
           case 2: {
             if (tag !== 16) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.lease = reader.int64() as bigint;
@@ -126,7 +126,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
           }
           case 3: {
             if (tag !== 26) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.value = Buffer.from(reader.bytes());
@@ -134,7 +134,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -208,7 +208,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -216,7 +216,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.leader = LeaderKey.decode(reader, reader.uint32());
@@ -224,7 +224,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -309,7 +309,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = Buffer.from(reader.bytes());
@@ -317,7 +317,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.key = Buffer.from(reader.bytes());
@@ -325,7 +325,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
           }
           case 3: {
             if (tag !== 24) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.rev = reader.int64() as bigint;
@@ -333,7 +333,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
           }
           case 4: {
             if (tag !== 32) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.lease = reader.int64() as bigint;
@@ -341,7 +341,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -417,7 +417,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.name = Buffer.from(reader.bytes());
@@ -425,7 +425,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -487,7 +487,7 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -495,7 +495,7 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.kv = KeyValue.decode(reader, reader.uint32());
@@ -503,7 +503,7 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -571,7 +571,7 @@ export const ResignRequest: MessageFns<ResignRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.leader = LeaderKey.decode(reader, reader.uint32());
@@ -579,7 +579,7 @@ export const ResignRequest: MessageFns<ResignRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -640,7 +640,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -648,7 +648,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -712,7 +712,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.leader = LeaderKey.decode(reader, reader.uint32());
@@ -720,7 +720,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
           }
           case 2: {
             if (tag !== 18) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.value = Buffer.from(reader.bytes());
@@ -728,7 +728,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }
@@ -796,7 +796,7 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
-              break;
+              throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
             message.header = ResponseHeader.decode(reader, reader.uint32());
@@ -804,7 +804,7 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
-          break;
+          throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
       }

@@ -1,0 +1,40 @@
+// Post-processes ts-proto's generated decoders to refuse malformed input as etcd's Go decoder
+// (gogo/protobuf) does, instead of acting on part of it:
+//   - a known field with the wrong wire type ("proto: wrong wireType"): ts-proto skips it;
+//   - tag 0 or an END_GROUP tag ("illegal tag" / "end group for non-group"): ts-proto stops
+//     decoding there and returns the fields read so far, as if the message ended.
+// Unknown fields with a valid wire type are still skipped, as proto3 requires. Idempotent; run
+// after `buf generate` (the generate script does).
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const genDir = new URL('../src/gen/', import.meta.url).pathname;
+
+const RULES = [
+  // case N: { if (tag !== T) { break; } ...
+  [/(\n {12}if \(tag !== \d+\) \{\n {14})break;/g, '$1throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);'],
+  // the end of a case that accepts two encodings (packed and unpacked repeated scalars)
+  [/(\n {14}continue;\n {12}\}\n\n {12})break;(\n {10}\})/g, '$1throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);$2'],
+  // after the switch: tag 0 and END_GROUP end nothing in proto3 messages
+  [/(\n {8}if \(\(tag & 7\) === 4 \|\| tag === 0\) \{\n {10})break;/g, '$1throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);'],
+];
+
+function files(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+let total = 0;
+for (const file of files(genDir)) {
+  let text = readFileSync(file, 'utf8');
+  for (const [re, to] of RULES) text = text.replace(re, (...m) => { total++; return to.replace(/\$(\d)/g, (_, i) => m[Number(i)]); });
+  // Every break left inside a decode() loop would mean a shape this script does not know.
+  const decodeBodies = text.match(/ {2}decode\(input[\s\S]*?\n {2}\},\n/g) ?? [];
+  for (const body of decodeBodies) {
+    if (/\n\s+break;/.test(body)) throw new Error(`${file}: a decoder shape strict-decode.mjs does not handle`);
+  }
+  writeFileSync(file, text);
+}
+console.log(`strict-decode: ${total} decoder branches made strict`);

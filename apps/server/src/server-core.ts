@@ -330,8 +330,12 @@ export class ServerCore {
 
   async memberRemove(id: bigint): Promise<void> {
     const m = this.membership.get(id);
+    // etcd's order: mayRemoveMember (any ID that is not a learner's), then the ID itself.
+    if (this.config.strictReconfigCheck && !m?.isLearner) {
+      if (!this.readyToRemoveVoter(id)) throw EtcdErrors.MemberNotEnoughStarted;
+      if (!this.mayRemoveVoter(id)) throw EtcdErrors.Unhealthy;
+    }
     if (!m) throw EtcdErrors.MemberNotFound;
-    if (this.config.strictReconfigCheck && !m.isLearner && !this.mayRemoveVoter(id)) throw EtcdErrors.Unhealthy;
     await this.proposeConfChange(ConfChangeType.RemoveNode, m);
   }
 
@@ -409,6 +413,13 @@ export class ServerCore {
     const grown = voters.length + 1;
     if (started === 1 && grown === 2) return true;
     return started >= Math.floor(grown / 2) + 1;
+  }
+
+  /** etcd's IsReadyToRemoveVotingMember: a quorum of the other voters has started. */
+  private readyToRemoveVoter(id: bigint): boolean {
+    const others = this.membership.votingMembers().filter((m) => m.id !== id);
+    const started = others.filter((m) => m.name !== '').length;
+    return started >= Math.floor(others.length / 2) + 1;
   }
 
   /** Whether this member has a live stream to every other voter (etcd's isConnectedFullySince). */

@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors, etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
+import { READ_PACING } from './read-pacing.js';
 import { notImplemented, unary } from './unary.js';
 
 /** The etcd API version raftkv speaks; clients gate features on it. */
@@ -40,13 +41,15 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
           throw new EtcdError(status.INVALID_ARGUMENT, `raftkv: unknown alarm action ${req.action}`);
       }
     }),
-    hash: unary(() => {
+    // Both hash the whole backend: in steps, so other requests and raft go on meanwhile.
+    hash: unary(async () => {
       core.refuseOnLearner();
-      return { header: core.header(core.store.currentRevision), hash: core.store.hash() };
+      const hash = await core.store.hashPaced(READ_PACING);
+      return { header: core.header(core.store.currentRevision), hash };
     }),
-    hashKv: unary((req: etcdserverpb.HashKVRequest) => {
+    hashKv: unary(async (req: etcdserverpb.HashKVRequest) => {
       core.refuseOnLearner();
-      const r = core.store.hashKV(toNumber(req.revision));
+      const r = await core.store.hashKVPaced(toNumber(req.revision), READ_PACING);
       return { header: core.header(core.store.currentRevision), hash: r.hash, compactRevision: BigInt(r.compactRevision), hashRevision: BigInt(r.revision) };
     }),
     defragment: notImplemented('Maintenance.Defragment'),

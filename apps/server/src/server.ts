@@ -22,6 +22,7 @@ import { clusterService } from './grpc/cluster-service.js';
 import { kvService } from './grpc/kv-service.js';
 import { leaseService } from './grpc/lease-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
+import { KVServiceWithEncodedRange } from './grpc/range-response.js';
 import { onUnexpectedError } from './grpc/unary.js';
 import { watchService, WatchServiceWithEncodedResponses } from './grpc/watch-service.js';
 import { BackendLeaseStore } from './lease/backend-lease-store.js';
@@ -512,7 +513,7 @@ async function startLocked(config: ServerConfig, log: Logger, options: StartOpti
     'grpc.max_send_message_length': 2 ** 31 - 1,
     'grpc.max_concurrent_streams': 2 ** 31 - 1,
   });
-  grpcServer.addService(etcdserverpb.KVService, kvService(core));
+  grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));

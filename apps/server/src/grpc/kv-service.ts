@@ -1,9 +1,11 @@
 import type { EtcdError, etcdserverpb } from '@raftkv/api';
 import { isReadOnlyTxn } from '@raftkv/mvcc';
 import {
-  deleteRangeResponseToWire, putResponseToWire, rangeFromWire, rangeResponseToWire, txnFromWire, txnResponseToWire,
+  deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
+import { encodeRangeResponse } from './range-response.js';
+import { READ_PACING } from './read-pacing.js';
 import { unary } from './unary.js';
 import { checkDeleteRange, checkPut, checkRange, checkSortOptions, checkTxn } from './validate.js';
 
@@ -22,8 +24,9 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
     range: unary(async (req: etcdserverpb.RangeRequest) => {
       reject(checkRange(req) ?? checkSortOptions(req));
       if (!req.serializable) await core.linearizableRead();
-      const res = core.store.range(rangeFromWire(req));
-      return rangeResponseToWire(res, core.header(res.revision));
+      // Big ranges are read and encoded in steps (see range-response.ts for the serializer).
+      const res = await core.store.rangePaced(rangeFromWire(req), READ_PACING);
+      return await encodeRangeResponse(res, core.header(res.revision), READ_PACING) as unknown as etcdserverpb.RangeResponse;
     }),
     put: unary(async (req: etcdserverpb.PutRequest) => {
       core.refuseOnLearner();

@@ -15,8 +15,9 @@ const RULES = [
   [/(\n {12}if \(tag !== \d+\) \{\n {14})break;/g, '$1throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);'],
   // the end of a case that accepts two encodings (packed and unpacked repeated scalars)
   [/(\n {14}continue;\n {12}\}\n\n {12})break;(\n {10}\})/g, '$1throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);$2'],
-  // after the switch: tag 0 and END_GROUP end nothing in proto3 messages
-  [/(\n {8}if \(\(tag & 7\) === 4 \|\| tag === 0\) \{\n {10})break;/g, '$1throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);'],
+  // after the switch: field number 0 and END_GROUP end nothing in proto3 messages
+  [/(\n {8}if \(\(tag & 7\) === 4 \|\| )tag === 0(\) \{\n {10})break;/g, '$1tag >>> 3 === 0$2throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);'],
+  [/(\n {8}if \(\(tag & 7\) === 4 \|\| )tag === 0(\) \{\n {10}throw)/g, '$1tag >>> 3 === 0$2'],
 ];
 
 function files(dir) {

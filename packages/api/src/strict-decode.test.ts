@@ -15,6 +15,7 @@ describe('strict decoding', () => {
   it.each<[string, number[], RegExp]>([
     ['a known field with the wrong wire type', [0x0a, 1, 0x61, 0x18 | 2, 1, 0], /wrong wireType = 2 for field 3/],
     ['tag 0 in the middle', [0x0a, 1, 0x61, 0x00, 0x12, 1, 0x62], /illegal tag 0/],
+    ['field number 0 with a wire type', [0x0a, 1, 0x61, 0x01, 0x00, 0x12, 1, 0x62], /illegal tag 0 \(wire type 1\)/],
     ['an END_GROUP tag', [0x0a, 1, 0x61, 0x7c, 0x12, 1, 0x62], /illegal tag 15 \(wire type 4\)/],
     ['a field cut short', [0x0a, 5, 0x61], /premature|range|EOF/i],
   ])('refuses %s', (_name, bytes, error) => {

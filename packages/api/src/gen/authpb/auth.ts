@@ -109,7 +109,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -215,7 +215,7 @@ export const User: MessageFns<User> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -323,7 +323,7 @@ export const Permission: MessageFns<Permission> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -417,7 +417,7 @@ export const Role: MessageFns<Role> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);

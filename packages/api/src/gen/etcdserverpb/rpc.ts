@@ -996,7 +996,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -1256,7 +1256,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -1465,7 +1465,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -1616,7 +1616,7 @@ export const PutRequest: MessageFns<PutRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -1733,7 +1733,7 @@ export const PutResponse: MessageFns<PutResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -1837,7 +1837,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -1949,7 +1949,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2067,7 +2067,7 @@ export const RequestOp: MessageFns<RequestOp> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2208,7 +2208,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2426,7 +2426,7 @@ export const Compare: MessageFns<Compare> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2573,7 +2573,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2674,7 +2674,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2771,7 +2771,7 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2845,7 +2845,7 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2903,7 +2903,7 @@ export const HashRequest: MessageFns<HashRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -2969,7 +2969,7 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3075,7 +3075,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3184,7 +3184,7 @@ export const HashResponse: MessageFns<HashResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3249,7 +3249,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3348,7 +3348,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3462,7 +3462,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3665,7 +3665,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3792,7 +3792,7 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -3850,7 +3850,7 @@ export const WatchProgressRequest: MessageFns<WatchProgressRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4005,7 +4005,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4138,7 +4138,7 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4248,7 +4248,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4337,7 +4337,7 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4404,7 +4404,7 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4490,7 +4490,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4570,7 +4570,7 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4641,7 +4641,7 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4713,7 +4713,7 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4808,7 +4808,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -4903,7 +4903,7 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5030,7 +5030,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5112,7 +5112,7 @@ export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5178,7 +5178,7 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5256,7 +5256,7 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5379,7 +5379,7 @@ export const Member: MessageFns<Member> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5481,7 +5481,7 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5577,7 +5577,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5663,7 +5663,7 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5741,7 +5741,7 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5831,7 +5831,7 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5916,7 +5916,7 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -5992,7 +5992,7 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6070,7 +6070,7 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6149,7 +6149,7 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6227,7 +6227,7 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6292,7 +6292,7 @@ export const DefragmentRequest: MessageFns<DefragmentRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6355,7 +6355,7 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6427,7 +6427,7 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6494,7 +6494,7 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6588,7 +6588,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6681,7 +6681,7 @@ export const AlarmMember: MessageFns<AlarmMember> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6766,7 +6766,7 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6853,7 +6853,7 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -6938,7 +6938,7 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7003,7 +7003,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7233,7 +7233,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7383,7 +7383,7 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7446,7 +7446,7 @@ export const AuthEnableRequest: MessageFns<AuthEnableRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7498,7 +7498,7 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7550,7 +7550,7 @@ export const AuthStatusRequest: MessageFns<AuthStatusRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7624,7 +7624,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7731,7 +7731,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7817,7 +7817,7 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7884,7 +7884,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -7973,7 +7973,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8063,7 +8063,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8148,7 +8148,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8222,7 +8222,7 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8289,7 +8289,7 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8345,7 +8345,7 @@ export const AuthUserListRequest: MessageFns<AuthUserListRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8397,7 +8397,7 @@ export const AuthRoleListRequest: MessageFns<AuthRoleListRequest> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8460,7 +8460,7 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8538,7 +8538,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8636,7 +8636,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8719,7 +8719,7 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8788,7 +8788,7 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8882,7 +8882,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -8976,7 +8976,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9052,7 +9052,7 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9132,7 +9132,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9208,7 +9208,7 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9277,7 +9277,7 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9346,7 +9346,7 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9415,7 +9415,7 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9484,7 +9484,7 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9564,7 +9564,7 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9651,7 +9651,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9738,7 +9738,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9814,7 +9814,7 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9883,7 +9883,7 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -9952,7 +9952,7 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);

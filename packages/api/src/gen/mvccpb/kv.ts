@@ -175,7 +175,7 @@ export const KeyValue: MessageFns<KeyValue> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -303,7 +303,7 @@ export const Event: MessageFns<Event> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);

@@ -133,7 +133,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -223,7 +223,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -340,7 +340,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -424,7 +424,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -502,7 +502,7 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -578,7 +578,7 @@ export const ResignRequest: MessageFns<ResignRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -647,7 +647,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -727,7 +727,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -803,7 +803,7 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);

@@ -96,7 +96,7 @@ export const LockRequest: MessageFns<LockRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -181,7 +181,7 @@ export const LockResponse: MessageFns<LockResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -257,7 +257,7 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
@@ -324,7 +324,7 @@ export const UnlockResponse: MessageFns<UnlockResponse> = {
             continue;
           }
         }
-        if ((tag & 7) === 4 || tag === 0) {
+        if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);

@@ -34,7 +34,26 @@ export const ALLOW_LIST: readonly Allowed[] = [
       '"The server does not implement the method /S/M"; both UNIMPLEMENTED.',
     matches: (_m, etcd, raftkv) => etcd.code === status.UNIMPLEMENTED && raftkv.code === status.UNIMPLEMENTED,
   },
+  {
+    id: 'not-built-yet',
+    why: 'Auth, Lock, Election, Defragment and raising alarms are not built yet (the security, client and operations ' +
+      'issues); the README lists them as UNIMPLEMENTED. raftkv says so instead of pretending.',
+    matches: (m, _etcd, raftkv) => raftkv.code === status.UNIMPLEMENTED
+      && (NOT_BUILT_METHODS.has(m) || raftkv.details === 'raftkv: raising alarms is not implemented yet'),
+  },
+  {
+    id: 'https-peer-url',
+    why: 'etcd adds a member with an https:// peer URL and dials it over TLS; raftkv has no peer TLS yet and refuses it ' +
+      'before proposing (docs/compatibility.md), rather than add a member it can never reach.',
+    matches: (m, _etcd, raftkv) => (m === 'MemberAdd' || m === 'MemberUpdate') && raftkv.code === status.FAILED_PRECONDITION
+      && raftkv.details.startsWith('raftkv: https peer URLs need peer TLS'),
+  },
 ];
+
+/** Methods of services raftkv does not serve yet (see 'not-built-yet'). */
+const NOT_BUILT_METHODS = new Set(['Defragment', 'Lock', 'Unlock', 'Campaign', 'Proclaim', 'Leader', 'Observe', 'Resign',
+  'AuthEnable', 'AuthDisable', 'Authenticate', 'UserAdd', 'UserGet', 'UserList', 'UserDelete', 'UserChangePassword',
+  'UserGrantRole', 'UserRevokeRole', 'RoleAdd', 'RoleGet', 'RoleList', 'RoleDelete', 'RoleGrantPermission', 'RoleRevokePermission']);
 
 /** Known findings (see FINDINGS.md): requests skipped unless `--no-skip-known`. */
 export interface Known {
@@ -42,14 +61,9 @@ export interface Known {
   matches(r: FuzzRequest): boolean;
 }
 
-const neg = (v: unknown): boolean => typeof v === 'bigint' && v < 0n;
-
 export const KNOWN: readonly Known[] = [
-  { finding: 'F1 Compact with a negative revision stops raftkv for good', matches: (r) => r.method === 'Compact' && neg(r.req['revision']) },
-  {
-    finding: 'F2 MemberAdd with an https:// peer URL stops raftkv for good',
-    matches: (r) => r.method === 'MemberAdd' && ((r.req['peerURLs'] as string[] | undefined) ?? []).some((u) => u.startsWith('https:')),
-  },
+  // F1 (Compact with a negative revision) and F2 (MemberAdd with an https:// peer URL) stopped
+  // raftkv for good; both are fixed and sent again.
 ];
 
 const rangesOf = (r: FuzzRequest): Record<string, unknown>[] => {

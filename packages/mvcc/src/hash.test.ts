@@ -26,6 +26,15 @@ describe('hashKV', () => {
     expect(s.hashKV(0).hash).toBe(3545813561);
   });
 
+  it.each([-1, -Number.MAX_SAFE_INTEGER])('at revision %i hashes nothing but the bucket name, as etcd', async (rev) => {
+    const s = await openStore();
+    const i = etcdSequence(s);
+    expect(s.hashKV(rev)).toEqual({ hash: 1084519789, compactRevision: -1, revision: 6 });
+    await s.compact(4, i).done;
+    expect(s.hashKV(rev)).toEqual({ hash: 1084519789, compactRevision: 4, revision: 6 });
+    expect(await s.hashKVPaced(rev, { entriesPerStep: 2, pause: async () => {} })).toEqual(s.hashKV(rev));
+  });
+
   it('hashes only up to the requested revision', async () => {
     const s = await openStore();
     etcdSequence(s);

@@ -1006,6 +1006,7 @@ export class MvccStore {
    */
   hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
     this.checkOpen();
+    if (revision < 0) return this.hashKVBelowZero();
     assertRevisionNumber(revision, 'revision');
     const compactRev = this.compactMainRev;
     const currentRev = this.currentRev;
@@ -1020,6 +1021,11 @@ export class MvccStore {
       h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
     }
     return { hash: h.sum(), compactRevision: compactRev, revision: currentRev };
+  }
+
+  /** etcd hashes no revision below a negative one: only the bucket name, at the current revision. */
+  private hashKVBelowZero(): { hash: number; compactRevision: number; revision: number } {
+    return { hash: new Crc32c().update(KEY_BUCKET).sum(), compactRevision: this.compactMainRev, revision: this.currentRev };
   }
 
   /**
@@ -1069,6 +1075,7 @@ export class MvccStore {
    */
   async hashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
     this.checkOpen();
+    if (revision < 0) return this.hashKVBelowZero();
     assertRevisionNumber(revision, 'revision');
     if (revision > 0 && revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
     if (revision > this.currentRev) throw new MvccError('future_revision');

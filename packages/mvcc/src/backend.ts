@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decodeKeyValue, type KeyValue } from './key_value.js';
+import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key_value.js';
 import { decodeRevision, encodeRevision, encodeRevisionInto, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /** A change written by apply and not yet known to be in LMDB. */
@@ -43,6 +43,28 @@ class WriteBatch {
     if (first === undefined) return undefined;
     const e = this.entries[first + rev.sub];
     return e && e.rev.main === rev.main ? e : undefined;
+  }
+}
+
+/**
+ * Copies byte strings into shared chunks of `chunkBytes` (a longer string gets a chunk of its
+ * own). A copy keeps its whole chunk alive: for reads whose results are dropped together.
+ */
+export class ByteSlab {
+  private chunk = new Uint8Array(0);
+  private used = 0;
+
+  constructor(private readonly chunkBytes = 1 << 20) {}
+
+  copy(src: Uint8Array): Uint8Array {
+    if (src.length > this.chunk.length - this.used) {
+      this.chunk = new Uint8Array(Math.max(this.chunkBytes, src.length));
+      this.used = 0;
+    }
+    const out = this.chunk.subarray(this.used, this.used + src.length);
+    out.set(src);
+    this.used += src.length;
+    return out;
   }
 }
 
@@ -200,6 +222,19 @@ export class Backend {
       if (e) return e.kv;
     }
     return decodeKeyValue(this.getFast(rev));
+  }
+
+  /**
+   * {@link readKeyValue} whose bytes are copied into `slab` (shared chunks) rather than into
+   * an allocation of their own: a read of many KVs then makes a few large allocations, not
+   * hundreds of thousands of small ones for the garbage collector to track.
+   */
+  readKeyValueInto(rev: Revision, slab: ByteSlab): KeyValue {
+    if (rev.main > this.durableRevision) {
+      const e = this.memoryEntry(rev);
+      if (e) return e.kv;
+    }
+    return decodeKeyValueShared(slab.copy(this.getFast(rev)));
   }
 
   /**

@@ -216,7 +216,7 @@ export function decodeKeyValue(buf: Uint8Array): KeyValue {
 }
 
 /** Like {@link decodeKeyValue} without the copy: key and value are views into `buf`. */
-function decodeKeyValueShared(buf: Uint8Array): KeyValue {
+export function decodeKeyValueShared(buf: Uint8Array): KeyValue {
   const r = new Reader(buf);
   const kv: KeyValue = { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
   while (r.pos < buf.length) {

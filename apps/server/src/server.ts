@@ -23,6 +23,7 @@ import { kvService } from './grpc/kv-service.js';
 import { leaseService } from './grpc/lease-service.js';
 import { maintenanceService } from './grpc/maintenance-service.js';
 import { KVServiceWithEncodedRange } from './grpc/range-response.js';
+import { READ_PACING } from './grpc/read-pacing.js';
 import { onUnexpectedError } from './grpc/unary.js';
 import { watchService, WatchServiceWithEncodedResponses } from './grpc/watch-service.js';
 import { BackendLeaseStore } from './lease/backend-lease-store.js';
@@ -403,7 +404,7 @@ async function startLocked(config: ServerConfig, log: Logger, options: StartOpti
       const path = join(snapDir, snapDbName(index));
       log.info('restoring the backend from the leader\'s snapshot', { index });
       await applier.flushed();
-      await store.restore(path);
+      await store.restore(path, READ_PACING);
       lessor.recover(leasedKeys(store));
       membership.reload();
       syncPeers();

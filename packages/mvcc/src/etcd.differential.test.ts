@@ -62,7 +62,7 @@ function opJson(op: RequestOp): Json {
 }
 
 function compareJson(c: Compare): Json {
-  const operand: Json = { version: { version: c.version ?? 0 }, create: { create_revision: c.createRevision ?? 0 }, mod: { mod_revision: c.modRevision ?? 0 }, value: { value: b64(c.value ?? new Uint8Array(0)) }, lease: { lease: String(c.lease ?? 0n) } }[c.target] as Json;
+  const operand: Json = ({ version: { version: c.version ?? 0 }, create: { create_revision: c.createRevision ?? 0 }, mod: { mod_revision: c.modRevision ?? 0 }, value: { value: b64(c.value ?? new Uint8Array(0)) }, lease: { lease: String(c.lease ?? 0n) } } as Partial<Record<Compare['target'], Json>>)[c.target] ?? {};
   return { key: b64(c.key), ...(c.rangeEnd ? { range_end: b64(c.rangeEnd) } : {}), target: c.target.toUpperCase(), result: c.result.toUpperCase(), ...operand };
 }
 

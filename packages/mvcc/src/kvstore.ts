@@ -88,6 +88,25 @@ interface LoadedState {
  * `backend` holds in LMDB (etcd's kvstore.restore).
  */
 function loadState(backend: Backend): LoadedState {
+  const steps = loadStateSteps(backend);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** {@link loadState} sharing the thread: a pause every `pacer.step` entries. */
+async function loadStatePaced(backend: Backend, pacer: Pacer): Promise<LoadedState> {
+  const steps = loadStateSteps(backend);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (pacer.tick()) await pacer.pause();
+  }
+}
+
+/** Rebuilds the key index from LMDB, yielding after every stored change. */
+function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
   const index = new TreeIndex();
   const ciBytes = backend.getDurableMeta(META_CONSISTENT_INDEX);
   const ci = ciBytes ? decodeUint64(ciBytes, 'consistent index') : 0;
@@ -113,6 +132,7 @@ function loadState(backend: Backend): LoadedState {
       index.insert(ks, fresh);
     }
     // A tombstone without a live key is left over from an interrupted compaction.
+    yield;
   }
   return { index, currentRev: Math.max(current, compactMainRev, 1), compactMainRev, ci, scheduled };
 }
@@ -1234,15 +1254,17 @@ export class MvccStore {
    *   consistent index — before anything is changed, so the store stays as it was; when
    *   reopening LMDB fails after the swap, the store is closed (its file is the snapshot's).
    * @throws Error when another restore is running; MvccError `closed` when closed.
+   * @param pacing - rebuild the key index from the copy in steps (step 1), so a member that
+   *   restores a large snapshot keeps answering heartbeats; without it, in one go.
    */
-  async restore(snapshotPath: string): Promise<void> {
+  async restore(snapshotPath: string, pacing?: ReadPacing): Promise<void> {
     this.checkOpen();
     if (this.restoring) throw new Error('mvcc: a restore is already running');
     this.restoring = new Promise<void>((resolve) => {
       this.restoreSettled = resolve;
     });
     try {
-      await this.restoreInPlace(snapshotPath);
+      await this.restoreInPlace(snapshotPath, pacing ? new Pacer(pacing) : undefined);
     } finally {
       this.endRestore();
     }
@@ -1256,7 +1278,7 @@ export class MvccStore {
     settle?.();
   }
 
-  private async restoreInPlace(snapshotPath: string): Promise<void> {
+  private async restoreInPlace(snapshotPath: string, pacer: Pacer | undefined): Promise<void> {
     const tmp = join(this.dir, RESTORE_FILE);
     const tmpLock = `${tmp}-lock`; // lmdb-js's lock file name for a single-file env
     const removeCopy = async () => {
@@ -1271,7 +1293,7 @@ export class MvccStore {
       const probe = Backend.openSnapshot(tmp);
       try {
         if (!probe.getDurableMeta(META_CONSISTENT_INDEX)) throw new Error(`mvcc: ${snapshotPath} is not an mvcc snapshot: no consistent index`);
-        state = loadState(probe);
+        state = pacer ? await loadStatePaced(probe, pacer) : loadState(probe);
       } finally {
         await probe.close();
       }

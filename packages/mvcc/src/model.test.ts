@@ -83,7 +83,7 @@ function modelApply(st: State, op: Op, rev: number, before: State): boolean {
       const a = op.cmp.target === 'value' ? kv?.value ?? '' : op.cmp.target === 'version' ? kv?.version ?? 0 : kv?.mod ?? 0;
       const b = op.cmp.target === 'value' ? op.cmp.value : op.cmp.n;
       const c = a < b ? -1 : a > b ? 1 : 0;
-      ok = { equal: c === 0, not_equal: c !== 0, greater: c > 0, less: c < 0 }[op.cmp.result];
+      ok = ({ equal: c === 0, not_equal: c !== 0, greater: c > 0, less: c < 0 } as Record<string, boolean>)[op.cmp.result] ?? true;
     }
     let changed = false;
     for (const o of ok ? op.ok : op.ko) changed = modelApply(st, o, rev, before) || changed;

@@ -64,6 +64,32 @@ describe('restore in place', () => {
     expect(existsSync(snap)).toBe(true);
   });
 
+  it('rebuilds the index in steps when paced, serving reads of the old state between them, to the same result', async () => {
+    const source = await openStore();
+    let i = history(source, 1, 80);
+    await source.compact(30, i++).done;
+    history(source, i, 25);
+    const snap = await snapshotOf(source);
+
+    const target = await openStore();
+    history(target, 1, 12);
+    await target.commit();
+    const before = observe(target);
+    let pauses = 0;
+    const seenBetween: unknown[] = [];
+    await target.restore(snap, {
+      entriesPerStep: 10,
+      pause: async () => {
+        pauses++;
+        seenBetween.push(observe(target));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+    });
+    expect(pauses).toBeGreaterThan(5);
+    for (const seen of seenBetween) expect(seen).toEqual(before);
+    expect(observe(target)).toEqual(await freshView(snap));
+  });
+
   it('accepts a snapshot with a lower consistent index (an older state of the same store)', async () => {
     const s = await openStore();
     let i = history(s, 1, 20);

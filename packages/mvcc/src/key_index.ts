@@ -18,22 +18,58 @@ export interface KeyAt {
   version: number;
 }
 
-/** Set of revisions kept by a compaction, keyed by {@link revisionId}. */
-export type RevisionSet = Set<string>;
-
 /** Where compact/keep record the revisions they keep. */
 export interface KeptRevisions {
   add(rev: Revision): void;
   delete(rev: Revision): void;
 }
 
-/** Records kept revisions by value (for matching revisions decoded from LMDB keys). */
-export function keptById(set: RevisionSet): KeptRevisions {
-  return { add: (rev) => void set.add(revisionId(rev)), delete: (rev) => void set.delete(revisionId(rev)) };
-}
+/**
+ * Revisions compared by value (main, sub): what a compaction keeps, matched against
+ * revisions decoded from LMDB keys. A compaction adds one per live key, so no string or
+ * object is made per revision: a map from main to its sub (or to its subs, when a write
+ * keeps several changes).
+ */
+export class RevisionSet implements KeptRevisions {
+  private readonly byMain = new Map<number, number | Set<number>>();
+  private count = 0;
 
-export function revisionId(rev: Revision): string {
-  return `${rev.main}_${rev.sub}`;
+  get size(): number {
+    return this.count;
+  }
+
+  add(rev: Revision): void {
+    const cur = this.byMain.get(rev.main);
+    if (cur === undefined) {
+      this.byMain.set(rev.main, rev.sub);
+    } else if (typeof cur === 'number') {
+      if (cur === rev.sub) return;
+      this.byMain.set(rev.main, new Set([cur, rev.sub]));
+    } else {
+      if (cur.has(rev.sub)) return;
+      cur.add(rev.sub);
+    }
+    this.count++;
+  }
+
+  delete(rev: Revision): void {
+    const cur = this.byMain.get(rev.main);
+    if (cur === undefined) return;
+    if (typeof cur === 'number') {
+      if (cur !== rev.sub) return;
+      this.byMain.delete(rev.main);
+    } else {
+      if (!cur.delete(rev.sub)) return;
+      if (cur.size === 0) this.byMain.delete(rev.main);
+    }
+    this.count--;
+  }
+
+  has(rev: Revision): boolean {
+    const cur = this.byMain.get(rev.main);
+    if (cur === undefined) return false;
+    return typeof cur === 'number' ? cur === rev.sub : cur.has(rev.sub);
+  }
 }
 
 function newGeneration(): Generation {
@@ -143,14 +179,15 @@ export class KeyIndex {
     let gi = genIdx;
     const g = this.generations[gi]!;
     if (g.revs.length > 0) {
-      if (revIndex !== -1) g.revs = g.revs.slice(revIndex);
+      // Sliced, never changed in place (a clone may share the array); nothing to drop: kept as is.
+      if (revIndex > 0) g.revs = g.revs.slice(revIndex);
       // Only the tombstone left: the generation is gone entirely.
       if (g.revs.length === 1 && gi !== this.generations.length - 1) {
         available.delete(g.revs[0]!);
         gi++;
       }
     }
-    this.generations = this.generations.slice(gi);
+    if (gi > 0) this.generations = this.generations.slice(gi);
   }
 
   /** Like {@link compact} without changing anything: what a compaction at atRev would keep. */

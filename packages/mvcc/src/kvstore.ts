@@ -13,7 +13,7 @@ import {
 } from './backend.js';
 import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
-import { KeyIndex, revisionId, type KeyAt, type RevisionSet } from './key_index.js';
+import { KeyIndex, type KeyAt, type RevisionSet } from './key_index.js';
 import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key_value.js';
 import type {
   Compare,
@@ -947,7 +947,7 @@ export class MvccStore {
     for (;;) {
       if (this.closed || this.haltCompaction) return; // resumed by the next open
       const keys = this.backend.durableRevisionKeys(after, revision, this.compactionBatchLimit);
-      const doomed = keys.filter((k) => !keep.has(revisionId(decodeRevision(k).rev)));
+      const doomed = keys.filter((k) => !keep.has(decodeRevision(k).rev));
       const finished = keys.length < this.compactionBatchLimit;
       const meta: Array<[Buffer, Uint8Array]> = finished ? [[META_FINISHED_COMPACT, encodeRevision({ main: revision, sub: 0 })]] : [];
       await this.backend.deleteRevisions(doomed, meta);

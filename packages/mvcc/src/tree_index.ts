@@ -1,5 +1,5 @@
 import BTreeModule from 'sorted-btree';
-import { KeyIndex, keptById, type KeyAt, type RevisionSet } from './key_index.js';
+import { KeyIndex, RevisionSet, type KeyAt } from './key_index.js';
 import type { Revision } from './revision.js';
 
 // sorted-btree is CommonJS: under node's ESM loader the class is the module's
@@ -8,6 +8,7 @@ type BTreeClass = typeof BTreeModule.default;
 const BTree: BTreeClass =
   typeof BTreeModule === 'function' ? (BTreeModule as unknown as BTreeClass) : BTreeModule.default;
 type Tree = import('sorted-btree').default<string, KeyIndex>;
+const DELETE = { delete: true } as const;
 
 /**
  * Keys are held as latin1 strings (one char per byte): JS string order on chars
@@ -129,24 +130,22 @@ export class TreeIndex {
 
   /** Compacts every key at `atRev`; returns the revisions <= atRev that stay reachable. */
   compact(atRev: number): RevisionSet {
-    const available: RevisionSet = new Set();
-    const kept = keptById(available);
+    const available = new RevisionSet();
+    if (this.tree.size === 0) return available;
     if (this.pins > 0) {
-      if (this.tree.size === 0) return available;
       // A pinned view shares the key indexes: compact copies and swap them in.
-      this.tree.editRange(this.tree.minKey()!, this.tree.maxKey()!, true, (_k, ki) => {
+      this.tree.editAll((_k, ki) => {
         const copy = ki.clone();
-        copy.compact(atRev, kept);
+        copy.compact(atRev, available);
         return copy.isEmpty() ? { delete: true } : { value: copy };
       });
       return available;
     }
-    const empty: string[] = [];
-    this.tree.forEachPair((k, ki) => {
-      ki.compact(atRev, kept);
-      if (ki.isEmpty()) empty.push(k);
+    // One pass; keys left without history are deleted during it (not looked up again after).
+    this.tree.editAll((_k, ki) => {
+      ki.compact(atRev, available);
+      return ki.isEmpty() ? DELETE : undefined;
     });
-    for (const k of empty) this.tree.delete(k);
     return available;
   }
 

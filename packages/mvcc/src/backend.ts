@@ -57,13 +57,19 @@ export class ByteSlab {
   constructor(private readonly chunkBytes = 1 << 20) {}
 
   copy(src: Uint8Array): Uint8Array {
-    if (src.length > this.chunk.length - this.used) {
-      this.chunk = new Uint8Array(Math.max(this.chunkBytes, src.length));
+    const out = this.alloc(src.length);
+    out.set(src);
+    return out;
+  }
+
+  /** `n` bytes of a chunk, never handed out before (zero until written). */
+  alloc(n: number): Uint8Array {
+    if (n > this.chunk.length - this.used) {
+      this.chunk = new Uint8Array(Math.max(this.chunkBytes, n));
       this.used = 0;
     }
-    const out = this.chunk.subarray(this.used, this.used + src.length);
-    out.set(src);
-    this.used += src.length;
+    const out = this.chunk.subarray(this.used, this.used + n);
+    this.used += n;
     return out;
   }
 }

@@ -18,6 +18,7 @@ export interface KeyValue {
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+const newBytes = (n: number): Uint8Array => new Uint8Array(n);
 
 function varintLength(n: number): number {
   let len = 1;
@@ -52,8 +53,9 @@ function leaseVarint(lease: bigint): Uint8Array {
 /**
  * Encodes a KeyValue exactly as gogoproto marshals mvccpb.KeyValue: fields in number
  * order, proto3 zero values omitted. Equal bytes are what makes hashKV agree with etcd.
+ * `alloc(n)` gives the n-byte output buffer (default: a new one); every byte is written.
  */
-export function encodeKeyValue(kv: KeyValue): Uint8Array {
+export function encodeKeyValue(kv: KeyValue, alloc: (bytes: number) => Uint8Array = newBytes): Uint8Array {
   const lease = kv.lease === 0n ? undefined : leaseVarint(kv.lease);
   let size = 0;
   if (kv.key.length > 0) size += 1 + varintLength(kv.key.length) + kv.key.length;
@@ -62,7 +64,7 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   if (kv.version !== 0) size += 1 + varintLength(kv.version);
   if (kv.value.length > 0) size += 1 + varintLength(kv.value.length) + kv.value.length;
   if (lease) size += 1 + lease.length;
-  const out = new Uint8Array(size);
+  const out = alloc(size);
   let pos = 0;
   if (kv.key.length > 0) {
     out[pos++] = 0x0a;
@@ -99,10 +101,11 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
 /**
  * Encodes `kv` and returns the bytes plus a KeyValue whose key and value are views
  * into them: one allocation instead of three copies on the write path, and the
- * caller's buffers are not retained.
+ * caller's buffers are not retained. `alloc` gives the output buffer (exactly the
+ * encoded size; every byte is written).
  */
-export function encodeKeyValueOwned(kv: KeyValue): { bytes: Uint8Array; kv: KeyValue } {
-  const bytes = encodeKeyValue(kv);
+export function encodeKeyValueOwned(kv: KeyValue, alloc: (bytes: number) => Uint8Array = newBytes): { bytes: Uint8Array; kv: KeyValue } {
+  const bytes = encodeKeyValue(kv, alloc);
   const keyStart = kv.key.length > 0 ? 1 + varintLength(kv.key.length) : 0;
   const key = kv.key.length > 0 ? bytes.subarray(keyStart, keyStart + kv.key.length) : EMPTY;
   let value: Uint8Array = EMPTY;

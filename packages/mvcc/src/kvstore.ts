@@ -152,16 +152,37 @@ interface Change {
   kv: KeyValue;
   tombstone: boolean;
   keyStr: string;
+  /**
+   * The key at the write's begin revision (its event's prevKv), found while writing:
+   * `undefined` when not known (the key changed earlier in the same write: look it up),
+   * `null` when the key did not exist then; `kv` is filled once read.
+   */
+  prev: { rev: Revision; kv: KeyValue | undefined } | null | undefined;
 }
+
+/** Writes with at least this many changes put their encoded KVs and prevKvs in shared slabs. */
+const SLAB_MIN_CHANGES = 16;
+/** Chunk size of a write's slab: what one retained event can keep alive at most. */
+const WRITE_SLAB_BYTES = 64 * 1024;
 
 /** State of one write (a put, a deleteRange or a whole txn): one main revision. */
 class WriteTxn {
   readonly changes: Change[] = [];
+  private slab: ByteSlab | undefined;
   constructor(readonly beginRev: number) {}
 
   /** Revision that reads inside the write see: its own changes included. */
   get readRev(): number {
     return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  /**
+   * Where a big write's byte strings go: chunks shared by its KVs (a few allocations for the
+   * GC to track instead of one per KV); a small write allocates per KV as before.
+   */
+  bytesSource(): ByteSlab | undefined {
+    if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
+    return (this.slab ??= new ByteSlab(WRITE_SLAB_BYTES));
   }
 }
 
@@ -762,7 +783,7 @@ export class MvccStore {
     if ((req.ignoreValue || req.ignoreLease) && !prev) throw new MvccError('key_not_found');
     if (req.ignoreValue) value = prev!.value;
     if (req.ignoreLease) lease = prev!.lease;
-    this.writePut(tw, ks, req.key, value, lease);
+    this.writePut(tw, ks, req.key, value, lease, prev);
     const resp: PutResponse = { revision: tw.beginRev + 1 };
     if (req.prevKv && prev) resp.prevKv = prev;
     return resp;
@@ -771,18 +792,36 @@ export class MvccStore {
   private applyDeleteRange(tw: WriteTxn, req: DeleteRangeRequest): DeleteRangeResponse {
     const prevKvs: KeyValue[] = [];
     const keys = this.index.liveKeys(keyString(req.key), rangeEndOf(req.rangeEnd), tw.readRev);
-    if (req.prevKv) {
-      for (const [, ki] of keys) prevKvs.push(this.backend.readKeyValue(ki.get(tw.readRev)!.modified));
+    for (const [ks, ki] of keys) {
+      let prev: KeyValue | undefined;
+      if (req.prevKv) {
+        prev = this.backend.readKeyValue(ki.get(tw.readRev)!.modified);
+        prevKvs.push(prev);
+      }
+      this.writeTombstone(tw, ks, ki, prev);
     }
-    for (const [ks, ki] of keys) this.writeTombstone(tw, ks, ki);
     const revision = keys.length > 0 || tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
     return { revision, deleted: keys.length, prevKvs };
   }
 
-  private writePut(tw: WriteTxn, ks: string, key: Uint8Array, value: Uint8Array, lease: bigint): void {
+  /**
+   * The key's revision at the write's begin revision, for its event's prevKv, when `ki` has no
+   * change in this write yet (then what a read inside the write sees, `readKv`, is that too).
+   */
+  private prevAtBegin(tw: WriteTxn, ki: KeyIndex | undefined, readKv: KeyValue | undefined): Change['prev'] {
+    if (!ki) return null;
+    if (ki.modified.main > tw.beginRev) return undefined;
+    const at = ki.get(tw.beginRev);
+    return at ? { rev: at.modified, kv: readKv } : null;
+  }
+
+  /** `prev`: the key as a read inside this write saw it before the put, when one was made. */
+  private writePut(tw: WriteTxn, ks: string, key: Uint8Array, value: Uint8Array, lease: bigint, prev?: KeyValue): void {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
     let ki = this.index.getKeyIndex(ks);
     const at = ki?.get(rev.main);
+    const prevAtBegin = this.prevAtBegin(tw, ki, prev);
+    const slab = tw.bytesSource();
     const { bytes, kv } = encodeKeyValueOwned({
       key,
       createRevision: at ? at.created.main : rev.main,
@@ -790,7 +829,7 @@ export class MvccStore {
       version: at ? at.version + 1 : 1,
       value,
       lease,
-    });
+    }, slab ? (n) => slab.alloc(n) : undefined);
     this.backend.append({ rev, tombstone: false, bytes, kv });
     if (!ki) {
       // Own copy: a view into `bytes` would pin this first value for the key's lifetime.
@@ -798,16 +837,18 @@ export class MvccStore {
       this.index.insert(ks, ki);
     }
     ki.put(rev);
-    tw.changes.push({ kv, tombstone: false, keyStr: ks });
+    tw.changes.push({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
   }
 
-  private writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex): void {
+  /** `prev`: the key as a read inside this write saw it before the delete, when one was made. */
+  private writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex, prev?: KeyValue): void {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
+    const prevAtBegin = this.prevAtBegin(tw, ki, prev);
     // Stored as etcd stores it: a KeyValue holding only the key.
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
     this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored), kv: stored });
     ki.tombstone(rev);
-    tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks });
+    tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });
   }
 
   /** Ends a write: bumps the revision if anything changed and tells the listeners. */
@@ -815,9 +856,15 @@ export class MvccStore {
     if (tw.changes.length === 0) return;
     this.currentRev = tw.beginRev + 1;
     if (this.listeners.size === 0) return;
+    const slab = tw.bytesSource();
     const events: Event[] = tw.changes.map((c) => {
       const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
-      this.attachPrevKv(ev, c.keyStr);
+      if (c.prev === undefined) {
+        this.attachPrevKv(ev, c.keyStr);
+      } else if (c.prev !== null && !(ev.type === 'put' && ev.kv.version === 1) && tw.beginRev >= this.compactMainRev) {
+        // What attachPrevKv finds (the key at modRevision - 1 = beginRev), without looking it up again.
+        ev.prevKv = c.prev.kv ?? (slab ? this.backend.readKeyValueInto(c.prev.rev, slab) : this.backend.readKeyValue(c.prev.rev));
+      }
       return ev;
     });
     for (const l of [...this.listeners]) {

@@ -1,0 +1,62 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Event, RequestOp } from './kv.js';
+import { enc, openStore, plain } from './test-support/helpers.js';
+
+// Writes find each event's prevKv while they apply (and big writes share byte slabs): the
+// events must still be what etcd's watch defines — prevKv is the key at revision - 1, absent
+// for a create — and kv the key at the revision, for any mix of ops, including a key changed
+// several times in one txn, ops with prevKv/ignoreValue, commits and compactions in between.
+const KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+const keyArb = fc.constantFrom(...KEYS);
+const opArb: fc.Arbitrary<RequestOp> = fc.oneof(
+  fc.record({ key: keyArb, v: fc.string({ maxLength: 40 }), prevKv: fc.boolean(), lease: fc.constantFrom(0n, 7n) }).map(
+    ({ key, v, prevKv, lease }) => ({ put: { key: enc(key), value: enc(v), prevKv, lease } }),
+  ),
+  fc.record({ key: keyArb, end: fc.option(keyArb, { nil: undefined }), prevKv: fc.boolean() }).map(({ key, end, prevKv }) => ({
+    deleteRange: { key: enc(key), ...(end !== undefined && end > key ? { rangeEnd: enc(end) } : {}), prevKv },
+  })),
+);
+const stepArb = fc.oneof(
+  { weight: 6, arbitrary: fc.array(opArb, { minLength: 1, maxLength: 40 }).map((ops) => ({ kind: 'txn' as const, ops })) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'commit' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'compact' as const }) },
+);
+
+describe('events of writes', () => {
+  it('carry prevKv = the key at revision - 1 (none for a create) and kv = the key at the revision', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (steps) => {
+        const s = await openStore();
+        const seen: Array<{ events: Event[]; revision: number }> = [];
+        s.onEvents((events, revision) => seen.push({ events, revision }));
+        // Every key exists at first, so puts version keys and deletes find them.
+        s.txn({ compare: [], success: KEYS.map((k) => ({ put: { key: enc(k), value: enc(`${k}0`) } })), failure: [] }, 1);
+        let index = 2;
+        for (const step of steps) {
+          if (step.kind === 'commit') await s.commit();
+          else if (step.kind === 'compact') {
+            if (s.currentRevision > s.compactedRevision) s.compact(s.currentRevision, index++);
+          } else {
+            seen.length = 0;
+            const before = s.currentRevision;
+            s.txn({ compare: [], success: step.ops, failure: [] }, index++);
+            if (s.currentRevision === before) continue;
+            expect(seen).toHaveLength(1);
+            const { events, revision } = seen[0]!;
+            for (const [i, ev] of events.entries()) {
+              const now = s.range({ key: ev.kv.key, revision }).kvs[0];
+              const last = !events.slice(i + 1).some((later) => Buffer.compare(later.kv.key, ev.kv.key) === 0);
+              if (ev.type === 'put' && last) expect(plain(ev.kv)).toEqual(plain(now!));
+              else expect(ev.kv.modRevision).toBe(revision);
+              const prev = s.range({ key: ev.kv.key, revision: revision - 1 }).kvs[0];
+              if (ev.type === 'put' && ev.kv.version === 1) expect(ev.prevKv).toBeUndefined();
+              else expect(ev.prevKv && plain(ev.prevKv)).toEqual(prev && plain(prev));
+            }
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -10,11 +10,17 @@ const BTree: BTreeClass =
 type Tree = import('sorted-btree').default<string, KeyIndex>;
 const DELETE = { delete: true } as const;
 
+/** Node's (undocumented, long-standing) Buffer.prototype.latin1Slice, when this runtime has it. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /**
  * Keys are held as latin1 strings (one char per byte): JS string order on chars
  * 0..255 is byte order, and string compares are much cheaper than byte-array compares.
  */
 export function keyString(key: Uint8Array): string {
+  // Buffer's latin1Slice takes any Uint8Array: ~3x faster than a Buffer view and toString,
+  // and a write or watch notification makes one per key. Same string either way.
+  if (latin1Slice) return latin1Slice.call(key, 0, key.length);
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { normaliseRange, rangeContains } from './key_range.js';
+import { keyString, normaliseRange, rangeContains } from './key_range.js';
 
 const b = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));
 
@@ -30,5 +30,16 @@ describe('normaliseRange (etcd watch key/range_end rules)', () => {
     { range: { key: '\x7f', end: '\x81' }, key: '\x80', want: true },
   ])('$range.key..$range.end contains $key: $want', ({ range, key, want }) => {
     expect(rangeContains(range, key)).toBe(want);
+  });
+});
+
+describe('keyString', () => {
+  test('one char per byte, every byte value, from views at any offset', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const backing = new Uint8Array(300);
+    backing.set(all, 17);
+    for (const bytes of [all, backing.subarray(17, 273), new Uint8Array(0), backing.subarray(20, 21)]) {
+      expect(keyString(bytes)).toBe(Array.from(bytes, (x) => String.fromCharCode(x)).join(''));
+    }
   });
 });

@@ -1,9 +1,15 @@
+/** Node's (undocumented, long-standing) Buffer.prototype.latin1Slice, when this runtime has it. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /**
  * Keys inside this package are "binary strings": one UTF-16 code unit per byte (latin1).
  * JavaScript compares such strings code unit by code unit, which is exactly the
  * unsigned byte order etcd uses for keys, and Map/Set can hash them.
  */
 export function keyString(bytes: Uint8Array): string {
+  // Buffer's latin1Slice takes any Uint8Array: ~3x faster than a Buffer view and toString,
+  // and a write or watch notification makes one per key. Same string either way.
+  if (latin1Slice) return latin1Slice.call(bytes, 0, bytes.length);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 

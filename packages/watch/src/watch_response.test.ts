@@ -1,6 +1,6 @@
 import type { Event } from '@raftkv/mvcc';
 import { describe, expect, test } from 'vitest';
-import { eventWireSize, fragmentWatchResponse, watchResponse, watchResponseWireSize } from './watch_response.js';
+import { eventWireSize, fragmentWatchResponse, prevKvWireSize, watchResponse, watchResponseWireSize } from './watch_response.js';
 
 function ev(key: string, valueBytes: number, rev: number): Event {
   return {
@@ -27,6 +27,13 @@ describe('eventWireSize', () => {
   test('prevKv adds its own length-delimited size', () => {
     const e = ev('k', 3, 5);
     expect(eventWireSize({ ...e, prevKv: e.kv })).toBe(32);
+  });
+
+  test.each([0, 1, 127, 128, 300, 20_000])('prevKvWireSize is what prev_kv adds (prev value of %i bytes)', (n) => {
+    const e = ev('key', 200, 7);
+    const withPrev = { ...e, prevKv: ev('key', n, 6).kv };
+    expect(prevKvWireSize(e)).toBe(0);
+    expect(eventWireSize(e) + prevKvWireSize(withPrev)).toBe(eventWireSize(withPrev));
   });
 });
 

@@ -92,6 +92,11 @@ export function eventWireSize(ev: Event): number {
   return size;
 }
 
+/** What an event's prev_kv adds to its {@link eventWireSize} (0 without one). */
+export function prevKvWireSize(ev: Event): number {
+  return ev.prevKv ? lengthDelimited(keyValueWireSize(ev.prevKv)) : 0;
+}
+
 /**
  * Upper bound of the bytes a ResponseHeader takes (cluster_id, member_id, revision and
  * raft_term as 10-byte varints, with tags and the length prefix).

@@ -6,6 +6,7 @@ import {
   INVALID_WATCH_ID,
   eventWireSize,
   eventsResponse,
+  prevKvWireSize,
   fragmentWatchResponse,
   watchResponse,
   watchResponseWireSize,
@@ -330,8 +331,9 @@ export class WatchableStore {
       this.synced.collect(keyString(ev.kv.key), matches);
       if (matches.length === 0) return;
       const plain = withoutPrevKv(ev);
-      const full: Batch = { events: [ev], bytes: eventWireSize(ev) + 4 };
-      const bare: Batch = plain === ev ? full : { events: [plain], bytes: eventWireSize(plain) + 4 };
+      // The KV's size once: an event with prev_kv is the same event plus that field.
+      const bare: Batch = { events: [plain], bytes: eventWireSize(plain) + 4 };
+      const full: Batch = plain === ev ? bare : { events: [ev], bytes: bare.bytes + prevKvWireSize(ev) };
       for (const w of matches) {
         if (w.minRevision > revision || !passes(w, ev)) continue;
         this.deliverLive(w, w.prevKv ? full : bare, revision);
@@ -344,8 +346,8 @@ export class WatchableStore {
       this.synced.collect(keyString(ev.kv.key), matches);
       if (matches.length === 0) continue;
       const plain = withoutPrevKv(ev);
-      const fullBytes = eventWireSize(ev) + 4;
-      const bareBytes = plain === ev ? fullBytes : eventWireSize(plain) + 4;
+      const bareBytes = eventWireSize(plain) + 4;
+      const fullBytes = plain === ev ? bareBytes : bareBytes + prevKvWireSize(ev);
       for (const w of matches) {
         if (w.minRevision > revision || !passes(w, ev)) continue;
         let b = batches.get(w);

@@ -4,6 +4,7 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { ClusterClient, MaintenanceClient, etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frame, hpackLiterals, sendH2 } from '../fuzz/h2.js';
 import { connect, putRequest, rangeRequest, type EtcdClient } from '../test-support/grpc-client.js';
 import { outcome } from '../test-support/normalise.js';
 import { startPair, startRaftkv, type ServerPair, type ServerProcess } from '../test-support/processes.js';
@@ -115,6 +116,30 @@ describe('requests that must not stop a member', () => {
     const want = await run(pair!.etcd.endpoint);
     expect(want).toEqual({ error: { code: 5, details: 'etcdserver: member not found' } });
     expect(await run(pair!.raftkv.endpoint)).toEqual(want);
+  });
+
+  // A complete request, then a CONTINUATION flood that makes Node's HTTP/2 session give up in
+  // the same read: grpc-js answered the request on the destroyed stream from a deferred event,
+  // threw ERR_HTTP2_INVALID_STREAM and stopped the process (found by the fuzzer, seed 100319).
+  // Fixed by patches/@grpc__grpc-js@1.14.7.patch.
+  it.each(['/nope', '/etcdserverpb.KV/Range'])('survives a request to %s followed by a CONTINUATION flood in one burst', async (path) => {
+    const flood = Buffer.concat(Array.from({ length: 2000 }, () => frame(9, 0, 1, Buffer.alloc(200, 0x40))));
+    for (const contentType of ['application/grpc', 'text/plain']) {
+      await sendH2(pair!.raftkv.endpoint, {
+        preface: 'valid',
+        pieces: [
+          { bytes: frame(1, 4, 5, hpackLiterals([[':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', '127.0.0.1'], ['content-type', contentType]])) },
+          { bytes: frame(0, 1, 5, Buffer.from([0, 0, 0, 0, 3, 10, 1, 97])) },
+          { bytes: frame(1, 0, 1, hpackLiterals([[':method', 'POST']])) },
+          { bytes: flood },
+        ],
+        tornTail: true,
+        close: 'end',
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(pair!.raftkv.child.exitCode).toBeNull();
+    await same((c) => c.put({ key: Buffer.from('after-flood'), value: Buffer.from(path) }));
   });
 
   it('restarts after kill -9 with every entry above in its WAL, and serves the same data', async () => {

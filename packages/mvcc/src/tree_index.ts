@@ -9,6 +9,7 @@ const BTree: BTreeClass =
   typeof BTreeModule === 'function' ? (BTreeModule as unknown as BTreeClass) : BTreeModule.default;
 type Tree = import('sorted-btree').default<string, KeyIndex>;
 const DELETE = { delete: true } as const;
+const BREAK = { break: true } as const;
 
 /** Node's (undocumented, long-standing) Buffer.prototype.latin1Slice, when this runtime has it. */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
@@ -97,10 +98,10 @@ export class TreeIndex {
       return;
     }
     if (end !== null && end <= key) return;
-    for (const [k, ki] of this.tree.entries(key)) {
-      if (end !== null && k >= end) break;
-      if (f(k, ki) === false) break;
-    }
+    // forRange, not entries(): no iterator result and [k, v] array per key.
+    const high = end === null ? this.tree.maxKey() : end;
+    if (high === undefined) return; // empty tree
+    this.tree.forRange(key, high, end === null, (k, ki) => (f(k, ki) === false ? BREAK : undefined));
   }
 
   /** Revisions of the keys in the range that exist at `atRev`, in key order. */

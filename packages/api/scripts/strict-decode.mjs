@@ -2,7 +2,8 @@
 // (gogo/protobuf) does, instead of acting on part of it:
 //   - a known field with the wrong wire type ("proto: wrong wireType"): ts-proto skips it;
 //   - tag 0 or an END_GROUP tag ("illegal tag" / "end group for non-group"): ts-proto stops
-//     decoding there and returns the fields read so far, as if the message ended.
+//     decoding there and returns the fields read so far, as if the message ended;
+//   - a tag varint over 32 bits: ts-proto truncates it and reads another field than Go does.
 // Unknown fields with a valid wire type are still skipped, as proto3 requires. Idempotent; run
 // after `buf generate` (the generate script does).
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,9 @@ import { join } from 'node:path';
 const genDir = new URL('../src/gen/', import.meta.url).pathname;
 
 const RULES = [
+  // tags through reader.tag(): it refuses a tag varint over 32 bits (gogo reads it as another
+  // field than a truncating read would), field number 0 and wire types 6 and 7
+  [/\n( {8})const tag = reader\.uint32\(\);/g, '\n$1const [tagField, tagWire] = reader.tag();\n$1const tag = (tagField << 3) | tagWire;'],
   // case N: { if (tag !== T) { break; } ...
   [/(\n {12}if \(tag !== \d+\) \{\n {14})break;/g, '$1throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);'],
   // the end of a case that accepts two encodings (packed and unpacked repeated scalars)

@@ -98,7 +98,8 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUserAddOptions();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -180,7 +181,8 @@ export const User: MessageFns<User> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUser();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -296,7 +298,8 @@ export const Permission: MessageFns<Permission> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBasePermission();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -398,7 +401,8 @@ export const Role: MessageFns<Role> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRole();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {

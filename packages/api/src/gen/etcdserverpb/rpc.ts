@@ -961,7 +961,8 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResponseHeader();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -1149,7 +1150,8 @@ export const RangeRequest: MessageFns<RangeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRangeRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1430,7 +1432,8 @@ export const RangeResponse: MessageFns<RangeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRangeResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1565,7 +1568,8 @@ export const PutRequest: MessageFns<PutRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBasePutRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1714,7 +1718,8 @@ export const PutResponse: MessageFns<PutResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBasePutResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1810,7 +1815,8 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDeleteRangeRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1922,7 +1928,8 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDeleteRangeResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2032,7 +2039,8 @@ export const RequestOp: MessageFns<RequestOp> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRequestOp();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2173,7 +2181,8 @@ export const ResponseOp: MessageFns<ResponseOp> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResponseOp();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2351,7 +2360,8 @@ export const Compare: MessageFns<Compare> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCompare();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -2546,7 +2556,8 @@ export const TxnRequest: MessageFns<TxnRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseTxnRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2647,7 +2658,8 @@ export const TxnResponse: MessageFns<TxnResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseTxnResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2752,7 +2764,8 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCompactionRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -2834,7 +2847,8 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCompactionResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2900,7 +2914,8 @@ export const HashRequest: MessageFns<HashRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -2958,7 +2973,8 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashKVRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -3040,7 +3056,8 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashKVResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3165,7 +3182,8 @@ export const HashResponse: MessageFns<HashResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3246,7 +3264,8 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseSnapshotRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -3313,7 +3332,8 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseSnapshotResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3435,7 +3455,8 @@ export const WatchRequest: MessageFns<WatchRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3588,7 +3609,8 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchCreateRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3781,7 +3803,8 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchCancelRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -3847,7 +3870,8 @@ export const WatchProgressRequest: MessageFns<WatchProgressRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchProgressRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -3938,7 +3962,8 @@ export const WatchResponse: MessageFns<WatchResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4119,7 +4144,8 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseGrantRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4213,7 +4239,8 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseGrantResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4326,7 +4353,8 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseRevokeRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4393,7 +4421,8 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseRevokeResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4471,7 +4500,8 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseCheckpoint();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4559,7 +4589,8 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseCheckpointRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4630,7 +4661,8 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseCheckpointResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4702,7 +4734,8 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseKeepAliveRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4781,7 +4814,8 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseKeepAliveResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4884,7 +4918,8 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseTimeToLiveRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4987,7 +5022,8 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseTimeToLiveResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5109,7 +5145,8 @@ export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseLeasesRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -5167,7 +5204,8 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseStatus();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5237,7 +5275,8 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseLeasesResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5336,7 +5375,8 @@ export const Member: MessageFns<Member> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMember();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5462,7 +5502,8 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberAddRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5550,7 +5591,8 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberAddResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5652,7 +5694,8 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberRemoveRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5722,7 +5765,8 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberRemoveResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5812,7 +5856,8 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberUpdateRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5897,7 +5942,8 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberUpdateResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5981,7 +6027,8 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberListRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6051,7 +6098,8 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberListResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6138,7 +6186,8 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberPromoteRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6208,7 +6257,8 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberPromoteResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6289,7 +6339,8 @@ export const DefragmentRequest: MessageFns<DefragmentRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDefragmentRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -6344,7 +6395,8 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDefragmentResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6416,7 +6468,8 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMoveLeaderRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6483,7 +6536,8 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMoveLeaderResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6561,7 +6615,8 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAlarmRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6662,7 +6717,8 @@ export const AlarmMember: MessageFns<AlarmMember> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAlarmMember();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6747,7 +6803,8 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAlarmResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6834,7 +6891,8 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDowngradeRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6919,7 +6977,8 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDowngradeResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7000,7 +7059,8 @@ export const StatusRequest: MessageFns<StatusRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseStatusRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -7126,7 +7186,8 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseStatusResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7364,7 +7425,8 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDowngradeInfo();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -7443,7 +7505,8 @@ export const AuthEnableRequest: MessageFns<AuthEnableRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthEnableRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -7495,7 +7558,8 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthDisableRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -7547,7 +7611,8 @@ export const AuthStatusRequest: MessageFns<AuthStatusRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthStatusRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -7605,7 +7670,8 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthenticateRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7696,7 +7762,8 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserAddRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7806,7 +7873,8 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGetRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7873,7 +7941,8 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserDeleteRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7946,7 +8015,8 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserChangePasswordRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8044,7 +8114,8 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGrantRoleRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8129,7 +8200,8 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserRevokeRoleRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8211,7 +8283,8 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleAddRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8278,7 +8351,8 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGetRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8342,7 +8416,8 @@ export const AuthUserListRequest: MessageFns<AuthUserListRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserListRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -8394,7 +8469,8 @@ export const AuthRoleListRequest: MessageFns<AuthRoleListRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleListRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
@@ -8449,7 +8525,8 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleDeleteRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8519,7 +8596,8 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGrantPermissionRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8609,7 +8687,8 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleRevokePermissionRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8708,7 +8787,8 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthEnableResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8777,7 +8857,8 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthDisableResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8855,7 +8936,8 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthStatusResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8957,7 +9039,8 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthenticateResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9041,7 +9124,8 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserAddResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9113,7 +9197,8 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGetResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9197,7 +9282,8 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserDeleteResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9266,7 +9352,8 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserChangePasswordResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9335,7 +9422,8 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGrantRoleResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9404,7 +9492,8 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserRevokeRoleResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9473,7 +9562,8 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleAddResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9545,7 +9635,8 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGetResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9632,7 +9723,8 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleListResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9719,7 +9811,8 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserListResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9803,7 +9896,8 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleDeleteResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9872,7 +9966,8 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGrantPermissionResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9941,7 +10036,8 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleRevokePermissionResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {

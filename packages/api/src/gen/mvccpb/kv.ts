@@ -124,7 +124,8 @@ export const KeyValue: MessageFns<KeyValue> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseKeyValue();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -276,7 +277,8 @@ export const Event: MessageFns<Event> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseEvent();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {

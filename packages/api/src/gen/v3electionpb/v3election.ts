@@ -106,7 +106,8 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCampaignRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -204,7 +205,8 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCampaignResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -305,7 +307,8 @@ export const LeaderKey: MessageFns<LeaderKey> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaderKey();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -413,7 +416,8 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaderRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -483,7 +487,8 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaderResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -567,7 +572,8 @@ export const ResignRequest: MessageFns<ResignRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResignRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -636,7 +642,8 @@ export const ResignResponse: MessageFns<ResignResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResignResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -708,7 +715,8 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseProclaimRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -792,7 +800,8 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseProclaimResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {

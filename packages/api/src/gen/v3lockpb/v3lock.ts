@@ -77,7 +77,8 @@ export const LockRequest: MessageFns<LockRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLockRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -162,7 +163,8 @@ export const LockResponse: MessageFns<LockResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLockResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -246,7 +248,8 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUnlockRequest();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -313,7 +316,8 @@ export const UnlockResponse: MessageFns<UnlockResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUnlockResponse();
       while (reader.pos < end) {
-        const tag = reader.uint32();
+        const [tagField, tagWire] = reader.tag();
+        const tag = (tagField << 3) | tagWire;
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {

@@ -792,13 +792,13 @@ export class MvccStore {
   private applyDeleteRange(tw: WriteTxn, req: DeleteRangeRequest): DeleteRangeResponse {
     const prevKvs: KeyValue[] = [];
     const keys = this.index.liveKeys(keyString(req.key), rangeEndOf(req.rangeEnd), tw.readRev);
-    for (const [ks, ki] of keys) {
+    for (const { ks, ki, at } of keys) {
       let prev: KeyValue | undefined;
       if (req.prevKv) {
-        prev = this.backend.readKeyValue(ki.get(tw.readRev)!.modified);
+        prev = this.backend.readKeyValue(at.modified);
         prevKvs.push(prev);
       }
-      this.writeTombstone(tw, ks, ki, prev);
+      this.writeTombstone(tw, ks, ki, at, prev);
     }
     const revision = keys.length > 0 || tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
     return { revision, deleted: keys.length, prevKvs };
@@ -806,13 +806,13 @@ export class MvccStore {
 
   /**
    * The key's revision at the write's begin revision, for its event's prevKv, when `ki` has no
-   * change in this write yet (then what a read inside the write sees, `readKv`, is that too).
+   * change in this write yet; then what a read inside the write sees (`readAt`, the key at
+   * beginRev + 1, and `readKv` its value) is the key at beginRev too.
    */
-  private prevAtBegin(tw: WriteTxn, ki: KeyIndex | undefined, readKv: KeyValue | undefined): Change['prev'] {
+  private prevAtBegin(tw: WriteTxn, ki: KeyIndex | undefined, readAt: KeyAt | undefined, readKv: KeyValue | undefined): Change['prev'] {
     if (!ki) return null;
     if (ki.modified.main > tw.beginRev) return undefined;
-    const at = ki.get(tw.beginRev);
-    return at ? { rev: at.modified, kv: readKv } : null;
+    return readAt ? { rev: readAt.modified, kv: readKv } : null;
   }
 
   /** `prev`: the key as a read inside this write saw it before the put, when one was made. */
@@ -820,7 +820,7 @@ export class MvccStore {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
     let ki = this.index.getKeyIndex(ks);
     const at = ki?.get(rev.main);
-    const prevAtBegin = this.prevAtBegin(tw, ki, prev);
+    const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
     const slab = tw.bytesSource();
     const { bytes, kv } = encodeKeyValueOwned({
       key,
@@ -840,10 +840,13 @@ export class MvccStore {
     tw.changes.push({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
   }
 
-  /** `prev`: the key as a read inside this write saw it before the delete, when one was made. */
-  private writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex, prev?: KeyValue): void {
+  /**
+   * `at`: the live key as a read inside this write sees it (at readRev); `prev`: its value,
+   * when the op read it.
+   */
+  private writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex, at: KeyAt, prev?: KeyValue): void {
     const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
-    const prevAtBegin = this.prevAtBegin(tw, ki, prev);
+    const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
     // Stored as etcd stores it: a KeyValue holding only the key.
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
     this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored), kv: stored });

@@ -114,11 +114,12 @@ export class TreeIndex {
     return out;
   }
 
-  /** Keys in the range that exist at `atRev`, with their index entries, in key order. */
-  liveKeys(key: string, end: RangeEnd, atRev: number): Array<[string, KeyIndex]> {
-    const out: Array<[string, KeyIndex]> = [];
-    this.visit(key, end, (k, ki) => {
-      if (ki.get(atRev)) out.push([k, ki]);
+  /** Keys in the range that exist at `atRev`, with their index entries and revision then, in key order. */
+  liveKeys(key: string, end: RangeEnd, atRev: number): Array<{ ks: string; ki: KeyIndex; at: KeyAt }> {
+    const out: Array<{ ks: string; ki: KeyIndex; at: KeyAt }> = [];
+    this.visit(key, end, (ks, ki) => {
+      const at = ki.get(atRev);
+      if (at) out.push({ ks, ki, at });
     });
     return out;
   }

@@ -61,76 +61,96 @@ export const WatchServiceWithEncodedResponses = {
 export function watchService(core: ServerCore, hub: WatchableStore) {
   return {
     watch: (call: WatchCall) => {
-      if (core.isLearner) {
-        call.emit('error', toServiceError(EtcdErrors.NotSupportedForLearner));
-        return;
+      // Nothing may escape to grpc-js (a closed hub during shutdown throws, for one).
+      try {
+        serve(call);
+      } catch (err) {
+        call.emit('error', toServiceError(err));
       }
-      let blocked = false;
-      let closed = false;
-      const pump = () => {
-        if (closed) return;
-        while (!blocked) {
-          const resp = stream.poll();
-          if (!resp) break;
-          if (!call.write(toWire(resp))) {
-            blocked = true;
-            call.pause();
-          }
-        }
-      };
-      // etcd splits a fragmenting watcher's responses at --max-request-bytes.
-      const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump), maxResponseBytes: core.config.maxRequestBytes });
-      const toWire = (r: WatchResponse): Buffer => {
-        const head = etcdserverpb.WatchResponse.encode({
-          header: core.header(r.revision),
-          watchId: r.watchId,
-          created: r.created,
-          canceled: r.canceled,
-          compactRevision: BigInt(r.compactRevision),
-          cancelReason: r.cancelReason,
-          fragment: r.fragment,
-          events: [],
-        }).finish();
-        if (r.events.length === 0) return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
-        return Buffer.concat([head, ...r.events.map(encodedEvent)]);
-      };
-      call.on('drain', () => {
-        blocked = false;
-        call.resume();
-        pump();
-      });
-      call.on('data', (req: etcdserverpb.WatchRequest) => {
-        if (req.createRequest) {
-          const c = req.createRequest;
-          stream.watch({
-            key: c.key,
-            rangeEnd: c.rangeEnd.length > 0 ? c.rangeEnd : undefined,
-            startRevision: Math.max(0, toNumber(c.startRevision)),
-            watchId: c.watchId,
-            noPut: c.filters.includes(etcdserverpb.WatchCreateRequest_FilterType.NOPUT),
-            noDelete: c.filters.includes(etcdserverpb.WatchCreateRequest_FilterType.NODELETE),
-            prevKv: c.prevKv,
-            progressNotify: c.progressNotify,
-            fragment: c.fragment,
-          });
-        } else if (req.cancelRequest) {
-          stream.cancel(req.cancelRequest.watchId);
-        } else if (req.progressRequest) {
-          stream.requestProgress();
-        }
-        pump();
-      });
-      const finish = () => {
-        if (closed) return;
-        closed = true;
-        stream.close();
-      };
-      // A client that half-closes still wants its events (one-shot watchers, the HTTP gateway):
-      // as in etcd the stream lives on until the client cancels, the deadline passes or the
-      // connection goes, which 'cancelled' / 'close' report: 'end' (half-close) ends nothing.
-      call.on('cancelled', finish);
-      call.on('error', finish);
-      call.on('close', finish);
     },
   };
+
+  function serve(call: WatchCall): void {
+    if (core.isLearner) {
+      call.emit('error', toServiceError(EtcdErrors.NotSupportedForLearner));
+      return;
+    }
+    let blocked = false;
+    let closed = false;
+    const pump = () => {
+      if (closed) return;
+      while (!blocked) {
+        const resp = stream.poll();
+        if (!resp) break;
+        if (!call.write(toWire(resp))) {
+          blocked = true;
+          call.pause();
+        }
+      }
+    };
+    // etcd splits a fragmenting watcher's responses at --max-request-bytes.
+    const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump), maxResponseBytes: core.config.maxRequestBytes });
+    const toWire = (r: WatchResponse): Buffer => {
+      const head = etcdserverpb.WatchResponse.encode({
+        header: core.header(r.revision),
+        watchId: r.watchId,
+        created: r.created,
+        canceled: r.canceled,
+        compactRevision: BigInt(r.compactRevision),
+        cancelReason: r.cancelReason,
+        fragment: r.fragment,
+        events: [],
+      }).finish();
+      if (r.events.length === 0) return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+      return Buffer.concat([head, ...r.events.map(encodedEvent)]);
+    };
+    call.on('drain', () => {
+      blocked = false;
+      call.resume();
+      pump();
+    });
+    call.on('data', (req: etcdserverpb.WatchRequest) => {
+      // An exception here would escape grpc-js's event and stop the process: answer it on
+      // this stream instead (INTERNAL for a bug, logged) and end the stream.
+      try {
+        handle(req);
+      } catch (err) {
+        if (closed) return;
+        call.emit('error', toServiceError(err));
+        finish();
+      }
+    });
+    const handle = (req: etcdserverpb.WatchRequest): void => {
+      if (req.createRequest) {
+        const c = req.createRequest;
+        stream.watch({
+          key: c.key,
+          rangeEnd: c.rangeEnd.length > 0 ? c.rangeEnd : undefined,
+          startRevision: Math.max(0, toNumber(c.startRevision)),
+          watchId: c.watchId,
+          noPut: c.filters.includes(etcdserverpb.WatchCreateRequest_FilterType.NOPUT),
+          noDelete: c.filters.includes(etcdserverpb.WatchCreateRequest_FilterType.NODELETE),
+          prevKv: c.prevKv,
+          progressNotify: c.progressNotify,
+          fragment: c.fragment,
+        });
+      } else if (req.cancelRequest) {
+        stream.cancel(req.cancelRequest.watchId);
+      } else if (req.progressRequest) {
+        stream.requestProgress();
+      }
+      pump();
+    };
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      stream.close();
+    };
+    // A client that half-closes still wants its events (one-shot watchers, the HTTP gateway):
+    // as in etcd the stream lives on until the client cancels, the deadline passes or the
+    // connection goes, which 'cancelled' / 'close' report: 'end' (half-close) ends nothing.
+    call.on('cancelled', finish);
+    call.on('error', finish);
+    call.on('close', finish);
+  }
 }

@@ -512,7 +512,8 @@ async function startLocked(config: ServerConfig, log: Logger, options: StartOpti
   const grpcServer = new Server({
     'grpc.max_receive_message_length': config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': 2 ** 31 - 1,
-    'grpc.max_concurrent_streams': 2 ** 31 - 1,
+    // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.
+    'grpc.max_concurrent_streams': Math.min(config.maxConcurrentStreams, 2 ** 31 - 1),
   });
   grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));

@@ -238,7 +238,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'auth-token-ttl': 'authentication',
   'max-wals': 'WAL retention by file count; WAL segments are released by snapshots',
   'initial-election-tick-advance': 'election tick advance at boot',
-  'max-concurrent-streams': 'a per-connection stream limit',
   'grpc-keepalive-min-time': 'gRPC keepalive settings',
   'grpc-keepalive-interval': 'gRPC keepalive settings',
   'grpc-keepalive-timeout': 'gRPC keepalive settings',

@@ -95,6 +95,12 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
             queued--;
             flow();
           }
+        }).catch((err: unknown) => {
+          // A bug must end this stream (INTERNAL, logged), not reject the chain: a rejection
+          // nobody handles stops the process.
+          if (failed) return;
+          failed = true;
+          call.emit('error', toServiceError(err));
         });
       });
       // Every request read is answered before the stream ends with OK, as etcd does.

@@ -3,7 +3,8 @@
 //   - a known field with the wrong wire type ("proto: wrong wireType"): ts-proto skips it;
 //   - tag 0 or an END_GROUP tag ("illegal tag" / "end group for non-group"): ts-proto stops
 //     decoding there and returns the fields read so far, as if the message ended;
-//   - a tag varint over 32 bits: ts-proto truncates it and reads another field than Go does.
+//   - a tag varint over 32 bits: ts-proto truncates it and reads another field than Go does;
+//   - a field that runs past the end of its enclosing message: ts-proto reads on into the parent.
 // Unknown fields with a valid wire type are still skipped, as proto3 requires. Idempotent; run
 // after `buf generate` (the generate script does).
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -12,9 +13,12 @@ import { join } from 'node:path';
 const genDir = new URL('../src/gen/', import.meta.url).pathname;
 
 const RULES = [
-  // tags through reader.tag(): it refuses a tag varint over 32 bits (gogo reads it as another
-  // field than a truncating read would), field number 0 and wire types 6 and 7
-  [/\n( {8})const tag = reader\.uint32\(\);/g, '\n$1const [tagField, tagWire] = reader.tag();\n$1const tag = (tagField << 3) | tagWire;'],
+  // tags read as Go reads them (src/strict-tag.ts): a tag varint over 32 bits is never one of
+  // the message's fields, as ts-proto's truncating read would make it
+  [/\n( {8})const \[tagField, tagWire\] = reader\.tag\(\);\n {8}const tag = \(tagField << 3\) \| tagWire;/g, '\n$1const tag = readTag(reader);'],
+  [/\n( {8})const tag = reader\.uint32\(\);/g, '\n$1const tag = readTag(reader);'],
+  // a field that runs past the end of its enclosing message ("unexpected EOF" in Go)
+  [/(?<!unexpected EOF"\);)(\n {6}\}\n)( {6}return message;)/g, '$1      if (reader.pos > end) {\n        throw new globalThis.Error("proto: unexpected EOF");\n      }\n$2'],
   // case N: { if (tag !== T) { break; } ...
   [/(\n {12}if \(tag !== \d+\) \{\n {14})break;/g, '$1throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);'],
   // the end of a case that accepts two encodings (packed and unpacked repeated scalars)
@@ -35,6 +39,10 @@ let total = 0;
 for (const file of files(genDir)) {
   let text = readFileSync(file, 'utf8');
   for (const [re, to] of RULES) text = text.replace(re, (...m) => { total++; return to.replace(/\$(\d)/g, (_, i) => m[Number(i)]); });
+  if (text.includes('readTag(reader)') && !text.includes('from "../../strict-tag.js"')) {
+    text = text.replace('import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";\n',
+      'import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";\nimport { readTag } from "../../strict-tag.js";\n');
+  }
   // Every break left inside a decode() loop would mean a shape this script does not know.
   const decodeBodies = text.match(/ {2}decode\(input[\s\S]*?\n {2}\},\n/g) ?? [];
   for (const body of decodeBodies) {

@@ -14,15 +14,29 @@ describe('strict decoding', () => {
 
   it.each<[string, number[], RegExp]>([
     ['a known field with the wrong wire type', [0x0a, 1, 0x61, 0x18 | 2, 1, 0], /wrong wireType = 2 for field 3/],
-    ['tag 0 in the middle', [0x0a, 1, 0x61, 0x00, 0x12, 1, 0x62], /illegal tag: field no 0/],
-    ['field number 0 with a wire type', [0x0a, 1, 0x61, 0x01, 0x00, 0x12, 1, 0x62], /illegal tag: field no 0 wire type 1/],
+    ['tag 0 in the middle', [0x0a, 1, 0x61, 0x00, 0x12, 1, 0x62], /illegal tag 0/],
+    ['field number 0 with a wire type', [0x0a, 1, 0x61, 0x01, 0x00, 0x12, 1, 0x62], /illegal tag 0 \(wire type 1\)/],
     ['an END_GROUP tag', [0x0a, 1, 0x61, 0x7c, 0x12, 1, 0x62], /illegal tag 15 \(wire type 4\)/],
     ['a field cut short', [0x0a, 5, 0x61], /premature|range|EOF/i],
-    // 2^32 + 8 as a tag: truncated to 32 bits it would read as field 1 (varint)
-    ['a tag varint over 32 bits', [0x0a, 1, 0x61, 0x88, 0x80, 0x80, 0x80, 0x10, 0x01], /varint overflows uint32/],
-    ['wire type 6', [0x0a, 1, 0x61, 0x0e, 0x00], /wire type 6/],
+    // a tag whose field number, read as Go reads it (int32 of a 64-bit varint >> 3), is negative
+    ['a tag varint whose field number is negative', [0x0a, 1, 0x61, 0x88, 0x80, 0x80, 0x80, 0xf0, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01], /illegal tag -/],
+    ['wire type 6 (an unknown field)', [0x0a, 1, 0x61, 0x7e, 0x00], /wire type 6/],
   ])('refuses %s', (_name, bytes, error) => {
     expect(() => put(bytes)).toThrow(error);
+  });
+
+  it('refuses a field that runs past the end of its enclosing message', () => {
+    // TxnRequest.success[0] = RequestOp (4 bytes) { request_put (2 bytes) { key: 5 bytes } }: the key
+    // runs on into the bytes after the op, which belong to the TxnRequest.
+    const txn = Uint8Array.from([0x12, 4, 0x12, 2, 0x0a, 5, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
+    expect(() => etcdserverpb.TxnRequest.decode(txn)).toThrow(/unexpected EOF/);
+  });
+
+  it('reads a tag over 32 bits as Go does: an unknown field, skipped, never a truncated one', () => {
+    // 2^32 + 8 as a tag (varint): truncated to 32 bits it would be field 1 (key); Go reads field 2^29 + 1
+    const m = put([0x0a, 1, 0x61, 0x88, 0x80, 0x80, 0x80, 0x10, 0x01, 0x12, 1, 0x62]);
+    expect(Buffer.from(m.key).toString()).toBe('a');
+    expect(Buffer.from(m.value).toString()).toBe('b');
   });
 
   it('accepts a repeated scalar packed and unpacked, and refuses any other wire type for it', () => {
@@ -35,6 +49,6 @@ describe('strict decoding', () => {
   it('refuses a malformed nested message (a txn op)', () => {
     // TxnRequest.success[0] = RequestOp { request_put: PutRequest { tag 0 } }
     const txn = Uint8Array.from([0x12, 4, 0x12, 2, 0x00, 0x00]);
-    expect(() => etcdserverpb.TxnRequest.decode(txn)).toThrow(/illegal tag: field no 0/);
+    expect(() => etcdserverpb.TxnRequest.decode(txn)).toThrow(/illegal tag 0/);
   });
 });

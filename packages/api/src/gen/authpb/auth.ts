@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readTag } from "../../strict-tag.js";
 
 export const protobufPackage = "authpb";
 
@@ -98,8 +99,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUserAddOptions();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -114,6 +114,9 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -181,8 +184,7 @@ export const User: MessageFns<User> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUser();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -221,6 +223,9 @@ export const User: MessageFns<User> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -298,8 +303,7 @@ export const Permission: MessageFns<Permission> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBasePermission();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -330,6 +334,9 @@ export const Permission: MessageFns<Permission> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -401,8 +408,7 @@ export const Role: MessageFns<Role> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRole();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -425,6 +431,9 @@ export const Role: MessageFns<Role> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {

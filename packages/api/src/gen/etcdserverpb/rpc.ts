@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readTag } from "../../strict-tag.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -961,8 +962,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResponseHeader();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -1001,6 +1001,9 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -1150,8 +1153,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRangeRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1262,6 +1264,9 @@ export const RangeRequest: MessageFns<RangeRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -1432,8 +1437,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRangeResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1472,6 +1476,9 @@ export const RangeResponse: MessageFns<RangeResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -1568,8 +1575,7 @@ export const PutRequest: MessageFns<PutRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBasePutRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1624,6 +1630,9 @@ export const PutRequest: MessageFns<PutRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -1718,8 +1727,7 @@ export const PutResponse: MessageFns<PutResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBasePutResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1742,6 +1750,9 @@ export const PutResponse: MessageFns<PutResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -1815,8 +1826,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDeleteRangeRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1847,6 +1857,9 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -1928,8 +1941,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDeleteRangeResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -1960,6 +1972,9 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2039,8 +2054,7 @@ export const RequestOp: MessageFns<RequestOp> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseRequestOp();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2079,6 +2093,9 @@ export const RequestOp: MessageFns<RequestOp> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2181,8 +2198,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResponseOp();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2221,6 +2237,9 @@ export const ResponseOp: MessageFns<ResponseOp> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2360,8 +2379,7 @@ export const Compare: MessageFns<Compare> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCompare();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -2440,6 +2458,9 @@ export const Compare: MessageFns<Compare> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2556,8 +2577,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseTxnRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2588,6 +2608,9 @@ export const TxnRequest: MessageFns<TxnRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2658,8 +2681,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseTxnResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2690,6 +2712,9 @@ export const TxnResponse: MessageFns<TxnResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2764,8 +2789,7 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCompactionRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -2788,6 +2812,9 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2847,8 +2874,7 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCompactionResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -2863,6 +2889,9 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2914,14 +2943,16 @@ export const HashRequest: MessageFns<HashRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -2973,8 +3004,7 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashKVRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -2989,6 +3019,9 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3056,8 +3089,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashKVResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3096,6 +3128,9 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3182,8 +3217,7 @@ export const HashResponse: MessageFns<HashResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseHashResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3206,6 +3240,9 @@ export const HashResponse: MessageFns<HashResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3264,14 +3301,16 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseSnapshotRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3332,8 +3371,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseSnapshotResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3372,6 +3410,9 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3455,8 +3496,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3487,6 +3527,9 @@ export const WatchRequest: MessageFns<WatchRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3609,8 +3652,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchCreateRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -3691,6 +3733,9 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3803,8 +3848,7 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchCancelRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -3819,6 +3863,9 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3870,14 +3917,16 @@ export const WatchProgressRequest: MessageFns<WatchProgressRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchProgressRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -3962,8 +4011,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseWatchResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4034,6 +4082,9 @@ export const WatchResponse: MessageFns<WatchResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4144,8 +4195,7 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseGrantRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4168,6 +4218,9 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4239,8 +4292,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseGrantResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4279,6 +4331,9 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4353,8 +4408,7 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseRevokeRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4369,6 +4423,9 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4421,8 +4478,7 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseRevokeResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4437,6 +4493,9 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4500,8 +4559,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseCheckpoint();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4524,6 +4582,9 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4589,8 +4650,7 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseCheckpointRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4605,6 +4665,9 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4661,8 +4724,7 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseCheckpointResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4677,6 +4739,9 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4734,8 +4799,7 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseKeepAliveRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4750,6 +4814,9 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4814,8 +4881,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseKeepAliveResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -4846,6 +4912,9 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -4918,8 +4987,7 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseTimeToLiveRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -4942,6 +5010,9 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5022,8 +5093,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseTimeToLiveResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5070,6 +5140,9 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5145,14 +5218,16 @@ export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseLeasesRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5204,8 +5279,7 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseStatus();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5220,6 +5294,9 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5275,8 +5352,7 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaseLeasesResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5299,6 +5375,9 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5375,8 +5454,7 @@ export const Member: MessageFns<Member> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMember();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5423,6 +5501,9 @@ export const Member: MessageFns<Member> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5502,8 +5583,7 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberAddRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5526,6 +5606,9 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5591,8 +5674,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberAddResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5623,6 +5705,9 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5694,8 +5779,7 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberRemoveRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5710,6 +5794,9 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5765,8 +5852,7 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberRemoveResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5789,6 +5875,9 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5856,8 +5945,7 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberUpdateRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -5880,6 +5968,9 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -5942,8 +6033,7 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberUpdateResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -5966,6 +6056,9 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6027,8 +6120,7 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberListRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6043,6 +6135,9 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6098,8 +6193,7 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberListResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6122,6 +6216,9 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6186,8 +6283,7 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberPromoteRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6202,6 +6298,9 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6257,8 +6356,7 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMemberPromoteResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6281,6 +6379,9 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6339,14 +6440,16 @@ export const DefragmentRequest: MessageFns<DefragmentRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDefragmentRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6395,8 +6498,7 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDefragmentResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6411,6 +6513,9 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6468,8 +6573,7 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMoveLeaderRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6484,6 +6588,9 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6536,8 +6643,7 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseMoveLeaderResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6552,6 +6658,9 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6615,8 +6724,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAlarmRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6647,6 +6755,9 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6717,8 +6828,7 @@ export const AlarmMember: MessageFns<AlarmMember> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAlarmMember();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6741,6 +6851,9 @@ export const AlarmMember: MessageFns<AlarmMember> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6803,8 +6916,7 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAlarmResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -6827,6 +6939,9 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6891,8 +7006,7 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDowngradeRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -6915,6 +7029,9 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -6977,8 +7094,7 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDowngradeResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7001,6 +7117,9 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7059,14 +7178,16 @@ export const StatusRequest: MessageFns<StatusRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseStatusRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7186,8 +7307,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseStatusResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7298,6 +7418,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7425,8 +7548,7 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseDowngradeInfo();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -7449,6 +7571,9 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7505,14 +7630,16 @@ export const AuthEnableRequest: MessageFns<AuthEnableRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthEnableRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7558,14 +7685,16 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthDisableRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7611,14 +7740,16 @@ export const AuthStatusRequest: MessageFns<AuthStatusRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthStatusRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7670,8 +7801,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthenticateRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7694,6 +7824,9 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7762,8 +7895,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserAddRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7802,6 +7934,9 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7873,8 +8008,7 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGetRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7889,6 +8023,9 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -7941,8 +8078,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserDeleteRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -7957,6 +8093,9 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8015,8 +8154,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserChangePasswordRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8047,6 +8185,9 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8114,8 +8255,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGrantRoleRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8138,6 +8278,9 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8200,8 +8343,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserRevokeRoleRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8224,6 +8366,9 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8283,8 +8428,7 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleAddRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8299,6 +8443,9 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8351,8 +8498,7 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGetRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8367,6 +8513,9 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8416,14 +8565,16 @@ export const AuthUserListRequest: MessageFns<AuthUserListRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserListRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8469,14 +8620,16 @@ export const AuthRoleListRequest: MessageFns<AuthRoleListRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleListRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8525,8 +8678,7 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleDeleteRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8541,6 +8693,9 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8596,8 +8751,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGrantPermissionRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8620,6 +8774,9 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8687,8 +8844,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleRevokePermissionRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8719,6 +8875,9 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8787,8 +8946,7 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthEnableResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8803,6 +8961,9 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8857,8 +9018,7 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthDisableResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8873,6 +9033,9 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -8936,8 +9099,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthStatusResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -8968,6 +9130,9 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9039,8 +9204,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthenticateResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9063,6 +9227,9 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9124,8 +9291,7 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserAddResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9140,6 +9306,9 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9197,8 +9366,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGetResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9221,6 +9389,9 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9282,8 +9453,7 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserDeleteResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9298,6 +9468,9 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9352,8 +9525,7 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserChangePasswordResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9368,6 +9540,9 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9422,8 +9597,7 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserGrantRoleResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9438,6 +9612,9 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9492,8 +9669,7 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserRevokeRoleResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9508,6 +9684,9 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9562,8 +9741,7 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleAddResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9578,6 +9756,9 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9635,8 +9816,7 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGetResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9659,6 +9839,9 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9723,8 +9906,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleListResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9747,6 +9929,9 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9811,8 +9996,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthUserListResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9835,6 +10019,9 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9896,8 +10083,7 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleDeleteResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9912,6 +10098,9 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -9966,8 +10155,7 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleGrantPermissionResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -9982,6 +10170,9 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -10036,8 +10227,7 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseAuthRoleRevokePermissionResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -10052,6 +10242,9 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readTag } from "../../strict-tag.js";
 
 export const protobufPackage = "mvccpb";
 
@@ -124,8 +125,7 @@ export const KeyValue: MessageFns<KeyValue> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseKeyValue();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -180,6 +180,9 @@ export const KeyValue: MessageFns<KeyValue> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -277,8 +280,7 @@ export const Event: MessageFns<Event> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseEvent();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 8) {
@@ -309,6 +311,9 @@ export const Event: MessageFns<Event> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {

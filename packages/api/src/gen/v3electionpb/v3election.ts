@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readTag } from "../../strict-tag.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -106,8 +107,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCampaignRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -138,6 +138,9 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -205,8 +208,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCampaignResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -229,6 +231,9 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -307,8 +312,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaderKey();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -347,6 +351,9 @@ export const LeaderKey: MessageFns<LeaderKey> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -416,8 +423,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaderRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -432,6 +438,9 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -487,8 +496,7 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLeaderResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -511,6 +519,9 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -572,8 +583,7 @@ export const ResignRequest: MessageFns<ResignRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResignRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -588,6 +598,9 @@ export const ResignRequest: MessageFns<ResignRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -642,8 +655,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseResignResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -658,6 +670,9 @@ export const ResignResponse: MessageFns<ResignResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -715,8 +730,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseProclaimRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -739,6 +753,9 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -800,8 +817,7 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseProclaimResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -816,6 +832,9 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readTag } from "../../strict-tag.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -77,8 +78,7 @@ export const LockRequest: MessageFns<LockRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLockRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -101,6 +101,9 @@ export const LockRequest: MessageFns<LockRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -163,8 +166,7 @@ export const LockResponse: MessageFns<LockResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseLockResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -187,6 +189,9 @@ export const LockResponse: MessageFns<LockResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -248,8 +253,7 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUnlockRequest();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -264,6 +268,9 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {
@@ -316,8 +323,7 @@ export const UnlockResponse: MessageFns<UnlockResponse> = {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseUnlockResponse();
       while (reader.pos < end) {
-        const [tagField, tagWire] = reader.tag();
-        const tag = (tagField << 3) | tagWire;
+        const tag = readTag(reader);
         switch (tag >>> 3) {
           case 1: {
             if (tag !== 10) {
@@ -332,6 +338,9 @@ export const UnlockResponse: MessageFns<UnlockResponse> = {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
         reader.skip(tag & 7);
+      }
+      if (reader.pos > end) {
+        throw new globalThis.Error("proto: unexpected EOF");
       }
       return message;
     } finally {

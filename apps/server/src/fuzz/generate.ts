@@ -29,6 +29,8 @@ export const FREE_LEASES: readonly bigint[] = [1n, 2n ** 53n + 1n, I64_MAX];
 export const NEVER_LEASES: readonly bigint[] = [I64_MIN, 2n ** 53n - 1n, 0x7777777n];
 /** The TTL every pool lease is granted with at start (long enough never to expire in a run). */
 export const POOL_TTL = 86_400n;
+/** The shortest TTL a pool lease is ever granted with (an hour: longer than any run's batch). */
+export const POOL_MIN_TTL = 3600n;
 
 /** fc.oneof with fractional relative weights (fast-check wants integers); weight 0 drops the choice. */
 const weighted = <T>(...pairs: [number, fc.Arbitrary<T>][]): fc.Arbitrary<T> =>
@@ -157,7 +159,7 @@ const roleName = fc.constantFrom('', 'root', 'reader', 'writer', 'r\0');
 const password = fc.constantFrom('', 'pw', 'p'.repeat(200));
 
 const ttl = (id: bigint): fc.Arbitrary<bigint> => (POOL_LEASES.includes(id)
-  ? weighted([5, fc.bigInt({ min: 3600n, max: 9_000_000_000n })], [1, fc.constantFrom(9_000_000_001n, I64_MAX)])
+  ? weighted([5, fc.bigInt({ min: POOL_MIN_TTL, max: 9_000_000_000n })], [1, fc.constantFrom(9_000_000_001n, I64_MAX)])
   : weighted([3, int64()], [3, fc.bigInt({ min: -5n, max: 10n })], [2, fc.bigInt({ min: 3600n, max: 9_000_000_000n })]));
 
 const grantId = weighted(

@@ -30,37 +30,35 @@ export interface BackendCommitPolicy {
 
 export const DEFAULT_COMMIT_POLICY: BackendCommitPolicy = { intervalMs: 100, limitEntries: 10_000 };
 
-export function mvccErrorToEtcd(err: MvccError): EtcdError {
+function mvccErrorToEtcd(err: MvccError): EtcdError | undefined {
   switch (err.code) {
     case 'compacted': return EtcdErrors.Compacted;
     case 'future_revision': return EtcdErrors.FutureRev;
     case 'key_not_found': return EtcdErrors.KeyNotFound;
     case 'lease_not_found': return EtcdErrors.LeaseNotFound;
-    default: throw err;
+    default: return undefined; // 'closed': the store went away under the request
   }
 }
 
-export function leaseErrorToEtcd(err: LeaseError): EtcdError {
+function leaseErrorToEtcd(err: LeaseError): EtcdError | undefined {
   switch (err.code) {
     case 'LeaseNotFound': return EtcdErrors.LeaseNotFound;
     case 'LeaseExist': return EtcdErrors.LeaseExist;
     case 'LeaseTTLTooLarge': return EtcdErrors.LeaseTTLTooLarge;
     case 'TooManyLeases': return new EtcdError(8 /* RESOURCE_EXHAUSTED */, 'raftkv: too many leases');
-    default: throw err;
+    default: return undefined;
   }
 }
 
-/** The etcd error a refused entry answers with; undefined for anything else (a bug). */
-function refusalOf(err: unknown): EtcdError | undefined {
+/**
+ * The etcd error a refusal from mvcc, the lessor or the server maps to; undefined for anything
+ * else (a bug, or a closed store). Apply answers refused entries with it; the gRPC services
+ * answer requests with it.
+ */
+export function toEtcdError(err: unknown): EtcdError | undefined {
   if (err instanceof EtcdError) return err;
-  if (err instanceof MvccError && err.code !== 'closed') return mvccErrorToEtcd(err);
-  if (err instanceof LeaseError) {
-    try {
-      return leaseErrorToEtcd(err);
-    } catch {
-      return undefined;
-    }
-  }
+  if (err instanceof MvccError) return mvccErrorToEtcd(err);
+  if (err instanceof LeaseError) return leaseErrorToEtcd(err);
   return undefined;
 }
 
@@ -132,7 +130,7 @@ export class Applier {
       try {
         result = this.applyOne(req, entry.index);
       } catch (err) {
-        const refusal = refusalOf(err);
+        const refusal = toEtcdError(err);
         if (refusal) {
           // A refused entry still counts as applied.
           this.markApplied(entry.index);

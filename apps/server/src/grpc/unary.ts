@@ -1,8 +1,6 @@
 import { status, type sendUnaryData, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors } from '@raftkv/api';
-import { LeaseError } from '@raftkv/lease';
-import { MvccError } from '@raftkv/mvcc';
-import { leaseErrorToEtcd, mvccErrorToEtcd } from '../apply/applier.js';
+import { toEtcdError } from '../apply/applier.js';
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
@@ -19,23 +17,12 @@ export function onUnexpectedError(listener: UnexpectedErrorListener): void {
   reportUnexpected = listener;
 }
 
-function knownError(err: unknown): EtcdError | undefined {
-  if (err instanceof EtcdError) return err;
-  try {
-    if (err instanceof MvccError) return mvccErrorToEtcd(err);
-    if (err instanceof LeaseError) return leaseErrorToEtcd(err);
-  } catch {
-    return undefined; // an mvcc or lease error with no etcd counterpart
-  }
-  return undefined;
-}
-
 /**
  * Any error a handler raises as the gRPC status etcd would send. Anything else is INTERNAL with
  * a generic message: internal error text (a RangeError, a stack) never reaches a client.
  */
 export function toServiceError(err: unknown): ServerErrorResponse {
-  const known = knownError(err);
+  const known = toEtcdError(err);
   if (known) return known.toServiceError();
   reportUnexpected(err);
   return EtcdErrors.Internal.toServiceError();

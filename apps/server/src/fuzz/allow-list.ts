@@ -62,7 +62,7 @@ export const ALLOW_LIST: readonly Allowed[] = [
       'loses its quorum to a member no one can dial); raftkv refuses it as an invalid member URL (docs/compatibility.md).',
     matches: (m, _etcd, raftkv, _mutated, req) => (m === 'MemberAdd' || m === 'MemberUpdate')
       && raftkv.code === status.INVALID_ARGUMENT && raftkv.details === 'etcdserver: given member URLs are invalid'
-      && ((req?.['peerURLs'] as string[] | undefined) ?? []).some((u) => /:\d{6,}$|:(6553[6-9]|655[4-9]\d|65[6-9]\d\d|6[6-9]\d{3}|[7-9]\d{4})$/.test(u)),
+      && ((req?.['peerURLs'] as string[] | undefined) ?? []).some((u) => Number(/:(\d+)$/.exec(u)?.[1] ?? 0) > 65_535),
   },
 ];
 

@@ -2,7 +2,7 @@
 // nothing. The store discards writes so the figures are the lessor's own cost; the real
 // server adds its LMDB writes on grant/revoke/checkpoint (renewals never touch the store).
 import { Lessor } from './lessor.js';
-import type { Clock, LeaseStore } from './lease_store.js';
+import type { Clock, LeaseStore } from './lease-store.js';
 
 const N = Number(process.env.LEASES ?? 100_000);
 const KEYS_PER_LEASE = Number(process.env.KEYS_PER_LEASE ?? 1);

@@ -9,8 +9,8 @@ export type {
   LessorRecovery,
   LessorStats,
 } from './lessor.js';
-export type { Clock, LeaseStore } from './lease_store.js';
-export { MAX_LEASE_TTL_SECONDS, minLeaseTtlSeconds } from './lease_ttl.js';
+export type { Clock, LeaseStore } from './lease-store.js';
+export { MAX_LEASE_TTL_SECONDS, minLeaseTtlSeconds } from './lease-ttl.js';
 export {
   LeaseError,
   LeaseExistError,

@@ -11,7 +11,7 @@ import {
   minLeaseTtlSeconds,
 } from './index.js';
 import type { LessorOptions } from './index.js';
-import { decodeLease } from './lease_codec.js';
+import { decodeLease } from './lease-codec.js';
 import { FakeClock, MemoryLeaseStore, dec, enc } from './test-support/fakes.js';
 
 function setup(options: Partial<LessorOptions> = {}) {

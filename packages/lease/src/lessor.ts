@@ -5,10 +5,10 @@ import {
   NotPrimaryError,
   TooManyLeasesError,
 } from './errors.js';
-import { assertLeaseId, decodeLease, encodeLease } from './lease_codec.js';
-import { LeaseQueue } from './lease_queue.js';
-import type { Clock, LeaseStore } from './lease_store.js';
-import { MAX_LEASE_TTL_SECONDS } from './lease_ttl.js';
+import { assertLeaseId, decodeLease, encodeLease } from './lease-codec.js';
+import { LeaseQueue } from './lease-queue.js';
+import type { Clock, LeaseStore } from './lease-store.js';
+import { MAX_LEASE_TTL_SECONDS } from './lease-ttl.js';
 
 /** Options of {@link Lessor}. All durations are milliseconds, all TTLs seconds. */
 export interface LessorOptions {

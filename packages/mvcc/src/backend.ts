@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key_value.js';
+import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
 import { decodeRevision, encodeRevision, encodeRevisionInto, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /** A change written by apply and not yet known to be in LMDB. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyValue, encodeKeyValue, peekKeyValue, type KeyValue } from './key_value.js';
+import { decodeKeyValue, encodeKeyValue, peekKeyValue, type KeyValue } from './key-value.js';
 import { compareRevisions, decodeRevision, encodeRevision } from './revision.js';
 
 const revArb = fc.record({ main: fc.maxSafeNat(), sub: fc.maxSafeNat() });

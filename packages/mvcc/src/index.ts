@@ -1,5 +1,5 @@
 export { MvccError, type MvccErrorCode } from './errors.js';
-export type { KeyValue } from './key_value.js';
+export type { KeyValue } from './key-value.js';
 export type {
   Compare,
   DeleteRangeRequest,

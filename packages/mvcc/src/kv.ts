@@ -1,4 +1,4 @@
-import type { KeyValue } from './key_value.js';
+import type { KeyValue } from './key-value.js';
 
 /**
  * One change of a revision. For a deletion `kv` is `{ key, modRevision: deleting

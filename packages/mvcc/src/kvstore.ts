@@ -13,8 +13,8 @@ import {
 } from './backend.js';
 import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
-import { KeyIndex, type KeyAt, type RevisionSet } from './key_index.js';
-import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key_value.js';
+import { KeyIndex, type KeyAt, type RevisionSet } from './key-index.js';
+import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key-value.js';
 import type {
   Compare,
   DeleteRangeRequest,
@@ -39,7 +39,7 @@ import {
   type Revision,
 } from './revision.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
-import { keyString, TreeIndex, type RangeEnd } from './tree_index.js';
+import { keyString, TreeIndex, type RangeEnd } from './tree-index.js';
 
 /** Options of {@link MvccStore.open}. */
 export interface MvccStoreOptions {

@@ -14,7 +14,7 @@ const SEGMENT = 64 * 1024;
 /** Runs the child until it has acknowledged `acks` more appends, then SIGKILLs it. */
 function runAndKill(dir: string, acks: number): Promise<{ start: number; acked: number[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(pkgDir, 'src/test-support/crash_child.mjs'), dir, String(SEGMENT)], {
+    const child = spawn(process.execPath, [join(pkgDir, 'src/test-support/crash-child.mjs'), dir, String(SEGMENT)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let buf = '';

@@ -2,4 +2,4 @@ export { Wal, DEFAULT_SEGMENT_SIZE_BYTES, type WalOptions, type WalStats } from 
 export { type WalReplay, type WalEntry } from './replay.js';
 export { type WalRecord, type HardState, type SnapshotMarker, MAX_RECORD_PAYLOAD_BYTES } from './record.js';
 export { WalCorruptionError, WalClosedError } from './errors.js';
-export { SnapshotStore, type SnapshotData, type LoadedSnapshot } from './snapshot_store.js';
+export { SnapshotStore, type SnapshotData, type LoadedSnapshot } from './snapshot-store.js';

@@ -4,8 +4,8 @@
  */
 import { dirname, join } from 'node:path';
 import { WalClosedError, WalCorruptionError } from './errors.js';
-import { FilePipeline } from './file_pipeline.js';
-import { writeFully } from './file_util.js';
+import { FilePipeline } from './file-pipeline.js';
+import { writeFully } from './file-util.js';
 import { fsOf, nodeFs, type WalFile, type WalFs } from './fs.js';
 import {
   type DecodedRecord,

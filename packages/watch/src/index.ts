@@ -1,4 +1,4 @@
-export type { WatchSource } from './watch_source.js';
+export type { WatchSource } from './watch-source.js';
 export {
   WatchableStore,
   CANCEL_REASON_DUPLICATE_ID,
@@ -7,12 +7,12 @@ export {
   type WatchableStoreOptions,
   type WatchStats,
   type WatchStreamOptions,
-} from './watchable_store.js';
-export type { WatchStream, WatchCreateRequest, WatchCreateResult } from './watch_stream.js';
+} from './watchable-store.js';
+export type { WatchStream, WatchCreateRequest, WatchCreateResult } from './watch-stream.js';
 export {
   INVALID_WATCH_ID,
   eventWireSize,
   fragmentWatchResponse,
   watchResponseWireSize,
   type WatchResponse,
-} from './watch_response.js';
+} from './watch-response.js';

@@ -1,5 +1,5 @@
-import type { KeyRange } from './key_range.js';
-import type { StreamState } from './stream_state.js';
+import type { KeyRange } from './key-range.js';
+import type { StreamState } from './stream-state.js';
 
 /**
  * Where a watcher is. `synced`: it has seen every revision up to the store's current
@@ -25,7 +25,7 @@ export class Watcher {
 
   constructor(
     readonly id: bigint,
-    readonly stream: StreamState,
+    readonly stream: StreamState<Watcher>,
     readonly range: KeyRange,
     startRevision: number,
     readonly noPut: boolean,

@@ -1,4 +1,4 @@
-import type { Clock, LeaseStore } from '../lease_store.js';
+import type { Clock, LeaseStore } from '../lease-store.js';
 
 /** A clock that moves only when told to. */
 export class FakeClock implements Clock {

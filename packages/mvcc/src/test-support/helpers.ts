@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { MvccStore, type MvccStoreOptions } from '../kvstore.js';
-import type { KeyValue } from '../key_value.js';
+import type { KeyValue } from '../key-value.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);

@@ -1,5 +1,5 @@
 import type { Event } from '@raftkv/mvcc';
-import type { WatchResponse } from '../watch_response.js';
+import type { WatchResponse } from '../watch-response.js';
 
 /** latin1: one byte per character. */
 export const enc = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));

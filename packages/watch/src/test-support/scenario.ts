@@ -1,10 +1,10 @@
 import type { Event } from '@raftkv/mvcc';
 import { expect } from 'vitest';
 import fc from 'fast-check';
-import type { WatchSource } from '../watch_source.js';
-import type { WatchResponse } from '../watch_response.js';
-import { WatchableStore } from '../watchable_store.js';
-import type { WatchStream } from '../watch_stream.js';
+import type { WatchSource } from '../watch-source.js';
+import type { WatchResponse } from '../watch-response.js';
+import { WatchableStore } from '../watchable-store.js';
+import type { WatchStream } from '../watch-stream.js';
 import { enc, str } from './helpers.js';
 
 /** The write side of a source under test: the model, or a real MvccStore. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { crc32c } from '@raftkv/checksum';
 import type { SnapshotMarker } from './record.js';
 import { hex16 } from './segment.js';
-import { writeFully } from './file_util.js';
+import { writeFully } from './file-util.js';
 import { fsOf, type WalFile, type WalFs } from './fs.js';
 
 const MAGIC = new TextEncoder().encode('RKVSNAP1');

@@ -1,6 +1,6 @@
 import type { Event } from '@raftkv/mvcc';
 import { describe, expect, test } from 'vitest';
-import { eventWireSize, fragmentWatchResponse, prevKvWireSize, watchResponse, watchResponseWireSize } from './watch_response.js';
+import { eventWireSize, fragmentWatchResponse, prevKvWireSize, watchResponse, watchResponseWireSize } from './watch-response.js';
 
 function ev(key: string, valueBytes: number, rev: number): Event {
   return {

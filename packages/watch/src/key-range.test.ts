@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { keyString, normaliseRange, rangeContains } from './key_range.js';
+import { keyString, normaliseRange, rangeContains } from './key-range.js';
 
 const b = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MvccStore } from '@raftkv/mvcc';
 import { afterEach, describe, expect, test } from 'vitest';
 import { enc, evText, respText, str } from './test-support/helpers.js';
-import { WatchableStore } from './watchable_store.js';
+import { WatchableStore } from './watchable-store.js';
 
 const dirs: string[] = [];
 const stores: MvccStore[] = [];

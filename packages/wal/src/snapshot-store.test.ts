@@ -1,7 +1,7 @@
 import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SnapshotStore } from './snapshot_store.js';
+import { SnapshotStore } from './snapshot-store.js';
 import { useTempDirs } from './test-support/tmp.js';
 
 const tempDir = useTempDirs();

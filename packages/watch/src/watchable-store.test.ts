@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { ModelSource } from './test-support/model_source.js';
+import { ModelSource } from './test-support/model-source.js';
 import { enc, evText, respText, str } from './test-support/helpers.js';
-import { WatchableStore, type WatchableStoreOptions, type WatchStreamOptions } from './watchable_store.js';
+import { WatchableStore, type WatchableStoreOptions, type WatchStreamOptions } from './watchable-store.js';
 
 function setup(opts: WatchableStoreOptions = {}, streamOpts: WatchStreamOptions = {}) {
   const src = new ModelSource();

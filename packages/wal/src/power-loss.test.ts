@@ -6,8 +6,8 @@ import type { WalRecord } from './record.js';
 import type { WalReplay } from './replay.js';
 import { arbLogOps } from './test-support/arbitraries.js';
 import { modelReplay } from './test-support/model.js';
-import { SnapshotStore } from './snapshot_store.js';
-import { SimFs } from './test-support/sim_fs.js';
+import { SnapshotStore } from './snapshot-store.js';
+import { SimFs } from './test-support/sim-fs.js';
 import { Wal, type WalOptions } from './wal.js';
 
 const META = new TextEncoder().encode('sim');

@@ -1,5 +1,5 @@
 import type { Event, KeyValue } from '@raftkv/mvcc';
-import type { WatchSource } from '../watch_source.js';
+import type { WatchSource } from '../watch-source.js';
 
 /** Keys and values are latin1 strings: one byte per character, so tests control bytes exactly. */
 const latin1 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { TreeIndex, type RangeEnd } from './tree_index.js';
+import { TreeIndex, type RangeEnd } from './tree-index.js';
 
 function treeOf(keys: string[]): TreeIndex {
   const t = new TreeIndex();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { RevisionSet } from './key_index.js';
+import { RevisionSet } from './key-index.js';
 
 describe('RevisionSet', () => {
   it('matches a set of "main_sub" strings under any sequence of adds and deletes', () => {

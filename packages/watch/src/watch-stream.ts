@@ -1,5 +1,6 @@
-import type { StreamState } from './stream_state.js';
-import type { WatchResponse } from './watch_response.js';
+import type { StreamState } from './stream-state.js';
+import type { Watcher } from './watcher.js';
+import type { WatchResponse } from './watch-response.js';
 
 /**
  * A watch create request, etcd's WatchCreateRequest with the filters as flags.
@@ -30,12 +31,12 @@ export type WatchCreateResult = { ok: true; watchId: bigint } | { ok: false; can
 
 /** The store's side of a stream; internal to the package. */
 export interface StreamOps {
-  watch(s: StreamState, req: WatchCreateRequest): WatchCreateResult;
-  cancel(s: StreamState, watchId: bigint): boolean;
-  requestProgress(s: StreamState): void;
-  notifyProgress(s: StreamState): void;
-  afterPoll(s: StreamState): void;
-  close(s: StreamState): void;
+  watch(s: StreamState<Watcher>, req: WatchCreateRequest): WatchCreateResult;
+  cancel(s: StreamState<Watcher>, watchId: bigint): boolean;
+  requestProgress(s: StreamState<Watcher>): void;
+  notifyProgress(s: StreamState<Watcher>): void;
+  afterPoll(s: StreamState<Watcher>): void;
+  close(s: StreamState<Watcher>): void;
 }
 
 /**
@@ -61,7 +62,7 @@ export interface StreamOps {
 export class WatchStream {
   /** @internal Created by WatchableStore.newWatchStream. */
   constructor(
-    private readonly state: StreamState,
+    private readonly state: StreamState<Watcher>,
     private readonly ops: StreamOps,
   ) {}
 

@@ -5,9 +5,9 @@ import { MvccStore, type Event } from '@raftkv/mvcc';
 import fc from 'fast-check';
 import { afterEach, describe, expect, test } from 'vitest';
 import { enc, str } from './test-support/helpers.js';
-import type { WatchResponse } from './watch_response.js';
-import type { WatchCreateRequest, WatchStream } from './watch_stream.js';
-import { WatchableStore } from './watchable_store.js';
+import type { WatchResponse } from './watch-response.js';
+import type { WatchCreateRequest, WatchStream } from './watch-stream.js';
+import { WatchableStore } from './watchable-store.js';
 
 /**
  * A follower's WatchableStore over a real MvccStore that installs a leader's snapshot in

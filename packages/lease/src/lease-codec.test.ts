@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_LEASE_TTL_SECONDS } from './lease_ttl.js';
-import { decodeLease, encodeLease } from './lease_codec.js';
-import type { LeaseRecord } from './lease_codec.js';
+import { MAX_LEASE_TTL_SECONDS } from './lease-ttl.js';
+import { decodeLease, encodeLease } from './lease-codec.js';
+import type { LeaseRecord } from './lease-codec.js';
 
 const int64 = fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }).filter((id) => id !== 0n);
 const record: fc.Arbitrary<LeaseRecord> = fc.record({

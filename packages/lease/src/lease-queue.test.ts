@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LeaseQueue } from './lease_queue.js';
+import { LeaseQueue } from './lease-queue.js';
 
 type Op = { kind: 'set'; id: number; time: number } | { kind: 'delete'; id: number } | { kind: 'pop' };
 

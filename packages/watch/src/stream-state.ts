@@ -1,5 +1,4 @@
-import type { WatchResponse } from './watch_response.js';
-import type { Watcher } from './watcher.js';
+import type { WatchResponse } from './watch-response.js';
 
 /** Resolved per-stream limits (see WatchStreamOptions for their meaning). */
 export interface StreamLimits {
@@ -12,14 +11,15 @@ export interface StreamLimits {
 /**
  * Everything the store keeps per watch stream: its watchers by id and the outbox, a
  * bounded FIFO of responses waiting for the consumer. FIFO order is what makes a
- * progress response truthful: it is queued behind every event it vouches for.
+ * progress response truthful: it is queued behind every event it vouches for. `W` is the
+ * watcher type (a parameter, so this file and `watcher.ts` do not import each other).
  */
-export class StreamState {
-  readonly watchers = new Map<bigint, Watcher>();
+export class StreamState<W = unknown> {
+  readonly watchers = new Map<bigint, W>();
   /** Watchers created with progress_notify. */
-  readonly progressNotify = new Set<Watcher>();
+  readonly progressNotify = new Set<W>();
   /** Watchers waiting for this outbox to drain. */
-  readonly parked = new Set<Watcher>();
+  readonly parked = new Set<W>();
   nextAutoId = 0n;
   /** Live watchers that are unsynced or parked (a requested progress waits for 0). */
   notSynced = 0;

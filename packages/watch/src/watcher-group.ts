@@ -1,4 +1,4 @@
-import { IntervalTree } from './interval_tree.js';
+import { IntervalTree } from './interval-tree.js';
 import type { Watcher } from './watcher.js';
 
 /**

@@ -1,4 +1,4 @@
-import { MAX_LEASE_TTL_SECONDS } from './lease_ttl.js';
+import { MAX_LEASE_TTL_SECONDS } from './lease-ttl.js';
 
 /**
  * The durable part of a lease: what `LeaseStore.put` receives (encoded) and what recovery

@@ -1,4 +1,4 @@
-import { endAfter } from './key_range.js';
+import { endAfter } from './key-range.js';
 
 /**
  * An interval tree over binary-string keys: a treap ordered by (start, end), each node

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { IntervalTree } from './interval_tree.js';
-import { rangeContains } from './key_range.js';
+import { IntervalTree } from './interval-tree.js';
+import { rangeContains } from './key-range.js';
 
 const key = fc.string({ unit: fc.constantFrom('a', 'b', 'c', '\0', '\xff'), maxLength: 3 });
 

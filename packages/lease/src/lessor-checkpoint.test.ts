@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Lessor } from './index.js';
 import type { LeaseCheckpoint, LessorOptions } from './index.js';
-import { decodeLease, encodeLease } from './lease_codec.js';
+import { decodeLease, encodeLease } from './lease-codec.js';
 import { FakeClock, MemoryLeaseStore, dec, enc } from './test-support/fakes.js';
 
 function setup(options: Partial<LessorOptions> = {}) {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { keyString } from './tree_index.js';
+import { keyString } from './tree-index.js';
 
 describe('keyString', () => {
   test('one char per byte, every byte value, from views at any offset', () => {

@@ -1,7 +1,7 @@
 import type { Event } from '@raftkv/mvcc';
-import { keyString, normaliseRange } from './key_range.js';
-import { StreamState, type StreamLimits } from './stream_state.js';
-import type { WatchSource } from './watch_source.js';
+import { keyString, normaliseRange } from './key-range.js';
+import { StreamState, type StreamLimits } from './stream-state.js';
+import type { WatchSource } from './watch-source.js';
 import {
   INVALID_WATCH_ID,
   eventWireSize,
@@ -11,10 +11,10 @@ import {
   watchResponse,
   watchResponseWireSize,
   type WatchResponse,
-} from './watch_response.js';
-import { WatchStream, type StreamOps, type WatchCreateRequest, type WatchCreateResult } from './watch_stream.js';
+} from './watch-response.js';
+import { WatchStream, type StreamOps, type WatchCreateRequest, type WatchCreateResult } from './watch-stream.js';
 import { Watcher } from './watcher.js';
-import { WatcherGroup } from './watcher_group.js';
+import { WatcherGroup } from './watcher-group.js';
 
 /** etcd's cancel reasons, verbatim (clients match on them). */
 export const CANCEL_REASON_EMPTY_RANGE = 'mvcc: watcher range is empty';
@@ -127,12 +127,12 @@ interface Batch {
 export class WatchableStore {
   private readonly synced = new WatcherGroup();
   private readonly unsynced = new WatcherGroup();
-  private readonly streams = new Map<number, StreamState>();
+  private readonly streams = new Map<number, StreamState<Watcher>>();
   private nextStreamId = 1;
   private parkedTotal = 0;
   private syncRequested = false;
   private needSync = false;
-  private readonly readable = new Set<StreamState>();
+  private readonly readable = new Set<StreamState<Watcher>>();
   private unsubscribe: () => void;
   /** The newest revision the source has told us about (its current one, between restores). */
   private seenRevision: number;
@@ -229,7 +229,7 @@ export class WatchableStore {
       maxPendingBytes: positive(options.maxPendingBytes, 8 * 1024 * 1024, 'maxPendingBytes'),
       maxResponseBytes: positive(options.maxResponseBytes, 2 * 1024 * 1024, 'maxResponseBytes'),
     };
-    const s = new StreamState(this.nextStreamId++, limits, options.onReadable);
+    const s = new StreamState<Watcher>(this.nextStreamId++, limits, options.onReadable);
     this.streams.set(s.id, s);
     return new WatchStream(s, this.ops);
   }
@@ -295,12 +295,12 @@ export class WatchableStore {
     return result;
   }
 
-  private enqueue(s: StreamState, resp: WatchResponse): void {
+  private enqueue(s: StreamState<Watcher>, resp: WatchResponse): void {
     if (s.push(resp, watchResponseWireSize(resp))) this.readable.add(s);
   }
 
   /** Queues an event response if the outbox admits it; fragments it when asked to. */
-  private offer(w: Watcher, s: StreamState, resp: WatchResponse, eventBytes: number): boolean {
+  private offer(w: Watcher, s: StreamState<Watcher>, resp: WatchResponse, eventBytes: number): boolean {
     const bytes = eventBytes + 64;
     if (!s.hasRoom(bytes)) return false;
     if (w.fragment && bytes >= s.limits.maxResponseBytes) {
@@ -372,14 +372,14 @@ export class WatchableStore {
     s.notSynced++;
   }
 
-  private park(w: Watcher, s: StreamState, fromRevision: number): void {
+  private park(w: Watcher, s: StreamState<Watcher>, fromRevision: number): void {
     w.state = 'parked';
     w.minRevision = fromRevision;
     s.parked.add(w);
     this.parkedTotal++;
   }
 
-  private resumeParked(s: StreamState): void {
+  private resumeParked(s: StreamState<Watcher>): void {
     if (s.parked.size === 0 || !s.belowLowWater()) return;
     for (const w of s.parked) {
       w.state = 'unsynced';
@@ -464,7 +464,7 @@ export class WatchableStore {
     return eventsRead;
   }
 
-  private deliverCatchUp(w: Watcher, s: StreamState, events: Event[] | undefined, scannedTo: number): void {
+  private deliverCatchUp(w: Watcher, s: StreamState<Watcher>, events: Event[] | undefined, scannedTo: number): void {
     if (events === undefined || events.length === 0) {
       if (scannedTo + 1 > w.minRevision) w.minRevision = scannedTo + 1;
       return;
@@ -496,7 +496,7 @@ export class WatchableStore {
     this.park(w, s, events[cut]!.kv.modRevision);
   }
 
-  private makeSynced(w: Watcher, s: StreamState): void {
+  private makeSynced(w: Watcher, s: StreamState<Watcher>): void {
     this.unsynced.delete(w);
     w.state = 'synced';
     this.synced.add(w);
@@ -504,12 +504,12 @@ export class WatchableStore {
   }
 
   /** One watcher of `s` stopped being behind (synced, compacted or cancelled). */
-  private syncedOne(s: StreamState): void {
+  private syncedOne(s: StreamState<Watcher>): void {
     s.notSynced--;
     if (s.notSynced === 0 && s.deferredProgress) this.emitProgress(s);
   }
 
-  private compact(w: Watcher, s: StreamState, compactRev: number): void {
+  private compact(w: Watcher, s: StreamState<Watcher>, compactRev: number): void {
     w.state = 'compacted';
     s.progressNotify.delete(w);
     this.enqueue(s, watchResponse({ watchId: w.id, revision: 0, compactRevision: compactRev, canceled: true }));
@@ -518,7 +518,7 @@ export class WatchableStore {
 
   // ------------------------------------------------------------- stream operations
 
-  private createWatcher(s: StreamState, req: WatchCreateRequest): WatchCreateResult {
+  private createWatcher(s: StreamState<Watcher>, req: WatchCreateRequest): WatchCreateResult {
     if (s.closed) return { ok: false, cancelReason: 'raftkv: watch stream is closed' };
     const cur = this.source.currentRevision;
     const refuse = (cancelReason: string): WatchCreateResult => {
@@ -568,7 +568,7 @@ export class WatchableStore {
   }
 
   /** Takes `w` out of whatever group holds it. */
-  private detach(w: Watcher, s: StreamState): void {
+  private detach(w: Watcher, s: StreamState<Watcher>): void {
     switch (w.state) {
       case 'synced':
         this.synced.delete(w);
@@ -590,7 +590,7 @@ export class WatchableStore {
     s.progressNotify.delete(w);
   }
 
-  private cancelWatcher(s: StreamState, id: bigint): boolean {
+  private cancelWatcher(s: StreamState<Watcher>, id: bigint): boolean {
     const w = s.watchers.get(id);
     if (!w || s.closed) return false;
     this.detach(w, s);
@@ -600,13 +600,13 @@ export class WatchableStore {
     return true;
   }
 
-  private requestProgress(s: StreamState): void {
+  private requestProgress(s: StreamState<Watcher>): void {
     if (s.closed) return;
     if (s.notSynced === 0) this.emitProgress(s);
     else s.deferredProgress = true;
   }
 
-  private emitProgress(s: StreamState): void {
+  private emitProgress(s: StreamState<Watcher>): void {
     s.deferredProgress = false;
     const revision = this.source.currentRevision;
     const last = s.last();
@@ -615,7 +615,7 @@ export class WatchableStore {
     this.enqueue(s, watchResponse({ watchId: INVALID_WATCH_ID, revision }));
   }
 
-  private notifyProgress(s: StreamState): void {
+  private notifyProgress(s: StreamState<Watcher>): void {
     if (s.closed) return;
     const revision = this.source.currentRevision;
     for (const w of s.progressNotify) {
@@ -626,7 +626,7 @@ export class WatchableStore {
     }
   }
 
-  private closeStream(s: StreamState): void {
+  private closeStream(s: StreamState<Watcher>): void {
     if (s.closed) return;
     for (const w of s.watchers.values()) this.detach(w, s);
     s.watchers.clear();

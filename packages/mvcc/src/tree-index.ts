@@ -1,5 +1,5 @@
 import BTreeModule from 'sorted-btree';
-import { KeyIndex, RevisionSet, type KeyAt } from './key_index.js';
+import { KeyIndex, RevisionSet, type KeyAt } from './key-index.js';
 import type { Revision } from './revision.js';
 
 // sorted-btree is CommonJS: under node's ESM loader the class is the module's

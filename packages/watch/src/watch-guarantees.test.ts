@@ -5,7 +5,7 @@ import { MvccStore } from '@raftkv/mvcc';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import { enc } from './test-support/helpers.js';
-import { ModelSource } from './test-support/model_source.js';
+import { ModelSource } from './test-support/model-source.js';
 import { commands, runScenario, type Driver } from './test-support/scenario.js';
 
 /**

@@ -1,0 +1,129 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { decodeMessage, MessageType } from '@raftkv/raft';
+import { join } from 'node:path';
+import { formatUrl } from '../cluster/member-id.js';
+import { memberService } from '../cluster/member-rpc.js';
+import type { Membership } from '../cluster/membership.js';
+import type { ServerConfig } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import { PeerTransport } from '../peer/index.js';
+import type { RaftLog } from '../raft-log/index.js';
+import type { ServerCore } from '../server-core.js';
+import { snapDbName, writeFileDurably } from '../storage/received-snapshots.js';
+
+/** The member's side facing its peers: the raft transport and the peer listener serving it. */
+export interface PeerSide {
+  readonly transport: PeerTransport;
+  /** host:port of each bound peer listener. */
+  readonly endpoints: string[];
+  /** Dials every member of the membership but this one, at its current peer URLs. */
+  syncPeers(): void;
+  close(): Promise<void>;
+}
+
+export interface PeerSideOptions {
+  config: ServerConfig;
+  memberId: bigint;
+  clusterId: bigint;
+  membership: Membership;
+  snapDir: string;
+  log: Logger;
+  /** The raft node, once opened: received messages and snapshots go to it. */
+  raft: () => RaftLog | undefined;
+  /** The server core, once built: it answers the member RPCs (member list, lease and promote forwarding). */
+  core: () => ServerCore | undefined;
+  /** This member learned it was removed from the cluster. */
+  onRemoved: () => void;
+}
+
+/**
+ * Opens the peer side: the transport (dialling every other member) and the peer listener on
+ * every `--listen-peer-urls`, serving raft traffic, snapshots and the member RPCs.
+ */
+export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
+  const { config, memberId, membership, snapDir, log } = o;
+  const transport = new PeerTransport({
+    selfId: memberId,
+    clusterId: o.clusterId,
+    onMessages: (_from, msgs) => {
+      const raft = o.raft();
+      for (const m of msgs) raft?.step(decodeMessage(m));
+    },
+    onSnapshot: async (from, metadata, data) => {
+      const msg = decodeMessage(metadata);
+      if (msg.type !== MessageType.Snap || !msg.snapshot) throw new Error('raftkv: snapshot call without a MsgSnap');
+      const index = msg.snapshot.metadata.index;
+      log.info('receiving a snapshot', { from: from.toString(16), index });
+      await writeFileDurably(join(snapDir, snapDbName(index)), snapDir, data);
+      o.raft()?.step(msg);
+    },
+    onUnreachable: (id) => o.raft()?.reportUnreachable(id),
+    // As etcd's peers answer a removed member "410 Gone", so it learns it must stop even when
+    // it missed the conf change that removed it.
+    isRemoved: (id) => membership.isRemoved(id),
+    onRemoved: o.onRemoved,
+    logger: log,
+    // A member back from a restart must hear from the leader within an election timeout, or it
+    // campaigns and disrupts the cluster: redial at least every heartbeat (etcd: every 100 ms).
+    limits: { backoffMaxMs: Math.max(50, config.heartbeatIntervalMs) },
+  });
+  const syncPeers = (): void => {
+    for (const m of membership.list()) {
+      if (m.id === memberId) continue;
+      try {
+        if (transport.hasPeer(m.id)) transport.updatePeer(m.id, m.peerUrls);
+        else transport.addPeer(m.id, m.peerUrls);
+      } catch (err) {
+        // A member this one cannot dial (an https peer URL without peer TLS) is unreachable, as
+        // for etcd when a handshake fails: it must never stop the apply of the change that added it.
+        log.warn('cannot dial a member at its peer URLs', { member: m.id.toString(16), peerUrls: m.peerUrls, error: String(err) });
+      }
+    }
+  };
+  syncPeers();
+
+  const core = (): ServerCore => {
+    const c = o.core();
+    if (!c) throw new Error('raftkv: this member is still starting');
+    return c;
+  };
+  const server = new Server(transport.serverOptions());
+  const peerService = transport.service();
+  server.addService(peerService.definition, peerService.implementation);
+  const members = memberService({
+    clusterId: () => o.clusterId,
+    members: () => core().membersReply(),
+    leaseRenew: async (id) => core().leaderLeaseRenew(id),
+    leaseTimeToLive: async (id, keys) => core().leaderLeaseTimeToLive(id, keys),
+    memberPromote: async (id) => {
+      await core().leaderMemberPromote(id);
+      return core().membersReply();
+    },
+  });
+  server.addService(members.definition, members.implementation);
+  const close = async (): Promise<void> => {
+    await transport.close();
+    server.forceShutdown();
+  };
+  try {
+    const endpoints = await bindPeerListeners(server, config.listenPeerUrls);
+    return { transport, endpoints, syncPeers, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function bindPeerListeners(server: Server, urls: readonly URL[]): Promise<string[]> {
+  const endpoints: string[] = [];
+  for (const url of urls) {
+    if (url.protocol === 'https:' || url.protocol === 'unixs:') {
+      throw new Error(`${formatUrl(url)}: TLS peer listeners are not implemented yet`);
+    }
+    const address = url.protocol === 'unix:' ? `unix:${url.host}${url.pathname}` : url.host;
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    endpoints.push(url.protocol === 'unix:' ? address : `${url.hostname}:${port}`);
+  }
+  return endpoints;
+}

@@ -1,0 +1,195 @@
+import type { Lessor } from '@raftkv/lease';
+import type { MvccStore } from '@raftkv/mvcc';
+import {
+  ConfChangeType, MessageType, SnapshotStatus, encodeMessage,
+  type ConfChange, type ConfChangeV2, type Message, type Snapshot,
+} from '@raftkv/raft';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Applier } from '../apply/applier.js';
+import { decodeConfChangeContext, type Membership } from '../cluster/membership.js';
+import type { ServerConfig } from '../config/index.js';
+import { READ_PACING } from '../grpc/read-pacing.js';
+import type { Logger } from '../logger.js';
+import { RaftLog } from '../raft-log/index.js';
+import type { ServerCore } from '../server-core.js';
+import { removeCoveredSnapshots, snapDbName } from '../storage/received-snapshots.js';
+import type { DataDirLayout } from './data-dir.js';
+import { encodeWalMetadata, type Identity } from './identity.js';
+import type { PeerSide } from './peers.js';
+import { leasedKeys } from './state-machine.js';
+
+/** A leader whose lessor could not take over yet (no confirmed ReadIndex) tries again this soon. */
+const PROMOTE_RETRY_MS = 100;
+
+export interface RaftNodeOptions {
+  config: ServerConfig;
+  identity: Identity;
+  layout: DataDirLayout;
+  store: MvccStore;
+  lessor: Lessor;
+  membership: Membership;
+  applier: Applier;
+  peers: PeerSide;
+  log: Logger;
+  /** The server core, once built: told when a conf change it proposed is applied. */
+  core: () => ServerCore | undefined;
+  /** A conf change removed this member. */
+  onRemoved: () => void;
+  /** A local failure (WAL, disk): the member must stop. */
+  fatal: (err: unknown) => void;
+}
+
+/**
+ * Opens the raft node over the WAL and snapshots, and connects it to the rest of the member:
+ * messages out through the peer transport, committed entries into the applier, conf changes
+ * into the membership and the transport, received snapshots into the backend, leadership into
+ * the lessor.
+ */
+export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
+  const { config, identity, layout, store, lessor, membership, applier, peers, log } = o;
+  const { transport } = peers;
+  let raftLog: RaftLog | undefined;
+
+  const sendSnapshot = async (m: Message): Promise<void> => {
+    const path = join(layout.snapDir, `${m.to.toString(16)}-${Date.now()}.snap.db.send`);
+    let ok = false;
+    try {
+      // The backend as applied now: at or beyond the snapshot's index (the receiver skips entries it holds).
+      await store.snapshotTo(path);
+      ok = await transport.sendSnapshot(m.to, encodeMessage(m), createReadStream(path));
+    } catch (err) {
+      log.warn('sending a snapshot failed', { to: m.to.toString(16), error: String(err) });
+    } finally {
+      await rm(path, { force: true });
+    }
+    raftLog?.reportSnapshot(m.to, ok ? SnapshotStatus.Finish : SnapshotStatus.Failure);
+  };
+
+  const send = (msgs: readonly Message[]): void => {
+    for (const m of msgs) {
+      if (m.type === MessageType.Snap) void sendSnapshot(m);
+      else {
+        try {
+          transport.send(m.to, encodeMessage(m));
+        } catch (err) {
+          // A message over the frame limit (a huge --max-request-bytes): raft retries after a probe.
+          log.warn('dropped a raft message the transport cannot carry', { to: m.to.toString(16), error: String(err) });
+          setImmediate(() => raftLog?.reportUnreachable(m.to));
+        }
+      }
+    }
+  };
+
+  const onConfChange = (cc: ConfChange | ConfChangeV2): void => {
+    if (!('nodeId' in cc)) return; // only single changes are proposed here
+    const ctx = decodeConfChangeContext(cc.context);
+    const id = cc.nodeId;
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearnerNode: {
+        const existing = membership.get(id);
+        if (existing) {
+          if (cc.type === ConfChangeType.AddNode && existing.isLearner) membership.promote(id);
+        } else if (ctx) {
+          membership.add({ id, name: '', peerUrls: ctx.member.peerUrls, clientUrls: [], isLearner: cc.type === ConfChangeType.AddLearnerNode });
+        }
+        break;
+      }
+      case ConfChangeType.RemoveNode:
+        membership.remove(id);
+        if (transport.hasPeer(id)) transport.removePeer(id);
+        if (id === identity.memberId) o.onRemoved();
+        break;
+      case ConfChangeType.UpdateNode:
+        if (ctx) membership.setRaftAttributes(id, ctx.member.peerUrls, ctx.member.isLearner);
+        break;
+    }
+    applier.noteBackendWrite();
+    peers.syncPeers();
+    if (ctx) o.core()?.confChangeApplied(ctx.requestId);
+  };
+
+  let installingSnapshot = false;
+  const onSnapshot = async (snapshot: Snapshot): Promise<void> => {
+    installingSnapshot = true;
+    try {
+      const index = snapshot.metadata.index;
+      log.info('restoring the backend from the leader\'s snapshot', { index });
+      await applier.flushed();
+      await store.restore(join(layout.snapDir, snapDbName(index)), READ_PACING);
+      lessor.recover(leasedKeys(store));
+      membership.reload();
+      peers.syncPeers();
+      // The leader's backend was at or beyond the snapshot when copied; say so even if its last
+      // entries left no trace there (empty entries), durably BEFORE the .snap.db goes, so the
+      // start-up check holds after a crash.
+      if (index > store.consistentIndex) {
+        store.setConsistentIndex(index);
+        applier.noteBackendWrite();
+        await applier.flushed();
+        await store.flushed();
+      }
+      await removeCoveredSnapshots(layout.snapDir, index);
+    } finally {
+      installingSnapshot = false;
+    }
+  };
+
+  let promoteTerm = 0;
+  const onLeaderChange = (_lead: bigint, isLeader: boolean): void => {
+    if (!isLeader) {
+      if (lessor.isPrimary) lessor.demote();
+      return;
+    }
+    // A new leader's lessor takes over once the leader has applied everything committed before
+    // its term (a confirmed ReadIndex implies it), with a full election timeout of grace.
+    const term = raftLog?.term ?? 0;
+    promoteTerm = term;
+    const tryPromote = (): void => {
+      if (!raftLog?.isLeader || promoteTerm !== term) return;
+      raftLog.readIndex(Buffer.from(`promote-${term}-${Date.now()}`)).then(
+        () => { if (raftLog?.isLeader && promoteTerm === term && !lessor.isPrimary) lessor.promote(config.electionTimeoutMs); },
+        () => setTimeout(tryPromote, PROMOTE_RETRY_MS),
+      );
+    };
+    tryPromote();
+  };
+
+  const segmentBytes = Number(process.env['RAFTKV_WAL_SEGMENT_BYTES'] ?? 0);
+  raftLog = await RaftLog.open({
+    id: identity.memberId,
+    walDir: layout.walDir,
+    snapDir: layout.snapDir,
+    metadata: encodeWalMetadata(identity.memberId, identity.clusterId),
+    ...(identity.voters ? { voters: identity.voters } : {}),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    electionTimeoutMs: config.electionTimeoutMs,
+    snapshotCount: config.snapshotCount,
+    maxSnapshots: config.maxSnapshots,
+    preVote: config.preVote,
+    send,
+    apply: (entries) => applier.apply(entries),
+    onConfChange,
+    onSnapshot,
+    onLeaderChange,
+    onSnapshotSaved: (index) => log.info('saved a snapshot and released WAL segments covered by it', { index }),
+    backendDurable: async () => {
+      // Called just before a snapshot at the applied index is saved: every entry up to it was
+      // applied, including empty entries and conf changes that wrote no key, so the consistent index may
+      // say so. Not while a received snapshot is being installed (the applied index is then
+      // the snapshot's, and the backend is not there yet).
+      const applied = raftLog?.appliedIndex ?? 0;
+      if (!installingSnapshot && applied > store.consistentIndex) {
+        store.setConsistentIndex(applied);
+        applier.noteBackendWrite();
+      }
+      await applier.flushed();
+      await store.flushed();
+    },
+    fatal: o.fatal,
+    ...(segmentBytes > 0 ? { walOptions: { segmentSizeBytes: segmentBytes } } : {}),
+  });
+  return raftLog;
+}

@@ -1,0 +1,72 @@
+import { Server } from '@grpc/grpc-js';
+import { etcdserverpb } from '@raftkv/api';
+import type { Lessor } from '@raftkv/lease';
+import { WatchableStore } from '@raftkv/watch';
+import type { ServerConfig } from '../config/index.js';
+import { clusterService } from '../grpc/cluster-service.js';
+import { kvService } from '../grpc/kv-service.js';
+import { leaseService } from '../grpc/lease-service.js';
+import { maintenanceService } from '../grpc/maintenance-service.js';
+import { KVServiceWithEncodedRange } from '../grpc/range-response.js';
+import { watchService, WatchServiceWithEncodedResponses } from '../grpc/watch-service.js';
+import { startLeaseExpiry } from '../lease/lease-expiry.js';
+import type { Logger } from '../logger.js';
+import type { ServerCore } from '../server-core.js';
+
+/** etcd lets a gRPC message exceed --max-request-bytes by this much before gRPC itself refuses it. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
+ * How long shutdown lets open calls finish before cancelling them: Watch and LeaseKeepAlive
+ * streams never finish on their own. etcd 3.4, SIGTERMed with an open `etcdctl watch` and
+ * `lease keep-alive`, exits in about 2 s.
+ */
+export const SHUTDOWN_GRACE_MS = 2_000;
+
+/** The etcd v3 gRPC services of a member, and what runs beside them (lease expiry, watch progress). */
+export interface Services {
+  /** The gRPC server with every service added, not bound: the front door hands it connections. */
+  readonly grpcServer: Server;
+  /** Stops background work, lets open calls finish for {@link SHUTDOWN_GRACE_MS}, then cancels the rest. */
+  close(): Promise<void>;
+}
+
+export function buildServices(core: ServerCore, lessor: Lessor, config: ServerConfig, log: Logger): Services {
+  const stopLeaseExpiry = startLeaseExpiry(core, lessor, log);
+  // Watchers catch up from history in bounded steps between other work, never inside apply.
+  const watchHub: WatchableStore = new WatchableStore(core.store, { onSyncNeeded: () => setImmediate(() => watchHub.syncUnsynced()) });
+  const progressTimer = setInterval(() => watchHub.progressAll(), config.experimental.watchProgressNotifyIntervalMs || 600_000);
+  progressTimer.unref();
+
+  const grpcServer = new Server({
+    'grpc.max_receive_message_length': config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+    // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.
+    'grpc.max_concurrent_streams': Math.min(config.maxConcurrentStreams, 2 ** 31 - 1),
+  });
+  grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
+  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
+  grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
+  grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
+  grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
+
+  const close = async (): Promise<void> => {
+    core.close();
+    stopLeaseExpiry();
+    clearInterval(progressTimer);
+    watchHub.close();
+    await shutdownWithin(grpcServer, SHUTDOWN_GRACE_MS);
+  };
+  return { grpcServer, close };
+}
+
+/** Lets open calls finish for `graceMs`, then cancels the rest (open streams never finish). */
+function shutdownWithin(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,80 @@
+import { MvccStore } from '@raftkv/mvcc';
+import { encodeMessage, MessageType, type Message } from '@raftkv/raft';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemberRpcClient } from '../cluster/member-rpc.js';
+import { Membership } from '../cluster/membership.js';
+import { parseConfig, type ServerConfig } from '../config/index.js';
+import { createLogger } from '../logger.js';
+import type { RaftLog } from '../raft-log/index.js';
+import { openPeerSide, type PeerSide } from './peers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+const log = createLogger('error');
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'raftkv-peers-'));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function config(peerUrl: string): ServerConfig {
+  const parsed = parseConfig(['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'default=http://127.0.0.1:2380'], {});
+  if (parsed.kind !== 'run') throw new Error('not a run config');
+  return parsed.config;
+}
+
+/** The messages a peer side hands to its raft node. */
+class ReceivingRaft {
+  readonly stepped: Message[] = [];
+  step(m: Message): void { this.stepped.push(m); }
+  reportUnreachable(): void {}
+}
+
+async function peerSide(id: bigint, peerUrl: string, members: Array<{ id: bigint; url: string }>, raft: ReceivingRaft): Promise<PeerSide> {
+  const store = await MvccStore.open({ dir: tempDir() });
+  cleanups.push(() => store.close());
+  const membership = new Membership(store.bucket('members'), store.bucket('members_removed'));
+  for (const m of members) membership.add({ id: m.id, name: '', peerUrls: [m.url], clientUrls: [], isLearner: false });
+  const side = await openPeerSide({
+    config: config(peerUrl), memberId: id, clusterId: 99n, membership, snapDir: tempDir(), log,
+    raft: () => raft as unknown as RaftLog, core: () => undefined, onRemoved: () => {},
+  });
+  cleanups.push(() => side.close());
+  return side;
+}
+
+const heartbeat = (from: bigint, to: bigint): Message => ({
+  type: MessageType.Heartbeat, to, from, term: 3, logTerm: 0, index: 0, entries: [], commit: 5,
+  snapshot: undefined, reject: false, rejectHint: 0, context: new Uint8Array(),
+});
+
+describe('openPeerSide', () => {
+  it('binds every peer URL and delivers raft messages from a dialled member to the raft node', async () => {
+    const rb = new ReceivingRaft();
+    const b = await peerSide(2n, 'http://127.0.0.1:0', [], rb);
+    const bUrl = `http://${b.endpoints[0]}`;
+    expect(b.endpoints).toHaveLength(1);
+    const a = await peerSide(1n, 'http://127.0.0.1:0', [{ id: 1n, url: 'http://127.0.0.1:1' }, { id: 2n, url: bUrl }], new ReceivingRaft());
+    const deadline = Date.now() + 10_000;
+    while (rb.stepped.length === 0 && Date.now() < deadline) {
+      a.transport.send(2n, encodeMessage(heartbeat(1n, 2n)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(rb.stepped[0]).toMatchObject({ type: MessageType.Heartbeat, from: 1n, to: 2n, term: 3, commit: 5 });
+  });
+
+  it('answers member RPCs only once the server core exists', async () => {
+    const side = await peerSide(3n, 'http://127.0.0.1:0', [], new ReceivingRaft());
+    const rpc = new MemberRpcClient(() => 99n);
+    cleanups.push(() => rpc.close());
+    await expect(rpc.members(`http://${side.endpoints[0]}`, 5000)).rejects.toThrow(/still starting/);
+  });
+
+  it('refuses TLS peer URLs until peer TLS exists', async () => {
+    await expect(peerSide(4n, 'https://127.0.0.1:0', [], new ReceivingRaft())).rejects.toThrow(/TLS peer listeners are not implemented/);
+  });
+});

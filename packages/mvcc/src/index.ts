@@ -16,3 +16,4 @@ export type {
 } from './kv.js';
 export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccStoreOptions } from './kvstore.js';
 export type { ReadPacing } from './paced.js';
+export type { SteppedWrite } from './stepped-write.js';

@@ -39,7 +39,9 @@ import {
   type Revision,
 } from './revision.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
+import { deleteRangeSteps, rangeEndOf, runWrite, txnSteps, type SteppedWrite, type WriteHost } from './stepped-write.js';
 import { keyString, TreeIndex, type RangeEnd } from './tree-index.js';
+import { WriteTxn, type Change } from './write-txn.js';
 
 /** Options of {@link MvccStore.open}. */
 export interface MvccStoreOptions {
@@ -145,51 +147,6 @@ async function fsyncPath(path: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-/** A change made by the write in progress. */
-interface Change {
-  kv: KeyValue;
-  tombstone: boolean;
-  keyStr: string;
-  /**
-   * The key at the write's begin revision (its event's prevKv), found while writing:
-   * `undefined` when not known (the key changed earlier in the same write: look it up),
-   * `null` when the key did not exist then; `kv` is filled once read.
-   */
-  prev: { rev: Revision; kv: KeyValue | undefined } | null | undefined;
-}
-
-/** Writes with at least this many changes put their encoded KVs and prevKvs in shared slabs. */
-const SLAB_MIN_CHANGES = 16;
-/** Chunk size of a write's slab: what one retained event can keep alive at most. */
-const WRITE_SLAB_BYTES = 64 * 1024;
-
-/** State of one write (a put, a deleteRange or a whole txn): one main revision. */
-class WriteTxn {
-  readonly changes: Change[] = [];
-  private slab: ByteSlab | undefined;
-  constructor(readonly beginRev: number) {}
-
-  /** Revision that reads inside the write see: its own changes included. */
-  get readRev(): number {
-    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
-  }
-
-  /**
-   * Where a big write's byte strings go: chunks shared by its KVs (a few allocations for the
-   * GC to track instead of one per KV); a small write allocates per KV as before.
-   */
-  bytesSource(): ByteSlab | undefined {
-    if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
-    return (this.slab ??= new ByteSlab(WRITE_SLAB_BYTES));
-  }
-}
-
-function rangeEndOf(rangeEnd: Uint8Array | undefined): RangeEnd {
-  if (!rangeEnd || rangeEnd.length === 0) return undefined;
-  if (rangeEnd.length === 1 && rangeEnd[0] === 0) return null; // etcd's "\0": no upper bound
-  return keyString(rangeEnd);
 }
 
 function inRange(k: string, key: string, end: RangeEnd): boolean {
@@ -327,6 +284,13 @@ export class MvccStore {
   private readonly compactionBatchLimit: number;
   /** Reads running in steps ({@link rangePaced}, {@link hashPaced}); each resolves when it ends. */
   private readonly pacedReads = new Set<Promise<void>>();
+  /** Set while a write runs in steps ({@link txnInSteps}): resolves when its revision is published. */
+  private writing: Promise<void> | undefined;
+  /** See {@link holdConsistentIndex}: setConsistentIndex keeps the index below this (undefined: no hold). */
+  private ciHold: number | undefined;
+  /** The highest index setConsistentIndex was given while held (0: none). */
+  private heldCi = 0;
+  private host: WriteHost | undefined;
 
   private readonly dir: string;
   private readonly backendOptions: BackendOptions;
@@ -368,6 +332,7 @@ export class MvccStore {
     this.currentRev = state.currentRev;
     this.compactMainRev = state.compactMainRev;
     this.ci = state.ci;
+    this.heldCi = 0;
     this.backend.durableRevision = state.currentRev;
     if (state.scheduled !== 0 && state.scheduled > state.compactMainRev) this.scheduleCompaction(state.scheduled);
   }
@@ -395,7 +360,28 @@ export class MvccStore {
   setConsistentIndex(index: number): void {
     this.checkWritable();
     assertRevisionNumber(index, 'index');
+    if (this.ciHold !== undefined && index >= this.ciHold) {
+      this.heldCi = Math.max(this.heldCi, index);
+      return;
+    }
     if (index > this.ci) this.ci = index;
+  }
+
+  /**
+   * For an apply loop that queues entries while a write runs in steps: until released
+   * (`undefined`), {@link setConsistentIndex} never moves the consistent index to `below` or
+   * past it — the entry at `below` is still to be applied, and an index at or above it would
+   * make that entry a no-op here and, once committed, skip it after a crash. Such a call is
+   * remembered and takes effect when the hold is released or raised above it. Writes
+   * (put, deleteRange, txn, compact) set the index of their own entry as before.
+   */
+  holdConsistentIndex(below: number | undefined): void {
+    if (below !== undefined) assertRevisionNumber(below, 'index');
+    this.ciHold = below;
+    if (this.heldCi !== 0 && (below === undefined || this.heldCi < below)) {
+      if (this.heldCi > this.ci) this.ci = this.heldCi;
+      this.heldCi = 0;
+    }
   }
 
   /**
@@ -450,6 +436,8 @@ export class MvccStore {
   /** True (and records the index) when an entry at `index` must be applied now. */
   private admit(index: number): boolean {
     this.checkWritable();
+    // The apply loop applies entries in order: one begun in steps must end before the next.
+    if (this.writing) throw new Error('mvcc: a write is running in steps; the next write must wait for it');
     // Raft indexes start at 1; a 0 would silently turn every write into a no-op.
     if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`raft index must be a positive safe integer, got ${index}`);
     if (index <= this.ci) return false;
@@ -697,6 +685,84 @@ export class MvccStore {
     return resp;
   }
 
+  /**
+   * {@link deleteRange} in steps, for ranges that may hold many keys: the same response,
+   * events, revisions, bytes and hashes as `deleteRange`, given the same state. Walks and
+   * deletes `pacing.entriesPerStep` keys per step; a delete that fits in one step is applied
+   * synchronously (`done`), as `deleteRange` would.
+   *
+   * Otherwise, until `response` resolves: reads (range, paced ranges, hashes, eventsBetween)
+   * see the store at the previous revision; {@link commit} (and whatever commits: snapshotTo,
+   * hashPaced, close) waits for the end, so no part of the write reaches LMDB alone; a restore
+   * waits for it before replacing the state; and any other write (put, deleteRange, txn,
+   * compact, their stepped forms) throws — the caller applies its log in order and must
+   * wait. The revision is published, and the listeners called, in one synchronous step at the end.
+   * @throws as {@link deleteRange}, before any change.
+   */
+  deleteRangeInSteps(req: DeleteRangeRequest, index: number, pacing: ReadPacing): SteppedWrite<DeleteRangeResponse> {
+    const pacer = new Pacer(pacing);
+    if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, deleted: 0, prevKvs: [] } };
+    const tw = new WriteTxn(this.currentRev);
+    return runWrite(this.writeHost(), tw, deleteRangeSteps(this.writeHost(), tw, req, pacer.step), pacer);
+  }
+
+  /**
+   * {@link txn} in steps (a pause after about `pacing.entriesPerStep` keys written or read), for
+   * txns with many ops or ranged deletes; the same answer and effects as `txn`, with the
+   * guarantees of {@link deleteRangeInSteps}. Compares and checks run first, in one go.
+   * @throws as {@link txn}, before any change.
+   */
+  txnInSteps(req: TxnRequest, index: number, pacing: ReadPacing): SteppedWrite<TxnResponse> {
+    const pacer = new Pacer(pacing);
+    if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, succeeded: false, responses: [] } };
+    const path: boolean[] = [];
+    this.compareToPath(req, path);
+    this.checkTxn(req, path, { i: 0 }, [], 'put');
+    this.checkTxn(req, path, { i: 0 }, [], 'range');
+    const tw = new WriteTxn(this.currentRev);
+    const host = this.writeHost();
+    function* body(): Generator<number, TxnResponse> {
+      const resp = yield* txnSteps(host, tw, req, path, { i: 0 }, pacer.step);
+      resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+      return resp;
+    }
+    return runWrite(host, tw, body(), pacer);
+  }
+
+  /** True while a write runs in steps (its revision not yet published). */
+  get writeInProgress(): boolean {
+    return this.writing !== undefined;
+  }
+
+  private writeHost(): WriteHost {
+    if (this.host) return this.host;
+    const store = this;
+    this.host = {
+      get index() {
+        return store.index;
+      },
+      applyPut: (tw, req) => this.applyPut(tw, req),
+      rangeAt: (req, rev) => this.rangeAt(req, rev),
+      readKeyValue: (rev) => this.backend.readKeyValue(rev),
+      writeTombstone: (tw, ks, ki, at, prev) => this.writeTombstone(tw, ks, ki, at, prev),
+      hasListeners: () => this.listeners.size > 0,
+      eventOf: (tw, c) => this.eventOf(tw, c),
+      publish: (tw, events) => this.publish(tw, events),
+      end: (tw) => this.end(tw),
+      begin: () => {
+        let resolve!: () => void;
+        this.writing = new Promise<void>((r) => {
+          resolve = r;
+        });
+        return () => {
+          this.writing = undefined;
+          resolve();
+        };
+      },
+    };
+    return this.host;
+  }
+
   private compareToPath(req: TxnRequest, path: boolean[]): void {
     const ok = req.compare.every((c) => this.applyCompare(c));
     path.push(ok);
@@ -857,19 +923,27 @@ export class MvccStore {
   /** Ends a write: bumps the revision if anything changed and tells the listeners. */
   private end(tw: WriteTxn): void {
     if (tw.changes.length === 0) return;
+    this.publish(tw, this.listeners.size === 0 ? undefined : tw.changes.map((c) => this.eventOf(tw, c)));
+  }
+
+  /** The event of a change; its prevKv is the key at beginRev, as etcd's watch fills it. */
+  private eventOf(tw: WriteTxn, c: Change): Event {
+    const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
+    if (c.prev === undefined) {
+      this.attachPrevKv(ev, c.keyStr);
+    } else if (c.prev !== null && !(ev.type === 'put' && ev.kv.version === 1) && tw.beginRev >= this.compactMainRev) {
+      // What attachPrevKv finds (the key at modRevision - 1 = beginRev), without looking it up again.
+      const slab = tw.bytesSource();
+      ev.prevKv = c.prev.kv ?? (slab ? this.backend.readKeyValueInto(c.prev.rev, slab) : this.backend.readKeyValue(c.prev.rev));
+    }
+    return ev;
+  }
+
+  /** Makes a write's revision current, then hands its events (built unless nobody listens) to the listeners. */
+  private publish(tw: WriteTxn, events: Event[] | undefined): void {
+    if (tw.changes.length === 0) return;
     this.currentRev = tw.beginRev + 1;
-    if (this.listeners.size === 0) return;
-    const slab = tw.bytesSource();
-    const events: Event[] = tw.changes.map((c) => {
-      const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
-      if (c.prev === undefined) {
-        this.attachPrevKv(ev, c.keyStr);
-      } else if (c.prev !== null && !(ev.type === 'put' && ev.kv.version === 1) && tw.beginRev >= this.compactMainRev) {
-        // What attachPrevKv finds (the key at modRevision - 1 = beginRev), without looking it up again.
-        ev.prevKv = c.prev.kv ?? (slab ? this.backend.readKeyValueInto(c.prev.rev, slab) : this.backend.readKeyValue(c.prev.rev));
-      }
-      return ev;
-    });
+    if (!events) return;
     for (const l of [...this.listeners]) {
       try {
         l(events, this.currentRev);
@@ -1031,6 +1105,12 @@ export class MvccStore {
   }
 
   private commitInner(): Promise<void> {
+    if (this.writing) {
+      // Half a write must never reach LMDB (with any consistent index): commit once it ends.
+      const p = this.writing.then(() => this.commitInner());
+      this.commitChain = p.catch(() => undefined);
+      return p;
+    }
     // The batch and the consistent index are taken synchronously, together: an index in
     // LMDB never runs ahead of (or behind) the writes stored with it.
     this.backend.setMeta(META_CONSISTENT_INDEX, encodeUint64(this.ci));
@@ -1044,6 +1124,11 @@ export class MvccStore {
   private allRevisions(): Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }> {
     const all: Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }> = [];
     this.index.forEach((_k, ki) => ki.allRevisions(all));
+    // A write running in steps has appended revisions above the current one: not history yet.
+    if (this.writing) {
+      const current = this.currentRev;
+      return all.filter((e) => e.rev.main <= current).sort((a, b) => compareRevisions(a.rev, b.rev));
+    }
     all.sort((a, b) => compareRevisions(a.rev, b.rev));
     return all;
   }
@@ -1355,6 +1440,7 @@ export class MvccStore {
 
     // Writes are refused since the start, so only work begun before can be in flight.
     this.haltCompaction = true;
+    while (this.writing) await this.writing;
     await this.compactionChain;
     await this.commitChain;
 

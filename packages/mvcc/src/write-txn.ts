@@ -1,0 +1,42 @@
+import { ByteSlab } from './backend.js';
+import type { KeyValue } from './key-value.js';
+import type { Revision } from './revision.js';
+
+/** A change made by the write in progress. */
+export interface Change {
+  kv: KeyValue;
+  tombstone: boolean;
+  keyStr: string;
+  /**
+   * The key at the write's begin revision (its event's prevKv), found while writing:
+   * `undefined` when not known (the key changed earlier in the same write: look it up),
+   * `null` when the key did not exist then; `kv` is filled once read.
+   */
+  prev: { rev: Revision; kv: KeyValue | undefined } | null | undefined;
+}
+
+/** Writes with at least this many changes put their encoded KVs and prevKvs in shared slabs. */
+const SLAB_MIN_CHANGES = 16;
+/** Chunk size of a write's slab: what one retained event can keep alive at most. */
+const WRITE_SLAB_BYTES = 64 * 1024;
+
+/** State of one write (a put, a deleteRange or a whole txn): one main revision. */
+export class WriteTxn {
+  readonly changes: Change[] = [];
+  private slab: ByteSlab | undefined;
+  constructor(readonly beginRev: number) {}
+
+  /** Revision that reads inside the write see: its own changes included. */
+  get readRev(): number {
+    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  /**
+   * Where a big write's byte strings go: chunks shared by its KVs (a few allocations for the
+   * GC to track instead of one per KV); a small write allocates per KV as before.
+   */
+  bytesSource(): ByteSlab | undefined {
+    if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
+    return (this.slab ??= new ByteSlab(WRITE_SLAB_BYTES));
+  }
+}

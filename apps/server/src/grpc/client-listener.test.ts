@@ -7,7 +7,7 @@ import { etcdserverpb } from '@raftkv/api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorityOfUrl, FrameReader, listenForClients, type ClientListener } from './client-listener.js';
-import { encodeHeaderBlock, HeaderBlockDecoder, HeaderListTooLargeError, type HeaderField } from './hpack/header-block.js';
+import { encodeHeaderBlock, HeaderBlockDecoder, HeaderListTooLargeError, type HeaderField } from '../front-door/header-block.js';
 import { notImplemented, unary } from './unary.js';
 
 const run = promisify(execFile);

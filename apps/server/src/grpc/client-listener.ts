@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
-import { encodeHeaderBlock, HeaderBlockDecoder, HeaderListTooLargeError, type HeaderField } from './hpack/header-block.js';
+import { encodeHeaderBlock, HeaderBlockDecoder, HeaderListTooLargeError, type HeaderField } from '../front-door/header-block.js';
 
 /** What listenForClients started; see there. */
 export interface ClientListener {

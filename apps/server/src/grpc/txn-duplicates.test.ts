@@ -1,7 +1,7 @@
 import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '../test-support/grpc-client.js';
+import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '@raftkv/testkit';
 import { hasDuplicateWrites, type WorkCounter } from './txn-duplicates.js';
 import { checkTxn } from './validate.js';
 

@@ -1,6 +1,6 @@
 import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import { describe, expect, it } from 'vitest';
-import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '../test-support/grpc-client.js';
+import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from '@raftkv/testkit';
 import { checkPut, checkSortOptions, checkTxn } from './validate.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');

@@ -11,8 +11,8 @@ import { computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { MemberRpcClient, MembersReply, TimeToLiveReply } from './cluster/member-rpc.js';
 import { encodeConfChangeContext, type Member, type Membership } from './cluster/membership.js';
 import type { ServerConfig } from './config/index.js';
-import type { PeerTransport } from './peer/index.js';
-import type { RaftLog } from './raft-log/index.js';
+import type { PeerTransport } from '@raftkv/peer-transport';
+import type { RaftLog } from '@raftkv/raft-log';
 
 /** etcd allows this many learners in a cluster (3.4's maxLearners). */
 const MAX_LEARNERS = 1;

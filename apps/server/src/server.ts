@@ -15,7 +15,7 @@ import { buildServices, SHUTDOWN_GRACE_MS } from './member/services.js';
 import { ShutdownStack } from './member/shutdown.js';
 import { buildStateMachine } from './member/state-machine.js';
 import { openStorage } from './member/storage.js';
-import type { RaftLog } from './raft-log/index.js';
+import type { RaftLog } from '@raftkv/raft-log';
 import { ServerCore } from './server-core.js';
 
 export { SHUTDOWN_GRACE_MS };

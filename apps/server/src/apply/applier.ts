@@ -3,7 +3,7 @@ import { LeaseError, type Lessor } from '@raftkv/lease';
 import { MvccError, type Event, type MvccStore } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
 import type { Membership } from '../cluster/membership.js';
-import type { CommittedEntry } from '../log/replicated-log.js';
+import type { CommittedEntry } from '@raftkv/raft-log';
 import { deleteRangeFromWire, putFromWire, toNumber, txnFromWire } from './convert.js';
 import { decodeInternalRequest, type InternalRequest } from './request-codec.js';
 

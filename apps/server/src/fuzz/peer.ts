@@ -2,7 +2,7 @@
 // garbage bodies and headers. A peer frame must never crash a member.
 import fc from 'fast-check';
 import { Client, Metadata, credentials } from '@grpc/grpc-js';
-import { encodeFrame } from '../peer/frame.js';
+import { encodeFrame } from '@raftkv/peer-transport';
 import { applyMutations, mutationArb, type Mutation } from './generate.js';
 
 /** What the fuzzer knows about the member it calls, to get past the header checks sometimes. */

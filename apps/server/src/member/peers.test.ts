@@ -8,7 +8,7 @@ import { MemberRpcClient } from '../cluster/member-rpc.js';
 import { Membership } from '../cluster/membership.js';
 import { parseConfig, type ServerConfig } from '../config/index.js';
 import { createLogger } from '../logger.js';
-import type { RaftLog } from '../raft-log/index.js';
+import type { RaftLog } from '@raftkv/raft-log';
 import { openPeerSide, type PeerSide } from './peers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];

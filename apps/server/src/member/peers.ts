@@ -6,8 +6,8 @@ import { memberService } from '../cluster/member-rpc.js';
 import type { Membership } from '../cluster/membership.js';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
-import { PeerTransport } from '../peer/index.js';
-import type { RaftLog } from '../raft-log/index.js';
+import { PeerTransport } from '@raftkv/peer-transport';
+import type { RaftLog } from '@raftkv/raft-log';
 import type { ServerCore } from '../server-core.js';
 import { snapDbName, writeFileDurably } from '../storage/received-snapshots.js';
 

@@ -12,7 +12,7 @@ import { decodeConfChangeContext, type Membership } from '../cluster/membership.
 import type { ServerConfig } from '../config/index.js';
 import { READ_PACING } from '../grpc/read-pacing.js';
 import type { Logger } from '../logger.js';
-import { RaftLog } from '../raft-log/index.js';
+import { RaftLog } from '@raftkv/raft-log';
 import type { ServerCore } from '../server-core.js';
 import { removeCoveredSnapshots, snapDbName } from '../storage/received-snapshots.js';
 import type { DataDirLayout } from './data-dir.js';

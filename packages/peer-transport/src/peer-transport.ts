@@ -11,7 +11,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { Logger } from '../logger.js';
+import type { PeerLogger as Logger } from './logger.js';
 import { decodeFrame, FrameError } from './frame.js';
 import { checkPeerMetadata, idToHex, peerServiceDefinition, SNAPSHOT_OK, type Refusal } from './peer-service.js';
 import { emptyPeerStats, type PeerStats } from './peer-stats.js';

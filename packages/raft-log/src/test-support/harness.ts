@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CommittedEntry } from '../../log/replicated-log.js';
+import type { CommittedEntry } from '../replicated-log.js';
 import { busyForTesting, idleForTesting, RaftLog, type RaftLogOptions } from '../raft-log.js';
 import { MemoryNetwork, ManualTicker } from './memory-network.js';
 

@@ -1,7 +1,7 @@
 /**
  * Throughput of the raft log on this machine (not a test): one member, then three members in
  * one process over the in-memory network, with a fixed number of proposals in flight. Prints
- * entries/s and entries per WAL sync. Build, then `node dist/raft-log/bench.js`
+ * entries/s and entries per WAL sync. Run with `pnpm --filter @raftkv/raft-log bench` (compiled with its test harness into `.bench/`)
  * (env: BENCH_ENTRIES, BENCH_INFLIGHT).
  */
 import { TestCluster, removeDir, tempDir } from './test-support/harness.js';

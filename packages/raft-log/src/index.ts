@@ -1,9 +1,9 @@
 /**
- * The raft-replicated, WAL-backed log of a raftkv member (etcd's etcdserver/raft.go and
- * storage.go): {@link RaftLog} implements the server's `ReplicatedLog` over `@raftkv/raft`'s
- * `RawNode`, persisting each Ready to `member/wal` and `member/snap`.
+ * @raftkv/raft-log — the raft-replicated, WAL-backed log of a raftkv member (etcd's
+ * etcdserver/raft.go and storage.go): {@link RaftLog} implements {@link ReplicatedLog} over
+ * `@raftkv/raft`'s `RawNode`, persisting each Ready to `member/wal` and `member/snap`.
  *
- * Wiring (next step for the server): open it with the member ID, the data dir's `wal`/`snap`,
+ * Wiring (the server's `member/raft-node.ts` does this): open it with the member ID, the data dir's `wal`/`snap`,
  * the WAL metadata, `voters` from `--initial-cluster` on a new member; route `send` to the
  * peer transport (`MsgSnap` via `sendSnapshot`, then `reportSnapshot`), transport input to
  * `step` and unreachable peers to `reportUnreachable`; `apply` feeds the applier (which skips
@@ -20,3 +20,4 @@ export {
 } from './raft-log.js';
 export { RaftLogErrors, ErrProposalDropped } from './proposal-errors.js';
 export { intervalTicker, type Ticker } from './ticker.js';
+export type { CommittedEntry, ReplicatedLog } from './replicated-log.js';

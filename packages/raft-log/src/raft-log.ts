@@ -21,7 +21,7 @@ import {
   type SoftState,
 } from '@raftkv/raft';
 import type { SnapshotStore, Wal, WalOptions, WalStats } from '@raftkv/wal';
-import type { CommittedEntry, ReplicatedLog } from '../log/replicated-log.js';
+import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { openStorage, readyRecords, saveSnapshotFile } from './raft-storage.js';
 import { intervalTicker, type Ticker } from './ticker.js';

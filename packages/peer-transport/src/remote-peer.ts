@@ -9,7 +9,7 @@ import {
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js';
-import type { Logger } from '../logger.js';
+import type { PeerLogger as Logger } from './logger.js';
 import { Backoff } from './backoff.js';
 import { encodeFrame, frameBytes } from './frame.js';
 import { ERR_MEMBER_REMOVED, idToHex, peerMetadata, SNAPSHOT_OK, SNAPSHOT_PATH, STREAM_PATH } from './peer-service.js';

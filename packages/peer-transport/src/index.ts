@@ -1,5 +1,5 @@
 /**
- * The peer transport: raft messages and snapshots between raftkv members over gRPC
+ * @raftkv/peer-transport — the peer transport: raft messages and snapshots between raftkv members over gRPC
  * (service `raftkvpb.Peer`, raw bytes, no protobuf). Start with {@link PeerTransport}.
  *
  * Wiring it into the server (one transport per member):
@@ -24,4 +24,7 @@
 export { PeerTransport, DEFAULT_PEER_LIMITS } from './peer-transport.js';
 export type { PeerTransportOptions, PeerTransportLimits, PeerTransportStats } from './peer-transport.js';
 export type { PeerStats } from './peer-stats.js';
+export type { PeerLogger } from './logger.js';
+/** The peer wire format of a batch of raft messages, for tools that speak it directly (the fuzzer). */
+export { encodeFrame } from './frame.js';
 export { PEER_SERVICE_NAME, ERR_CLUSTER_ID_MISMATCH, ERR_UNKNOWN_SENDER, ERR_TO_MISMATCH, ERR_MEMBER_REMOVED } from './peer-service.js';

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseError, Lessor, minLeaseTtlSeconds } from './index.js';
 import type { LeaseErrorCode } from './index.js';
-import { startEtcd } from './test-support/etcd.js';
-import type { RealEtcd } from './test-support/etcd.js';
+import { etcdctlSync, removeDir, startEtcd, type ServerProcess } from '@raftkv/testkit';
 import { FakeClock, MemoryLeaseStore, dec, enc } from './test-support/fakes.js';
 
 // The same requests against real etcd 3.4 (through etcdctl) and against the lessor. etcd
@@ -18,11 +17,19 @@ const ETCD_MESSAGE: Partial<Record<LeaseErrorCode, string>> = {
   LeaseTTLTooLarge: 'etcdserver: too large lease TTL',
 };
 
+/** Real etcd 3.4 on loopback, driven with the real etcdctl. */
+interface RealEtcd {
+  ctl(...args: string[]): ReturnType<typeof etcdctlSync>;
+}
+
+let server: ServerProcess | undefined;
 let etcd: RealEtcd;
 let lessor: Lessor;
 
 beforeAll(async () => {
-  etcd = await startEtcd({ heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
+  const started = await startEtcd({ heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
+  server = started;
+  etcd = { ctl: (...args) => etcdctlSync(started.endpoint, args) };
   lessor = new Lessor({
     clock: new FakeClock(),
     store: new MemoryLeaseStore(),
@@ -31,7 +38,10 @@ beforeAll(async () => {
   lessor.promote(ELECTION_MS);
 }, 30_000);
 
-afterAll(() => etcd?.stop());
+afterAll(async () => {
+  await server?.kill();
+  if (server) removeDir(server.dataDir);
+});
 
 /** etcd's answer to `lease grant`: the lease ID and TTL, or the error text. */
 function etcdGrant(ttl: number): { id: bigint; ttl: number } | { error: string } {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Compare, KeyValue, PutRequest, RangeRequest, RequestOp, ResponseOp, TxnRequest } from './index.js';
 import { MvccError } from './errors.js';
 import type { MvccStore } from './kvstore.js';
-import { startEtcd, type EtcdProcess } from './test-support/etcd-process.js';
+import { etcdHashKV, gatewayCall, removeDir, startEtcd } from '@raftkv/testkit';
 import { enc, openStore } from './test-support/helpers.js';
 
 type Json = Record<string, unknown>;
@@ -191,14 +191,32 @@ function genTxn(g: ReturnType<typeof rng>, current: number, free: string[], dept
   return { compare, success: branch(), failure: branch() };
 }
 
-/** How many requests of each kind (and errors) the run compared, to see it is not vacuous. */
+/** The reference etcd, driven through its HTTP/JSON gateway (and etcdctl for HashKV). */
+interface EtcdProcess {
+  call(path: string, body: unknown): Promise<Record<string, unknown>>;
+  hashKV(revision: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
+  stop(): Promise<void>;
+}
+
+async function startReference(): Promise<EtcdProcess> {
+  const etcd = await startEtcd();
+  return {
+    call: (path, body) => gatewayCall(etcd.clientUrl, path, body),
+    hashKV: (revision) => etcdHashKV(etcd.endpoint, revision),
+    async stop() { await etcd.kill(); removeDir(etcd.dataDir); },
+  };
+}
+
+/** How many requests of each kind (and errors) all runs compared (printed with MVCC_DIFF_STATS). */
 const stats = new Map<string, number>();
 
-async function both(etcd: EtcdProcess, s: MvccStore, kind: string, path: string, body: Json, ours: () => unknown): Promise<void> {
+async function both(etcd: EtcdProcess, s: MvccStore, kind: string, path: string, body: Json, ours: () => unknown,
+  seedStats: Map<string, number>): Promise<void> {
   const theirs = await etcd.call(path, body);
   let mine: Json;
   const stat = theirs.error !== undefined ? `${kind} error` : kind;
   stats.set(stat, (stats.get(stat) ?? 0) + 1);
+  seedStats.set(stat, (seedStats.get(stat) ?? 0) + 1);
   try {
     mine = ourResp(kind, (await ours()) as Json);
   } catch (e) {
@@ -214,7 +232,7 @@ describe('differential against real etcd 3.4', () => {
   // A fresh etcd per seed: both sides must start from revision 1.
   let etcd: EtcdProcess | undefined;
   beforeEach(async () => {
-    etcd = await startEtcd();
+    etcd = await startReference();
   }, 30_000);
   afterEach(async () => {
     await etcd?.stop();
@@ -238,23 +256,25 @@ describe('differential against real etcd 3.4', () => {
     const g = rng(seed);
     const steps = Number(process.env.MVCC_DIFF_STEPS ?? 250);
     const s = await openStore();
+    // This seed's own counts: a later seed must not pass on an earlier one's.
+    const seedStats = new Map<string, number>();
     let index = 1;
     for (let step = 0; step < steps; step++) {
       const current = s.currentRevision;
       const what = g.int(100);
       if (what < 30) {
         const put = genPut(g, g.pick(KEYS));
-        await both(etcd, s, 'put', 'kv/put', opJson({ put }).request_put as Json, () => s.put(put, index++));
+        await both(etcd, s, 'put', 'kv/put', opJson({ put }).request_put as Json, () => s.put(put, index++), seedStats);
       } else if (what < 42) {
         const end = g.pick(ENDS);
         const del = { key: enc(g.pick(KEYS)), ...(end !== undefined ? { rangeEnd: enc(end) } : {}), prevKv: g.bool() };
-        await both(etcd, s, 'deleteRange', 'kv/deleterange', opJson({ deleteRange: del }).request_delete_range as Json, () => s.deleteRange(del, index++));
+        await both(etcd, s, 'deleteRange', 'kv/deleterange', opJson({ deleteRange: del }).request_delete_range as Json, () => s.deleteRange(del, index++), seedStats);
       } else if (what < 70) {
         const r = genRange(g, current);
-        await both(etcd, s, 'range', 'kv/range', rangeJson(r), () => s.range(r));
+        await both(etcd, s, 'range', 'kv/range', rangeJson(r), () => s.range(r), seedStats);
       } else if (what < 94) {
         const t = genTxn(g, current, [...KEYS], 0);
-        await both(etcd, s, 'txn', 'kv/txn', txnJson(t), () => s.txn(t, index++));
+        await both(etcd, s, 'txn', 'kv/txn', txnJson(t), () => s.txn(t, index++), seedStats);
       } else if (what < 97) {
         const target = 1 + g.int(current + 1);
         const theirs = await etcd.call('kv/compaction', { revision: target, physical: true });
@@ -275,6 +295,8 @@ describe('differential against real etcd 3.4', () => {
     }
     expect(s.hashKV(0)).toEqual(await etcd.hashKV(0));
     // The history must exercise every kind of request, successful or refused.
-    for (const k of ['put', 'deleteRange', 'range', 'txn']) expect(stats.get(k)).toBeGreaterThan(5);
+    for (const k of ['put', 'deleteRange', 'range', 'txn']) {
+      expect(seedStats.get(k) ?? 0, `seed ${seed}: ${k} requests compared`).toBeGreaterThan(5);
+    }
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Membership } from '../cluster/membership.js';
 import { BackendLeaseStore } from '../lease/backend-lease-store.js';
-import { putRequest, txnRequest } from '../test-support/grpc-client.js';
+import { putRequest, txnRequest } from '@raftkv/testkit';
 import { Applier, type PoisonEntry } from './applier.js';
 import { encodeInternalRequest, type InternalRequest } from './request-codec.js';
 

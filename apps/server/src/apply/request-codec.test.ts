@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { putRequest, txnRequest } from '../test-support/grpc-client.js';
+import { putRequest, txnRequest } from '@raftkv/testkit';
 import { decodeInternalRequest, encodeInternalRequest, type InternalRequest } from './request-codec.js';
 
 describe('log entry encoding of requests', () => {

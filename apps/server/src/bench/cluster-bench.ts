@@ -6,9 +6,10 @@
 // Usage (after `pnpm build`): node apps/server/dist/bench/cluster-bench.js
 // Knobs: BENCH_CLUSTER_SECONDS (5 per row), BENCH_WARMUP_SECONDS (3), BENCH_CLUSTER_SUBJECT
 // (raftkv | etcd; `etcd` runs etcd against itself, to see the noise of the machine).
-import type { ClusterMember, ServerKind } from '../test-support/cluster.js';
-import { startCluster } from '../test-support/cluster.js';
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
+import type { ClusterMember, ServerKind } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+import { startCluster } from '@raftkv/testkit';
+import { connect, type EtcdClient } from '@raftkv/testkit';
 
 const SECONDS = Number(process.env['BENCH_CLUSTER_SECONDS'] ?? 5);
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3);
@@ -54,7 +55,7 @@ async function load(clients: EtcdClient[], inFlight: number, op: (c: EtcdClient,
 const put = (c: EtcdClient, i: number) => c.put({ key: Buffer.from(`bench/${i % KEYS}`), value: VALUE });
 
 async function measure(kind: ServerKind): Promise<Map<string, Cell>> {
-  const cluster = await startCluster(kind, { size: 3 });
+  const cluster = await startCluster(kind, { size: 3, raftkvBin });
   const out = new Map<string, Cell>();
   const all: EtcdClient[] = [];
   const clientsOf = (m: ClusterMember) => {

@@ -11,8 +11,9 @@ import { credentials } from '@grpc/grpc-js';
 import { MaintenanceClient, type etcdserverpb } from '@raftkv/api';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { connect, type EtcdClient } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 const KEYS = Number(process.env['BENCH_HEAVY_KEYS'] ?? 200_000);
 const REPEAT = Number(process.env['BENCH_HEAVY_REPEAT'] ?? 3);
@@ -219,7 +220,7 @@ function medianCell(cells: Cell[]): Cell {
 }
 
 async function start(name: Subject['name']): Promise<Subject> {
-  const server = await (name === 'etcd' ? startEtcd : startRaftkv)({ args: FLAGS });
+  const server = await (name === 'etcd' ? startEtcd : startRaftkv)({ args: FLAGS, raftkvBin });
   const opts = { 'grpc.max_receive_message_length': -1 };
   return {
     name, server, client: connect(server.endpoint),

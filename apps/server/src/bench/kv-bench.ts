@@ -1,8 +1,9 @@
 // Benchmark (not a test): puts/s with p50/p99 at 1, 16 and 128 requests in flight, and
 // linearizable single-key gets/s, for raftkv and real etcd 3.4 on this machine in one run.
 // Usage: pnpm bench   (BENCH_SECONDS=5 per cell by default)
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { connect, type EtcdClient } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const VALUE = Buffer.alloc(256, 'v');
@@ -54,7 +55,7 @@ async function measure(server: ServerProcess): Promise<Record<string, Cell>> {
 async function main(): Promise<void> {
   const results: Record<string, Record<string, Cell>> = {};
   for (const [name, start] of [['etcd', startEtcd], ['raftkv', startRaftkv]] as const) {
-    const server = await start();
+    const server = await start({ raftkvBin });
     try {
       results[name] = await measure(server);
     } finally {

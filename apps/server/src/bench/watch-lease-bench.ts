@@ -6,8 +6,9 @@
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
 import { readFileSync } from 'node:fs';
-import { connect } from '../test-support/grpc-client.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { connect } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const WATCHER_COUNTS = (process.env['BENCH_WATCHERS'] ?? '10000,100000').split(',').map(Number);
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
   const lease: Record<string, LeaseCell> = {};
   for (const [name, start] of [['etcd', startEtcd], ['raftkv', startRaftkv]] as const) {
     for (const w of WATCHER_COUNTS) {
-      const server = await start();
+      const server = await start({ raftkvBin });
       try {
         (watch[name] ??= []).push(await watchBench(server, w));
       } finally {
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
         removeDir(server.dataDir);
       }
     }
-    const server = await start();
+    const server = await start({ raftkvBin });
     try {
       lease[name] = await leaseBench(server);
     } finally {

@@ -6,9 +6,9 @@
 // they ARE in ID order is checked on each side instead). Where one member is named in the
 // output (the leader), the check is structural: exactly one row says IS LEADER true.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '../test-support/cluster.js';
+import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '@raftkv/testkit';
 import { spawn } from 'node:child_process';
-import { freePort, requireBinary, type CommandResult } from '../test-support/processes.js';
+import { freePort, requireBinary, type CommandResult } from '@raftkv/testkit';
 
 /** The cluster compared with etcd; 'etcd' runs etcd against itself, proving the normalisation. */
 const SUBJECT: ServerKind = clusterSubject();

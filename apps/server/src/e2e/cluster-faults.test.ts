@@ -13,14 +13,14 @@
 // RAFTKV_FAULT_SEED (default 1) seeds the workload and the choice of victims.
 import { toSafeNumber } from '@raftkv/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '../test-support/cluster.js';
-import { connect } from '../test-support/grpc-client.js';
-import { checkLinearizable } from '../test-support/linearizability/index.js';
-import { etcdctl } from '../test-support/processes.js';
-import { Random } from '../test-support/random.js';
+import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '@raftkv/testkit';
+import { connect } from '@raftkv/testkit';
+import { checkLinearizable } from '@raftkv/testkit';
+import { etcdctl } from '@raftkv/testkit';
+import { Random } from '@raftkv/testkit';
 import {
   findLostWrites, memberStatus, waitForConvergence, Workload, type AcknowledgedWrite, type MemberState,
-} from '../test-support/workload.js';
+} from '@raftkv/testkit';
 
 const SUBJECT: ServerKind = clusterSubject();
 const ROUNDS = Number(process.env['RAFTKV_FAULT_ROUNDS'] ?? 2);

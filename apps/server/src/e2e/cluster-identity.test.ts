@@ -2,18 +2,17 @@
 // cluster ID) that points at a member of this one is refused by it, never becomes ready, and
 // the cluster goes on as if it were not there. A member started with
 // `--initial-cluster-state existing` that was never added is refused with a clear error.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../test-support/cluster.js';
-import { connect } from '../test-support/grpc-client.js';
-import { freePort, raftkvBin, removeDir, tempDir } from '../test-support/processes.js';
+import { startCluster, type Cluster } from '@raftkv/testkit';
+import { connect } from '@raftkv/testkit';
+import { freePort, raftkvBinary, removeDir, spawnTracked, tempDir } from '@raftkv/testkit';
 
 /** Runs raftkv with `args` for at most `ms`; returns its output and exit code (null if it was still running). */
 async function runFor(args: string[], ms: number): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [raftkvBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(process.execPath, [raftkvBinary(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (b: Buffer) => { output += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { output += b.toString(); });
+  child.stdout!.on('data', (b: Buffer) => { output += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => { output += b.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
   if (code === 'running') {

@@ -4,8 +4,8 @@
 import { credentials } from '@grpc/grpc-js';
 import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ClusterMember } from '../test-support/cluster.js';
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
+import { startCluster, type Cluster, type ClusterMember } from '@raftkv/testkit';
+import { connect, type EtcdClient } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,10 +15,10 @@
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { KVService, etcdserverpb, type KVServer, type mvccpb } from '@raftkv/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ServerKind, clusterSubject } from '../test-support/cluster.js';
-import { checkLinearizable, HistoryRecorder } from '../test-support/linearizability/index.js';
-import { Random } from '../test-support/random.js';
-import { findLostWrites, waitForConvergence, Workload } from '../test-support/workload.js';
+import { startCluster, type Cluster, type ServerKind, clusterSubject } from '@raftkv/testkit';
+import { checkLinearizable, HistoryRecorder } from '@raftkv/testkit';
+import { Random } from '@raftkv/testkit';
+import { findLostWrites, waitForConvergence, Workload } from '@raftkv/testkit';
 
 const SUBJECT: ServerKind = clusterSubject();
 const SECONDS = Number(process.env['RAFTKV_LINEARIZABILITY_SECONDS'] ?? 8);

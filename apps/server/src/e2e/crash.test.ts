@@ -1,9 +1,9 @@
 // Crash safety: many concurrent puts, kill -9 at a random moment, restart on the same data dir.
 // Every acknowledged put must be there, the revision must never go back, the server must start.
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect, rangeRequest } from '../test-support/grpc-client.js';
-import { removeDir, startRaftkv, tempDir, type ServerProcess } from '../test-support/processes.js';
-import { Random } from '../test-support/random.js';
+import { connect, rangeRequest } from '@raftkv/testkit';
+import { removeDir, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
+import { Random } from '@raftkv/testkit';
 
 const ROUNDS = Number(process.env['RAFTKV_CRASH_ROUNDS'] ?? 8);
 const WRITERS = 32;

@@ -1,7 +1,7 @@
 // The `etcd3` npm client, used the way Node applications use it, against a raftkv process.
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { removeDir, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 describe('etcd3 npm client', () => {
   let server: ServerProcess;

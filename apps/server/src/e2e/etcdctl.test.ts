@@ -1,8 +1,8 @@
 // The real etcdctl (3.4) against raftkv and against real etcd, step by step: the same commands
 // must print the same output (endpoints, IDs that differ by nature, and timings normalised).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdctl, normaliseEtcdctl, type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
-import { startSubjects, TOPOLOGIES, type Subjects } from '../test-support/subjects.js';
+import { etcdctl, normaliseEtcdctl, type ServerProcess, startPair, type ServerPair } from '@raftkv/testkit';
+import { startSubjects, TOPOLOGIES, type Subjects } from '@raftkv/testkit';
 
 interface Step { args: string[]; input?: string; json?: boolean }
 

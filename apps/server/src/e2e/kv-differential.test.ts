@@ -2,10 +2,10 @@
 // response (or error) must be the same, field by field, but for cluster_id, member_id, raft_term.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { etcdserverpb } from '@raftkv/api';
-import { connect, deleteRangeRequest, putRequest, rangeRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
-import { outcome } from '../test-support/normalise.js';
-import { startSubjects, TOPOLOGIES, type Subjects } from '../test-support/subjects.js';
-import { Random } from '../test-support/random.js';
+import { connect, deleteRangeRequest, putRequest, rangeRequest, txnRequest, type EtcdClient } from '@raftkv/testkit';
+import { outcome } from '@raftkv/testkit';
+import { startSubjects, TOPOLOGIES, type Subjects } from '@raftkv/testkit';
+import { Random } from '@raftkv/testkit';
 
 const OPS = Number(process.env['RAFTKV_DIFF_OPS'] ?? 2500);
 const SEEDS = (process.env['RAFTKV_DIFF_SEEDS'] ?? '1,2').split(',').map(Number);

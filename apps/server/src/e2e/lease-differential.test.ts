@@ -2,10 +2,10 @@
 // sequence against real etcd 3.4 and raftkv, with client-chosen lease IDs so both see the same
 // IDs. Remaining TTLs may differ by the second that ticks between the two calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
-import { outcome } from '../test-support/normalise.js';
-import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
-import { Random } from '../test-support/random.js';
+import { connect, putRequest, txnRequest, type EtcdClient } from '@raftkv/testkit';
+import { outcome } from '@raftkv/testkit';
+import { type ServerProcess, startPair, type ServerPair } from '@raftkv/testkit';
+import { Random } from '@raftkv/testkit';
 
 const OPS = Number(process.env['RAFTKV_LEASE_DIFF_OPS'] ?? 600);
 const IDS = [1n, 2n, 3n, 0x7fff_ffff_ffff_fff0n, 5n];

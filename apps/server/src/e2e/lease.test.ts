@@ -3,8 +3,8 @@ import { credentials } from '@grpc/grpc-js';
 import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../test-support/grpc-client.js';
-import { etcdctl, normaliseEtcdctl, removeDir, startRaftkv, type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
+import { connect } from '@raftkv/testkit';
+import { etcdctl, normaliseEtcdctl, removeDir, startRaftkv, type ServerProcess, startPair, type ServerPair } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

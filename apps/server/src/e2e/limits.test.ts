@@ -1,8 +1,8 @@
 // Bad and oversized input gets etcd's status code and message, and the server keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
-import { outcome } from '../test-support/normalise.js';
-import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
+import { connect, putRequest, txnRequest, type EtcdClient } from '@raftkv/testkit';
+import { outcome } from '@raftkv/testkit';
+import { type ServerProcess, startPair, type ServerPair } from '@raftkv/testkit';
 
 describe('request limits as etcd', () => {
   let etcd: ServerProcess;

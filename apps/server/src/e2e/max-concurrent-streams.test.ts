@@ -2,7 +2,7 @@
 // SETTINGS and refuses a stream beyond it, as etcd's grpc-go server does.
 import { connect as http2Connect, constants } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 describe('--max-concurrent-streams', () => {
   let server: ServerProcess | undefined;

@@ -1,14 +1,14 @@
 // Operational safety with real processes: one raftkv per data dir, a shutdown that ends even
 // with open streams, and a start-up that refuses a backend behind the raft snapshot.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SHUTDOWN_GRACE_MS } from '../server.js';
-import { connect, rangeRequest } from '../test-support/grpc-client.js';
-import { etcdctl, freePort, raftkvNodeArgs, removeDir, startRaftkv, tempDir, type ServerProcess } from '../test-support/processes.js';
+import { connect, rangeRequest } from '@raftkv/testkit';
+import { etcdctl, freePort, raftkvNodeArgs, removeDir, spawnTracked, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const servers: ServerProcess[] = [];
@@ -37,7 +37,7 @@ afterAll(async () => {
 async function runToExit(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string; ms: number }> {
   const [client, peer] = [await freePort(), await freePort()];
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...raftkvNodeArgs, ...args, '--listen-client-urls', `http://127.0.0.1:${client}`,
+  const child = spawnTracked(process.execPath, [...raftkvNodeArgs(), ...args, '--listen-client-urls', `http://127.0.0.1:${client}`,
     '--advertise-client-urls', `http://127.0.0.1:${client}`, '--listen-peer-urls', `http://127.0.0.1:${peer}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   others.push(child);
   let output = '';

@@ -5,9 +5,9 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { ClusterClient, MaintenanceClient, etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frame, hpackLiterals, sendH2 } from '../fuzz/h2.js';
-import { connect, putRequest, rangeRequest, type EtcdClient } from '../test-support/grpc-client.js';
-import { outcome } from '../test-support/normalise.js';
-import { startPair, startRaftkv, type ServerPair, type ServerProcess } from '../test-support/processes.js';
+import { connect, putRequest, rangeRequest, type EtcdClient } from '@raftkv/testkit';
+import { outcome } from '@raftkv/testkit';
+import { startPair, startRaftkv, type ServerPair, type ServerProcess } from '@raftkv/testkit';
 
 describe('requests that must not stop a member', () => {
   let pair: ServerPair | undefined;

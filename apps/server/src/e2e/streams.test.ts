@@ -6,8 +6,8 @@ import http2 from 'node:http2';
 import { credentials, Metadata, status, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
-import { removeDir, startPair, startRaftkv, type ServerPair, type ServerProcess } from '../test-support/processes.js';
+import { connect, type EtcdClient } from '@raftkv/testkit';
+import { removeDir, startPair, startRaftkv, type ServerPair, type ServerProcess } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,10 +6,10 @@ import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { WatchClient, etcdserverpb } from '@raftkv/api';
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, putRequest, txnRequest, type EtcdClient } from '../test-support/grpc-client.js';
-import { normaliseResponse } from '../test-support/normalise.js';
-import { type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
-import { Random } from '../test-support/random.js';
+import { connect, putRequest, txnRequest, type EtcdClient } from '@raftkv/testkit';
+import { normaliseResponse } from '@raftkv/testkit';
+import { type ServerProcess, startPair, type ServerPair } from '@raftkv/testkit';
+import { Random } from '@raftkv/testkit';
 
 const ROUNDS = Number(process.env['RAFTKV_WATCH_DIFF_ROUNDS'] ?? 3);
 const KEYS = ['w/a', 'w/b', 'w/c/1', 'w/c/2', 'x'];

@@ -1,7 +1,7 @@
 // etcdctl watch against raftkv and against etcd: the same writes, the same output.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type EtcdClient } from '../test-support/grpc-client.js';
-import { etcdctlWhile, type ServerProcess, startPair, type ServerPair } from '../test-support/processes.js';
+import { connect, type EtcdClient } from '@raftkv/testkit';
+import { etcdctlWhile, type ServerProcess, startPair, type ServerPair } from '@raftkv/testkit';
 
 const b = (s: string) => Buffer.from(s);
 

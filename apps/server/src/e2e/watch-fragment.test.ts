@@ -3,9 +3,9 @@
 import { credentials } from '@grpc/grpc-js';
 import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, putRequest, txnRequest } from '../test-support/grpc-client.js';
-import { normaliseResponse } from '../test-support/normalise.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { connect, putRequest, txnRequest } from '@raftkv/testkit';
+import { normaliseResponse } from '@raftkv/testkit';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

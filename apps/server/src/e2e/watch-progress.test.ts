@@ -3,8 +3,8 @@
 import { credentials } from '@grpc/grpc-js';
 import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../test-support/grpc-client.js';
-import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '../test-support/processes.js';
+import { connect } from '@raftkv/testkit';
+import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const create = (watchId: bigint, progressNotify: boolean): etcdserverpb.WatchRequest => ({

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
-import { removeDir } from '../test-support/processes.js';
+import { removeDir } from '@raftkv/testkit';
 import { ALLOW_LIST, KNOWN, KNOWN_ETCD_PANICS } from './allow-list.js';
 import {
   applyMutations, LEARNER, mutationArb, NEVER_LEASES, PEER, POOL_LEASES, POOL_MIN_TTL, POOL_TTL, requestArb, SELF, type FuzzRequest, type Mutation,

@@ -1,36 +1,21 @@
 // The wiring Partition documents, checked against a real 3-member etcd 3.4 cluster: the
 // proxies tell the members apart by pid, an isolated member can neither write nor serve a
 // linearizable read, the majority goes on, and the cluster heals.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdctl, freePort, removeDir, requireBinary, tempDir } from '../processes.js';
+import { startCluster, type Cluster } from '../cluster.js';
+import { etcdctl } from '../processes/etcdctl.js';
 import { Partition } from './partition.js';
 
 const MEMBERS = 3;
 
-interface Member { name: string; clientUrl: string; dataDir: string; child: ChildProcess; output: () => string }
-
+// The cluster harness wires Partition exactly as its documentation says (peer proxies, pids
+// registered right after each spawn); this suite checks that wiring against real etcd.
+let cluster: Cluster;
 let net: Partition;
-const members: Member[] = [];
-
-function waitForLine(m: Member, line: RegExp, limitMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${m.name} not ready in ${limitMs} ms:\n${m.output()}`)), limitMs);
-    const check = (): void => {
-      if (line.test(m.output())) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    m.child.stderr!.on('data', check);
-    m.child.stdout!.on('data', check);
-    check();
-  });
-}
 
 /** etcdctl against one member, with a short command timeout: a blocked request fails fast. */
 const ctl = (i: number, args: string[], timeout = '1s') =>
-  etcdctl(members[i]!.clientUrl, ['--command-timeout', timeout, ...args]);
+  etcdctl(cluster.members[i]!.clientUrl, ['--command-timeout', timeout, ...args]);
 
 async function eventually(what: string, attempt: () => Promise<boolean>, tries = 40): Promise<void> {
   for (let n = 0; n < tries; n++) {
@@ -41,40 +26,12 @@ async function eventually(what: string, attempt: () => Promise<boolean>, tries =
 }
 
 beforeAll(async () => {
-  const etcd = requireBinary('etcd');
-  const peerPorts = await Promise.all(Array.from({ length: MEMBERS }, () => freePort()));
-  net = await Partition.start({ members: peerPorts.map((port) => ({ target: { host: '127.0.0.1', port }, origin: { pid: 0 } })) });
-  const initialCluster = peerPorts.map((_, i) => `m${i}=${net.peerUrl(i)}`).join(',');
-  for (let i = 0; i < MEMBERS; i++) {
-    const clientUrl = `http://127.0.0.1:${await freePort()}`;
-    const dataDir = tempDir('fault-proxy-etcd-');
-    const child = spawn(etcd, [
-      '--name', `m${i}`, '--data-dir', dataDir,
-      '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', `http://127.0.0.1:${peerPorts[i]}`,
-      '--initial-advertise-peer-urls', net.peerUrl(i),
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
-      '--initial-cluster-token', 'fault-proxy-test',
-      '--heartbeat-interval', '50', '--election-timeout', '500',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
-    // Before the member dials anyone: its connections are only recognised once its pid is known.
-    net.setMemberPid(i, child.pid!);
-    members.push({ name: `m${i}`, clientUrl, dataDir, child, output: () => out });
-  }
-  await Promise.all(members.map((m) => waitForLine(m, /ready to serve client requests/, 20_000)));
-}, 30_000);
+  cluster = await startCluster('etcd', { size: MEMBERS, partition: true, token: 'fault-proxy-test' });
+  net = cluster.net!;
+}, 60_000);
 
 afterAll(async () => {
-  await Promise.all(members.map((m) => new Promise<void>((resolve) => {
-    if (m.child.exitCode !== null || m.child.signalCode !== null) return resolve();
-    m.child.once('exit', () => resolve());
-    m.child.kill('SIGKILL');
-  })));
-  for (const m of members) removeDir(m.dataDir);
-  await net?.close();
+  await cluster?.close();
 });
 
 describe('Partition with a real etcd cluster', () => {

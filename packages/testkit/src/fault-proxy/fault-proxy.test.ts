@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { originByRemoteAddress } from './connection-origin.js';
 import { FaultProxy, type FaultProxyOptions } from './fault-proxy.js';
 import { dial, quiet, read, recordingServer, until, type RecordingServer } from './loopback-fixtures.js';
-import { freePort } from '../processes.js';
+import { freePort } from '../processes/ports.js';
 import { Random } from '../random.js';
 
 // Long enough for a loopback round trip on a loaded machine to show up if it were going to.

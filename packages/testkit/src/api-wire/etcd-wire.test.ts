@@ -1,5 +1,7 @@
-// Wire compatibility against real etcd 3.4: our generated grpc-js clients talk to the
+// Wire compatibility against real etcd 3.4: @raftkv/api's generated grpc-js clients talk to the
 // reference server, and every field we assert was decoded by our code from etcd's bytes.
+// It lives here, not in packages/api, because testkit depends on @raftkv/api: api cannot use
+// testkit's reference etcd without a dependency cycle.
 import { credentials, type Client, type ServiceError, Metadata, type CallOptions, type ClientUnaryCall } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,8 +16,10 @@ import {
   etcdserverpb,
   mvccpb,
   type EtcdError,
-} from './index.js';
-import { startEtcd, type EtcdProcess } from './test-support/etcd-process.js';
+} from '@raftkv/api';
+import { removeDir } from '../processes/binaries.js';
+import { startEtcd } from '../processes/reference-etcd.js';
+import type { ServerProcess } from '../processes/server-process.js';
 
 type Unary<Req, Res> = (
   req: Req,
@@ -52,7 +56,7 @@ function closeStream(s: { on(ev: 'error', fn: () => void): unknown; cancel(): vo
   s.cancel();
 }
 
-let etcd: EtcdProcess;
+let etcd: ServerProcess;
 let kv: KVClient;
 let lease: LeaseClient;
 let maint: MaintenanceClient;
@@ -62,7 +66,7 @@ let lock: LockClient;
 let election: ElectionClient;
 
 beforeAll(async () => {
-  etcd = await startEtcd();
+  etcd = await startEtcd({ name: 'wire' });
   const creds = credentials.createInsecure();
   kv = new KVClient(etcd.endpoint, creds);
   lease = new LeaseClient(etcd.endpoint, creds);
@@ -85,9 +89,10 @@ beforeAll(async () => {
   throw new Error(`etcd did not become ready: ${String(last)}`);
 }, 30_000);
 
-afterAll(() => {
+afterAll(async () => {
   for (const c of [kv, lease, maint, cluster, watch, lock, election]) c?.close();
-  etcd?.stop();
+  await etcd?.stop();
+  if (etcd) removeDir(etcd.dataDir);
 });
 
 describe('KV against etcd 3.4', () => {

@@ -1,10 +1,13 @@
 // A multi-member cluster of real processes on loopback for end-to-end and fault tests: the
 // reference etcd 3.4 or raftkv, started with exactly etcd's flags, so a test switches its subject
 // with one word (`startCluster('etcd')` / `startCluster('raftkv')`).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect } from './grpc-client.js';
 import { Partition } from './fault-proxy/index.js';
-import { freePort, raftkvNodeArgs, removeDir, requireBinary, tempDir, type CommandResult } from './processes.js';
+import { raftkvNodeArgs, removeDir, requireBinary, tempDir } from './processes/binaries.js';
+import { exited, killNow, launch, spawnTracked, StartError, terminate } from './processes/children.js';
+import type { CommandResult } from './processes/etcdctl.js';
+import { freePorts, PORT_RACE_RETRIES } from './processes/ports.js';
 
 export type ServerKind = 'etcd' | 'raftkv';
 
@@ -37,6 +40,8 @@ export interface ClusterOptions {
   partition?: boolean;
   /** How long a member may take to print its ready line; default 20 s. */
   readyTimeoutMs?: number;
+  /** raftkv only: the `raftkv` binary (default: RAFTKV_BIN). */
+  raftkvBin?: string;
 }
 
 export interface ClusterMember {
@@ -55,7 +60,7 @@ export interface ClusterMember {
   output(): string;
   /** SIGKILL (a crash) and wait for the exit. No-op while down. */
   kill(): Promise<void>;
-  /** SIGTERM and wait for the exit. No-op while down. */
+  /** SIGTERM (SIGKILL if it has not exited after a deadline) and wait for the exit. No-op while down. */
   stop(): Promise<void>;
   /**
    * Starts the member again with the flags of its first start (so `--initial-cluster-state` is
@@ -104,11 +109,11 @@ const UNHEALTHY = 'etcdserver: unhealthy cluster';
 function memberAdd(endpoint: string, name: string, peerUrl: string, learner: boolean): Promise<CommandResult> {
   const args = ['--endpoints', endpoint, '--command-timeout', '10s', 'member', 'add', name, `--peer-urls=${peerUrl}`, ...(learner ? ['--learner'] : [])];
   return new Promise((resolve, reject) => {
-    const child = spawn(requireBinary('etcdctl'), args, { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(requireBinary('etcdctl'), args, { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -124,30 +129,11 @@ const MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
 
 let clusterSeq = 0;
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (exited(child)) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** `n` distinct loopback ports that were free a moment ago. */
-async function freePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  for (let tries = 0; ports.size < n; tries++) {
-    if (tries > n * 10) throw new Error(`could not find ${n} distinct free ports`);
-    ports.add(await freePort());
-  }
-  return [...ports];
-}
-
 interface Launch { command: string; prefix: string[] }
 
-function launcher(kind: ServerKind): Launch {
+function launcher(kind: ServerKind, raftkvBin: string | undefined): Launch {
   // raftkv runs as `node bin/raftkv`, so the pid Partition sees is the server's own process.
-  return kind === 'etcd' ? { command: requireBinary('etcd'), prefix: [] } : { command: process.execPath, prefix: [...raftkvNodeArgs] };
+  return kind === 'etcd' ? { command: requireBinary('etcd'), prefix: [] } : { command: process.execPath, prefix: raftkvNodeArgs(raftkvBin) };
 }
 
 class MemberProcess implements ClusterMember {
@@ -183,65 +169,39 @@ class MemberProcess implements ClusterMember {
     if (this.out.length > MAX_OUTPUT_CHARS) this.out = this.out.slice(this.out.length - MAX_OUTPUT_CHARS / 2);
   }
 
-  /** Spawns the process and resolves once this incarnation prints the ready line. */
+  /**
+   * Spawns the process and resolves once this incarnation prints the ready line. A start that
+   * fails (exit, or not ready in time) leaves no process behind.
+   */
   async start(): Promise<void> {
     if (this.pid !== undefined) throw new Error(`${this.name} is already running (pid ${this.pid})`);
-    const child = spawn(this.launch.command, [...this.launch.prefix, ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const args = [...this.launch.prefix, ...this.args];
+    await launch(this.launch.command, args, {
+      label: this.name,
+      readyLine: READY_LINE,
+      readyTimeoutMs: this.readyTimeoutMs,
       env: { ...process.env, ...this.env },
-    });
-    this.child = child;
-    if (child.pid === undefined) {
-      await new Promise((resolve) => child.once('error', resolve));
-      throw new Error(`${this.name}: could not spawn ${this.launch.command}`);
-    }
-    this.onSpawn(child.pid);
-    this.append(`--- ${this.name} pid ${child.pid}: ${this.launch.command} ${[...this.launch.prefix, ...this.args].join(' ')}\n`);
-    let mine = '';
-    await new Promise<void>((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        if (err) reject(err); else resolve();
-      };
-      const onData = (b: Buffer): void => {
-        const text = b.toString();
-        this.append(text);
-        if (!done) {
-          // Only this incarnation's output counts (a restart must print the line again).
-          mine += text;
-          if (READY_LINE.test(mine)) { mine = ''; finish(); }
-        }
-      };
-      const onExit = (code: number | null, signal: string | null): void =>
-        finish(new Error(`${this.name} exited (${code ?? signal}) before it was ready:\n${this.out}`));
-      const timer = setTimeout(() => finish(new Error(`${this.name} not ready in ${this.readyTimeoutMs} ms:\n${this.out}`)), this.readyTimeoutMs);
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.on('exit', onExit);
+      onOutput: (text) => this.append(text),
+      onSpawn: (child) => {
+        // Known at once, so a close() during the start kills it.
+        this.child = child;
+        const pid = child.pid;
+        this.onSpawn(pid);
+        this.append(`--- ${this.name} pid ${pid}: ${this.launch.command} ${args.join(' ')}\n`);
+      },
     });
   }
 
   async kill(): Promise<void> {
-    await this.signal('SIGKILL');
+    if (this.child !== undefined) await killNow(this.child);
   }
 
   async stop(): Promise<void> {
-    await this.signal('SIGTERM');
+    if (this.child !== undefined) await terminate(this.child);
   }
 
   async restart(): Promise<void> {
     await this.start();
-  }
-
-  private async signal(sig: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (child === undefined || exited(child)) return;
-    child.kill(sig);
-    await waitForExit(child);
   }
 }
 
@@ -404,7 +364,19 @@ export async function startCluster(kind: ServerKind, opts: ClusterOptions = {}):
   if (!Number.isInteger(size) || size < 1 || size > MAX_CLUSTER_SIZE) {
     throw new RangeError(`cluster size must be 1..${MAX_CLUSTER_SIZE}, got ${size}`);
   }
-  const launch = launcher(kind);
+  const how = launcher(kind, opts.raftkvBin);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startClusterOnce(kind, size, opts, how);
+    } catch (err) {
+      // A peer or client port picked free was taken before the member bound it: start over on fresh ports.
+      if (err instanceof StartError && err.addressInUse && attempt < PORT_RACE_RETRIES) continue;
+      throw err;
+    }
+  }
+}
+
+async function startClusterOnce(kind: ServerKind, size: number, opts: ClusterOptions, how: Launch): Promise<Cluster> {
   const ports = await freePorts(2 * size);
   const clientPorts = ports.slice(0, size);
   const peerPorts = ports.slice(size);
@@ -419,7 +391,7 @@ export async function startCluster(kind: ServerKind, opts: ClusterOptions = {}):
     args: opts.args ?? [],
     env: opts.env ?? {},
     readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
-  }, launch);
+  }, how);
   const peerUrl = (i: number) => net?.peerUrl(i) ?? `http://127.0.0.1:${peerPorts[i]}`;
   const initialCluster = peerPorts.map((_, i) => `m${i}=${peerUrl(i)}`).join(',');
   for (let i = 0; i < size; i++) {
@@ -430,11 +402,13 @@ export async function startCluster(kind: ServerKind, opts: ClusterOptions = {}):
       cluster.flags(name, dataDir, clientUrl, `http://127.0.0.1:${peerPorts[i]}`, peerUrl(i), initialCluster, 'new'),
       (pid) => net?.setMemberPid(i, pid));
   }
-  const started = await Promise.allSettled(cluster.members.map((m) => m.start()));
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed !== undefined) {
+  try {
+    // The first failure ends the start: the members still starting are killed with the rest
+    // rather than left waiting for a quorum that will not come.
+    await Promise.all(cluster.members.map((m) => m.start()));
+  } catch (err) {
     await cluster.close();
-    throw failed.reason;
+    throw err;
   }
   return cluster;
 }

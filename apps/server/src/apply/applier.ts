@@ -1,6 +1,6 @@
 import { EtcdError, EtcdErrors } from '@raftkv/api';
 import { LeaseError, type Lessor } from '@raftkv/lease';
-import { MvccError, type Event, type MvccStore } from '@raftkv/mvcc';
+import { MvccError, type Event, type MvccStore, type ReadPacing } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
 import type { Membership } from '../cluster/membership.js';
 import type { CommittedEntry } from '@raftkv/raft-log';
@@ -29,6 +29,35 @@ export interface BackendCommitPolicy {
 }
 
 export const DEFAULT_COMMIT_POLICY: BackendCommitPolicy = { intervalMs: 100, limitEntries: 10_000 };
+
+/**
+ * How a big write (a ranged delete, a txn of many ops, a revoke of a lease with many keys) shares
+ * the event loop: a turn (setImmediate: raft ticks and heartbeats, I/O, reads run) every this
+ * many keys, about 5–10 ms of work. Writes smaller than a step are applied in one go, as before.
+ */
+export const WRITE_PACING: ReadPacing = {
+  entriesPerStep: 2048,
+  pause: () => new Promise<void>((resolve) => setImmediate(resolve)),
+};
+
+/** Txns with more ops than this (or any ranged delete) go through the stepped path; smaller ones stay on the plain one. */
+const SMALL_TXN_OPS = 64;
+
+/** Ops of a txn at every depth (both branches), and whether one is a ranged delete; stops counting past `max`. */
+function txnSize(txn: mvcc.TxnRequest, max: number, acc = { ops: 0, ranged: false }): { ops: number; ranged: boolean } {
+  for (const branch of [txn.success, txn.failure]) {
+    for (const op of branch) {
+      if (acc.ops > max || acc.ranged) return acc;
+      acc.ops++;
+      if ('deleteRange' in op) {
+        if (op.deleteRange.rangeEnd && op.deleteRange.rangeEnd.length > 0) acc.ranged = true;
+      } else if ('txn' in op) {
+        txnSize(op.txn, max, acc);
+      }
+    }
+  }
+  return acc;
+}
 
 function mvccErrorToEtcd(err: MvccError): EtcdError | undefined {
   switch (err.code) {
@@ -83,6 +112,13 @@ export class Applier {
   private commitChain: Promise<void> = Promise.resolve();
   private uncommittedEntries = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Entries handed to `apply` and not applied yet: they wait for a write running in steps. */
+  private queue: CommittedEntry[] = [];
+  private queueHead = 0;
+  /** Resolves when the write running in steps has ended (and the queue moved on). */
+  private busy: Promise<void> | undefined;
+  /** Whether the store's consistent index is held below a queued entry. */
+  private holding = false;
 
   constructor(
     private readonly store: MvccStore,
@@ -91,6 +127,7 @@ export class Applier {
     private readonly onFatal: (err: unknown) => void,
     private readonly onPoisonEntry: (entry: PoisonEntry) => void,
     private readonly policy: BackendCommitPolicy = DEFAULT_COMMIT_POLICY,
+    private readonly writePacing: ReadPacing = WRITE_PACING,
   ) {
     // Keys follow their lease through every kind of write (put, txn, delete, revoke).
     store.onEvents((events) => this.trackLeases(events));
@@ -106,48 +143,124 @@ export class Applier {
     this.waiters.delete(id);
   }
 
+  /**
+   * Applies committed entries in index order. A big write is applied in steps across turns of
+   * the event loop (see {@link WRITE_PACING}); entries given meanwhile (in this call or later
+   * ones) wait in order until it ends, and the store's consistent index is held below the first
+   * of them, so nothing else (a snapshot's setConsistentIndex) can make them no-ops. Commits wait
+   * for the write too (mvcc), so half a write never reaches the backend.
+   */
   apply(entries: readonly CommittedEntry[]): void {
-    for (const entry of entries) {
-      let req: InternalRequest;
-      try {
-        req = decodeInternalRequest(entry.data);
-      } catch (err) {
-        // Not a request this version can read (a corrupted or future entry): the same bytes fail
-        // the same way on every member, so skipping it keeps members identical and alive.
-        this.poisoned(entry.index, undefined, err);
-        continue;
-      }
-      const waiter = this.waiters.get(req.id);
-      if (waiter) this.waiters.delete(req.id);
-      if (entry.index <= this.store.consistentIndex && req.kind !== 'memberAttributes') {
-        // Already in the backend (a replay after a restart, or an entry covered by a snapshot
-        // installed here): its real outcome is unknown, so never answer with a no-op's result.
-        // etcd lets such a request run into its timeout; we say the same at once.
-        waiter?.reject(EtcdErrors.Timeout);
-        continue;
-      }
-      let result: ApplyResult;
-      try {
-        result = this.applyOne(req, entry.index);
-      } catch (err) {
-        const refusal = toEtcdError(err);
-        if (refusal) {
-          // A refused entry still counts as applied.
-          this.markApplied(entry.index);
-          waiter?.reject(refusal);
-          continue;
-        }
-        if (err instanceof MvccError && err.code === 'closed') {
-          this.onFatal(err);
-          return;
-        }
-        this.poisoned(entry.index, req.kind, err);
-        waiter?.reject(EtcdErrors.Internal);
-        continue;
-      }
-      waiter?.resolve(result);
+    if (this.busy) {
+      for (const e of entries) this.queue.push(e);
+      this.holdQueued();
+      return;
     }
-    this.uncommitted(entries.length);
+    this.applyFrom(entries, 0);
+  }
+
+  /** Resolves once every entry handed to `apply` so far is applied (no write running in steps). */
+  async idle(): Promise<void> {
+    while (this.busy) await this.busy;
+  }
+
+  /** Applies `entries` from `start` on; stops at a write that goes on in steps, queueing the rest. */
+  private applyFrom(entries: readonly CommittedEntry[], start: number): void {
+    let i = start;
+    while (i < entries.length) {
+      const entry = entries[i++]!;
+      const pending = this.applyEntry(entry);
+      if (pending === 'stop') {
+        this.uncommitted(i - start);
+        return;
+      }
+      if (pending) {
+        for (let j = i; j < entries.length; j++) this.queue.push(entries[j]!);
+        this.uncommitted(i - start);
+        this.holdQueued();
+        this.busy = pending.then(() => this.resume());
+        return;
+      }
+    }
+    this.uncommitted(i - start);
+    if (this.holding) this.holdQueued();
+  }
+
+  /** After a write in steps: applies what queued behind it. */
+  private resume(): void {
+    this.busy = undefined;
+    const entries = this.queue;
+    const head = this.queueHead;
+    this.queue = [];
+    this.queueHead = 0;
+    // The hold stays on the first of these until they are applied (applyFrom moves or releases it).
+    this.applyFrom(entries, head);
+  }
+
+  /** Keeps the store's consistent index below the first queued entry (released when none). */
+  private holdQueued(): void {
+    const first = this.queue.length > this.queueHead ? this.queue[this.queueHead]!.index : undefined;
+    this.holding = first !== undefined;
+    this.store.holdConsistentIndex(first);
+  }
+
+  /**
+   * Applies one entry and answers its proposer; a promise when the entry goes on in steps
+   * (it resolves once the entry is applied and answered); 'stop' when the store is closed.
+   */
+  private applyEntry(entry: CommittedEntry): Promise<void> | 'stop' | undefined {
+    let req: InternalRequest;
+    try {
+      req = decodeInternalRequest(entry.data);
+    } catch (err) {
+      // Not a request this version can read (a corrupted or future entry): the same bytes fail
+      // the same way on every member, so skipping it keeps members identical and alive.
+      this.poisoned(entry.index, undefined, err);
+      return undefined;
+    }
+    const waiter = this.waiters.get(req.id);
+    if (waiter) this.waiters.delete(req.id);
+    if (entry.index <= this.store.consistentIndex && req.kind !== 'memberAttributes') {
+      // Already in the backend (a replay after a restart, or an entry covered by a snapshot
+      // installed here): its real outcome is unknown, so never answer with a no-op's result.
+      // etcd lets such a request run into its timeout; we say the same at once.
+      waiter?.reject(EtcdErrors.Timeout);
+      return undefined;
+    }
+    let result: ApplyResult | Promise<ApplyResult>;
+    try {
+      result = this.applyOne(req, entry.index);
+    } catch (err) {
+      return this.failed(entry.index, req.kind, waiter, err);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => waiter?.resolve(r),
+        (err: unknown) => {
+          // The write failed half way (a bug): as for any entry that cannot be applied.
+          this.failed(entry.index, req.kind, waiter, err);
+        },
+      );
+    }
+    waiter?.resolve(result);
+    return undefined;
+  }
+
+  private failed(index: number, kind: string, waiter: Waiter | undefined, err: unknown): 'stop' | undefined {
+    const refusal = toEtcdError(err);
+    if (refusal) {
+      // A refused entry still counts as applied.
+      this.markApplied(index);
+      waiter?.reject(refusal);
+      return undefined;
+    }
+    if (err instanceof MvccError && err.code === 'closed') {
+      this.onFatal(err);
+      return 'stop';
+    }
+    this.poisoned(index, kind, err);
+    waiter?.reject(EtcdErrors.Internal);
+    return undefined;
   }
 
   /**
@@ -188,21 +301,37 @@ export class Applier {
     return this.commitChain;
   }
 
-  /** Commits what is applied and resolves once every entry applied so far is in the backend. */
-  flushed(): Promise<void> {
+  /**
+   * Commits what is applied and resolves once every entry handed to `apply` so far is applied
+   * and in the backend (a write running in steps ends first).
+   */
+  async flushed(): Promise<void> {
+    await this.idle();
     return this.commitNow();
   }
 
-  /** Applies an entry above the consistent index (`apply` skips the others). */
-  private applyOne(req: InternalRequest, index: number): ApplyResult {
+  /**
+   * Applies an entry above the consistent index (`apply` skips the others); a promise when it
+   * goes on in steps.
+   */
+  private applyOne(req: InternalRequest, index: number): ApplyResult | Promise<ApplyResult> {
     switch (req.kind) {
       case 'put':
         this.checkLease(req.put.lease);
         return { kind: 'put', response: this.store.put(putFromWire(req.put), index) };
-      case 'deleteRange':
-        return { kind: 'deleteRange', response: this.store.deleteRange(deleteRangeFromWire(req.deleteRange), index) };
-      case 'txn':
-        return { kind: 'txn', response: this.store.txn(txnFromWire(req.txn), index) };
+      case 'deleteRange': {
+        const dr = deleteRangeFromWire(req.deleteRange);
+        if (!dr.rangeEnd || dr.rangeEnd.length === 0) return { kind: 'deleteRange', response: this.store.deleteRange(dr, index) };
+        const w = this.store.deleteRangeInSteps(dr, index, this.writePacing);
+        return w.done ? { kind: 'deleteRange', response: w.response } : w.response.then((response) => ({ kind: 'deleteRange', response }));
+      }
+      case 'txn': {
+        const txn = txnFromWire(req.txn);
+        const size = txnSize(txn, SMALL_TXN_OPS);
+        if (size.ops <= SMALL_TXN_OPS && !size.ranged) return { kind: 'txn', response: this.store.txn(txn, index) };
+        const w = this.store.txnInSteps(txn, index, this.writePacing);
+        return w.done ? { kind: 'txn', response: w.response } : w.response.then((response) => ({ kind: 'txn', response }));
+      }
       case 'compaction': {
         const revision = toNumber(req.compaction.revision);
         const { done } = this.store.compact(revision, index);
@@ -216,8 +345,12 @@ export class Applier {
       case 'leaseRevoke': {
         const keys = this.lessor.revoke(req.leaseRevoke.ID);
         // Every key of the lease goes in ONE revision: watchers see one batch of deletes.
-        if (keys.length > 0) {
-          this.store.txn({ compare: [], success: keys.map((key) => ({ deleteRange: { key } })), failure: [] }, index);
+        const txn: mvcc.TxnRequest = { compare: [], success: keys.map((key) => ({ deleteRange: { key } })), failure: [] };
+        if (keys.length > SMALL_TXN_OPS) {
+          const w = this.store.txnInSteps(txn, index, this.writePacing);
+          if (!w.done) return w.response.then(() => ({ kind: 'leaseRevoke' }));
+        } else if (keys.length > 0) {
+          this.store.txn(txn, index);
         } else {
           this.store.setConsistentIndex(index);
         }

@@ -7,7 +7,7 @@ import { AuthorityRelay, type DoorStats } from './authority-relay.js';
 import { EMPTY_SETTINGS } from './frame-reader.js';
 import { etcdClientHttpDefaults, notFound, type HttpHandler, type HttpRequest, type HttpResponse } from './http-defaults.js';
 import { resolveLimits, type FrontDoorLimits } from './limits.js';
-import { classifyStart, Http2StartScan, isGrpcContentType, type ScanResult } from './protocol-sniff.js';
+import { classifyStart, Http2StartScan, isGrpcContentType, MAX_REQUEST_LINE_BYTES, type ScanResult } from './protocol-sniff.js';
 
 /** What one TLS handshake on an https:// or unixs:// URL uses. */
 export interface TlsServerSettings {
@@ -241,7 +241,10 @@ class Door implements FrontDoor {
    * `setDeadline` replaces what happens when the handshake time runs out.
    */
   private sniff(socket: net.Socket, role: Role, handedOver: () => void, setDeadline: (fn: () => void) => void): void {
+    // The chunks read before the protocol is known, and a copy of their first bytes to classify.
     const start: Buffer[] = [];
+    const head = Buffer.allocUnsafe(MAX_REQUEST_LINE_BYTES);
+    let headBytes = 0;
     let scan: Http2StartScan | undefined;
     const stop = (): void => {
       socket.off('data', onData);
@@ -274,9 +277,10 @@ class Door implements FrontDoor {
         return;
       }
       start.push(chunk);
-      const bytes = start.length === 1 ? start[0]! : Buffer.concat(start);
-      const kind = classifyStart(bytes);
+      headBytes += chunk.copy(head, headBytes);
+      const kind = classifyStart(head.subarray(0, headBytes));
       if (kind === 'need-more') return;
+      const bytes = start.length === 1 ? start[0]! : Buffer.concat(start);
       if (kind === 'garbage' || kind === 'malformed-preface') {
         socket.destroy();
         return;

@@ -13,12 +13,14 @@ export type HttpHandler = (req: HttpRequest, res: HttpResponse) => void | Promis
 /** etcd 3.4.23's `/version` body: its server version and the cluster version it runs at. */
 export const ETCD_VERSIONS = Object.freeze({ etcdserver: '3.4.23', etcdcluster: '3.4.0' });
 
-/** Go's http.NotFound and http.Error bodies: the text and a newline. */
+/** Go's http.Error: the text and a newline, its length also on a HEAD answer (which has no body). */
 function goError(res: HttpResponse, status: number, text: string): void {
+  const body = `${text}\n`;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Length', String(Buffer.byteLength(body)));
   res.statusCode = status;
-  res.end(`${text}\n`);
+  res.end(body);
 }
 
 /** etcd's 404 for a path nothing serves (Go's http.NotFound). */
@@ -30,8 +32,8 @@ export function notFound(_req: HttpRequest, res: HttpResponse): void {
  * The client URLs' HTTP side until the gateway, /health and /metrics are added: etcd 3.4's
  * access controller with its default `--cors '*'` (CORS headers on every answer, OPTIONS
  * answered 200 and empty), `/version` (GET only, 405 with `Allow: GET` otherwise, as etcd's
- * allowMethod) and Go's 404 for everything else. `/v3beta/` paths are etcd's aliases of
- * `/v3/`, 404 here either way.
+ * allowMethod) and Go's 404 for everything else — under `/v3/` and `/v3beta/` (etcd's gateway
+ * paths) the gateway's own 404 body, "Not Found".
  */
 export function etcdClientHttpDefaults(req: HttpRequest, res: HttpResponse): void {
   res.setHeader('Access-Control-Allow-Headers', 'accept, content-type, authorization');
@@ -43,7 +45,11 @@ export function etcdClientHttpDefaults(req: HttpRequest, res: HttpResponse): voi
     res.end();
     return;
   }
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (path.startsWith('/v3/') || path.startsWith('/v3beta/')) {
+    goError(res, 404, 'Not Found');
+    return;
+  }
   if (path !== '/version') {
     notFound(req, res);
     return;

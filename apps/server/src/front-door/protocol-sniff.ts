@@ -12,7 +12,7 @@ export type StartKind =
   | 'need-more'
   /** The whole HTTP/2 client preface (RFC 9113 §3.4). */
   | 'http2'
-  /** A method token and a space: an HTTP/1.x request line (Node's parser judges the rest). */
+  /** A whole HTTP/1.x request line, `METHOD target HTTP/1.x` (Node's parser judges the rest). */
   | 'http1'
   /** Starts like the HTTP/2 preface ("PRI ") and then differs. */
   | 'malformed-preface'
@@ -21,6 +21,8 @@ export type StartKind =
 
 /** Longest method token accepted before its space; real methods are far shorter. */
 const MAX_METHOD_BYTES = 32;
+/** Longest request line looked for, as etcd's listener (cmux's HTTP1 matcher reads up to 4096 bytes). */
+export const MAX_REQUEST_LINE_BYTES = 4096;
 
 /** RFC 9110 §5.6.2 tchar. */
 function isTokenChar(b: number): boolean {
@@ -30,9 +32,9 @@ function isTokenChar(b: number): boolean {
 }
 
 /**
- * Classifies the first bytes of a connection (at most the first 33 matter). As etcd's
- * listener (cmux) does, anything that is neither HTTP/2 nor HTTP/1.x is closed without an
- * answer; an HTTP/1.x request line that is otherwise malformed gets Node's 400.
+ * Classifies the first bytes of a connection (at most the first 4096 matter). As etcd's
+ * listener (cmux) does, anything that is neither the HTTP/2 preface nor an HTTP/1.x request
+ * line is closed without an answer; a request whose headers are malformed gets Node's 400.
  */
 export function classifyStart(bytes: Buffer): StartKind {
   const n = Math.min(bytes.length, CLIENT_PREFACE.length);
@@ -40,12 +42,22 @@ export function classifyStart(bytes: Buffer): StartKind {
     return n === CLIENT_PREFACE.length ? 'http2' : 'need-more';
   }
   if (bytes.length >= 4 && bytes.subarray(0, 4).equals(CLIENT_PREFACE.subarray(0, 4))) return 'malformed-preface';
+  let space = -1;
   for (let i = 0; i < bytes.length && i <= MAX_METHOD_BYTES; i++) {
     const b = bytes[i]!;
-    if (b === 0x20) return i > 0 ? 'http1' : 'garbage';
+    if (b === 0x20) {
+      space = i;
+      break;
+    }
     if (!isTokenChar(b)) return 'garbage';
   }
-  return bytes.length > MAX_METHOD_BYTES ? 'garbage' : 'need-more';
+  if (space === -1) return bytes.length > MAX_METHOD_BYTES ? 'garbage' : 'need-more';
+  if (space === 0) return 'garbage';
+  const end = bytes.subarray(0, MAX_REQUEST_LINE_BYTES).indexOf(0x0a);
+  if (end === -1) return bytes.length >= MAX_REQUEST_LINE_BYTES ? 'garbage' : 'need-more';
+  const line = bytes.subarray(0, end).toString('latin1').replace(/\r$/, '');
+  const parts = line.split(' ');
+  return parts.length === 3 && parts[1] !== '' && /^HTTP\/1\.\d$/.test(parts[2]!) ? 'http1' : 'garbage';
 }
 
 /** The first request of an HTTP/2 connection, as far as routing needs it. */

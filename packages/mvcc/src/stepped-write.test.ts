@@ -5,7 +5,7 @@ import type { Event, RangeRequest, RequestOp, TxnRequest } from './kv.js';
 import type { MvccStore } from './kvstore.js';
 import type { ReadPacing } from './paced.js';
 import { decodeUint64 } from './revision.js';
-import { enc, openStore, plain } from './test-support/helpers.js';
+import { enc, openStore, plain, tempDir } from './test-support/helpers.js';
 
 // A write applied in steps (txnInSteps, deleteRangeInSteps) must be the plain write spread over
 // turns: same response, events, revision and hashes; while it runs, readers see the previous
@@ -171,6 +171,30 @@ describe('a write in steps', () => {
     // n keys, 100 per step (no listener: no event steps).
     expect(pauses).toBe(n / 100);
     expect(s.range({ key: enc('key/'), rangeEnd: enc('key0'), countOnly: true }).count).toBe(0);
+  });
+
+  it('a restore asked for during the write replaces the state only after the write ends', async () => {
+    const s = await openStore();
+    const n = 2000;
+    s.txn({ compare: [], success: Array.from({ length: n }, (_, i) => ({ put: { key: enc(`r/${i}`), value: enc('v') } })), failure: [] }, 1);
+    const snapshot = `${tempDir()}/snap.db`;
+    await s.snapshotTo(snapshot);
+    const want = { range: s.range(ALL), hash: s.hash(), revision: s.currentRevision };
+    s.put({ key: enc('extra'), value: enc('x') }, 2);
+    let restoring: Promise<void> | undefined;
+    const w = s.deleteRangeInSteps({ key: enc('\0'), rangeEnd: enc('\0') }, 3, {
+      entriesPerStep: 1,
+      pause: async () => {
+        restoring ??= s.restore(snapshot);
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    });
+    expect(w.done).toBe(false);
+    expect(await (w.response as Promise<{ deleted: number }>)).toMatchObject({ deleted: n + 1 });
+    await restoring;
+    expect(s.range(ALL)).toEqual(want.range);
+    expect(s.hash()).toBe(want.hash);
+    expect(s.currentRevision).toBe(want.revision);
   });
 
   it('holdConsistentIndex keeps setConsistentIndex below a held entry until released', async () => {

@@ -8,6 +8,9 @@ import { toServiceError } from './unary.js';
 
 type WatchCall = ServerDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse | Buffer>;
 
+/** What etcd adds to --max-request-bytes for gRPC framing (v3rpc grpcOverheadBytes). */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
 /** WatchResponse.events is field 11, length-delimited: tag byte (11 << 3) | 2. */
 const EVENTS_TAG = (11 << 3) | 2;
 
@@ -88,8 +91,9 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
         }
       }
     };
-    // etcd splits a fragmenting watcher's responses at --max-request-bytes.
-    const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump), maxResponseBytes: core.config.maxRequestBytes });
+    // etcd splits a fragmenting watcher's responses at --max-request-bytes plus the 512 KiB it
+    // allows for gRPC overhead (v3rpc's grpcOverheadBytes), not at --max-request-bytes alone.
+    const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump), maxResponseBytes: core.config.maxRequestBytes + GRPC_OVERHEAD_BYTES });
     const toWire = (r: WatchResponse): Buffer => {
       const head = etcdserverpb.WatchResponse.encode({
         header: core.header(r.revision),

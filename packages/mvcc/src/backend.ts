@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
-import { decodeRevision, encodeRevision, encodeRevisionInto, REV_BYTES_LEN, type Revision } from './revision.js';
+import { decodeRevision, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /** A change written by apply and not yet known to be in LMDB. */
 export interface PendingEntry {
@@ -114,10 +114,25 @@ function checkLmdbHeader(path: string): void {
 export const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
 export const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
 export const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
+/**
+ * The newest revision of the last whole commit. A commit of a big batch writes it in several
+ * LMDB transactions, this mark (with the consistent index) in the last: entries above it are
+ * the part of a commit a crash interrupted, ignored and deleted on open. Absent in files
+ * written before it existed (then every entry is whole).
+ */
+export const META_COMMITTED_REVISION = Buffer.from('raftkvCommittedRev');
+
+/**
+ * Entries per LMDB transaction of a commit: LMDB runs a transaction's writes on this thread, so
+ * a commit of a huge write (a delete of a million keys) is split to keep each one short.
+ */
+const COMMIT_ENTRIES_PER_TXN = 8192;
 
 export interface BackendOptions {
   /** LMDB map size in bytes; grows automatically, so this is only the initial size. */
   mapSizeBytes?: number;
+  /** Entries per LMDB transaction of a commit (default 8192; tests make it small). */
+  commitEntriesPerTxn?: number;
 }
 
 /**
@@ -133,6 +148,9 @@ export class Backend {
   private pendingMeta = new Map<string, Uint8Array>();
   /** Bucket writes since the last commit: bucket/key (latin1) -> value, or null for a delete. */
   private pendingAux = new Map<string, Uint8Array | null>();
+  private commitEntriesPerTxn = COMMIT_ENTRIES_PER_TXN;
+  /** Resolves when the last commit asked for has ended (written or failed). */
+  private committing: Promise<void> = Promise.resolve();
   /** Reused key buffer for point reads (lmdb-js copies the key before returning). */
   private readonly lookupKey = Buffer.alloc(REV_BYTES_LEN);
   durableRevision: number;
@@ -148,11 +166,41 @@ export class Backend {
     this.durableRevision = 0;
   }
 
-  /** Opens (or creates) the environment in directory `dir` (`data.mdb` and `lock.mdb`). */
+  /**
+   * Opens (or creates) the environment in directory `dir` (`data.mdb` and `lock.mdb`), and
+   * deletes what a crash left of an unfinished commit (entries above {@link META_COMMITTED_REVISION}).
+   */
   static open(dir: string, opts: BackendOptions): Backend {
     // noSubdir explicit: lmdb-js would otherwise take a directory name with a dot for a file.
     const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
-    return Backend.withDbs(join(dir, DATA_FILE), env);
+    const backend = Backend.withDbs(join(dir, DATA_FILE), env);
+    if (opts.commitEntriesPerTxn !== undefined) {
+      if (!Number.isSafeInteger(opts.commitEntriesPerTxn) || opts.commitEntriesPerTxn < 1) {
+        void env.close();
+        throw new RangeError('commitEntriesPerTxn must be a positive integer');
+      }
+      backend.commitEntriesPerTxn = opts.commitEntriesPerTxn;
+    }
+    backend.dropUnfinishedCommit();
+    return backend;
+  }
+
+  /** The newest revision of the last whole commit; undefined when the file predates the mark. */
+  committedRevisionMark(): number | undefined {
+    const b = this.metaDb.getBinary(META_COMMITTED_REVISION);
+    return b ? decodeUint64(b, 'committed revision') : undefined;
+  }
+
+  private dropUnfinishedCommit(): void {
+    const mark = this.committedRevisionMark();
+    if (mark === undefined) return;
+    const start = Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
+    const doomed: Buffer[] = [];
+    for (const key of this.keyDb.getKeys({ start })) doomed.push(Buffer.from(key));
+    if (doomed.length === 0) return;
+    this.env.transactionSync(() => {
+      for (const k of doomed) this.keyDb.removeSync(k);
+    });
   }
 
   /**
@@ -311,15 +359,21 @@ export class Backend {
    * `bytes` is LMDB's buffer for the entry: valid only until the iteration moves on.
    */
   *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; bytes: Buffer }> {
-    for (const { key, value } of this.keyDb.getRange({})) {
+    // Not what an interrupted commit left above its mark (a snapshot copied during one has it).
+    const mark = this.committedRevisionMark();
+    const end = mark === undefined ? undefined : Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
+    for (const { key, value } of this.keyDb.getRange(end ? { end } : {})) {
       const { rev, tombstone } = decodeRevision(key);
       yield { rev, tombstone, bytes: value };
     }
   }
 
   /**
-   * Writes the pending batch and meta to LMDB in one transaction. Reads keep being
-   * served from the batch until the transaction has committed.
+   * Writes the pending batch and meta to LMDB, after the commits asked for before it: in one
+   * transaction, or for a batch of more than `commitEntriesPerTxn` entries in several (the mark
+   * of the last whole commit, {@link META_COMMITTED_REVISION}, moves in the last, with the meta;
+   * open drops what an interrupted one left). Reads keep being served from the batch until it
+   * is all in LMDB.
    */
   async commit(): Promise<void> {
     const batch = this.pending;
@@ -329,20 +383,58 @@ export class Backend {
     this.pendingMeta = new Map();
     this.pendingAux = new Map();
     if (batch.entries.length === 0 && meta.size === 0 && aux.size === 0) {
+      await this.committing;
       await this.env.committed;
       return;
     }
     this.inflight.push(batch);
+    // One commit at a time: a later commit's mark (and consistent index) must never reach LMDB
+    // before the last part of an earlier commit written in several transactions.
+    const previous = this.committing;
+    let done!: () => void;
+    this.committing = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      await previous;
+      await this.writeBatch(batch, meta, aux);
+    } finally {
+      done();
+    }
+  }
+
+  /** The part of {@link commit} that writes a batch taken from pending, after the commits before it. */
+  private async writeBatch(batch: WriteBatch, meta: Map<string, Uint8Array>, aux: Map<string, Uint8Array | null>): Promise<void> {
     const { keyDb, metaDb, auxDb } = this;
     // Puts inside a transaction callback are written at once, so one key buffer per shape
     // can be reused for the whole batch.
     const liveKey = Buffer.alloc(REV_BYTES_LEN);
     const tombKey = Buffer.alloc(REV_BYTES_LEN + 1);
+    const entries = batch.entries;
+    const last = entries[entries.length - 1];
+    const putEntries = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const e = entries[i]!;
+        keyDb.put(encodeRevisionInto(e.tombstone ? tombKey : liveKey, e.rev, e.tombstone), view(e.bytes));
+      }
+    };
     try {
+      // A big batch: all but its last part in transactions of their own, with the mark of the
+      // last whole commit written first (a file from before the mark gets it here), so open
+      // knows these entries for unfinished until the last transaction moves the mark.
+      let from = 0;
+      while (entries.length - from > this.commitEntriesPerTxn) {
+        const to = from + this.commitEntriesPerTxn;
+        const first = from === 0;
+        await this.env.transaction(() => {
+          if (first) metaDb.put(META_COMMITTED_REVISION, Buffer.from(encodeUint64(this.durableRevision)));
+          putEntries(from, to);
+        });
+        from = to;
+      }
       await this.env.transaction(() => {
-        for (const e of batch.entries) {
-          keyDb.put(encodeRevisionInto(e.tombstone ? tombKey : liveKey, e.rev, e.tombstone), view(e.bytes));
-        }
+        putEntries(from, entries.length);
+        if (last) metaDb.put(META_COMMITTED_REVISION, Buffer.from(encodeUint64(last.rev.main)));
         for (const [k, v] of meta) metaDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
         for (const [k, v] of aux) {
           if (v === null) auxDb.remove(Buffer.from(k, 'latin1'));
@@ -361,7 +453,6 @@ export class Backend {
       throw err;
     }
     this.env.resetReadTxn();
-    const last = batch.entries[batch.entries.length - 1];
     if (last && last.rev.main > this.durableRevision) this.durableRevision = last.rev.main;
     this.inflight.splice(this.inflight.indexOf(batch), 1);
   }

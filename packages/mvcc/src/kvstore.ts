@@ -51,6 +51,8 @@ export interface MvccStoreOptions {
   compactionBatchLimit?: number;
   /** Initial LMDB map size; LMDB grows it as needed. */
   mapSizeBytes?: number;
+  /** Entries per LMDB transaction of a commit (default 8192): a bigger commit is split, keeping each short. */
+  commitEntriesPerTxn?: number;
 }
 
 /**
@@ -137,6 +139,13 @@ function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
     yield;
   }
   return { index, currentRev: Math.max(current, compactMainRev, 1), compactMainRev, ci, scheduled };
+}
+
+function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
+  return {
+    ...(opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {}),
+    ...(opts.commitEntriesPerTxn !== undefined ? { commitEntriesPerTxn: opts.commitEntriesPerTxn } : {}),
+  };
 }
 
 /** fsync of a file or (on POSIX) a directory. */
@@ -300,7 +309,7 @@ export class MvccStore {
     opts: MvccStoreOptions,
   ) {
     this.dir = opts.dir;
-    this.backendOptions = opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {};
+    this.backendOptions = backendOptionsOf(opts);
     this.compactionBatchLimit = opts.compactionBatchLimit ?? 1000;
     if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
       throw new RangeError('compactionBatchLimit must be a positive integer');
@@ -313,7 +322,7 @@ export class MvccStore {
    */
   static async open(opts: MvccStoreOptions): Promise<MvccStore> {
     await mkdir(opts.dir, { recursive: true });
-    const backend = Backend.open(opts.dir, opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {});
+    const backend = Backend.open(opts.dir, backendOptionsOf(opts));
     const store = new MvccStore(backend, opts);
     let state: LoadedState;
     try {

@@ -12,5 +12,9 @@ export default defineConfig({
     testTimeout: 30_000,
     // A promise rejection nobody handles fails the run, even where a handler is installed.
     execArgv: ['--unhandled-rejections=strict'],
+    // Files run in parallel (vitest's default, one per core), on purpose: only
+    // etcd-differential.test.ts spawns a server (one etcd per seed, one at a time) and
+    // persistence.test.ts one short-lived child; the rest run in-process.
+    fileParallelism: true,
   },
 });

@@ -1,5 +1,9 @@
-import { copyFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { MvccStore } from './kvstore.js';
 import type { RangeResponse } from './kv.js';
@@ -24,23 +28,23 @@ describe('restart', () => {
   });
 
   it('after a crash holds exactly the last commit and its consistent index', async () => {
+    // A child process applies writes, commits, applies more and is killed with SIGKILL before
+    // it commits again; this process applies the same writes to a reference store.
+    const reference = await openStore();
+    const committedOps = record(reference, () => history(reference, 1, 10));
+    await reference.commit();
+    const committed = observe(reference);
+    const appliedOps = record(reference, () => history(reference, 11, 10)); // applied, not committed
     const dir = tempDir();
-    const s = await openStore({ dir });
-    history(s, 1, 10);
-    await s.commit();
-    const committed = observe(s);
-    history(s, 11, 10); // applied, not committed
-    // A copy of the file now is what a crash would leave behind.
-    const crashDir = tempDir();
-    copyFileSync(join(dir, 'data.mdb'), join(crashDir, 'data.mdb'));
-    const crashed = track(await MvccStore.open({ dir: crashDir }));
+    await crashChildAfter(dir, committedOps, appliedOps);
+    const crashed = track(await MvccStore.open({ dir }));
     expect(observe(crashed)).toEqual(committed);
     // Replaying the log above the consistent index converges to the same state.
     history(crashed, 1, 10); // all at or below the consistent index: no-ops
     history(crashed, 11, 10);
-    expect(crashed.hash()).toBe(s.hash());
-    expect(crashed.currentRevision).toBe(s.currentRevision);
-  });
+    expect(crashed.hash()).toBe(reference.hash());
+    expect(crashed.currentRevision).toBe(reference.currentRevision);
+  }, 120_000);
 
   it('reads stay correct while a commit is in flight', async () => {
     const s = await openStore();
@@ -111,3 +115,50 @@ describe('sizes', () => {
     expect(s.dbSizeInUseBytes()).toBeLessThanOrEqual(s.dbSizeBytes());
   });
 });
+
+interface RecordedOp { method: 'put' | 'deleteRange' | 'txn'; args: unknown[] }
+
+/** Runs `writes` against `s`, returning the write calls it made (for a child to replay). */
+function record(s: MvccStore, writes: () => void): RecordedOp[] {
+  const ops: RecordedOp[] = [];
+  const methods = ['put', 'deleteRange', 'txn'] as const;
+  const originals = methods.map((m) => s[m]);
+  methods.forEach((m, i) => {
+    (s as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => {
+      ops.push({ method: m, args });
+      return (originals[i] as (...a: unknown[]) => unknown).apply(s, args);
+    };
+  });
+  try {
+    writes();
+  } finally {
+    methods.forEach((m) => delete (s as unknown as Record<string, unknown>)[m]);
+  }
+  return ops;
+}
+
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The child imports the build: rebuilt when a source file is newer than it. */
+async function ensureBuild(): Promise<void> {
+  const built = (() => { try { return statSync(join(pkgDir, 'dist/index.js')).mtimeMs; } catch { return 0; } })();
+  const newest = Math.max(...readdirSync(join(pkgDir, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts')).map((f) => statSync(join(pkgDir, 'src', f)).mtimeMs));
+  if (built >= newest) return;
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json')]);
+}
+
+/** A child commits `committed`, applies `applied`, and is SIGKILLed once it says so. */
+async function crashChildAfter(dir: string, committed: RecordedOp[], applied: RecordedOp[]): Promise<void> {
+  await ensureBuild();
+  const opsFile = join(tempDir(), 'ops.json');
+  writeFileSync(opsFile, JSON.stringify({ committed, applied }, (_k, v: unknown) =>
+    v instanceof Uint8Array ? { $bytes: Buffer.from(v).toString('base64') } : typeof v === 'bigint' ? { $bigint: v.toString() } : v));
+  const child = spawn(process.execPath, [join(pkgDir, 'src/test-support/crash-child.mjs'), dir, opsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('applied\n')) child.kill('SIGKILL'); });
+  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, sig) => resolve([c, sig])));
+  expect({ signal, code, out: signal === 'SIGKILL' ? '' : out }).toEqual({ signal: 'SIGKILL', code: null, out: '' });
+}

@@ -1,9 +1,11 @@
 // Linearizability of a 3-member cluster under faults: the client workload (put, linearizable
-// get, compare-and-swap on a few keys, from clients bound to every member) runs for
-// at least RAFTKV_LINEARIZABILITY_SECONDS (default 8) through fault cycles of 8 s each: the leader (in
-// odd cycles a random member) is killed with SIGKILL and restarted, then the leader (or a random
-// member) is isolated from its peers and healed, then the leader (or a random member) is paused
-// with SIGSTOP and resumed with SIGCONT. The recorded history must be linearizable, no
+// get, compare-and-swap on a few keys, from clients bound to every member) runs through
+// RAFTKV_LINEARIZABILITY_CYCLES fault cycles (default 2). Each cycle kills a member with SIGKILL
+// and restarts it, isolates a member from its peers and heals, and pauses a member with SIGSTOP
+// and resumes it with SIGCONT; the faults alternate between the leader and a follower, so both
+// are hit by every kind of fault across two cycles. Each fault is checked to have taken effect
+// before it is lifted: a leader fault elects another leader, a follower fault makes that member
+// stop answering linearizable reads. The recorded history must be linearizable, no
 // acknowledged write may be lost, response revisions may never go back, and afterwards every
 // member has the same HashKV.
 //
@@ -11,20 +13,23 @@
 // recorder's format is rejected, and the same workload run against an in-process KV server
 // that serves stale reads and drops some acknowledged writes is rejected by every check.
 //
-// A long run: RAFTKV_LINEARIZABILITY_SECONDS=120 RAFTKV_LINEARIZABILITY_SEED=7 npx vitest run src/e2e/cluster-linearizable.test.ts
+// A long run: RAFTKV_LINEARIZABILITY_CYCLES=30 RAFTKV_LINEARIZABILITY_SEED=7 npx vitest run src/e2e/cluster-linearizable.test.ts
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { KVService, etcdserverpb, type KVServer, type mvccpb } from '@raftkv/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ServerKind, clusterSubject } from '@raftkv/testkit';
+import { connect, startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '@raftkv/testkit';
 import { checkLinearizable, HistoryRecorder } from '@raftkv/testkit';
 import { Random } from '@raftkv/testkit';
 import { findLostWrites, waitForConvergence, Workload } from '@raftkv/testkit';
 
 const SUBJECT: ServerKind = clusterSubject();
-const SECONDS = Number(process.env['RAFTKV_LINEARIZABILITY_SECONDS'] ?? 8);
+const CYCLES = Number(process.env['RAFTKV_LINEARIZABILITY_CYCLES'] ?? 2);
 const SEED = Number(process.env['RAFTKV_LINEARIZABILITY_SEED'] ?? 1);
-/** A long run repeats the fault cycle every this many seconds. */
-const CYCLE_SECONDS = 8;
+/** How long a fault stays after it took effect, and the calm between faults. */
+const FAULT_HOLD_MS = 400;
+const CALM_MS = 300;
+/** A generous bound on a fault taking effect (a new leader is elected in about one election timeout, 0.5 s). */
+const EFFECT_LIMIT_MS = 15_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -40,54 +45,112 @@ afterEach(async () => {
   }
 });
 
+/** Whether `m` answers a linearizable read within `ms` (the client is closed, cancelling it, if not). */
+async function answersLinearizableRead(m: ClusterMember, ms: number): Promise<boolean> {
+  const client = connect(m.endpoint);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      client.range({ key: Buffer.from('lin/probe') }).then(() => true, () => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    client.close();
+  }
+}
+
+/** Polls until `done()` holds; throws after `limitMs` saying what was awaited. */
+async function until(what: string, done: () => Promise<boolean>, limitMs = EFFECT_LIMIT_MS): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${limitMs} ms`);
+    await sleep(50);
+  }
+}
+
 describe(`linearizability of a 3-member ${SUBJECT} cluster under faults`, () => {
-  it(`${SECONDS} s of put/get/cas from 6 clients across kill -9 + restart, isolate + heal, SIGSTOP + SIGCONT cycles`, async () => {
+  it(`put/get/cas from 6 clients across ${CYCLES} cycles of kill -9 + restart, isolate + heal, SIGSTOP + SIGCONT, on leaders and followers`, async () => {
     cluster = await startCluster(SUBJECT, { size: 3, partition: true });
-    const net = cluster.net!;
+    const c = cluster;
+    const net = c.net!;
     const rnd = new Random(SEED);
-    await cluster.waitForLeader();
+    await c.waitForLeader();
     const startedAt = performance.now();
-    const w = (workload = Workload.start({ endpoints: cluster.endpoints, keyPrefix: 'lin/', seed: SEED }));
+    const w = (workload = Workload.start({ endpoints: c.endpoints, keyPrefix: 'lin/', seed: SEED }));
     const events: string[] = [];
     const mark = (what: string) => events.push(`${((performance.now() - startedAt) / 1000).toFixed(1)}s ${what}`);
-    // One fault cycle per CYCLE_SECONDS: kill -9 a member and restart it, isolate one and heal,
-    // pause one and resume it. Even cycles pick the leader each time (failover, a deposed
-    // leader), odd ones a seeded random member. The steps are durations, fractions of a cycle,
-    // so a slow restart stretches its cycle instead of shortening the faults after it.
-    const cycles = Math.max(1, Math.floor(SECONDS / CYCLE_SECONDS));
-    const cycleMs = (SECONDS * 1000) / cycles;
-    const wait = (fraction: number) => sleep(fraction * cycleMs);
-    for (let c = 0; c < cycles; c++) {
-      const pick = async () => (c % 2 === 0 ? cluster!.waitForLeader() : rnd.pick(cluster!.members));
-      const role = c % 2 === 0 ? ' (leader)' : '';
-      await wait(0.15);
-      const killed = await pick();
-      mark(`kill -9 ${killed.name}${role}`);
+    let leaderFaults = 0;
+    let followerFaults = 0;
+
+    /** The leader, or a seeded random follower: the faults of one cycle alternate, and so do the cycles. */
+    const pick = async (onLeader: boolean): Promise<ClusterMember> => {
+      const leader = await c.waitForLeader();
+      if (onLeader) leaderFaults++; else followerFaults++;
+      return onLeader ? leader : rnd.pick(c.members.filter((m) => m !== leader));
+    };
+    /**
+     * The fault on `victim` took effect: if it led, another member now leads (its majority
+     * elected one without it); if it followed, it no longer answers linearizable reads.
+     */
+    const tookEffect = async (victim: ClusterMember, wasLeader: boolean, fault: string): Promise<void> => {
+      if (wasLeader) {
+        await until(`${fault}: another leader than ${victim.name}`, async () => (await c.waitForLeader()) !== victim);
+      } else {
+        await until(`${fault}: ${victim.name} stops answering linearizable reads`, async () => !(await answersLinearizableRead(victim, 1_000)));
+      }
+      mark(`${fault} took effect`);
+    };
+
+    await w.untilAcknowledged(20, 15_000);
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      const leaderFirst = cycle % 2 === 0;
+      // kill -9 and restart.
+      const killOnLeader = leaderFirst;
+      const killed = await pick(killOnLeader);
+      mark(`kill -9 ${killed.name}${killOnLeader ? ' (leader)' : ''}`);
       await killed.kill();
-      await wait(0.15);
+      await tookEffect(killed, killOnLeader, `kill -9 ${killed.name}`);
+      await sleep(FAULT_HOLD_MS);
       const restartStart = performance.now();
       await killed.restart();
       mark(`${killed.name} restarted (${(performance.now() - restartStart).toFixed(0)} ms to ready)`);
-      await wait(0.1);
-      const isolated = await pick();
-      net.isolate(cluster.members.indexOf(isolated));
-      mark(`isolate ${isolated.name}${role}`);
-      await wait(0.2);
+      await w.untilAcknowledged(10, 15_000);
+      await sleep(CALM_MS);
+
+      // Isolate from the peers, then heal.
+      const isolateOnLeader = !leaderFirst;
+      const isolated = await pick(isolateOnLeader);
+      net.isolate(c.members.indexOf(isolated));
+      mark(`isolate ${isolated.name}${isolateOnLeader ? ' (leader)' : ''}`);
+      await tookEffect(isolated, isolateOnLeader, `isolate ${isolated.name}`);
+      await sleep(FAULT_HOLD_MS);
       net.heal();
       mark('heal');
-      await wait(0.05);
+      await w.untilAcknowledged(10, 15_000);
+      await sleep(CALM_MS);
+
       // A paused process keeps its connections and its belief that it leads: when it resumes it
       // must find out it was deposed before it answers from its old state.
-      const paused = await pick();
+      const pauseOnLeader = leaderFirst;
+      const paused = await pick(pauseOnLeader);
       process.kill(paused.pid!, 'SIGSTOP');
-      mark(`SIGSTOP ${paused.name}${role}`);
-      await wait(0.2);
-      process.kill(paused.pid!, 'SIGCONT');
+      mark(`SIGSTOP ${paused.name}${pauseOnLeader ? ' (leader)' : ''}`);
+      try {
+        await tookEffect(paused, pauseOnLeader, `SIGSTOP ${paused.name}`);
+        await sleep(FAULT_HOLD_MS);
+      } finally {
+        process.kill(paused.pid!, 'SIGCONT');
+      }
       mark(`SIGCONT ${paused.name}`);
+      await w.untilAcknowledged(10, 15_000);
+      await sleep(CALM_MS);
     }
-    await wait(0.15);
     const stats = await w.stop();
     workload = undefined;
+    expect(leaderFaults + followerFaults).toBe(3 * CYCLES);
+    expect(leaderFaults, 'faults on a leader').toBeGreaterThan(0);
+    expect(followerFaults, 'faults on a follower').toBeGreaterThan(0);
 
     const history = w.history();
     const t0 = performance.now();
@@ -99,17 +162,17 @@ describe(`linearizability of a 3-member ${SUBJECT} cluster under faults`, () => 
       `checked in ${checkMs.toFixed(0)} ms, ${verdict.stats.steps} steps; faults: ${events.join('; ')}; errors ${JSON.stringify(stats.errors)}`);
     expect(verdict.ok, verdict.ok === false ? verdict.witness.description : JSON.stringify(verdict)).toBe(true);
     expect(w.revisionRegressions()).toEqual([]);
-    // The run did real work on both sides of each fault.
+    // The run did real work on both sides of each fault (writes were acknowledged after each one).
     expect(stats.ok).toBeGreaterThan(100);
     expect(stats.casSucceeded).toBeGreaterThan(0);
     expect(stats.casFailed).toBeGreaterThan(0);
 
-    const states = await waitForConvergence(cluster.endpoints, { timeoutMs: 30_000 });
+    const states = await waitForConvergence(c.endpoints, { timeoutMs: 30_000 });
     expect(new Set(states.map((s) => s.hash)).size, JSON.stringify(states)).toBe(1);
-    for (const m of cluster.members) {
+    for (const m of c.members) {
       expect(await findLostWrites(m.endpoint, w.acknowledged), `acknowledged writes lost on ${m.name}`).toEqual([]);
     }
-  }, SECONDS * 1000 + 90_000);
+  }, CYCLES * 60_000 + 90_000);
 });
 
 describe('the recording path rejects what is not linearizable', () => {

@@ -34,6 +34,10 @@ describe('kill -9 during writes', () => {
       for (const [k, v] of acked) expect(found.get(k), `acknowledged ${k} after crash ${round}`).toBe(v);
 
       let stop = false;
+      // Set just before the kill: a put that fails earlier is a failure of the test, not a crash.
+      let killing = false;
+      const failedBeforeKill: string[] = [];
+      let ackedThisRound = 0;
       const writer = async (w: number) => {
         for (let seq = 0; !stop; seq++) {
           const key = `k/${round}/${w}/${seq}`;
@@ -42,20 +46,28 @@ describe('kill -9 during writes', () => {
             const res = await client.put({ key: Buffer.from(key), value: Buffer.from(value) });
             acked.set(key, value);
             totalAcked++;
+            ackedThisRound++;
             if (res.header!.revision > highestAckedRevision) highestAckedRevision = res.header!.revision;
-          } catch {
-            return; // the server died under us: not acknowledged
+          } catch (err) {
+            if (!killing) failedBeforeKill.push(`${key}: ${(err as Error).message}`);
+            return; // after the kill: the server died under us, not acknowledged
           }
         }
       };
       const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-      await new Promise((r) => setTimeout(r, 150 + rnd.int(1000)));
+      // Let some puts be acknowledged first, then crash at a random moment after that.
+      const until = Date.now() + 30_000;
+      while (ackedThisRound === 0 && failedBeforeKill.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100 + rnd.int(1000)));
+      killing = true;
       await server.kill();
       released ||= server.output().includes('released WAL segments');
       stop = true;
       await Promise.all(writers);
       client.close();
       server = undefined;
+      expect(failedBeforeKill, `puts that failed while the server was up, round ${round}`).toEqual([]);
+      expect(ackedThisRound, `puts acknowledged in round ${round}`).toBeGreaterThan(0);
     }
     server = await startRaftkv({ dataDir, ...SERVER });
     const client = connect(server.endpoint);

@@ -11,6 +11,15 @@ import { removeDir, startPair, startRaftkv, type ServerPair, type ServerProcess 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `done` until it holds; fails after a generous deadline (a wait on an event, not a timing assertion). */
+async function until(what: string, done: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${limitMs} ms`);
+    await sleep(10);
+  }
+}
+
 function createRequest(key: string): etcdserverpb.WatchRequest {
   return {
     createRequest: {
@@ -68,16 +77,18 @@ describe('half-closed streams (etcd 3.4 and raftkv side by side)', () => {
       const stream = s.watch.watch();
       const seen = transcribe(stream, showWatch);
       stream.write(createRequest('hc/a'));
-      await sleep(300);
+      await until(`${s.name}: watch created`, () => seen.includes('watch 0 created'));
       stream.end();
-      await sleep(500); // raftkv used to end the stream with OK here
+      // A grace period, not a deadline: the time a server that ends half-closed streams (raftkv
+      // used to, with OK) gets to do it before the puts.
+      await sleep(500);
       seen.push('-- put');
       await s.kv.put({ key: Buffer.from('hc/a'), value: Buffer.from('1') });
       await s.kv.put({ key: Buffer.from('hc/a'), value: Buffer.from('2') });
-      await sleep(500);
+      await until(`${s.name}: both events`, () => seen.filter((l) => l.startsWith('watch 0 PUT')).length >= 2 || seen.some((l) => l.startsWith('status')));
       seen.push('-- cancel');
       stream.cancel();
-      await sleep(200);
+      await until(`${s.name}: the stream's status`, () => seen.some((l) => l.startsWith('status')));
       return seen;
     });
     expect(got.etcd).toEqual(['watch 0 created', '-- put', 'watch 0 PUT hc/a=1', 'watch 0 PUT hc/a=2', '-- cancel', 'status CANCELLED']);
@@ -91,7 +102,7 @@ describe('half-closed streams (etcd 3.4 and raftkv side by side)', () => {
       const ended = new Promise((resolve) => stream.on('status', resolve));
       stream.write(createRequest('hc/b'));
       stream.end();
-      await sleep(500);
+      await until(`${s.name}: watch created`, () => seen.includes('watch 0 created'));
       await s.kv.put({ key: Buffer.from('hc/b'), value: Buffer.from('x') });
       await ended;
       return seen;
@@ -105,10 +116,11 @@ describe('half-closed streams (etcd 3.4 and raftkv side by side)', () => {
       const stream = s.watch.watch();
       const seen = transcribe(stream, showWatch);
       stream.end();
+      // A grace period for a server that would end the stream (it must not).
       await sleep(800);
       seen.push('-- cancel');
       stream.cancel();
-      await sleep(200);
+      await until(`${s.name}: the stream's status`, () => seen.some((l) => l.startsWith('status')));
       return seen;
     });
     expect(got.etcd).toEqual(['-- cancel', 'status CANCELLED']);

@@ -15,6 +15,15 @@ const ROUNDS = Number(process.env['RAFTKV_WATCH_DIFF_ROUNDS'] ?? 3);
 const KEYS = ['w/a', 'w/b', 'w/c/1', 'w/c/2', 'x'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `done` until it holds; fails after a generous deadline (a wait on an event, not a timing assertion). */
+async function until(what: string, done: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${limitMs} ms`);
+    await sleep(10);
+  }
+}
+
 interface Recorder { stream: ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>; seen: Map<string, unknown[]> }
 
 function record(client: WatchClient): Recorder {
@@ -100,12 +109,25 @@ describe('Watch differential against etcd 3.4', () => {
       ];
       const recorders = watchClients.map((w) => record(w));
       for (const r of recorders) for (const req of watchers) r.stream.write(req);
-      await sleep(500);
+      // Every watch request answered on both before the writes: created (ids 1-5), or refused
+      // (the duplicate id, answered as created and canceled under id -1, as etcd does).
+      const answered = (r: Recorder) => ['1', '2', '3', '4', '5', '-1'].every((id) => (r.seen.get(id) ?? []).some((x) => !('event' in (x as object))));
+      await until('every watch request answered', () => recorders.every(answered));
       for (const w of writes.slice(before)) for (const c of clients) await w(c);
       for (const r of recorders) r.stream.write({ cancelRequest: { watchId: 2n } });
       await clients[0]!.put({ key: Buffer.from('w/a'), value: Buffer.from('after-cancel') });
       await clients[1]!.put({ key: Buffer.from('w/a'), value: Buffer.from('after-cancel') });
-      await sleep(800);
+      // A last write that watcher 4 (every key, deletes only) sees: once it arrived, so did
+      // everything before it.
+      for (const c of clients) {
+        await c.put({ key: Buffer.from('w/zz-end'), value: Buffer.from('end') });
+        await c.deleteRange({ key: Buffer.from('w/zz-end') });
+      }
+      await until('the last delete seen by watcher 4', () => recorders.every((r) => JSON.stringify(r.seen.get('4') ?? []).includes('w/zz-end')));
+      // Other watchers of the stream may be a batch behind watcher 4: give them until they agree
+      // (the comparison below says what differs if they never do).
+      const snapshot = () => recorders.map((r) => JSON.stringify(Object.fromEntries([...r.seen].sort())));
+      await until('the watchers to agree', () => { const [a, b] = snapshot(); return a === b; }, 5_000).catch(() => undefined);
       for (const r of recorders) r.stream.end();
       const [want, got] = recorders.map((r) => Object.fromEntries([...r.seen].sort()));
       expect(Object.keys(want!).length).toBeGreaterThan(3);

@@ -9,6 +9,15 @@ import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/t
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `done` until it holds; fails after a generous deadline (a wait on an event, not a timing assertion). */
+async function until(what: string, done: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${limitMs} ms`);
+    await sleep(20);
+  }
+}
+
 describe('watch fragmentation', () => {
   let servers: ServerProcess[];
   beforeAll(async () => {
@@ -29,11 +38,12 @@ describe('watch fragmentation', () => {
       stream.on('data', (r: etcdserverpb.WatchResponse) => responses.push(r));
       stream.on('error', () => undefined);
       stream.write({ createRequest: { key: Buffer.from('f/'), rangeEnd: Buffer.from('f0'), startRevision: 0n, progressNotify: false, filters: [], prevKv: true, watchId: 0n, fragment: true } });
-      await sleep(300);
+      await until('the watch is created', () => responses.some((r) => r.created));
       const txn = (v: string) => txnRequest({ success: Array.from({ length: 60 }, (_, i) => ({ requestPut: putRequest({ key: Buffer.from(`f/${i}`), value: Buffer.alloc(20_000, v) }) })) });
       await kv.txn(txn('a'));
       await kv.txn(txn('b'));
-      await sleep(1500);
+      // Both txns' 120 events, in whatever fragments the server chose.
+      await until('120 events', () => responses.reduce((n, r) => n + r.events.length, 0) >= 120, 30_000);
       stream.end();
       client.close();
       kv.close();

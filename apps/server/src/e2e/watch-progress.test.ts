@@ -7,6 +7,15 @@ import { connect } from '@raftkv/testkit';
 import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `done` until it holds; fails after a generous deadline (a wait on an event, not a timing assertion). */
+async function until(what: string, done: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${limitMs} ms`);
+    await sleep(20);
+  }
+}
 const create = (watchId: bigint, progressNotify: boolean): etcdserverpb.WatchRequest => ({
   createRequest: { key: Buffer.from('p/'), rangeEnd: Buffer.from('p0'), startRevision: 0n, progressNotify, filters: [], prevKv: false, watchId, fragment: false },
 });
@@ -35,9 +44,11 @@ describe('watch progress notifications', () => {
       stream.on('error', () => undefined);
       stream.write(create(1n, true));
       stream.write(create(2n, false));
-      await sleep(1500);
+      const periodicSoFar = () => got.filter((r) => !r.created && r.events.length === 0 && r.watchId === 1n).length;
+      // Two periodic notifications (every 400 ms here), then the answer to a request.
+      await until('two periodic progress notifications', () => periodicSoFar() >= 2);
       stream.write({ progressRequest: {} });
-      await sleep(300);
+      await until('the answer to the progress request', () => got.some((r) => !r.created && r.events.length === 0 && r.watchId === -1n));
       stream.end();
       client.close();
       kv.close();

@@ -3,12 +3,11 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { originByRemoteAddress } from './connection-origin.js';
 import { FaultProxy, type FaultProxyOptions } from './fault-proxy.js';
-import { dial, quiet, read, recordingServer, until, type RecordingServer } from './loopback-fixtures.js';
+import { dial, pending, read, recordingServer, heldAtProxy, until, type RecordingServer } from './loopback-fixtures.js';
 import { freePort } from '../processes/ports.js';
 import { Random } from '../random.js';
 
 // Long enough for a loopback round trip on a loaded machine to show up if it were going to.
-const QUIET_MS = 150;
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -98,8 +97,10 @@ describe('FaultProxy blackhole', () => {
     b.write('held-b');
     const aReply = read(a, 'held-a'.length);
     const bReply = read(b, 'held-b'.length);
-    expect(await quiet(aReply, QUIET_MS)).toBe('quiet');
-    expect(await quiet(bReply, 1)).toBe('quiet');
+    // Both writes arrived at the proxy and sit unread: held, so no echo can have come back.
+    await until(() => heldAtProxy(proxy) === 12, 'both writes held at the proxy');
+    expect(await pending(aReply)).toBe('pending');
+    expect(await pending(bReply)).toBe('pending');
     expect(target.received().toString()).toBe('hello');
     expect(target.accepted).toBe(1); // the target is not even dialed for b
     expect(a.destroyed || b.destroyed).toBe(false);
@@ -119,7 +120,8 @@ describe('FaultProxy blackhole', () => {
     proxy.blackhole();
     s.write('last');
     s.end();
-    await quiet(new Promise(() => {}), QUIET_MS);
+    // 'last' sits unread at the proxy, and the FIN behind it: the proxy cannot have seen it.
+    await until(() => heldAtProxy(proxy, s.localPort) >= 4, "'last' held at the proxy");
     expect(target.ended).toBe(0);
     expect(target.received().toString()).toBe('x');
     proxy.pass();
@@ -136,7 +138,7 @@ describe('FaultProxy blackhole', () => {
     const payload = randomBytes(8 * 1024 * 1024);
     // More than the socket buffers take: the dialer's write is buffered by Node, not refused.
     expect(s.write(payload)).toBe(false);
-    await quiet(new Promise(() => {}), QUIET_MS);
+    await until(() => heldAtProxy(proxy, s.localPort) > 0, 'the payload held at the proxy');
     expect(target.received().length).toBe(1);
     proxy.pass();
     await until(() => target.received().length === 1 + payload.length, 'all 8 MiB to arrive', 10_000);
@@ -268,7 +270,8 @@ describe('FaultProxy per-origin modes', () => {
     const oneReply = read(one, 4);
     await echoes(two, 'two-still-works');
     await echoes(await open('127.0.0.1'), 'unknown-origin-passes');
-    expect(await quiet(oneReply, QUIET_MS)).toBe('quiet');
+    await until(() => heldAtProxy(proxy, one.localPort) >= 4, "member-1's write held at the proxy");
+    expect(await pending(oneReply)).toBe('pending');
 
     proxy.setOriginMode('member-1', undefined);
     expect(await oneReply).toEqual({ kind: 'data', data: Buffer.from('held') });

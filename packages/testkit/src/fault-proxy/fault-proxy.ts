@@ -56,6 +56,11 @@ export interface FaultProxyStats {
   readonly bytesFromTarget: number;
   /** Bytes read from one side and not yet written to the other (delayed or held), now. */
   readonly bytesQueued: number;
+  /**
+   * Bytes that arrived on the proxy's sockets and that it has not read yet, now: Node's buffers
+   * of paused sockets (`blackhole` reads nothing). More may wait in the kernel's receive queues.
+   */
+  readonly bytesUnread: number;
   /** Accepted connections per origin label; unknown origins under `''`. */
   readonly connectionsByOrigin: ReadonlyMap<string, number>;
 }
@@ -150,8 +155,12 @@ export class FaultProxy {
 
   get stats(): FaultProxyStats {
     let bytesQueued = 0;
-    for (const c of this.connections) bytesQueued += c.queuedBytes;
-    return { ...this.counters, connectionsOpen: this.connections.size, bytesQueued,
+    let bytesUnread = 0;
+    for (const c of this.connections) {
+      bytesQueued += c.queuedBytes;
+      bytesUnread += c.unreadBytes;
+    }
+    return { ...this.counters, connectionsOpen: this.connections.size, bytesQueued, bytesUnread,
       connectionsByOrigin: new Map(this.counters.connectionsByOrigin) };
   }
 
@@ -249,6 +258,10 @@ class ProxiedConnection {
 
   get queuedBytes(): number {
     return (this.toTarget?.queuedBytes ?? 0) + (this.fromTarget?.queuedBytes ?? 0);
+  }
+
+  get unreadBytes(): number {
+    return this.client.readableLength + (this.target?.readableLength ?? 0);
   }
 
   start(origin: string | undefined): void {

@@ -6,7 +6,7 @@ import {
 } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FaultProxy } from './fault-proxy.js';
-import { quiet } from './loopback-fixtures.js';
+import { pending, heldAtProxy, until } from './loopback-fixtures.js';
 
 const identity = (b: Buffer): Buffer => b;
 const service: ServiceDefinition = {
@@ -47,9 +47,13 @@ describe('gRPC through a FaultProxy', () => {
   it('a call made during a blackhole completes on the same connection after the heal', async () => {
     const { proxy, echo } = await setup();
     expect(await echo('warm')).toBe('warm');
+    const forwarded = proxy.stats.bytesToTarget;
     proxy.blackhole();
     const held = echo('held');
-    expect(await quiet(held, 150)).toBe('quiet');
+    // The request reached the proxy and sits there unread: the call cannot have completed.
+    await until(() => heldAtProxy(proxy) > 0, 'the request held at the proxy');
+    expect(await pending(held)).toBe('pending');
+    expect(proxy.stats.bytesToTarget).toBe(forwarded);
     proxy.pass();
     expect(await held).toBe('held');
     // One TCP connection throughout: the HTTP/2 session survived the hold.

@@ -1,5 +1,7 @@
 // Loopback servers and clients for the fault proxy's own tests.
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { FaultProxy } from './fault-proxy.js';
 
 /** A target that records what it receives and, if asked, echoes it back. */
 export interface RecordingServer {
@@ -65,7 +67,7 @@ export type ReadOutcome = { kind: 'data'; data: Buffer } | { kind: 'reset'; code
 
 /**
  * Reads until `n` bytes have arrived, or the socket errors or ends first. Never settles while
- * nothing happens: pair it with `quiet` to check that nothing arrives.
+ * nothing happens: pair it with `heldAtProxy` and `pending` to check that nothing arrives.
  */
 export function read(socket: Socket, n: number): Promise<ReadOutcome> {
   return new Promise((resolve) => {
@@ -101,25 +103,43 @@ export function read(socket: Socket, n: number): Promise<ReadOutcome> {
   });
 }
 
-/**
- * Resolves `'quiet'` if `p` has not settled after `ms`, else `p`'s value. For absence checks:
- * a slow machine can only make an absence check pass late, never fail it.
- */
-export async function quiet<T>(p: Promise<T>, ms: number): Promise<T | 'quiet'> {
-  let timer: NodeJS.Timeout | undefined;
-  const q = new Promise<'quiet'>((resolve) => { timer = setTimeout(() => resolve('quiet'), ms); });
-  try {
-    return await Promise.race([p, q]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Polls `predicate` every few ms until it holds; throws after `limitMs`. */
-export async function until(predicate: () => boolean, what: string, limitMs = 5_000): Promise<void> {
+export async function until(predicate: () => boolean, what: string, limitMs = 10_000): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * Bytes that arrived at `proxy` and that it has not read, optionally only on connections dialed
+ * from local port `fromPort`: those in the kernel's receive queues of its accepted sockets (from
+ * /proc/net/tcp) and those in Node's buffers of its paused sockets (`stats.bytesUnread`, over all
+ * connections); 0 until every accepted connection was given its origin. A proxy in `blackhole`
+ * reads nothing: once the bytes a test sent are counted here they are held, and cannot have
+ * reached the target. Linux only.
+ */
+export function heldAtProxy(proxy: FaultProxy, fromPort?: number): number {
+  // Not before every accepted connection was given its origin, and so its mode.
+  const stats = proxy.stats;
+  let classified = 0;
+  for (const n of stats.connectionsByOrigin.values()) classified += n;
+  if (classified < stats.connectionsAccepted) return 0;
+  let inKernel = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const [local, remote, state, queues] = [f[1]!, f[2]!, f[3]!, f[4]!];
+    if (state === '0A') continue; // the listener itself
+    if (parseInt(local.split(':')[1]!, 16) !== proxy.port) continue;
+    if (fromPort !== undefined && parseInt(remote.split(':')[1]!, 16) !== fromPort) continue;
+    inKernel += parseInt(queues.split(':')[1]!, 16);
+  }
+  return inKernel + stats.bytesUnread;
+}
+
+/** `'pending'` if `p` has not settled by now (a turn of the event loop), else its value. */
+export async function pending<T>(p: Promise<T>): Promise<T | 'pending'> {
+  return Promise.race([p, new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')))]);
 }

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial, quiet, read, recordingServer, type ReadOutcome } from './loopback-fixtures.js';
+import { dial, pending, read, recordingServer, heldAtProxy, until, type ReadOutcome } from './loopback-fixtures.js';
+import type { FaultProxy } from './fault-proxy.js';
 import { Partition, type PartitionOptions } from './partition.js';
 
-const QUIET_MS = 150;
 const MEMBER_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
 const cleanup: (() => unknown)[] = [];
@@ -23,7 +23,7 @@ async function cluster(opts: Omit<PartitionOptions, 'members'> = {}): Promise<Pa
   return net;
 }
 
-interface Probe { socket?: Socket; outcome: Promise<ReadOutcome | { kind: 'refused' }> }
+interface Probe { socket?: Socket; proxy: FaultProxy; outcome: Promise<ReadOutcome | { kind: 'refused' }> }
 
 /** Member `from` dials member `to`'s peer URL and sends a ping; the outcome is the echo, a reset, or never. */
 async function probe(net: Partition, from: number | string, to: number): Promise<Probe> {
@@ -34,18 +34,24 @@ async function probe(net: Partition, from: number | string, to: number): Promise
   } catch (err) {
     // A drop can reset a connection before the dialer's connect callback runs.
     expect(err).toMatchObject({ code: 'ECONNRESET' });
-    return { outcome: Promise.resolve({ kind: 'reset', code: 'ECONNRESET' }) };
+    return { proxy: net.proxies[to]!, outcome: Promise.resolve({ kind: 'reset', code: 'ECONNRESET' }) };
   }
   socket.on('error', () => {});
   cleanup.push(() => socket.destroy());
   socket.write('ping');
-  return { socket, outcome: read(socket, 4) };
+  return { socket, proxy: net.proxies[to]!, outcome: read(socket, 4) };
+}
+
+/** Waits until the probe's ping sits unread at the proxy (held), then whether it is still unanswered. */
+async function held(p: Probe): Promise<unknown> {
+  await until(() => heldAtProxy(p.proxy, p.socket!.localPort) >= 4, 'the ping held at the proxy');
+  return pending(p.outcome);
 }
 
 const PING: ReadOutcome = { kind: 'data', data: Buffer.from('ping') };
 const RESET: ReadOutcome = { kind: 'reset', code: 'ECONNRESET' };
 
-/** Probes every ordered pair at once; links expected cut are checked for silence over one quiet period. */
+/** Probes every ordered pair at once; a link expected cut must hold its ping (see `held`). */
 async function matrix(net: Partition): Promise<Map<string, Probe>> {
   const probes = new Map<string, Probe>();
   for (let i = 0; i < net.size; i++) {
@@ -57,11 +63,11 @@ async function matrix(net: Partition): Promise<Map<string, Probe>> {
 async function expectLinks(probes: Map<string, Probe>, cut: string[], cutOutcome: 'held' | 'reset'): Promise<void> {
   const outcomes = new Map<string, unknown>();
   await Promise.all([...probes].map(async ([link, p]) => {
-    if (cut.includes(link) && cutOutcome === 'held') outcomes.set(link, await quiet(p.outcome, QUIET_MS));
+    if (cut.includes(link) && cutOutcome === 'held') outcomes.set(link, await held(p));
     else outcomes.set(link, await p.outcome);
   }));
   const expected = new Map([...probes.keys()].map((link) =>
-    [link, cut.includes(link) ? (cutOutcome === 'held' ? 'quiet' : RESET) : PING]));
+    [link, cut.includes(link) ? (cutOutcome === 'held' ? 'pending' : RESET) : PING]));
   expect(outcomes).toEqual(expected);
 }
 
@@ -116,7 +122,7 @@ describe('Partition', () => {
     net.setMemberPid(1, process.pid);
     expect(await (await probe(net, '127.0.0.1', 0)).outcome).toEqual(PING);
     net.isolate(1);
-    expect(await quiet((await probe(net, '127.0.0.1', 0)).outcome, QUIET_MS)).toBe('quiet');
+    expect(await held(await probe(net, '127.0.0.1', 0))).toBe('pending');
     // After a "restart" under another pid, this process is no longer member 1: unknown, reset.
     net.setMemberPid(1, 2 ** 22 + 1);
     net.heal();

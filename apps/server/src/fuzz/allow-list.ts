@@ -2,6 +2,7 @@
 // default because they hit a finding already reported (so a long run can go deeper).
 import { status } from '@grpc/grpc-js';
 import type { FuzzRequest } from './generate.js';
+import type { StreamDiff } from './stream-compare.js';
 import type { Outcome } from './wire.js';
 
 export interface Allowed {
@@ -63,6 +64,45 @@ export const ALLOW_LIST: readonly Allowed[] = [
     matches: (m, _etcd, raftkv, _mutated, req) => (m === 'MemberAdd' || m === 'MemberUpdate')
       && raftkv.code === status.INVALID_ARGUMENT && raftkv.details === 'etcdserver: given member URLs are invalid'
       && ((req?.['peerURLs'] as string[] | undefined) ?? []).some((u) => Number(/:(\d+)$/.exec(u)?.[1] ?? 0) > 65_535),
+  },
+  {
+    id: 'txn-ignore-flag-after-delete-with-missing-lease',
+    why: 'A txn put with ignore_value/ignore_lease of a key deleted earlier in the same txn (etcd panics applying it when ' +
+      'the rest is valid: docs/compatibility.md) and a lease that does not exist: etcd checks the key against the state ' +
+      'before the txn (it exists), then the lease ("requested lease not found"); raftkv refuses the key first ("key not ' +
+      'found"). Both refuse the txn; only which refusal differs.',
+    matches: (m, etcd, raftkv) => m === 'Txn' && etcd.code === status.NOT_FOUND && etcd.details === 'etcdserver: requested lease not found'
+      && raftkv.code === status.INVALID_ARGUMENT && raftkv.details === 'etcdserver: key not found',
+  },
+];
+
+/** A difference in a compared stream (stream-compare.ts) that the fuzzer accepts, and why. */
+export interface StreamAllowed {
+  readonly id: string;
+  readonly why: string;
+  matches(stream: 'Watch' | 'LeaseKeepAlive', diff: StreamDiff, mutated: boolean): boolean;
+}
+
+export const STREAM_ALLOW_LIST: readonly StreamAllowed[] = [
+  {
+    id: 'watch-negative-start-revision',
+    why: 'etcd 3.4 compares a negative start revision with its compacted revision (-1 when never compacted): the ' +
+      'watcher is canceled as compacted, or replays all history at exactly -1; raftkv watches from the next ' +
+      'revision, as for 0 (docs/compatibility.md).',
+    matches: (_s, d) => d.create !== undefined && d.create.startRevision < 0n,
+  },
+  {
+    id: 'stream-decode-error-wording',
+    why: 'A stream message that does not decode ends the stream with INTERNAL on both: grpc-go says "grpc: failed to ' +
+      'unmarshal the received message <proto error>", grpc-js (raftkv) "Error deserializing request".',
+    matches: (_s, d) => d.end !== undefined && d.end.etcd?.code === status.INTERNAL && d.end.raftkv?.code === status.INTERNAL
+      && d.end.etcd.details.startsWith('grpc: failed to unmarshal the received message'),
+  },
+  {
+    id: 'stream-ok-wording',
+    why: 'A stream the server ends with OK (LeaseKeepAlive after a half-close): grpc-go sends no status message, grpc-js ' +
+      'sends "OK". Clients read the code.',
+    matches: (_s, d) => d.end !== undefined && d.end.etcd?.code === status.OK && d.end.raftkv?.code === status.OK,
   },
 ];
 

@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'restart-every': { type: 'string', default: '20' },
     'no-skip-known': { type: 'boolean', default: false },
     out: { type: 'string' },
+    mix: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -23,11 +24,17 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`usage: node apps/server/dist/fuzz/cli.js [--seed N] [--requests N | --batches N] [--batch-size N]
        [--cluster] [--restart-every K] [--no-skip-known] [--out findings.json] [--quiet]
+       [--mix unary=80,mutated=12,stream=3,h2=3,peer=2]  (relative weights of item kinds; default shown)
 Batch b uses seed N+b: replay one batch with --seed <its seed> --batches 1.\n`);
   process.exit(0);
 }
 
 const seed = Number(values.seed);
+const mix = Object.fromEntries((values.mix ?? '').split(',').filter(Boolean).map((kv) => {
+  const [k, v] = kv.split('=');
+  if (!['unary', 'mutated', 'stream', 'h2', 'peer'].includes(k!) || !(Number(v) >= 0)) throw new Error(`--mix: bad entry ${kv}`);
+  return [k!, Number(v)];
+}));
 const batchSize = Number(values['batch-size']);
 const batches = values.batches !== undefined ? Number(values.batches)
   : Math.ceil(Number(values.requests ?? 1000) / batchSize);
@@ -45,7 +52,7 @@ process.on('SIGTERM', onSignal);
 const started = Date.now();
 const result = await runFuzz({
   seed, batches, batchSize, cluster: values.cluster, restartEvery: Number(values['restart-every']),
-  skipKnown: !values['no-skip-known'],
+  skipKnown: !values['no-skip-known'], mix,
   log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
   stopRequested: () => stop,
 });

@@ -1,6 +1,6 @@
 // The short form of the fuzzer for CI: a fixed list of seeds against one raftkv and the reference
 // etcd. Fails on any crash, failed restart, lost write, divergence, or code/message mismatch not
-// in ALLOW_LIST (allow-list.ts). The long form is `pnpm fuzz -- --requests 100000 --seed 1`.
+// in ALLOW_LIST (allow-list.ts), or stream answer that differs from etcd's (STREAM_ALLOW_LIST). The long form is `pnpm fuzz -- --requests 100000 --seed 1`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FuzzRunner } from './runner.js';
 import { summaryText } from './report.js';
@@ -8,6 +8,10 @@ import { summaryText } from './report.js';
 /** Seeds of the batches CI runs; a seed that once found a bug stays here. */
 const SEEDS = [1, 2, 3, 7, 42, 101, 118, 1000, 1006, 1078, 5005, 5035];
 const BATCH_SIZE = 40;
+/** Stream-heavy batches: Watch and LeaseKeepAlive scripts, each compared with etcd's answers (stream-compare.ts). */
+const STREAM_SEEDS = [11, 12, 13];
+const STREAM_MIX = { unary: 10, mutated: 2, stream: 30, h2: 1, peer: 1 };
+const STREAM_BATCH_SIZE = 10;
 
 describe('fuzz (short form)', () => {
   let runner: FuzzRunner | undefined;
@@ -22,6 +26,7 @@ describe('fuzz (short form)', () => {
   it('no crash, lost write, divergence or unexplained mismatch on the CI seeds', async () => {
     const r = runner!;
     for (const seed of SEEDS) await r.runBatch(seed);
+    for (const seed of STREAM_SEEDS) await r.runBatch(seed, STREAM_MIX, STREAM_BATCH_SIZE);
     await r.crashRestartCheck('at the end');
     const all = r.findings.all();
     const summary = summaryText(r.counters, all, [SEEDS[0]!, SEEDS[SEEDS.length - 1]!]);
@@ -29,5 +34,9 @@ describe('fuzz (short form)', () => {
     // want (docs/compatibility.md); a raftkv OK to such a request is still a finding.
     const findings = all.filter((f) => !(f.kind === 'etcd-not-total' && f.raftkv !== undefined && !f.raftkv.startsWith('OK')));
     expect(findings.map((f) => `[${f.kind}] ${f.signature} (${f.where})`), summary).toEqual([]);
+    // The stream comparison ran: streams, with created/canceled responses and events, and keepalive answers.
+    expect(r.counters.compared.get('streams:Watch') ?? 0, summary).toBeGreaterThan(0);
+    expect(r.counters.compared.get('watch events') ?? 0, summary).toBeGreaterThan(0);
+    expect(r.counters.compared.get('stream responses:LeaseKeepAlive') ?? 0, summary).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -80,6 +80,8 @@ export class Findings {
 export class Counters {
   readonly sent = new Map<string, number>();
   readonly codes = new Map<string, number>();
+  /** What was compared with etcd beyond unary answers (streams, their responses and events, membership). */
+  readonly compared = new Map<string, number>();
   skippedKnown = 0;
   crashes = 0;
   restarts = 0;
@@ -103,6 +105,10 @@ export function summaryText(c: Counters, findings: Finding[], seeds: [number, nu
   lines.push(`  crashes ${c.crashes}, restarts ${c.restarts}, fresh resets ${c.resets}, skipped as known ${c.skippedKnown}`);
   lines.push('  sent per method:');
   for (const [k, v] of [...c.sent].sort()) lines.push(`    ${k.padEnd(28)} ${v}`);
+  if (c.compared.size > 0) {
+    lines.push('  compared with etcd:');
+    for (const [k, v] of [...c.compared].sort()) lines.push(`    ${k.padEnd(28)} ${v}`);
+  }
   lines.push('  answers by code (server code):');
   for (const [k, v] of [...c.codes].sort()) lines.push(`    ${k.padEnd(40)} ${v}`);
   lines.push(`  findings: ${findings.length}`);

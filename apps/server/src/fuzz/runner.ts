@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { removeDir } from '@raftkv/testkit';
-import { ALLOW_LIST, KNOWN, KNOWN_ETCD_PANICS } from './allow-list.js';
+import { ALLOW_LIST, KNOWN, KNOWN_ETCD_PANICS, STREAM_ALLOW_LIST } from './allow-list.js';
 import {
   applyMutations, LEARNER, mutationArb, NEVER_LEASES, PEER, POOL_LEASES, POOL_MIN_TTL, POOL_TTL, requestArb, SELF, type FuzzRequest, type Mutation,
 } from './generate.js';
@@ -16,8 +16,9 @@ import { h2ScriptArb, sendH2, type H2Script } from './h2.js';
 import { methodSpec, NEVER_MUTATED, type MethodSpec } from './methods.js';
 import { peerCallArb, sendPeerCall, type PeerCall, type PeerIds } from './peer.js';
 import { Counters, Findings, outcomeText, replayForm, shape, summaryText, type Finding } from './report.js';
-import { crashExcerpt, startSingle, startSubject, type Member, type Subject } from './servers.js';
-import { runStream, streamScriptArb, type StreamScript } from './streams.js';
+import { crashExcerpt, startReference, startSubject, type Member, type Subject } from './servers.js';
+import { compareKeepAlive, compareWatch, type KeepAliveRecord, type WatchRecord } from './stream-compare.js';
+import { runStream, runStreamPair, streamScriptArb, type StreamScript, type StreamWrite } from './streams.js';
 import { CODE_NAMES, RawClient, type Outcome } from './wire.js';
 
 export type Item =
@@ -143,17 +144,19 @@ function grantsShortPoolLease(bytes: Buffer): boolean {
   }
 }
 
+const ETCD_HEALTH_INTERVAL_MS = 5000;
 const MEMBERSHIP_CHANGES = new Set(['MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote']);
 const MEMBERSHIP_METHODS = new Set([...MEMBERSHIP_CHANGES, 'MemberList']);
 
 export class FuzzRunner {
   readonly counters = new Counters();
   readonly findings = new Findings();
-  private etcd!: Member;
+  /** The reference: one etcd, or (with `cluster`) a 3-member etcd cluster beside the 3 raftkv members. */
+  private reference!: Subject;
   private subject!: Subject;
-  private etcdClient!: RawClient;
+  private etcdClients: RawClient[] = [];
   private clients: RawClient[] = [];
-  private etcdId = 0n;
+  private etcdIds: bigint[] = [];
   private raftkvIds: bigint[] = [];
   private clusterId = 0n;
   /** Services raftkv answers UNIMPLEMENTED: sent to raftkv only (to check it stays up). */
@@ -181,23 +184,42 @@ export class FuzzRunner {
   // ------------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
-    const [etcd, subject] = await Promise.all([startSingle('etcd'), startSubject(this.opts.cluster)]);
-    this.etcd = etcd;
+    const [reference, subject] = await Promise.all([startReference(this.opts.cluster), startSubject(this.opts.cluster)]);
+    this.reference = reference;
     this.subject = subject;
-    this.etcdClient = new RawClient(etcd.endpoint);
+    this.etcdClients = reference.members.map((m) => new RawClient(m.endpoint));
     this.clients = subject.members.map((m) => new RawClient(m.endpoint));
+    const started = Date.now();
     await this.learnIds();
     await this.grantPool();
     await this.probeServices();
+    // etcd refuses membership changes as "unhealthy cluster" until every voter has been connected
+    // for its health interval (5 s, isConnectedFullySince); raftkv asks only that they are
+    // connected (docs/compatibility.md). Membership answers compare from then on.
+    if (this.opts.cluster) await sleep(Math.max(0, ETCD_HEALTH_INTERVAL_MS + 500 - (Date.now() - started)));
   }
 
   async close(): Promise<void> {
-    this.etcdClient?.close();
-    for (const c of this.clients) c.close();
-    await Promise.all([
-      this.etcd ? this.etcd.kill().then(() => removeDir(this.etcd.dataDir)) : undefined,
-      this.subject?.close(),
-    ]);
+    for (const c of [...this.etcdClients, ...this.clients]) c.close();
+    await Promise.all([this.reference?.close(), this.subject?.close()]);
+  }
+
+  /** etcd member 0: the one the checks use. */
+  private get etcd(): Member {
+    return this.reference.members[0]!;
+  }
+
+  private get etcdClient(): RawClient {
+    return this.etcdClients[0]!;
+  }
+
+  /** The etcd member in the place of raftkv member i (the same index). */
+  private etcdClientFor(i: number): RawClient {
+    return this.etcdClients[i % this.etcdClients.length]!;
+  }
+
+  private allAlive(): boolean {
+    return this.reference.members.every((m) => m.alive()) && this.subject.members.every((m) => m.alive());
   }
 
   /** Both sides fresh (new data dirs): after a failed restart or a divergence, to compare again. */
@@ -219,7 +241,7 @@ export class FuzzRunner {
         await sleep(200);
       }
     };
-    this.etcdId = (await status1(this.etcdClient)).header?.memberId ?? 0n;
+    this.etcdIds = (await Promise.all(this.etcdClients.map(status1))).map((s) => s.header?.memberId ?? 0n);
     const st = await Promise.all(this.clients.map(status1));
     this.raftkvIds = st.map((s) => s.header?.memberId ?? 0n);
     this.clusterId = st[0]?.header?.clusterId ?? 0n;
@@ -279,8 +301,9 @@ export class FuzzRunner {
     return { counters: this.counters, findings, seeds: [seed, last], summary: summaryText(this.counters, findings, [seed, last]) };
   }
 
-  async runBatch(batchSeed: number): Promise<void> {
-    const items = generateBatch(batchSeed, this.opts.batchSize, this.opts.mix);
+  /** One batch; `mix` and `size` override the options' (CI's short form runs stream-heavy batches too). */
+  async runBatch(batchSeed: number, mix = this.opts.mix, size = this.opts.batchSize): Promise<void> {
+    const items = generateBatch(batchSeed, size, mix);
     this.tainted = false;
     for (let i = 0; i < items.length; i++) {
       const where = `seed ${batchSeed} item ${i}`;
@@ -299,12 +322,7 @@ export class FuzzRunner {
     switch (item.kind) {
       case 'unary': return this.runUnary(item.request, undefined, item.member, where);
       case 'mutated': return this.runUnary(item.request, item.mutations, item.member, where);
-      case 'stream': {
-        this.counters.inc(this.counters.sent, `stream:${item.script.stream}`);
-        const res = await runStream(this.member(item.member).endpoint, item.script, 600);
-        this.counters.inc(this.counters.codes, `raftkv stream ${item.script.stream} ${res.status === undefined ? 'no-status' : CODE_NAMES[res.status]}`);
-        return;
-      }
+      case 'stream': return this.runStreamItem(item.script, item.member, where);
       case 'h2': {
         this.counters.inc(this.counters.sent, `h2:${item.listener}`);
         const m = this.member(item.member);
@@ -322,22 +340,86 @@ export class FuzzRunner {
     }
   }
 
+  /**
+   * A stream script. One that reads its answers runs on etcd and raftkv side by side and their
+   * answers are compared (stream-compare.ts); one that never reads (or any, after a mismatch
+   * changed one side's state) runs on raftkv only, to check it survives. The workload's writes
+   * go to both either way.
+   */
+  private async runStreamItem(script: StreamScript, memberIdx: number, where: string): Promise<void> {
+    this.counters.inc(this.counters.sent, `stream:${script.stream}`);
+    const idx = memberIdx % this.subject.members.length;
+    const writes = (w: StreamWrite): Promise<void> => this.runStreamWrite(w, idx, where);
+    if (!script.read || this.tainted) {
+      const res = await runStream(this.member(idx).endpoint, script, 600, writes);
+      this.counters.inc(this.counters.codes, `raftkv stream ${script.stream} ${res.status === undefined ? 'no-status' : CODE_NAMES[res.status]}`);
+      return;
+    }
+    this.counters.inc(this.counters.compared, `streams:${script.stream}`);
+    const etcdMember = this.reference.members[idx % this.reference.members.length]!;
+    const res = await runStreamPair({ etcd: etcdMember.endpoint, raftkv: this.member(idx).endpoint }, script, writes);
+    const endName = (e: { code: number } | undefined): string => (e === undefined ? 'open' : CODE_NAMES[e.code] ?? `${e.code}`);
+    this.counters.inc(this.counters.codes, `etcd stream ${script.stream} ${endName(res.etcd.end)}`);
+    this.counters.inc(this.counters.codes, `raftkv stream ${script.stream} ${endName(res.raftkv.end)}`);
+    // A process that died ended its stream: the crash check records that, not a stream difference.
+    if (!this.allAlive() || this.tainted) return;
+    const diffs = script.stream === 'Watch'
+      ? compareWatch(res.etcd as WatchRecord, res.raftkv as WatchRecord)
+      : compareKeepAlive(res.etcd as KeepAliveRecord, res.raftkv as KeepAliveRecord);
+    const mutated = script.steps.some((s) => s.kind === 'send' && s.mutations.length > 0);
+    this.counters.inc(this.counters.compared, `stream responses:${script.stream}`, res.etcd.responses.length);
+    if (script.stream === 'Watch') {
+      const events = (res.etcd as WatchRecord).responses.reduce((n, r) => n + r.events.length, 0);
+      this.counters.inc(this.counters.compared, 'watch events', events);
+    }
+    for (const d of diffs) {
+      if (STREAM_ALLOW_LIST.some((a) => a.matches(script.stream, d, mutated))) continue;
+      this.findings.add({
+        kind: 'mismatch', signature: `stream ${script.stream}${mutated ? ' (mutated)' : ''}: ${shape(d.what)}`, where, method: script.stream,
+        request: replayForm(script), detail: d.detail,
+      });
+    }
+  }
+
+  /** One write of a stream's workload, on both servers; different outcomes are a finding. */
+  private async runStreamWrite(w: StreamWrite, idx: number, where: string): Promise<void> {
+    let method: string;
+    let req: Record<string, unknown>;
+    if (w.op === 'put') [method, req] = ['Put', { key: w.key, value: w.value, lease: w.lease }];
+    else if (w.op === 'delete') [method, req] = ['DeleteRange', { key: w.key, rangeEnd: w.rangeEnd }];
+    else {
+      const value = Buffer.alloc(w.valueBytes, 0x62);
+      [method, req] = ['Txn', { success: w.keys.map((key) => ({ requestPut: { key, value } })) }];
+    }
+    const spec = methodSpec(method);
+    const bytes = spec.encode(req);
+    this.counters.inc(this.counters.sent, `stream workload:${method}`);
+    const [e, k] = await Promise.all([this.etcdClientFor(idx).unary(spec.path, bytes, this.deadlineMs), this.raftkvClient(idx).unary(spec.path, bytes, this.deadlineMs)]);
+    if (e.code === k.code && e.details === k.details) return;
+    if (e.code === 0 || k.code === 0) this.tainted = true;
+    this.findings.add({
+      kind: 'mismatch', signature: `stream workload ${method}: etcd ${shape(outcomeText(e))} / raftkv ${shape(outcomeText(k))}`, where, method,
+      request: replayForm(req), etcd: outcomeText(e), raftkv: outcomeText(k),
+    });
+  }
+
   /** Placeholders (SELF, LEARNER, PEER) replaced with that server's member IDs. */
-  private async resolve(r: FuzzRequest, side: 'etcd' | number): Promise<Record<string, unknown>> {
+  private async resolve(r: FuzzRequest, side: 'etcd' | 'raftkv', idx: number): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = { ...r.req };
+    const ids = side === 'etcd' ? this.etcdIds : this.raftkvIds;
     for (const f of ['ID', 'memberID', 'targetID']) {
       const v = out[f];
-      if (v === SELF) out[f] = side === 'etcd' ? this.etcdId : this.raftkvIds[side % this.raftkvIds.length]!;
+      if (v === SELF) out[f] = ids[idx % ids.length]!;
       else if (v === PEER) {
-        const others = side === 'etcd' ? [] : this.raftkvIds.filter((_, j) => j !== side % this.raftkvIds.length);
+        const others = ids.filter((_, j) => j !== idx % ids.length);
         out[f] = r.method === 'MoveLeader' && others.length > 0 ? others[0]! : UNKNOWN_MEMBER;
-      } else if (v === LEARNER) out[f] = await this.learnerId(side);
+      } else if (v === LEARNER) out[f] = await this.learnerId(side, idx);
     }
     return out;
   }
 
-  private async learnerId(side: 'etcd' | number): Promise<bigint> {
-    const c = side === 'etcd' ? this.etcdClient : this.raftkvClient(side);
+  private async learnerId(side: 'etcd' | 'raftkv', idx: number): Promise<bigint> {
+    const c = side === 'etcd' ? this.etcdClientFor(idx) : this.raftkvClient(idx);
     const o = await c.unary('/etcdserverpb.Cluster/MemberList', Buffer.alloc(0), this.deadlineMs);
     if (o.code !== 0) return UNKNOWN_MEMBER;
     const res = etcdserverpb.MemberListResponse.decode(o.body!);
@@ -359,17 +441,17 @@ export class FuzzRunner {
     }
     this.counters.inc(this.counters.sent, label);
     const idx = memberIdx % this.subject.members.length;
-    const encode = async (side: 'etcd' | number): Promise<Buffer> => {
-      const bytes = spec.encode(await this.resolve(r, side));
+    const encode = async (side: 'etcd' | 'raftkv'): Promise<Buffer> => {
+      const bytes = spec.encode(await this.resolve(r, side, idx));
       return mutations ? applyMutations(bytes, mutations) : bytes;
     };
     // Mutated bytes may decode to something else: only the request as generated is known to panic etcd.
     const etcdPanics = this.opts.skipKnown && mutations === undefined && KNOWN_ETCD_PANICS.some((k) => k.matches(r));
     if (etcdPanics) this.counters.skippedKnown++;
     const toEtcd = !this.raftkvOnly.has(spec.service) && !this.raftkvOnlyMethods.has(r.method) && !etcdPanics;
-    const [eBytes, rBytes] = await Promise.all([toEtcd ? encode('etcd') : undefined, encode(idx)]);
+    const [eBytes, rBytes] = await Promise.all([toEtcd ? encode('etcd') : undefined, encode('raftkv')]);
     const [e, k] = await Promise.all([
-      eBytes ? this.etcdClient.unary(spec.path, eBytes, this.deadlineMs) : undefined,
+      eBytes ? this.etcdClientFor(idx).unary(spec.path, eBytes, this.deadlineMs) : undefined,
       this.raftkvClient(idx).unary(spec.path, rBytes, this.deadlineMs),
     ]);
     if (e) this.counters.inc(this.counters.codes, `etcd ${CODE_NAMES[e.code]}`);
@@ -377,8 +459,8 @@ export class FuzzRunner {
     this.lastUnary = { r, mutations, e, k, rBytes };
     if (SUSPECT.has(k.code) || (e !== undefined && SUSPECT.has(e.code))) {
       // A process that died answers UNAVAILABLE first: the crash check records it, not a mismatch.
-      for (let t = 0; t < 5 && this.etcd.alive() && this.subject.members.every((m) => m.alive()); t++) await sleep(50);
-      if (!this.etcd.alive() || this.subject.members.some((m) => !m.alive())) return;
+      for (let t = 0; t < 5 && this.allAlive(); t++) await sleep(50);
+      if (!this.allAlive()) return;
     }
     if (!e) {
       if (etcdPanics && k.code === status.OK) {
@@ -390,7 +472,7 @@ export class FuzzRunner {
       // Sent to raftkv only from here on: etcd would change state raftkv does not have.
       this.raftkvOnlyMethods.add(r.method);
     }
-    if (r.method === 'Alarm' && k.code !== e.code) await this.disarmAlarms(this.etcdClient);
+    if (r.method === 'Alarm' && k.code !== e.code) await this.disarmAlarms(this.etcdClientFor(idx));
     const mismatch = this.compare(spec, r, e, k, mutations !== undefined, idx);
     if (MEMBERSHIP_CHANGES.has(r.method) && (e.code === 0) !== (k.code === 0)) this.membershipDiverged = true;
     if (mismatch === undefined) return;
@@ -407,6 +489,7 @@ export class FuzzRunner {
     let policy = spec.policy(r.req, this.opts.cluster);
     if (policy === 'none') return undefined;
     if (this.membershipDiverged && MEMBERSHIP_METHODS.has(spec.name)) return undefined;
+    if (MEMBERSHIP_METHODS.has(spec.name)) this.counters.inc(this.counters.compared, `membership ${mutated ? 'mutated ' : ''}calls (code, message)`);
     if ((spec.name === 'Lock' || spec.name === 'Campaign') && (e.code === status.DEADLINE_EXCEEDED || k.code === status.DEADLINE_EXCEEDED)) return undefined;
     // After a reported mismatch that changed state on one side only, revisions differ until the
     // batch's resync: bodies would only repeat that finding.
@@ -421,13 +504,39 @@ export class FuzzRunner {
       return `${label}: etcd ${shape(outcomeText(e))} / raftkv ${shape(outcomeText(k))}`;
     }
     if (policy !== 'body' || e.code !== 0) return undefined;
-    const decode = (o: Outcome, self: bigint): unknown => {
+    const decode = (o: Outcome, self: bigint, side: 'etcd' | 'raftkv'): unknown => {
       const res = spec.decodeResponse(o.body!) as Record<string, unknown>;
       spec.normalise?.(res, r.req);
+      if (MEMBERSHIP_METHODS.has(spec.name)) this.membershipShape(res, side);
+      // A follower answers lease calls from the leader: etcd with the leader's header, raftkv
+      // with its own applied revision, which may trail by an entry (docs/compatibility.md).
+      if (this.opts.cluster && spec.service === 'Lease') delete res['header'];
       return canonical(res, self);
     };
-    const d = firstDiff(decode(e, this.etcdId), decode(k, this.raftkvIds[idx] ?? 0n));
+    const d = firstDiff(decode(e, this.etcdIds[idx % this.etcdIds.length] ?? 0n, 'etcd'), decode(k, this.raftkvIds[idx] ?? 0n, 'raftkv'));
+    if (MEMBERSHIP_METHODS.has(spec.name)) this.counters.inc(this.counters.compared, 'membership answers (shape)');
     return d === undefined ? undefined : `${label}: body differs at ${stripPaths(d.split(':')[0]!)}`;
+  }
+
+  /**
+   * A membership answer without what differs by nature: member IDs (random), the header, the
+   * ports of each side's own members (their URLs read as `peer<i>` / `client<i>`) and the order
+   * (etcd lists members by ID). Names, URLs of added members and isLearner remain.
+   */
+  private membershipShape(res: Record<string, unknown>, side: 'etcd' | 'raftkv'): void {
+    const own = new Map<string, string>();
+    (side === 'etcd' ? this.reference : this.subject).members.forEach((m, i) => {
+      own.set(`http://${m.endpoint}`, `client${i}`);
+      own.set(`http://${m.peerEndpoint}`, `peer${i}`);
+    });
+    const shapeOf = (m: etcdserverpb.Member): Record<string, unknown> => ({
+      name: m.name, peerURLs: m.peerURLs.map((u) => own.get(u) ?? u), clientURLs: m.clientURLs.map((u) => own.get(u) ?? u), isLearner: m.isLearner,
+    });
+    delete res['header'];
+    if (res['member']) res['member'] = shapeOf(res['member'] as etcdserverpb.Member);
+    if (Array.isArray(res['members'])) {
+      res['members'] = (res['members'] as etcdserverpb.Member[]).map(shapeOf).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    }
   }
 
   // ------------------------------------------------------------------ checks
@@ -457,18 +566,23 @@ export class FuzzRunner {
       this.log(`  CRASH ${m.name} at ${where} (${f.signature})`);
       await this.restartMember(i, `after the crash at ${where}`, method);
     }
-    if (!this.etcd.alive()) {
+    for (let i = 0; i < this.reference.members.length; i++) {
+      const e = this.reference.members[i]!;
+      if (e.alive()) continue;
       crashed = true;
       const { method, request } = describe();
       this.findings.add({
-        kind: 'etcd-not-total', signature: `${method ?? item.kind}: etcd exited: ${panicSignature(this.etcd.output())}`,
-        where, ...(method ? { method } : {}), request, etcd: outcomeText(last?.e), raftkv: outcomeText(last?.k), detail: crashExcerpt(this.etcd.output()),
+        kind: 'etcd-not-total', signature: `${method ?? item.kind}: etcd exited: ${panicSignature(e.output())}`,
+        where, ...(method ? { method } : {}), request, etcd: outcomeText(last?.e), raftkv: outcomeText(last?.k), detail: crashExcerpt(e.output()),
       });
       try {
-        await this.etcd.restart();
-        this.etcdClient.reset();
+        // A cluster member that panicked while applying took the others with it: start them together.
+        const down = this.reference.members.filter((m) => !m.alive());
+        await Promise.all(down.map((m) => m.restart()));
+        for (const c of this.etcdClients) c.reset();
       } catch {
         await this.resetAll('etcd cannot restart on its data dir');
+        break;
       }
     }
     return crashed;

@@ -54,12 +54,17 @@ export interface Subject {
   close(): Promise<void>;
 }
 
-export async function startSubject(cluster: boolean): Promise<Subject> {
+/** The reference etcd: one member, or beside a raftkv cluster a 3-member etcd cluster started alike. */
+export function startReference(cluster: boolean): Promise<Subject> {
+  return startSubject(cluster, 'etcd');
+}
+
+export async function startSubject(cluster: boolean, kind: ServerKind = 'raftkv'): Promise<Subject> {
   if (!cluster) {
-    const m = await startSingle('raftkv');
+    const m = await startSingle(kind);
     return { members: [m], close: async () => { await m.kill(); removeDir(m.dataDir); } };
   }
-  const c: Cluster = await startCluster('raftkv', { size: 3, raftkvBin });
+  const c: Cluster = await startCluster(kind, { size: 3, raftkvBin });
   try {
     await c.waitForLeader();
   } catch (err) {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnTracked } from '../processes/children.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstOrigin, originByProcess, originByRemoteAddress, type OriginResolver } from './connection-origin.js';
@@ -36,7 +37,8 @@ async function listener(): Promise<{ port: number; next: () => Promise<Socket> }
 /** A separate process that dials `port` and holds the connection until killed. */
 function childDialer(port: number): ChildProcess {
   const script = `require('node:net').connect(${port}, '127.0.0.1').on('error', () => {}); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  // Tracked: it dies with this worker even if the test fails before its cleanup.
+  const child = spawnTracked(process.execPath, ['-e', script], { stdio: 'ignore' });
   cleanup.push(() => child.kill('SIGKILL'));
   return child;
 }

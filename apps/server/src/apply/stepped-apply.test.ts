@@ -139,6 +139,26 @@ describe('Applier: writes in steps', () => {
     expect(poisoned).toEqual([]);
   });
 
+  it('a revoke of a lease with many keys deletes them in steps, in one revision', async () => {
+    const pacing = timerPacing(() => undefined);
+    const { applier, store, entry } = await setup(pacing);
+    const grant: InternalRequest = { kind: 'leaseGrant', id: nextId++, leaseGrant: etcdserverpb.LeaseGrantRequest.fromPartial({ ID: 42n, TTL: 60n }) };
+    const attached = Array.from({ length: 500 }, (_, i): InternalRequest => ({
+      kind: 'put', id: nextId++, put: etcdserverpb.PutRequest.fromPartial({ key: Buffer.from(`leased/${i}`), value: Buffer.from('v'), lease: 42n }),
+    }));
+    applier.apply([entry(grant), ...attached.map(entry)]);
+    await applier.flushed();
+    const revBefore = store.currentRevision;
+    const revoke: InternalRequest = { kind: 'leaseRevoke', id: nextId++, leaseRevoke: etcdserverpb.LeaseRevokeRequest.fromPartial({ ID: 42n }) };
+    const done = applier.wait(revoke.id);
+    const pausesBefore = pacing.pauses;
+    applier.apply([entry(revoke)]);
+    expect(await done).toEqual({ kind: 'leaseRevoke' });
+    expect(pacing.pauses).toBeGreaterThan(pausesBefore);
+    expect(store.currentRevision).toBe(revBefore + 1);
+    expect(store.range({ key: Buffer.from('leased/'), rangeEnd: Buffer.from('leased0'), countOnly: true }).count).toBe(0);
+  });
+
   it('serves other work between the steps of a ranged delete, which sees the store before it', async () => {
     const { applier, store, entry } = await setup(WRITE_PACING, { intervalMs: 100, limitEntries: 10_000 });
     const log: string[] = [];

@@ -188,12 +188,22 @@ const HEAVY: Heavy[] = [
     run: (s) => s.client.deleteRange({ key: key(KEYS / 2), rangeEnd: key(KEYS / 2 + DELETE_RANGE_KEYS) }),
     check: (r) => `deleted ${(r as etcdserverpb.DeleteRangeResponse).deleted}`,
   },
+  {
+    // Last: it empties the key space (every key left, ~190,000 at the default size).
+    name: 'DeleteRange of all keys', readOnly: false,
+    run: (s) => s.client.deleteRange({ ...ALL }),
+    check: (r) => `deleted ${(r as etcdserverpb.DeleteRangeResponse).deleted}`,
+  },
 ];
 
 async function measure(s: Subject, h: Heavy): Promise<Cell> {
   await s.prober.start();
   const t0 = performance.now();
-  const res = await h.run(s);
+  const res = await h.run(s).catch((err: unknown) => {
+    // Said here: the cleanup that follows stops the prober, whose error would hide this one.
+    console.error(`${s.name}: ${h.name} failed:`, err);
+    throw err;
+  });
   const requestMs = performance.now() - t0;
   const latencies = await s.prober.stop();
   const answer = h.check(res);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { spawnTracked } from '@raftkv/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DataDirLockedError, isProcessAlive, LOCK_FILE, lockDataDir, type DataDirLock, type Holder } from './data-dir-lock.js';
 
@@ -38,7 +39,8 @@ function listing(dir: string): string[] {
 
 /** A live process that is not this one (a sleeping child). */
 function sleeper(): ChildProcess {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+  // Tracked: it dies with this worker even if the test fails before its cleanup.
+  const child = spawnTracked(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
   children.push(child);
   return child;
 }

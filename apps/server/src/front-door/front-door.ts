@@ -69,6 +69,9 @@ export interface FrontDoor {
 
 type Role = 'client' | 'metrics';
 
+/** After the door's side of a connection has ended, how long the client has to end its own. */
+const FINISH_GRACE_MS = 2_000;
+
 /**
  * Opens every client and metrics URL and routes each connection by what it speaks:
  *
@@ -199,8 +202,16 @@ class Door implements FrontDoor {
     this.sockets.add(socket);
     this.sniffing.add(socket);
     socket.once('close', () => {
+      clearTimeout(deadline);
       this.sockets.delete(socket);
       this.sniffing.delete(socket);
+    });
+    // Node's HTTP/2 session, ending after a connection error (GOAWAY), ends the socket's
+    // writing side and lets go of it without reading on: the client's FIN or RST would never
+    // be seen and the socket would stay open for ever. Read on to the end, then close.
+    socket.once('finish', () => {
+      socket.resume();
+      setTimeout(() => socket.destroy(), FINISH_GRACE_MS).unref();
     });
     // Until the protocol is known; then the HTTP server's or the gRPC server's own limits apply.
     const deadline = setTimeout(() => onDeadline(), this.limits.handshakeTimeoutMs);
@@ -350,6 +361,7 @@ class Door implements FrontDoor {
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
       if (limits.idleTimeoutMs > 0) closeWhenIdle(session, limits.idleTimeoutMs);
+      if (limits.keepaliveIntervalMs > 0) keepAlive(session, limits.keepaliveIntervalMs, limits.keepaliveTimeoutMs);
     });
     h2.on('sessionError', () => { /* the session is destroyed; nothing else to do */ });
     return { http1, http2: h2, sessions };
@@ -411,4 +423,28 @@ function closeWhenIdle(session: http2.ServerHttp2Session, idleMs: number): void 
   });
   session.once('close', () => clearTimeout(timer));
   arm();
+}
+
+/**
+ * Pings `session` every `intervalMs`; destroys it when an answer takes longer than
+ * `timeoutMs` (a dead peer, or a session Node stopped reading after a connection error).
+ */
+function keepAlive(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): void {
+  let waiting: NodeJS.Timeout | undefined;
+  const interval = setInterval(() => {
+    if (waiting !== undefined || session.destroyed) return;
+    waiting = setTimeout(() => session.destroy(), timeoutMs);
+    waiting.unref();
+    const sent = session.ping((err) => {
+      clearTimeout(waiting);
+      waiting = undefined;
+      if (err) session.destroy();
+    });
+    if (!sent) session.destroy();
+  }, intervalMs);
+  interval.unref();
+  session.once('close', () => {
+    clearInterval(interval);
+    clearTimeout(waiting);
+  });
 }

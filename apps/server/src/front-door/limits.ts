@@ -23,6 +23,16 @@ export interface FrontDoorLimits {
    * (see grpcServerOptions). 0: never, as etcd.
    */
   readonly idleTimeoutMs: number;
+  /**
+   * HTTP/2 connections are pinged after this long without one (etcd's --grpc-keepalive-interval,
+   * 2 h) and closed when the answer takes longer than keepaliveTimeoutMs (--grpc-keepalive-timeout,
+   * 20 s); 0: never. Besides finding dead peers, this is what ends a connection after Node's
+   * HTTP/2 refused a client frame: it sends GOAWAY, then stops reading the socket without
+   * closing it, so the client's close goes unseen and the socket stays open until a ping fails.
+   * For gRPC through grpc-js's keepalive options (see grpcServerOptions).
+   */
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
   /** HTTP/1.1: the request's headers must arrive within this long (Node's `headersTimeout`). */
   readonly headersTimeoutMs: number;
   /** HTTP/1.1: the whole request must arrive within this long (Node's `requestTimeout`); 0: none. */
@@ -50,6 +60,8 @@ export const DEFAULT_FRONT_DOOR_LIMITS: FrontDoorLimits = Object.freeze({
   maxConnections: 0,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 0,
+  keepaliveIntervalMs: 2 * 60 * 60 * 1000,
+  keepaliveTimeoutMs: 20_000,
   headersTimeoutMs: 60_000,
   requestTimeoutMs: 300_000,
   maxFrameBytes: 16_384,
@@ -70,7 +82,7 @@ export function resolveLimits(overrides: Partial<FrontDoorLimits> = {}): FrontDo
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`front door: ${name} must be a non-negative integer, got ${value}`);
   }
-  for (const name of ['handshakeTimeoutMs', 'headersTimeoutMs', 'maxHeaderBlockBytes', 'maxHeaderListBytes', 'maxSniffBytes'] as const) {
+  for (const name of ['handshakeTimeoutMs', 'headersTimeoutMs', 'keepaliveTimeoutMs', 'maxHeaderBlockBytes', 'maxHeaderListBytes', 'maxSniffBytes'] as const) {
     if (limits[name] === 0) throw new RangeError(`front door: ${name} must be positive`);
   }
   // RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE lies between 2^14 and 2^24-1.
@@ -91,5 +103,6 @@ export function grpcServerOptions(limits: FrontDoorLimits): Record<string, numbe
   return {
     'grpc.max_metadata_size': limits.maxHeaderListBytes,
     ...(limits.idleTimeoutMs > 0 ? { 'grpc.max_connection_idle_ms': limits.idleTimeoutMs } : {}),
+    ...(limits.keepaliveIntervalMs > 0 ? { 'grpc.keepalive_time_ms': limits.keepaliveIntervalMs, 'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs } : {}),
   };
 }

@@ -6,7 +6,8 @@
 // during it. The prober runs in a worker thread with its own gRPC connection, so decoding a
 // huge response in this thread does not delay its timings. Servers alternate which goes first.
 // Usage: pnpm bench:heavy   Knobs: BENCH_HEAVY_KEYS (200000), BENCH_HEAVY_REPEAT (3, read-only
-// requests; the median of each figure is printed), BENCH_HEAVY_ONLY (comma list of row names).
+// requests; the median of each figure is printed), BENCH_HEAVY_ONLY (comma list of row names),
+// BENCH_RAFTKV_BIN (the raftkv binary to run instead of this build's).
 import { credentials } from '@grpc/grpc-js';
 import { MaintenanceClient, type etcdserverpb } from '@raftkv/api';
 import { fileURLToPath } from 'node:url';
@@ -230,7 +231,8 @@ function medianCell(cells: Cell[]): Cell {
 }
 
 async function start(name: Subject['name']): Promise<Subject> {
-  const server = await (name === 'etcd' ? startEtcd : startRaftkv)({ args: FLAGS, raftkvBin });
+  // BENCH_RAFTKV_BIN: another build of the binary, to compare builds under the same load.
+  const server = await (name === 'etcd' ? startEtcd : startRaftkv)({ args: FLAGS, raftkvBin: process.env['BENCH_RAFTKV_BIN'] ?? raftkvBin });
   const opts = { 'grpc.max_receive_message_length': -1 };
   return {
     name, server, client: connect(server.endpoint),

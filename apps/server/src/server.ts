@@ -1,9 +1,8 @@
-import { ServerCredentials } from '@grpc/grpc-js';
 import { IdGenerator } from './cluster/id-generator.js';
 import { formatUrl } from './cluster/member-id.js';
 import { MemberRpcClient } from './cluster/member-rpc.js';
 import type { ServerConfig } from './config/index.js';
-import { listenForClients } from './grpc/client-listener.js';
+import { openFrontDoor } from './front-door/index.js';
 import { onUnexpectedError } from './grpc/unary.js';
 import type { Logger } from './logger.js';
 import { createDataDirs, dataDirLayout, lockDataDirs } from './member/data-dir.js';
@@ -133,10 +132,10 @@ async function start(
   for (const url of config.listenClientUrls) {
     if (url.protocol === 'https:' || url.protocol === 'unixs:') throw new Error(`${formatUrl(url)}: TLS client listeners are not implemented yet`);
   }
-  // Our own listener: etcd's Go clients may send a whole URL as :authority, which Node's HTTP/2 refuses.
-  const clientListener = await listenForClients(services.grpcServer, config.listenClientUrls, ServerCredentials.createInsecure());
-  parts.add('client listener', () => clientListener.close());
-  const clientEndpoints = clientListener.endpoints;
+  // gRPC and HTTP on every client URL, HTTP on the metrics URLs (see front-door/).
+  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls });
+  parts.add('front door', () => frontDoor.close());
+  const clientEndpoints = frontDoor.endpoints;
   log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });
   return { core, clientEndpoints, close };
 }

@@ -66,6 +66,15 @@ export const ALLOW_LIST: readonly Allowed[] = [
       && ((req?.['peerURLs'] as string[] | undefined) ?? []).some((u) => Number(/:(\d+)$/.exec(u)?.[1] ?? 0) > 65_535),
   },
   {
+    id: 'unknown-sort-target-beside-another-error',
+    why: 'FINDINGS F8b, docs/compatibility.md: a range (or a txn holding one) with a sort target etcd 3.4 does not know ' +
+      'and another error (a compacted or future revision, a missing lease): etcd reports the other error (it would ' +
+      'panic on the sort), raftkv refuses the sort option first, before proposing. Only corrupted bytes reach this: ' +
+      'generated requests with an unknown sort target go to raftkv only (KNOWN_ETCD_PANICS).',
+    matches: (m, etcd, raftkv) => (m === 'Range' || m === 'Txn') && etcd.code !== status.OK
+      && raftkv.code === status.INVALID_ARGUMENT && raftkv.details === 'etcdserver: invalid sort option',
+  },
+  {
     id: 'txn-ignore-flag-after-delete-with-missing-lease',
     why: 'A txn put with ignore_value/ignore_lease of a key deleted earlier in the same txn (etcd panics applying it when ' +
       'the rest is valid: docs/compatibility.md) and a lease that does not exist: etcd checks the key against the state ' +

@@ -173,6 +173,8 @@ export class FuzzRunner {
   /** The last unary call, for the crash check that follows it. */
   private lastUnary: { r: FuzzRequest; mutations: Mutation[] | undefined; e: Outcome | undefined; k: Outcome; rBytes: Buffer } | undefined;
   private restartTurn = 0;
+  /** Where the last compared bodies differed (etcd / raftkv values), for the finding's detail. */
+  private lastBodyDiff: string | undefined;
   private readonly deadlineMs: number;
   private readonly log: (line: string) => void;
 
@@ -473,6 +475,7 @@ export class FuzzRunner {
       this.raftkvOnlyMethods.add(r.method);
     }
     if (r.method === 'Alarm' && k.code !== e.code) await this.disarmAlarms(this.etcdClientFor(idx));
+    this.lastBodyDiff = undefined;
     const mismatch = this.compare(spec, r, e, k, mutations !== undefined, idx);
     if (MEMBERSHIP_CHANGES.has(r.method) && (e.code === 0) !== (k.code === 0)) this.membershipDiverged = true;
     if (mismatch === undefined) return;
@@ -480,7 +483,7 @@ export class FuzzRunner {
     this.findings.add({
       kind: 'mismatch', signature: mismatch, where, method: label,
       request: mutations ? `${replayForm(r.req)} mutated ${JSON.stringify(mutations)} => bytes ${rBytes.toString('hex').slice(0, 400)}` : replayForm(r.req),
-      etcd: outcomeText(e), raftkv: outcomeText(k),
+      etcd: outcomeText(e), raftkv: outcomeText(k), ...(this.lastBodyDiff ? { detail: this.lastBodyDiff } : {}),
     });
   }
 
@@ -515,13 +518,14 @@ export class FuzzRunner {
     };
     const d = firstDiff(decode(e, this.etcdIds[idx % this.etcdIds.length] ?? 0n, 'etcd'), decode(k, this.raftkvIds[idx] ?? 0n, 'raftkv'));
     if (MEMBERSHIP_METHODS.has(spec.name)) this.counters.inc(this.counters.compared, 'membership answers (shape)');
+    this.lastBodyDiff = d;
     return d === undefined ? undefined : `${label}: body differs at ${stripPaths(d.split(':')[0]!)}`;
   }
 
   /**
    * A membership answer without what differs by nature: member IDs (random), the header, the
    * ports of each side's own members (their URLs read as `peer<i>` / `client<i>`) and the order
-   * (etcd lists members by ID). Names, URLs of added members and isLearner remain.
+   * (etcd lists members by ID, and a member's URLs sorted). Names, URLs and isLearner remain.
    */
   private membershipShape(res: Record<string, unknown>, side: 'etcd' | 'raftkv'): void {
     const own = new Map<string, string>();
@@ -529,8 +533,10 @@ export class FuzzRunner {
       own.set(`http://${m.endpoint}`, `client${i}`);
       own.set(`http://${m.peerEndpoint}`, `peer${i}`);
     });
+    // etcd sorts a member's peer URLs (types.NewURLs); raftkv keeps the request's order (docs/compatibility.md).
+    const urls = (us: string[]): string[] => us.map((u) => own.get(u) ?? u).sort();
     const shapeOf = (m: etcdserverpb.Member): Record<string, unknown> => ({
-      name: m.name, peerURLs: m.peerURLs.map((u) => own.get(u) ?? u), clientURLs: m.clientURLs.map((u) => own.get(u) ?? u), isLearner: m.isLearner,
+      name: m.name, peerURLs: urls(m.peerURLs), clientURLs: urls(m.clientURLs), isLearner: m.isLearner,
     });
     delete res['header'];
     if (res['member']) res['member'] = shapeOf(res['member'] as etcdserverpb.Member);

@@ -11,7 +11,8 @@ import { classifyStart, Http2StartScan, isGrpcContentType, MAX_REQUEST_LINE_BYTE
 
 /** What one TLS handshake on an https:// or unixs:// URL uses. */
 export interface TlsServerSettings {
-  readonly secureContext: tls.SecureContext;
+  /** Key, certificate chain, CA, CRL, ciphers, protocol versions: what tls.createSecureContext takes. */
+  readonly context: tls.SecureContextOptions;
   /** Ask for a client certificate. */
   readonly requestCert: boolean;
   /** Refuse a client whose certificate is missing or not trusted (with requestCert: mutual TLS). */
@@ -20,7 +21,8 @@ export interface TlsServerSettings {
 
 /**
  * Supplies TLS settings for each incoming handshake, so certificate files that changed are
- * used from the next connection on without a restart (etcd reads them per handshake).
+ * used from the next connection on without a restart (etcd reads them per handshake). Return
+ * the same object while nothing changed: a new one costs a new secure context.
  */
 export interface TlsContextProvider {
   /** Settings for a connection accepted on `url`. A rejection closes that connection only. */
@@ -68,6 +70,8 @@ export interface FrontDoor {
 }
 
 type Role = 'client' | 'metrics';
+/** Runs the TLS handshake on `socket`, then `then` with the decrypted side. */
+type TlsTerminator = (socket: net.Socket, then: (secured: tls.TLSSocket) => void) => void;
 
 /** After the door's side of a connection has ended, how long the client has to end its own. */
 const FINISH_GRACE_MS = 2_000;
@@ -158,7 +162,8 @@ class Door implements FrontDoor {
 
   async listen(url: URL, role: Role): Promise<string> {
     const secure = url.protocol === 'https:' || url.protocol === 'unixs:';
-    const listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket, url, role, secure));
+    const terminator = secure ? this.tlsTerminator(url, role) : undefined;
+    const listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket, role, terminator));
     listener.on('error', () => { /* only listen errors, reported by listen() below */ });
     this.listeners.push(listener);
     if (url.protocol === 'unix:' || url.protocol === 'unixs:') {
@@ -191,7 +196,7 @@ class Door implements FrontDoor {
     }
   }
 
-  private accept(socket: net.Socket, url: URL, role: Role, secure: boolean): void {
+  private accept(socket: net.Socket, role: Role, terminator: TlsTerminator | undefined): void {
     // Errors end the socket ('close' follows); after the hand-over its new owner installs its
     // own handler, this one only keeps a late error from being unhandled.
     socket.on('error', () => {});
@@ -221,30 +226,53 @@ class Door implements FrontDoor {
       clearTimeout(deadline);
       this.sniffing.delete(socket);
     };
-    if (!secure) {
-      this.sniff(socket, role, handedOver, (fn) => { onDeadline = fn; });
-      return;
-    }
-    void (async () => {
-      let settings: TlsServerSettings;
-      try {
-        settings = await this.options.tls!.settingsFor(url);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      if (socket.destroyed) return;
-      const secured = new tls.TLSSocket(socket, {
-        isServer: true,
-        secureContext: settings.secureContext,
-        requestCert: settings.requestCert,
-        rejectUnauthorized: settings.rejectUnauthorized,
-        ALPNProtocols: role === 'client' ? ['h2', 'http/1.1'] : ['http/1.1'],
-      });
-      secured.on('error', () => socket.destroy());
-      secured.once('close', () => socket.destroy());
-      secured.once('secure', () => this.sniff(secured, role, handedOver, (fn) => { onDeadline = fn; }));
-    })();
+    const setDeadline = (fn: () => void): void => { onDeadline = fn; };
+    if (terminator === undefined) this.sniff(socket, role, handedOver, setDeadline);
+    else terminator(socket, (secured) => this.sniff(secured, role, handedOver, setDeadline));
+  }
+
+  /**
+   * TLS for one https:// or unixs:// URL: a tls.Server that never listens, fed the door's
+   * connections, its secure context replaced whenever the provider hands out new settings
+   * (set and used in the same tick, so each handshake gets the settings fetched for it).
+   * Handshake failures and refused client certificates close the connection (Node's checks).
+   */
+  private tlsTerminator(url: URL, role: Role): TlsTerminator {
+    const provider = this.options.tls!;
+    const server = tls.createServer({
+      ALPNProtocols: role === 'client' ? ['h2', 'http/1.1'] : ['http/1.1'],
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
+    });
+    let current: TlsServerSettings | undefined;
+    const waiting = new WeakMap<net.Socket, (secured: tls.TLSSocket) => void>();
+    server.on('secureConnection', (secured: tls.TLSSocket) => {
+      const raw = (secured as unknown as { _parent?: net.Socket })._parent;
+      const then = raw === undefined ? undefined : waiting.get(raw);
+      if (then === undefined) secured.destroy();
+      else then(secured);
+    });
+    server.on('tlsClientError', () => { /* Node destroys the socket */ });
+    return (socket, then) => {
+      void (async () => {
+        let settings: TlsServerSettings;
+        try {
+          settings = await provider.settingsFor(url);
+        } catch {
+          socket.destroy();
+          return;
+        }
+        if (socket.destroyed) return;
+        if (settings !== current) {
+          server.setSecureContext(settings.context);
+          current = settings;
+        }
+        const s = server as tls.Server & { requestCert: boolean; rejectUnauthorized: boolean };
+        s.requestCert = settings.requestCert;
+        s.rejectUnauthorized = settings.rejectUnauthorized;
+        waiting.set(socket, then);
+        server.emit('connection', socket);
+      })();
+    };
   }
 
   /**

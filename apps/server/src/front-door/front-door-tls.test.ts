@@ -1,0 +1,138 @@
+// TLS at the door through an injected provider: certificates made by openssl for each run;
+// gRPC (both :authority forms), HTTP/1.1 and HTTP/2 (ALPN) on one https port; certificates
+// swapped without a restart; client certificates required and checked.
+import { credentials, Server } from '@grpc/grpc-js';
+import { etcdserverpb } from '@raftkv/api';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notImplemented, unary } from '../grpc/unary.js';
+import { openFrontDoor, type FrontDoor, type TlsServerSettings } from './front-door.js';
+
+const run = promisify(execFile);
+
+/** A CA, and leaf certificates it signs for 127.0.0.1, in a temp dir. */
+class Pki {
+  readonly dir = mkdtempSync(join(tmpdir(), 'raftkv-door-tls-'));
+  constructor() {
+    this.openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=door-test-ca');
+  }
+  openssl(...args: string[]): void {
+    execFileSync('openssl', args, { cwd: this.dir, stdio: 'ignore' });
+  }
+  /** Issues `name`.crt/.key with CN `cn`; returns their PEM. */
+  issue(name: string, cn: string): { key: Buffer; cert: Buffer } {
+    writeFileSync(join(this.dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+    this.openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+    this.openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+    return { key: this.file(`${name}.key`), cert: this.file(`${name}.crt`) };
+  }
+  file(name: string): Buffer {
+    return readFileSync(join(this.dir, name));
+  }
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+}
+
+function maintenance(): etcdserverpb.MaintenanceServer {
+  return {
+    status: unary(() => ({
+      header: { clusterId: 1n, memberId: 2n, revision: 7n, raftTerm: 3n }, version: '3.4.23', dbSize: 1n, dbSizeInUse: 1n, leader: 2n,
+      raftIndex: 9n, raftTerm: 3n, raftAppliedIndex: 9n, errors: [], isLearner: false, storageVersion: '', dbSizeQuota: 0n, downgradeInfo: undefined,
+    })),
+    hashKv: notImplemented('Maintenance.HashKV'), alarm: notImplemented('Maintenance.Alarm'), hash: notImplemented('Maintenance.Hash'),
+    defragment: notImplemented('Maintenance.Defragment'), snapshot: (call) => call.destroy(new Error('no')),
+    moveLeader: notImplemented('Maintenance.MoveLeader'), downgrade: notImplemented('Maintenance.Downgrade'),
+  } as etcdserverpb.MaintenanceServer;
+}
+
+/** The subject CN of the certificate the door presents on a new connection. */
+function presentedCn(port: number, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, ALPNProtocols: ['http/1.1'] }, () => {
+      resolve(String(s.getPeerCertificate().subject.CN));
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('TLS at the front door', () => {
+  const pki = new Pki();
+  const first = pki.issue('server1', 'door-server-1');
+  const second = pki.issue('server2', 'door-server-2');
+  const client = pki.issue('client', 'door-client');
+  const ca = pki.file('ca.crt');
+  let settings: TlsServerSettings = { context: { ...first, ca }, requestCert: false, rejectUnauthorized: false };
+  let server: Server;
+  let door: FrontDoor;
+  let port: number;
+
+  beforeAll(async () => {
+    server = new Server();
+    server.addService(etcdserverpb.MaintenanceService, maintenance());
+    door = await openFrontDoor({ grpcServer: server, clientUrls: [new URL('https://127.0.0.1:0')], tls: { settingsFor: () => settings } });
+    port = Number(door.endpoints[0]!.split(':')[1]);
+  });
+  afterAll(async () => {
+    await door.close();
+    server.forceShutdown();
+    rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  async function grpcStatus(authority?: string, withClientCert = false): Promise<string> {
+    const creds = withClientCert ? credentials.createSsl(ca, client.key, client.cert) : credentials.createSsl(ca);
+    const c = new etcdserverpb.MaintenanceClient(`127.0.0.1:${port}`, creds, authority === undefined ? {} : { 'grpc.default_authority': authority });
+    try {
+      const res = await new Promise<etcdserverpb.StatusResponse>((resolve, reject) =>
+        c.status({}, (err, r) => (err ? reject(err) : resolve(r))));
+      return res.version;
+    } finally {
+      c.close();
+    }
+  }
+
+  it('serves gRPC (host:port and URL-form :authority), HTTP/1.1 and HTTP/2 over TLS on one port', async () => {
+    expect(await grpcStatus()).toBe('3.4.23');
+    expect(await grpcStatus(`https://127.0.0.1:${port}`)).toBe('3.4.23');
+    for (const http of ['--http1.1', '--http2']) {
+      const { stdout } = await run('curl', ['-s', http, '--cacert', pki.path('ca.crt'), '-w', ' %{http_version}', `https://127.0.0.1:${port}/version`]);
+      expect(stdout).toBe(`{"etcdserver":"3.4.23","etcdcluster":"3.4.0"} ${http === '--http2' ? '2' : '1.1'}`);
+    }
+  });
+
+  it('etcdctl over TLS', async () => {
+    const { stdout } = await run('etcdctl', ['--endpoints', `https://127.0.0.1:${port}`, '--cacert', pki.path('ca.crt'), 'endpoint', 'status', '-w', 'json'],
+      { env: { ...process.env, ETCDCTL_API: '3' } });
+    expect(JSON.parse(stdout)[0].Status.version).toBe('3.4.23');
+  });
+
+  it('new settings from the provider apply from the next handshake, without a restart', async () => {
+    expect(await presentedCn(port, ca)).toBe('door-server-1');
+    settings = { ...settings, context: { ...second, ca } };
+    expect(await presentedCn(port, ca)).toBe('door-server-2');
+    expect(await grpcStatus()).toBe('3.4.23');
+  });
+
+  it('with client certificates required, a client without one is refused and one with a trusted one served', async () => {
+    settings = { context: { ...second, ca }, requestCert: true, rejectUnauthorized: true };
+    await expect(grpcStatus()).rejects.toThrow();
+    expect(await grpcStatus(undefined, true)).toBe('3.4.23');
+    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', pki.path('ca.crt'), `https://127.0.0.1:${port}/version`])
+      .catch((err: { stdout: string }) => ({ stdout: err.stdout }));
+    expect(stdout).toBe('000');
+    settings = { context: { ...second, ca }, requestCert: false, rejectUnauthorized: false };
+  });
+
+  it('a client that is not TLS at all is closed; the door goes on', async () => {
+    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/version`])
+      .catch((err: { stdout: string }) => ({ stdout: err.stdout }));
+    expect(stdout).toBe('000');
+    expect(await grpcStatus()).toBe('3.4.23');
+  });
+});

@@ -13,7 +13,7 @@ import {
 } from './backend.js';
 import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
-import { KeyIndex, type KeyAt, type RevisionSet } from './key-index.js';
+import { KeyIndex, RevisionSet, type KeyAt } from './key-index.js';
 import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key-value.js';
 import type {
   Compare,
@@ -146,6 +146,24 @@ function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
     ...(opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {}),
     ...(opts.commitEntriesPerTxn !== undefined ? { commitEntriesPerTxn: opts.commitEntriesPerTxn } : {}),
   };
+}
+
+/** Keys of a compaction's index pass per pacing entry: compacting a key costs far less than writing one. */
+const COMPACT_KEYS_PER_ENTRY = 8;
+
+/** A compaction's index pass in steps; `keep` is set once it has ended. */
+interface CompactionPass {
+  revision: number;
+  steps: Generator<void, RevisionSet>;
+  keep: RevisionSet | undefined;
+}
+
+/** Runs one step of `pass`; true once it has ended. */
+function advancePass(pass: CompactionPass): boolean {
+  if (pass.keep) return true;
+  const r = pass.steps.next();
+  if (r.done) pass.keep = r.value;
+  return pass.keep !== undefined;
 }
 
 /** fsync of a file or (on POSIX) a directory. */
@@ -300,6 +318,8 @@ export class MvccStore {
   /** The highest index setConsistentIndex was given while held (0: none). */
   private heldCi = 0;
   private host: WriteHost | undefined;
+  /** The index pass of a compaction running in steps ({@link compactInSteps}). */
+  private pass: CompactionPass | undefined;
 
   private readonly dir: string;
   private readonly backendOptions: BackendOptions;
@@ -1036,6 +1056,16 @@ export class MvccStore {
   private isReachable(ks: string, rev: Revision): boolean {
     const ki = this.index.getKeyIndex(ks);
     if (!ki) return false;
+    const pass = this.pass;
+    if (pass && !pass.keep) {
+      const through = this.index.compactedThrough;
+      if (through === undefined || ks > through) {
+        // Not compacted yet by the pass in steps: what it will keep of the key (rev <= its revision here).
+        const kept = new RevisionSet();
+        ki.keep(pass.revision, kept);
+        return kept.has(rev);
+      }
+    }
     return ki.generations.some((g) => g.revs.some((r) => r.main === rev.main && r.sub === rev.sub));
   }
 
@@ -1060,10 +1090,57 @@ export class MvccStore {
     return { done: this.scheduleCompaction(revision) };
   }
 
+  /**
+   * {@link compact} with the index pass in steps (about `pacing.entriesPerStep` × 8 keys each):
+   * the same effects. From the call, reads below `revision` fail (as after `compact`) and reads at
+   * or above it are unchanged; while the pass runs, hash() and hashKV() finish it first (they
+   * walk the index as compacted), eventsBetween treats keys not compacted yet as the pass will
+   * leave them, commits and a restore wait for it, other writes are refused (as during
+   * {@link txnInSteps}). The backend deletion is scheduled when the pass ends; `response.done`
+   * resolves when it is done, as `compact`'s `done`.
+   * @throws as {@link compact}, before any change.
+   */
+  compactInSteps(revision: number, index: number, pacing: ReadPacing): SteppedWrite<{ done: Promise<void> }> {
+    const pacer = new Pacer(pacing);
+    if (!this.admit(index)) return { done: true, response: { done: Promise.resolve() } };
+    if (revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
+    assertRevisionNumber(revision, 'revision');
+    if (revision > this.currentRev) throw new MvccError('future_revision');
+    this.compactMainRev = revision;
+    this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
+    const pass: CompactionPass = { revision, steps: this.index.compactSteps(revision, pacer.step * COMPACT_KEYS_PER_ENTRY), keep: undefined };
+    if (advancePass(pass)) return { done: true, response: { done: this.scheduleBackendCompaction(revision, pass.keep!) } };
+    this.pass = pass;
+    const finish = this.writeHost().begin();
+    const response = (async () => {
+      try {
+        while (!pass.keep) {
+          await pacer.pause();
+          advancePass(pass);
+        }
+      } finally {
+        this.pass = undefined;
+        finish();
+      }
+      // A store closing now commits the scheduled mark; the next open resumes the deletion.
+      return { done: this.closing || this.closed ? Promise.resolve() : this.scheduleBackendCompaction(revision, pass.keep) };
+    })();
+    return { done: false, response };
+  }
+
+  /** hash(), hashKV() and keep() walk the index as compacted: a pass in steps is finished first. */
+  private finishPass(): void {
+    const pass = this.pass;
+    if (pass) while (!advancePass(pass));
+  }
+
   private scheduleCompaction(revision: number): Promise<void> {
     this.compactMainRev = revision;
     this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
-    const keep = this.index.compact(revision);
+    return this.scheduleBackendCompaction(revision, this.index.compact(revision));
+  }
+
+  private scheduleBackendCompaction(revision: number, keep: RevisionSet): Promise<void> {
     // Reads in steps that started before may still read what this compaction deletes.
     const readers = [...this.pacedReads];
     const job = this.compactionChain.then(() => this.compactBackend(revision, keep, readers));
@@ -1157,6 +1234,7 @@ export class MvccStore {
    */
   hash(): number {
     this.checkOpen();
+    this.finishPass();
     const h = new Crc32c().update(KEY_BUCKET);
     for (const e of this.allRevisions()) h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
     h.update(META_BUCKET);
@@ -1177,6 +1255,7 @@ export class MvccStore {
    */
   hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
     this.checkOpen();
+    this.finishPass();
     if (revision < 0) return this.hashKVBelowZero();
     assertRevisionNumber(revision, 'revision');
     const compactRev = this.compactMainRev;

@@ -213,4 +213,54 @@ describe('a write in steps', () => {
     s.holdConsistentIndex(undefined);
     expect(s.consistentIndex).toBe(9);
   });
+
+  it('a compaction whose index pass runs in steps: the plain compaction\'s reads, watch history and hashes, during and after', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: 10, max: 60 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 3 }),
+        async (seed, n, where, step) => {
+          const plainStore = await openStore();
+          const stepped = await openStore();
+          const index = history(plainStore, seed, n);
+          history(stepped, seed, n);
+          const lowest = Math.max(stepped.compactedRevision + 1, 1);
+          const at = Math.min(stepped.currentRevision, lowest + Math.floor(where * (stepped.currentRevision - lowest + 1)));
+          const cur = stepped.currentRevision;
+          // A read in steps begun before, below the compaction: it keeps its view (pinned index).
+          const early = Math.max(lowest - 1, 1, stepped.compactedRevision);
+          const earlyWant = stepped.range({ ...ALL, revision: early });
+          const earlyRead = stepped.rangePaced({ ...ALL, revision: early }, { entriesPerStep: 1, pause: () => new Promise((r) => setImmediate(r)) });
+          await new Promise((r) => setImmediate(r));
+          const plainDone = plainStore.compact(at, index).done;
+          const watchFrom = Math.max(at, 1);
+          const want = {
+            ranges: Array.from({ length: cur - at + 1 }, (_, i) => plainStore.range({ ...ALL, revision: at + i })),
+            events: plainEvents(plainStore.eventsBetween(watchFrom, cur, 1000, true)),
+            hash: plainStore.hash(),
+            hashKV: plainStore.hashKV(0),
+          };
+          let pauses = 0;
+          const w = stepped.compactInSteps(at, index, {
+            entriesPerStep: step,
+            pause: async () => {
+              pauses++;
+              await new Promise((resolve) => setImmediate(resolve));
+              expect(stepped.compactedRevision).toBe(at);
+              for (let i = 0; i <= cur - at; i++) expect(stepped.range({ ...ALL, revision: at + i })).toEqual(want.ranges[i]);
+              expect(plainEvents(stepped.eventsBetween(watchFrom, cur, 1000, true))).toEqual(want.events);
+              expect(() => stepped.put({ key: enc('k00'), value: enc('x') }, index + 1)).toThrow(/in steps/);
+              // hash() finishes the pass: on half the runs, so the others see every step of it.
+              if (pauses === 1 && seed % 2 === 0) expect(stepped.hash()).toBe(want.hash);
+            },
+          });
+          const { done } = w.done ? w.response : await w.response;
+          await Promise.all([done, plainDone]);
+          expect(stepped.hash()).toBe(want.hash);
+          expect(stepped.hashKV(0)).toEqual(want.hashKV);
+          expect(plainEvents(stepped.eventsBetween(watchFrom, cur, 1000, true))).toEqual(want.events);
+          expect(await stepped.hashPaced({ entriesPerStep: 5, pause: () => new Promise((r) => setImmediate(r)) })).toBe(want.hash);
+          expect(await earlyRead).toEqual(earlyWant);
+        }),
+      { numRuns: 80 },
+    );
+  });
 });

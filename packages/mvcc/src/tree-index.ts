@@ -158,6 +158,53 @@ export class TreeIndex {
   }
 
   /**
+   * {@link compact} in steps of `keysPerStep` keys, in key order, yielding between steps; returns
+   * the same set. Between steps the index holds compacted keys up to {@link compactedThrough}
+   * and untouched ones after it; reads at or above `atRev` see the same either way. Nothing
+   * else may change the tree until it ends (writes wait). A step compacts copies while a
+   * pinned view exists, as {@link compact} does.
+   */
+  *compactSteps(atRev: number, keysPerStep: number): Generator<void, RevisionSet> {
+    const available = new RevisionSet();
+    let after: string | undefined;
+    this.compactedThrough = undefined;
+    try {
+      for (;;) {
+        const low = after ?? this.tree.minKey();
+        const high = this.tree.maxKey();
+        if (low === undefined || high === undefined) break;
+        const copies = this.pins > 0;
+        let n = 0;
+        let last: string | undefined;
+        this.tree.editRange(low, high, true, (k, ki) => {
+          if (k === after) return undefined;
+          last = k;
+          const full = ++n >= keysPerStep;
+          let target = ki;
+          if (copies) target = ki.clone();
+          target.compact(atRev, available);
+          if (target.isEmpty()) return full ? { delete: true, break: true } : DELETE;
+          if (copies) return full ? { value: target, break: true } : { value: target };
+          return full ? BREAK : undefined;
+        });
+        if (last !== undefined) this.compactedThrough = last;
+        if (n < keysPerStep) break;
+        after = last;
+        yield;
+      }
+    } finally {
+      this.compactedThrough = undefined;
+    }
+    return available;
+  }
+
+  /**
+   * While {@link compactSteps} runs: the last key it has compacted (undefined before the first);
+   * keys after it still hold what the compaction will drop.
+   */
+  compactedThrough: string | undefined;
+
+  /**
    * What {@link compact} at `atRev` would keep, without changing the index. The set
    * holds the index's own Revision objects (compared by identity: cheap for hashKV).
    */

@@ -31,8 +31,8 @@ export interface BackendCommitPolicy {
 export const DEFAULT_COMMIT_POLICY: BackendCommitPolicy = { intervalMs: 100, limitEntries: 10_000 };
 
 /**
- * How a big write (a ranged delete, a txn of many ops, a revoke of a lease with many keys) shares
- * the event loop: a turn (setImmediate: raft ticks and heartbeats, I/O, reads run) every this
+ * How a big write (a ranged delete, a txn of many ops, a revoke of a lease with many keys, a
+ * compaction's index pass: 8 keys per entry) shares the event loop: a turn (setImmediate: raft ticks and heartbeats, I/O, reads run) every this
  * many keys, about 5–10 ms of work. Writes smaller than a step are applied in one go, as before.
  */
 export const WRITE_PACING: ReadPacing = {
@@ -334,8 +334,10 @@ export class Applier {
       }
       case 'compaction': {
         const revision = toNumber(req.compaction.revision);
-        const { done } = this.store.compact(revision, index);
-        return { kind: 'compaction', revision, physical: done };
+        // The index pass in steps too (the backend deletion already runs in batches).
+        const w = this.store.compactInSteps(revision, index, this.writePacing);
+        if (w.done) return { kind: 'compaction', revision, physical: w.response.done };
+        return w.response.then(({ done }) => ({ kind: 'compaction', revision, physical: done }));
       }
       case 'leaseGrant': {
         const granted = this.lessor.grant(req.leaseGrant.ID, toNumber(req.leaseGrant.TTL));

@@ -8,7 +8,9 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notImplemented, unary } from '../grpc/unary.js';
 import { openFrontDoor, type FrontDoor, type FrontDoorOptions } from './front-door.js';
+import { encodeHeaderBlock } from './header-block.js';
 import type { HttpHandler } from './http-defaults.js';
+import { grpcServerOptions, resolveLimits } from './limits.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -30,8 +32,8 @@ function maintenance(): etcdserverpb.MaintenanceServer {
 }
 
 /** A gRPC server with Maintenance.Status behind a door opened with `options`. */
-async function openDoor(options: Partial<FrontDoorOptions> = {}): Promise<{ door: FrontDoor; server: Server; port: number; stop(): Promise<void> }> {
-  const server = new Server();
+async function openDoor(options: Partial<FrontDoorOptions> = {}, grpcOptions: Record<string, number> = {}): Promise<{ door: FrontDoor; server: Server; port: number; stop(): Promise<void> }> {
+  const server = new Server(grpcOptions);
   server.addService(etcdserverpb.MaintenanceService, maintenance());
   const door = await openFrontDoor({ grpcServer: server, clientUrls: [new URL('http://127.0.0.1:0')], ...options });
   const port = Number(door.endpoints[0]!.split(':')[1]);
@@ -300,4 +302,39 @@ describe('metrics URLs and addresses', () => {
     await expect(openFrontDoor({ grpcServer: server, clientUrls: [new URL('ftp://127.0.0.1:0')] })).rejects.toThrow(/must be http/);
     server.forceShutdown();
   });
+});
+
+describe('connections Node\'s HTTP/2 refused', () => {
+  const PING_MS = 300;
+  const limits = resolveLimits({ keepaliveIntervalMs: PING_MS, keepaliveTimeoutMs: PING_MS });
+
+  /** Preface, SETTINGS + ACK, a first request (gRPC or not), then a DATA frame on stream 0: a connection error. */
+  function poisoned(grpc: boolean): Buffer {
+    const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+      const head = Buffer.alloc(9);
+      head.writeUIntBE(payload.length, 0, 3);
+      head[3] = type;
+      head[4] = flags;
+      head.writeUInt32BE(stream, 5);
+      return Buffer.concat([head, payload]);
+    };
+    const block = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/p'], [':authority', '127.0.0.1:1'],
+      ...(grpc ? [['content-type', 'application/grpc']] : [])].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
+    return Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)), frame(1, 0x4, 1, block), frame(0, 0, 0, Buffer.alloc(3))]);
+  }
+
+  it.each([['gRPC (handed over as is)', true], ['HTTP/2 (the door\'s own session)', false]])(
+    '%s: closed at the next keepalive ping once the client has gone', async (_name, grpc) => {
+      const t = await openDoor({ limits }, grpcServerOptions(limits));
+      try {
+        const r = await rawExchange(t.port, poisoned(grpc), 1_000);
+        expect(r.received.length).toBeGreaterThan(0); // SETTINGS, then GOAWAY
+        // The client is gone; Node no longer reads that socket. The ping that fails ends it.
+        const deadline = Date.now() + 10_000;
+        while (t.door.openConnections > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+        expect(t.door.openConnections).toBe(0);
+      } finally {
+        await t.stop();
+      }
+    });
 });

@@ -95,9 +95,9 @@ const FINISH_GRACE_MS = 2_000;
  *
  * The door sends an empty SETTINGS frame as soon as the preface is in (gRPC clients send no
  * request before the server's SETTINGS) and keeps the client's ACK of it from the server
- * behind, which only exists after the hand-over. A connection whose first request is gRPC
- * with a `host:port` :authority and whose ACK came first is handed over as it is (no
- * JavaScript in its data path); any other goes through the authority relay, which rewrites a
+ * behind, which only exists after the hand-over. A connection whose first request has a
+ * `host:port` :authority and whose ACK came first is handed over as it is (no JavaScript in
+ * its data path); any other goes through the authority relay, which rewrites a
  * URL-form :authority (Node's HTTP/2 refuses it; Go's gRPC sends it) and applies the limits.
  *
  * Addresses: `http://host:port` listens on that host and port (port 0 picks a free one;
@@ -301,9 +301,10 @@ class Door implements FrontDoor {
       }
       stop();
       const grpc = result.kind === 'refused' || result.request.grpc;
-      if (result.kind === 'request' && grpc && !result.request.urlAuthority && scan!.ackSeen) {
+      if (result.kind === 'request' && !result.request.urlAuthority && scan!.ackSeen) {
         socket.unshift(scan!.handOver());
-        this.injector.injectConnection(socket);
+        if (grpc) this.injector.injectConnection(socket);
+        else this.client.http2.emit('connection', socket);
       } else {
         this.relay(socket, scan!, grpc);
       }

@@ -135,4 +135,10 @@ describe('TLS at the front door', () => {
     expect(stdout).toBe('000');
     expect(await grpcStatus()).toBe('3.4.23');
   });
+
+  it('every connection is closed once its client left', async () => {
+    const deadline = Date.now() + 15_000;
+    while (door.openConnections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(door.openConnections).toBe(0);
+  });
 });

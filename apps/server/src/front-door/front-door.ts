@@ -246,6 +246,8 @@ class Door implements FrontDoor {
     let current: TlsServerSettings | undefined;
     const waiting = new WeakMap<net.Socket, (secured: tls.TLSSocket) => void>();
     server.on('secureConnection', (secured: tls.TLSSocket) => {
+      // As on the raw socket: errors end it; this keeps one from being unhandled meanwhile.
+      secured.on('error', () => {});
       const raw = (secured as unknown as { _parent?: net.Socket })._parent;
       const then = raw === undefined ? undefined : waiting.get(raw);
       if (then === undefined) secured.destroy();

@@ -248,6 +248,8 @@ class Door implements FrontDoor {
     server.on('secureConnection', (secured: tls.TLSSocket) => {
       // As on the raw socket: errors end it; this keeps one from being unhandled meanwhile.
       secured.on('error', () => {});
+      // tls.Server makes the TLSSocket itself; `_parent` (Node's name for the socket it wraps,
+      // stable since Node 0.x but not documented) says which of the door's connections it is.
       const raw = (secured as unknown as { _parent?: net.Socket })._parent;
       const then = raw === undefined ? undefined : waiting.get(raw);
       if (then === undefined) secured.destroy();

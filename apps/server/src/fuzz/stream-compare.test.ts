@@ -72,6 +72,16 @@ describe('compareWatch', () => {
     expect(diffs.map((d) => d.what.replace(/ \(etcd \w+, raftkv \w+\)$/, ''))).toContain(what);
   });
 
+  it('says when a watcher was canceled as compacted on one side only, and how many raftkv canceled', () => {
+    const raftkv = raftkvWatch();
+    raftkv.responses.splice(3, 2, resp({ watchId: 0n, canceled: true, compactRevision: 3n, header: header(0n, 2n) }));
+    const diffs = compareWatch(etcdWatch(), raftkv);
+    expect(diffs.map((d) => [d.what, d.compactedOnlyOn, d.compactedWatchers])).toEqual([
+      ['watcher events count differs', 'raftkv', 1],
+      ['watcher compacted response differs', 'raftkv', 1],
+    ]);
+  });
+
   it('names the watcher and its create request', () => {
     const raftkv = raftkvWatch();
     raftkv.responses.splice(3, 2);

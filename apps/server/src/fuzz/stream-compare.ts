@@ -37,6 +37,10 @@ export interface StreamDiff {
   readonly watchId?: bigint;
   /** That watcher's create request, when known (matched by order of the created responses). */
   readonly create?: etcdserverpb.WatchCreateRequest;
+  /** Set when the watcher was canceled as compacted on one side only. */
+  readonly compactedOnlyOn?: 'etcd' | 'raftkv';
+  /** How many watchers of the stream raftkv canceled as compacted. */
+  readonly compactedWatchers?: number;
   /** Both ends, when the difference is how the stream ended. */
   readonly end?: { etcd: StreamEnd | undefined; raftkv: StreamEnd | undefined };
 }
@@ -133,7 +137,7 @@ export function compareWatch(etcd: WatchRecord, raftkv: WatchRecord): StreamDiff
   const e = watchView(etcd.responses);
   const k = watchView(raftkv.responses);
   const creates = createsById(etcd.sent, e.control);
-  const about = (id: bigint): Pick<StreamDiff, 'watchId' | 'create'> => {
+  const aboutWatcher = (id: bigint): Pick<StreamDiff, 'watchId' | 'create'> => {
     const create = creates.get(id);
     return create === undefined ? { watchId: id } : { watchId: id, create };
   };
@@ -150,14 +154,17 @@ export function compareWatch(etcd: WatchRecord, raftkv: WatchRecord): StreamDiff
     diffs.push({
       what: `control response ${field} differs (etcd ${kind(a)}, raftkv ${kind(b)})`,
       detail: `control #${i}: etcd ${a ? controlText(a) : '(none)'} / raftkv ${b ? controlText(b) : '(none)'}`,
-      ...(a !== undefined ? about(a.watchId) : b !== undefined ? about(b.watchId) : {}),
+      ...(a !== undefined ? aboutWatcher(a.watchId) : b !== undefined ? aboutWatcher(b.watchId) : {}),
     });
     break; // later control responses are shifted by this one
   }
   const ids = new Set([...e.watchers.keys(), ...k.watchers.keys()]);
+  const compactedWatchers = [...k.watchers.values()].filter((w) => w.compacted.length > 0).length;
   for (const id of ids) {
     const a = e.watchers.get(id) ?? { events: [], compacted: [], fragments: [], empty: 0 };
     const b = k.watchers.get(id) ?? { events: [], compacted: [], fragments: [], empty: 0 };
+    const onlyOn = (a.compacted.length > 0) === (b.compacted.length > 0) ? {} : { compactedOnlyOn: a.compacted.length > 0 ? 'etcd' as const : 'raftkv' as const, compactedWatchers };
+    const about = (w: bigint): Pick<StreamDiff, 'watchId' | 'create' | 'compactedOnlyOn' | 'compactedWatchers'> => ({ ...aboutWatcher(w), ...onlyOn });
     const ev = firstListDiff(a.events, b.events);
     if (ev !== undefined) diffs.push({ what: a.events.length !== b.events.length ? 'watcher events count differs' : 'watcher event differs', detail: `watch ${id} event ${ev}`, ...about(id) });
     const cp = firstListDiff(a.compacted, b.compacted);

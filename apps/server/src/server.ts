@@ -2,7 +2,7 @@ import { IdGenerator } from './cluster/id-generator.js';
 import { formatUrl } from './cluster/member-id.js';
 import { MemberRpcClient } from './cluster/member-rpc.js';
 import type { ServerConfig } from './config/index.js';
-import { openFrontDoor } from './front-door/index.js';
+import { openFrontDoor, resolveLimits } from './front-door/index.js';
 import { onUnexpectedError } from './grpc/unary.js';
 import type { Logger } from './logger.js';
 import { createDataDirs, dataDirLayout, lockDataDirs } from './member/data-dir.js';
@@ -10,7 +10,7 @@ import { resolveIdentity } from './member/identity.js';
 import { openPeerSide } from './member/peers.js';
 import { publishMember } from './member/publish.js';
 import { openRaftNode } from './member/raft-node.js';
-import { buildServices, SHUTDOWN_GRACE_MS } from './member/services.js';
+import { buildServices, clientConnectionLimits, SHUTDOWN_GRACE_MS } from './member/services.js';
 import { ShutdownStack } from './member/shutdown.js';
 import { buildStateMachine } from './member/state-machine.js';
 import { openStorage } from './member/storage.js';
@@ -122,7 +122,8 @@ async function start(
       clientUrls: config.advertiseClientUrls.map(formatUrl),
     },
   });
-  const services = buildServices(core, lessor, config, log);
+  const doorLimits = resolveLimits(clientConnectionLimits(config));
+  const services = buildServices(core, lessor, config, doorLimits, log);
   parts.add('services', () => services.close());
 
   // 8. Serve clients only once this member's attributes are committed (as etcd).
@@ -133,7 +134,7 @@ async function start(
     if (url.protocol === 'https:' || url.protocol === 'unixs:') throw new Error(`${formatUrl(url)}: TLS client listeners are not implemented yet`);
   }
   // gRPC and HTTP on every client URL, HTTP on the metrics URLs (see front-door/).
-  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls });
+  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls, limits: doorLimits });
   parts.add('front door', () => frontDoor.close());
   const clientEndpoints = frontDoor.endpoints;
   log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });

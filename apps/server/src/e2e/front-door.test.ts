@@ -4,7 +4,9 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { etcdctl, freePort, removeDir, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { encodeHeaderBlock } from '../front-door/header-block.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -69,4 +71,62 @@ describe('the front door of a real raftkv process', () => {
     expect((await curl(`http://${server.endpoint}/version`)).status).toBe('200');
     silent.destroy();
   });
+});
+
+/** Sockets the process holds open (its client, peer and metrics listeners and connections). */
+function openSockets(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // closed while listed
+    }
+  }
+  return n;
+}
+
+/** A gRPC request and then a DATA frame on stream 0, which Node's HTTP/2 refuses with GOAWAY. */
+function poisonedGrpcConnection(): Buffer {
+  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(stream, 5);
+    return Buffer.concat([head, payload]);
+  };
+  const block = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/etcdserverpb.KV/Range'],
+    [':authority', '127.0.0.1:1'], ['content-type', 'application/grpc']].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
+  return Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)),
+    frame(1, 0x4, 1, block), frame(0, 0, 0, Buffer.alloc(3))]);
+}
+
+describe('--grpc-keepalive-interval and --grpc-keepalive-timeout', () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startRaftkv({ args: ['--grpc-keepalive-interval', '1s', '--grpc-keepalive-timeout', '1s'] });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (server) removeDir(server.dataDir);
+  });
+
+  it('close the gRPC connections Node refused once their clients have gone (a failed ping ends them)', async () => {
+    const pid = server.child.pid!;
+    expect((await etcdctl(server.endpoint, ['put', 'k', 'v'])).stdout.trim()).toBe('OK');
+    const before = openSockets(pid);
+    const port = Number(server.endpoint.split(':')[1]);
+    await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(poisonedGrpcConnection()));
+      s.on('error', () => {});
+      s.on('data', () => {});
+      // Leave once the server has answered (SETTINGS, then GOAWAY).
+      setTimeout(() => { s.destroy(); resolve(); }, 500);
+    })));
+    const deadline = Date.now() + 30_000;
+    while (openSockets(pid) > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(openSockets(pid)).toBeLessThanOrEqual(before);
+    expect((await etcdctl(server.endpoint, ['get', 'k', '--print-value-only'])).stdout.trim()).toBe('v');
+  }, 60_000);
 });

@@ -3,6 +3,7 @@ import { etcdserverpb } from '@raftkv/api';
 import type { Lessor } from '@raftkv/lease';
 import { WatchableStore } from '@raftkv/watch';
 import type { ServerConfig } from '../config/index.js';
+import { grpcServerOptions, type FrontDoorLimits } from '../front-door/index.js';
 import { clusterService } from '../grpc/cluster-service.js';
 import { kvService } from '../grpc/kv-service.js';
 import { leaseService } from '../grpc/lease-service.js';
@@ -31,7 +32,19 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function buildServices(core: ServerCore, lessor: Lessor, config: ServerConfig, log: Logger): Services {
+/**
+ * The front door's limits from the flags: etcd's --grpc-keepalive-interval and -timeout (either
+ * 0 turns server pings off). Besides finding dead clients, a failed ping is what closes a
+ * connection after Node's HTTP/2 refused one of its frames (see FrontDoorLimits).
+ */
+export function clientConnectionLimits(config: ServerConfig): Partial<FrontDoorLimits> {
+  const pings = config.grpcKeepaliveIntervalMs > 0 && config.grpcKeepaliveTimeoutMs > 0;
+  return pings
+    ? { keepaliveIntervalMs: config.grpcKeepaliveIntervalMs, keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs }
+    : { keepaliveIntervalMs: 0 };
+}
+
+export function buildServices(core: ServerCore, lessor: Lessor, config: ServerConfig, limits: FrontDoorLimits, log: Logger): Services {
   const stopLeaseExpiry = startLeaseExpiry(core, lessor, log);
   // Watchers catch up from history in bounded steps between other work, never inside apply.
   const watchHub: WatchableStore = new WatchableStore(core.store, { onSyncNeeded: () => setImmediate(() => watchHub.syncUnsynced()) });
@@ -39,6 +52,8 @@ export function buildServices(core: ServerCore, lessor: Lessor, config: ServerCo
   progressTimer.unref();
 
   const grpcServer = new Server({
+    // Keepalive and header limits of gRPC connections, which grpc-js's HTTP/2 sessions enforce.
+    ...grpcServerOptions(limits),
     'grpc.max_receive_message_length': config.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': 2 ** 31 - 1,
     // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.

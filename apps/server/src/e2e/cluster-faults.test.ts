@@ -232,6 +232,7 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
   it(`a follower behind by more than the retained log catches up by snapshot (snapshot-count ${SNAPSHOT_COUNT})`, async () => {
     cluster = await startCluster(SUBJECT, { size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS, snapshotCount: SNAPSHOT_COUNT });
     const rnd = new Random(SEED + 1);
+    let snapshotRounds = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const leader = await cluster.waitForLeader();
       const follower = rnd.pick(cluster.members.filter((m) => m !== leader));
@@ -256,10 +257,16 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
       expect(mine.revision).toBeGreaterThanOrEqual(Math.max(...acked.map((a) => a.revision)));
       // It caught up by a snapshot from the leader, not by replaying a log the leader still had.
       const log = follower.output().slice(outputBefore);
-      expect(SNAPSHOT_RECEIVED[SUBJECT].test(log), `${follower.name} received a snapshot after its restart:\n${log.slice(-4000)}`).toBe(true);
+      const bySnapshot = SNAPSHOT_RECEIVED[SUBJECT].test(log);
+      if (bySnapshot) snapshotRounds++;
+      // etcd compacts its log only at its own snapshots, and not while one is being sent, so a
+      // follower stopped right after a catch-up may find the log still there: for etcd one round
+      // must use a snapshot (checked after the loop), for raftkv every round.
+      if (SUBJECT === 'raftkv') expect(bySnapshot, `${follower.name} received a snapshot after its restart:\n${log.slice(-4000)}`).toBe(true);
       console.log(`[${SUBJECT}] snapshot round ${round}: ${acked.length} puts in ${writeMs.toFixed(0)} ms while ${follower.name} was down; ` +
-        `restart + catch-up + checks ${catchUpMs.toFixed(0)} ms`);
+        `restart + catch-up + checks ${catchUpMs.toFixed(0)} ms; by snapshot: ${bySnapshot}`);
     }
+    expect(snapshotRounds, 'rounds caught up by snapshot').toBeGreaterThan(0);
   }, TEST_TIMEOUT_MS);
 
   it('an isolated member neither commits writes nor serves linearizable reads; the majority goes on; it catches up after heal', async () => {

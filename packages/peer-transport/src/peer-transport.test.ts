@@ -530,3 +530,50 @@ describe('PeerTransport snapshots', () => {
     expect(a.t.stats().peers.get(2n)).toMatchObject({ snapshotsSent: 1, snapshotsFailed: 2 });
   });
 });
+
+describe('TLS between members', () => {
+  /** A CA and one certificate for 127.0.0.1 (server and client auth), made by openssl. */
+  async function pki(): Promise<{ ca: Buffer; key: Buffer; cert: Buffer; cleanup(): void }> {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'peer-transport-tls-'));
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=peer-ca');
+    writeFileSync(join(dir, 'm.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'm.key', '-out', 'm.csr', '-subj', '/CN=member');
+    ssl('x509', '-req', '-in', 'm.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'm.crt', '-days', '1', '-extfile', 'm.ext');
+    const f = (n: string) => readFileSync(join(dir, n));
+    return { ca: f('ca.crt'), key: f('m.key'), cert: f('m.crt'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  it('dials https URLs with the credentials (mutual TLS) and http URLs without them', async () => {
+    const p = await pki();
+    try {
+      const creds = {
+        channel: credentials.createSsl(p.ca, p.key, p.cert),
+        server: ServerCredentials.createSsl(p.ca, [{ private_key: p.key, cert_chain: p.cert }], true),
+      };
+      const a = await member(1n, { credentials: creds, url: 'https://127.0.0.1:0' });
+      const b = await member(2n, { credentials: creds });
+      const aUrl = a.url.replace(/^http:/, 'https:');
+      a.t.addPeer(2n, [b.url]);
+      b.t.addPeer(1n, [aUrl]);
+      a.t.send(2n, text('a→b plain'));
+      b.t.send(1n, text('b→a tls'));
+      await b.events.until(() => got(b, 1n).length === 1);
+      await a.events.until(() => got(a, 2n).length === 1);
+      expect([got(b, 1n), got(a, 2n)]).toEqual([['a→b plain'], ['b→a tls']]);
+      // The https listener refuses a caller without a client certificate.
+      const bare = new Client(new URL(aUrl).host, credentials.createSsl(p.ca));
+      const refused = await new Promise<ServiceError | undefined>((resolve) => {
+        bare.makeUnaryRequest('/x/y', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), new Metadata(), { deadline: Date.now() + 5_000 }, (err) => resolve(err ?? undefined));
+      });
+      bare.close();
+      expect(refused?.code).toBe(status.UNAVAILABLE);
+    } finally {
+      p.cleanup();
+    }
+  });
+});

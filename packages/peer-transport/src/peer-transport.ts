@@ -250,10 +250,11 @@ export class PeerTransport {
     const { definition, implementation } = this.service();
     server.addService(definition, implementation);
     this.server = server;
-    const creds = this.opts.credentials?.server ?? ServerCredentials.createInsecure();
     const bound: string[] = [];
     for (const url of urls) {
       const target = peerUrlTarget(url, this.opts.credentials !== undefined);
+      // TLS on https URLs only, as etcd serves each peer URL by its scheme.
+      const creds = new URL(url).protocol === 'https:' ? this.opts.credentials!.server : ServerCredentials.createInsecure();
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p))),
       );

@@ -214,7 +214,9 @@ export class RemotePeer {
 
   private makeClient(url: string): Client {
     const target = peerUrlTarget(url, this.cfg.credentials !== undefined);
-    return new Client(target, this.cfg.credentials ?? grpcCredentials.createInsecure(), this.cfg.channelOptions);
+    // TLS for https URLs only: a member may list http and https URLs (as etcd's transport does).
+    const secure = new URL(url).protocol === 'https:';
+    return new Client(target, secure ? this.cfg.credentials! : grpcCredentials.createInsecure(), this.cfg.channelOptions);
   }
 
   private closeClient(): void {

@@ -133,6 +133,8 @@ export interface BackendOptions {
   mapSizeBytes?: number;
   /** Entries per LMDB transaction of a commit (default 8192; tests make it small). */
   commitEntriesPerTxn?: number;
+  /** See MvccStoreOptions.onBackendCommit. */
+  onCommit?: (written: Promise<void>) => void;
 }
 
 /**
@@ -149,6 +151,7 @@ export class Backend {
   /** Bucket writes since the last commit: bucket/key (latin1) -> value, or null for a delete. */
   private pendingAux = new Map<string, Uint8Array | null>();
   private commitEntriesPerTxn = COMMIT_ENTRIES_PER_TXN;
+  private onCommit: ((written: Promise<void>) => void) | undefined;
   /** Resolves when the last commit asked for has ended (written or failed). */
   private committing: Promise<void> = Promise.resolve();
   /** Reused key buffer for point reads (lmdb-js copies the key before returning). */
@@ -181,6 +184,7 @@ export class Backend {
       }
       backend.commitEntriesPerTxn = opts.commitEntriesPerTxn;
     }
+    backend.onCommit = opts.onCommit;
     backend.dropUnfinishedCommit();
     return backend;
   }
@@ -397,7 +401,9 @@ export class Backend {
     });
     try {
       await previous;
-      await this.writeBatch(batch, meta, aux);
+      const written = this.writeBatch(batch, meta, aux);
+      this.onCommit?.(written);
+      await written;
     } finally {
       done();
     }

@@ -14,6 +14,6 @@ export type {
   TxnRequest,
   TxnResponse,
 } from './kv.js';
-export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccStoreOptions } from './kvstore.js';
+export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccOpCounts, type MvccStoreOptions } from './kvstore.js';
 export type { ReadPacing } from './paced.js';
 export type { SteppedWrite } from './stepped-write.js';

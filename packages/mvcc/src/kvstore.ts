@@ -53,6 +53,24 @@ export interface MvccStoreOptions {
   mapSizeBytes?: number;
   /** Entries per LMDB transaction of a commit (default 8192): a bigger commit is split, keeping each short. */
   commitEntriesPerTxn?: number;
+  /**
+   * Handed the write of each commit that has something to write, as it starts (after the
+   * commits before it): the caller may time it (etcd's backend_commit_duration_seconds). The
+   * promise may reject (the commit failed); must not throw.
+   */
+  onBackendCommit?: (written: Promise<void>) => void;
+}
+
+/**
+ * Operations since the store was opened, counted as etcd's mvcc metrics count them
+ * (etcd_mvcc_range_total, _put_total, _delete_total, _txn_total): every range, put and
+ * deleteRange, also inside a txn, and a txn when it ran more than one of them. Monotonic.
+ */
+export interface MvccOpCounts {
+  ranges: number;
+  puts: number;
+  deletes: number;
+  txns: number;
 }
 
 /**
@@ -145,6 +163,7 @@ function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
   return {
     ...(opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {}),
     ...(opts.commitEntriesPerTxn !== undefined ? { commitEntriesPerTxn: opts.commitEntriesPerTxn } : {}),
+    ...(opts.onBackendCommit ? { onCommit: opts.onBackendCommit } : {}),
   };
 }
 
@@ -291,7 +310,11 @@ interface PacedRead {
  * Not safe for concurrent use from several threads; all methods run on the caller's.
  */
 export class MvccStore {
+  /** See {@link MvccOpCounts}; read it, never write it. */
+  readonly opCounts: MvccOpCounts = { ranges: 0, puts: 0, deletes: 0, txns: 0 };
   private index = new TreeIndex();
+  /** Keys that exist at the newest revision; kept as writes go, counted once per install. */
+  private liveKeys = 0;
   private currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */
   private compactMainRev = -1;
@@ -358,12 +381,22 @@ export class MvccStore {
   /** Makes `state` (loaded from this.backend's LMDB) the store's state; resumes its compaction. */
   private install(state: LoadedState): void {
     this.index = state.index;
+    let live = 0;
+    state.index.forEach((_k, ki) => {
+      if (ki.isLive()) live++;
+    });
+    this.liveKeys = live;
     this.currentRev = state.currentRev;
     this.compactMainRev = state.compactMainRev;
     this.ci = state.ci;
     this.heldCi = 0;
     this.backend.durableRevision = state.currentRev;
     if (state.scheduled !== 0 && state.scheduled > state.compactMainRev) this.scheduleCompaction(state.scheduled);
+  }
+
+  /** Keys that exist at the newest revision (etcd's etcd_debugging_mvcc_keys_total); O(1). */
+  get keyCount(): number {
+    return this.liveKeys;
   }
 
   /** Newest revision; 1 for an empty store (etcd's convention: the first write is 2). */
@@ -488,6 +521,7 @@ export class MvccStore {
   }
 
   private rangeAt(req: RangeRequest, curRev: number): RangeResponse {
+    this.opCounts.ranges++;
     const plan = planRange(req);
     const rr = this.rangeKeys(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true);
     let kvs = filterRange(rr.kvs, plan);
@@ -514,6 +548,7 @@ export class MvccStore {
    */
   async rangePaced(req: RangeRequest, pacing: ReadPacing): Promise<RangeResponse> {
     this.checkOpen();
+    this.opCounts.ranges++;
     const curRev = this.currentRev;
     const plan = planRange(req);
     const read = this.pacedRead(new Pacer(pacing));
@@ -685,7 +720,9 @@ export class MvccStore {
     this.compareToPath(req, path);
     this.checkTxn(req, path, { i: 0 }, [], 'range');
     const tw = new WriteTxn(this.currentRev);
+    const ops = this.opsSoFar();
     const resp = this.applyTxn(tw, req, path, { i: 0 });
+    this.countTxn(ops);
     resp.revision = tw.beginRev;
     return resp;
   }
@@ -708,7 +745,9 @@ export class MvccStore {
     this.checkTxn(req, path, { i: 0 }, [], 'put');
     this.checkTxn(req, path, { i: 0 }, [], 'range');
     const tw = new WriteTxn(this.currentRev);
+    const ops = this.opsSoFar();
     const resp = this.applyTxn(tw, req, path, { i: 0 });
+    this.countTxn(ops);
     resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
     this.end(tw);
     return resp;
@@ -750,8 +789,11 @@ export class MvccStore {
     this.checkTxn(req, path, { i: 0 }, [], 'range');
     const tw = new WriteTxn(this.currentRev);
     const host = this.writeHost();
+    const ops = this.opsSoFar();
+    const countTxn = (): void => this.countTxn(ops);
     function* body(): Generator<number, TxnResponse> {
       const resp = yield* txnSteps(host, tw, req, path, { i: 0 }, pacer.step);
+      countTxn();
       resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
       return resp;
     }
@@ -770,6 +812,7 @@ export class MvccStore {
       get index() {
         return store.index;
       },
+      opCounts: this.opCounts,
       applyPut: (tw, req) => this.applyPut(tw, req),
       rangeAt: (req, rev) => this.rangeAt(req, rev),
       readKeyValue: (rev) => this.backend.readKeyValue(rev),
@@ -854,6 +897,16 @@ export class MvccStore {
     return this.index.get(ks, this.currentRev) !== undefined;
   }
 
+  private opsSoFar(): number {
+    const c = this.opCounts;
+    return c.ranges + c.puts + c.deletes;
+  }
+
+  /** etcd counts a txn only when it ran more than one operation (a txn of one put is a put). */
+  private countTxn(opsBefore: number): void {
+    if (this.opsSoFar() - opsBefore > 1) this.opCounts.txns++;
+  }
+
   private applyTxn(tw: WriteTxn, req: TxnRequest, path: boolean[], pos: { i: number }): TxnResponse {
     const ok = path[pos.i++]!;
     const responses: ResponseOp[] = [];
@@ -870,6 +923,7 @@ export class MvccStore {
   }
 
   private applyPut(tw: WriteTxn, req: PutRequest): PutResponse {
+    this.opCounts.puts++;
     const ks = keyString(req.key);
     let value = req.value;
     let lease = req.lease ?? 0n;
@@ -885,6 +939,7 @@ export class MvccStore {
   }
 
   private applyDeleteRange(tw: WriteTxn, req: DeleteRangeRequest): DeleteRangeResponse {
+    this.opCounts.deletes++;
     const prevKvs: KeyValue[] = [];
     const keys = this.index.liveKeys(keyString(req.key), rangeEndOf(req.rangeEnd), tw.readRev);
     for (const { ks, ki, at } of keys) {
@@ -931,6 +986,7 @@ export class MvccStore {
       ki = new KeyIndex(new Uint8Array(key));
       this.index.insert(ks, ki);
     }
+    if (!ki.isLive()) this.liveKeys++;
     ki.put(rev);
     tw.changes.push({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
   }
@@ -946,6 +1002,7 @@ export class MvccStore {
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
     this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored), kv: stored });
     ki.tombstone(rev);
+    this.liveKeys--;
     tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });
   }
 

@@ -1,4 +1,5 @@
 import type { KeyAt, KeyIndex } from './key-index.js';
+import type { MvccOpCounts } from './kvstore.js';
 import type { KeyValue } from './key-value.js';
 import type {
   DeleteRangeRequest,
@@ -27,6 +28,7 @@ export type SteppedWrite<T> = { done: true; response: T } | { done: false; respo
 /** The store's own write primitives, which a stepped write calls in the same order as the plain write. */
 export interface WriteHost {
   readonly index: TreeIndex;
+  readonly opCounts: MvccOpCounts;
   applyPut(tw: WriteTxn, req: PutRequest): PutResponse;
   rangeAt(req: RangeRequest, rev: number): RangeResponse;
   readKeyValue(rev: Revision): KeyValue;
@@ -134,6 +136,7 @@ export function* txnSteps(
  * tombstones to keys already walked), deleting each live key as the plain write does, in key order.
  */
 export function* deleteRangeSteps(h: WriteHost, tw: WriteTxn, req: DeleteRangeRequest, step: number): Generator<number, DeleteRangeResponse> {
+  h.opCounts.deletes++;
   const prevKvs: KeyValue[] = [];
   const end = rangeEndOf(req.rangeEnd);
   let from = keyString(req.key);

@@ -4,6 +4,8 @@ import type * as mvcc from '@raftkv/mvcc';
 import type { MvccStore } from '@raftkv/mvcc';
 import { LeaseNotFoundError, NotPrimaryError, type Lessor } from '@raftkv/lease';
 import { ConfChangeType, NONE, type ConfChange } from '@raftkv/raft';
+import type { AlarmStore } from './alarm/alarm-store.js';
+import type { QuotaGuard } from './alarm/quota.js';
 import type { IdGenerator } from './cluster/id-generator.js';
 import type { Applier, ApplyResult } from './apply/applier.js';
 import { encodeInternalRequest, type InternalRequest } from './apply/request-codec.js';
@@ -40,6 +42,8 @@ export interface ServerCoreParts {
   memberRpc: MemberRpcClient;
   clusterId: bigint;
   self: MemberInfo;
+  /** Checked before puts, txns and lease grants are proposed (--quota-backend-bytes); none: no quota. */
+  quota?: QuotaGuard;
 }
 
 interface ConfWaiter { resolve(): void; reject(err: unknown): void }
@@ -77,6 +81,7 @@ export class ServerCore {
   private readonly ids: IdGenerator;
   private readonly transport: PeerTransport;
   private readonly memberRpc: MemberRpcClient;
+  private readonly quota: QuotaGuard | undefined;
   private readonly confWaiters = new Map<bigint, ConfWaiter>();
   private readWaiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
   private readInFlight = false;
@@ -94,6 +99,7 @@ export class ServerCore {
     this.memberRpc = parts.memberRpc;
     this.clusterId = parts.clusterId;
     this.self = parts.self;
+    this.quota = parts.quota;
     this.requestTimeoutMs = 5000 + 2 * parts.config.electionTimeoutMs;
   }
 
@@ -155,6 +161,7 @@ export class ServerCore {
   // ---------------------------------------------------------------- writes
 
   async put(put: etcdserverpb.PutRequest): Promise<mvcc.PutResponse> {
+    if (this.quota && !this.quota.available({ kind: 'put', put })) await this.quota.refuse();
     const r = await this.propose({ kind: 'put', id: this.nextRequestId(), put });
     return (r as Extract<ApplyResult, { kind: 'put' }>).response;
   }
@@ -165,6 +172,7 @@ export class ServerCore {
   }
 
   async txn(txn: etcdserverpb.TxnRequest): Promise<mvcc.TxnResponse> {
+    if (this.quota && !this.quota.available({ kind: 'txn', txn })) await this.quota.refuse();
     const r = await this.propose({ kind: 'txn', id: this.nextRequestId(), txn });
     return (r as Extract<ApplyResult, { kind: 'txn' }>).response;
   }
@@ -180,6 +188,7 @@ export class ServerCore {
 
   /** Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. */
   async leaseGrant(req: etcdserverpb.LeaseGrantRequest): Promise<{ id: bigint; ttlSeconds: number }> {
+    if (this.quota && !this.quota.available({ kind: 'leaseGrant' })) await this.quota.refuse();
     let id = req.ID;
     while (id === 0n) id = this.ids.next() & 0x7fff_ffff_ffff_ffffn;
     const r = await this.propose({ kind: 'leaseGrant', id: this.nextRequestId(), leaseGrant: { ID: id, TTL: req.TTL } });
@@ -193,6 +202,17 @@ export class ServerCore {
 
   async leaseCheckpoint(checkpoints: etcdserverpb.LeaseCheckpoint[]): Promise<void> {
     await this.propose({ kind: 'leaseCheckpoint', id: this.nextRequestId(), leaseCheckpoint: { checkpoints } });
+  }
+
+  /** The cluster's alarms as applied here. */
+  get alarms(): AlarmStore {
+    return this.applier.alarms;
+  }
+
+  /** etcd's Alarm ACTIVATE/DEACTIVATE: through the log, so every member changes mode at the same index. */
+  async alarm(alarm: etcdserverpb.AlarmRequest): Promise<etcdserverpb.AlarmMember[]> {
+    const r = await this.propose({ kind: 'alarm', id: this.nextRequestId(), alarm });
+    return (r as Extract<ApplyResult, { kind: 'alarm' }>).alarms;
   }
 
   /**

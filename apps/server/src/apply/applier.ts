@@ -1,7 +1,9 @@
-import { EtcdError, EtcdErrors } from '@raftkv/api';
+import { EtcdError, EtcdErrors, etcdserverpb } from '@raftkv/api';
 import { LeaseError, type Lessor } from '@raftkv/lease';
 import { MvccError, type Event, type MvccStore, type ReadPacing } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
+import { AlarmStore } from '../alarm/alarm-store.js';
+import { costTxn } from '../alarm/quota.js';
 import type { Membership } from '../cluster/membership.js';
 import type { CommittedEntry } from '@raftkv/raft-log';
 import { deleteRangeFromWire, putFromWire, toNumber, txnFromWire } from './convert.js';
@@ -16,7 +18,11 @@ export type ApplyResult =
   | { kind: 'leaseGrant'; id: bigint; ttlSeconds: number }
   | { kind: 'leaseRevoke' }
   | { kind: 'leaseCheckpoint' }
-  | { kind: 'memberAttributes' };
+  | { kind: 'memberAttributes' }
+  | { kind: 'alarm'; alarms: etcdserverpb.AlarmMember[] };
+
+/** An alarm type raised (its first alarm) or disarmed (its last one) by an applied entry. */
+export interface AlarmChange { change: 'raised' | 'disarmed'; alarm: etcdserverpb.AlarmMember }
 
 interface Waiter { resolve(result: ApplyResult): void; reject(err: EtcdError): void }
 
@@ -119,6 +125,10 @@ export class Applier {
   private busy: Promise<void> | undefined;
   /** Whether the store's consistent index is held below a queued entry. */
   private holding = false;
+  /** The cluster's alarms, in the backend's `alarm` bucket; NOSPACE and CORRUPT restrict what applies. */
+  readonly alarms: AlarmStore;
+  /** Told when an applied entry raises or disarms an alarm type (for the log). */
+  onAlarmChange: (change: AlarmChange) => void = () => {};
 
   constructor(
     private readonly store: MvccStore,
@@ -129,6 +139,7 @@ export class Applier {
     private readonly policy: BackendCommitPolicy = DEFAULT_COMMIT_POLICY,
     private readonly writePacing: ReadPacing = WRITE_PACING,
   ) {
+    this.alarms = new AlarmStore(store.bucket('alarm'));
     // Keys follow their lease through every kind of write (put, txn, delete, revoke).
     store.onEvents((events) => this.trackLeases(events));
   }
@@ -315,6 +326,8 @@ export class Applier {
    * goes on in steps.
    */
   private applyOne(req: InternalRequest, index: number): ApplyResult | Promise<ApplyResult> {
+    const refusal = alarmRefusal(this.alarms, req);
+    if (refusal) throw refusal;
     switch (req.kind) {
       case 'put':
         this.checkLease(req.put.lease);
@@ -369,7 +382,33 @@ export class Applier {
         this.markApplied(index);
         return { kind: 'memberAttributes' };
       }
+      case 'alarm':
+        return this.applyAlarm(req.alarm, index);
     }
+  }
+
+  /** etcd's applierV3backend.Alarm: the response lists the alarm raised or cleared (none if nothing changed). */
+  private applyAlarm(ar: etcdserverpb.AlarmRequest, index: number): ApplyResult {
+    const { AlarmRequest_AlarmAction: Action } = etcdserverpb;
+    let alarms: etcdserverpb.AlarmMember[] = [];
+    switch (ar.action) {
+      case Action.ACTIVATE: {
+        const r = this.alarms.activate(ar.memberID, ar.alarm);
+        alarms = [r.alarm];
+        if (r.first) this.onAlarmChange({ change: 'raised', alarm: r.alarm });
+        break;
+      }
+      case Action.DEACTIVATE: {
+        const r = this.alarms.deactivate(ar.memberID, ar.alarm);
+        if (r) alarms = [r.alarm];
+        if (r?.last) this.onAlarmChange({ change: 'disarmed', alarm: r.alarm });
+        break;
+      }
+      default:
+        alarms = this.alarms.get(ar.alarm);
+    }
+    this.markApplied(index);
+    return { kind: 'alarm', alarms };
   }
 
   /** etcd refuses a put whose lease does not exist, before any other check of the put. */
@@ -387,4 +426,26 @@ export class Applier {
       if (after !== 0n) this.lessor.attach(after, ev.kv.key);
     }
   }
+}
+
+/**
+ * What an active alarm refuses, deterministically at apply (etcd's applierV3Corrupt and
+ * applierV3Capped): CORRUPT refuses every write, compaction and lease change; NOSPACE refuses
+ * puts, txns that put and lease grants, so deletes, compaction, revokes and alarm changes still
+ * apply: that is how space is recovered.
+ */
+export function alarmRefusal(alarms: AlarmStore, req: InternalRequest): EtcdError | undefined {
+  const { AlarmType } = etcdserverpb;
+  if (alarms.has(AlarmType.CORRUPT)) {
+    switch (req.kind) {
+      case 'put': case 'deleteRange': case 'txn': case 'compaction': case 'leaseGrant': case 'leaseRevoke':
+        return EtcdErrors.Corrupt;
+      default:
+    }
+  }
+  if (alarms.has(AlarmType.NOSPACE)) {
+    if (req.kind === 'put' || req.kind === 'leaseGrant') return EtcdErrors.NoSpace;
+    if (req.kind === 'txn' && costTxn(req.txn) > 0) return EtcdErrors.NoSpace;
+  }
+  return undefined;
 }

@@ -14,10 +14,12 @@ export type InternalRequest =
   | { kind: 'leaseRevoke'; id: bigint; leaseRevoke: etcdserverpb.LeaseRevokeRequest }
   | { kind: 'leaseCheckpoint'; id: bigint; leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest }
   /** A started member publishes its name and client URLs (etcd's publish); ID, name and clientURLs are used. */
-  | { kind: 'memberAttributes'; id: bigint; member: etcdserverpb.Member };
+  | { kind: 'memberAttributes'; id: bigint; member: etcdserverpb.Member }
+  /** Raises, clears (or lists) an alarm: every member's alarm store changes at the same index. */
+  | { kind: 'alarm'; id: bigint; alarm: etcdserverpb.AlarmRequest };
 
 // Codes are part of the WAL format: never renumber one.
-const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4, leaseGrant: 5, leaseRevoke: 6, leaseCheckpoint: 7, memberAttributes: 8 } as const;
+const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4, leaseGrant: 5, leaseRevoke: 6, leaseCheckpoint: 7, memberAttributes: 8, alarm: 9 } as const;
 const HEADER_BYTES = 9; // kind (1) + request id (8, big-endian)
 
 function payload(req: InternalRequest): Uint8Array {
@@ -30,6 +32,7 @@ function payload(req: InternalRequest): Uint8Array {
     case 'leaseRevoke': return etcdserverpb.LeaseRevokeRequest.encode(req.leaseRevoke).finish();
     case 'leaseCheckpoint': return etcdserverpb.LeaseCheckpointRequest.encode(req.leaseCheckpoint).finish();
     case 'memberAttributes': return etcdserverpb.Member.encode(req.member).finish();
+    case 'alarm': return etcdserverpb.AlarmRequest.encode(req.alarm).finish();
   }
 }
 
@@ -56,6 +59,7 @@ export function decodeInternalRequest(data: Uint8Array): InternalRequest {
     case KIND_CODES.leaseRevoke: return { kind: 'leaseRevoke', id, leaseRevoke: etcdserverpb.LeaseRevokeRequest.decode(body) };
     case KIND_CODES.leaseCheckpoint: return { kind: 'leaseCheckpoint', id, leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest.decode(body) };
     case KIND_CODES.memberAttributes: return { kind: 'memberAttributes', id, member: etcdserverpb.Member.decode(body) };
+    case KIND_CODES.alarm: return { kind: 'alarm', id, alarm: etcdserverpb.AlarmRequest.decode(body) };
     default: throw new Error(`unknown log entry kind ${buf[0]}`);
   }
 }

@@ -2,6 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors, etcdserverpb } from '@raftkv/api';
 import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
+import { alarmName } from '../alarm/alarm-store.js';
+import { effectiveQuotaBytes } from '../alarm/quota.js';
 import { READ_PACING } from './read-pacing.js';
 import { notImplemented, unary } from './unary.js';
 
@@ -19,24 +21,26 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
       raftIndex: BigInt(core.log.commitIndex),
       raftTerm: BigInt(core.log.term),
       raftAppliedIndex: BigInt(core.appliedIndex),
-      errors: core.leaderId === 0n ? [EtcdErrors.NoLeader.message] : [],
+      // etcd adds each raised alarm in protobuf's compact text form.
+      errors: [...(core.leaderId === 0n ? [EtcdErrors.NoLeader.message] : []), ...core.alarms.get().map(alarmText)],
       isLearner: core.isLearner,
       storageVersion: '',
-      dbSizeQuota: BigInt(core.config.quotaBackendBytes),
+      dbSizeQuota: BigInt(Math.min(effectiveQuotaBytes(core.config.quotaBackendBytes), Number.MAX_SAFE_INTEGER)),
       downgradeInfo: undefined,
     })),
-    // No alarm can be raised yet (no quota enforcement, no corruption check, no alarm store):
-    // GET lists none and DEACTIVATE clears none, truthfully; ACTIVATE says it is not served
-    // rather than pretend. An unknown action makes etcd 3.4 crash (a nil response): an error here.
-    alarm: unary((req: etcdserverpb.AlarmRequest) => {
+    // GET reads the alarms applied here after a linearizable read (etcd sends it through the
+    // log: the same answer). ACTIVATE/DEACTIVATE go through the log. An unknown action makes
+    // etcd 3.4 crash (a nil response): an error here.
+    alarm: unary(async (req: etcdserverpb.AlarmRequest) => {
       core.refuseOnLearner();
       switch (req.action) {
         case etcdserverpb.AlarmRequest_AlarmAction.GET:
-        case etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE:
+          await core.linearizableRead();
           // etcd 3.4's alarm responses carry no header.
-          return { header: undefined, alarms: [] };
+          return { header: undefined, alarms: core.alarms.get(req.alarm) };
         case etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE:
-          throw new EtcdError(status.UNIMPLEMENTED, 'raftkv: raising alarms is not implemented yet');
+        case etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE:
+          return { header: undefined, alarms: await core.alarm(req) };
         default:
           throw new EtcdError(status.INVALID_ARGUMENT, `raftkv: unknown alarm action ${req.action}`);
       }
@@ -61,4 +65,9 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
     }),
     downgrade: notImplemented('Maintenance.Downgrade'),
   };
+}
+
+/** gogo's CompactTextString of an AlarmMember, as etcd puts it in Status.errors. */
+function alarmText(m: etcdserverpb.AlarmMember): string {
+  return `memberID:${m.memberID} alarm:${alarmName(m.alarm)} `;
 }

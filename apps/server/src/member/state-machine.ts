@@ -1,5 +1,6 @@
 import { Lessor, minLeaseTtlSeconds } from '@raftkv/lease';
 import type { MvccStore } from '@raftkv/mvcc';
+import { alarmName } from '../alarm/alarm-store.js';
 import { Applier, DEFAULT_COMMIT_POLICY } from '../apply/applier.js';
 import type { Membership } from '../cluster/membership.js';
 import type { ServerConfig } from '../config/index.js';
@@ -35,6 +36,10 @@ export function buildStateMachine(
     intervalMs: config.backendBatchIntervalMs || DEFAULT_COMMIT_POLICY.intervalMs,
     limitEntries: config.backendBatchLimit || DEFAULT_COMMIT_POLICY.limitEntries,
   });
+  // etcd's lines: an alarm type raised or disarmed cluster-wide (through the log).
+  applier.onAlarmChange = ({ change, alarm }) => {
+    log.warn(change === 'raised' ? 'alarm raised' : 'alarm disarmed', { alarm: alarmName(alarm.alarm), from: alarm.memberID });
+  };
   return { lessor, applier };
 }
 

@@ -13,6 +13,7 @@ import { computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { MemberRpcClient, MembersReply, TimeToLiveReply } from './cluster/member-rpc.js';
 import { encodeConfChangeContext, type Member, type Membership } from './cluster/membership.js';
 import type { ServerConfig } from './config/index.js';
+import { hasPeerTls } from './security/transport-security.js';
 import type { PeerTransport } from '@raftkv/peer-transport';
 import type { RaftLog } from '@raftkv/raft-log';
 
@@ -330,7 +331,7 @@ export class ServerCore {
 
   /** Adds a member (etcd's MemberAdd); resolves once the change is applied here. */
   async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<Member> {
-    const urls = parsePeerUrls(peerUrls);
+    const urls = parsePeerUrls(peerUrls, hasPeerTls(this.config));
     // etcd's order: mayAddMember's checks, then ValidateConfigurationChange's (removed ID, ID in
     // use, peer URL in use, learner count). The ID hashes the URLs and the time in seconds, so
     // re-adding a just-removed member can meet its own removed ID: etcd says "member not found".
@@ -362,7 +363,7 @@ export class ServerCore {
   async memberUpdate(id: bigint, peerUrls: readonly string[]): Promise<void> {
     const m = this.membership.get(id);
     if (!m) throw EtcdErrors.MemberNotFound;
-    const urls = parsePeerUrls(peerUrls);
+    const urls = parsePeerUrls(peerUrls, hasPeerTls(this.config));
     if (this.membership.findByPeerUrl(urls, id)) throw EtcdErrors.PeerURLExist;
     // As etcd 3.4, the update carries no learner flag (false): see Membership.setRaftAttributes.
     await this.proposeConfChange(ConfChangeType.UpdateNode, { ...m, peerUrls: urls, isLearner: false });
@@ -483,7 +484,7 @@ export class ServerCore {
 }
 
 /** Validates and normalises peer URLs as etcd's types.NewURLs (http/https, host:port, no path). */
-function parsePeerUrls(peerUrls: readonly string[]): string[] {
+function parsePeerUrls(peerUrls: readonly string[], peerTls: boolean): string[] {
   if (peerUrls.length === 0) throw EtcdErrors.MemberBadURLs;
   return peerUrls.map((s) => {
     let u: URL;
@@ -495,9 +496,11 @@ function parsePeerUrls(peerUrls: readonly string[]): string[] {
     if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || (u.pathname !== '/' && u.pathname !== '')) {
       throw EtcdErrors.MemberBadURLs;
     }
-    // etcd would add it and dial it over TLS; raftkv has no peer TLS yet, so such a member could
-    // never be reached: refuse it before it is proposed (and possibly costs the cluster its quorum).
-    if (u.protocol === 'https:') throw new EtcdError(status.FAILED_PRECONDITION, 'raftkv: https peer URLs need peer TLS, which is not implemented yet');
+    // etcd would add it and fail every handshake with it: a member without peer TLS could never
+    // reach it, so refuse it before it is proposed (and possibly costs the cluster its quorum).
+    if (u.protocol === 'https:' && !peerTls) {
+      throw new EtcdError(status.FAILED_PRECONDITION, 'raftkv: https peer URLs need peer TLS on this member (--peer-cert-file/--peer-key-file or --peer-auto-tls)');
+    }
     return formatUrl(u);
   });
 }

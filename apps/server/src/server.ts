@@ -18,6 +18,7 @@ import { buildStateMachine } from './member/state-machine.js';
 import { openStorage } from './member/storage.js';
 import type { RaftLog } from '@raftkv/raft-log';
 import { etcdserverpb } from '@raftkv/api';
+import { openTransportSecurity } from './security/transport-security.js';
 import { ServerCore } from './server-core.js';
 
 export { SHUTDOWN_GRACE_MS };
@@ -88,7 +89,9 @@ async function start(
   await createDataDirs(layout);
 
   // 2. Who this member is: from its WAL, the flags, or (joining) the cluster's members.
-  const memberRpc = new MemberRpcClient(() => core?.clusterId ?? 0n);
+  // TLS: certificates checked (and --auto-tls ones made in the data dir) before any listener opens.
+  const security = await openTransportSecurity(config, log);
+  const memberRpc = new MemberRpcClient(() => core?.clusterId ?? 0n, security.peer?.channelCredentials);
   parts.add('member RPC client', () => memberRpc.close());
   const identity = await resolveIdentity(layout.walDir, config, memberRpc, log);
   const { memberId, clusterId } = identity;
@@ -104,6 +107,7 @@ async function start(
   // 5. The peer side: transport and peer listener.
   const peers = await openPeerSide({
     config, memberId, clusterId, membership, snapDir: layout.snapDir, log, raft: () => raft, core: () => core, onRemoved,
+    ...(security.peer ? { security: security.peer } : {}),
   });
   parts.add('peer side', () => peers.close());
 
@@ -150,11 +154,8 @@ async function start(
   await publishMember(core, () => parts.isClosing, log);
 
   // 9. The front door.
-  for (const url of config.listenClientUrls) {
-    if (url.protocol === 'https:' || url.protocol === 'unixs:') throw new Error(`${formatUrl(url)}: TLS client listeners are not implemented yet`);
-  }
   // gRPC and HTTP on every client URL, HTTP on the metrics URLs (see front-door/).
-  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls, limits: doorLimits });
+  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls, limits: doorLimits, ...(security.client ? { tls: security.client } : {}) });
   parts.add('front door', () => frontDoor.close());
   const clientEndpoints = frontDoor.endpoints;
   log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });

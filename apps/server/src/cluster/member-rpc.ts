@@ -1,5 +1,5 @@
 import {
-  Client, Metadata, credentials, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation,
+  Client, Metadata, credentials, status, type ChannelCredentials, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation,
   type sendUnaryData, type ServerUnaryCall,
 } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors } from '@raftkv/api';
@@ -93,23 +93,26 @@ export function memberService(h: MemberRpcHandlers): { definition: ServiceDefini
   return { definition, implementation: implementation as UntypedServiceImplementation };
 }
 
-/** `http://host:port` → the gRPC target `host:port`. */
-function target(url: string): string {
+/** `http(s)://host:port` → the gRPC target `host:port`; https needs peer TLS credentials. */
+function target(url: string, tls: ChannelCredentials | undefined): { host: string; creds: ChannelCredentials } {
   const u = new URL(url);
-  if (u.protocol !== 'http:') throw new TypeError(`peer URL ${url}: only http peer URLs are supported`);
-  return u.host;
+  if (u.protocol === 'https:' && tls !== undefined) return { host: u.host, creds: tls };
+  if (u.protocol !== 'http:') throw new TypeError(`peer URL ${url}: ${u.protocol === 'https:' ? 'https needs peer TLS (--peer-cert-file/--peer-key-file or --peer-auto-tls)' : 'scheme must be http or https'}`);
+  return { host: u.host, creds: credentials.createInsecure() };
 }
 
 /** Calls `raftkvpb.Member` on other members; one channel per peer URL, reused. */
 export class MemberRpcClient {
   private readonly clients = new Map<string, Client>();
 
-  constructor(private readonly clusterId: () => bigint) {}
+  /** @param tls credentials for https peer URLs (this member's peer TLS). */
+  constructor(private readonly clusterId: () => bigint, private readonly tls?: ChannelCredentials) {}
 
   private call<T>(url: string, method: MethodName, body: unknown, timeoutMs: number): Promise<T> {
     let client = this.clients.get(url);
     if (!client) {
-      client = new Client(target(url), credentials.createInsecure());
+      const t = target(url, this.tls);
+      client = new Client(t.host, t.creds);
       this.clients.set(url, client);
     }
     const md = new Metadata();

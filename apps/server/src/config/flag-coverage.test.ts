@@ -122,8 +122,6 @@ describe('every accepted flag is acted on, or listed as not supported and warned
   test('the safety-relevant flags stay listed (and warn) until they work', () => {
     // Some could be read without doing their job: the generic check above cannot tell. Remove a flag here in the change that makes it work.
     const notYet: FlagName[] = [
-      'cert-file', 'key-file', 'trusted-ca-file', 'client-cert-auth', 'auto-tls', 'client-crl-file',
-      'peer-cert-file', 'peer-key-file', 'peer-trusted-ca-file', 'peer-client-cert-auth', 'peer-auto-tls', 'peer-crl-file',
       'auth-token', 'enable-v2', 'unsafe-no-fsync',
     ];
     expect(notYet.filter((n) => UNIMPLEMENTED_FLAGS[n] === undefined)).toEqual([]);

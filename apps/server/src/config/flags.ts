@@ -220,16 +220,7 @@ export type FlagValues = { [K in FlagName]: z.output<(typeof FLAGS)[K]['schema']
  * server, and the README's table must say the same.
  */
 export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
-  // Safety-relevant: people rely on these, so each warns by name. TLS flags warn even with
-  // no https URL (etcd then ignores them): the operator meant to secure something.
-  'cert-file': 'TLS; raftkv serves plain http only',
-  'key-file': 'TLS; raftkv serves plain http only',
-  'trusted-ca-file': 'TLS; raftkv serves plain http only',
-  'client-cert-auth': 'TLS client certificate authentication',
-  'peer-cert-file': 'TLS between members; raftkv peers talk plain http',
-  'peer-key-file': 'TLS between members; raftkv peers talk plain http',
-  'peer-trusted-ca-file': 'TLS between members; raftkv peers talk plain http',
-  'peer-client-cert-auth': 'TLS peer certificate authentication',
+  // Safety-relevant: people rely on these, so each warns by name.
   'auth-token': 'authentication',
   'bcrypt-cost': 'authentication',
   'auth-token-ttl': 'authentication',
@@ -256,15 +247,7 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'proxy-dial-timeout': 'the v2 proxy',
   'proxy-write-timeout': 'the v2 proxy',
   'proxy-read-timeout': 'the v2 proxy',
-  'auto-tls': 'self-signed certificate generation',
-  'peer-auto-tls': 'self-signed certificate generation',
-  'client-crl-file': 'certificate revocation lists',
-  'peer-crl-file': 'certificate revocation lists',
   'client-cert-allowed-hostname': 'certificate name checks',
-  'peer-cert-allowed-cn': 'certificate name checks',
-  'peer-cert-allowed-hostname': 'certificate name checks',
-  'experimental-peer-skip-client-san-verification': 'certificate name checks',
-  'cipher-suites': 'TLS cipher suite selection',
   cors: 'CORS on the HTTP gateway',
   'host-whitelist': 'host checks on the HTTP gateway',
   'experimental-backend-bbolt-freelist-type': "bbolt's freelist (raftkv uses LMDB)",

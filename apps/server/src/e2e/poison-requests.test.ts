@@ -88,12 +88,12 @@ describe('requests that must not stop a member', () => {
     await same((c) => c.range({ key: Buffer.from('\0'), rangeEnd: Buffer.from('\0') }));
   });
 
-  it('refuses a member with an https peer URL before proposing it (no peer TLS yet)', async () => {
+  it('refuses a member with an https peer URL before proposing it (this member has no peer TLS)', async () => {
     const cluster = new ClusterClient(pair!.raftkv.endpoint, credentials.createInsecure());
     const added = await outcome(new Promise((resolve, reject) => cluster.memberAdd({ peerURLs: ['https://127.0.0.1:3'], isLearner: true },
       (err, res) => (err ? reject(err) : resolve(res)))));
     cluster.close();
-    expect(added).toEqual({ error: { code: 9, details: 'raftkv: https peer URLs need peer TLS, which is not implemented yet' } });
+    expect(added).toEqual({ error: { code: 9, details: 'raftkv: https peer URLs need peer TLS on this member (--peer-cert-file/--peer-key-file or --peer-auto-tls)' } });
     await same((c) => c.put({ key: Buffer.from('after-member-add'), value: Buffer.from('ok') }));
   });
 

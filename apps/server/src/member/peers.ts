@@ -8,6 +8,8 @@ import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import { PeerTransport } from '@raftkv/peer-transport';
 import type { RaftLog } from '@raftkv/raft-log';
+import { listenPeerTls, type PeerTlsListener } from '../security/peer-tls-listener.js';
+import type { PeerSecurity } from '../security/transport-security.js';
 import type { ServerCore } from '../server-core.js';
 import { snapDbName, writeFileDurably } from '../storage/received-snapshots.js';
 
@@ -34,6 +36,8 @@ export interface PeerSideOptions {
   core: () => ServerCore | undefined;
   /** This member learned it was removed from the cluster. */
   onRemoved: () => void;
+  /** Peer TLS (https peer URLs); without it, only http peer URLs are served and dialled. */
+  security?: PeerSecurity;
 }
 
 /**
@@ -66,6 +70,8 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
     // A member back from a restart must hear from the leader within an election timeout, or it
     // campaigns and disrupts the cluster: redial at least every heartbeat (etcd: every 100 ms).
     limits: { backoffMaxMs: Math.max(50, config.heartbeatIntervalMs) },
+    // The server side is this file's TLS listener (checks and logs refusals); the transport only dials.
+    ...(o.security ? { credentials: { channel: o.security.channelCredentials, server: ServerCredentials.createInsecure() } } : {}),
   });
   const syncPeers = (): void => {
     for (const m of membership.list()) {
@@ -101,12 +107,14 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
     },
   });
   server.addService(members.definition, members.implementation);
+  const tlsListeners: PeerTlsListener[] = [];
   const close = async (): Promise<void> => {
     await transport.close();
+    await Promise.all(tlsListeners.map((l) => l.close()));
     server.forceShutdown();
   };
   try {
-    const endpoints = await bindPeerListeners(server, config.listenPeerUrls);
+    const endpoints = await bindPeerListeners(server, config.listenPeerUrls, o.security, tlsListeners, log);
     return { transport, endpoints, syncPeers, close };
   } catch (err) {
     await close();
@@ -114,12 +122,22 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
   }
 }
 
-async function bindPeerListeners(server: Server, urls: readonly URL[]): Promise<string[]> {
+async function bindPeerListeners(
+  server: Server, urls: readonly URL[], security: PeerSecurity | undefined, tlsListeners: PeerTlsListener[], log: Logger,
+): Promise<string[]> {
   const endpoints: string[] = [];
+  // grpc-js serves the TLS connections this member accepted and checked itself.
+  const injector = security ? server.createConnectionInjector(ServerCredentials.createInsecure()) : undefined;
   for (const url of urls) {
-    if (url.protocol === 'https:' || url.protocol === 'unixs:') {
-      throw new Error(`${formatUrl(url)}: TLS peer listeners are not implemented yet`);
+    if (url.protocol === 'https:') {
+      // openTransportSecurity refused https peer URLs without peer TLS before this.
+      if (!security || !injector) throw new Error(`cannot listen on TLS for ${url.host}: KeyFile and CertFile are not presented`);
+      const listener = await listenPeerTls(url, security, (secured) => injector.injectConnection(secured), log);
+      tlsListeners.push(listener);
+      endpoints.push(listener.endpoint);
+      continue;
     }
+    if (url.protocol === 'unixs:') throw new Error(`${formatUrl(url)}: unixs peer URLs are not supported`);
     const address = url.protocol === 'unix:' ? `unix:${url.host}${url.pathname}` : url.host;
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));

@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 export interface SelfCertFiles {
   readonly certFile: string;
@@ -50,7 +50,7 @@ export async function selfCert(dir: string, hosts: readonly string[], clientAuth
     name: 'O=etcd',
     notBefore: new Date(now),
     notAfter: new Date(now + 365 * DAY_MS),
-    keys: keys as unknown as CryptoKeyPair,
+    keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),

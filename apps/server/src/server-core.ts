@@ -31,7 +31,15 @@ export interface MemberInfo {
   clientUrls: string[];
 }
 
+/** Told of each proposal this member makes for a client (etcd's proposals_pending and _failed_total). */
+export interface ProposalObserver {
+  proposalStarted(): void;
+  /** `failed`: it was dropped or timed out (not: applied with an error result). */
+  proposalEnded(failed: boolean): void;
+}
+
 export interface ServerCoreParts {
+  proposals?: ProposalObserver;
   config: ServerConfig;
   store: MvccStore;
   lessor: Lessor;
@@ -81,6 +89,7 @@ export class ServerCore {
   private readonly applier: Applier;
   private readonly ids: IdGenerator;
   private readonly transport: PeerTransport;
+  private readonly proposals: ProposalObserver | undefined;
   private readonly memberRpc: MemberRpcClient;
   private readonly quota: QuotaGuard | undefined;
   private readonly confWaiters = new Map<bigint, ConfWaiter>();
@@ -98,6 +107,7 @@ export class ServerCore {
     this.membership = parts.membership;
     this.transport = parts.transport;
     this.memberRpc = parts.memberRpc;
+    this.proposals = parts.proposals;
     this.clusterId = parts.clusterId;
     this.self = parts.self;
     this.quota = parts.quota;
@@ -232,8 +242,11 @@ export class ServerCore {
     if (data.byteLength > this.config.maxRequestBytes) return Promise.reject(EtcdErrors.RequestTooLarge);
     const result = this.applier.wait(req.id);
     let timer: NodeJS.Timeout | undefined;
+    let failed = false;
+    this.proposals?.proposalStarted();
     const lost = new Promise<never>((_, reject) => {
       const drop = (err: unknown): void => {
+        failed = true;
         this.applier.cancel(req.id);
         reject(err);
       };
@@ -246,7 +259,10 @@ export class ServerCore {
       // A forwarded proposal can vanish with its leader: answer as etcd does after its request timeout.
       timer = setTimeout(() => drop(this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout), timeoutMs);
     });
-    return Promise.race([result, lost]).finally(() => clearTimeout(timer));
+    return Promise.race([result, lost]).finally(() => {
+      clearTimeout(timer);
+      this.proposals?.proposalEnded(failed);
+    });
   }
 
   // ---------------------------------------------------------------- leases

@@ -5,7 +5,9 @@ import { formatUrl } from './cluster/member-id.js';
 import { MemberRpcClient } from './cluster/member-rpc.js';
 import type { ServerConfig } from './config/index.js';
 import { openFrontDoor, resolveLimits } from './front-door/index.js';
+import { alarmName } from './alarm/alarm-store.js';
 import { onUnexpectedError } from './grpc/unary.js';
+import { clientHttpHandler, HealthChecker, MemberMetrics, metricsUrlHandler } from './metrics/index.js';
 import type { Logger } from './logger.js';
 import { createDataDirs, dataDirLayout, lockDataDirs } from './member/data-dir.js';
 import { resolveIdentity } from './member/identity.js';
@@ -96,8 +98,11 @@ async function start(
   const identity = await resolveIdentity(layout.walDir, config, memberRpc, log);
   const { memberId, clusterId } = identity;
 
+  // Metrics first: the parts opened next report through its hooks.
+  const metrics = new MemberMetrics({ extensive: config.metrics === 'extensive', quotaBackendBytes: config.quotaBackendBytes });
+
   // 3. Storage: the MVCC backend and the membership it keeps.
-  const { store, membership } = await openStorage(layout, identity, log);
+  const { store, membership } = await openStorage(layout, identity, log, metrics.backendCommitted);
   parts.add('backend', () => store.close());
 
   // 4. The state machine committed entries are applied to.
@@ -113,7 +118,7 @@ async function start(
 
   // 6. The raft node over the WAL.
   raft = await openRaftNode({
-    config, identity, layout, store, lessor, membership, applier, peers, log, core: () => core, onRemoved, fatal,
+    config, identity, layout, store, lessor, membership, applier, peers, log, core: () => core, onRemoved, fatal, metrics,
   });
   parts.add('raft node', () => raft!.close());
   log.info('raft log opened', { member: memberId.toString(16), cluster: clusterId.toString(16), peers: peers.endpoints });
@@ -131,7 +136,7 @@ async function start(
   core = new ServerCore({
     quota,
     config, store, lessor, log: raft, applier, ids: new IdGenerator(memberId, Date.now()), membership,
-    transport: peers.transport, memberRpc, clusterId,
+    transport: peers.transport, memberRpc, clusterId, proposals: metrics,
     self: {
       id: memberId,
       name: config.name,
@@ -147,7 +152,17 @@ async function start(
   }, log, autoCompactionTestOptions());
   if (compactor) parts.add('auto compactor', () => compactor.stop());
   const doorLimits = resolveLimits(clientConnectionLimits(config));
-  const services = buildServices(core, lessor, config, doorLimits, log);
+  const services = buildServices(core, lessor, config, doorLimits, log, metrics.grpc);
+  const readyCore = core;
+  metrics.bind({ memberId, raft, store, transport: peers.transport, isLearner: () => readyCore.isLearner });
+  const health = new HealthChecker({
+    leaderId: () => readyCore.leaderId,
+    // etcd's check is a QGET through raft; a ReadIndex proves the same without a log entry (see metrics/health.ts).
+    confirmQuorumRead: () => raft!.readIndex(Buffer.from(`health-${readyCore.nextRequestId()}`)),
+    activeAlarms: () => readyCore.alarms.get().map((a) => alarmName(a.alarm)),
+  }, log, (ok) => metrics.healthChecked(ok));
+  const monitoring = { health, metrics };
+  const monitoringHttp = { client: clientHttpHandler(monitoring), metrics: metricsUrlHandler(monitoring) };
   parts.add('services', () => services.close());
 
   // 8. Serve clients only once this member's attributes are committed (as etcd).
@@ -155,7 +170,7 @@ async function start(
 
   // 9. The front door.
   // gRPC and HTTP on every client URL, HTTP on the metrics URLs (see front-door/).
-  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls, limits: doorLimits, ...(security.client ? { tls: security.client } : {}) });
+  const frontDoor = await openFrontDoor({ grpcServer: services.grpcServer, clientUrls: config.listenClientUrls, metricsUrls: config.listenMetricsUrls, limits: doorLimits, http: monitoringHttp, ...(security.client ? { tls: security.client } : {}) });
   parts.add('front door', () => frontDoor.close());
   const clientEndpoints = frontDoor.endpoints;
   log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });

@@ -416,7 +416,7 @@ describe('command lines that real deployments give etcd', () => {
     expect(hrefs(config.listenClientUrls)).toEqual(['https://10.0.0.1:2379', 'https://127.0.0.1:2379']);
     expect(config.experimental.watchProgressNotifyIntervalMs).toBe(5000);
     // kubeadm's TLS flags work (no warning); what raftkv cannot honour yet is named.
-    expect(warnings.map((w) => w.split('=')[0]).sort()).toEqual(['--experimental-initial-corrupt-check', '--listen-metrics-urls']);
+    expect(warnings.map((w) => w.split('=')[0]).sort()).toEqual(['--experimental-initial-corrupt-check']);
     expect(config.clientTls).toMatchObject({ certFile: '/etc/kubernetes/pki/etcd/server.crt', clientCertAuth: true, trustedCaFile: '/etc/kubernetes/pki/etcd/ca.crt' });
     expect(config.peerTls).toMatchObject({ certFile: '/etc/kubernetes/pki/etcd/peer.crt', clientCertAuth: true, trustedCaFile: '/etc/kubernetes/pki/etcd/ca.crt' });
     expect(warnings.join('\n')).toMatch(/--experimental-initial-corrupt-check=true is not supported by raftkv yet/);

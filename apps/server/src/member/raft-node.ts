@@ -39,6 +39,8 @@ export interface RaftNodeOptions {
   onRemoved: () => void;
   /** A local failure (WAL, disk): the member must stop. */
   fatal: (err: unknown) => void;
+  /** Told each WAL sync's duration and each leader change (see metrics/). */
+  metrics?: { walSynced(seconds: number): void; leaderChanged(lead: bigint): void };
 }
 
 /**
@@ -139,7 +141,8 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
   };
 
   let promoteTerm = 0;
-  const onLeaderChange = (_lead: bigint, isLeader: boolean): void => {
+  const onLeaderChange = (lead: bigint, isLeader: boolean): void => {
+    o.metrics?.leaderChanged(lead);
     if (!isLeader) {
       if (lessor.isPrimary) lessor.demote();
       return;
@@ -190,7 +193,7 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
       await store.flushed();
     },
     fatal: o.fatal,
-    ...(segmentBytes > 0 ? { walOptions: { segmentSizeBytes: segmentBytes } } : {}),
+    walOptions: { ...(segmentBytes > 0 ? { segmentSizeBytes: segmentBytes } : {}), ...(o.metrics ? { onSync: o.metrics.walSynced } : {}) },
   });
   return raftLog;
 }

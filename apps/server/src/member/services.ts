@@ -12,6 +12,7 @@ import { KVServiceWithEncodedRange } from '../grpc/range-response.js';
 import { watchService, WatchServiceWithEncodedResponses } from '../grpc/watch-service.js';
 import { startLeaseExpiry } from '../lease/lease-expiry.js';
 import type { Logger } from '../logger.js';
+import type { GrpcMetrics } from '../metrics/index.js';
 import type { ServerCore } from '../server-core.js';
 
 /** etcd lets a gRPC message exceed --max-request-bytes by this much before gRPC itself refuses it. */
@@ -44,7 +45,9 @@ export function clientConnectionLimits(config: ServerConfig): Partial<FrontDoorL
     : { keepaliveIntervalMs: 0 };
 }
 
-export function buildServices(core: ServerCore, lessor: Lessor, config: ServerConfig, limits: FrontDoorLimits, log: Logger): Services {
+export function buildServices(
+  core: ServerCore, lessor: Lessor, config: ServerConfig, limits: FrontDoorLimits, log: Logger, grpcMetrics?: GrpcMetrics,
+): Services {
   const stopLeaseExpiry = startLeaseExpiry(core, lessor, log);
   // Watchers catch up from history in bounded steps between other work, never inside apply.
   const watchHub: WatchableStore = new WatchableStore(core.store, { onSyncNeeded: () => setImmediate(() => watchHub.syncUnsynced()) });
@@ -58,12 +61,16 @@ export function buildServices(core: ServerCore, lessor: Lessor, config: ServerCo
     'grpc.max_send_message_length': 2 ** 31 - 1,
     // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.
     'grpc.max_concurrent_streams': Math.min(config.maxConcurrentStreams, 2 ** 31 - 1),
+    ...(grpcMetrics ? { interceptors: [grpcMetrics.interceptor] } : {}),
   });
   grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
+  grpcMetrics?.register([
+    KVServiceWithEncodedRange, etcdserverpb.MaintenanceService, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
+  ]);
 
   const close = async (): Promise<void> => {
     core.close();

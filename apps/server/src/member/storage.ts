@@ -16,8 +16,10 @@ export interface OpenedStorage {
  * Opens the backend (restoring it first from a received snapshot that is ahead of it), checks
  * that it covers the newest raft snapshot, and seeds an empty membership from the identity.
  */
-export async function openStorage(layout: DataDirLayout, identity: Identity, log: Logger): Promise<OpenedStorage> {
-  const store = await openBackend(layout, log);
+export async function openStorage(
+  layout: DataDirLayout, identity: Identity, log: Logger, onBackendCommit?: (written: Promise<void>) => void,
+): Promise<OpenedStorage> {
+  const store = await openBackend(layout, log, onBackendCommit);
   try {
     await checkBackendCoversSnapshot(layout.walDir, layout.snapDir, store.consistentIndex);
     const membership = new Membership(store.bucket('members'), store.bucket('members_removed'));
@@ -36,14 +38,15 @@ export async function openStorage(layout: DataDirLayout, identity: Identity, log
  * Opens the backend; when the newest backend snapshot received from a leader is ahead of it
  * (a crash between saving that snapshot and restoring from it), restores from it first.
  */
-async function openBackend(layout: DataDirLayout, log: Logger): Promise<MvccStore> {
-  let store = await MvccStore.open({ dir: layout.dbDir });
+async function openBackend(layout: DataDirLayout, log: Logger, onBackendCommit?: (written: Promise<void>) => void): Promise<MvccStore> {
+  const options = { dir: layout.dbDir, ...(onBackendCommit ? { onBackendCommit } : {}) };
+  let store = await MvccStore.open(options);
   const newest = (await receivedSnapshots(layout.snapDir))[0];
   if (newest && newest.index > store.consistentIndex) {
     log.info('restoring the backend from a received snapshot', { index: newest.index, backendIndex: store.consistentIndex });
     await store.close();
     await MvccStore.restoreFrom(newest.path, layout.dbDir);
-    store = await MvccStore.open({ dir: layout.dbDir });
+    store = await MvccStore.open(options);
   }
   await removeCoveredSnapshots(layout.snapDir, store.consistentIndex);
   await removeUnfinishedSnapshotFiles(layout.snapDir);

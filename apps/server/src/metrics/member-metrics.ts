@@ -1,0 +1,255 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ETCD_VERSIONS } from '../front-door/index.js';
+import { GrpcMetrics } from './grpc-metrics.js';
+
+/** etcd's buckets for disk latencies: 1 ms doubling 14 times (to 8.192 s). */
+export const ETCD_DISK_BUCKETS: readonly number[] = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+
+/** The parts of a running member that /metrics reads at a scrape (never on the request path). */
+export interface MetricsSources {
+  readonly memberId: bigint;
+  readonly raft: {
+    readonly lead: bigint;
+    readonly isLeader: boolean;
+    readonly commitIndex: number;
+    readonly appliedIndex: number;
+    stats(): { readonly wal: { readonly bytesWritten: number } };
+  };
+  readonly store: {
+    readonly opCounts: { readonly ranges: number; readonly puts: number; readonly deletes: number; readonly txns: number };
+    readonly keyCount: number;
+    readonly currentRevision: number;
+    readonly compactedRevision: number;
+    dbSizeBytes(): number;
+    dbSizeInUseBytes(): number;
+  };
+  readonly transport: {
+    stats(): { readonly peers: ReadonlyMap<bigint, { readonly sentBytes: number; readonly receivedBytes: number; readonly active: boolean }> };
+  };
+  isLearner(): boolean;
+}
+
+export interface MemberMetricsOptions {
+  /** etcd's --metrics extensive: adds grpc_server_handling_seconds. */
+  readonly extensive: boolean;
+  /** etcd_server_quota_backend_bytes. */
+  readonly quotaBackendBytes: number;
+  /** process_* and nodejs_* (prom-client's default metrics). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** A counter whose value lives elsewhere (a monotonic number read at the scrape). */
+function mirrorCounter(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+  new Counter({
+    name, help, registers: [registry],
+    collect() {
+      const v = read();
+      if (v === undefined) return;
+      this.reset();
+      this.inc(v);
+    },
+  });
+}
+
+function liveGauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+  new Gauge({
+    name, help, registers: [registry],
+    collect() {
+      const v = read();
+      if (v !== undefined) this.set(v);
+    },
+  });
+}
+
+function hex16(id: bigint): string {
+  return id.toString(16).padStart(16, '0');
+}
+
+/**
+ * A member's Prometheus metrics under etcd 3.4's names, help texts and types, for what raftkv
+ * has (see docs/compatibility.md for what it does not export). One registry per member, so
+ * several members in one process (tests) do not share counters.
+ *
+ * The request path only increments plain numbers (here, in mvcc's opCounts, in the WAL's and
+ * peer transport's stats); prom-client builds samples from them when /metrics is scraped.
+ * Disk latencies are observed once per WAL sync or backend commit (batches, not requests).
+ *
+ * Built before the parts it reads: the hooks ({@link walSynced}, {@link backendCommitted},
+ * {@link leaderChanged}, proposals) work at once; {@link bind} gives the sources read at a scrape.
+ */
+export class MemberMetrics {
+  readonly registry = new Registry();
+  readonly grpc: GrpcMetrics;
+  private sources: MetricsSources | undefined;
+  private lead = 0n;
+  private leaderChanges = 0;
+  private proposalsPending = 0;
+  private proposalsFailed = 0;
+  private healthOk = 0;
+  private healthFailed = 0;
+  /** Per-peer transport totals at the last scrape. */
+  private readonly peerTotals = { sent: new Map<bigint, number>(), received: new Map<bigint, number>() };
+  private readonly walFsync: Histogram;
+  private readonly backendCommit: Histogram;
+
+  constructor(options: MemberMetricsOptions) {
+    const r = this.registry;
+    const src = (): MetricsSources | undefined => this.sources;
+    this.grpc = new GrpcMetrics(r, options.extensive);
+
+    // etcdserver/metrics.go
+    liveGauge(r, 'etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.', () => {
+      const s = src();
+      return s === undefined ? 0 : s.raft.lead === 0n ? 0 : 1;
+    });
+    liveGauge(r, 'etcd_server_is_leader', 'Whether or not this member is a leader. 1 if is, 0 otherwise.', () => (src()?.raft.isLeader ? 1 : 0));
+    liveGauge(r, 'etcd_server_is_learner', 'Whether or not this member is a learner. 1 if is, 0 otherwise.', () => (src()?.isLearner() ? 1 : 0));
+    mirrorCounter(r, 'etcd_server_leader_changes_seen_total', 'The number of leader changes seen.', () => this.leaderChanges);
+    // Gauges in etcd (set from raft's indexes), so here too.
+    liveGauge(r, 'etcd_server_proposals_committed_total', 'The total number of consensus proposals committed.', () => src()?.raft.commitIndex);
+    liveGauge(r, 'etcd_server_proposals_applied_total', 'The total number of consensus proposals applied.', () => src()?.raft.appliedIndex);
+    liveGauge(r, 'etcd_server_proposals_pending', 'The current number of pending proposals to commit.', () => this.proposalsPending);
+    mirrorCounter(r, 'etcd_server_proposals_failed_total', 'The total number of failed proposals seen.', () => this.proposalsFailed);
+    liveGauge(r, 'etcd_server_quota_backend_bytes', 'Current backend storage quota size in bytes.', () => options.quotaBackendBytes);
+    new Gauge({
+      name: 'etcd_server_id', help: "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+      labelNames: ['server_id'], registers: [r],
+      collect() {
+        const s = src();
+        if (s === undefined) return;
+        this.reset();
+        this.set({ server_id: hex16(s.memberId) }, 1);
+      },
+    });
+    new Gauge({
+      name: 'etcd_server_version', help: "Which version is running. 1 for 'server_version' label with current version.",
+      labelNames: ['server_version'], registers: [r],
+    }).set({ server_version: ETCD_VERSIONS.etcdserver }, 1);
+    new Gauge({
+      name: 'etcd_cluster_version', help: "Which version is running. 1 for 'cluster_version' label with current cluster version",
+      labelNames: ['cluster_version'], registers: [r],
+    }).set({ cluster_version: ETCD_VERSIONS.etcdcluster.split('.').slice(0, 2).join('.') }, 1);
+    // etcdserver/api/etcdhttp/metrics.go
+    mirrorCounter(r, 'etcd_server_health_success', 'The total number of successful health checks', () => this.healthOk);
+    mirrorCounter(r, 'etcd_server_health_failures', 'The total number of failed health checks', () => this.healthFailed);
+
+    // mvcc/metrics.go: etcd 3.4 exports the op counters twice, the etcd_debugging_ names being the old ones.
+    const ops = () => src()?.store.opCounts;
+    for (const prefix of ['etcd_mvcc', 'etcd_debugging_mvcc']) {
+      mirrorCounter(r, `${prefix}_range_total`, 'Total number of ranges seen by this member.', () => ops()?.ranges);
+      mirrorCounter(r, `${prefix}_put_total`, 'Total number of puts seen by this member.', () => ops()?.puts);
+      mirrorCounter(r, `${prefix}_delete_total`, 'Total number of deletes seen by this member.', () => ops()?.deletes);
+      mirrorCounter(r, `${prefix}_txn_total`, 'Total number of txns seen by this member.', () => ops()?.txns);
+    }
+    liveGauge(r, 'etcd_debugging_mvcc_keys_total', 'Total number of keys.', () => src()?.store.keyCount);
+    liveGauge(r, 'etcd_debugging_mvcc_current_revision', 'The current revision of store.', () => src()?.store.currentRevision);
+    liveGauge(r, 'etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.', () => src()?.store.compactedRevision);
+    const dbSize = (): number | undefined => src()?.store.dbSizeBytes();
+    liveGauge(r, 'etcd_mvcc_db_total_size_in_bytes', 'Total size of the underlying database physically allocated in bytes.', dbSize);
+    liveGauge(r, 'etcd_debugging_mvcc_db_total_size_in_bytes', 'Total size of the underlying database physically allocated in bytes.', dbSize);
+    liveGauge(r, 'etcd_mvcc_db_total_size_in_use_in_bytes', 'Total size of the underlying database logically in use in bytes.', () => src()?.store.dbSizeInUseBytes());
+
+    // wal/metrics.go, mvcc/backend/metrics.go
+    this.walFsync = new Histogram({
+      name: 'etcd_disk_wal_fsync_duration_seconds', help: 'The latency distributions of fsync called by WAL.',
+      buckets: [...ETCD_DISK_BUCKETS], registers: [r],
+    });
+    this.backendCommit = new Histogram({
+      name: 'etcd_disk_backend_commit_duration_seconds', help: 'The latency distributions of commit called by backend.',
+      buckets: [...ETCD_DISK_BUCKETS], registers: [r],
+    });
+    // A gauge in etcd 3.4.
+    liveGauge(r, 'etcd_disk_wal_write_bytes_total', 'Total number of bytes written in WAL.', () => src()?.raft.stats().wal.bytesWritten);
+
+    // rafthttp/metrics.go
+    const peerDelta = this.peerDelta.bind(this);
+    new Counter({
+      name: 'etcd_network_peer_sent_bytes_total', help: 'The total number of bytes sent to peers.', labelNames: ['To'], registers: [r],
+      collect() {
+        const s = src();
+        if (s === undefined) return;
+        for (const [id, p] of s.transport.stats().peers) this.inc({ To: hex16(id) }, peerDelta('sent', id, p.sentBytes));
+      },
+    });
+    new Counter({
+      name: 'etcd_network_peer_received_bytes_total', help: 'The total number of bytes received from peers.', labelNames: ['From'], registers: [r],
+      collect() {
+        const s = src();
+        if (s === undefined) return;
+        for (const [id, p] of s.transport.stats().peers) this.inc({ From: hex16(id) }, peerDelta('received', id, p.receivedBytes));
+      },
+    });
+    new Gauge({
+      name: 'etcd_network_active_peers', help: 'The current number of active peer connections.', labelNames: ['Local', 'Remote'], registers: [r],
+      collect() {
+        const s = src();
+        if (s === undefined) return;
+        this.reset();
+        const local = hex16(s.memberId);
+        for (const [id, p] of s.transport.stats().peers) if (p.active) this.set({ Local: local, Remote: hex16(id) }, 1);
+      },
+    });
+
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: r });
+  }
+
+  /**
+   * What a peer's transport total moved since the last scrape. The transport's totals restart at
+   * 0 when a peer is removed and added again; the exported counter never goes back.
+   */
+  private peerDelta(direction: 'sent' | 'received', id: bigint, total: number): number {
+    const seen = this.peerTotals[direction];
+    const last = seen.get(id) ?? 0;
+    seen.set(id, total);
+    return total >= last ? total - last : total;
+  }
+
+  /** The sources read at a scrape; until bound, gauges of the member read 0 or are absent. */
+  bind(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  /** For WalOptions.onSync. */
+  readonly walSynced = (seconds: number): void => {
+    this.walFsync.observe(seconds);
+  };
+
+  /** For MvccStoreOptions.onBackendCommit: times the commit's write, if it succeeds. */
+  readonly backendCommitted = (written: Promise<void>): void => {
+    const start = process.hrtime.bigint();
+    written.then(
+      () => this.backendCommit.observe(Number(process.hrtime.bigint() - start) / 1e9),
+      () => undefined,
+    );
+  };
+
+  /** Raft's leader as this member sees it changed; etcd counts a change to a known leader. */
+  leaderChanged(lead: bigint): void {
+    if (lead !== 0n && lead !== this.lead) this.leaderChanges++;
+    this.lead = lead;
+  }
+
+  /** A proposal of this member's went to raft; {@link proposalEnded} when it is applied or failed. */
+  proposalStarted(): void {
+    this.proposalsPending++;
+  }
+
+  proposalEnded(failed: boolean): void {
+    this.proposalsPending--;
+    if (failed) this.proposalsFailed++;
+  }
+
+  healthChecked(ok: boolean): void {
+    if (ok) this.healthOk++;
+    else this.healthFailed++;
+  }
+
+  /** The text exposition (Prometheus format 0.0.4). */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,216 @@
+import { credentials, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { etcdserverpb } from '@raftkv/api';
+import { afterAll, describe, expect, test } from 'vitest';
+import { ETCD_DISK_BUCKETS, MemberMetrics, type MetricsSources } from './member-metrics.js';
+import { parseExposition, sampleValue, type Exposition } from './test-support/prom-text.js';
+
+function fakeSources(over: Partial<{ lead: bigint; peers: Map<bigint, { sentBytes: number; receivedBytes: number; active: boolean }> }> = {}) {
+  const state = {
+    lead: over.lead ?? 0xabn,
+    peers: over.peers ?? new Map<bigint, { sentBytes: number; receivedBytes: number; active: boolean }>(),
+    opCounts: { ranges: 3, puts: 5, deletes: 1, txns: 2 },
+  };
+  const sources: MetricsSources = {
+    memberId: 0xabn,
+    raft: {
+      get lead() { return state.lead; },
+      get isLeader() { return state.lead === 0xabn; },
+      commitIndex: 12,
+      appliedIndex: 11,
+      stats: () => ({ wal: { bytesWritten: 4096 } }),
+    },
+    store: {
+      opCounts: state.opCounts, keyCount: 7, currentRevision: 9, compactedRevision: 4,
+      dbSizeBytes: () => 65536, dbSizeInUseBytes: () => 20480,
+    },
+    transport: { stats: () => ({ peers: state.peers }) },
+    isLearner: () => false,
+  };
+  return { state, sources };
+}
+
+async function scrape(m: MemberMetrics): Promise<Exposition> {
+  return parseExposition(await m.exposition());
+}
+
+describe('MemberMetrics', () => {
+  test('reads the bound sources at the scrape, under etcd\'s names and types', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 1234, processMetrics: false });
+    const { sources } = fakeSources();
+    m.bind(sources);
+    const e = await scrape(m);
+    const want: Array<[string, string, number, Record<string, string>?]> = [
+      ['etcd_server_has_leader', 'gauge', 1],
+      ['etcd_server_is_leader', 'gauge', 1],
+      ['etcd_server_is_learner', 'gauge', 0],
+      ['etcd_server_proposals_committed_total', 'gauge', 12],
+      ['etcd_server_proposals_applied_total', 'gauge', 11],
+      ['etcd_server_id', 'gauge', 1, { server_id: '00000000000000ab' }],
+      ['etcd_server_quota_backend_bytes', 'gauge', 1234],
+      ['etcd_mvcc_range_total', 'counter', 3],
+      ['etcd_mvcc_put_total', 'counter', 5],
+      ['etcd_mvcc_delete_total', 'counter', 1],
+      ['etcd_mvcc_txn_total', 'counter', 2],
+      ['etcd_debugging_mvcc_put_total', 'counter', 5],
+      ['etcd_debugging_mvcc_keys_total', 'gauge', 7],
+      ['etcd_debugging_mvcc_current_revision', 'gauge', 9],
+      ['etcd_debugging_mvcc_compact_revision', 'gauge', 4],
+      ['etcd_mvcc_db_total_size_in_bytes', 'gauge', 65536],
+      ['etcd_mvcc_db_total_size_in_use_in_bytes', 'gauge', 20480],
+      ['etcd_disk_wal_write_bytes_total', 'gauge', 4096],
+    ];
+    for (const [name, type, value, labels] of want) {
+      expect(e.types.get(name), name).toBe(type);
+      expect(sampleValue(e, name, labels), name).toBe(value);
+    }
+  });
+
+  test('disk histograms have etcd\'s buckets (1 ms doubling to 8.192 s) and count what the hooks report', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.walSynced(0.0015);
+    m.walSynced(3);
+    m.backendCommitted(Promise.resolve());
+    m.backendCommitted(Promise.reject(new Error('commit failed')));
+    await new Promise((resolve) => setImmediate(resolve));
+    const e = await scrape(m);
+    const les = e.samples.filter((s) => s.name === 'etcd_disk_wal_fsync_duration_seconds_bucket').map((s) => s.labels['le']);
+    expect(les).toEqual([...ETCD_DISK_BUCKETS.map(String), '+Inf']);
+    expect(les[les.length - 2]).toBe('8.192');
+    expect(sampleValue(e, 'etcd_disk_wal_fsync_duration_seconds_bucket', { le: '0.001' })).toBe(0);
+    expect(sampleValue(e, 'etcd_disk_wal_fsync_duration_seconds_bucket', { le: '0.002' })).toBe(1);
+    expect(sampleValue(e, 'etcd_disk_wal_fsync_duration_seconds_count')).toBe(2);
+    // A failed commit is not a latency.
+    expect(sampleValue(e, 'etcd_disk_backend_commit_duration_seconds_count')).toBe(1);
+  });
+
+  test('leader changes: each new known leader counts, losing the leader does not', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    for (const lead of [0n, 1n, 1n, 0n, 1n, 2n]) m.leaderChanged(lead);
+    expect(sampleValue(await scrape(m), 'etcd_server_leader_changes_seen_total')).toBe(2 + 0 + 1);
+  });
+
+  test('proposals: pending while in flight, failed when dropped', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.proposalStarted();
+    m.proposalStarted();
+    m.proposalStarted();
+    m.proposalEnded(false);
+    m.proposalEnded(true);
+    const e = await scrape(m);
+    expect(sampleValue(e, 'etcd_server_proposals_pending')).toBe(1);
+    expect(sampleValue(e, 'etcd_server_proposals_failed_total')).toBe(1);
+  });
+
+  test('peer bytes are counters by peer that never go back when a re-added peer restarts at 0', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    const { state, sources } = fakeSources();
+    m.bind(sources);
+    state.peers.set(0x2n, { sentBytes: 100, receivedBytes: 40, active: true });
+    let e = await scrape(m);
+    expect(sampleValue(e, 'etcd_network_peer_sent_bytes_total', { To: '0000000000000002' })).toBe(100);
+    expect(sampleValue(e, 'etcd_network_peer_received_bytes_total', { From: '0000000000000002' })).toBe(40);
+    expect(sampleValue(e, 'etcd_network_active_peers', { Local: '00000000000000ab', Remote: '0000000000000002' })).toBe(1);
+    state.peers.set(0x2n, { sentBytes: 30, receivedBytes: 50, active: false });
+    e = await scrape(m);
+    expect(sampleValue(e, 'etcd_network_peer_sent_bytes_total', { To: '0000000000000002' })).toBe(130);
+    expect(sampleValue(e, 'etcd_network_peer_received_bytes_total', { From: '0000000000000002' })).toBe(50);
+    expect(sampleValue(e, 'etcd_network_active_peers', { Remote: '0000000000000002' })).toBeUndefined();
+  });
+
+  test('process_* and nodejs_* metrics when asked for (the default)', async () => {
+    const e = await scrape(new MemberMetrics({ extensive: false, quotaBackendBytes: 0 }));
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_open_fds', 'process_max_fds', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes']) {
+      expect(e.types.has(name), name).toBe(true);
+    }
+  });
+});
+
+describe('gRPC metrics (go-grpc-prometheus names)', () => {
+  const servers: Server[] = [];
+  afterAll(() => {
+    for (const s of servers) s.forceShutdown();
+  });
+
+  async function kvServer(extensive: boolean) {
+    const m = new MemberMetrics({ extensive, quotaBackendBytes: 0, processMetrics: false });
+    const server = new Server({ interceptors: [m.grpc.interceptor] });
+    servers.push(server);
+    const fail = (code: status) => Object.assign(new Error('no'), { code });
+    server.addService(etcdserverpb.KVService, {
+      range: (_call: unknown, cb: (err: unknown, value?: unknown) => void) => cb(null, etcdserverpb.RangeResponse.fromPartial({})),
+      put: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.INVALID_ARGUMENT)),
+      deleteRange: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.UNAVAILABLE)),
+      txn: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.INTERNAL)),
+      compact: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.INTERNAL)),
+    });
+    server.addService(etcdserverpb.WatchService, {
+      // Echoes every request as a response until the client goes away.
+      watch: (call: ServerDuplexStream<unknown, unknown>) => call.on('data', () => call.write(etcdserverpb.WatchResponse.fromPartial({ watchId: 1n, created: true }))),
+    });
+    m.grpc.register([etcdserverpb.KVService, etcdserverpb.WatchService]);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const kv = new etcdserverpb.KVClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const watch = new etcdserverpb.WatchClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    return { m, kv, watch };
+  }
+
+  const unary = (fn: (req: unknown, cb: (err: ServiceError | null) => void) => void, req: unknown): Promise<ServiceError | null> =>
+    new Promise((resolve) => fn(req, (err) => resolve(err)));
+  const rangeReq = etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from('k') });
+  const putReq = etcdserverpb.PutRequest.fromPartial({ key: Buffer.from('k') });
+  const deleteReq = etcdserverpb.DeleteRangeRequest.fromPartial({ key: Buffer.from('k') });
+
+  test('every registered method is exported at 0 from the start; calls count by code; streams count messages and a cancel', async () => {
+    const { m, kv, watch } = await kvServer(false);
+    let e = await scrape(m);
+    const range = { grpc_type: 'unary', grpc_service: 'etcdserverpb.KV', grpc_method: 'Range' };
+    expect(sampleValue(e, 'grpc_server_started_total', range)).toBe(0);
+    expect(sampleValue(e, 'grpc_server_handled_total', { ...range, grpc_code: 'OK' })).toBe(0);
+    expect(sampleValue(e, 'grpc_server_handled_total', { grpc_method: 'Watch', grpc_type: 'bidi_stream', grpc_code: 'Unauthenticated' })).toBe(0);
+    // 17 codes for each of KV's 5 methods and Watch.
+    expect(e.samples.filter((s) => s.name === 'grpc_server_handled_total').length).toBe(6 * 17);
+
+    expect(await unary(kv.range.bind(kv), rangeReq)).toBeNull();
+    expect(await unary(kv.range.bind(kv), rangeReq)).toBeNull();
+    expect((await unary(kv.put.bind(kv), putReq))?.code).toBe(status.INVALID_ARGUMENT);
+    expect((await unary(kv.deleteRange.bind(kv), deleteReq))?.code).toBe(status.UNAVAILABLE);
+
+    const stream = watch.watch();
+    const got = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    stream.on('error', () => undefined);
+    stream.write(etcdserverpb.WatchRequest.fromPartial({ createRequest: { key: Buffer.from('k') } }));
+    await got;
+    stream.cancel();
+    // The server learns of the cancel asynchronously.
+    for (let i = 0; i < 100; i++) {
+      e = await scrape(m);
+      if (sampleValue(e, 'grpc_server_handled_total', { grpc_method: 'Watch', grpc_code: 'Canceled' }) === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(sampleValue(e, 'grpc_server_started_total', range)).toBe(2);
+    expect(sampleValue(e, 'grpc_server_handled_total', { ...range, grpc_code: 'OK' })).toBe(2);
+    expect(sampleValue(e, 'grpc_server_handled_total', { grpc_method: 'Put', grpc_code: 'InvalidArgument' })).toBe(1);
+    expect(sampleValue(e, 'grpc_server_handled_total', { grpc_method: 'DeleteRange', grpc_code: 'Unavailable' })).toBe(1);
+    expect(sampleValue(e, 'grpc_server_msg_received_total', range)).toBe(2);
+    expect(sampleValue(e, 'grpc_server_msg_sent_total', range)).toBe(2);
+    expect(sampleValue(e, 'grpc_server_started_total', { grpc_method: 'Watch', grpc_type: 'bidi_stream' })).toBe(1);
+    expect(sampleValue(e, 'grpc_server_msg_received_total', { grpc_method: 'Watch' })).toBe(1);
+    expect(sampleValue(e, 'grpc_server_msg_sent_total', { grpc_method: 'Watch' })).toBe(1);
+    expect(sampleValue(e, 'grpc_server_handled_total', { grpc_method: 'Watch', grpc_code: 'Canceled' })).toBe(1);
+    expect(e.types.has('grpc_server_handling_seconds')).toBe(false);
+    kv.close();
+    watch.close();
+  });
+
+  test('--metrics extensive adds grpc_server_handling_seconds with Prometheus\'s default buckets', async () => {
+    const { m, kv, watch } = await kvServer(true);
+    await unary(kv.range.bind(kv), rangeReq);
+    const e = await scrape(m);
+    expect(e.types.get('grpc_server_handling_seconds')).toBe('histogram');
+    expect(sampleValue(e, 'grpc_server_handling_seconds_count', { grpc_method: 'Range' })).toBe(1);
+    const les = e.samples.filter((s) => s.name === 'grpc_server_handling_seconds_bucket' && s.labels['grpc_method'] === 'Range').map((s) => s.labels['le']);
+    expect(les).toEqual(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+    kv.close();
+    watch.close();
+  });
+});

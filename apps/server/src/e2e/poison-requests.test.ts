@@ -58,7 +58,7 @@ describe('requests that must not stop a member', () => {
       .toEqual({ error: { code: 3, details: 'etcdserver: invalid sort option' } });
   });
 
-  it('answers alarm GET and DEACTIVATE as etcd does, and refuses what it cannot do', async () => {
+  it('answers alarm GET, ACTIVATE and DEACTIVATE as etcd does, and refuses what would stop etcd', async () => {
     const alarm = (endpoint: string, req: etcdserverpb.AlarmRequest) => {
       const m = new MaintenanceClient(endpoint, credentials.createInsecure());
       return new Promise<unknown>((resolve, reject) => m.alarm(req, (err, res) => (m.close(), err ? reject(err) : resolve(res))));
@@ -72,6 +72,23 @@ describe('requests that must not stop a member', () => {
     // etcd 3.4 crashes on an unknown action: an error here.
     expect(await outcome(alarm(pair!.raftkv.endpoint, { action: 7 as never, memberID: 0n, alarm: 0 })))
       .toEqual({ error: { code: 3, details: 'raftkv: unknown alarm action 7' } });
+    // A NONE alarm makes etcd 3.4 exit (on every restart too): refused here, as is a type it does not know.
+    for (const type of [etcdserverpb.AlarmType.NONE, 9]) {
+      expect(await outcome(alarm(pair!.raftkv.endpoint, { action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE, memberID: 1n, alarm: type })))
+        .toEqual({ error: { code: 3, details: `raftkv: alarm type ${type === 0 ? 'NONE' : '9'} cannot be raised` } });
+    }
+    // CORRUPT raised through the API: writes refused with etcd's error, reads served, disarmed.
+    const both = async (req: etcdserverpb.AlarmRequest) => {
+      expect(await outcome(alarm(pair!.raftkv.endpoint, req))).toEqual(await outcome(alarm(pair!.etcd.endpoint, req)));
+    };
+    const corrupt = { memberID: 77n, alarm: etcdserverpb.AlarmType.CORRUPT };
+    await both({ action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE, ...corrupt });
+    await both({ action: etcdserverpb.AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: etcdserverpb.AlarmType.NONE });
+    expect(await same((c) => c.put({ key: Buffer.from('while-corrupt'), value: Buffer.from('v') })))
+      .toEqual({ error: { code: 15, details: 'etcdserver: corrupt cluster' } });
+    await same((c) => c.range({ key: Buffer.from('while-corrupt') }));
+    await both({ action: etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE, ...corrupt });
+    await same((c) => c.put({ key: Buffer.from('after-corrupt'), value: Buffer.from('v') }));
   });
 
   it.each<[string, number, number]>([

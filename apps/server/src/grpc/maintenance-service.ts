@@ -39,6 +39,12 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
           // etcd 3.4's alarm responses carry no header.
           return { header: undefined, alarms: core.alarms.get(req.alarm) };
         case etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE:
+          // etcd 3.4 stores any type, then a NONE alarm makes the member exit (and every restart
+          // replays it): only the types that mean something can be raised here.
+          if (req.alarm !== etcdserverpb.AlarmType.NOSPACE && req.alarm !== etcdserverpb.AlarmType.CORRUPT) {
+            throw new EtcdError(status.INVALID_ARGUMENT, `raftkv: alarm type ${alarmName(req.alarm)} cannot be raised`);
+          }
+          return { header: undefined, alarms: await core.alarm(req) };
         case etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE:
           return { header: undefined, alarms: await core.alarm(req) };
         default:

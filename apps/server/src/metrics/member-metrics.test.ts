@@ -1,4 +1,4 @@
-import { credentials, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ETCD_DISK_BUCKETS, MemberMetrics, type MetricsSources } from './member-metrics.js';
@@ -135,13 +135,14 @@ describe('gRPC metrics (go-grpc-prometheus names)', () => {
     const m = new MemberMetrics({ extensive, quotaBackendBytes: 0, processMetrics: false });
     const server = new Server({ interceptors: [m.grpc.interceptor] });
     servers.push(server);
-    const fail = (code: status) => Object.assign(new Error('no'), { code });
+    const fail = (code: status) => ({ code, details: 'no' });
+    type Cb = sendUnaryData<unknown>;
     server.addService(etcdserverpb.KVService, {
-      range: (_call: unknown, cb: (err: unknown, value?: unknown) => void) => cb(null, etcdserverpb.RangeResponse.fromPartial({})),
-      put: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.INVALID_ARGUMENT)),
-      deleteRange: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.UNAVAILABLE)),
-      txn: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.INTERNAL)),
-      compact: (_call: unknown, cb: (err: unknown) => void) => cb(fail(status.INTERNAL)),
+      range: (_call: unknown, cb: Cb) => cb(null, etcdserverpb.RangeResponse.fromPartial({})),
+      put: (_call: unknown, cb: Cb) => cb(fail(status.INVALID_ARGUMENT)),
+      deleteRange: (_call: unknown, cb: Cb) => cb(fail(status.UNAVAILABLE)),
+      txn: (_call: unknown, cb: Cb) => cb(fail(status.INTERNAL)),
+      compact: (_call: unknown, cb: Cb) => cb(fail(status.INTERNAL)),
     });
     server.addService(etcdserverpb.WatchService, {
       // Echoes every request as a response until the client goes away.
@@ -154,7 +155,7 @@ describe('gRPC metrics (go-grpc-prometheus names)', () => {
     return { m, kv, watch };
   }
 
-  const unary = (fn: (req: unknown, cb: (err: ServiceError | null) => void) => void, req: unknown): Promise<ServiceError | null> =>
+  const unary = <Req>(fn: (req: Req, cb: (err: ServiceError | null) => void) => unknown, req: Req): Promise<ServiceError | null> =>
     new Promise((resolve) => fn(req, (err) => resolve(err)));
   const rangeReq = etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from('k') });
   const putReq = etcdserverpb.PutRequest.fromPartial({ key: Buffer.from('k') });

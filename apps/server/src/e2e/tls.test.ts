@@ -44,6 +44,8 @@ describe('client TLS on the real binary', () => {
   const server1 = pki.issue('server1', 'raftkv-server-1');
   const server2 = pki.issue('server2', 'raftkv-server-2');
   const client = pki.issue('client', 'raftkv-client');
+  const revoked = pki.issue('revoked', 'raftkv-revoked');
+  const crl = pki.revoke('revoked');
   const other = new Pki('other-ca', pki.dir);
   const stranger = other.issue('stranger', 'stranger');
   const live = { certFile: pki.path('live.crt'), keyFile: pki.path('live.key') };
@@ -97,10 +99,11 @@ describe('client TLS on the real binary', () => {
     });
   });
 
-  describe('--client-cert-auth with --trusted-ca-file (mutual TLS)', () => {
+  describe('--client-cert-auth with --trusted-ca-file and --client-crl-file (mutual TLS)', () => {
     let url: string;
     beforeAll(async () => {
-      const m = await startTls(['--cert-file', server1.certFile, '--key-file', server1.keyFile, '--client-cert-auth', '--trusted-ca-file', pki.caFile]);
+      const m = await startTls(['--cert-file', server1.certFile, '--key-file', server1.keyFile, '--client-cert-auth', '--trusted-ca-file', pki.caFile,
+        '--client-crl-file', crl]);
       started.push(m.server);
       url = m.url;
     }, 60_000);
@@ -112,7 +115,10 @@ describe('client TLS on the real binary', () => {
       expect(get.stdout.trim()).toBe('tls');
     });
 
-    it('refuses a client without a certificate, and one signed by another CA', async () => {
+    it('refuses a client without a certificate, one signed by another CA, and a revoked one', async () => {
+      const withRevoked = await etcdctl(url, ['--cacert', pki.caFile, '--cert', revoked.certFile, '--key', revoked.keyFile,
+        '--dial-timeout', '2s', '--command-timeout', '3s', 'get', 'm']);
+      expect(withRevoked.code).not.toBe(0);
       const bare = await etcdctl(url, ['--cacert', pki.caFile, '--dial-timeout', '2s', '--command-timeout', '3s', 'get', 'm']);
       expect(bare.code).not.toBe(0);
       const wrong = await etcdctl(url, ['--cacert', pki.caFile, '--cert', stranger.certFile, '--key', stranger.keyFile,

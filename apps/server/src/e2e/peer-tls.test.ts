@@ -143,3 +143,42 @@ describe('peer TLS: a three-member cluster over https peer URLs', () => {
     expect(put.code).toBe(0);
   }, 60_000);
 });
+
+describe('peer TLS: --peer-auto-tls', () => {
+  const members: Member[] = [];
+  beforeAll(async () => {
+    const ports = await freePorts(6);
+    const peerUrls = [0, 1, 2].map((i) => `https://127.0.0.1:${ports[3 + i]}`);
+    const initialCluster = peerUrls.map((u, i) => `a${i + 1}=${u}`).join(',');
+    for (let i = 0; i < 3; i++) {
+      members.push(spawnMember(`a${i + 1}`, `http://127.0.0.1:${ports[i]}`, peerUrls[i]!, [
+        '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--peer-auto-tls',
+      ]));
+    }
+    await Promise.all(members.map((m) => m.waitFor(READY)));
+  }, 90_000);
+  afterAll(async () => {
+    for (const m of members) await terminate(m.child);
+    for (const m of members) removeDir(m.dataDir);
+  });
+
+  it('members with self-signed certificates (in <data-dir>/fixtures/peer) form a cluster over TLS', async () => {
+    const put = await etcdctl(members[0]!.clientUrl, ['put', 'auto', 'peer-tls']);
+    expect(put.code).toBe(0);
+    const get = await etcdctl(members[2]!.clientUrl, ['get', 'auto', '--print-value-only']);
+    expect(get.stdout.trim()).toBe('peer-tls');
+    for (const m of members) {
+      const cert = readFileSync(`${m.dataDir}/fixtures/peer/cert.pem`, 'utf8');
+      // The certificate each member serves on its peer URL is the one it made.
+      const served = await new Promise<string>((resolve, reject) => {
+        const u = new URL(m.peerUrl);
+        const s = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => {
+          resolve(s.getPeerX509Certificate()!.toString());
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+      expect(served.trim(), m.name).toBe(cert.trim());
+    }
+  });
+});

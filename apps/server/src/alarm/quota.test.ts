@@ -84,6 +84,27 @@ describe('QuotaGuard', () => {
     expect(guard(-1, 2 ** 50).g.available({ kind: 'put', put: put(10, 10) })).toBe(true);
   });
 
+  it('admits on a size at most 100 ms old, and measures afresh before refusing', () => {
+    let size = 500;
+    let measured = 0;
+    let now = 0;
+    const g = new QuotaGuard({
+      quotaFlagBytes: 1000, sizeBytes: () => (measured++, size), compactableRevisions: () => 0, alarms: new AlarmStore(memoryBucket()),
+      memberId: 1n, log: recordingLog(), raiseNoSpace: async () => {}, nowMs: () => now,
+    });
+    const req: QuotaRequest = { kind: 'put', put: put(0, 0) }; // costs 256
+    expect(g.available(req)).toBe(true);
+    size = 900;
+    expect(g.available(req)).toBe(true); // within 100 ms: the size of the last measure
+    expect(measured).toBe(1);
+    now = 100;
+    expect(g.available(req)).toBe(false);
+    size = 100; // compaction freed pages: the stale size would refuse, a fresh one admits
+    now = 150;
+    expect(g.available(req)).toBe(true);
+    expect(measured).toBe(4);
+  });
+
   it('refuses with NoSpace, raising the alarm once (etcd proposes one per refused request) with a recovery hint', async () => {
     const { g, log, raised } = guard(1000, 2000);
     await expect(g.refuse()).rejects.toBe(EtcdErrors.NoSpace);

@@ -6,6 +6,12 @@ import type { AlarmStore } from './alarm-store.js';
 export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
 /** etcd's largest recommended quota (MaxQuotaBytes): 8 GiB; a larger one is warned about. */
 export const MAX_QUOTA_BYTES = 8 * 1024 ** 3;
+/**
+ * How stale the size a request is admitted on may be. Measuring costs about 50 µs (LMDB stats
+ * of three trees), too much for every put; etcd's backend size is refreshed at each commit
+ * (100 ms) too. A refusal always measures afresh.
+ */
+export const SIZE_REFRESH_MS = 100;
 /** etcd's estimates of what a lease and a key's metadata cost in the backend. */
 const LEASE_OVERHEAD_BYTES = 64;
 const KV_OVERHEAD_BYTES = 256;
@@ -69,6 +75,8 @@ export interface QuotaGuardParts {
   /** Proposes ACTIVATE NOSPACE for this member through the log. */
   raiseNoSpace(): Promise<unknown>;
   log: Logger;
+  /** Milliseconds of a monotonic clock; default performance.now. */
+  nowMs?: () => number;
 }
 
 /**
@@ -78,8 +86,12 @@ export interface QuotaGuardParts {
  */
 export class QuotaGuard {
   readonly quotaBytes: number;
+  private readonly nowMs: () => number;
+  private sizeAt = -Infinity;
+  private size = 0;
 
   constructor(private readonly parts: QuotaGuardParts) {
+    this.nowMs = parts.nowMs ?? (() => performance.now());
     this.quotaBytes = effectiveQuotaBytes(parts.quotaFlagBytes);
     const { log, quotaFlagBytes } = parts;
     if (quotaFlagBytes < 0) {
@@ -97,9 +109,21 @@ export class QuotaGuard {
     });
   }
 
+  /** etcd's Available, on a size at most {@link SIZE_REFRESH_MS} old when it fits, measured afresh when not. */
   available(req: QuotaRequest): boolean {
     if (this.quotaBytes === Infinity) return true;
-    return fitsQuota(this.parts.sizeBytes(), requestCost(req), this.quotaBytes);
+    const cost = requestCost(req);
+    if (fitsQuota(this.sizeBytes(false), cost, this.quotaBytes)) return true;
+    return fitsQuota(this.sizeBytes(true), cost, this.quotaBytes);
+  }
+
+  private sizeBytes(fresh: boolean): number {
+    const now = this.nowMs();
+    if (fresh || now - this.sizeAt >= SIZE_REFRESH_MS) {
+      this.size = this.parts.sizeBytes();
+      this.sizeAt = now;
+    }
+    return this.size;
   }
 
   /**
@@ -110,7 +134,7 @@ export class QuotaGuard {
     const { alarms, memberId, log } = this.parts;
     const raised = alarms.get(etcdserverpb.AlarmType.NOSPACE).some((m) => m.memberID === memberId);
     if (!raised) {
-      const size = this.parts.sizeBytes();
+      const size = this.sizeBytes(true);
       log.warn('backend quota exceeded; raising the NOSPACE alarm (writes are refused until it is disarmed)', {
         'quota-size-bytes': this.quotaBytes, 'quota-size': humanizeBytes(this.quotaBytes),
         'backend-size-in-use-bytes': size, 'backend-size-in-use': humanizeBytes(size),

@@ -49,9 +49,9 @@ describe('the front door of a real raftkv process', () => {
     }
   });
 
-  it('listens on --listen-metrics-urls (HTTP only; /metrics and /health come with the operations work)', async () => {
-    const answer = await curl(`http://127.0.0.1:${metricsPort}/metrics`);
-    expect(answer.status).toBe('404');
+  it('listens on --listen-metrics-urls (HTTP only: /metrics and /health, see metrics-health.test.ts)', async () => {
+    expect((await curl(`http://127.0.0.1:${metricsPort}/health`)).body).toBe('{"health":"true"}');
+    expect((await curl(`http://127.0.0.1:${metricsPort}/version`)).status).toBe('404');
   });
 
   it('garbage, a bad preface and a silent socket at the port leave the member serving', async () => {

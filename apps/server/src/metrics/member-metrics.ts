@@ -61,8 +61,9 @@ function liveGauge(registry: Registry, name: string, help: string, read: () => n
   });
 }
 
-function hex16(id: bigint): string {
-  return id.toString(16).padStart(16, '0');
+/** etcd's types.ID.String(): hex without leading zeros. */
+function hexId(id: bigint): string {
+  return id.toString(16);
 }
 
 /**
@@ -118,7 +119,7 @@ export class MemberMetrics {
         const s = src();
         if (s === undefined) return;
         this.reset();
-        this.set({ server_id: hex16(s.memberId) }, 1);
+        this.set({ server_id: hexId(s.memberId) }, 1);
       },
     });
     new Gauge({
@@ -168,7 +169,7 @@ export class MemberMetrics {
       collect() {
         const s = src();
         if (s === undefined) return;
-        for (const [id, p] of s.transport.stats().peers) this.inc({ To: hex16(id) }, peerDelta('sent', id, p.sentBytes));
+        for (const [id, p] of s.transport.stats().peers) this.inc({ To: hexId(id) }, peerDelta('sent', id, p.sentBytes));
       },
     });
     new Counter({
@@ -176,7 +177,7 @@ export class MemberMetrics {
       collect() {
         const s = src();
         if (s === undefined) return;
-        for (const [id, p] of s.transport.stats().peers) this.inc({ From: hex16(id) }, peerDelta('received', id, p.receivedBytes));
+        for (const [id, p] of s.transport.stats().peers) this.inc({ From: hexId(id) }, peerDelta('received', id, p.receivedBytes));
       },
     });
     new Gauge({
@@ -185,8 +186,8 @@ export class MemberMetrics {
         const s = src();
         if (s === undefined) return;
         this.reset();
-        const local = hex16(s.memberId);
-        for (const [id, p] of s.transport.stats().peers) if (p.active) this.set({ Local: local, Remote: hex16(id) }, 1);
+        const local = hexId(s.memberId);
+        for (const [id, p] of s.transport.stats().peers) if (p.active) this.set({ Local: local, Remote: hexId(id) }, 1);
       },
     });
 

@@ -22,7 +22,11 @@ describe('openTransportSecurity', () => {
     pki.remove();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const config = (...flags: string[]): ServerConfig => parseConfig(['--data-dir', dataDir, ...flags], {}, { isDataDirInitialized: () => true }).config;
+  const config = (...flags: string[]): ServerConfig => {
+    const r = parseConfig(['--data-dir', dataDir, ...flags], {}, { isDataDirInitialized: () => true });
+    if (r.kind !== 'run') throw new Error(`not a run: ${r.kind}`);
+    return r.config;
+  };
   const client = (url: string) => ['--listen-client-urls', url, '--advertise-client-urls', url];
   const certs = ['--cert-file', leaf.certFile, '--key-file', leaf.keyFile];
   const peerCerts = ['--peer-cert-file', leaf.certFile, '--peer-key-file', leaf.keyFile];

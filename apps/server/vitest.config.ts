@@ -8,7 +8,7 @@ export default defineConfig({
     // A promise rejection nobody handles fails the run, even where a handler is installed.
     execArgv: ['--unhandled-rejections=strict'],
     // testkit starts the binary it is given (it does not depend on this package).
-    env: { RAFTKV_BIN: fileURLToPath(new URL('./bin/raftkv', import.meta.url)) },
+    env: { TESTKIT_RAFTKV_BIN: fileURLToPath(new URL('./bin/raftkv', import.meta.url)) },
     // Files run in parallel, two at a time, on purpose: most suites here spawn real servers
     // (a raftkv, a reference etcd, 3-member clusters). Two keep a 2-core machine busy while one
     // file waits on its servers; more (vitest's default is one per core) would let a larger CI

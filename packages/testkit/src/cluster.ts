@@ -40,7 +40,7 @@ export interface ClusterOptions {
   partition?: boolean;
   /** How long a member may take to print its ready line; default 20 s. */
   readyTimeoutMs?: number;
-  /** raftkv only: the `raftkv` binary (default: RAFTKV_BIN). */
+  /** raftkv only: the `raftkv` binary (default: TESTKIT_RAFTKV_BIN). */
   raftkvBin?: string;
 }
 

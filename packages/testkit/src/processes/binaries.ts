@@ -32,13 +32,14 @@ export function requireBinary(name: string): string {
 
 /**
  * The `raftkv` binary (apps/server/bin/raftkv, which runs the built dist/): `explicit`, else the
- * RAFTKV_BIN environment variable (apps/server's vitest config sets it). testkit does not
- * depend on the server package, so it is told where the binary is.
+ * TESTKIT_RAFTKV_BIN environment variable (apps/server's vitest config sets it; not RAFTKV_*,
+ * which the server reads as its own settings and warns about). testkit does not depend on the
+ * server package, so it is told where the binary is.
  */
 export function raftkvBinary(explicit?: string): string {
-  const bin = explicit ?? process.env['RAFTKV_BIN'];
+  const bin = explicit ?? process.env['TESTKIT_RAFTKV_BIN'];
   if (bin === undefined || bin === '') {
-    throw new Error('where is the raftkv binary? pass `raftkvBin` or set RAFTKV_BIN (apps/server/bin/raftkv)');
+    throw new Error('where is the raftkv binary? pass `raftkvBin` or set TESTKIT_RAFTKV_BIN (apps/server/bin/raftkv)');
   }
   return bin;
 }

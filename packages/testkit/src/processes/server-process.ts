@@ -30,7 +30,7 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long the server may take to print its ready line; default 20 s. */
   readyTimeoutMs?: number;
-  /** raftkv only: the `raftkv` binary (default: RAFTKV_BIN). */
+  /** raftkv only: the `raftkv` binary (default: TESTKIT_RAFTKV_BIN). */
   raftkvBin?: string;
 }
 

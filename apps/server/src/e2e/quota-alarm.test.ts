@@ -88,6 +88,13 @@ describe('NOSPACE: quota exceeded, alarm, recovery (raftkv beside etcd 3.4, same
   it('lists the alarm, shows it in endpoint status, refuses puts and lease grants, serves reads and deletes', async () => {
     expect(await same((s) => ctl(s, ['alarm', 'list']))).toEqual({ code: 0, out: 'memberID:MEMBER alarm:NOSPACE \n' });
     await same(async (s) => /"errors":\[[^\]]*\]/.exec((await ctl(s, ['endpoint', 'status', '-w', 'json'])).out)?.[0]);
+    // etcd 3.4 leaves Status.dbSizeQuota 0; raftkv reports the quota in force.
+    const c = connect(subjects[0]!.server.endpoint);
+    try {
+      expect((await c.status()).dbSizeQuota).toBe(BigInt(QUOTA_BYTES));
+    } finally {
+      c.close();
+    }
     expect(await same((s) => ctl(s, ['put', 'x', 'y']))).toEqual({ code: 1, out: 'Error: etcdserver: mvcc: database space exceeded' });
     expect(await same((s) => ctl(s, ['lease', 'grant', '100']))).toMatchObject({ code: 1 });
     expect(await same((s) => ctl(s, ['get', 'k3', '--keys-only']))).toEqual({ code: 0, out: 'k3\n\n' });

@@ -156,6 +156,25 @@ const rangesOf = (r: FuzzRequest): Record<string, unknown>[] => {
 };
 
 /**
+ * Requests on which a 3-member etcd 3.4.23 cluster diverges (FINDINGS E5): a write txn holding a
+ * range at an explicit revision. Members that did not propose the entry strip the txn's ranges
+ * before applying it (removeNeedlessRangeReqs), so only the proposer checks that revision: with a
+ * compacted or future one, the proposer refuses the txn and the others apply its writes. With
+ * --cluster (and skip-known) these are sent to neither side.
+ */
+export const KNOWN_ETCD_CLUSTER_DIVERGENCE: readonly Known[] = [
+  {
+    finding: 'E5 a 3-member etcd diverges on a write txn with a range at a revision the proposer refuses',
+    matches: (r) => r.method === 'Txn' && rangesOf(r).some((q) => (q['revision'] as bigint | undefined ?? 0n) !== 0n) && hasWrite(r.req),
+  },
+];
+
+function hasWrite(t: Record<string, unknown>): boolean {
+  return [...((t['success'] as Record<string, unknown>[]) ?? []), ...((t['failure'] as Record<string, unknown>[]) ?? [])]
+    .some((op) => op['requestPut'] !== undefined || op['requestDeleteRange'] !== undefined || (op['requestTxn'] !== undefined && hasWrite(op['requestTxn'] as Record<string, unknown>)));
+}
+
+/**
  * Requests that make etcd 3.4.23 itself panic (see FINDINGS.md, "etcd is not total"): with
  * skip-known they go to raftkv only, which must answer them with an error.
  */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { removeDir } from '@raftkv/testkit';
-import { ALLOW_LIST, KNOWN, KNOWN_ETCD_PANICS, STREAM_ALLOW_LIST } from './allow-list.js';
+import { ALLOW_LIST, KNOWN, KNOWN_ETCD_CLUSTER_DIVERGENCE, KNOWN_ETCD_PANICS, STREAM_ALLOW_LIST } from './allow-list.js';
 import {
   applyMutations, LEARNER, mutationArb, NEVER_LEASES, PEER, POOL_LEASES, POOL_MIN_TTL, POOL_TTL, requestArb, SELF, type FuzzRequest, type Mutation,
 } from './generate.js';
@@ -431,7 +431,7 @@ export class FuzzRunner {
   private async runUnary(r: FuzzRequest, mutations: Mutation[] | undefined, memberIdx: number, where: string): Promise<void> {
     const spec = methodSpec(r.method);
     const label = mutations ? `mutated:${r.method}` : r.method;
-    if (this.opts.skipKnown && KNOWN.some((k) => k.matches(r))) {
+    if (this.opts.skipKnown && (KNOWN.some((k) => k.matches(r)) || (this.opts.cluster && KNOWN_ETCD_CLUSTER_DIVERGENCE.some((k) => k.matches(r))))) {
       this.counters.skippedKnown++;
       return;
     }
@@ -586,6 +586,8 @@ export class FuzzRunner {
         const down = this.reference.members.filter((m) => !m.alive());
         await Promise.all(down.map((m) => m.restart()));
         for (const c of this.etcdClients) c.reset();
+        // Its peers reconnected: etcd calls the cluster unhealthy for membership changes for 5 s.
+        if (this.opts.cluster) await sleep(ETCD_HEALTH_INTERVAL_MS + 500);
       } catch {
         await this.resetAll('etcd cannot restart on its data dir');
         break;

@@ -148,3 +148,26 @@ describe('NOSPACE: quota exceeded, alarm, recovery (raftkv beside etcd 3.4, same
     expect(String(line['recovery'])).toMatch(/etcdctl compact .*etcdctl alarm disarm/);
   });
 });
+
+describe('a quota smaller than an empty backend (etcd has no minimum)', () => {
+  const servers: ServerProcess[] = [];
+  afterAll(async () => {
+    for (const s of servers) {
+      await s.stop();
+      removeDir(s.dataDir);
+    }
+  });
+
+  it('refuses the first put and raises NOSPACE, as etcd 3.4 does; reads and deletes still answer', async () => {
+    const args = ['--quota-backend-bytes', '1'];
+    const [r, e] = await Promise.all([startRaftkv({ args }), startEtcd({ args })]);
+    servers.push(r, e);
+    const run = async (s: ServerProcess, a: string[]) => {
+      const out = await etcdctl(s.endpoint, a);
+      return { code: out.code, out: out.stdout + out.stderr.split('\n').filter((l) => l.startsWith('Error:')).join('\n') };
+    };
+    for (const a of [['put', 'a', 'b'], ['get', 'a'], ['del', 'a']]) expect(await run(r, a), a.join(' ')).toEqual(await run(e, a));
+    expect(await run(r, ['put', 'a', 'b'])).toEqual({ code: 1, out: 'Error: etcdserver: mvcc: database space exceeded' });
+    expect((await run(r, ['alarm', 'list'])).out).toMatch(/^memberID:\d+ alarm:NOSPACE \n$/);
+  }, 60_000);
+});

@@ -66,6 +66,8 @@ describe('QuotaGuard', () => {
       quotaFlagBytes, sizeBytes: () => size, compactableRevisions: () => 41, alarms, memberId: 7n, log,
       raiseNoSpace: async () => {
         raised++;
+        // Applied later, as through the log.
+        await new Promise((r) => setImmediate(r));
         alarms.activate(7n, etcdserverpb.AlarmType.NOSPACE);
       },
     });
@@ -107,7 +109,8 @@ describe('QuotaGuard', () => {
 
   it('refuses with NoSpace, raising the alarm once (etcd proposes one per refused request) with a recovery hint', async () => {
     const { g, log, raised } = guard(1000, 2000);
-    await expect(g.refuse()).rejects.toBe(EtcdErrors.NoSpace);
+    // Refused together, before the alarm is applied: one proposal.
+    await Promise.all([expect(g.refuse()).rejects.toBe(EtcdErrors.NoSpace), expect(g.refuse()).rejects.toBe(EtcdErrors.NoSpace)]);
     await expect(g.refuse()).rejects.toBe(EtcdErrors.NoSpace);
     expect(raised()).toBe(1);
     const warn = log.lines.filter((l) => l[0] === 'warn');

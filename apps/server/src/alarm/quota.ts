@@ -89,6 +89,8 @@ export class QuotaGuard {
   private readonly nowMs: () => number;
   private sizeAt = -Infinity;
   private size = 0;
+  /** The ACTIVATE proposed and not applied yet: requests refused meanwhile wait for it rather than propose another. */
+  private raising: Promise<void> | undefined;
 
   constructor(private readonly parts: QuotaGuardParts) {
     this.nowMs = parts.nowMs ?? (() => performance.now());
@@ -131,18 +133,24 @@ export class QuotaGuard {
    * and rejects with NoSpace. The log line says what recovery takes.
    */
   async refuse(): Promise<never> {
-    const { alarms, memberId, log } = this.parts;
+    const { alarms, memberId } = this.parts;
     const raised = alarms.get(etcdserverpb.AlarmType.NOSPACE).some((m) => m.memberID === memberId);
     if (!raised) {
-      const size = this.sizeBytes(true);
-      log.warn('backend quota exceeded; raising the NOSPACE alarm (writes are refused until it is disarmed)', {
-        'quota-size-bytes': this.quotaBytes, 'quota-size': humanizeBytes(this.quotaBytes),
-        'backend-size-in-use-bytes': size, 'backend-size-in-use': humanizeBytes(size),
-        'compactable-revisions': this.parts.compactableRevisions(),
-        recovery: 'etcdctl compact <revision>; etcdctl alarm disarm (raftkv reuses the pages compaction frees: defrag only shrinks the file)',
-      });
-      await this.parts.raiseNoSpace().catch((err: unknown) => log.warn('raising the NOSPACE alarm failed', { error: String(err) }));
+      this.raising ??= this.raise().finally(() => { this.raising = undefined; });
+      await this.raising;
     }
     throw EtcdErrors.NoSpace;
+  }
+
+  private async raise(): Promise<void> {
+    const { log } = this.parts;
+    const size = this.sizeBytes(true);
+    log.warn('backend quota exceeded; raising the NOSPACE alarm (writes are refused until it is disarmed)', {
+      'quota-size-bytes': this.quotaBytes, 'quota-size': humanizeBytes(this.quotaBytes),
+      'backend-size-in-use-bytes': size, 'backend-size-in-use': humanizeBytes(size),
+      'compactable-revisions': this.parts.compactableRevisions(),
+      recovery: 'etcdctl compact <revision> --physical; etcdctl alarm disarm (raftkv reuses the pages compaction frees: defrag only shrinks the file)',
+    });
+    await this.parts.raiseNoSpace().catch((err: unknown) => log.warn('raising the NOSPACE alarm failed', { error: String(err) }));
   }
 }

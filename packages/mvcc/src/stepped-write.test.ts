@@ -149,7 +149,7 @@ describe('a write in steps', () => {
           }
           expect(durable(stepped).ci).toBe(index);
         }),
-      { numRuns: 80 },
+      { numRuns: 50 },
     );
   });
 
@@ -260,7 +260,7 @@ describe('a write in steps', () => {
           expect(await stepped.hashPaced({ entriesPerStep: 5, pause: () => new Promise((r) => setImmediate(r)) })).toBe(want.hash);
           expect(await earlyRead).toEqual(earlyWant);
         }),
-      { numRuns: 80 },
+      { numRuns: 50 },
     );
   });
 });

@@ -101,10 +101,12 @@ describe('client TLS on the real binary', () => {
 
   describe('--client-cert-auth with --trusted-ca-file and --client-crl-file (mutual TLS)', () => {
     let url: string;
+    let member: ServerProcess;
     beforeAll(async () => {
       const m = await startTls(['--cert-file', server1.certFile, '--key-file', server1.keyFile, '--client-cert-auth', '--trusted-ca-file', pki.caFile,
         '--client-crl-file', crl]);
       started.push(m.server);
+      member = m.server;
       url = m.url;
     }, 60_000);
 
@@ -124,6 +126,11 @@ describe('client TLS on the real binary', () => {
       const wrong = await etcdctl(url, ['--cacert', pki.caFile, '--cert', stranger.certFile, '--key', stranger.keyFile,
         '--dial-timeout', '2s', '--command-timeout', '3s', 'get', 'm']);
       expect(wrong.code).not.toBe(0);
+      // Each refusal is logged, as etcd logs it, with OpenSSL's reason.
+      const out = member.output();
+      expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"tls: client didn't provide a certificate"/);
+      expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"tls: failed to verify client's certificate: CERT_REVOKED"/);
+      expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"tls: failed to verify client's certificate: UNABLE_TO_VERIFY_LEAF_SIGNATURE"/);
     });
   });
 

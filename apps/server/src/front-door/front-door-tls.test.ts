@@ -72,11 +72,15 @@ describe('TLS at the front door', () => {
   let server: Server;
   let door: FrontDoor;
   let port: number;
+  const rejections: string[] = [];
 
   beforeAll(async () => {
     server = new Server();
     server.addService(etcdserverpb.MaintenanceService, maintenance());
-    door = await openFrontDoor({ grpcServer: server, clientUrls: [new URL('https://127.0.0.1:0')], tls: { settingsFor: () => settings } });
+    door = await openFrontDoor({
+      grpcServer: server, clientUrls: [new URL('https://127.0.0.1:0')],
+      tls: { settingsFor: () => settings, rejected: (url, remote, err) => rejections.push(`${url.protocol} ${remote.split(':')[0]} ${err.message}`) },
+    });
     port = Number(door.endpoints[0]!.split(':')[1]);
   });
   afterAll(async () => {
@@ -122,6 +126,8 @@ describe('TLS at the front door', () => {
   it('with client certificates required, a client without one is refused and one with a trusted one served', async () => {
     settings = { context: { ...second, ca }, requestCert: true, rejectUnauthorized: true };
     await expect(grpcStatus()).rejects.toThrow();
+    // The provider hears of each refusal, with the reason (for etcd's "rejected connection" line).
+    expect(rejections.at(-1)).toBe("https: 127.0.0.1 tls: client didn't provide a certificate");
     expect(await grpcStatus(undefined, true)).toBe('3.4.23');
     const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', pki.path('ca.crt'), `https://127.0.0.1:${port}/version`])
       .catch((err: { stdout: string }) => ({ stdout: err.stdout }));

@@ -27,6 +27,11 @@ export interface TlsServerSettings {
 export interface TlsContextProvider {
   /** Settings for a connection accepted on `url`. A rejection closes that connection only. */
   settingsFor(url: URL): TlsServerSettings | Promise<TlsServerSettings>;
+  /**
+   * A handshake on `url` failed (a refused client certificate, a client that is not TLS, one that
+   * left mid-handshake); the connection is closed. For etcd's "rejected connection" log line.
+   */
+  rejected?(url: URL, remoteAddress: string, error: Error): void;
 }
 
 /** HTTP handlers behind the door; each defaults to what etcd 3.4 serves there today. */
@@ -244,18 +249,32 @@ class Door implements FrontDoor {
       handshakeTimeout: this.limits.handshakeTimeoutMs,
     });
     let current: TlsServerSettings | undefined;
-    const waiting = new WeakMap<net.Socket, (secured: tls.TLSSocket) => void>();
+    const waiting = new WeakMap<net.Socket, { then: (secured: tls.TLSSocket) => void; settings: TlsServerSettings }>();
+    const addressOf = (raw: net.Socket | undefined): string => (raw ? `${raw.remoteAddress}:${raw.remotePort}` : '');
     server.on('secureConnection', (secured: tls.TLSSocket) => {
       // As on the raw socket: errors end it; this keeps one from being unhandled meanwhile.
       secured.on('error', () => {});
       // tls.Server makes the TLSSocket itself; `_parent` (Node's name for the socket it wraps,
       // stable since Node 0.x but not documented) says which of the door's connections it is.
       const raw = (secured as unknown as { _parent?: net.Socket })._parent;
-      const then = raw === undefined ? undefined : waiting.get(raw);
-      if (then === undefined) secured.destroy();
-      else then(secured);
+      const entry = raw === undefined ? undefined : waiting.get(raw);
+      if (entry === undefined) return void secured.destroy();
+      // Client certificates are checked here rather than by Node (which drops the reason when it
+      // refuses one), so the refusal can say why.
+      if (entry.settings.rejectUnauthorized && !secured.authorized) {
+        const why = secured.getPeerX509Certificate() === undefined
+          ? "tls: client didn't provide a certificate"
+          : `tls: failed to verify client's certificate: ${String(secured.authorizationError)}`;
+        provider.rejected?.(url, addressOf(raw), new Error(why));
+        return void secured.destroy();
+      }
+      entry.then(secured);
     });
-    server.on('tlsClientError', () => { /* Node destroys the socket */ });
+    server.on('tlsClientError', (err: Error & { reason?: string }, secured: tls.TLSSocket) => {
+      // Node destroys the socket; the provider may log why (OpenSSL's reason, without its location).
+      const raw = (secured as unknown as { _parent?: net.Socket })._parent;
+      provider.rejected?.(url, addressOf(raw), err.reason === undefined ? err : new Error(err.reason));
+    });
     return (socket, then) => {
       void (async () => {
         let settings: TlsServerSettings;
@@ -272,8 +291,8 @@ class Door implements FrontDoor {
         }
         const s = server as tls.Server & { requestCert: boolean; rejectUnauthorized: boolean };
         s.requestCert = settings.requestCert;
-        s.rejectUnauthorized = settings.rejectUnauthorized;
-        waiting.set(socket, then);
+        s.rejectUnauthorized = false;
+        waiting.set(socket, { then, settings });
         server.emit('connection', socket);
       })();
     };

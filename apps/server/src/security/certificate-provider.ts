@@ -59,6 +59,11 @@ export class CertificateProvider implements TlsContextProvider {
     return this.loaded.settings;
   }
 
+  /** etcd's log line for a failed handshake (a refused client certificate, a client that is not TLS). */
+  rejected(_url: URL, remoteAddress: string, error: Error): void {
+    this.opts.log.warn('rejected connection', { 'remote-addr': remoteAddress, 'server-name': '', error: error.message });
+  }
+
   /** The settings for the next handshake; re-reads the files if one changed since. */
   settingsFor(): Promise<TlsServerSettings> {
     this.reloading ??= this.refresh().finally(() => {

@@ -240,7 +240,7 @@ class Door implements FrontDoor {
    * TLS for one https:// or unixs:// URL: a tls.Server that never listens, fed the door's
    * connections, its secure context replaced whenever the provider hands out new settings
    * (set and used in the same tick, so each handshake gets the settings fetched for it).
-   * Handshake failures and refused client certificates close the connection (Node's checks).
+   * Handshake failures and refused client certificates close the connection; the provider hears why.
    */
   private tlsTerminator(url: URL, role: Role): TlsTerminator {
     const provider = this.options.tls!;

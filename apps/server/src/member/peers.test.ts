@@ -10,6 +10,10 @@ import { parseConfig, type ServerConfig } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import type { RaftLog } from '@raftkv/raft-log';
 import { openPeerSide, type PeerSide } from './peers.js';
+import { credentials } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { Pki } from '../security/test-support/pki.js';
+import { openTransportSecurity, type PeerSecurity } from '../security/transport-security.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
@@ -34,14 +38,14 @@ class ReceivingRaft {
   reportUnreachable(): void {}
 }
 
-async function peerSide(id: bigint, peerUrl: string, members: Array<{ id: bigint; url: string }>, raft: ReceivingRaft): Promise<PeerSide> {
+async function peerSide(id: bigint, peerUrl: string, members: Array<{ id: bigint; url: string }>, raft: ReceivingRaft, security?: PeerSecurity): Promise<PeerSide> {
   const store = await MvccStore.open({ dir: tempDir() });
   cleanups.push(() => store.close());
   const membership = new Membership(store.bucket('members'), store.bucket('members_removed'));
   for (const m of members) membership.add({ id: m.id, name: '', peerUrls: [m.url], clientUrls: [], isLearner: false });
   const side = await openPeerSide({
     config: config(peerUrl), memberId: id, clusterId: 99n, membership, snapDir: tempDir(), log,
-    raft: () => raft as unknown as RaftLog, core: () => undefined, onRemoved: () => {},
+    raft: () => raft as unknown as RaftLog, core: () => undefined, onRemoved: () => {}, ...(security ? { security } : {}),
   });
   cleanups.push(() => side.close());
   return side;
@@ -74,7 +78,28 @@ describe('openPeerSide', () => {
     await expect(rpc.members(`http://${side.endpoints[0]}`, 5000)).rejects.toThrow(/still starting/);
   });
 
-  it('refuses TLS peer URLs until peer TLS exists', async () => {
-    await expect(peerSide(4n, 'https://127.0.0.1:0', [], new ReceivingRaft())).rejects.toThrow(/TLS peer listeners are not implemented/);
+  it('refuses an https peer URL without peer TLS (etcd\'s message)', async () => {
+    await expect(peerSide(4n, 'https://127.0.0.1:0', [], new ReceivingRaft())).rejects.toThrow('cannot listen on TLS for 127.0.0.1:0: KeyFile and CertFile are not presented');
+  });
+
+  it('with peer TLS: serves https, answers member RPCs dialled with the peer certificate, refuses callers without one', async () => {
+    const pki = new Pki();
+    cleanups.push(() => pki.remove());
+    const leaf = pki.issue('peer', 'peer');
+    const parsed = parseConfig(['--listen-peer-urls', 'https://127.0.0.1:0', '--initial-advertise-peer-urls', 'https://127.0.0.1:2380',
+      '--initial-cluster', 'default=https://127.0.0.1:2380', '--peer-cert-file', leaf.certFile, '--peer-key-file', leaf.keyFile,
+      '--peer-trusted-ca-file', pki.caFile, '--peer-client-cert-auth'], {});
+    if (parsed.kind !== 'run') throw new Error('not a run config');
+    const { peer } = await openTransportSecurity(parsed.config, log);
+    const side = await peerSide(5n, 'https://127.0.0.1:0', [], new ReceivingRaft(), peer);
+    const url = `https://${side.endpoints[0]}`;
+    const rpc = new MemberRpcClient(() => 99n, peer!.channelCredentials);
+    cleanups.push(() => rpc.close());
+    await expect(rpc.members(url, 5000)).rejects.toThrow(/still starting/);
+    const bare = new MemberRpcClient(() => 99n, credentials.createSsl(readFileSync(pki.caFile)));
+    cleanups.push(() => bare.close());
+    await expect(bare.members(url, 3000)).rejects.toThrow(/UNAVAILABLE|Deadline|No connection/i);
+    // Without TLS credentials an https peer URL cannot be dialled at all.
+    expect(() => new MemberRpcClient(() => 99n).members(url, 1000)).toThrow(/https needs peer TLS/);
   });
 });

@@ -75,5 +75,6 @@ function slot(memberId: bigint, type: etcdserverpb.AlarmType): string {
 
 /** etcd's name of an alarm type, as `etcdctl alarm list` prints it. */
 export function alarmName(type: etcdserverpb.AlarmType): string {
-  return AlarmType[type] ?? String(type);
+  // Types etcd does not know print as their number (as gogo's text format does).
+  return type >= AlarmType.NONE && type <= AlarmType.CORRUPT ? AlarmType[type] : String(type);
 }

@@ -39,10 +39,11 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
           // etcd 3.4's alarm responses carry no header.
           return { header: undefined, alarms: core.alarms.get(req.alarm) };
         case etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE:
-          // etcd 3.4 stores any type, then a NONE alarm makes the member exit (and every restart
-          // replays it): only the types that mean something can be raised here.
-          if (req.alarm !== etcdserverpb.AlarmType.NOSPACE && req.alarm !== etcdserverpb.AlarmType.CORRUPT) {
-            throw new EtcdError(status.INVALID_ARGUMENT, `raftkv: alarm type ${alarmName(req.alarm)} cannot be raised`);
+          // etcd 3.4 stores an alarm of any type (only NOSPACE and CORRUPT change anything), keyed
+          // by its protobuf bytes: member 0 with NONE is empty bytes, which makes it exit (and
+          // every restart replays the entry). Refused here.
+          if (req.memberID === 0n && req.alarm === etcdserverpb.AlarmType.NONE) {
+            throw new EtcdError(status.INVALID_ARGUMENT, 'raftkv: an alarm of type NONE for member 0 cannot be raised');
           }
           return { header: undefined, alarms: await core.alarm(req) };
         case etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE:

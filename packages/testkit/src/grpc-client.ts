@@ -1,5 +1,5 @@
 // Promise wrappers over the generated grpc-js clients, for tests and benchmarks.
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { ClusterClient, KVClient, LeaseClient, MaintenanceClient, type etcdserverpb } from '@raftkv/api';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -47,8 +47,7 @@ export const txnRequest = (r: Partial<etcdserverpb.TxnRequest>): etcdserverpb.Tx
 });
 
 /** A client of one endpoint (host:port); requests are completed with the proto defaults. */
-export function connect(endpoint: string): EtcdClient {
-  const creds = credentials.createInsecure();
+export function connect(endpoint: string, creds: ChannelCredentials = credentials.createInsecure()): EtcdClient {
   const opts = { 'grpc.max_receive_message_length': -1 };
   const kv = new KVClient(endpoint, creds, opts);
   const maintenance = new MaintenanceClient(endpoint, creds, opts);

@@ -1,9 +1,16 @@
 // Benchmark (not a test): puts/s with p50/p99 at 1, 16 and 128 requests in flight, and
 // linearizable single-key gets/s, for raftkv and real etcd 3.4 on this machine in one run.
-// Usage: pnpm bench   (BENCH_SECONDS=5 per cell by default)
-import { connect, type EtcdClient } from '@raftkv/testkit';
+// Usage: pnpm bench   (BENCH_SECONDS=5 per cell by default; BENCH_TLS=1: clients over https,
+// certificates made by openssl for the run)
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, freePort, tempDir, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+
+const TLS = process.env['BENCH_TLS'] === '1';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const VALUE = Buffer.alloc(256, 'v');
@@ -35,8 +42,19 @@ async function load(clients: EtcdClient[], inFlight: number, op: (c: EtcdClient,
   return { opsPerSec: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
 
-async function measure(server: ServerProcess): Promise<Record<string, Cell>> {
-  const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
+/** A CA and a server certificate for 127.0.0.1 (BENCH_TLS). */
+function makeCerts(): { dir: string; ca: string; cert: string; key: string } {
+  const dir = tempDir('bench-tls-');
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=bench-ca');
+  writeFileSync(join(dir, 's.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 's.key', '-out', 's.csr', '-subj', '/CN=bench');
+  ssl('x509', '-req', '-in', 's.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 's.crt', '-days', '1', '-extfile', 's.ext');
+  return { dir, ca: join(dir, 'ca.crt'), cert: join(dir, 's.crt'), key: join(dir, 's.key') };
+}
+
+async function measure(server: ServerProcess, creds?: ChannelCredentials): Promise<Record<string, Cell>> {
+  const clients = Array.from({ length: 8 }, () => connect(server.endpoint, creds));
   const out: Record<string, Cell> = {};
   try {
     // Warm up (JIT, connections, backend growth) before measuring, the same for both servers.
@@ -54,18 +72,27 @@ async function measure(server: ServerProcess): Promise<Record<string, Cell>> {
 
 async function main(): Promise<void> {
   const results: Record<string, Record<string, Cell>> = {};
+  const certs = TLS ? makeCerts() : undefined;
   for (const [name, start] of [['etcd', startEtcd], ['raftkv', startRaftkv]] as const) {
-    const server = await start({ raftkvBin });
+    let server: ServerProcess;
+    if (certs) {
+      const port = await freePort();
+      const url = `https://127.0.0.1:${port}`;
+      server = await start({ raftkvBin, port, args: ['--listen-client-urls', url, '--advertise-client-urls', url, '--cert-file', certs.cert, '--key-file', certs.key] });
+    } else {
+      server = await start({ raftkvBin });
+    }
     try {
-      results[name] = await measure(server);
+      results[name] = await measure(server, certs ? credentials.createSsl(readFileSync(certs.ca)) : undefined);
     } finally {
       await server.stop();
       removeDir(server.dataDir);
     }
   }
+  if (certs) removeDir(certs.dir);
   const rows = Object.keys(results['etcd']!);
   const f = (n: number, d = 0) => n.toFixed(d).padStart(8);
-  console.log(`\nsingle member, ${SECONDS}s per cell, 256-byte values, 8 gRPC connections\n`);
+  console.log(`\nsingle member, ${SECONDS}s per cell, 256-byte values, 8 gRPC connections${TLS ? ' over TLS (https client URL)' : ''}\n`);
   console.log('| workload | etcd ops/s | raftkv ops/s | raftkv/etcd | etcd p50/p99 ms | raftkv p50/p99 ms |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const row of rows) {

@@ -11,7 +11,8 @@ import { createLogger } from '../logger.js';
 import type { RaftLog } from '@raftkv/raft-log';
 import { openPeerSide, type PeerSide } from './peers.js';
 import { credentials } from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { Pki } from '../security/test-support/pki.js';
 import { openTransportSecurity, type PeerSecurity } from '../security/transport-security.js';
 
@@ -86,8 +87,12 @@ describe('openPeerSide', () => {
     const pki = new Pki();
     cleanups.push(() => pki.remove());
     const leaf = pki.issue('peer', 'peer');
+    const rotated = pki.issue('peer2', 'peer-rotated');
+    const live = { certFile: pki.path('live.crt'), keyFile: pki.path('live.key') };
+    copyFileSync(leaf.certFile, live.certFile);
+    copyFileSync(leaf.keyFile, live.keyFile);
     const parsed = parseConfig(['--listen-peer-urls', 'https://127.0.0.1:0', '--initial-advertise-peer-urls', 'https://127.0.0.1:2380',
-      '--initial-cluster', 'default=https://127.0.0.1:2380', '--peer-cert-file', leaf.certFile, '--peer-key-file', leaf.keyFile,
+      '--initial-cluster', 'default=https://127.0.0.1:2380', '--peer-cert-file', live.certFile, '--peer-key-file', live.keyFile,
       '--peer-trusted-ca-file', pki.caFile, '--peer-client-cert-auth'], {});
     if (parsed.kind !== 'run') throw new Error('not a run config');
     const { peer } = await openTransportSecurity(parsed.config, log);
@@ -101,5 +106,18 @@ describe('openPeerSide', () => {
     await expect(bare.members(url, 3000)).rejects.toThrow(/UNAVAILABLE|Deadline|No connection/i);
     // Without TLS credentials an https peer URL cannot be dialled at all.
     expect(() => new MemberRpcClient(() => 99n).members(url, 1000)).toThrow(/https needs peer TLS/);
+    // Peer certificate files replaced on disk: the next connection to the listener gets the new one.
+    const served = (): Promise<string> => new Promise((resolve, reject) => {
+      const c = tls.connect({ host: '127.0.0.1', port: Number(side.endpoints[0]!.split(':')[1]), ca: readFileSync(pki.caFile),
+        cert: readFileSync(leaf.certFile), key: readFileSync(leaf.keyFile), ALPNProtocols: ['h2'] }, () => {
+        resolve(String(c.getPeerCertificate().subject.CN));
+        c.destroy();
+      });
+      c.on('error', reject);
+    });
+    expect(await served()).toBe('peer');
+    copyFileSync(rotated.certFile, live.certFile);
+    copyFileSync(rotated.keyFile, live.keyFile);
+    expect(await served()).toBe('peer-rotated');
   });
 });

@@ -192,8 +192,9 @@ export const KNOWN_ETCD_PANICS: readonly Known[] = [
     matches: (r) => r.method === 'Alarm' && ((r.req['action'] as number) < 0 || (r.req['action'] as number) > 2),
   },
   {
-    finding: 'E4 etcd exits (mvcc/backend: cannot put key into bucket (key required)) on Alarm ACTIVATE of alarm NONE',
-    matches: (r) => r.method === 'Alarm' && r.req['action'] === 1 && r.req['alarm'] === 0,
+    // The bucket key is the AlarmMember's protobuf bytes: empty only for member 0 (etcd stores NONE for any other member).
+    finding: 'E4 etcd exits (mvcc/backend: cannot put key into bucket (key required)) on Alarm ACTIVATE of alarm NONE for member 0',
+    matches: (r) => r.method === 'Alarm' && r.req['action'] === 1 && r.req['alarm'] === 0 && r.req['memberID'] === 0n,
   },
   {
     finding: 'E3 etcd panics (types.MustNewURLs while applying) on MemberUpdate of an existing member with no or an invalid peer URL',

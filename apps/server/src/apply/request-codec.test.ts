@@ -12,6 +12,7 @@ describe('log entry encoding of requests', () => {
     { kind: 'leaseRevoke', id: 6n, leaseRevoke: { ID: 9n } },
     { kind: 'leaseCheckpoint', id: 7n, leaseCheckpoint: { checkpoints: [{ ID: 9n, remainingTTL: 30n }] } },
     { kind: 'memberAttributes', id: 8n, member: { ID: 2n ** 63n + 5n, name: 'm1', peerURLs: [], clientURLs: ['http://127.0.0.1:2379'], isLearner: false } },
+    { kind: 'alarm', id: 9n, alarm: { action: 1, memberID: 2n ** 64n - 1n, alarm: 1 } },
   ])('round-trips a $kind', (req) => {
     expect(decodeInternalRequest(encodeInternalRequest(req))).toEqual(req);
   });

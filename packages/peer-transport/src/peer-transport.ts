@@ -106,8 +106,11 @@ export interface PeerTransportOptions {
   limits?: Partial<PeerTransportLimits>;
   /** Source of backoff jitter in [0, 1); inject a seeded one to replay. Default Math.random. */
   random?: () => number;
-  /** TLS for https peer URLs: credentials to dial peers with and to serve `listen()` with. */
-  credentials?: { channel: ChannelCredentials; server: ServerCredentials };
+  /**
+   * TLS for https peer URLs: credentials to dial peers with (or a function asked at every dial,
+   * to pick up rotated certificates) and to serve `listen()` with.
+   */
+  credentials?: { channel: ChannelCredentials | (() => ChannelCredentials); server: ServerCredentials };
 }
 
 /** Counters of the whole transport: per-peer stats plus what belongs to no added peer. */

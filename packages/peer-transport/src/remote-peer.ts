@@ -30,7 +30,8 @@ export interface RemoteConfig {
   backoffInitialMs: number;
   backoffMaxMs: number;
   channelOptions: ChannelOptions;
-  credentials: ChannelCredentials | undefined;
+  /** For https URLs; a function is asked again at every dial (so rotated certificates are used). */
+  credentials: ChannelCredentials | (() => ChannelCredentials) | undefined;
   random: () => number;
   logger: Logger;
   onUnreachable: (peer: bigint) => void;
@@ -216,7 +217,9 @@ export class RemotePeer {
     const target = peerUrlTarget(url, this.cfg.credentials !== undefined);
     // TLS for https URLs only: a member may list http and https URLs (as etcd's transport does).
     const secure = new URL(url).protocol === 'https:';
-    return new Client(target, secure ? this.cfg.credentials! : grpcCredentials.createInsecure(), this.cfg.channelOptions);
+    const tls = this.cfg.credentials;
+    const creds = !secure ? grpcCredentials.createInsecure() : typeof tls === 'function' ? tls() : tls!;
+    return new Client(target, creds, this.cfg.channelOptions);
   }
 
   private closeClient(): void {

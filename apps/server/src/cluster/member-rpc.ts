@@ -94,9 +94,9 @@ export function memberService(h: MemberRpcHandlers): { definition: ServiceDefini
 }
 
 /** `http(s)://host:port` → the gRPC target `host:port`; https needs peer TLS credentials. */
-function target(url: string, tls: ChannelCredentials | undefined): { host: string; creds: ChannelCredentials } {
+function target(url: string, tls: ChannelCredentials | (() => ChannelCredentials) | undefined): { host: string; creds: ChannelCredentials } {
   const u = new URL(url);
-  if (u.protocol === 'https:' && tls !== undefined) return { host: u.host, creds: tls };
+  if (u.protocol === 'https:' && tls !== undefined) return { host: u.host, creds: typeof tls === 'function' ? tls() : tls };
   if (u.protocol !== 'http:') throw new TypeError(`peer URL ${url}: ${u.protocol === 'https:' ? 'https needs peer TLS (--peer-cert-file/--peer-key-file or --peer-auto-tls)' : 'scheme must be http or https'}`);
   return { host: u.host, creds: credentials.createInsecure() };
 }
@@ -105,8 +105,8 @@ function target(url: string, tls: ChannelCredentials | undefined): { host: strin
 export class MemberRpcClient {
   private readonly clients = new Map<string, Client>();
 
-  /** @param tls credentials for https peer URLs (this member's peer TLS). */
-  constructor(private readonly clusterId: () => bigint, private readonly tls?: ChannelCredentials) {}
+  /** @param tls credentials for https peer URLs (this member's peer TLS), or a function asked per new channel. */
+  constructor(private readonly clusterId: () => bigint, private readonly tls?: ChannelCredentials | (() => ChannelCredentials)) {}
 
   private call<T>(url: string, method: MethodName, body: unknown, timeoutMs: number): Promise<T> {
     let client = this.clients.get(url);

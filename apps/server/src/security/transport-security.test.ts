@@ -1,6 +1,8 @@
 // Start-time TLS rules, as etcd 3.4's embed package applies them: which side gets TLS, etcd's
 // errors and warnings, --auto-tls files, and the trusted CA implying client certificate checks.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { Client } from '@grpc/grpc-js';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,5 +91,36 @@ describe('openTransportSecurity', () => {
     expect(s.peer!.provider.current).toMatchObject({ requestCert: true });
     await expect(openTransportSecurity(config(...peerCerts, '--peer-cert-allowed-cn', 'a', '--peer-cert-allowed-hostname', 'b'), recorder().log))
       .rejects.toThrow('AllowedCN and AllowedHostname are mutually exclusive (cn="a", hostname="b")');
+  });
+
+  it('peer dial credentials follow rotated certificate files (from the dial after the files are seen to change)', async () => {
+    const second = pki.issue('second', 'member-rotated');
+    const live = { certFile: pki.path('dial.crt'), keyFile: pki.path('dial.key') };
+    copyFileSync(leaf.certFile, live.certFile);
+    copyFileSync(leaf.keyFile, live.keyFile);
+    const s = await openTransportSecurity(config('--peer-cert-file', live.certFile, '--peer-key-file', live.keyFile, '--peer-trusted-ca-file', pki.caFile), recorder().log);
+    const first = s.peer!.channelCredentials();
+    expect(s.peer!.channelCredentials()).toBe(first);
+    /** The CNs of the client certificates one new channel presents, to a TLS server of its own. */
+    const dial = async (): Promise<string[]> => {
+      const seen: string[] = [];
+      const server = tls.createServer({ cert: readFileSync(leaf.certFile), key: readFileSync(leaf.keyFile), ca: readFileSync(pki.caFile), requestCert: true, ALPNProtocols: ['h2'] }, (c) => {
+        seen.push(String(c.getPeerCertificate().subject.CN));
+        c.destroy();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const client = new Client(`127.0.0.1:${(server.address() as { port: number }).port}`, s.peer!.channelCredentials());
+      client.waitForReady(Date.now() + 2000, () => {});
+      while (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
+      client.close();
+      server.close();
+      return [...new Set(seen)];
+    };
+    expect(await dial()).toEqual(['member']);
+    copyFileSync(second.certFile, live.certFile);
+    copyFileSync(second.keyFile, live.keyFile);
+    await s.peer!.provider.settingsFor();
+    expect(s.peer!.channelCredentials()).not.toBe(first);
+    expect(await dial()).toEqual(['member-rotated']);
   });
 });

@@ -8,6 +8,7 @@
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import type { ServerConfig, TlsConfig } from '../config/index.js';
+import type { TlsServerSettings } from '../front-door/index.js';
 import type { Logger } from '../logger.js';
 import { CertificateProvider, type CertificateFiles } from './certificate-provider.js';
 import { openSslCipherList } from './cipher-suites.js';
@@ -22,8 +23,12 @@ export interface PeerSecurity {
   readonly allowedHostname: string;
   /** Check a dialing member's certificate SANs against its address (etcd's checkSAN). */
   readonly checkClientSan: boolean;
-  /** Credentials to dial https peer URLs with: this member's certificate, the trusted CA. */
-  readonly channelCredentials: ChannelCredentials;
+  /**
+   * Credentials to dial https peer URLs with: this member's certificate, the trusted CA, as the
+   * files held when last read (each call also starts a check of the files, so a rotated
+   * certificate is used from a later dial on).
+   */
+  readonly channelCredentials: () => ChannelCredentials;
 }
 
 export interface TransportSecurity {
@@ -108,14 +113,25 @@ async function peerSide(config: ServerConfig, ciphers: string | undefined, log: 
     throw new Error(`AllowedCN and AllowedHostname are mutually exclusive (cn=${JSON.stringify(t.allowedCn)}, hostname=${JSON.stringify(t.allowedHostname)})`);
   }
   const provider = new CertificateProvider({ files, clientCertAuth: config.peerTls.clientCertAuth || files.trustedCaFile !== '', ciphers, side: 'peer', log });
-  const loaded = await provider.load();
-  const ctx = loaded.context;
+  await provider.load();
   const selfSigned = t.autoTls && !hasFiles(t);
-  const channelCredentials = credentials.createSsl(
-    (ctx.ca as Buffer | undefined) ?? null, ctx.key as Buffer, ctx.cert as Buffer,
-    // etcd dials members that use self-signed certificates without verifying them (InsecureSkipVerify).
-    selfSigned ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
-  );
+  let made: { from: TlsServerSettings; creds: ChannelCredentials } | undefined;
+  const channelCredentials = (): ChannelCredentials => {
+    void provider.settingsFor().catch(() => {});
+    const current = provider.current;
+    if (made?.from !== current) {
+      const ctx = current.context;
+      made = {
+        from: current,
+        creds: credentials.createSsl(
+          (ctx.ca as Buffer | undefined) ?? null, ctx.key as Buffer, ctx.cert as Buffer,
+          // etcd dials members that use self-signed certificates without verifying them (InsecureSkipVerify).
+          selfSigned ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
+        ),
+      };
+    }
+    return made.creds;
+  };
   return {
     provider, allowedCn: config.peerTls.allowedCn, allowedHostname: config.peerTls.allowedHostname,
     checkClientSan: !config.peerTls.skipClientSanVerification, channelCredentials,

@@ -41,6 +41,8 @@ export interface StreamDiff {
   readonly compactedOnlyOn?: 'etcd' | 'raftkv';
   /** How many watchers of the stream raftkv canceled as compacted. */
   readonly compactedWatchers?: number;
+  /** For a compacted-response difference: how many such responses etcd and raftkv sent the watcher. */
+  readonly compactedCounts?: readonly [number, number];
   /** Both ends, when the difference is how the stream ended. */
   readonly end?: { etcd: StreamEnd | undefined; raftkv: StreamEnd | undefined };
 }
@@ -168,7 +170,9 @@ export function compareWatch(etcd: WatchRecord, raftkv: WatchRecord): StreamDiff
     const ev = firstListDiff(a.events, b.events);
     if (ev !== undefined) diffs.push({ what: a.events.length !== b.events.length ? 'watcher events count differs' : 'watcher event differs', detail: `watch ${id} event ${ev}`, ...about(id) });
     const cp = firstListDiff(a.compacted, b.compacted);
-    if (cp !== undefined) diffs.push({ what: 'watcher compacted response differs', detail: `watch ${id} ${cp}`, ...about(id) });
+    if (cp !== undefined) {
+      diffs.push({ what: 'watcher compacted response differs', detail: `watch ${id} ${cp}`, ...about(id), compactedWatchers, compactedCounts: [a.compacted.length, b.compacted.length] });
+    }
     const fr = firstListDiff(a.fragments, b.fragments);
     if (fr !== undefined) diffs.push({ what: 'watcher fragments differ', detail: `watch ${id} fragment group ${fr}`, ...about(id) });
     if (a.empty !== b.empty) diffs.push({ what: 'watcher empty responses differ', detail: `watch ${id}: etcd ${a.empty} / raftkv ${b.empty}`, ...about(id) });

@@ -4,7 +4,8 @@
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { etcdctl, freePort, removeDir, requireBinary, raftkvNodeArgs, spawnTracked, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
+import { X509Certificate } from 'node:crypto';
+import { etcdctl, freePort, removeDir, requireBinary, raftkvNodeArgs, spawnTracked, startEtcd, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pki } from '../security/test-support/pki.js';
 
@@ -160,6 +161,26 @@ describe('client TLS on the real binary', () => {
         s.on('error', reject);
       });
       expect(served.trim()).toBe(readFileSync(certFile, 'utf8').trim());
+    });
+
+    it('the certificate has the shape of the one etcd 3.4.23 makes for the same flags', async () => {
+      const port = await freePort();
+      const etcdUrl = `https://127.0.0.1:${port}`;
+      const etcd = await startEtcd({ port, args: ['--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl, '--auto-tls'] });
+      let theirs: X509Certificate;
+      try {
+        theirs = new X509Certificate(readFileSync(join(etcd.dataDir, 'fixtures', 'client', 'cert.pem')));
+        expect(readFileSync(join(etcd.dataDir, 'fixtures', 'client', 'key.pem'), 'utf8')).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+      } finally {
+        await etcd.stop();
+        removeDir(etcd.dataDir);
+      }
+      const ours = new X509Certificate(readFileSync(join(dataDir, 'fixtures', 'client', 'cert.pem')));
+      const shape = (c: X509Certificate) => ({
+        subject: c.subject, issuer: c.issuer, san: c.subjectAltName, ca: c.ca, curve: c.publicKey.asymmetricKeyDetails?.namedCurve, eku: c.keyUsage,
+        days: Math.round((Date.parse(c.validTo) - Date.parse(c.validFrom)) / 86_400_000),
+      });
+      expect(shape(ours)).toEqual(shape(theirs));
     });
   });
 

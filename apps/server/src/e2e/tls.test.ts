@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { etcdctl, freePort, removeDir, requireBinary, raftkvNodeArgs, spawnTracked, startEtcd, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pki } from '../security/test-support/pki.js';
 
@@ -44,7 +45,7 @@ describe('client TLS on the real binary', () => {
   const pki = new Pki();
   const server1 = pki.issue('server1', 'raftkv-server-1');
   const server2 = pki.issue('server2', 'raftkv-server-2');
-  const client = pki.issue('client', 'raftkv-client');
+  const clientCert = pki.issue('client', 'raftkv-client');
   const revoked = pki.issue('revoked', 'raftkv-revoked');
   const crl = pki.revoke('revoked');
   const other = new Pki('other-ca', pki.dir);
@@ -111,10 +112,23 @@ describe('client TLS on the real binary', () => {
       url = m.url;
     }, 60_000);
 
+    it('the etcd3 npm client speaks mutual TLS to it', async () => {
+      const client = new Etcd3({
+        hosts: url,
+        credentials: { rootCertificate: readFileSync(pki.caFile), certChain: readFileSync(clientCert.certFile), privateKey: readFileSync(clientCert.keyFile) },
+      });
+      try {
+        await client.put('etcd3-tls').value('yes');
+        expect(await client.get('etcd3-tls').string()).toBe('yes');
+      } finally {
+        client.close();
+      }
+    });
+
     it('accepts a client certificate the CA signed', async () => {
-      const put = await etcdctl(url, ['--cacert', pki.caFile, '--cert', client.certFile, '--key', client.keyFile, 'put', 'm', 'tls']);
+      const put = await etcdctl(url, ['--cacert', pki.caFile, '--cert', clientCert.certFile, '--key', clientCert.keyFile, 'put', 'm', 'tls']);
       expect([put.code, put.stdout.trim()]).toEqual([0, 'OK']);
-      const get = await etcdctl(url, ['--cacert', pki.caFile, '--cert', client.certFile, '--key', client.keyFile, 'get', 'm', '--print-value-only']);
+      const get = await etcdctl(url, ['--cacert', pki.caFile, '--cert', clientCert.certFile, '--key', clientCert.keyFile, 'get', 'm', '--print-value-only']);
       expect(get.stdout.trim()).toBe('tls');
     });
 

@@ -1,5 +1,5 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { closeSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdir, open as openFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
@@ -74,6 +74,14 @@ export class ByteSlab {
   }
 }
 
+function treesOf(env: RootDatabase): Trees {
+  return {
+    keyDb: env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' }),
+    metaDb: env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' }),
+    auxDb: env.openDB<Buffer, Buffer>({ name: 'aux', keyEncoding: 'binary', encoding: 'binary' }),
+  };
+}
+
 /** LMDB's data file in an environment directory. */
 export const DATA_FILE = 'data.mdb';
 /** LMDB's lock file (reader table) in an environment directory. */
@@ -128,6 +136,69 @@ export const META_COMMITTED_REVISION = Buffer.from('raftkvCommittedRev');
  */
 const COMMIT_ENTRIES_PER_TXN = 8192;
 
+/** Where {@link Backend.defragment} writes its compacted copy, in the environment's directory. */
+export const DEFRAG_DIR = 'defrag.tmp';
+
+/** fsync of a file or (on POSIX) a directory. */
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await openFile(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The trees a write transaction changes. */
+interface Trees {
+  readonly keyDb: Database<Buffer, Buffer>;
+  readonly metaDb: Database<Buffer, Buffer>;
+  readonly auxDb: Database<Buffer, Buffer>;
+}
+
+/**
+ * The writes of one LMDB transaction, as a function of the trees: run on the live environment,
+ * and again on a defragmentation's copy when it ran after the copy began. Must not depend on
+ * what the trees hold (a replay may find its writes there already) and must keep its data.
+ */
+interface TxnBody {
+  (t: Trees): void;
+  /** Entries it writes, for sizing a replay's transactions. */
+  size: number;
+}
+
+function txnBody(size: number, f: (t: Trees) => void): TxnBody {
+  return Object.assign(f, { size });
+}
+
+/** Moments of {@link Backend.defragment}, in order, for observers (and crash tests). */
+export type DefragStep = 'copying' | 'copied' | 'swapping' | 'renamed' | 'swapped';
+
+/** What a defragmentation did. */
+export interface DefragResult {
+  /** The data file's size before and after, in bytes. */
+  beforeBytes: number;
+  afterBytes: number;
+  /** Write transactions made during the copy and replayed onto it. */
+  replayedTxns: number;
+}
+
+export interface DefragHooks {
+  /** Awaited between replay transactions: other work runs meanwhile. */
+  pause(): Promise<void>;
+  /** Entries replayed per transaction before a pause. */
+  entriesPerStep: number;
+  /** Checked at each step: true stops the defragmentation (nothing changed). */
+  abort(): boolean;
+  /** Observer: 'swapping' to 'swapped' is the time write transactions were held. */
+  onStep?(step: DefragStep): void | Promise<void>;
+}
+
+/** Rounds of replay while writes go on, before commits are held for the last one. */
+const DEFRAG_REPLAY_ROUNDS = 8;
+/** A journal at most this long is replayed with commits held, not in another round. */
+const DEFRAG_TAIL_TXNS = 4;
+
 export interface BackendOptions {
   /** LMDB map size in bytes; grows automatically, so this is only the initial size. */
   mapSizeBytes?: number;
@@ -158,13 +229,22 @@ export class Backend {
   private readonly lookupKey = Buffer.alloc(REV_BYTES_LEN);
   durableRevision: number;
 
+  /** Set while a defragmentation copies: every write transaction's body, in commit order. */
+  private journal: TxnBody[] | undefined;
+  /** Set while a defragmentation swaps files: write transactions wait for it. */
+  private swapGate: Promise<void> | undefined;
+  /** Copies of the environment in flight ({@link backup}): the old env of a swap closes after them. */
+  private readonly copies = new Set<Promise<void>>();
+  private mapSizeBytes: number | undefined;
+
   private constructor(
     /** The LMDB data file. */
     private readonly dataFile: string,
-    private readonly env: RootDatabase,
-    private readonly keyDb: Database<Buffer, Buffer>,
-    private readonly metaDb: Database<Buffer, Buffer>,
-    private readonly auxDb: Database<Buffer, Buffer>,
+    // Not readonly: a defragmentation replaces the environment under the same Backend.
+    private env: RootDatabase,
+    private keyDb: Database<Buffer, Buffer>,
+    private metaDb: Database<Buffer, Buffer>,
+    private auxDb: Database<Buffer, Buffer>,
   ) {
     this.durableRevision = 0;
   }
@@ -177,6 +257,7 @@ export class Backend {
     // noSubdir explicit: lmdb-js would otherwise take a directory name with a dot for a file.
     const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
     const backend = Backend.withDbs(join(dir, DATA_FILE), env);
+    backend.mapSizeBytes = opts.mapSizeBytes;
     if (opts.commitEntriesPerTxn !== undefined) {
       if (!Number.isSafeInteger(opts.commitEntriesPerTxn) || opts.commitEntriesPerTxn < 1) {
         void env.close();
@@ -230,10 +311,22 @@ export class Backend {
   }
 
   private static withDbs(dataFile: string, env: RootDatabase): Backend {
-    const keyDb = env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' });
-    const metaDb = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
-    const auxDb = env.openDB<Buffer, Buffer>({ name: 'aux', keyEncoding: 'binary', encoding: 'binary' });
+    const { keyDb, metaDb, auxDb } = treesOf(env);
     return new Backend(dataFile, env, keyDb, metaDb, auxDb);
+  }
+
+  /**
+   * Runs `body` in a write transaction of the current environment (after a swap in progress),
+   * and records it in the journal of a defragmentation running — inside the transaction, so the
+   * journal's order is the commit order.
+   */
+  private async write(body: TxnBody): Promise<void> {
+    while (this.swapGate) await this.swapGate;
+    const trees: Trees = { keyDb: this.keyDb, metaDb: this.metaDb, auxDb: this.auxDb };
+    await this.env.transaction(() => {
+      body(trees);
+      this.journal?.push(body);
+    });
   }
 
   /** Stages a bucket write for the next commit; `value` null deletes. */
@@ -411,42 +504,48 @@ export class Backend {
 
   /** The part of {@link commit} that writes a batch taken from pending, after the commits before it. */
   private async writeBatch(batch: WriteBatch, meta: Map<string, Uint8Array>, aux: Map<string, Uint8Array | null>): Promise<void> {
-    const { keyDb, metaDb, auxDb } = this;
     // Puts inside a transaction callback are written at once, so one key buffer per shape
     // can be reused for the whole batch.
     const liveKey = Buffer.alloc(REV_BYTES_LEN);
     const tombKey = Buffer.alloc(REV_BYTES_LEN + 1);
     const entries = batch.entries;
     const last = entries[entries.length - 1];
-    const putEntries = (from: number, to: number) => {
+    const putEntries = (keyDb: Database<Buffer, Buffer>, from: number, to: number) => {
       for (let i = from; i < to; i++) {
         const e = entries[i]!;
         keyDb.put(encodeRevisionInto(e.tombstone ? tombKey : liveKey, e.rev, e.tombstone), view(e.bytes));
       }
     };
+    // Copies: a failed commit merges later writes into these maps, and a defragmentation may
+    // replay the bodies below later.
+    const metaWrites = [...meta].map(([k, v]) => [Buffer.from(k, 'latin1'), Buffer.from(v)] as const);
+    const auxWrites = [...aux].map(([k, v]) => [Buffer.from(k, 'latin1'), v === null ? null : Buffer.from(v)] as const);
     try {
       // A big batch: all but its last part in transactions of their own, with the mark of the
       // last whole commit written first (a file from before the mark gets it here), so open
       // knows these entries for unfinished until the last transaction moves the mark.
       let from = 0;
       while (entries.length - from > this.commitEntriesPerTxn) {
+        const start = from;
         const to = from + this.commitEntriesPerTxn;
-        const first = from === 0;
-        await this.env.transaction(() => {
-          if (first) metaDb.put(META_COMMITTED_REVISION, Buffer.from(encodeUint64(this.durableRevision)));
-          putEntries(from, to);
-        });
+        const mark = start === 0 ? Buffer.from(encodeUint64(this.durableRevision)) : undefined;
+        await this.write(txnBody(to - start, (t) => {
+          if (mark) t.metaDb.put(META_COMMITTED_REVISION, mark);
+          putEntries(t.keyDb, start, to);
+        }));
         from = to;
       }
-      await this.env.transaction(() => {
-        putEntries(from, entries.length);
-        if (last) metaDb.put(META_COMMITTED_REVISION, Buffer.from(encodeUint64(last.rev.main)));
-        for (const [k, v] of meta) metaDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
-        for (const [k, v] of aux) {
-          if (v === null) auxDb.remove(Buffer.from(k, 'latin1'));
-          else auxDb.put(Buffer.from(k, 'latin1'), Buffer.from(v));
+      const start = from;
+      const mark = last ? Buffer.from(encodeUint64(last.rev.main)) : undefined;
+      await this.write(txnBody(entries.length - start + metaWrites.length + auxWrites.length, (t) => {
+        putEntries(t.keyDb, start, entries.length);
+        if (mark) t.metaDb.put(META_COMMITTED_REVISION, mark);
+        for (const [k, v] of metaWrites) t.metaDb.put(k, v);
+        for (const [k, v] of auxWrites) {
+          if (v === null) t.auxDb.remove(k);
+          else t.auxDb.put(k, v);
         }
-      });
+      }));
     } catch (err) {
       // Keep serving the batch from memory and retry it with the next commit.
       this.inflight.splice(this.inflight.indexOf(batch), 1);
@@ -474,11 +573,11 @@ export class Backend {
 
   /** Deletes revision keys and writes meta in one asynchronous transaction. */
   async deleteRevisions(keys: Buffer[], meta: Array<[Buffer, Uint8Array]>): Promise<void> {
-    const { keyDb, metaDb } = this;
-    await this.env.transaction(() => {
-      for (const k of keys) keyDb.remove(k);
-      for (const [k, v] of meta) metaDb.put(k, Buffer.from(v));
-    });
+    const metaWrites = meta.map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const);
+    await this.write(txnBody(keys.length + meta.length, (t) => {
+      for (const k of keys) t.keyDb.remove(k);
+      for (const [k, v] of metaWrites) t.metaDb.put(k, v);
+    }));
     this.env.resetReadTxn();
   }
 
@@ -493,12 +592,142 @@ export class Backend {
     await rm(tmpDir, { recursive: true, force: true });
     await mkdir(tmpDir, { recursive: true });
     try {
-      await this.env.backup(tmpDir, false);
+      await this.tracked(this.env.backup(tmpDir, false));
       await rename(join(tmpDir, 'data.mdb'), path);
     } finally {
       await rm(tmpDir, { recursive: true, force: true });
     }
   }
+
+  /** `copy` of the current environment, registered until it settles (a swap closes the env after). */
+  private tracked(copy: Promise<void>): Promise<void> {
+    const settled = copy.then(() => undefined, () => undefined);
+    this.copies.add(settled);
+    void settled.then(() => this.copies.delete(settled));
+    return copy;
+  }
+
+  /**
+   * Reclaims the free pages of the data file: LMDB never shrinks it. Reads and writes go on
+   * throughout; commits are held only for the swap at the end.
+   *
+   * Order: (1) starts a journal of write transactions and waits for those already running
+   * to commit; (2) LMDB's compacting copy of the environment into `<dir>/defrag.tmp/`, on a
+   * thread of the pool; (3) replays the journal (the transactions committed during the copy —
+   * their writes are idempotent, so one also in the copy does no harm) onto the copy, in rounds
+   * while writes go on; (4) holds new write transactions, waits for those submitted, replays
+   * the rest, flushes and closes the copy, fsyncs it, renames it over `data.mdb`, fsyncs the
+   * directory, opens it and makes it the environment reads and writes use, then lets writes
+   * go; (5) closes the old environment once copies of it ({@link backup}) end.
+   *
+   * A crash before the rename leaves the old file (the next open removes the copy), after it
+   * the new one, complete and fsynced.
+   * @throws Error when `hooks.abort()` turns true before step 4 or a step fails before the
+   *   rename: the copy is removed and the backend goes on unchanged. After the rename, a failure
+   *   to open the copy leaves the backend unusable (`broken` set): the data file is the copy.
+   */
+  async defragment(dir: string, hooks: DefragHooks): Promise<DefragResult> {
+    if (this.journal) throw new Error('mvcc: a defragmentation is already running');
+    const tmpDir = join(dir, DEFRAG_DIR);
+    const tmpData = join(tmpDir, DATA_FILE);
+    const check = () => {
+      if (hooks.abort()) throw new Error('mvcc: defragmentation stopped: the store is closing or being restored');
+    };
+    const beforeBytes = this.fileSizeBytes();
+    const journal: TxnBody[] = [];
+    let replayed = 0;
+    let copyEnv: RootDatabase | undefined;
+    let copyTrees: Trees | undefined;
+    const replay = async (paced: boolean) => {
+      const trees = copyTrees!;
+      while (replayed < journal.length) {
+        const from = replayed;
+        let to = from;
+        let size = 0;
+        while (to < journal.length && (to === from || size + journal[to]!.size <= hooks.entriesPerStep)) size += journal[to++]!.size;
+        await copyEnv!.transaction(() => {
+          for (let i = from; i < to; i++) journal[i]!(trees);
+        });
+        replayed = to;
+        if (paced) {
+          await hooks.pause();
+          check();
+        }
+      }
+    };
+    try {
+      check();
+      await rm(tmpDir, { recursive: true, force: true });
+      await mkdir(tmpDir);
+      this.journal = journal;
+      // A body that ran before the journal began may still be committing: the copy must see it.
+      await this.env.transaction(() => undefined);
+      await hooks.onStep?.('copying');
+      await this.tracked(this.env.backup(tmpDir, true));
+      await hooks.onStep?.('copied');
+      check();
+      copyEnv = open({ path: tmpDir, noSubdir: false, maxDbs: 8 });
+      copyTrees = treesOf(copyEnv);
+      for (let round = 0; round < DEFRAG_REPLAY_ROUNDS && journal.length - replayed > DEFRAG_TAIL_TXNS; round++) await replay(true);
+      check();
+    } catch (err) {
+      this.journal = undefined;
+      await copyEnv?.close().catch(() => undefined);
+      await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+
+    let release!: () => void;
+    this.swapGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const old = this.env;
+    try {
+      try {
+        // Bodies submitted before the gate run (and are journaled) before this one commits.
+        await old.transaction(() => undefined);
+        await hooks.onStep?.('swapping');
+        await replay(false);
+        this.journal = undefined;
+        await copyEnv.flushed;
+        await copyEnv.close();
+        copyEnv = undefined;
+        await fsyncPath(tmpData);
+      } catch (err) {
+        this.journal = undefined;
+        await copyEnv?.close().catch(() => undefined);
+        await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+        throw err;
+      }
+      renameSync(tmpData, this.dataFile);
+      try {
+        // A fresh lock file, as a restore makes one: the old env still has the old one open.
+        rmSync(join(dir, LOCK_FILE), { force: true });
+        await fsyncPath(dir);
+        await hooks.onStep?.('renamed');
+        const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(this.mapSizeBytes ? { mapSize: this.mapSizeBytes } : {}) });
+        const trees = treesOf(env);
+        this.env = env;
+        this.keyDb = trees.keyDb;
+        this.metaDb = trees.metaDb;
+        this.auxDb = trees.auxDb;
+      } catch (err) {
+        this.broken = true;
+        throw err;
+      }
+    } finally {
+      this.swapGate = undefined;
+      release();
+    }
+    await hooks.onStep?.('swapped');
+    await Promise.all([...this.copies]);
+    await old.close();
+    await rm(tmpDir, { recursive: true, force: true });
+    return { beforeBytes, afterBytes: this.fileSizeBytes(), replayedTxns: journal.length };
+  }
+
+  /** Set when a defragmentation failed after its rename: the data file is not this environment's. */
+  broken = false;
 
   fileSizeBytes(): number {
     return statSync(this.dataFile).size;

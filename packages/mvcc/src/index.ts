@@ -16,4 +16,5 @@ export type {
 } from './kv.js';
 export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccOpCounts, type MvccStoreOptions } from './kvstore.js';
 export type { ReadPacing } from './paced.js';
+export type { DefragResult, DefragStep } from './backend.js';
 export type { SteppedWrite } from './stepped-write.js';

@@ -5,11 +5,14 @@ import {
   Backend,
   ByteSlab,
   DATA_FILE,
+  DEFRAG_DIR,
   LOCK_FILE,
   META_CONSISTENT_INDEX,
   META_FINISHED_COMPACT,
   META_SCHEDULED_COMPACT,
   type BackendOptions,
+  type DefragResult,
+  type DefragStep,
 } from './backend.js';
 import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
@@ -321,6 +324,8 @@ export class MvccStore {
   private ci = 0;
   private readonly listeners = new Set<EventListener>();
   private readonly restoreListeners = new Set<() => void>();
+  /** Set while {@link defragment} runs: resolves (never rejects) when it ends. */
+  private defragging: { done: Promise<void>; result: Promise<DefragResult> } | undefined;
   /** Set while {@link restore} runs: writes are refused, commits and close wait for it. */
   private restoring: Promise<void> | undefined;
   private restoreSettled: (() => void) | undefined;
@@ -365,6 +370,8 @@ export class MvccStore {
    */
   static async open(opts: MvccStoreOptions): Promise<MvccStore> {
     await mkdir(opts.dir, { recursive: true });
+    // What a crash left of a defragmentation before its rename (the data file is the old one).
+    await rm(join(opts.dir, DEFRAG_DIR), { recursive: true, force: true });
     const backend = Backend.open(opts.dir, backendOptionsOf(opts));
     const store = new MvccStore(backend, opts);
     let state: LoadedState;
@@ -1487,6 +1494,51 @@ export class MvccStore {
   }
 
   /**
+   * Reclaims the backend's free space (etcd's defrag): LMDB never shrinks its file, so after a
+   * compaction frees pages the file keeps its size until this rewrites it compacted. The store
+   * keeps serving throughout: reads and writes as usual, commits too except during the swap
+   * at the end (writes applied meanwhile wait in memory for the next commit; `onStep`'s
+   * 'swapping' to 'swapped' is that time). Reads, hashes and the consistent index are the same
+   * before and after; only {@link dbSizeBytes} changes. See Backend.defragment for the order of the steps: a crash at
+   * any point leaves the old file or the new one, both complete.
+   *
+   * A call while one runs joins it. A restore or close asked for during the copy stops it
+   * (the promise rejects, nothing changed); during the swap they wait for it.
+   * @param pacing - the replay of writes made during the copy shares the thread in steps of
+   *   `entriesPerStep` entries; the copy itself runs off the thread.
+   * @param onStep - observer of the steps (logs; crash tests stop the process there).
+   * @throws MvccError `closed` when closed; Error when a step fails (the store goes on unchanged,
+   *   unless the failure came after the rename: then the store is closed).
+   */
+  defragment(pacing: ReadPacing, onStep?: (step: DefragStep) => void | Promise<void>): Promise<DefragResult> {
+    this.checkOpen();
+    if (this.defragging) return this.defragging.result;
+    const pacer = new Pacer(pacing);
+    const result = (async () => {
+      if (this.restoring) await this.restoring;
+      this.checkOpen();
+      try {
+        return await this.backend.defragment(this.dir, {
+          pause: () => pacer.pause(),
+          entriesPerStep: pacer.step,
+          abort: () => this.closing || this.closed || this.restoring !== undefined,
+          ...(onStep ? { onStep } : {}),
+        });
+      } catch (err) {
+        if (this.backend.broken) {
+          this.closed = true;
+          await this.backend.close().catch(() => undefined);
+        }
+        throw err;
+      } finally {
+        this.defragging = undefined;
+      }
+    })();
+    this.defragging = { result, done: result.then(() => undefined, () => undefined) };
+    return result;
+  }
+
+  /**
    * Replaces the backend in `dir` with a snapshot file made by {@link snapshotTo}; then
    * open the store on `dir`. No store may be open on `dir` (for an open store, use
    * {@link restore}).
@@ -1586,6 +1638,8 @@ export class MvccStore {
     // Writes are refused since the start, so only work begun before can be in flight.
     this.haltCompaction = true;
     while (this.writing) await this.writing;
+    // A defragmentation past its copy swaps files: let it end (earlier, it stops by itself).
+    if (this.defragging) await this.defragging.done;
     await this.compactionChain;
     await this.commitChain;
 
@@ -1648,6 +1702,7 @@ export class MvccStore {
     if (this.restoring) await this.restoring;
     if (this.closed || this.closing) return;
     this.closing = true;
+    if (this.defragging) await this.defragging.done;
     await this.compactionChain;
     await this.commitInner().catch(() => undefined);
     await this.commitChain;

@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors, etcdserverpb } from '@raftkv/api';
+import type { Logger } from '../logger.js';
 import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
 import { alarmName } from '../alarm/alarm-store.js';
@@ -10,7 +11,7 @@ import { notImplemented, unary } from './unary.js';
 /** The etcd API version raftkv speaks; clients gate features on it. */
 export const ETCD_API_VERSION = '3.4.23';
 
-export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceServer {
+export function maintenanceService(core: ServerCore, log?: Logger): etcdserverpb.MaintenanceServer {
   return {
     status: unary(() => ({
       header: core.header(core.store.currentRevision),
@@ -63,7 +64,33 @@ export function maintenanceService(core: ServerCore): etcdserverpb.MaintenanceSe
       const r = await core.store.hashKVPaced(toNumber(req.revision), READ_PACING);
       return { header: core.header(core.store.currentRevision), hash: r.hash, compactRevision: BigInt(r.compactRevision), hashRevision: BigInt(r.revision) };
     }),
-    defragment: notImplemented('Maintenance.Defragment'),
+    // Reclaims the backend's free space while the member keeps serving (etcd 3.4 stops it for the
+    // whole copy): LMDB's compacting copy off the thread, writes committed meanwhile replayed onto
+    // it in steps, commits held only for the swap. etcd answers without a header.
+    defragment: unary(async () => {
+      core.refuseOnLearner();
+      const t0 = performance.now();
+      log?.info('starting defragment', { 'current-db-size-bytes': core.store.dbSizeBytes(), 'current-db-size-in-use-bytes': core.store.dbSizeInUseBytes() });
+      let heldFrom = 0;
+      let heldMs = 0;
+      try {
+        const r = await core.store.defragment(READ_PACING, (step) => {
+          if (step === 'swapping') heldFrom = performance.now();
+          if (step === 'swapped') heldMs = performance.now() - heldFrom;
+        });
+        log?.info('finished defragment', {
+          'current-db-size-bytes-diff': r.afterBytes - r.beforeBytes,
+          'current-db-size-bytes': r.afterBytes,
+          'commits-held-ms': Math.round(heldMs * 10) / 10,
+          'replayed-txns': r.replayedTxns,
+          took: `${Math.round(performance.now() - t0)}ms`,
+        });
+      } catch (err) {
+        log?.warn('failed to defragment', { error: err });
+        throw err;
+      }
+      return { header: undefined };
+    }),
     snapshot: notImplemented('Maintenance.Snapshot') as unknown as etcdserverpb.MaintenanceServer['snapshot'],
     moveLeader: unary(async (req: etcdserverpb.MoveLeaderRequest) => {
       core.refuseOnLearner();

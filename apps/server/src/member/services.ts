@@ -64,7 +64,7 @@ export function buildServices(
     ...(grpcMetrics ? { interceptors: [grpcMetrics.interceptor] } : {}),
   });
   grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
-  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core));
+  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core, log));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));

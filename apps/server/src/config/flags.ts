@@ -245,7 +245,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'proxy-dial-timeout': 'the v2 proxy',
   'proxy-write-timeout': 'the v2 proxy',
   'proxy-read-timeout': 'the v2 proxy',
-  'client-cert-allowed-hostname': 'certificate name checks',
   cors: 'CORS on the HTTP gateway',
   'host-whitelist': 'host checks on the HTTP gateway',
   'experimental-backend-bbolt-freelist-type': "bbolt's freelist (raftkv uses LMDB)",

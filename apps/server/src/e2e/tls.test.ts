@@ -47,6 +47,7 @@ describe('client TLS on the real binary', () => {
   const server2 = pki.issue('server2', 'raftkv-server-2');
   const clientCert = pki.issue('client', 'raftkv-client');
   const revoked = pki.issue('revoked', 'raftkv-revoked');
+  const elsewhere = pki.issue('elsewhere', 'raftkv-elsewhere', 'DNS:elsewhere.example');
   const crl = pki.revoke('revoked');
   const other = new Pki('other-ca', pki.dir);
   const stranger = other.issue('stranger', 'stranger');
@@ -101,12 +102,12 @@ describe('client TLS on the real binary', () => {
     });
   });
 
-  describe('--client-cert-auth with --trusted-ca-file and --client-crl-file (mutual TLS)', () => {
+  describe('--client-cert-auth with --trusted-ca-file, --client-crl-file and --client-cert-allowed-hostname (mutual TLS)', () => {
     let url: string;
     let member: ServerProcess;
     beforeAll(async () => {
       const m = await startTls(['--cert-file', server1.certFile, '--key-file', server1.keyFile, '--client-cert-auth', '--trusted-ca-file', pki.caFile,
-        '--client-crl-file', crl]);
+        '--client-crl-file', crl, '--client-cert-allowed-hostname', 'localhost']);
       started.push(m.server);
       member = m.server;
       url = m.url;
@@ -132,10 +133,13 @@ describe('client TLS on the real binary', () => {
       expect(get.stdout.trim()).toBe('tls');
     });
 
-    it('refuses a client without a certificate, one signed by another CA, and a revoked one', async () => {
+    it('refuses a client without a certificate, one signed by another CA, a revoked one, and one not valid for the allowed hostname', async () => {
       const withRevoked = await etcdctl(url, ['--cacert', pki.caFile, '--cert', revoked.certFile, '--key', revoked.keyFile,
         '--dial-timeout', '2s', '--command-timeout', '3s', 'get', 'm']);
       expect(withRevoked.code).not.toBe(0);
+      const notLocalhost = await etcdctl(url, ['--cacert', pki.caFile, '--cert', elsewhere.certFile, '--key', elsewhere.keyFile,
+        '--dial-timeout', '2s', '--command-timeout', '3s', 'get', 'm']);
+      expect(notLocalhost.code).not.toBe(0);
       const bare = await etcdctl(url, ['--cacert', pki.caFile, '--dial-timeout', '2s', '--command-timeout', '3s', 'get', 'm']);
       expect(bare.code).not.toBe(0);
       const wrong = await etcdctl(url, ['--cacert', pki.caFile, '--cert', stranger.certFile, '--key', stranger.keyFile,
@@ -145,6 +149,7 @@ describe('client TLS on the real binary', () => {
       const out = member.output();
       expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"tls: client didn't provide a certificate"/);
       expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"tls: failed to verify client's certificate: CERT_REVOKED"/);
+      expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"client certificate authentication failed"/);
       expect(out).toMatch(/"msg":"rejected connection","remote-addr":"127\.0\.0\.1:\d+","server-name":"","error":"tls: failed to verify client's certificate: UNABLE_TO_VERIFY_LEAF_SIGNATURE"/);
     });
   });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { AuthorityRelay, type DoorStats } from './authority-relay.js';
 import { EMPTY_SETTINGS } from './frame-reader.js';
 import { etcdClientHttpDefaults, notFound, type HttpHandler, type HttpRequest, type HttpResponse } from './http-defaults.js';
@@ -17,6 +18,8 @@ export interface TlsServerSettings {
   readonly requestCert: boolean;
   /** Refuse a client whose certificate is missing or not trusted (with requestCert: mutual TLS). */
   readonly rejectUnauthorized: boolean;
+  /** With rejectUnauthorized: why a trusted client certificate is still refused (a name check), or undefined to accept it. */
+  readonly checkClient?: (cert: X509Certificate) => string | undefined;
 }
 
 /**
@@ -266,6 +269,12 @@ class Door implements FrontDoor {
           ? "tls: client didn't provide a certificate"
           : `tls: failed to verify client's certificate: ${String(secured.authorizationError)}`;
         provider.rejected?.(url, addressOf(raw), new Error(why));
+        return void secured.destroy();
+      }
+      const cert = entry.settings.rejectUnauthorized ? secured.getPeerX509Certificate() : undefined;
+      const refusal = cert === undefined ? undefined : entry.settings.checkClient?.(cert);
+      if (refusal !== undefined) {
+        provider.rejected?.(url, addressOf(raw), new Error(refusal));
         return void secured.destroy();
       }
       entry.then(secured);

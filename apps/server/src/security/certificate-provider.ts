@@ -25,6 +25,8 @@ export interface CertificateProviderOptions {
   readonly clientCertAuth: boolean;
   /** OpenSSL cipher list (see openSslCipherList); undefined: Node's default. */
   readonly ciphers?: string;
+  /** --client-cert-allowed-hostname: a verified client certificate must be valid for this name. */
+  readonly allowedHostname?: string;
   /** 'client' or 'peer', for log lines. */
   readonly side: string;
   readonly log: Logger;
@@ -154,6 +156,11 @@ export class CertificateProvider implements TlsContextProvider {
     } catch (err) {
       throw new Error(`TLS files ${f.certFile}, ${f.keyFile}: ${(err as Error).message}`);
     }
-    return { context, requestCert: this.opts.clientCertAuth, rejectUnauthorized: this.opts.clientCertAuth };
+    const hostname = this.opts.allowedHostname ?? '';
+    return {
+      context, requestCert: this.opts.clientCertAuth, rejectUnauthorized: this.opts.clientCertAuth,
+      // etcd's VerifyPeerCertificate for AllowedHostname, and its error.
+      ...(hostname !== '' ? { checkClient: (cert) => (cert.checkHost(hostname) === undefined ? 'client certificate authentication failed' : undefined) } : {}),
+    };
   }
 }

@@ -87,7 +87,10 @@ async function clientSide(config: ServerConfig, ciphers: string | undefined, log
   }
   if (!config.listenClientUrls.some(isSecure)) return undefined;
   // etcd 3.4 requires and verifies client certificates when a trusted CA is given, too.
-  const provider = new CertificateProvider({ files, clientCertAuth: config.clientTls.clientCertAuth || files.trustedCaFile !== '', ciphers, side: 'client', log });
+  const provider = new CertificateProvider({
+    files, clientCertAuth: config.clientTls.clientCertAuth || files.trustedCaFile !== '', ciphers, side: 'client', log,
+    allowedHostname: config.clientTls.allowedHostname,
+  });
   await provider.load();
   log.info('starting with client TLS', { 'tls-info': tlsInfo(files, t.clientCertAuth), 'cipher-suites': config.cipherSuites });
   return provider;

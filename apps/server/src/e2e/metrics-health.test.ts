@@ -157,6 +157,18 @@ describe.each(['raftkv', 'etcd'] as const)('/health on a 3-member %s cluster', (
     if (kind === 'raftkv') expect(e.types.get('etcd_network_active_peers')).toBe('gauge');
   }, 30_000);
 
+  it('is true on a learner', async () => {
+    const learner = await cluster.addMember({ learner: true });
+    let answer = await get(`${learner.clientUrl}/health`);
+    // A new learner may not know its leader for a moment.
+    for (let i = 0; i < 40 && answer.status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      answer = await get(`${learner.clientUrl}/health`);
+    }
+    expect(answer).toEqual({ status: 200, body: '{"health":"true"}', contentType: 'text/plain; charset=utf-8' });
+    expect(sampleValue(await scrape(learner.clientUrl), 'etcd_server_is_learner')).toBe(1);
+  }, 60_000);
+
   it('turns false with 503 on the member left when the quorum is gone', async () => {
     const [survivor, ...others] = cluster.members;
     await Promise.all(others.map((m) => m.kill()));

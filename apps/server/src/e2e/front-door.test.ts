@@ -6,6 +6,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { etcdctl, freePort, removeDir, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { CLIENT_PREFACE, encodeFrame as frame } from '../front-door/frame-reader.js';
 import { encodeHeaderBlock } from '../front-door/header-block.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -88,17 +89,9 @@ function openSockets(pid: number): number {
 
 /** A gRPC request and then a DATA frame on stream 0, which Node's HTTP/2 refuses with GOAWAY. */
 function poisonedGrpcConnection(): Buffer {
-  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(stream, 5);
-    return Buffer.concat([head, payload]);
-  };
   const block = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/etcdserverpb.KV/Range'],
     [':authority', '127.0.0.1:1'], ['content-type', 'application/grpc']].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
-  return Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)),
+  return Buffer.concat([CLIENT_PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)),
     frame(1, 0x4, 1, block), frame(0, 0, 0, Buffer.alloc(3))]);
 }
 

@@ -1,16 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameReader } from './frame-reader.js';
+import { encodeFrame as frame, FrameReader } from './frame-reader.js';
 
-/** One HTTP/2 frame: 9-byte header then payload. */
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
 describe('FrameReader', () => {
   /** Frames of random sizes and types, as one byte string, with their expected [type, payload]. */

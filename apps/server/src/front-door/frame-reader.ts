@@ -139,14 +139,21 @@ export function headerFragment(payload: Buffer, flags: number): Buffer | undefin
   return start <= end ? payload.subarray(start, end) : undefined;
 }
 
+/** One HTTP/2 frame: the 9-byte header (length, type, flags, stream) then `payload`. */
+export function encodeFrame(type: number, flags: number, stream: number, payload: Uint8Array): Buffer {
+  const head = Buffer.alloc(FRAME_HEADER_BYTES);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream & 0x7fff_ffff, 5);
+  return Buffer.concat([head, payload]);
+}
+
 /** A GOAWAY frame on stream 0. */
 export function goawayFrame(lastStream: number, code: number, debug: string): Buffer {
-  const text = Buffer.from(debug, 'latin1');
-  const frame = Buffer.alloc(FRAME_HEADER_BYTES + 8 + text.length);
-  frame.writeUIntBE(8 + text.length, 0, 3);
-  frame[3] = FRAME_GOAWAY;
-  frame.writeUInt32BE(lastStream & 0x7fff_ffff, FRAME_HEADER_BYTES);
-  frame.writeUInt32BE(code, FRAME_HEADER_BYTES + 4);
-  text.copy(frame, FRAME_HEADER_BYTES + 8);
-  return frame;
+  const payload = Buffer.alloc(8 + Buffer.byteLength(debug, 'latin1'));
+  payload.writeUInt32BE(lastStream & 0x7fff_ffff, 0);
+  payload.writeUInt32BE(code, 4);
+  payload.write(debug, 8, 'latin1');
+  return encodeFrame(FRAME_GOAWAY, 0, 0, payload);
 }

@@ -6,6 +6,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame as frame } from './frame-reader.js';
 import { notImplemented, unary } from '../grpc/unary.js';
 import { openFrontDoor, type FrontDoor, type FrontDoorOptions } from './front-door.js';
 import { encodeHeaderBlock } from './header-block.js';
@@ -310,14 +311,6 @@ describe('connections Node\'s HTTP/2 refused', () => {
 
   /** Preface, SETTINGS + ACK, a first request (gRPC or not), then a DATA frame on stream 0: a connection error. */
   function poisoned(grpc: boolean): Buffer {
-    const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-      const head = Buffer.alloc(9);
-      head.writeUIntBE(payload.length, 0, 3);
-      head[3] = type;
-      head[4] = flags;
-      head.writeUInt32BE(stream, 5);
-      return Buffer.concat([head, payload]);
-    };
     const block = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/p'], [':authority', '127.0.0.1:1'],
       ...(grpc ? [['content-type', 'application/grpc']] : [])].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
     return Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)), frame(1, 0x4, 1, block), frame(0, 0, 0, Buffer.alloc(3))]);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { credentials, Metadata, Server, ServerCredentials, type ServerUnaryCall } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame as frame } from './frame-reader.js';
 import { notImplemented, unary } from '../grpc/unary.js';
 import { openFrontDoor, type FrontDoor } from './front-door.js';
 import { encodeHeaderBlock, HeaderBlockDecoder, type HeaderField } from './header-block.js';
@@ -47,15 +48,6 @@ function statusOver(client: etcdserverpb.MaintenanceClient): Promise<etcdserverp
   return new Promise((resolve, reject) => client.status({}, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
-/** One HTTP/2 frame: 9-byte header then payload. */
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
 /**
  * A hand-written HTTP/2 client: sends `requests` (header blocks, already framed by the

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { encodeFrame as frame } from './frame-reader.js';
 import { describe, expect, it } from 'vitest';
 import { encodeHeaderBlock, type HeaderField } from './header-block.js';
 import { DEFAULT_FRONT_DOOR_LIMITS } from './limits.js';
@@ -55,14 +56,6 @@ describe('isGrpcContentType', () => {
   });
 });
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
 const hf = (name: string, value: string): HeaderField => ({ name, value, neverIndex: false });
 const SETTINGS = frame(4, 0, 0, Buffer.alloc(0));

@@ -1,12 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { testDefaults } from '../../vitest.shared.ts';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
-    testTimeout: 30_000,
-    // A promise rejection nobody handles fails the run, even where a handler is installed.
-    execArgv: ['--unhandled-rejections=strict'],
+    ...testDefaults,
     // testkit starts the binary it is given (it does not depend on this package).
     env: { TESTKIT_RAFTKV_BIN: fileURLToPath(new URL('./bin/raftkv', import.meta.url)) },
     // Files run in parallel, two at a time, on purpose: most suites here spawn real servers

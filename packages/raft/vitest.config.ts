@@ -1,10 +1,6 @@
 import { defineConfig } from 'vitest/config';
+import { testDefaults } from '../../vitest.shared.ts';
 
 export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts'],
-    testTimeout: 30_000,
-    // A promise rejection nobody handles fails the run, even where a handler is installed.
-    execArgv: ['--unhandled-rejections=strict'],
-  },
+  test: testDefaults,
 });

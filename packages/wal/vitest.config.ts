@@ -1,16 +1,7 @@
 import { defineConfig } from 'vitest/config';
-
-// Tests import sibling packages from their sources (the "raftkv-source" export condition),
-// so a package's tests need no build of the packages it depends on.
-const conditions = ['raftkv-source', 'node', 'import', 'default'];
+import { fromSources, testDefaults } from '../../vitest.shared.ts';
 
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions } },
-  test: {
-    include: ['src/**/*.test.ts'],
-    testTimeout: 30_000,
-    // A promise rejection nobody handles fails the run, even where a handler is installed.
-    execArgv: ['--unhandled-rejections=strict'],
-  },
+  ...fromSources,
+  test: testDefaults,
 });

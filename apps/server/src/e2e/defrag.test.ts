@@ -4,7 +4,7 @@
 import { credentials } from '@grpc/grpc-js';
 import { MaintenanceClient, type etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, etcdctl, normaliseEtcdctl, removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { connect, etcdctl, normaliseEtcdctl, removeDir, startCluster, startEtcd, startRaftkv, type Cluster, type ServerProcess } from '@raftkv/testkit';
 
 const KEYS = 3000;
 const VALUE = Buffer.alloc(4096, 'v');
@@ -14,6 +14,17 @@ interface Subject { label: 'raftkv' | 'etcd'; server: ServerProcess }
 async function dbSize(endpoint: string): Promise<number> {
   const r = await etcdctl(endpoint, ['endpoint', 'status', '-w', 'json']);
   return Number(/"dbSize":(\d+)/.exec(r.stdout)![1]);
+}
+
+/** Polls `endpoint status` until dbSizeInUse < `bytes` (20 s at most). */
+async function untilInUseBelow(endpoint: string, bytes: number): Promise<void> {
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    last = (await etcdctl(endpoint, ['endpoint', 'status', '-w', 'json'])).stdout;
+    if (Number(/"dbSizeInUse":(\d+)/.exec(last)?.[1] ?? Infinity) < bytes) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${endpoint}: pages in use never fell below ${bytes}: ${last}`);
 }
 
 async function ctl(endpoint: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -111,4 +122,53 @@ describe('etcdctl defrag (raftkv beside etcd 3.4)', () => {
     expect(strip(after.stdout)).toBe(strip(kept.stdout));
     expect(r.server.output()).not.toContain('"level":"error"');
   }, 60_000);
+});
+
+describe('etcdctl defrag --cluster on three members (raftkv beside etcd 3.4)', () => {
+  const clusters: Cluster[] = [];
+  beforeAll(async () => {
+    clusters.push(await startCluster('raftkv', { size: 3 }), await startCluster('etcd', { size: 3 }));
+    await Promise.all(clusters.map((c) => c.waitForLeader()));
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(clusters.map((c) => c.close()));
+  });
+
+  it('defragments every member with the same output; sizes drop and HashKV stays equal across members', async () => {
+    const outputs: unknown[] = [];
+    for (const cluster of clusters) {
+      const first = cluster.endpoints[0]!;
+      const c = connect(first);
+      try {
+        for (let i = 0; i < 1000; i += 100) {
+          const success: etcdserverpb.RequestOp[] = [];
+          for (let j = i; j < i + 100; j++) {
+            success.push({ requestPut: { key: Buffer.from(`big/${j}`), value: VALUE, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } });
+          }
+          await c.txn({ success });
+        }
+        await c.deleteRange({ key: Buffer.from('big/'), rangeEnd: Buffer.from('big0') });
+        const rev = (await c.put({ key: Buffer.from('kept'), value: Buffer.from('yes') })).header!.revision;
+        await etcdctl(first, ['compaction', '--physical', String(rev)]);
+        const full = await Promise.all(cluster.endpoints.map(dbSize));
+        // --physical waits for the member asked only: wait until every member freed the pages.
+        for (const ep of cluster.endpoints) await untilInUseBelow(ep, 1024 * 1024);
+        const defrag = await etcdctl(first, ['defrag', '--cluster']);
+        const after = await Promise.all(cluster.endpoints.map(dbSize));
+        for (let m = 0; m < full.length; m++) expect(after[m], `${cluster.kind} member ${m}`).toBeLessThan(full[m]! / 4);
+        const hashes = await etcdctl(first, ['endpoint', 'hashkv', '--cluster', '-w', 'json']);
+        const values = [...hashes.stdout.matchAll(/"hash":(\d+)/g)].map((x) => x[1]);
+        expect(values.length).toBe(3);
+        expect(new Set(values).size, hashes.stdout).toBe(1);
+        let stdout = defrag.stdout;
+        cluster.endpoints.forEach((ep, m) => {
+          stdout = stdout.split(ep).join(`MEMBER${m}`);
+        });
+        outputs.push({ code: defrag.code, lines: stdout.split('\n').sort(), stderr: defrag.stderr });
+      } finally {
+        c.close();
+      }
+    }
+    expect(outputs[0]).toEqual(outputs[1]);
+  }, 180_000);
 });

@@ -211,6 +211,8 @@ class StreamSession<Res> {
 }
 
 export interface PairResult<Req, Res> {
+  /** A settle ran out of time (maxSettleMs): one side may not have answered everything, so nothing is compared. */
+  readonly unsettled: boolean;
   readonly etcd: { sent: (Req | undefined)[]; responses: Res[]; end: { code: number; details: string } | undefined };
   readonly raftkv: { sent: (Req | undefined)[]; responses: Res[]; end: { code: number; details: string } | undefined };
 }
@@ -253,11 +255,15 @@ export async function runStreamPair(
   // What a side must have answered before it can be quiet: one created per create, one answer per keepalive.
   const expected = (sent: unknown[]): number => (watch ? sent.filter((r) => (r as etcdserverpb.WatchRequest | undefined)?.createRequest !== undefined).length : sent.length);
   const answered = (s: StreamSession<unknown>): number => (watch ? s.responses.filter((r) => (r as etcdserverpb.WatchResponse).created).length : s.responses.length);
+  let unsettled = false;
   const settle = async (): Promise<void> => {
     const start = Date.now();
     for (;;) {
       const now = Date.now();
-      if (now - start >= maxSettleMs) return;
+      if (now - start >= maxSettleMs) {
+        unsettled = true;
+        return;
+      }
       const ready = sides.every((s) => s.done || (now - s.lastActivity >= quietMs && answered(s) >= expected(s.sent)));
       if (ready && now - start >= quietMs) return;
       await sleep(20);
@@ -293,5 +299,5 @@ export async function runStreamPair(
   const rec = (s: StreamSession<etcdserverpb.WatchResponse | etcdserverpb.LeaseKeepAliveResponse>) => ({
     sent: s.sent as (etcdserverpb.WatchRequest | etcdserverpb.LeaseKeepAliveRequest | undefined)[], responses: s.responses, end: s.end,
   });
-  return { etcd: rec(sides[0]), raftkv: rec(sides[1]) };
+  return { unsettled, etcd: rec(sides[0]), raftkv: rec(sides[1]) };
 }

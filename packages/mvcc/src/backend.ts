@@ -190,7 +190,10 @@ export interface DefragHooks {
   entriesPerStep: number;
   /** Checked at each step: true stops the defragmentation (nothing changed). */
   abort(): boolean;
-  /** Observer: 'swapping' to 'swapped' is the time write transactions were held. */
+  /**
+   * Observer: 'swapping' to 'swapped' is the time write transactions were held. Awaited: at
+   * 'swapping' and 'renamed' it must not wait for a commit (that waits for the swap).
+   */
   onStep?(step: DefragStep): void | Promise<void>;
 }
 

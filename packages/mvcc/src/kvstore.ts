@@ -1506,7 +1506,8 @@ export class MvccStore {
    * (the promise rejects, nothing changed); during the swap they wait for it.
    * @param pacing - the replay of writes made during the copy shares the thread in steps of
    *   `entriesPerStep` entries; the copy itself runs off the thread.
-   * @param onStep - observer of the steps (logs; crash tests stop the process there).
+   * @param onStep - observer of the steps (logs; crash tests stop the process there), awaited;
+   *   at 'swapping' and 'renamed' it must not wait for a commit, which waits for the swap.
    * @throws MvccError `closed` when closed; Error when a step fails (the store goes on unchanged,
    *   unless the failure came after the rename: then the store is closed).
    */

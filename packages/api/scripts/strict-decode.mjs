@@ -17,6 +17,8 @@ const RULES = [
   // the message's fields, as ts-proto's truncating read would make it
   [/\n( {8})const \[tagField, tagWire\] = reader\.tag\(\);\n {8}const tag = \(tagField << 3\) \| tagWire;/g, '\n$1const tag = readTag(reader);'],
   [/\n( {8})const tag = reader\.uint32\(\);/g, '\n$1const tag = readTag(reader);'],
+  // unknown fields skipped as Go skips them: a varint over 10 bytes is "proto: integer overflow"
+  [/\n( {8})reader\.skip\(tag & 7\);/g, '\n$1skipField(reader, tag & 7);'],
   // a field that runs past the end of its enclosing message ("unexpected EOF" in Go)
   [/(?<!unexpected EOF"\);)(\n {6}\}\n)( {6}return message;)/g, '$1      if (reader.pos > end) {\n        throw new globalThis.Error("proto: unexpected EOF");\n      }\n$2'],
   // case N: { if (tag !== T) { break; } ...
@@ -39,9 +41,10 @@ let total = 0;
 for (const file of files(genDir)) {
   let text = readFileSync(file, 'utf8');
   for (const [re, to] of RULES) text = text.replace(re, (...m) => { total++; return to.replace(/\$(\d)/g, (_, i) => m[Number(i)]); });
-  if (text.includes('readTag(reader)') && !text.includes('from "../../strict-tag.js"')) {
+  text = text.replace(/\nimport \{ readTag(, skipField)? \} from "\.\.\/\.\.\/strict-tag\.js";/, '');
+  if (text.includes('readTag(reader)')) {
     text = text.replace('import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";\n',
-      'import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";\nimport { readTag } from "../../strict-tag.js";\n');
+      'import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";\nimport { readTag, skipField } from "../../strict-tag.js";\n');
   }
   // Every break left inside a decode() loop would mean a shape this script does not know.
   const decodeBodies = text.match(/ {2}decode\(input[\s\S]*?\n {2}\},\n/g) ?? [];

@@ -21,6 +21,9 @@ describe('strict decoding', () => {
     // a tag whose field number, read as Go reads it (int32 of a 64-bit varint >> 3), is negative
     ['a tag varint whose field number is negative', [0x0a, 1, 0x61, 0x88, 0x80, 0x80, 0x80, 0xf0, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01], /illegal tag -/],
     ['wire type 6 (an unknown field)', [0x0a, 1, 0x61, 0x7e, 0x00], /wire type 6/],
+    // unknown field 15 as a varint of 11 bytes; the fuzzer's F20 (etcd: "proto: integer overflow")
+    ['an unknown varint field over 10 bytes', [0x0a, 1, 0x61, 0x78, ...Array(10).fill(0x80), 0x01], /proto: integer overflow/],
+    ['an unknown varint field cut short', [0x0a, 1, 0x61, 0x78, 0x80, 0x80], /unexpected EOF/],
   ])('refuses %s', (_name, bytes, error) => {
     expect(() => put(bytes)).toThrow(error);
   });
@@ -30,6 +33,11 @@ describe('strict decoding', () => {
     // runs on into the bytes after the op, which belong to the TxnRequest.
     const txn = Uint8Array.from([0x12, 4, 0x12, 2, 0x0a, 5, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]);
     expect(() => etcdserverpb.TxnRequest.decode(txn)).toThrow(/unexpected EOF/);
+  });
+
+  it('skips an unknown varint field of exactly 10 bytes, as Go does', () => {
+    const m = put([0x0a, 1, 0x61, 0x78, ...Array(9).fill(0xff), 0x01, 0x12, 1, 0x62]);
+    expect(Buffer.from(m.value).toString()).toBe('b');
   });
 
   it('reads a tag over 32 bits as Go does: an unknown field, skipped, never a truncated one', () => {

@@ -23,3 +23,27 @@ export function readTag(reader: BinaryReader): number {
   if (field <= 0) throw new Error(`proto: illegal tag ${field} (wire type ${wireType})`);
   return UNKNOWN_FIELD_TAG | wireType;
 }
+
+/** Go reads at most 10 bytes of a varint (64 bits); an 11th is "proto: integer overflow". */
+const MAX_VARINT_BYTES = 10;
+
+/**
+ * Skips an unknown field as etcd's Go decoder does: a varint longer than 64 bits is refused
+ * rather than skipped (the reader's own skip scans any length). Other wire types skip as before.
+ */
+export function skipField(reader: BinaryReader, wireType: number): void {
+  if (wireType !== 0) {
+    reader.skip(wireType);
+    return;
+  }
+  const buf = (reader as unknown as { buf: Uint8Array }).buf;
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    const pos = reader.pos + i;
+    if (pos >= reader.len) throw new Error('proto: unexpected EOF');
+    if ((buf[pos]! & 0x80) === 0) {
+      reader.pos = pos + 1;
+      return;
+    }
+  }
+  throw new Error('proto: integer overflow');
+}

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { readTag } from "../../strict-tag.js";
+import { readTag, skipField } from "../../strict-tag.js";
 
 export const protobufPackage = "authpb";
 
@@ -113,7 +113,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -222,7 +222,7 @@ export const User: MessageFns<User> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -333,7 +333,7 @@ export const Permission: MessageFns<Permission> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -430,7 +430,7 @@ export const Role: MessageFns<Role> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");

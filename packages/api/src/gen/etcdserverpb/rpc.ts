@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { readTag } from "../../strict-tag.js";
+import { readTag, skipField } from "../../strict-tag.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -1000,7 +1000,7 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -1263,7 +1263,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -1475,7 +1475,7 @@ export const RangeResponse: MessageFns<RangeResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -1629,7 +1629,7 @@ export const PutRequest: MessageFns<PutRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -1749,7 +1749,7 @@ export const PutResponse: MessageFns<PutResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -1856,7 +1856,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -1971,7 +1971,7 @@ export const DeleteRangeResponse: MessageFns<DeleteRangeResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2092,7 +2092,7 @@ export const RequestOp: MessageFns<RequestOp> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2236,7 +2236,7 @@ export const ResponseOp: MessageFns<ResponseOp> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2457,7 +2457,7 @@ export const Compare: MessageFns<Compare> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2607,7 +2607,7 @@ export const TxnRequest: MessageFns<TxnRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2711,7 +2711,7 @@ export const TxnResponse: MessageFns<TxnResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2811,7 +2811,7 @@ export const CompactionRequest: MessageFns<CompactionRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2888,7 +2888,7 @@ export const CompactionResponse: MessageFns<CompactionResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -2949,7 +2949,7 @@ export const HashRequest: MessageFns<HashRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3018,7 +3018,7 @@ export const HashKVRequest: MessageFns<HashKVRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3127,7 +3127,7 @@ export const HashKVResponse: MessageFns<HashKVResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3239,7 +3239,7 @@ export const HashResponse: MessageFns<HashResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3307,7 +3307,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3409,7 +3409,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3526,7 +3526,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3732,7 +3732,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3862,7 +3862,7 @@ export const WatchCancelRequest: MessageFns<WatchCancelRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -3923,7 +3923,7 @@ export const WatchProgressRequest: MessageFns<WatchProgressRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4081,7 +4081,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4217,7 +4217,7 @@ export const LeaseGrantRequest: MessageFns<LeaseGrantRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4330,7 +4330,7 @@ export const LeaseGrantResponse: MessageFns<LeaseGrantResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4422,7 +4422,7 @@ export const LeaseRevokeRequest: MessageFns<LeaseRevokeRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4492,7 +4492,7 @@ export const LeaseRevokeResponse: MessageFns<LeaseRevokeResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4581,7 +4581,7 @@ export const LeaseCheckpoint: MessageFns<LeaseCheckpoint> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4664,7 +4664,7 @@ export const LeaseCheckpointRequest: MessageFns<LeaseCheckpointRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4738,7 +4738,7 @@ export const LeaseCheckpointResponse: MessageFns<LeaseCheckpointResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4813,7 +4813,7 @@ export const LeaseKeepAliveRequest: MessageFns<LeaseKeepAliveRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -4911,7 +4911,7 @@ export const LeaseKeepAliveResponse: MessageFns<LeaseKeepAliveResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5009,7 +5009,7 @@ export const LeaseTimeToLiveRequest: MessageFns<LeaseTimeToLiveRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5139,7 +5139,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5224,7 +5224,7 @@ export const LeaseLeasesRequest: MessageFns<LeaseLeasesRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5293,7 +5293,7 @@ export const LeaseStatus: MessageFns<LeaseStatus> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5374,7 +5374,7 @@ export const LeaseLeasesResponse: MessageFns<LeaseLeasesResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5500,7 +5500,7 @@ export const Member: MessageFns<Member> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5605,7 +5605,7 @@ export const MemberAddRequest: MessageFns<MemberAddRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5704,7 +5704,7 @@ export const MemberAddResponse: MessageFns<MemberAddResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5793,7 +5793,7 @@ export const MemberRemoveRequest: MessageFns<MemberRemoveRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5874,7 +5874,7 @@ export const MemberRemoveResponse: MessageFns<MemberRemoveResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -5967,7 +5967,7 @@ export const MemberUpdateRequest: MessageFns<MemberUpdateRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6055,7 +6055,7 @@ export const MemberUpdateResponse: MessageFns<MemberUpdateResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6134,7 +6134,7 @@ export const MemberListRequest: MessageFns<MemberListRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6215,7 +6215,7 @@ export const MemberListResponse: MessageFns<MemberListResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6297,7 +6297,7 @@ export const MemberPromoteRequest: MessageFns<MemberPromoteRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6378,7 +6378,7 @@ export const MemberPromoteResponse: MessageFns<MemberPromoteResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6446,7 +6446,7 @@ export const DefragmentRequest: MessageFns<DefragmentRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6512,7 +6512,7 @@ export const DefragmentResponse: MessageFns<DefragmentResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6587,7 +6587,7 @@ export const MoveLeaderRequest: MessageFns<MoveLeaderRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6657,7 +6657,7 @@ export const MoveLeaderResponse: MessageFns<MoveLeaderResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6754,7 +6754,7 @@ export const AlarmRequest: MessageFns<AlarmRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6850,7 +6850,7 @@ export const AlarmMember: MessageFns<AlarmMember> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -6938,7 +6938,7 @@ export const AlarmResponse: MessageFns<AlarmResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7028,7 +7028,7 @@ export const DowngradeRequest: MessageFns<DowngradeRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7116,7 +7116,7 @@ export const DowngradeResponse: MessageFns<DowngradeResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7184,7 +7184,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7417,7 +7417,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7570,7 +7570,7 @@ export const DowngradeInfo: MessageFns<DowngradeInfo> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7636,7 +7636,7 @@ export const AuthEnableRequest: MessageFns<AuthEnableRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7691,7 +7691,7 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7746,7 +7746,7 @@ export const AuthStatusRequest: MessageFns<AuthStatusRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7823,7 +7823,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -7933,7 +7933,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8022,7 +8022,7 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8092,7 +8092,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8184,7 +8184,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8277,7 +8277,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8365,7 +8365,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8442,7 +8442,7 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8512,7 +8512,7 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8571,7 +8571,7 @@ export const AuthUserListRequest: MessageFns<AuthUserListRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8626,7 +8626,7 @@ export const AuthRoleListRequest: MessageFns<AuthRoleListRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8692,7 +8692,7 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8773,7 +8773,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8874,7 +8874,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -8960,7 +8960,7 @@ export const AuthEnableResponse: MessageFns<AuthEnableResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9032,7 +9032,7 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9129,7 +9129,7 @@ export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9226,7 +9226,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9305,7 +9305,7 @@ export const AuthUserAddResponse: MessageFns<AuthUserAddResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9388,7 +9388,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9467,7 +9467,7 @@ export const AuthUserDeleteResponse: MessageFns<AuthUserDeleteResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9539,7 +9539,7 @@ export const AuthUserChangePasswordResponse: MessageFns<AuthUserChangePasswordRe
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9611,7 +9611,7 @@ export const AuthUserGrantRoleResponse: MessageFns<AuthUserGrantRoleResponse> = 
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9683,7 +9683,7 @@ export const AuthUserRevokeRoleResponse: MessageFns<AuthUserRevokeRoleResponse> 
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9755,7 +9755,7 @@ export const AuthRoleAddResponse: MessageFns<AuthRoleAddResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9838,7 +9838,7 @@ export const AuthRoleGetResponse: MessageFns<AuthRoleGetResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -9928,7 +9928,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -10018,7 +10018,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -10097,7 +10097,7 @@ export const AuthRoleDeleteResponse: MessageFns<AuthRoleDeleteResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -10169,7 +10169,7 @@ export const AuthRoleGrantPermissionResponse: MessageFns<AuthRoleGrantPermission
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -10241,7 +10241,7 @@ export const AuthRoleRevokePermissionResponse: MessageFns<AuthRoleRevokePermissi
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");

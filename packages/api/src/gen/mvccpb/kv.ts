@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { readTag } from "../../strict-tag.js";
+import { readTag, skipField } from "../../strict-tag.js";
 
 export const protobufPackage = "mvccpb";
 
@@ -179,7 +179,7 @@ export const KeyValue: MessageFns<KeyValue> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -310,7 +310,7 @@ export const Event: MessageFns<Event> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");

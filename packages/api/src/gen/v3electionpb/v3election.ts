@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { readTag } from "../../strict-tag.js";
+import { readTag, skipField } from "../../strict-tag.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -137,7 +137,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -230,7 +230,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -350,7 +350,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -437,7 +437,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -518,7 +518,7 @@ export const LeaderResponse: MessageFns<LeaderResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -597,7 +597,7 @@ export const ResignRequest: MessageFns<ResignRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -669,7 +669,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -752,7 +752,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -831,7 +831,7 @@ export const ProclaimResponse: MessageFns<ProclaimResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { readTag } from "../../strict-tag.js";
+import { readTag, skipField } from "../../strict-tag.js";
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -100,7 +100,7 @@ export const LockRequest: MessageFns<LockRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -188,7 +188,7 @@ export const LockResponse: MessageFns<LockResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -267,7 +267,7 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");
@@ -337,7 +337,7 @@ export const UnlockResponse: MessageFns<UnlockResponse> = {
         if ((tag & 7) === 4 || tag >>> 3 === 0) {
           throw new globalThis.Error(`proto: illegal tag ${tag >>> 3} (wire type ${tag & 7})`);
         }
-        reader.skip(tag & 7);
+        skipField(reader, tag & 7);
       }
       if (reader.pos > end) {
         throw new globalThis.Error("proto: unexpected EOF");

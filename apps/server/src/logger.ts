@@ -1,6 +1,7 @@
+import { pino, multistream, destination, type DestinationStream, type Logger as PinoLogger } from 'pino';
+
 /** Log levels as etcd names them. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
-const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, panic: 4, fatal: 5 };
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -9,23 +10,62 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-function replacer(_key: string, value: unknown): unknown {
+/** Where lines go: one function (tests), or etcd's --log-outputs values ('default', 'stderr', 'stdout', file paths). */
+export type LogOutputs = ((line: string) => void) | readonly string[];
+
+// pino's numbers for etcd's levels; etcd's zap has a panic level between error and fatal.
+const LEVELS: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50, panic: 55, fatal: 60 };
+
+/** Member and lease IDs are printed in hex (as etcd prints them); errors by their message. */
+function plain(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString(16);
   if (value instanceof Error) return value.message;
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+    return out;
+  }
   return value;
 }
 
-/** JSON lines on stderr, shaped like etcd's zap logger output, so log tooling reads both. */
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const min = RANK[level];
-  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (RANK[lvl] < min) return;
-    write(JSON.stringify({ level: lvl, ts: new Date().toISOString(), msg, ...fields }, replacer) + '\n');
+/**
+ * Synchronous writes: a line logged just before process.exit (a refused start, a fatal error)
+ * must not be lost in a buffer. Files are appended to, as zap does.
+ */
+function destinationOf(output: string): DestinationStream {
+  switch (output) {
+    case 'default':
+    case 'stderr': return destination({ dest: 2, sync: true });
+    case 'stdout': return destination({ dest: 1, sync: true });
+    default: return destination({ dest: output, sync: true, append: true, mkdir: false });
+  }
+}
+
+function streamOf(outputs: LogOutputs): DestinationStream {
+  if (typeof outputs === 'function') return { write: (line: string) => outputs(line) };
+  const streams = [...new Set(outputs)].map(destinationOf);
+  return streams.length === 1 ? streams[0]! : multistream(streams.map((stream) => ({ stream, level: LEVELS.debug })));
+}
+
+/**
+ * JSON lines shaped like etcd's zap logger output ({"level","ts","msg",...fields}), so log
+ * tooling reads both. The message comes before the fields, as zap writes it.
+ */
+export function createLogger(level: LogLevel, outputs: LogOutputs = ['default']): Logger {
+  const logger: PinoLogger<'panic'> = pino<'panic'>(
+    {
+      level,
+      customLevels: { panic: LEVELS.panic },
+      base: null,
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+    },
+    streamOf(outputs),
+  );
+  const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => {
+    if (!logger.isLevelEnabled(lvl)) return;
+    logger[lvl](fields === undefined ? { msg } : { msg, ...(plain(fields) as Record<string, unknown>) });
   };
-  return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -18,7 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
     return;
   }
-  const log = createLogger(parsed.config.logLevel);
+  const log = createLogger(parsed.config.logLevel, parsed.config.logOutputs);
   // A rejection nobody handles is a bug whose state we cannot trust: log it and stop (as
   // Node's default does, but in the log format operators read).
   process.on('unhandledRejection', (reason) => {

@@ -252,9 +252,7 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'experimental-corrupt-check-time': 'corruption checks',
   'enable-pprof': 'Go profiling endpoints',
   'log-package-levels': 'per-package log levels',
-  logger: 'a choice of log format',
-  'log-outputs': 'log destinations other than stderr',
-  'log-output': 'log destinations other than stderr',
+  logger: "capnslog's text lines (raftkv writes zap's JSON lines with either logger)",
   'force-new-cluster': 'forced single-member recovery',
   'unsafe-no-fsync': 'running without fsync',
 };

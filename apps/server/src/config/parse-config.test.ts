@@ -288,6 +288,8 @@ describe("etcd's validation rules and messages", () => {
     [['--logger=x'], 'unknown logger option "x"', 'logger'],
     [['--log-outputs=x'], 'unknown log-output "x" (only supports "default", "stderr", "stdout")', 'log-outputs'],
     [['--log-outputs=stderr,stdout'], "--logger=capnslog supports only 1 value in '--log-outputs'", 'log-outputs'],
+    [['--logger=zap', '--log-outputs=default,/tmp/raftkv.log'], 'multi logoutput for "default" is not supported yet', 'log-outputs'],
+    [['--logger=zap', '--log-outputs=systemd/journal'], '--log-outputs=systemd/journal is not supported by raftkv', 'log-outputs'],
     [['--auth-token=oauth'], 'unknown token type "oauth" in --auth-token', 'auth-token'],
     [['--name=n1', '--initial-cluster=n2=http://localhost:2380'], `couldn't find local name "n1" in the initial cluster configuration`, 'initial-cluster'],
     [['--name=n1', '--initial-cluster=n1=http://localhost:2381'], '--initial-cluster has n1=http://localhost:2381 but missing from --initial-advertise-peer-urls=http://localhost:2380', 'initial-advertise-peer-urls'],

@@ -347,9 +347,20 @@ function validate(c: ServerConfig, v: FlagValues, ctx: BuildContext, mayBeProxy:
   if (c.name === '') throw invalid('--name must not be empty', 'name');
 }
 
-/** etcd's capnslog logger writes to one standard stream; zap also takes files. */
+/**
+ * etcd's capnslog logger writes to one standard stream; zap also takes files, several at once.
+ * (raftkv writes zap's JSON lines with either logger, but keeps each one's rules.)
+ */
 function checkLogOutputs(c: ServerConfig): void {
-  if (c.logger !== 'capnslog') return;
+  if (c.logger === 'zap') {
+    if (c.logOutputs.length > 1 && c.logOutputs.includes('default')) {
+      throw invalid('multi logoutput for "default" is not supported yet', 'log-outputs');
+    }
+    if (c.logOutputs.includes('systemd/journal')) {
+      throw invalid('--log-outputs=systemd/journal is not supported by raftkv: log to stderr, which journald records under systemd', 'log-outputs');
+    }
+    return;
+  }
   if (c.logOutputs.length !== 1) {
     throw invalid(`--logger=capnslog supports only 1 value in '--log-outputs', got ${JSON.stringify(c.logOutputs)}`, 'log-outputs');
   }

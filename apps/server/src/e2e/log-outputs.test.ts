@@ -1,0 +1,27 @@
+// --logger=zap --log-outputs: every line goes to each output, files included, as etcd's zap logger does.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeDir, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
+
+const servers: ServerProcess[] = [];
+const dir = tempDir('raftkv-logs-');
+afterAll(async () => {
+  for (const s of servers) await s.stop();
+  removeDir(dir);
+});
+
+describe('log outputs', () => {
+  it('writes the same JSON lines to stderr and to a file', async () => {
+    const file = join(dir, 'member.log');
+    const server = await startRaftkv({ args: ['--logger=zap', `--log-outputs=stderr,${file}`, '--log-level=debug'] });
+    servers.push(server);
+    await server.stop();
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+    expect(lines.some((l) => /ready to serve client requests/.test(l.msg))).toBe(true);
+    expect(lines.some((l) => l.level === 'debug')).toBe(true);
+    expect(lines.at(-1)!.msg).toMatch(/./);
+    // stderr carried the same lines
+    for (const l of lines.filter((x) => x.level !== 'debug').slice(0, 5)) expect(server.output()).toContain(`"msg":${JSON.stringify(l.msg)}`);
+  });
+});

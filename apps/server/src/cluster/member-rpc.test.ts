@@ -1,7 +1,7 @@
 // The member RPCs over a real gRPC server on loopback: IDs keep all 64 bits both ways (negative
 // lease IDs included), and malformed bodies from the peer port are refused, never a crash.
 import { Client, Metadata, Server, ServerCredentials, credentials, type ServiceError } from '@grpc/grpc-js';
-import { EtcdError } from '@raftkv/api';
+import { EtcdError, EtcdErrors } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBER_SERVICE_NAME, MemberRpcClient, memberService } from './member-rpc.js';
 
@@ -19,6 +19,10 @@ describe('member RPCs', () => {
       leaseRenew: async (id) => { seen.push(id); return 42; },
       leaseTimeToLive: async (id) => { seen.push(id); return { ttl: 1, grantedTtl: 2, keys: [] }; },
       memberPromote: async (id) => { seen.push(id); return { clusterId: CLUSTER.toString(16), members: [] }; },
+      hashKV: async (revision) => {
+        if (revision > 10) throw EtcdErrors.FutureRev;
+        return { header: { memberId: 'ff', revision: 10 }, hash: 0xdeadbeef, compactRevision: revision === 0 ? -1 : revision - 1 };
+      },
     });
     server = new Server();
     server.addService(svc.definition, svc.implementation);
@@ -42,6 +46,19 @@ describe('member RPCs', () => {
     seen.length = 0;
     await client.memberPromote(url, 2n ** 64n - 1n, 2000);
     expect(seen).toEqual([2n ** 64n - 1n]);
+  });
+
+  it('carries HashKV answers intact (hash over 2^31, compact revision -1) and FutureRev as etcd\'s error', async () => {
+    expect(await client.hashKV(url, 0, 2000)).toEqual({ header: { memberId: 'ff', revision: 10 }, hash: 0xdeadbeef, compactRevision: -1 });
+    expect(await client.hashKV(url, 7, 2000)).toMatchObject({ compactRevision: 6 });
+    const err = await client.hashKV(url, 11, 2000).catch((e: unknown) => e);
+    expect(EtcdErrors.FutureRev.is(err)).toBe(true);
+  });
+
+  it('refuses a HashKV call from another cluster', async () => {
+    const other = new MemberRpcClient(() => CLUSTER + 1n);
+    await expect(other.hashKV(url, 0, 2000)).rejects.toMatchObject({ details: 'raftkv: cluster ID mismatch' });
+    other.close();
   });
 
   it.each<[string, unknown]>([
@@ -69,6 +86,7 @@ describe('member RPCs', () => {
       leaseRenew: async () => { throw new EtcdError(5, 'etcdserver: requested lease not found'); },
       leaseTimeToLive: async () => { throw new Error('never'); },
       memberPromote: async () => { throw new Error('never'); },
+      hashKV: async () => { throw new Error('never'); },
     });
     const s = new Server();
     s.addService(svc.definition, svc.implementation);

@@ -12,7 +12,9 @@ import { EtcdError, EtcdErrors } from '@raftkv/api';
  *   `--initial-cluster-state existing` (it does not know the cluster ID yet: no header check);
  * - `LeaseRenew`, `LeaseTimeToLive`: a follower forwards keepalives and TTL queries to the
  *   leader, whose lessor alone knows the remaining TTLs;
- * - `MemberPromote`: only the leader can tell whether a learner has caught up.
+ * - `MemberPromote`: only the leader can tell whether a learner has caught up;
+ * - `HashKV`: the member's HashKV at a revision, for the corruption checks (etcd's
+ *   `/members/hashkv` on the peer URLs).
  *
  * Bodies are JSON (IDs as hex strings, bytes as base64): these calls are rare and small.
  * Refusals travel as the etcd error's gRPC code and message and come back as that `EtcdError`.
@@ -25,7 +27,7 @@ const json = {
   deserialize: (b: Buffer): unknown => (b.byteLength === 0 ? {} : JSON.parse(b.toString('utf8'))),
 };
 
-const METHODS = ['Members', 'LeaseRenew', 'LeaseTimeToLive', 'MemberPromote'] as const;
+const METHODS = ['Members', 'LeaseRenew', 'LeaseTimeToLive', 'MemberPromote', 'HashKV'] as const;
 type MethodName = (typeof METHODS)[number];
 
 const definition: ServiceDefinition = Object.fromEntries(METHODS.map((name) => [name, {
@@ -41,6 +43,8 @@ const definition: ServiceDefinition = Object.fromEntries(METHODS.map((name) => [
 export interface WireMember { id: string; name: string; peerUrls: string[]; clientUrls: string[]; isLearner: boolean }
 export interface MembersReply { clusterId: string; members: WireMember[] }
 export interface TimeToLiveReply { ttl: number; grantedTtl: number; keys: string[] }
+/** etcd's HashKVResponse as /members/hashkv answers it: the header carries the member and its current revision. */
+export interface HashKvReply { header: { memberId: string; revision: number }; hash: number; compactRevision: number }
 
 /** What the leader (or any member, for `members`) answers. Throw an `EtcdError` to refuse. */
 export interface MemberRpcHandlers {
@@ -49,6 +53,8 @@ export interface MemberRpcHandlers {
   leaseRenew(id: bigint): Promise<number>;
   leaseTimeToLive(id: bigint, keys: boolean): Promise<TimeToLiveReply>;
   memberPromote(id: bigint): Promise<MembersReply>;
+  /** HashKV at `revision` (0: the current one); refuse with `Compacted` / `FutureRev` as etcd. */
+  hashKV(revision: number): Promise<HashKvReply>;
 }
 
 /** IDs cross the wire as the hex of their 64 bits (lease IDs are signed: see {@link toHexId}). */
@@ -89,6 +95,11 @@ export function memberService(h: MemberRpcHandlers): { definition: ServiceDefini
     LeaseRenew: checked(async (req) => ({ ttl: await h.leaseRenew(BigInt.asIntN(64, hexId(req['id']))) })),
     LeaseTimeToLive: checked((req) => h.leaseTimeToLive(BigInt.asIntN(64, hexId(req['id'])), req['keys'] === true)),
     MemberPromote: checked((req) => h.memberPromote(hexId(req['id']))),
+    HashKV: checked((req) => {
+      const rev = req['revision'];
+      if (typeof rev !== 'number' || !Number.isSafeInteger(rev)) throw new EtcdError(status.INVALID_ARGUMENT, 'raftkv: malformed HashKV revision');
+      return h.hashKV(rev);
+    }),
   };
   return { definition, implementation: implementation as UntypedServiceImplementation };
 }
@@ -147,6 +158,10 @@ export class MemberRpcClient {
 
   memberPromote(url: string, id: bigint, timeoutMs: number): Promise<MembersReply> {
     return this.call(url, 'MemberPromote', { id: toHexId(id) }, timeoutMs);
+  }
+
+  hashKV(url: string, revision: number, timeoutMs: number): Promise<HashKvReply> {
+    return this.call(url, 'HashKV', { revision }, timeoutMs);
   }
 
   close(): void {

@@ -11,6 +11,7 @@ import type { RaftLog } from '@raftkv/raft-log';
 import { listenPeerTls, type PeerTlsListener } from '../security/peer-tls-listener.js';
 import type { PeerSecurity } from '../security/transport-security.js';
 import type { ServerCore } from '../server-core.js';
+import { answerPeerHashKV } from './corruption-check.js';
 import { snapDbName, writeFileDurably } from '../storage/received-snapshots.js';
 
 /** The member's side facing its peers: the raft transport and the peer listener serving it. */
@@ -105,6 +106,7 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
       await core().leaderMemberPromote(id);
       return core().membersReply();
     },
+    hashKV: (revision) => answerPeerHashKV(core().store, memberId, revision),
   });
   server.addService(members.definition, members.implementation);
   const tlsListeners: PeerTlsListener[] = [];

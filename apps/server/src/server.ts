@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import { createDataDirs, dataDirLayout, lockDataDirs } from './member/data-dir.js';
 import { resolveIdentity } from './member/identity.js';
 import { openPeerSide } from './member/peers.js';
+import { checkInitialHashKV, startCorruptionMonitor } from './member/corruption-check.js';
 import { publishMember } from './member/publish.js';
 import { openRaftNode } from './member/raft-node.js';
 import { buildServices, clientConnectionLimits, SHUTDOWN_GRACE_MS } from './member/services.js';
@@ -93,10 +94,12 @@ async function start(
   // 2. Who this member is: from its WAL, the flags, or (joining) the cluster's members.
   // TLS: certificates checked (and --auto-tls ones made in the data dir) before any listener opens.
   const security = await openTransportSecurity(config, log);
-  const memberRpc = new MemberRpcClient(() => core?.clusterId ?? 0n, security.peer?.channelCredentials);
+  let knownClusterId = 0n;
+  const memberRpc = new MemberRpcClient(() => core?.clusterId ?? knownClusterId, security.peer?.channelCredentials);
   parts.add('member RPC client', () => memberRpc.close());
   const identity = await resolveIdentity(layout.walDir, config, memberRpc, log);
   const { memberId, clusterId } = identity;
+  knownClusterId = clusterId;
 
   // Metrics first: the parts opened next report through its hooks.
   const metrics = new MemberMetrics({ extensive: config.metrics === 'extensive', quotaBackendBytes: config.quotaBackendBytes });
@@ -104,6 +107,11 @@ async function start(
   // 3. Storage: the MVCC backend and the membership it keeps.
   const { store, membership } = await openStorage(layout, identity, log, metrics.backendCommitted);
   parts.add('backend', () => store.close());
+  // etcd's --experimental-initial-corrupt-check: a restarting member (its WAL existed: no voters
+  // or member list from the flags) compares HashKV with its peers before serving anyone.
+  if (config.experimental.initialCorruptCheck && !identity.voters && !identity.initialMembers) {
+    await checkInitialHashKV({ store, memberId, members: membership.list(), rpc: memberRpc, timeoutMs: 5000 + 2 * config.electionTimeoutMs, log });
+  }
 
   // 4. The state machine committed entries are applied to.
   const { lessor, applier } = buildStateMachine(store, membership, config, log, fatal);
@@ -151,6 +159,13 @@ async function start(
     compact: (revision) => core!.compact({ revision: BigInt(revision), physical: false }),
   }, log, autoCompactionTestOptions());
   if (compactor) parts.add('auto compactor', () => compactor.stop());
+  // etcd's --experimental-corrupt-check-time: the leader compares HashKV with every peer.
+  const corruptionMonitor = startCorruptionMonitor({
+    intervalMs: config.experimental.corruptCheckTimeMs, store, memberId, members: () => membership.list(), isLeader: () => raft!.isLeader,
+    rpc: memberRpc, timeoutMs: core.requestTimeoutMs, linearizableRead: () => core!.linearizableRead(), log,
+    raiseCorrupt: () => core!.alarm({ action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: etcdserverpb.AlarmType.CORRUPT }),
+  });
+  if (corruptionMonitor) parts.add('corruption monitor', () => corruptionMonitor.stop());
   const doorLimits = resolveLimits(clientConnectionLimits(config));
   const services = buildServices(core, lessor, config, doorLimits, log, metrics.grpc);
   const readyCore = core;

@@ -248,8 +248,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   cors: 'CORS on the HTTP gateway',
   'host-whitelist': 'host checks on the HTTP gateway',
   'experimental-backend-bbolt-freelist-type': "bbolt's freelist (raftkv uses LMDB)",
-  'experimental-initial-corrupt-check': 'corruption checks',
-  'experimental-corrupt-check-time': 'corruption checks',
   'enable-pprof': 'Go profiling endpoints',
   'log-package-levels': 'per-package log levels',
   logger: "capnslog's text lines (raftkv writes zap's JSON lines with either logger)",

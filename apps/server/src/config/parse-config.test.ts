@@ -417,11 +417,11 @@ describe('command lines that real deployments give etcd', () => {
     expect(config.name).toBe('cp1');
     expect(hrefs(config.listenClientUrls)).toEqual(['https://10.0.0.1:2379', 'https://127.0.0.1:2379']);
     expect(config.experimental.watchProgressNotifyIntervalMs).toBe(5000);
-    // kubeadm's TLS flags work (no warning); what raftkv cannot honour yet is named.
-    expect(warnings.map((w) => w.split('=')[0]).sort()).toEqual(['--experimental-initial-corrupt-check']);
+    // kubeadm's TLS flags and the initial corruption check work: no warning.
+    expect(warnings).toEqual([]);
+    expect(config.experimental.initialCorruptCheck).toBe(true);
     expect(config.clientTls).toMatchObject({ certFile: '/etc/kubernetes/pki/etcd/server.crt', clientCertAuth: true, trustedCaFile: '/etc/kubernetes/pki/etcd/ca.crt' });
     expect(config.peerTls).toMatchObject({ certFile: '/etc/kubernetes/pki/etcd/peer.crt', clientCertAuth: true, trustedCaFile: '/etc/kubernetes/pki/etcd/ca.crt' });
-    expect(warnings.join('\n')).toMatch(/--experimental-initial-corrupt-check=true is not supported by raftkv yet/);
   });
 
   test('a docker-compose member advertising a host name, configured through the environment', () => {

@@ -1,0 +1,280 @@
+// Builds a fresh bbolt file from keys given in order, bottom-up, the way a bulk loader builds a
+// B+tree: leaves are written as they fill, each full page adds one entry to the branch level
+// above it, and a bucket's root is known when the bucket ends. Only the pages being filled (one
+// per tree level per open bucket) are held; written pages wait in a buffer until drain().
+// Page ids are handed out in write order, so the file is written front to back; the two meta
+// pages, which name the root and the high-water mark, are written last at the start.
+import { open, type FileHandle } from 'node:fs/promises';
+import {
+  BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, DEFAULT_PAGE_SIZE, ELEMENT_SIZE, encodeMetaPage,
+  FREELIST_PAGE, LEAF_PAGE, PAGE_HEADER_SIZE,
+} from './format.js';
+
+export interface BoltWriterOptions {
+  /** Page size in bytes (power of two, 512..65536); default 4096 as etcd's bbolt on Linux. */
+  pageSize?: number;
+  /** How full a page is made before the next one starts, 0.1..1; default 0.9 (etcd's defrag uses 0.9 too). */
+  fillPercent?: number;
+  /** The txid written to meta 0 (meta 1 gets one less, as bbolt's Tx.WriteTo does); default 2. */
+  txid?: bigint;
+}
+
+/** Written pages are handed to the file once this many bytes wait (also what `needsDrain` reports). */
+const DRAIN_BYTES = 4 << 20;
+
+interface Element {
+  flags: number;
+  key: Buffer;
+  /** Leaf: the value; branch: unused. */
+  value: Buffer;
+  /** Branch: the child page. */
+  child: number;
+}
+
+/** One level of one bucket's tree: the page being filled. */
+class Level {
+  elements: Element[] = [];
+  bytes = PAGE_HEADER_SIZE;
+  flushed = 0;
+  constructor(readonly flags: number) {}
+}
+
+class TreeBuilder {
+  readonly levels: Level[] = [new Level(LEAF_PAGE)];
+  last: Buffer | undefined;
+  constructor(readonly name: Buffer | undefined, readonly w: BoltWriter) {}
+
+  add(level: number, e: Element): void {
+    let l = this.levels[level];
+    if (l === undefined) {
+      l = new Level(BRANCH_PAGE);
+      this.levels.push(l);
+    }
+    const size = ELEMENT_SIZE + e.key.length + (l.flags === LEAF_PAGE ? e.value.length : 0);
+    if (l.elements.length > 0 && (l.bytes + size > this.w.fillBytes || l.elements.length === 0xffff)) this.flush(level);
+    l.elements.push(e);
+    l.bytes += size;
+  }
+
+  /** Writes level `level`'s page and adds it to the level above. */
+  private flush(level: number): number {
+    const l = this.levels[level]!;
+    const id = this.w.writeTreePage(l);
+    const first = l.elements[0]?.key ?? Buffer.alloc(0);
+    l.elements = [];
+    l.bytes = PAGE_HEADER_SIZE;
+    l.flushed++;
+    // The level above is created on demand: a level that has flushed a page is never the root.
+    this.add(level + 1, { flags: 0, key: first, value: EMPTY, child: id });
+    return id;
+  }
+
+  /** Writes what is pending at every level; returns the root page. */
+  finish(): number {
+    for (let level = 0; ; level++) {
+      const l = this.levels[level]!;
+      const top = level === this.levels.length - 1;
+      if (top && l.flushed === 0) return this.w.writeTreePage(l);
+      if (l.elements.length > 0) this.flush(level);
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+/** bbolt's MaxKeySize. */
+const MAX_KEY_SIZE = 32768;
+/** bbolt's MaxValueSize. */
+const MAX_VALUE_SIZE = 2 ** 31 - 2;
+
+/**
+ * Writes a new bbolt file. Keys of a bucket (nested bucket names included) must come in strictly
+ * increasing byte order; the root holds only buckets. Call `await drain()` whenever
+ * `needsDrain` is true, and `finish()` at the end (it writes the meta pages and fsyncs).
+ *
+ * @example
+ * const w = await BoltWriter.create(path);
+ * w.beginBucket('key'); for (const [k, v] of sorted) { w.put(k, v); if (w.needsDrain) await w.drain(); } w.endBucket();
+ * const { size } = await w.finish();
+ */
+export class BoltWriter {
+  readonly pageSize: number;
+  /** @internal */
+  readonly fillBytes: number;
+  private readonly txid: bigint;
+  private nextPage = 2;
+  private readonly stack: TreeBuilder[];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private position: number;
+  private done = false;
+
+  private constructor(private readonly file: FileHandle, opts: BoltWriterOptions) {
+    this.pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (this.pageSize < 512 || this.pageSize > 1 << 16 || (this.pageSize & (this.pageSize - 1)) !== 0) {
+      throw new RangeError(`bbolt page size must be a power of two in 512..65536, got ${this.pageSize}`);
+    }
+    const fill = opts.fillPercent ?? 0.9;
+    if (!(fill >= 0.1 && fill <= 1)) throw new RangeError(`fillPercent must be in 0.1..1, got ${fill}`);
+    this.fillBytes = Math.floor(this.pageSize * fill);
+    this.txid = opts.txid ?? 2n;
+    if (this.txid < 1n) throw new RangeError('txid must be at least 1');
+    this.position = 2 * this.pageSize;
+    this.stack = [new TreeBuilder(undefined, this)];
+  }
+
+  /** Creates (or truncates) `path`. */
+  static async create(path: string, opts: BoltWriterOptions = {}): Promise<BoltWriter> {
+    const file = await open(path, 'w', 0o600);
+    try {
+      return new BoltWriter(file, opts);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+  }
+
+  /** True when written pages wait in memory: `await drain()` before going on. */
+  get needsDrain(): boolean { return this.pendingBytes >= DRAIN_BYTES; }
+
+  /** Opens a nested bucket named `name` in the current bucket (top-level when none is open). */
+  beginBucket(name: string | Uint8Array): void {
+    const key = this.checkKey(name);
+    this.stack.push(new TreeBuilder(key, this));
+  }
+
+  /** Closes the bucket opened last, writing what remains of its tree. */
+  endBucket(): void {
+    if (this.stack.length < 2) throw new Error('bbolt writer: endBucket without an open bucket');
+    const b = this.stack.pop()!;
+    const root = b.finish();
+    const header = Buffer.alloc(BUCKET_HEADER_SIZE);
+    header.writeBigUInt64LE(BigInt(root), 0);
+    this.top().add(0, { flags: BUCKET_LEAF_FLAG, key: b.name!, value: header, child: 0 });
+  }
+
+  /** Adds `key` = `value` to the current bucket. Both are copied. */
+  put(key: string | Uint8Array, value: Uint8Array): void {
+    if (this.stack.length < 2) throw new Error('bbolt writer: the root holds only buckets; beginBucket first');
+    if (value.length > MAX_VALUE_SIZE) throw new RangeError(`bbolt writer: value of ${value.length} bytes (at most ${MAX_VALUE_SIZE})`);
+    const k = this.checkKey(key);
+    this.top().add(0, { flags: 0, key: k, value: Buffer.from(value), child: 0 });
+  }
+
+  /** Hands the written pages to the file. */
+  async drain(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const bufs = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let at = this.position;
+    this.position += bufs.reduce((n, b) => n + b.length, 0);
+    // writev may write less than asked; go on from where it stopped.
+    let rest = bufs;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.file.writev(rest, at);
+      at += bytesWritten;
+      rest = skipBytes(rest, bytesWritten);
+    }
+  }
+
+  /**
+   * Closes the root bucket, writes an empty freelist and both meta pages, fsyncs and closes the
+   * file. Returns the database size (high-water page × page size), which is the file size.
+   */
+  async finish(): Promise<{ size: number; pages: number }> {
+    if (this.stack.length !== 1) throw new Error(`bbolt writer: ${this.stack.length - 1} bucket(s) still open`);
+    if (this.done) throw new Error('bbolt writer: already finished');
+    this.done = true;
+    try {
+      const root = this.stack[0]!.finish();
+      const freelist = this.allocate(1);
+      const fl = Buffer.alloc(this.pageSize);
+      fl.writeBigUInt64LE(BigInt(freelist), 0);
+      fl.writeUInt16LE(FREELIST_PAGE, 8);
+      this.queue(fl);
+      await this.drain();
+      const meta = { pageSize: this.pageSize, flags: 0, root, rootSequence: 0n, freelist, pgid: this.nextPage };
+      await this.file.write(encodeMetaPage(0, { ...meta, txid: this.txid }), 0, this.pageSize, 0);
+      await this.file.write(encodeMetaPage(1, { ...meta, txid: this.txid - 1n }), 0, this.pageSize, this.pageSize);
+      await this.file.sync();
+      return { size: this.nextPage * this.pageSize, pages: this.nextPage };
+    } finally {
+      await this.file.close();
+    }
+  }
+
+  /** Closes the file without finishing it (what is on disk is not a valid database). */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.file.close();
+  }
+
+  /** @internal Encodes a level's pending page, queues it, and returns its id. */
+  writeTreePage(l: Level): number {
+    const pages = Math.max(1, Math.ceil(l.bytes / this.pageSize));
+    const id = this.allocate(pages);
+    const buf = Buffer.alloc(pages * this.pageSize);
+    buf.writeBigUInt64LE(BigInt(id), 0);
+    buf.writeUInt16LE(l.flags, 8);
+    buf.writeUInt16LE(l.elements.length, 10);
+    buf.writeUInt32LE(pages - 1, 12);
+    let data = PAGE_HEADER_SIZE + l.elements.length * ELEMENT_SIZE;
+    l.elements.forEach((e, i) => {
+      const o = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+      // pos is relative to the element itself (page.go).
+      if (l.flags === LEAF_PAGE) {
+        buf.writeUInt32LE(e.flags, o);
+        buf.writeUInt32LE(data - o, o + 4);
+        buf.writeUInt32LE(e.key.length, o + 8);
+        buf.writeUInt32LE(e.value.length, o + 12);
+        e.key.copy(buf, data);
+        e.value.copy(buf, data + e.key.length);
+        data += e.key.length + e.value.length;
+      } else {
+        buf.writeUInt32LE(data - o, o);
+        buf.writeUInt32LE(e.key.length, o + 4);
+        buf.writeBigUInt64LE(BigInt(e.child), o + 8);
+        e.key.copy(buf, data);
+        data += e.key.length;
+      }
+    });
+    this.queue(buf);
+    return id;
+  }
+
+  private allocate(pages: number): number {
+    const id = this.nextPage;
+    this.nextPage += pages;
+    return id;
+  }
+
+  private queue(buf: Buffer): void {
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+  }
+
+  private top(): TreeBuilder { return this.stack[this.stack.length - 1]!; }
+
+  private checkKey(k: string | Uint8Array): Buffer {
+    if (this.done) throw new Error('bbolt writer: already finished');
+    const key = typeof k === 'string' ? Buffer.from(k) : Buffer.from(k);
+    if (key.length === 0 || key.length > MAX_KEY_SIZE) throw new RangeError(`bbolt writer: key of ${key.length} bytes (1..${MAX_KEY_SIZE} allowed)`);
+    const b = this.top();
+    if (b.last !== undefined && Buffer.compare(b.last, key) >= 0) {
+      throw new RangeError(`bbolt writer: key 0x${key.toString('hex')} is not above the previous key 0x${b.last.toString('hex')}`);
+    }
+    b.last = key;
+    return key;
+  }
+}
+
+function skipBytes(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) { n -= b.length; continue; }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+// Waiting for the keys ahead in a queue (a Mutex's or an Election's) to go, as etcd's concurrency/key.go.
+import type { Client } from '../client.js';
+import { EtcdClientError } from '../errors.js';
+import type { ResponseHeader } from '../kv.js';
+
+/** Resolves when `key` is deleted at or after revision `rev`. */
+async function waitDelete(client: Client, key: Buffer, rev: bigint, signal: AbortSignal | undefined): Promise<void> {
+  const watcher = client.watch(key, { startRevision: rev, signal, filters: ['noPut'] });
+  for await (const batch of watcher) {
+    if (batch.events.some((e) => e.type === 'delete')) return;
+  }
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new EtcdClientError('cancelled');
+  throw new EtcdClientError('lost watcher waiting for delete');
+}
+
+/** Waits until no key under `prefix` has a create revision ≤ `maxCreateRevision`; returns the last read's header. */
+export async function waitDeletes(client: Client, prefix: Buffer, maxCreateRevision: bigint, signal: AbortSignal | undefined): Promise<ResponseHeader> {
+  for (;;) {
+    const r = await client.range(prefix, { prefix: true, sort: { target: 'create', order: 'descend' }, limit: 1, maxCreateRevision, signal });
+    if (r.kvs.length === 0) return r.header;
+    await waitDelete(client, r.kvs[0]!.key, r.header.revision, signal);
+  }
+}

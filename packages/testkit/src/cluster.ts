@@ -69,8 +69,9 @@ export interface ClusterMember {
    * dial a peer. Throws if the member is running or does not become ready in time.
    * etcd prints the ready line only once its own member attributes are committed, i.e. with a
    * quorum: after a quorum loss, restart the members together (`Promise.all`), not one by one.
+   * `extraArgs` are added for this incarnation only (e.g. `--force-new-cluster`).
    */
-  restart(): Promise<void>;
+  restart(opts?: { extraArgs?: readonly string[] }): Promise<void>;
 }
 
 export interface Cluster {
@@ -173,9 +174,9 @@ class MemberProcess implements ClusterMember {
    * Spawns the process and resolves once this incarnation prints the ready line. A start that
    * fails (exit, or not ready in time) leaves no process behind.
    */
-  async start(): Promise<void> {
+  async start(extraArgs: readonly string[] = []): Promise<void> {
     if (this.pid !== undefined) throw new Error(`${this.name} is already running (pid ${this.pid})`);
-    const args = [...this.launch.prefix, ...this.args];
+    const args = [...this.launch.prefix, ...this.args, ...extraArgs];
     await launch(this.launch.command, args, {
       label: this.name,
       readyLine: READY_LINE,
@@ -200,8 +201,8 @@ class MemberProcess implements ClusterMember {
     if (this.child !== undefined) await terminate(this.child);
   }
 
-  async restart(): Promise<void> {
-    await this.start();
+  async restart(opts: { extraArgs?: readonly string[] } = {}): Promise<void> {
+    await this.start(opts.extraArgs);
   }
 }
 

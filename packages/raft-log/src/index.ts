@@ -18,6 +18,7 @@ export {
   type RaftLogStats,
   type RaftLogStatus,
 } from './raft-log.js';
+export type { ForceNewClusterOptions, ForcedRestart } from './force-new-cluster.js';
 export { RaftLogErrors, ErrProposalDropped } from './proposal-errors.js';
 export { intervalTicker, type Ticker } from './ticker.js';
 export type { CommittedEntry, ReplicatedLog } from './replicated-log.js';

@@ -22,6 +22,7 @@ import {
 } from '@raftkv/raft';
 import type { SnapshotStore, Wal, WalOptions, WalStats } from '@raftkv/wal';
 import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
+import type { ForceNewClusterOptions } from './force-new-cluster.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { openStorage, readyRecords, saveSnapshotFile } from './raft-storage.js';
 import { intervalTicker, type Ticker } from './ticker.js';
@@ -101,6 +102,12 @@ export interface RaftLogOptions {
   ticker?: Ticker;
   /** Randomness in [0, 1) for election timeouts. Default `Math.random`. */
   random?: () => number;
+  /**
+   * etcd's `--force-new-cluster`, on a restart (ignored when the WAL is new): entries above the
+   * commit index are dropped and conf changes that leave this member the only voter are
+   * appended as committed, before raft starts (see `forceStandalone`).
+   */
+  forceNewCluster?: ForceNewClusterOptions;
   /** WAL tuning (tests use small segments). */
   walOptions?: WalOptions;
   raftLogger?: RaftLogger;
@@ -292,7 +299,8 @@ export class RaftLog implements ReplicatedLog {
    */
   static async open(opts: RaftLogOptions): Promise<RaftLog> {
     validate(opts);
-    const rec = await openStorage(opts.walDir, opts.snapDir, opts.metadata, opts.walOptions);
+    const rec = await openStorage(opts.walDir, opts.snapDir, opts.metadata, opts.walOptions,
+      opts.forceNewCluster ? { self: opts.id, options: opts.forceNewCluster } : undefined);
     try {
       return new RaftLog(opts, rec.memory, rec.wal, rec.snapshots, rec.metadata, rec.snapshot);
     } catch (err) {

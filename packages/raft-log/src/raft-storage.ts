@@ -9,6 +9,7 @@ import {
   type Snapshot,
 } from '@raftkv/raft';
 import { SnapshotStore, Wal, type WalOptions, type WalRecord } from '@raftkv/wal';
+import { forceStandalone, type ForceNewClusterOptions } from './force-new-cluster.js';
 
 /** What start-up recovered from `member/snap` and `member/wal`. */
 export interface RecoveredStorage {
@@ -39,6 +40,7 @@ export async function openStorage(
   snapDir: string,
   metadata: Uint8Array,
   walOptions: WalOptions = {},
+  force?: { self: bigint; options: ForceNewClusterOptions },
 ): Promise<RecoveredStorage> {
   const snapshots = new SnapshotStore(snapDir);
   const memory = new MemoryStorage();
@@ -61,19 +63,28 @@ export async function openStorage(
     ...(snapshot ? { fromSnapshot: { index: snapshot.metadata.index, term: snapshot.metadata.term } } : {}),
   });
   try {
-    const entries: Entry[] = replay.entries.map((r) => {
+    let entries: Entry[] = replay.entries.map((r) => {
       const e = decodeEntry(r.data);
       if (e.index !== r.index || e.term !== r.term) {
         throw new Error(`raft-log: WAL record at index ${r.index} term ${r.term} holds entry ${e.index}/${e.term}`);
       }
       return e;
     });
-    if (replay.hardState) {
-      const hs = replay.hardState;
-      assertSafe('commit', hs.commit);
-      assertSafe('term', hs.term);
-      memory.setHardState(hs);
+    let hardState: HardState | undefined = replay.hardState;
+    if (hardState) {
+      assertSafe('commit', hardState.commit);
+      assertSafe('term', hardState.term);
     }
+    if (force) {
+      const r = forceStandalone(force.self, snapshot, entries, hardState, force.options);
+      // Durable BEFORE raft starts: the forced entries (overwriting the dropped ones, as raft's
+      // truncation does) and a hard state that commits them, in one synced append.
+      await wal.append(readyRecords(undefined, r.forced.appended, r.hardState));
+      entries = r.entries;
+      hardState = r.hardState;
+      force.options.onForced?.(r.forced);
+    }
+    if (hardState) memory.setHardState(hardState);
     memory.append(entries);
   } catch (err) {
     await wal.close();

@@ -747,6 +747,26 @@ export class Backend {
     return pages * pageSize;
   }
 
+  /**
+   * Every entry of one tree in key order, with LMDB's buffers (valid only until the iteration
+   * moves on): for export. The key tree stops at the committed mark, as {@link durableEntries}.
+   */
+  *rawEntries(tree: 'key' | 'meta' | 'aux'): Generator<{ key: Buffer; value: Buffer }> {
+    const db = tree === 'key' ? this.keyDb : tree === 'meta' ? this.metaDb : this.auxDb;
+    const mark = tree === 'key' ? this.committedRevisionMark() : undefined;
+    const end = mark === undefined ? undefined : Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
+    for (const { key, value } of db.getRange(end ? { end } : {})) yield { key, value };
+  }
+
+  /** Writes entries as they are into one tree, in one asynchronous transaction: for import. */
+  async putRaw(tree: 'key' | 'meta' | 'aux', entries: ReadonlyArray<readonly [Buffer, Buffer]>): Promise<void> {
+    await this.write(txnBody(entries.length, (t) => {
+      const db = tree === 'key' ? t.keyDb : tree === 'meta' ? t.metaDb : t.auxDb;
+      for (const [k, v] of entries) db.put(k, v);
+    }));
+    this.env.resetReadTxn();
+  }
+
   async close(): Promise<void> {
     await this.env.close();
   }

@@ -18,3 +18,4 @@ export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type MvccOpC
 export type { ReadPacing } from './paced.js';
 export type { DefragResult, DefragStep } from './backend.js';
 export type { SteppedWrite } from './stepped-write.js';
+export { BackendSnapshotFile, importBackend, type BackendImport, type BucketEntry } from './backend-file.js';

@@ -1,0 +1,114 @@
+// The backend's trees as raw entries: out of a snapshot file (for export to other formats, such
+// as etcd's bbolt snapshot) and into a new backend directory (for import from them).
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Backend, DATA_FILE } from './backend.js';
+import { decodeKeyValueShared } from './key-value.js';
+import { decodeRevision } from './revision.js';
+
+/** One entry of a named bucket (see MvccStore.bucket). */
+export interface BucketEntry {
+  bucket: string;
+  key: Buffer;
+  value: Buffer;
+}
+
+/**
+ * A snapshot file made by `MvccStore.snapshotTo`, opened read-only. Its entries are etcd's
+ * backend layout: `revisions()` are the "key" bucket (17-byte revision keys, 18 with the 't'
+ * of a tombstone, to mvccpb.KeyValue bytes), `meta()` the "meta" bucket (consistent_index,
+ * finishedCompactRev, scheduledCompactRev, and raftkv's own keys), `buckets()` the others.
+ * Buffers are LMDB's: valid only until the iteration moves on (copy what is kept).
+ *
+ * @example
+ * const snap = BackendSnapshotFile.open(path);
+ * try { for (const { key, value } of snap.revisions()) out.put(key, value); } finally { await snap.close(); }
+ */
+export class BackendSnapshotFile {
+  private constructor(private readonly path: string, private readonly backend: Backend) {}
+
+  /** @throws Error when `path` is not a complete LMDB file. */
+  static open(path: string): BackendSnapshotFile {
+    return new BackendSnapshotFile(path, Backend.openSnapshot(path));
+  }
+
+  revisions(): Generator<{ key: Buffer; value: Buffer }> {
+    return this.backend.rawEntries('key');
+  }
+
+  meta(): Generator<{ key: Buffer; value: Buffer }> {
+    return this.backend.rawEntries('meta');
+  }
+
+  /** Entries of every named bucket, by bucket name then key (byte order). */
+  *buckets(): Generator<BucketEntry> {
+    for (const { key, value } of this.backend.rawEntries('aux')) {
+      const slash = key.indexOf(0x2f);
+      if (slash <= 0) throw new Error(`mvcc: bucket entry without a bucket name in ${this.path}`);
+      yield { bucket: key.toString('latin1', 0, slash), key: key.subarray(slash + 1), value };
+    }
+  }
+
+  /** Closes the file and removes the lock file LMDB made beside it. */
+  async close(): Promise<void> {
+    await this.backend.close();
+    await rm(`${this.path}-lock`, { force: true });
+  }
+}
+
+/** Entries per LMDB transaction of {@link importBackend}. */
+const IMPORT_BATCH = 10_000;
+
+/** What {@link importBackend} writes: each source in key order or not (LMDB sorts). */
+export interface BackendImport {
+  /** Revision key → mvccpb.KeyValue bytes; both checked. */
+  revisions: Iterable<readonly [Uint8Array, Uint8Array]> | AsyncIterable<readonly [Uint8Array, Uint8Array]>;
+  /** Meta keys (consistent_index, finishedCompactRev, scheduledCompactRev). */
+  meta: Iterable<readonly [Uint8Array, Uint8Array]>;
+  /** Named buckets' entries. */
+  buckets: Iterable<BucketEntry> | AsyncIterable<BucketEntry>;
+}
+
+/**
+ * Creates a backend in directory `dir` from raw entries (an etcd snapshot's buckets); open it
+ * with `MvccStore.open`, which rebuilds the index from them. `dir` must hold no backend yet.
+ * Writes in transactions of 10,000 entries, calling `onProgress` with the entries written.
+ * Durable when it resolves.
+ * @throws RangeError on a malformed revision key or KeyValue (nothing usable is left: remove `dir`).
+ */
+export async function importBackend(dir: string, source: BackendImport, onProgress?: (entries: number) => void): Promise<void> {
+  if (existsSync(`${dir}/${DATA_FILE}`)) throw new Error(`mvcc: ${dir} already holds a backend`);
+  const backend = Backend.open(dir, {});
+  let written = 0;
+  try {
+    let batch: Array<readonly [Buffer, Buffer]> = [];
+    const flush = async (tree: 'key' | 'meta' | 'aux'): Promise<void> => {
+      if (batch.length === 0) return;
+      await backend.putRaw(tree, batch);
+      written += batch.length;
+      batch = [];
+      onProgress?.(written);
+    };
+    for await (const [k, v] of source.revisions) {
+      const { rev } = decodeRevision(k);
+      const kv = decodeKeyValueShared(v);
+      if (kv.modRevision !== 0 && kv.modRevision !== rev.main) {
+        throw new RangeError(`mvcc: revision ${rev.main}_${rev.sub} holds a KeyValue of mod_revision ${kv.modRevision}`);
+      }
+      batch.push([Buffer.from(k), Buffer.from(v)]);
+      if (batch.length >= IMPORT_BATCH) await flush('key');
+    }
+    await flush('key');
+    for (const [k, v] of source.meta) batch.push([Buffer.from(k), Buffer.from(v)]);
+    await flush('meta');
+    for await (const e of source.buckets) {
+      if (!/^[\w-]+$/.test(e.bucket)) throw new RangeError(`mvcc: bad bucket name ${JSON.stringify(e.bucket)}`);
+      batch.push([Buffer.concat([Buffer.from(`${e.bucket}/`, 'latin1'), e.key]), Buffer.from(e.value)]);
+      if (batch.length >= IMPORT_BATCH) await flush('aux');
+    }
+    await flush('aux');
+    await backend.flushed();
+  } finally {
+    await backend.close();
+  }
+}

@@ -251,7 +251,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'enable-pprof': 'Go profiling endpoints',
   'log-package-levels': 'per-package log levels',
   logger: "capnslog's text lines (raftkv writes zap's JSON lines with either logger)",
-  'force-new-cluster': 'forced single-member recovery',
   'unsafe-no-fsync': 'running without fsync',
 };
 

@@ -8,11 +8,12 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Applier } from '../apply/applier.js';
-import { decodeConfChangeContext, type Membership } from '../cluster/membership.js';
+import { decodeConfChangeContext, encodeConfChangeContext, type Membership } from '../cluster/membership.js';
+import { formatUrl } from '../cluster/member-id.js';
 import type { ServerConfig } from '../config/index.js';
 import { READ_PACING } from '../grpc/read-pacing.js';
 import type { Logger } from '../logger.js';
-import { RaftLog } from '@raftkv/raft-log';
+import { RaftLog, type ForceNewClusterOptions } from '@raftkv/raft-log';
 import type { ServerCore } from '../server-core.js';
 import { removeCoveredSnapshots, snapDbName } from '../storage/received-snapshots.js';
 import type { DataDirLayout } from './data-dir.js';
@@ -123,6 +124,7 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
       await store.restore(join(layout.snapDir, snapDbName(index)), READ_PACING);
       lessor.recover(leasedKeys(store));
       applier.alarms.reload();
+      applier.auth.reload();
       membership.reload();
       peers.syncPeers();
       // The leader's backend was at or beyond the snapshot when copied; say so even if its last
@@ -193,7 +195,35 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
       await store.flushed();
     },
     fatal: o.fatal,
+    ...(config.forceNewCluster ? { forceNewCluster: forceNewClusterOptions(o) } : {}),
     walOptions: { ...(segmentBytes > 0 ? { segmentSizeBytes: segmentBytes } : {}), ...(o.metrics ? { onSync: o.metrics.walSynced } : {}) },
   });
   return raftLog;
+}
+
+/**
+ * etcd's --force-new-cluster on a restart: the log keeps this member as the only voter (the
+ * removals apply as any removal does: membership, transport); entries the backend applied count
+ * as committed. Should it not be a voter, it adds itself at its advertised peer URLs.
+ */
+function forceNewClusterOptions(o: RaftNodeOptions): ForceNewClusterOptions {
+  const { identity, config, store, log } = o;
+  return {
+    appliedIndex: store.consistentIndex,
+    selfContext: encodeConfChangeContext({
+      requestId: 0n,
+      member: { id: identity.memberId, peerUrls: config.initialAdvertisePeerUrls.map(formatUrl), isLearner: false },
+    }),
+    onForced: (f) => {
+      if (f.discardedEntries > 0) {
+        log.info('discarding uncommitted WAL entries', {
+          'entry-index': f.commitIndex + 1, 'commit-index-from-wal': f.commitIndex, 'number-of-discarded-entries': f.discardedEntries,
+        });
+      }
+      log.info('forcing restart member', {
+        'cluster-id': identity.clusterId, 'local-member-id': identity.memberId,
+        'commit-index': f.appended.at(-1)?.index ?? f.commitIndex, 'removed-members': f.removed,
+      });
+    },
+  };
 }

@@ -115,6 +115,7 @@ async function start(
 
   // 4. The state machine committed entries are applied to.
   const { lessor, applier } = buildStateMachine(store, membership, config, log, fatal);
+  lessor.onGrant = metrics.leaseGranted;
   parts.add('applier', () => applier.flushed());
 
   // 5. The peer side: transport and peer listener.
@@ -167,9 +168,9 @@ async function start(
   });
   if (corruptionMonitor) parts.add('corruption monitor', () => corruptionMonitor.stop());
   const doorLimits = resolveLimits(clientConnectionLimits(config));
-  const services = buildServices(core, lessor, config, doorLimits, log, metrics.grpc);
+  const services = buildServices(core, lessor, config, doorLimits, log, metrics);
   const readyCore = core;
-  metrics.bind({ memberId, raft, store, transport: peers.transport, isLearner: () => readyCore.isLearner });
+  metrics.bind({ memberId, raft, store, transport: peers.transport, isLearner: () => readyCore.isLearner, lessor, watchStats: services.watchStats });
   const health = new HealthChecker({
     leaderId: () => readyCore.leaderId,
     // etcd's check is a QGET through raft; a ReadIndex proves the same without a log entry (see metrics/health.ts).

@@ -326,3 +326,20 @@ describe('options', () => {
     expect(() => lessor.promote(-1)).toThrow(RangeError);
   });
 });
+
+describe('counts for metrics', () => {
+  it('counts grants, revokes and renewals, and reports each granted TTL after the minimum raise', () => {
+    const { lessor } = primary();
+    const ttls: number[] = [];
+    lessor.onGrant = (ttl) => ttls.push(ttl);
+    lessor.grant(1n, 1);
+    lessor.grant(2n, 60);
+    expect(() => lessor.grant(2n, 60)).toThrow(LeaseExistError);
+    lessor.renew(2n);
+    lessor.renew(2n);
+    lessor.revoke(1n);
+    expect(() => lessor.revoke(1n)).toThrow(LeaseNotFoundError);
+    expect(ttls).toEqual([2, 60]);
+    expect(lessor.stats()).toMatchObject({ granted: 2, revoked: 1, renewed: 2, leases: 1 });
+  });
+});

@@ -106,6 +106,11 @@ export interface LessorStats {
   /** Estimated heap bytes held by the lessor (calibrated by the bench; see README). */
   readonly estimatedBytes: number;
   readonly primary: boolean;
+  /** Since the lessor was made, monotonic (etcd's lease granted/revoked/renewed totals). */
+  readonly granted: number;
+  readonly revoked: number;
+  /** Renewals by this lessor while primary (etcd: "renewed leases seen by the leader"). */
+  readonly renewed: number;
 }
 
 // Per-object overheads measured by `pnpm bench` on Node 20 (README "Memory"); used only
@@ -200,6 +205,10 @@ export class Lessor {
   private primary = false;
   private attachedKeyBytes = 0;
   private keySets = 0;
+  private readonly counts = { granted: 0, revoked: 0, renewed: 0 };
+
+  /** Called with the TTL (after the minimum-TTL raise) of every lease granted (etcd's lease ttl histogram). */
+  onGrant: ((ttlSeconds: number) => void) | undefined;
 
   constructor(options: LessorOptions) {
     this.clock = options.clock;
@@ -262,6 +271,8 @@ export class Lessor {
     };
     this.persist(lease); // store first: if it throws, memory is unchanged
     this.leaseMap.set(id, lease);
+    this.counts.granted++;
+    this.onGrant?.(lease.ttlSeconds);
     if (this.primary) {
       const now = this.now();
       this.refresh(lease, now, 0);
@@ -293,6 +304,7 @@ export class Lessor {
     this.expiryQueue.delete(id);
     this.checkpointQueue.delete(id);
     this.pendingClears.delete(id);
+    this.counts.revoked++;
     return keys.map(keyFromString);
   }
 
@@ -320,6 +332,7 @@ export class Lessor {
     if (this.checkpointsEnabled && lease.remainingTtlSeconds > 0) this.pendingClears.add(id);
     lease.expiryMs = now + lease.ttlSeconds * 1000;
     this.expiryQueue.set(id, lease.expiryMs);
+    this.counts.renewed++;
     return lease.ttlSeconds;
   }
 
@@ -598,6 +611,9 @@ export class Lessor {
         this.keySets * BYTES_PER_KEY_SET +
         attachedKeys * BYTES_PER_KEY +
         this.attachedKeyBytes,
+      granted: this.counts.granted,
+      revoked: this.counts.revoked,
+      renewed: this.counts.renewed,
       primary: this.primary,
     };
   }

@@ -444,7 +444,7 @@ describe('cancel and close', () => {
     expect(stream.closed).toBe(true);
     expect(stream.pendingResponses).toBe(0);
     expect(stream.watch({ key: enc('k') }).ok).toBe(false);
-    expect(hub.stats).toEqual({ streams: 1, synced: 1, unsynced: 0, parked: 0 });
+    expect(hub.stats).toMatchObject({ streams: 1, synced: 1, unsynced: 0, parked: 0 });
     hub.close();
     expect(hub.stats.streams).toBe(0);
     src.put('k', '2');
@@ -524,5 +524,22 @@ describe('restore (a new source after a snapshot install)', () => {
     expect(hub.stats).toMatchObject({ synced: 0, unsynced: 0 });
     src.put('k', 'later');
     expect(take()).toEqual([]);
+  });
+});
+
+describe('stats for metrics', () => {
+  test('counts every event queued to a stream, live and caught up, once per watcher', () => {
+    const { src, hub, stream, syncAll } = setup();
+    src.put('a', '1');
+    src.put('b', '1');
+    stream.watch({ key: enc('a') });
+    stream.watch({ key: enc(''), rangeEnd: enc('\0') });
+    stream.watch({ key: enc('a'), startRevision: 1 }); // catches up on history: 1 event
+    expect(hub.stats).toMatchObject({ streams: 1, synced: 2, unsynced: 1, eventsSent: 0 });
+    syncAll();
+    expect(hub.stats).toMatchObject({ synced: 3, unsynced: 0, eventsSent: 1 });
+    src.put('a', '2'); // to three watchers
+    src.put('c', '1'); // to one
+    expect(hub.stats.eventsSent).toBe(5);
   });
 });

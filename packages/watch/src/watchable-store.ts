@@ -67,12 +67,14 @@ export interface SyncResult {
   eventsRead: number;
 }
 
-/** Counts for metrics (etcd: watcher_total, slow_watcher_total, watch_stream_total). */
+/** Counts for metrics (etcd: watcher_total, slow_watcher_total, watch_stream_total, events_total). */
 export interface WatchStats {
   streams: number;
   synced: number;
   unsynced: number;
   parked: number;
+  /** Events queued to watch streams since the store was made (each watcher's copy counts); monotonic. */
+  eventsSent: number;
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -144,6 +146,7 @@ export class WatchableStore {
   private readonly ops: StreamOps;
   /** Reused list of the watchers matching one event (up to every watcher: no per-write allocation). */
   private readonly scratch: Watcher[] = [];
+  private eventsSent = 0;
 
   /**
    * Subscribes to `source.onEvents` and `source.onRestore` at once; {@link close}
@@ -240,7 +243,7 @@ export class WatchableStore {
   }
 
   get stats(): WatchStats {
-    return { streams: this.streams.size, synced: this.synced.size, unsynced: this.unsynced.size, parked: this.parkedTotal };
+    return { streams: this.streams.size, synced: this.synced.size, unsynced: this.unsynced.size, parked: this.parkedTotal, eventsSent: this.eventsSent };
   }
 
   /**
@@ -309,6 +312,7 @@ export class WatchableStore {
       this.readable.add(s);
     }
     w.sentSinceTick = true;
+    this.eventsSent += resp.events.length;
     return true;
   }
 

@@ -11,7 +11,9 @@ import { notImplemented, unary } from './unary.js';
 /** The etcd API version raftkv speaks; clients gate features on it. */
 export const ETCD_API_VERSION = '3.4.23';
 
-export function maintenanceService(core: ServerCore, log?: Logger): etcdserverpb.MaintenanceServer {
+export function maintenanceService(
+  core: ServerCore, log?: Logger, onDefragment?: (done: Promise<unknown>) => void,
+): etcdserverpb.MaintenanceServer {
   return {
     status: unary(() => ({
       header: core.header(core.store.currentRevision),
@@ -74,10 +76,12 @@ export function maintenanceService(core: ServerCore, log?: Logger): etcdserverpb
       let heldFrom = 0;
       let heldMs = 0;
       try {
-        const r = await core.store.defragment(READ_PACING, (step) => {
+        const running = core.store.defragment(READ_PACING, (step) => {
           if (step === 'swapping') heldFrom = performance.now();
           if (step === 'swapped') heldMs = performance.now() - heldFrom;
         });
+        onDefragment?.(running);
+        const r = await running;
         log?.info('finished defragment', {
           'current-db-size-bytes-diff': r.afterBytes - r.beforeBytes,
           'current-db-size-bytes': r.afterBytes,

@@ -13,11 +13,14 @@ const MAX_CHECKPOINTS_PER_ROUND = 1000;
  * checkpoints become one LeaseCheckpoint proposal. Only the leader runs it, so every member
  * revokes the same leases at the same point of the log.
  */
-export function startLeaseExpiry(core: ServerCore, lessor: Lessor, log: Logger): () => void {
+export function startLeaseExpiry(core: ServerCore, lessor: Lessor, log: Logger, onExpired?: () => void): () => void {
   const timer = setInterval(() => {
     if (!lessor.isPrimary) return;
     for (const id of lessor.expired(MAX_REVOKES_PER_ROUND)) {
-      core.leaseRevoke(id).catch((err: unknown) => log.debug('lease revoke failed', { lease: id, error: String(err) }));
+      core.leaseRevoke(id).then(
+        () => onExpired?.(),
+        (err: unknown) => log.debug('lease revoke failed', { lease: id, error: String(err) }),
+      );
     }
     const checkpoints = lessor.checkpoints(MAX_CHECKPOINTS_PER_ROUND);
     if (checkpoints.length > 0) {

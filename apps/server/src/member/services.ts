@@ -1,7 +1,7 @@
 import { Server } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import type { Lessor } from '@raftkv/lease';
-import { WatchableStore } from '@raftkv/watch';
+import { WatchableStore, type WatchStats } from '@raftkv/watch';
 import type { ServerConfig } from '../config/index.js';
 import { grpcServerOptions, type FrontDoorLimits } from '../front-door/index.js';
 import { clusterService } from '../grpc/cluster-service.js';
@@ -31,6 +31,15 @@ export interface Services {
   readonly grpcServer: Server;
   /** Stops background work, lets open calls finish for {@link SHUTDOWN_GRACE_MS}, then cancels the rest. */
   close(): Promise<void>;
+  /** The watch hub's counts, for /metrics. */
+  watchStats(): WatchStats;
+}
+
+/** What the services report to /metrics (MemberMetrics has them). */
+export interface ServiceMetrics {
+  readonly grpc: GrpcMetrics;
+  defragmenting(done: Promise<unknown>): void;
+  leaseExpired(): void;
 }
 
 /**
@@ -46,9 +55,10 @@ export function clientConnectionLimits(config: ServerConfig): Partial<FrontDoorL
 }
 
 export function buildServices(
-  core: ServerCore, lessor: Lessor, config: ServerConfig, limits: FrontDoorLimits, log: Logger, grpcMetrics?: GrpcMetrics,
+  core: ServerCore, lessor: Lessor, config: ServerConfig, limits: FrontDoorLimits, log: Logger, metrics?: ServiceMetrics,
 ): Services {
-  const stopLeaseExpiry = startLeaseExpiry(core, lessor, log);
+  const grpcMetrics = metrics?.grpc;
+  const stopLeaseExpiry = startLeaseExpiry(core, lessor, log, metrics?.leaseExpired);
   // Watchers catch up from history in bounded steps between other work, never inside apply.
   const watchHub: WatchableStore = new WatchableStore(core.store, { onSyncNeeded: () => setImmediate(() => watchHub.syncUnsynced()) });
   const progressTimer = setInterval(() => watchHub.progressAll(), config.experimental.watchProgressNotifyIntervalMs || 600_000);
@@ -64,7 +74,7 @@ export function buildServices(
     ...(grpcMetrics ? { interceptors: [grpcMetrics.interceptor] } : {}),
   });
   grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
-  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core, log));
+  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core, log, metrics?.defragmenting));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
@@ -79,7 +89,7 @@ export function buildServices(
     watchHub.close();
     await shutdownWithin(grpcServer, SHUTDOWN_GRACE_MS);
   };
-  return { grpcServer, close };
+  return { grpcServer, close, watchStats: () => watchHub.stats };
 }
 
 /** Lets open calls finish for `graceMs`, then cancels the rest (open streams never finish). */

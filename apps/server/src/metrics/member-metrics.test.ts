@@ -25,6 +25,8 @@ function fakeSources(over: Partial<{ lead: bigint; peers: Map<bigint, { sentByte
     },
     transport: { stats: () => ({ peers: state.peers }) },
     isLearner: () => false,
+    lessor: { stats: () => ({ granted: 6, revoked: 2, renewed: 31 }) },
+    watchStats: () => ({ streams: 2, synced: 5, unsynced: 1, parked: 2, eventsSent: 77 }),
   };
   return { state, sources };
 }
@@ -58,6 +60,13 @@ describe('MemberMetrics', () => {
       ['etcd_mvcc_db_total_size_in_bytes', 'gauge', 65536],
       ['etcd_mvcc_db_total_size_in_use_in_bytes', 'gauge', 20480],
       ['etcd_disk_wal_write_bytes_total', 'gauge', 4096],
+      ['etcd_debugging_mvcc_watch_stream_total', 'gauge', 2],
+      ['etcd_debugging_mvcc_watcher_total', 'gauge', 8],
+      ['etcd_debugging_mvcc_slow_watcher_total', 'gauge', 3],
+      ['etcd_debugging_mvcc_events_total', 'counter', 77],
+      ['etcd_debugging_lease_granted_total', 'counter', 6],
+      ['etcd_debugging_lease_revoked_total', 'counter', 2],
+      ['etcd_debugging_lease_renewed_total', 'counter', 31],
     ];
     for (const [name, type, value, labels] of want) {
       expect(e.types.get(name), name).toBe(type);
@@ -81,6 +90,31 @@ describe('MemberMetrics', () => {
     expect(sampleValue(e, 'etcd_disk_wal_fsync_duration_seconds_count')).toBe(2);
     // A failed commit is not a latency.
     expect(sampleValue(e, 'etcd_disk_backend_commit_duration_seconds_count')).toBe(1);
+  });
+
+  test('lease TTLs, expired leases and defragmentations, from their hooks, with etcd\'s buckets', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.leaseGranted(5);
+    m.leaseGranted(3600);
+    m.leaseExpired();
+    let finish!: () => void;
+    m.defragmenting(new Promise<void>((resolve) => { finish = resolve; }));
+    m.defragmenting(Promise.reject(new Error('defrag failed')));
+    let e = await scrape(m);
+    expect(sampleValue(e, 'etcd_disk_defrag_inflight')).toBe(1);
+    finish();
+    await new Promise((resolve) => setImmediate(resolve));
+    e = await scrape(m);
+    expect(sampleValue(e, 'etcd_disk_defrag_inflight')).toBe(0);
+    expect(sampleValue(e, 'etcd_disk_backend_defrag_duration_seconds_count')).toBe(1);
+    const defragLes = e.samples.filter((s) => s.name === 'etcd_disk_backend_defrag_duration_seconds_bucket').map((s) => s.labels['le']);
+    expect(defragLes.slice(0, 2)).toEqual(['0.1', '0.2']);
+    expect(defragLes).toHaveLength(14);
+    expect(sampleValue(e, 'etcd_debugging_lease_ttl_total_bucket', { le: '4' })).toBe(0);
+    expect(sampleValue(e, 'etcd_debugging_lease_ttl_total_bucket', { le: '8' })).toBe(1);
+    expect(sampleValue(e, 'etcd_debugging_lease_ttl_total_bucket', { le: '4096' })).toBe(2);
+    expect(e.samples.filter((s) => s.name === 'etcd_debugging_lease_ttl_total_bucket')).toHaveLength(25);
+    expect(sampleValue(e, 'etcd_debugging_server_lease_expired_total')).toBe(1);
   });
 
   test('leader changes: each new known leader counts, losing the leader does not', async () => {

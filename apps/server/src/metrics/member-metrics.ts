@@ -27,6 +27,9 @@ export interface MetricsSources {
     stats(): { readonly peers: ReadonlyMap<bigint, { readonly sentBytes: number; readonly receivedBytes: number; readonly active: boolean }> };
   };
   isLearner(): boolean;
+  readonly lessor: { stats(): { readonly granted: number; readonly revoked: number; readonly renewed: number } };
+  /** The watch hub's counts (etcd's watch_stream_total, watcher_total, slow_watcher_total, events_total). */
+  watchStats(): { readonly streams: number; readonly synced: number; readonly unsynced: number; readonly parked: number; readonly eventsSent: number };
 }
 
 export interface MemberMetricsOptions {
@@ -92,6 +95,10 @@ export class MemberMetrics {
   private readonly peerTotals = { sent: new Map<bigint, number>(), received: new Map<bigint, number>() };
   private readonly walFsync: Histogram;
   private readonly backendCommit: Histogram;
+  private readonly defragDuration: Histogram;
+  private readonly leaseTtl: Histogram;
+  private defragsRunning = 0;
+  private leasesExpired = 0;
 
   constructor(options: MemberMetricsOptions) {
     const r = this.registry;
@@ -159,6 +166,12 @@ export class MemberMetrics {
       name: 'etcd_disk_backend_commit_duration_seconds', help: 'The latency distributions of commit called by backend.',
       buckets: [...ETCD_DISK_BUCKETS], registers: [r],
     });
+    // 100 ms doubling 13 times (to 409.6 s), as etcd's.
+    this.defragDuration = new Histogram({
+      name: 'etcd_disk_backend_defrag_duration_seconds', help: 'The latency distribution of backend defragmentation.',
+      buckets: Array.from({ length: 13 }, (_, i) => 0.1 * 2 ** i), registers: [r],
+    });
+    liveGauge(r, 'etcd_disk_defrag_inflight', 'Whether or not defrag is active on the member. 1 means active, 0 means not.', () => (this.defragsRunning > 0 ? 1 : 0));
     // A gauge in etcd 3.4.
     liveGauge(r, 'etcd_disk_wal_write_bytes_total', 'Total number of bytes written in WAL.', () => src()?.raft.stats().wal.bytesWritten);
 
@@ -190,6 +203,32 @@ export class MemberMetrics {
         for (const [id, p] of s.transport.stats().peers) if (p.active) this.set({ Local: local, Remote: hexId(id) }, 1);
       },
     });
+
+    // mvcc/metrics.go: the watch hub's counts. etcd's pending_events_total counts events held for
+    // slow watchers; raftkv's parked watchers hold none (they re-read history), so it is not exported.
+    const watch = () => src()?.watchStats();
+    liveGauge(r, 'etcd_debugging_mvcc_watch_stream_total', 'Total number of watch streams.', () => watch()?.streams);
+    liveGauge(r, 'etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', () => {
+      const w = watch();
+      return w === undefined ? undefined : w.synced + w.unsynced + w.parked;
+    });
+    liveGauge(r, 'etcd_debugging_mvcc_slow_watcher_total', 'Total number of unsynced slow watchers.', () => {
+      const w = watch();
+      return w === undefined ? undefined : w.unsynced + w.parked;
+    });
+    mirrorCounter(r, 'etcd_debugging_mvcc_events_total', 'Total number of events sent by this member.', () => watch()?.eventsSent);
+
+    // lease/metrics.go, etcdserver/metrics.go
+    const leases = () => src()?.lessor.stats();
+    mirrorCounter(r, 'etcd_debugging_lease_granted_total', 'The total number of granted leases.', () => leases()?.granted);
+    mirrorCounter(r, 'etcd_debugging_lease_revoked_total', 'The total number of revoked leases.', () => leases()?.revoked);
+    mirrorCounter(r, 'etcd_debugging_lease_renewed_total', 'The number of renewed leases seen by the leader.', () => leases()?.renewed);
+    // 1 s doubling 24 times (about 3 months), as etcd's.
+    this.leaseTtl = new Histogram({
+      name: 'etcd_debugging_lease_ttl_total', help: 'Bucketed histogram of lease TTLs.',
+      buckets: Array.from({ length: 24 }, (_, i) => 2 ** i), registers: [r],
+    });
+    mirrorCounter(r, 'etcd_debugging_server_lease_expired_total', 'The total number of expired leases.', () => this.leasesExpired);
 
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: r });
   }
@@ -239,6 +278,26 @@ export class MemberMetrics {
     this.proposalsPending--;
     if (failed) this.proposalsFailed++;
   }
+
+  /** For Lessor.onGrant: the TTL a lease was granted with. */
+  readonly leaseGranted = (ttlSeconds: number): void => {
+    this.leaseTtl.observe(ttlSeconds);
+  };
+
+  /** The leader revoked a lease because it expired. */
+  readonly leaseExpired = (): void => {
+    this.leasesExpired++;
+  };
+
+  /** Times a defragmentation (etcd_disk_backend_defrag_duration_seconds, defrag_inflight) if it succeeds. */
+  readonly defragmenting = (done: Promise<unknown>): void => {
+    const start = process.hrtime.bigint();
+    this.defragsRunning++;
+    done.then(
+      () => this.defragDuration.observe(Number(process.hrtime.bigint() - start) / 1e9),
+      () => undefined,
+    ).finally(() => this.defragsRunning--);
+  };
 
   healthChecked(ok: boolean): void {
     if (ok) this.healthOk++;

@@ -1,7 +1,8 @@
-import type { ChannelOptions } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { z } from 'zod';
 import { Pool, type CallControl, type TlsOptions } from './connection.js';
+import { toClientError } from './errors.js';
 import {
   deleteRequest, deleteResult, Namespace, putRequest, putResult, rangeRequest, rangeResult, toBuf, txnReadOnly, txnRequest, txnResult,
   type Bytes, type Compare, type DeleteOptions, type DeleteResult, type KeySelector, type KeyValue, type PutOptions, type PutResult, type RangeOptions,
@@ -23,6 +24,8 @@ export interface ClientOptions {
   retryTimeoutMs?: number;
   /** Extra grpc-js channel options. */
   grpcOptions?: ChannelOptions;
+  /** grpc-js channel credentials to use instead of those `tls` builds. */
+  credentials?: ChannelCredentials;
 }
 
 const optionsSchema = z.object({
@@ -34,6 +37,7 @@ const optionsSchema = z.object({
   namespace: z.any().optional(),
   retryTimeoutMs: z.number().int().nonnegative().optional(),
   grpcOptions: z.record(z.string(), z.any()).optional(),
+  credentials: z.any().optional(),
 });
 
 export interface GrantOptions extends CallControl {
@@ -83,7 +87,7 @@ export class Client {
     const o = optionsSchema.parse(options) as ClientOptions;
     this.pool = new Pool({
       endpoints: o.endpoints, tls: o.tls, auth: o.auth, dialTimeoutMs: 5000,
-      retryTimeoutMs: o.retryTimeoutMs ?? 15_000, grpcOptions: o.grpcOptions,
+      retryTimeoutMs: o.retryTimeoutMs ?? 15_000, grpcOptions: o.grpcOptions, credentials: o.credentials,
     });
     this.ns = new Namespace(o.namespace === undefined ? Buffer.alloc(0) : toBuf(o.namespace));
     this.owner = true;
@@ -92,6 +96,14 @@ export class Client {
   /** The same connections with `prefix` added to every key (after this client's own namespace). */
   namespace(prefix: Bytes): Client {
     return new Client({ endpoints: this.pool.addresses }, this.pool, new Namespace(this.ns.key(prefix)));
+  }
+
+  /**
+   * The same connections sending an auth token obtained elsewhere (a server relaying its
+   * caller's token); the view never logs in itself.
+   */
+  withToken(token: string): Client {
+    return new Client({ endpoints: this.pool.addresses }, this.pool.withToken(token), this.ns);
   }
 
   /** The endpoints, and the one calls go to now. */
@@ -183,6 +195,14 @@ export class Client {
     const r = await this.pool.unary(etcdserverpb.LeaseService.leaseGrant, { TTL: BigInt(ttlSeconds), ID: opts.id ?? 0n }, 'write', opts);
     if (r.error !== '') throw new Error(r.error);
     return new Lease(this.pool, r.ID, r.TTL, opts.keepAlive ?? true);
+  }
+
+  /**
+   * A handle on an existing lease (granted elsewhere), kept alive only with `keepAlive`
+   * (then `ttlSeconds` sets the renewal pace and the local expiry estimate).
+   */
+  leaseOf(id: bigint, opts: { keepAlive?: boolean; ttlSeconds?: number } = {}): Lease {
+    return new Lease(this.pool, id, BigInt(opts.ttlSeconds ?? 0), opts.keepAlive ?? false);
   }
 
   async revoke(id: bigint, opts: CallControl = {}): Promise<void> {
@@ -289,5 +309,11 @@ export class TxnBuilder {
 
 async function* snapshotChunks(pool: Pool, opts: CallControl & { endpoint?: string }): AsyncGenerator<Buffer> {
   const { call } = await pool.serverStream(etcdserverpb.MaintenanceService.snapshot, {}, opts, opts.endpoint);
-  for await (const chunk of call as AsyncIterable<etcdserverpb.SnapshotResponse>) yield chunk.blob;
+  try {
+    for await (const chunk of call as AsyncIterable<etcdserverpb.SnapshotResponse>) yield chunk.blob;
+  } catch (err) {
+    throw toClientError(err);
+  } finally {
+    call.cancel();
+  }
 }

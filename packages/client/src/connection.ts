@@ -51,6 +51,7 @@ export interface PoolOptions {
   dialTimeoutMs: number;
   retryTimeoutMs: number;
   grpcOptions?: ChannelOptions | undefined;
+  credentials?: ChannelCredentials | undefined;
 }
 
 interface Endpoint {
@@ -95,9 +96,9 @@ export class Pool {
     this.closeSignal = this.closer.signal;
     const parsed = opts.endpoints.map(parseEndpoint);
     const useTls = opts.tls !== undefined || parsed.some((p) => p.https);
-    const creds: ChannelCredentials = useTls
+    const creds: ChannelCredentials = opts.credentials ?? (useTls
       ? credentials.createSsl(buf(opts.tls?.ca), buf(opts.tls?.key), buf(opts.tls?.cert))
-      : credentials.createInsecure();
+      : credentials.createInsecure());
     const channelOptions: ChannelOptions = {
       'grpc.max_receive_message_length': -1,
       'grpc.max_send_message_length': -1,
@@ -134,14 +135,25 @@ export class Pool {
     return e;
   }
 
+  /** Set on a view made by withToken(): that token on every call, never a login of its own. */
+  private fixedToken: string | undefined;
+
+  /** A view of these connections that sends `token` (a caller's, relayed) instead of logging in. */
+  withToken(token: string): Pool {
+    const view = Object.create(this) as Pool;
+    view.fixedToken = token;
+    return view;
+  }
+
   private metadata(): Metadata {
     const md = new Metadata();
-    if (this.token !== undefined) md.set('token', this.token);
+    const token = this.fixedToken ?? this.token;
+    if (token !== undefined) md.set('token', token);
     return md;
   }
 
   private async ensureToken(force: boolean, control: CallControl): Promise<void> {
-    if (this.opts.auth === undefined) return;
+    if (this.opts.auth === undefined || this.fixedToken !== undefined) return;
     if (this.token !== undefined && !force) return;
     if (force) this.token = undefined;
     this.authenticating ??= (async () => {

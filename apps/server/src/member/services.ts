@@ -1,9 +1,12 @@
 import { Server } from '@grpc/grpc-js';
-import { etcdserverpb } from '@raftkv/api';
+import { etcdserverpb, v3electionpb, v3lockpb } from '@raftkv/api';
 import type { Lessor } from '@raftkv/lease';
 import { WatchableStore, type WatchStats } from '@raftkv/watch';
 import type { ServerConfig } from '../config/index.js';
 import { grpcServerOptions, type FrontDoorLimits } from '../front-door/index.js';
+import { electionService } from '../coordination/election-service.js';
+import { lockService } from '../coordination/lock-service.js';
+import { loopbackClient } from '../coordination/loopback-client.js';
 import { clusterService } from '../grpc/cluster-service.js';
 import { kvService } from '../grpc/kv-service.js';
 import { leaseService } from '../grpc/lease-service.js';
@@ -78,8 +81,13 @@ export function buildServices(
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
+  // Lock and Election are etcd's concurrency recipes run by the member over a client of itself.
+  const loopback = loopbackClient(config);
+  grpcServer.addService(v3lockpb.LockService, lockService(loopback));
+  grpcServer.addService(v3electionpb.ElectionService, electionService(loopback));
   grpcMetrics?.register([
     KVServiceWithEncodedRange, etcdserverpb.MaintenanceService, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
+    v3lockpb.LockService, v3electionpb.ElectionService,
   ]);
 
   const close = async (): Promise<void> => {
@@ -88,6 +96,7 @@ export function buildServices(
     clearInterval(progressTimer);
     watchHub.close();
     await shutdownWithin(grpcServer, SHUTDOWN_GRACE_MS);
+    loopback.close();
   };
   return { grpcServer, close, watchStats: () => watchHub.stats };
 }

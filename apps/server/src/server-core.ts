@@ -8,7 +8,11 @@ import type { AlarmStore } from './alarm/alarm-store.js';
 import type { QuotaGuard } from './alarm/quota.js';
 import type { IdGenerator } from './cluster/id-generator.js';
 import type { Applier, ApplyResult } from './apply/applier.js';
-import { encodeInternalRequest, type InternalRequest } from './apply/request-codec.js';
+import { encodeInternalRequest, type AuthRequest, type LogRequest, type RequestAuth } from './apply/request-codec.js';
+import type { AuthApplyResult } from './apply/applier.js';
+import type { AuthStore } from './auth/auth-store.js';
+import { Authenticator } from './auth/authenticator.js';
+import { openTokenProvider, type TokenProvider } from './auth/tokens.js';
 import { computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { MemberRpcClient, MembersReply, TimeToLiveReply } from './cluster/member-rpc.js';
 import { encodeConfChangeContext, type Member, type Membership } from './cluster/membership.js';
@@ -53,6 +57,8 @@ export interface ServerCoreParts {
   self: MemberInfo;
   /** Checked before puts, txns and lease grants are proposed (--quota-backend-bytes); none: no quota. */
   quota?: QuotaGuard;
+  /** Issues and reads auth tokens (--auth-token); default: simple tokens. */
+  tokens?: TokenProvider;
 }
 
 interface ConfWaiter { resolve(): void; reject(err: unknown): void }
@@ -86,6 +92,8 @@ export class ServerCore {
   readonly self: MemberInfo;
   /** etcd's request timeout: 5 s plus two election timeouts. */
   readonly requestTimeoutMs: number;
+  /** Who each client call comes from (tokens, certificate names). */
+  readonly authenticator: Authenticator;
   private readonly applier: Applier;
   private readonly ids: IdGenerator;
   private readonly transport: PeerTransport;
@@ -112,6 +120,18 @@ export class ServerCore {
     this.self = parts.self;
     this.quota = parts.quota;
     this.requestTimeoutMs = 5000 + 2 * parts.config.electionTimeoutMs;
+    const tokens = parts.tokens ?? openTokenProvider({
+      spec: 'simple', simpleTtlSeconds: parts.config.authTokenTtlSeconds, waitApplied: (i) => this.waitApplied(i),
+    });
+    this.authenticator = new Authenticator(this.applier.auth, tokens, parts.config.clientTls.clientCertAuth);
+    // Tokens follow the auth store as entries apply on this member (etcd's tokenProvider calls).
+    this.applier.onAuthenticate = (username, prefix, index) => tokens.assign(username, prefix, index);
+    this.applier.auth.onTokensInvalid = (change) => {
+      if (change.kind === 'enabled') tokens.enable();
+      else if (change.kind === 'disabled') tokens.disable();
+      else if (change.kind === 'user') tokens.invalidateUser(change.username);
+    };
+    if (this.applier.auth.isEnabled) tokens.enable();
   }
 
   /** Highest log index whose effects are visible in the store. */
@@ -171,26 +191,26 @@ export class ServerCore {
 
   // ---------------------------------------------------------------- writes
 
-  async put(put: etcdserverpb.PutRequest): Promise<mvcc.PutResponse> {
+  async put(put: etcdserverpb.PutRequest, requester?: RequestAuth): Promise<mvcc.PutResponse> {
     if (this.quota && !this.quota.available({ kind: 'put', put })) await this.quota.refuse();
-    const r = await this.propose({ kind: 'put', id: this.nextRequestId(), put });
+    const r = await this.propose({ kind: 'put', id: this.nextRequestId(), put, ...by(requester) });
     return (r as Extract<ApplyResult, { kind: 'put' }>).response;
   }
 
-  async deleteRange(deleteRange: etcdserverpb.DeleteRangeRequest): Promise<mvcc.DeleteRangeResponse> {
-    const r = await this.propose({ kind: 'deleteRange', id: this.nextRequestId(), deleteRange });
+  async deleteRange(deleteRange: etcdserverpb.DeleteRangeRequest, requester?: RequestAuth): Promise<mvcc.DeleteRangeResponse> {
+    const r = await this.propose({ kind: 'deleteRange', id: this.nextRequestId(), deleteRange, ...by(requester) });
     return (r as Extract<ApplyResult, { kind: 'deleteRange' }>).response;
   }
 
-  async txn(txn: etcdserverpb.TxnRequest): Promise<mvcc.TxnResponse> {
+  async txn(txn: etcdserverpb.TxnRequest, requester?: RequestAuth): Promise<mvcc.TxnResponse> {
     if (this.quota && !this.quota.available({ kind: 'txn', txn })) await this.quota.refuse();
-    const r = await this.propose({ kind: 'txn', id: this.nextRequestId(), txn });
+    const r = await this.propose({ kind: 'txn', id: this.nextRequestId(), txn, ...by(requester) });
     return (r as Extract<ApplyResult, { kind: 'txn' }>).response;
   }
 
   /** Resolves when compacted; with `physical`, once the backend has dropped the old revisions. */
-  async compact(compaction: etcdserverpb.CompactionRequest): Promise<void> {
-    const r = await this.propose({ kind: 'compaction', id: this.nextRequestId(), compaction });
+  async compact(compaction: etcdserverpb.CompactionRequest, requester?: RequestAuth): Promise<void> {
+    const r = await this.propose({ kind: 'compaction', id: this.nextRequestId(), compaction, ...by(requester) });
     if (compaction.physical) {
       await (r as Extract<ApplyResult, { kind: 'compaction' }>).physical;
       await this.applier.flushed();
@@ -198,17 +218,17 @@ export class ServerCore {
   }
 
   /** Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. */
-  async leaseGrant(req: etcdserverpb.LeaseGrantRequest): Promise<{ id: bigint; ttlSeconds: number }> {
+  async leaseGrant(req: etcdserverpb.LeaseGrantRequest, requester?: RequestAuth): Promise<{ id: bigint; ttlSeconds: number }> {
     if (this.quota && !this.quota.available({ kind: 'leaseGrant' })) await this.quota.refuse();
     let id = req.ID;
     while (id === 0n) id = this.ids.next() & 0x7fff_ffff_ffff_ffffn;
-    const r = await this.propose({ kind: 'leaseGrant', id: this.nextRequestId(), leaseGrant: { ID: id, TTL: req.TTL } });
+    const r = await this.propose({ kind: 'leaseGrant', id: this.nextRequestId(), leaseGrant: { ID: id, TTL: req.TTL }, ...by(requester) });
     const granted = r as Extract<ApplyResult, { kind: 'leaseGrant' }>;
     return { id: granted.id, ttlSeconds: granted.ttlSeconds };
   }
 
-  async leaseRevoke(id: bigint): Promise<void> {
-    await this.propose({ kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id } });
+  async leaseRevoke(id: bigint, requester?: RequestAuth): Promise<void> {
+    await this.propose({ kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id }, ...by(requester) });
   }
 
   async leaseCheckpoint(checkpoints: etcdserverpb.LeaseCheckpoint[]): Promise<void> {
@@ -221,9 +241,29 @@ export class ServerCore {
   }
 
   /** etcd's Alarm ACTIVATE/DEACTIVATE: through the log, so every member changes mode at the same index. */
-  async alarm(alarm: etcdserverpb.AlarmRequest): Promise<etcdserverpb.AlarmMember[]> {
-    const r = await this.propose({ kind: 'alarm', id: this.nextRequestId(), alarm });
+  async alarm(alarm: etcdserverpb.AlarmRequest, requester?: RequestAuth): Promise<etcdserverpb.AlarmMember[]> {
+    const r = await this.propose({ kind: 'alarm', id: this.nextRequestId(), alarm, ...by(requester) });
     return (r as Extract<ApplyResult, { kind: 'alarm' }>).alarms;
+  }
+
+  /** Users, roles and permissions as applied here. */
+  get auth(): AuthStore {
+    return this.applier.auth;
+  }
+
+  /** An auth store request through the log (etcd sends every Auth RPC through raft, reads too). */
+  async authRequest(auth: AuthRequest, requester?: RequestAuth): Promise<AuthApplyResult> {
+    return await this.propose({ kind: 'auth', id: this.nextRequestId(), auth, ...by(requester) }) as AuthApplyResult;
+  }
+
+  /** Resolves true once this member has applied `index`, false if that takes longer than the request timeout. */
+  async waitApplied(index: number): Promise<boolean> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    while (this.appliedIndex < index) {
+      if (this.closed || Date.now() >= deadline) return false;
+      await sleep(RETRY_MS / 5);
+    }
+    return true;
   }
 
   /**
@@ -237,7 +277,7 @@ export class ServerCore {
     }, timeoutMs);
   }
 
-  private propose(req: InternalRequest, timeoutMs = this.requestTimeoutMs): Promise<ApplyResult> {
+  private propose(req: LogRequest, timeoutMs = this.requestTimeoutMs): Promise<ApplyResult> {
     const data = encodeInternalRequest(req);
     if (data.byteLength > this.config.maxRequestBytes) return Promise.reject(EtcdErrors.RequestTooLarge);
     const result = this.applier.wait(req.id);
@@ -494,9 +534,15 @@ export class ServerCore {
   /** Fails waiting membership changes; later calls answer `Stopped`. */
   close(): void {
     this.closed = true;
+    this.authenticator.tokens.close();
     for (const w of this.confWaiters.values()) w.reject(EtcdErrors.Stopped);
     this.confWaiters.clear();
   }
+}
+
+/** The requester field of a log request, when there is one (`exactOptionalPropertyTypes`). */
+function by(requester: RequestAuth | undefined): { requester?: RequestAuth } {
+  return requester ? { requester } : {};
 }
 
 /** Validates and normalises peer URLs as etcd's types.NewURLs (http/https, host:port, no path). */

@@ -23,6 +23,7 @@ import type { RaftLog } from '@raftkv/raft-log';
 import { etcdserverpb } from '@raftkv/api';
 import { openTransportSecurity } from './security/transport-security.js';
 import { ServerCore } from './server-core.js';
+import { openTokenProvider } from './auth/tokens.js';
 
 export { SHUTDOWN_GRACE_MS };
 
@@ -142,8 +143,12 @@ async function start(
     raiseNoSpace: () => core!.alarm({ action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE, memberID: memberId, alarm: etcdserverpb.AlarmType.NOSPACE }),
     log,
   });
+  // --auth-token: refused at start if malformed, as etcd (which fails to create its token provider).
+  const tokens = openTokenProvider({
+    spec: config.authToken, simpleTtlSeconds: config.authTokenTtlSeconds, waitApplied: (index) => core!.waitApplied(index),
+  });
   core = new ServerCore({
-    quota,
+    quota, tokens,
     config, store, lessor, log: raft, applier, ids: new IdGenerator(memberId, Date.now()), membership,
     transport: peers.transport, memberRpc, clusterId, proposals: metrics,
     self: {

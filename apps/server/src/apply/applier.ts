@@ -3,11 +3,12 @@ import { LeaseError, type Lessor } from '@raftkv/lease';
 import { MvccError, type Event, type MvccStore, type ReadPacing } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
 import { AlarmStore } from '../alarm/alarm-store.js';
+import { AuthStore, type AuthInfo } from '../auth/auth-store.js';
 import { costTxn } from '../alarm/quota.js';
 import type { Membership } from '../cluster/membership.js';
 import type { CommittedEntry } from '@raftkv/raft-log';
 import { deleteRangeFromWire, putFromWire, toNumber, txnFromWire } from './convert.js';
-import { decodeInternalRequest, type InternalRequest } from './request-codec.js';
+import { decodeInternalRequest, type AuthRequest, type InternalRequest, type LogRequest } from './request-codec.js';
 
 /** What applying one request produced, handed to the proposer waiting for it. */
 export type ApplyResult =
@@ -19,7 +20,23 @@ export type ApplyResult =
   | { kind: 'leaseRevoke' }
   | { kind: 'leaseCheckpoint' }
   | { kind: 'memberAttributes' }
-  | { kind: 'alarm'; alarms: etcdserverpb.AlarmMember[] };
+  | { kind: 'alarm'; alarms: etcdserverpb.AlarmMember[] }
+  | AuthApplyResult;
+
+/**
+ * What an applied auth request produced: the auth revision after it, and for authenticate the
+ * user and (simple tokens) the token recorded at this index; for reads, what was read.
+ */
+export interface AuthApplyResult {
+  kind: 'auth';
+  op: AuthRequest['op'];
+  authRevision: number;
+  token?: string;
+  username?: string;
+  roles?: string[];
+  users?: string[];
+  perm?: import('@raftkv/api').authpb.Permission[];
+}
 
 /** An alarm type raised (its first alarm) or disarmed (its last one) by an applied entry. */
 export interface AlarmChange { change: 'raised' | 'disarmed'; alarm: etcdserverpb.AlarmMember }
@@ -127,6 +144,13 @@ export class Applier {
   private holding = false;
   /** The cluster's alarms, in the backend's `alarm` bucket; NOSPACE and CORRUPT restrict what applies. */
   readonly alarms: AlarmStore;
+  /** Users, roles and permissions, in the backend's auth buckets; checked for every client request at apply. */
+  readonly auth: AuthStore;
+  /**
+   * Applying Authenticate on this member: records the token (simple tokens) and returns it.
+   * The server points it at its token provider.
+   */
+  onAuthenticate: (username: string, tokenPrefix: string, index: number) => string = (_u, prefix, index) => `${prefix}.${index}`;
   /** Told when an applied entry raises or disarms an alarm type (for the log). */
   onAlarmChange: (change: AlarmChange) => void = () => {};
 
@@ -140,6 +164,7 @@ export class Applier {
     private readonly writePacing: ReadPacing = WRITE_PACING,
   ) {
     this.alarms = new AlarmStore(store.bucket('alarm'));
+    this.auth = new AuthStore(store);
     // Keys follow their lease through every kind of write (put, txn, delete, revoke).
     store.onEvents((events) => this.trackLeases(events));
   }
@@ -220,7 +245,7 @@ export class Applier {
    * (it resolves once the entry is applied and answered); 'stop' when the store is closed.
    */
   private applyEntry(entry: CommittedEntry): Promise<void> | 'stop' | undefined {
-    let req: InternalRequest;
+    let req: LogRequest;
     try {
       req = decodeInternalRequest(entry.data);
     } catch (err) {
@@ -325,7 +350,10 @@ export class Applier {
    * Applies an entry above the consistent index (`apply` skips the others); a promise when it
    * goes on in steps.
    */
-  private applyOne(req: InternalRequest, index: number): ApplyResult | Promise<ApplyResult> {
+  private applyOne(req: LogRequest, index: number): ApplyResult | Promise<ApplyResult> {
+    // etcd's authApplierV3: a client's request is checked against the auth store as it is at
+    // this index, so a deleted user or revoked role stops requests already in the log.
+    if (req.requester) this.checkPermission(req, req.requester);
     const refusal = alarmRefusal(this.alarms, req);
     if (refusal) throw refusal;
     switch (req.kind) {
@@ -384,7 +412,91 @@ export class Applier {
       }
       case 'alarm':
         return this.applyAlarm(req.alarm, index);
+      case 'auth':
+        return this.applyAuth(req.auth, req.requester, index);
     }
+  }
+
+  /** etcd's authApplierV3 checks, per request kind (3.4: none for compaction, lease grant, alarm). */
+  private checkPermission(req: InternalRequest, ai: AuthInfo): void {
+    const auth = this.auth;
+    if (!auth.isEnabled) return;
+    switch (req.kind) {
+      case 'put':
+        auth.checkPut(ai, req.put.key);
+        this.checkLeasePuts(req.put.lease, ai);
+        if (req.put.prevKv) auth.checkRange(ai, req.put.key);
+        return;
+      case 'deleteRange':
+        auth.checkDeleteRange(ai, req.deleteRange.key, req.deleteRange.rangeEnd);
+        if (req.deleteRange.prevKv) auth.checkRange(ai, req.deleteRange.key, req.deleteRange.rangeEnd);
+        return;
+      case 'txn':
+        checkTxnPermission(auth, ai, req.txn);
+        return;
+      case 'leaseRevoke':
+        this.checkLeasePuts(req.leaseRevoke.ID, ai);
+        return;
+      case 'auth':
+        switch (req.auth.op) {
+          case 'authenticate':
+            return;
+          case 'userGet':
+            // A user may read itself; a role holder the role (etcd's UserGet/RoleGet checks).
+            if (req.auth.req.name !== ai.username) auth.checkAdmin(ai);
+            return;
+          case 'roleGet':
+            if (!auth.hasRole(ai.username, req.auth.req.role)) auth.checkAdmin(ai);
+            return;
+          default:
+            auth.checkAdmin(ai);
+        }
+        return;
+      default:
+    }
+  }
+
+  /** etcd's checkLeasePuts: revoking (or putting with) a lease needs write permission on each of its keys. */
+  private checkLeasePuts(lease: bigint, ai: AuthInfo): void {
+    if (lease === 0n || this.lessor.lookup(lease) === undefined) return;
+    for (const key of this.lessor.timeToLive(lease, { keys: true }).keys) this.auth.checkPut(ai, key);
+  }
+
+  private applyAuth(ar: AuthRequest, requester: AuthInfo | undefined, index: number): AuthApplyResult {
+    const auth = this.auth;
+    const result: AuthApplyResult = { kind: 'auth', op: ar.op, authRevision: 0 };
+    switch (ar.op) {
+      case 'authEnable': auth.enable(); break;
+      case 'authDisable': auth.disable(); break;
+      case 'authenticate': {
+        // etcd's authStore.Authenticate: the password was checked before proposing.
+        if (!auth.isEnabled) throw EtcdErrors.AuthNotEnabled;
+        const user = auth.user(ar.req.name);
+        if (!user || user.options?.noPassword) throw EtcdErrors.AuthFailed;
+        result.username = ar.req.name;
+        result.token = this.onAuthenticate(ar.req.name, ar.req.password, index);
+        break;
+      }
+      case 'userAdd': auth.userAdd(ar.req.name, ar.req.hashedPassword, ar.req.options?.noPassword ?? false); break;
+      case 'userDelete': auth.userDelete(ar.req.name); break;
+      case 'userChangePassword': auth.userChangePassword(ar.req.name, ar.req.hashedPassword); break;
+      case 'userGrantRole': auth.userGrantRole(ar.req.user, ar.req.role); break;
+      case 'userRevokeRole': auth.userRevokeRole(ar.req.name, ar.req.role); break;
+      case 'userGet': result.roles = auth.userGet(ar.req.name); break;
+      case 'userList': result.users = auth.userList(); break;
+      case 'roleAdd': auth.roleAdd(ar.req.name); break;
+      case 'roleDelete': auth.roleDelete(ar.req.role); break;
+      case 'roleGrantPermission':
+        auth.roleGrantPermission(ar.req.name, ar.req.perm ?? { permType: 0, key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) });
+        break;
+      case 'roleRevokePermission': auth.roleRevokePermission(ar.req.role, ar.req.key, ar.req.rangeEnd); break;
+      case 'roleGet': result.perm = auth.roleGet(ar.req.role); break;
+      case 'roleList': result.roles = auth.roleList(); break;
+    }
+    void requester;
+    result.authRevision = auth.revision;
+    this.markApplied(index);
+    return result;
   }
 
   /** etcd's applierV3backend.Alarm: the response lists the alarm raised or cleared (none if nothing changed). */
@@ -425,6 +537,19 @@ export class Applier {
       if (before !== 0n && this.lessor.lookup(before) !== undefined) this.lessor.detach(before, ev.kv.key);
       if (after !== 0n) this.lessor.attach(after, ev.kv.key);
     }
+  }
+}
+
+/** etcd's checkTxnAuth: compares are reads; every op of both branches as its own request; nested txns too. */
+export function checkTxnPermission(auth: AuthStore, ai: AuthInfo, txn: etcdserverpb.TxnRequest): void {
+  for (const c of txn.compare) auth.checkRange(ai, c.key, c.rangeEnd);
+  for (const op of [...txn.success, ...txn.failure]) {
+    if (op.requestRange) auth.checkRange(ai, op.requestRange.key, op.requestRange.rangeEnd);
+    else if (op.requestPut) auth.checkPut(ai, op.requestPut.key);
+    else if (op.requestDeleteRange) {
+      if (op.requestDeleteRange.prevKv) auth.checkRange(ai, op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd);
+      auth.checkDeleteRange(ai, op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd);
+    } else if (op.requestTxn) checkTxnPermission(auth, ai, op.requestTxn);
   }
 }
 

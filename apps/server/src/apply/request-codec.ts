@@ -16,7 +16,68 @@ export type InternalRequest =
   /** A started member publishes its name and client URLs (etcd's publish); ID, name and clientURLs are used. */
   | { kind: 'memberAttributes'; id: bigint; member: etcdserverpb.Member }
   /** Raises, clears (or lists) an alarm: every member's alarm store changes at the same index. */
-  | { kind: 'alarm'; id: bigint; alarm: etcdserverpb.AlarmRequest };
+  | { kind: 'alarm'; id: bigint; alarm: etcdserverpb.AlarmRequest }
+  /** A change to (or read of) the auth store; see {@link AuthRequest}. */
+  | { kind: 'auth'; id: bigint; auth: AuthRequest };
+
+/**
+ * Auth store requests, one log entry kind each. Passwords never enter the log: userAdd and
+ * userChangePassword carry the bcrypt hash (`hashedPassword`, `password` empty), and
+ * authenticate carries, in `password`, the random part of the simple token (etcd's
+ * InternalAuthenticateRequest.simple_token), the password having been checked before proposing.
+ */
+export type AuthRequest =
+  | { op: 'authEnable'; req: etcdserverpb.AuthEnableRequest }
+  | { op: 'authDisable'; req: etcdserverpb.AuthDisableRequest }
+  | { op: 'authenticate'; req: etcdserverpb.AuthenticateRequest }
+  | { op: 'userAdd'; req: etcdserverpb.AuthUserAddRequest }
+  | { op: 'userDelete'; req: etcdserverpb.AuthUserDeleteRequest }
+  | { op: 'userChangePassword'; req: etcdserverpb.AuthUserChangePasswordRequest }
+  | { op: 'userGrantRole'; req: etcdserverpb.AuthUserGrantRoleRequest }
+  | { op: 'userRevokeRole'; req: etcdserverpb.AuthUserRevokeRoleRequest }
+  | { op: 'userGet'; req: etcdserverpb.AuthUserGetRequest }
+  | { op: 'userList'; req: etcdserverpb.AuthUserListRequest }
+  | { op: 'roleAdd'; req: etcdserverpb.AuthRoleAddRequest }
+  | { op: 'roleDelete'; req: etcdserverpb.AuthRoleDeleteRequest }
+  | { op: 'roleGrantPermission'; req: etcdserverpb.AuthRoleGrantPermissionRequest }
+  | { op: 'roleRevokePermission'; req: etcdserverpb.AuthRoleRevokePermissionRequest }
+  | { op: 'roleGet'; req: etcdserverpb.AuthRoleGetRequest }
+  | { op: 'roleList'; req: etcdserverpb.AuthRoleListRequest };
+
+/**
+ * Who proposed a client's request (etcd's RequestHeader username and auth_revision): apply
+ * checks permissions against the auth store as it is at the entry's index. Internal proposals
+ * (lease expiry, checkpoints, auto-compaction, publish) carry none.
+ */
+export interface RequestAuth { username: string; revision: number }
+
+/** A request as it travels in a log entry: the request and, for a client's, who sent it. */
+export type LogRequest = InternalRequest & { requester?: RequestAuth };
+
+interface Codec<T> { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): T }
+const pb = etcdserverpb;
+// Codes are part of the WAL format: never renumber one.
+const AUTH_OPS: { [K in AuthRequest['op']]: { code: number; codec: Codec<Extract<AuthRequest, { op: K }>['req']> } } = {
+  authEnable: { code: 10, codec: pb.AuthEnableRequest },
+  authDisable: { code: 11, codec: pb.AuthDisableRequest },
+  authenticate: { code: 12, codec: pb.AuthenticateRequest },
+  userAdd: { code: 13, codec: pb.AuthUserAddRequest },
+  userDelete: { code: 14, codec: pb.AuthUserDeleteRequest },
+  userChangePassword: { code: 15, codec: pb.AuthUserChangePasswordRequest },
+  userGrantRole: { code: 16, codec: pb.AuthUserGrantRoleRequest },
+  userRevokeRole: { code: 17, codec: pb.AuthUserRevokeRoleRequest },
+  userGet: { code: 18, codec: pb.AuthUserGetRequest },
+  userList: { code: 19, codec: pb.AuthUserListRequest },
+  roleAdd: { code: 20, codec: pb.AuthRoleAddRequest },
+  roleDelete: { code: 21, codec: pb.AuthRoleDeleteRequest },
+  roleGrantPermission: { code: 22, codec: pb.AuthRoleGrantPermissionRequest },
+  roleRevokePermission: { code: 23, codec: pb.AuthRoleRevokePermissionRequest },
+  roleGet: { code: 24, codec: pb.AuthRoleGetRequest },
+  roleList: { code: 25, codec: pb.AuthRoleListRequest },
+};
+const AUTH_OP_BY_CODE = new Map(Object.entries(AUTH_OPS).map(([op, { code }]) => [code, op as AuthRequest['op']]));
+/** Set on the kind byte when a requester follows the request ID: u16 name length, name (UTF-8), u64 auth revision. */
+const REQUESTER_FLAG = 0x80;
 
 // Codes are part of the WAL format: never renumber one.
 const KIND_CODES = { put: 1, deleteRange: 2, txn: 3, compaction: 4, leaseGrant: 5, leaseRevoke: 6, leaseCheckpoint: 7, memberAttributes: 8, alarm: 9 } as const;
@@ -33,24 +94,51 @@ function payload(req: InternalRequest): Uint8Array {
     case 'leaseCheckpoint': return etcdserverpb.LeaseCheckpointRequest.encode(req.leaseCheckpoint).finish();
     case 'memberAttributes': return etcdserverpb.Member.encode(req.member).finish();
     case 'alarm': return etcdserverpb.AlarmRequest.encode(req.alarm).finish();
+    case 'auth': return (AUTH_OPS[req.auth.op].codec as Codec<unknown>).encode(req.auth.req).finish();
   }
 }
 
-export function encodeInternalRequest(req: InternalRequest): Buffer {
+function kindCode(req: InternalRequest): number {
+  return req.kind === 'auth' ? AUTH_OPS[req.auth.op].code : KIND_CODES[req.kind];
+}
+
+export function encodeInternalRequest(req: LogRequest): Buffer {
   const body = payload(req);
-  const out = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
-  out[0] = KIND_CODES[req.kind];
+  const name = req.requester ? Buffer.from(req.requester.username) : undefined;
+  const extra = name ? 2 + name.byteLength + 8 : 0;
+  const out = Buffer.allocUnsafe(HEADER_BYTES + extra + body.byteLength);
+  out[0] = kindCode(req) | (name ? REQUESTER_FLAG : 0);
   out.writeBigUInt64BE(req.id, 1);
-  out.set(body, HEADER_BYTES);
+  if (name) {
+    out.writeUInt16BE(name.byteLength, HEADER_BYTES);
+    name.copy(out, HEADER_BYTES + 2);
+    out.writeBigUInt64BE(BigInt(req.requester!.revision), HEADER_BYTES + 2 + name.byteLength);
+  }
+  out.set(body, HEADER_BYTES + extra);
   return out;
 }
 
-export function decodeInternalRequest(data: Uint8Array): InternalRequest {
+export function decodeInternalRequest(data: Uint8Array): LogRequest {
   if (data.byteLength < HEADER_BYTES) throw new Error(`log entry of ${data.byteLength} bytes is too short`);
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const id = buf.readBigUInt64BE(1);
-  const body = buf.subarray(HEADER_BYTES);
-  switch (buf[0]) {
+  if ((buf[0]! & REQUESTER_FLAG) === 0) return decodeKind(buf[0]!, id, buf.subarray(HEADER_BYTES));
+  if (buf.byteLength < HEADER_BYTES + 2) throw new Error('log entry with a truncated requester');
+  const nameBytes = buf.readUInt16BE(HEADER_BYTES);
+  const at = HEADER_BYTES + 2 + nameBytes;
+  if (buf.byteLength < at + 8) throw new Error('log entry with a truncated requester');
+  const username = buf.toString('utf8', HEADER_BYTES + 2, at);
+  const revision = buf.readBigUInt64BE(at);
+  if (revision > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`log entry with auth revision ${revision} beyond 2^53`);
+  const req: LogRequest = decodeKind(buf[0]! & ~REQUESTER_FLAG, id, buf.subarray(at + 8));
+  req.requester = { username, revision: Number(revision) };
+  return req;
+}
+
+function decodeKind(code: number, id: bigint, body: Buffer): InternalRequest {
+  const op = AUTH_OP_BY_CODE.get(code);
+  if (op !== undefined) return { kind: 'auth', id, auth: { op, req: (AUTH_OPS[op].codec as Codec<unknown>).decode(body) } as AuthRequest };
+  switch (code) {
     case KIND_CODES.put: return { kind: 'put', id, put: etcdserverpb.PutRequest.decode(body) };
     case KIND_CODES.deleteRange: return { kind: 'deleteRange', id, deleteRange: etcdserverpb.DeleteRangeRequest.decode(body) };
     case KIND_CODES.txn: return { kind: 'txn', id, txn: etcdserverpb.TxnRequest.decode(body) };
@@ -60,6 +148,6 @@ export function decodeInternalRequest(data: Uint8Array): InternalRequest {
     case KIND_CODES.leaseCheckpoint: return { kind: 'leaseCheckpoint', id, leaseCheckpoint: etcdserverpb.LeaseCheckpointRequest.decode(body) };
     case KIND_CODES.memberAttributes: return { kind: 'memberAttributes', id, member: etcdserverpb.Member.decode(body) };
     case KIND_CODES.alarm: return { kind: 'alarm', id, alarm: etcdserverpb.AlarmRequest.decode(body) };
-    default: throw new Error(`unknown log entry kind ${buf[0]}`);
+    default: throw new Error(`unknown log entry kind ${code}`);
   }
 }

@@ -4,6 +4,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
+import { recordClientIdentity } from '../security/client-identities.js';
 import { AuthorityRelay, type DoorStats } from './authority-relay.js';
 import { EMPTY_SETTINGS } from './frame-reader.js';
 import { etcdClientHttpDefaults, notFound, type HttpHandler, type HttpRequest, type HttpResponse } from './http-defaults.js';
@@ -277,6 +278,9 @@ class Door implements FrontDoor {
         provider.rejected?.(url, addressOf(raw), new Error(refusal));
         return void secured.destroy();
       }
+      // CN-based auth reads who this connection is (etcd's AuthInfoFromTLS uses verified chains only).
+      const cn = secured.authorized && raw ? secured.getPeerCertificate()?.subject?.CN : undefined;
+      if (cn && raw) recordClientIdentity(addressOf(raw), Array.isArray(cn) ? cn[0]! : cn, (forget) => secured.once('close', forget));
       entry.then(secured);
     });
     server.on('tlsClientError', (err: Error & { reason?: string }, secured: tls.TLSSocket) => {

@@ -2,7 +2,10 @@ import type { etcdserverpb } from '@raftkv/api';
 import { memberToWire, type ServerCore } from '../server-core.js';
 import { unary } from './unary.js';
 
-/** The Cluster service: membership changes go through raft as conf changes, as in etcd. */
+/**
+ * The Cluster service: membership changes go through raft as conf changes, as in etcd; with
+ * auth on they are for root only (etcd's checkMembershipOperationPermission, before proposing).
+ */
 export function clusterService(core: ServerCore): etcdserverpb.ClusterServer {
   // etcd's Cluster service headers carry no revision.
   const header = () => core.header(0);
@@ -12,23 +15,27 @@ export function clusterService(core: ServerCore): etcdserverpb.ClusterServer {
       core.refuseOnLearner();
       return { header: header(), members: members() };
     }),
-    memberAdd: unary(async (req: etcdserverpb.MemberAddRequest) => {
+    memberAdd: unary(async (req: etcdserverpb.MemberAddRequest, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       const added = await core.memberAdd(req.peerURLs, req.isLearner);
       return { header: header(), member: memberToWire(added), members: members() };
     }),
-    memberRemove: unary(async (req: etcdserverpb.MemberRemoveRequest) => {
+    memberRemove: unary(async (req: etcdserverpb.MemberRemoveRequest, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       await core.memberRemove(req.ID);
       return { header: header(), members: members() };
     }),
-    memberUpdate: unary(async (req: etcdserverpb.MemberUpdateRequest) => {
+    memberUpdate: unary(async (req: etcdserverpb.MemberUpdateRequest, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       await core.memberUpdate(req.ID, req.peerURLs);
       return { header: header(), members: members() };
     }),
-    memberPromote: unary(async (req: etcdserverpb.MemberPromoteRequest) => {
+    memberPromote: unary(async (req: etcdserverpb.MemberPromoteRequest, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       await core.memberPromote(req.ID);
       return { header: header(), members: members() };
     }),

@@ -1,5 +1,6 @@
 import type { EtcdError, etcdserverpb } from '@raftkv/api';
 import { isReadOnlyTxn } from '@raftkv/mvcc';
+import { checkTxnPermission } from '../apply/applier.js';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
@@ -20,42 +21,45 @@ function isSerializableTxn(req: etcdserverpb.TxnRequest): boolean {
 
 /** The KV service: linearizable reads after a ReadIndex, serializable ones straight from mvcc, writes through the log. */
 export function kvService(core: ServerCore): etcdserverpb.KVServer {
+  const authn = core.authenticator;
   return {
-    range: unary(async (req: etcdserverpb.RangeRequest) => {
+    range: unary(async (req: etcdserverpb.RangeRequest, call) => {
       reject(checkRange(req) ?? checkSortOptions(req));
       if (!req.serializable) await core.linearizableRead();
       // Big ranges are read and encoded in steps (see range-response.ts for the serializer).
-      const res = await core.store.rangePaced(rangeFromWire(req), READ_PACING);
+      const res = await authn.serialized(call, (ai) => core.auth.checkRange(ai, req.key, req.rangeEnd),
+        () => core.store.rangePaced(rangeFromWire(req), READ_PACING));
       return await encodeRangeResponse(res, core.header(res.revision), READ_PACING) as unknown as etcdserverpb.RangeResponse;
     }),
-    put: unary(async (req: etcdserverpb.PutRequest) => {
+    put: unary(async (req: etcdserverpb.PutRequest, call) => {
       core.refuseOnLearner();
       reject(checkPut(req));
-      const res = await core.put(req);
+      const res = await core.put(req, await authn.requester(call));
       return putResponseToWire(res, core.header(res.revision));
     }),
-    deleteRange: unary(async (req: etcdserverpb.DeleteRangeRequest) => {
+    deleteRange: unary(async (req: etcdserverpb.DeleteRangeRequest, call) => {
       core.refuseOnLearner();
       reject(checkDeleteRange(req));
-      const res = await core.deleteRange(req);
+      const res = await core.deleteRange(req, await authn.requester(call));
       return deleteRangeResponseToWire(res, core.header(res.revision));
     }),
-    txn: unary(async (req: etcdserverpb.TxnRequest) => {
+    txn: unary(async (req: etcdserverpb.TxnRequest, call) => {
       core.refuseOnLearner();
       reject(checkTxn(req, core.config.maxTxnOps));
       const txn = txnFromWire(req);
       // A txn that only reads is a read, as in etcd: no log entry, no revision.
       if (isReadOnlyTxn(txn)) {
         if (!isSerializableTxn(req)) await core.linearizableRead();
-        const res = core.store.readTxn(txn);
+        const res = await authn.serialized(call, (ai) => { if (core.auth.isEnabled) checkTxnPermission(core.auth, ai, req); },
+          () => core.store.readTxn(txn));
         return txnResponseToWire(res, core.header(res.revision));
       }
-      const res = await core.txn(req);
+      const res = await core.txn(req, await authn.requester(call));
       return txnResponseToWire(res, core.header(res.revision));
     }),
-    compact: unary(async (req: etcdserverpb.CompactionRequest) => {
+    compact: unary(async (req: etcdserverpb.CompactionRequest, call) => {
       core.refuseOnLearner();
-      await core.compact(req);
+      await core.compact(req, await authn.requester(call));
       return { header: core.header(core.store.currentRevision) };
     }),
   };

@@ -18,14 +18,15 @@ const MAX_QUEUED_RENEWALS = 64;
 export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
   const header = () => core.header(core.store.currentRevision);
   return {
-    leaseGrant: unary(async (req: etcdserverpb.LeaseGrantRequest) => {
+    leaseGrant: unary(async (req: etcdserverpb.LeaseGrantRequest, call) => {
       core.refuseOnLearner();
-      const granted = await core.leaseGrant(req);
+      const granted = await core.leaseGrant(req, await core.authenticator.requester(call));
       return { header: header(), ID: granted.id, TTL: BigInt(granted.ttlSeconds), error: '' };
     }),
-    leaseRevoke: unary(async (req: etcdserverpb.LeaseRevokeRequest) => {
+    leaseRevoke: unary(async (req: etcdserverpb.LeaseRevokeRequest, call) => {
       core.refuseOnLearner();
-      await core.leaseRevoke(req.ID);
+      // etcd checks write permission on every key of the lease, at apply.
+      await core.leaseRevoke(req.ID, await core.authenticator.requester(call));
       return { header: header() };
     }),
     leaseTimeToLive: unary(async (req: etcdserverpb.LeaseTimeToLiveRequest) => {

@@ -5,6 +5,7 @@ import type { ServerCore } from '../server-core.js';
 import { toNumber } from '../apply/convert.js';
 import { alarmName } from '../alarm/alarm-store.js';
 import { effectiveQuotaBytes } from '../alarm/quota.js';
+import { snapshotHandler } from '../snapshot/snapshot-rpc.js';
 import { READ_PACING } from './read-pacing.js';
 import { notImplemented, unary } from './unary.js';
 
@@ -34,7 +35,7 @@ export function maintenanceService(
     // GET reads the alarms applied here after a linearizable read (etcd sends it through the
     // log: the same answer). ACTIVATE/DEACTIVATE go through the log. An unknown action makes
     // etcd 3.4 crash (a nil response): an error here.
-    alarm: unary(async (req: etcdserverpb.AlarmRequest) => {
+    alarm: unary(async (req: etcdserverpb.AlarmRequest, call) => {
       core.refuseOnLearner();
       switch (req.action) {
         case etcdserverpb.AlarmRequest_AlarmAction.GET:
@@ -48,29 +49,33 @@ export function maintenanceService(
           if (req.memberID === 0n && req.alarm === etcdserverpb.AlarmType.NONE) {
             throw new EtcdError(status.INVALID_ARGUMENT, 'raftkv: an alarm of type NONE for member 0 cannot be raised');
           }
-          return { header: undefined, alarms: await core.alarm(req) };
+          return { header: undefined, alarms: await core.alarm(req, await core.authenticator.requester(call)) };
         case etcdserverpb.AlarmRequest_AlarmAction.DEACTIVATE:
-          return { header: undefined, alarms: await core.alarm(req) };
+          return { header: undefined, alarms: await core.alarm(req, await core.authenticator.requester(call)) };
         default:
           throw new EtcdError(status.INVALID_ARGUMENT, `raftkv: unknown alarm action ${req.action}`);
       }
     }),
     // Both hash the whole backend: in steps, so other requests and raft go on meanwhile.
-    hash: unary(async () => {
+    // etcd's authMaintenanceServer: Hash, HashKV, Defragment and Snapshot are for root only.
+    hash: unary(async (_req, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       const hash = await core.store.hashPaced(READ_PACING);
       return { header: core.header(core.store.currentRevision), hash };
     }),
-    hashKv: unary(async (req: etcdserverpb.HashKVRequest) => {
+    hashKv: unary(async (req: etcdserverpb.HashKVRequest, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       const r = await core.store.hashKVPaced(toNumber(req.revision), READ_PACING);
       return { header: core.header(core.store.currentRevision), hash: r.hash, compactRevision: BigInt(r.compactRevision), hashRevision: BigInt(r.revision) };
     }),
     // Reclaims the backend's free space while the member keeps serving (etcd 3.4 stops it for the
     // whole copy): LMDB's compacting copy off the thread, writes committed meanwhile replayed onto
     // it in steps, commits held only for the swap. etcd answers without a header.
-    defragment: unary(async () => {
+    defragment: unary(async (_req, call) => {
       core.refuseOnLearner();
+      await core.authenticator.checkAdmin(call);
       const t0 = performance.now();
       log?.info('starting defragment', { 'current-db-size-bytes': core.store.dbSizeBytes(), 'current-db-size-in-use-bytes': core.store.dbSizeInUseBytes() });
       let heldFrom = 0;
@@ -95,7 +100,8 @@ export function maintenanceService(
       }
       return { header: undefined };
     }),
-    snapshot: notImplemented('Maintenance.Snapshot') as unknown as etcdserverpb.MaintenanceServer['snapshot'],
+    // etcd's bbolt snapshot format, from a point-in-time copy of the backend (see snapshot/).
+    snapshot: snapshotHandler(core, log),
     moveLeader: unary(async (req: etcdserverpb.MoveLeaderRequest) => {
       core.refuseOnLearner();
       await core.moveLeader(req.targetID);

@@ -2,6 +2,9 @@ import { status, type sendUnaryData, type ServerErrorResponse, type ServerUnaryC
 import { EtcdError, EtcdErrors } from '@raftkv/api';
 import { toEtcdError } from '../apply/applier.js';
 
+/** What a handler body may read of its call: metadata (the auth token) and the peer (CN auth). */
+export type UnaryCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getPeer'>;
+
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 type UnexpectedErrorListener = (err: unknown) => void;
@@ -29,11 +32,11 @@ export function toServiceError(err: unknown): ServerErrorResponse {
 }
 
 /** Runs a handler body and turns etcd errors (thrown or rejected) into gRPC statuses. */
-export function unary<Req, Res>(body: (req: Req) => Res | Promise<Res>): Unary<Req, Res> {
+export function unary<Req, Res>(body: (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Unary<Req, Res> {
   return (call, callback) => {
     let result: Res | Promise<Res>;
     try {
-      result = body(call.request);
+      result = body(call.request, call);
     } catch (err) {
       callback(toServiceError(err));
       return;

@@ -1,5 +1,6 @@
 // A Watch request that fails unexpectedly ends its own stream with INTERNAL; it must never
 // escape as an exception out of grpc-js's 'data' event (that stops the process).
+import { Metadata } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { MvccStore } from '@raftkv/mvcc';
 import { WatchableStore } from '@raftkv/watch';
@@ -22,11 +23,11 @@ async function setup() {
   dirs.push(dir);
   const store = await MvccStore.open({ dir });
   const hub = new WatchableStore(store);
-  const core = { isLearner: false, config: { maxRequestBytes: 1 << 20 }, header: () => ({ clusterId: 0n, memberId: 0n, revision: 1n, raftTerm: 1n }) };
+  const core = { isLearner: false, auth: { isEnabled: false }, config: { maxRequestBytes: 1 << 20 }, header: () => ({ clusterId: 0n, memberId: 0n, revision: 1n, raftTerm: 1n }) };
   const reported: unknown[] = [];
   onUnexpectedError((err) => reported.push(err));
   const written: Array<Buffer | etcdserverpb.WatchResponse> = [];
-  const call = Object.assign(new EventEmitter(), { write: (r: Buffer | etcdserverpb.WatchResponse) => { written.push(r); return true; }, pause: () => undefined, resume: () => undefined });
+  const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), write: (r: Buffer | etcdserverpb.WatchResponse) => { written.push(r); return true; }, pause: () => undefined, resume: () => undefined });
   const errors: Array<{ code?: number; details?: string }> = [];
   call.on('error', (e: { code?: number; details?: string }) => errors.push({ code: e.code, details: e.details }));
   const service = watchService(core as unknown as ServerCore, hub);

@@ -113,7 +113,7 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
       call.resume();
       pump();
     });
-    call.on('data', (req: etcdserverpb.WatchRequest) => {
+    const handleSafely = (req: etcdserverpb.WatchRequest): void => {
       // An exception here would escape grpc-js's event and stop the process: answer it on
       // this stream instead (INTERNAL for a bug, logged) and end the stream.
       try {
@@ -123,7 +123,46 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
         call.emit('error', toServiceError(err));
         finish();
       }
+    };
+    // With auth on (or a token sent), creates wait for the caller's check; later requests queue
+    // behind them so the stream keeps their order.
+    let checking: Promise<void> | undefined;
+    const needsCheck = (): boolean => core.auth.isEnabled || call.metadata.get('token').length > 0 || call.metadata.get('authorization').length > 0;
+    call.on('data', (req: etcdserverpb.WatchRequest) => {
+      if (checking === undefined && !(req.createRequest && needsCheck())) {
+        handleSafely(req);
+        return;
+      }
+      checking = (checking ?? Promise.resolve()).then(async () => {
+        if (closed) return;
+        const refusal = req.createRequest ? await watchRefusal(req.createRequest) : undefined;
+        if (closed) return;
+        if (refusal === undefined) {
+          handleSafely(req);
+          return;
+        }
+        // etcd's answer to a refused create: watch ID -1, created and canceled, with the reason.
+        const refused = etcdserverpb.WatchResponse.encode({
+          header: core.header(core.store.currentRevision), watchId: -1n, created: true, canceled: true,
+          compactRevision: 0n, cancelReason: refusal, fragment: false, events: [],
+        }).finish();
+        call.write(Buffer.from(refused.buffer, refused.byteOffset, refused.byteLength));
+      });
     });
+    /** etcd's isWatchPermitted: read permission on the key or range ("\0" counts as the key alone, as 3.4 does). */
+    const watchRefusal = async (c: etcdserverpb.WatchCreateRequest): Promise<string | undefined> => {
+      const rangeEnd = c.rangeEnd.length === 1 && c.rangeEnd[0] === 0 ? Buffer.alloc(0) : c.rangeEnd;
+      try {
+        const ai = (await core.authenticator.authInfo(call)) ?? { username: '', revision: 0 };
+        core.auth.checkRange(ai, c.key, rangeEnd);
+        return undefined;
+      } catch (err) {
+        for (const known of [EtcdErrors.InvalidAuthToken, EtcdErrors.AuthOldRevision, EtcdErrors.UserEmpty]) {
+          if (known.is(err)) return known.message;
+        }
+        return EtcdErrors.PermissionDenied.message;
+      }
+    };
     const handle = (req: etcdserverpb.WatchRequest): void => {
       if (req.createRequest) {
         const c = req.createRequest;

@@ -7,6 +7,7 @@ import { grpcServerOptions, type FrontDoorLimits } from '../front-door/index.js'
 import { electionService } from '../coordination/election-service.js';
 import { lockService } from '../coordination/lock-service.js';
 import { loopbackClient } from '../coordination/loopback-client.js';
+import { authService } from '../grpc/auth-service.js';
 import { clusterService } from '../grpc/cluster-service.js';
 import { kvService } from '../grpc/kv-service.js';
 import { leaseService } from '../grpc/lease-service.js';
@@ -81,13 +82,14 @@ export function buildServices(
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
+  grpcServer.addService(etcdserverpb.AuthService, authService(core));
   // Lock and Election are etcd's concurrency recipes run by the member over a client of itself.
   const loopback = loopbackClient(config);
   grpcServer.addService(v3lockpb.LockService, lockService(loopback));
   grpcServer.addService(v3electionpb.ElectionService, electionService(loopback));
   grpcMetrics?.register([
     KVServiceWithEncodedRange, etcdserverpb.MaintenanceService, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
-    v3lockpb.LockService, v3electionpb.ElectionService,
+    v3lockpb.LockService, v3electionpb.ElectionService, etcdserverpb.AuthService,
   ]);
 
   const close = async (): Promise<void> => {

@@ -1,18 +1,26 @@
-import { Metadata, type ServerErrorResponse, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, status, type ServerErrorResponse, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { v3lockpb } from '@raftkv/api';
-import { EtcdClientError, Mutex, Session, type Client, type Lease } from '@raftkv/client';
+import { EtcdClientError, EtcdServerError, Mutex, Session, type Client, type Lease } from '@raftkv/client';
 
 /** etcd's default session TTL: the lease a Lock/Campaign without one gets (never kept alive). */
 const DEFAULT_SESSION_TTL_SECONDS = 60;
 
-/** A client error as the status the caller sees: etcd's v3lock/v3election pass clientv3 errors through. */
+/**
+ * A client error as the status the caller sees. etcd's v3lock/v3election return clientv3's errors:
+ * etcd's own (rpctypes.EtcdError) are not gRPC statuses, so grpc-go sends them as UNKNOWN with
+ * the message (measured: a Lock on a missing lease is `2 etcdserver: requested lease not found`);
+ * other statuses keep their code.
+ */
 export function relayError(err: unknown): ServerErrorResponse {
   const e: ServerErrorResponse = new Error(err instanceof Error ? err.message : String(err));
-  if (err instanceof EtcdClientError) {
+  if (err instanceof EtcdServerError) {
+    e.code = status.UNKNOWN;
+    e.details = err.details;
+  } else if (err instanceof EtcdClientError) {
     e.code = err.code;
     e.details = err.details;
   } else {
-    e.code = 2; // UNKNOWN, as grpc-go answers a plain error
+    e.code = status.UNKNOWN; // as grpc-go answers a plain error
     e.details = e.message;
   }
   e.metadata = new Metadata();

@@ -20,3 +20,4 @@ export {
   TooManyLeasesError,
 } from './errors.js';
 export type { LeaseErrorCode } from './errors.js';
+export { decodeLease, encodeLease, type LeaseRecord } from './lease-codec.js';

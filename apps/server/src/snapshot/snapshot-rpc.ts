@@ -1,0 +1,84 @@
+// Maintenance.Snapshot: the member's state streamed as etcd 3.4 streams its bbolt backend —
+// 32 KiB blobs with the bytes remaining, then one message with the sha256 of all of them
+// (what `etcdctl snapshot save` checks and keeps as the file's last 32 bytes).
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { etcdserverpb } from '@raftkv/api';
+import { dataDirLayout } from '../member/data-dir.js';
+import type { Logger } from '../logger.js';
+import type { ServerCore } from '../server-core.js';
+import { READ_PACING } from '../grpc/read-pacing.js';
+import { toServiceError } from '../grpc/unary.js';
+import { exportEtcdSnapshot } from './export.js';
+
+/** etcd's snapshotSendBufferSize. */
+const CHUNK_BYTES = 32 * 1024;
+
+type SnapshotCall = ServerWritableStream<etcdserverpb.SnapshotRequest, etcdserverpb.SnapshotResponse>;
+
+export function snapshotHandler(core: ServerCore, log?: Logger): (call: SnapshotCall) => void {
+  return (call) => {
+    sendSnapshot(core, call, log).then(() => call.end(), (err: unknown) => {
+      if (!call.cancelled) call.emit('error', toServiceError(err));
+    });
+  };
+}
+
+async function sendSnapshot(core: ServerCore, call: SnapshotCall, log: Logger | undefined): Promise<void> {
+  // etcd 3.4 serves no stream on a learner.
+  core.refuseOnLearner();
+  const t0 = performance.now();
+  const snap = await exportEtcdSnapshot(core.store, dataDirLayout(core.config).snapDir, READ_PACING);
+  try {
+    const total = snap.size;
+    log?.info('sending database snapshot to client', { 'total-bytes': total, size: humanBytes(total), revision: snap.revision });
+    const file = await open(snap.path, 'r');
+    const sha = createHash('sha256');
+    try {
+      let sent = 0;
+      while (sent < total) {
+        if (call.cancelled) return;
+        const blob = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, total - sent));
+        const { bytesRead } = await file.read(blob, 0, blob.length, sent);
+        if (bytesRead !== blob.length) throw new Error(`snapshot file ended at ${sent + bytesRead} of ${total} bytes`);
+        sent += bytesRead;
+        sha.update(blob);
+        await write(call, { header: undefined, remainingBytes: BigInt(total - sent), blob, version: '' });
+      }
+    } finally {
+      await file.close();
+    }
+    log?.info('sending database sha256 checksum to client', { 'total-bytes': total, 'checksum-size': 32 });
+    await write(call, { header: undefined, remainingBytes: 0n, blob: sha.digest(), version: '' });
+    log?.info('successfully sent database snapshot to client', { 'total-bytes': total, size: humanBytes(total), took: `${Math.round(performance.now() - t0)}ms` });
+  } finally {
+    await snap.remove();
+  }
+}
+
+/** Writes one message, waiting for the stream to drain when it is full (a slow client holds no more). */
+function write(call: SnapshotCall, msg: etcdserverpb.SnapshotResponse): Promise<void> {
+  if (call.write(msg)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      call.off('drain', onDrain);
+      call.off('cancelled', onCancel);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onCancel = () => done(new Error('client cancelled the snapshot'));
+    call.once('drain', onDrain);
+    call.once('cancelled', onCancel);
+  });
+}
+
+/** go-humanize's Bytes: SI units, one decimal below 10 (etcd logs sizes this way). */
+export function humanBytes(n: number): string {
+  if (n < 10) return `${n} B`;
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  const e = Math.min(Math.floor(Math.log(n) / Math.log(1000)), units.length - 1);
+  const v = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
+  return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[e]}`;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { putRequest, txnRequest } from '@raftkv/testkit';
-import { decodeInternalRequest, encodeInternalRequest, type InternalRequest } from './request-codec.js';
+import { decodeInternalRequest, encodeInternalRequest, type InternalRequest, type LogRequest } from './request-codec.js';
 
 describe('log entry encoding of requests', () => {
   it.each<InternalRequest>([
@@ -22,5 +22,24 @@ describe('log entry encoding of requests', () => {
     bad[0] = 99;
     expect(() => decodeInternalRequest(bad)).toThrow(/unknown log entry kind 99/);
     expect(() => decodeInternalRequest(Buffer.alloc(3))).toThrow(/too short/);
+  });
+});
+
+describe('log entry encoding of auth requests and requesters', () => {
+  it.each<LogRequest>([
+    { kind: 'auth', id: 10n, auth: { op: 'authEnable', req: {} } },
+    { kind: 'auth', id: 11n, auth: { op: 'userAdd', req: { name: 'u', password: '', options: { noPassword: false }, hashedPassword: '$2a$10$x' } } },
+    { kind: 'auth', id: 12n, auth: { op: 'roleGrantPermission', req: { name: 'r', perm: { permType: 2, key: Buffer.from('k'), rangeEnd: Buffer.from([0]) } } } },
+    { kind: 'auth', id: 13n, auth: { op: 'authenticate', req: { name: 'u', password: 'abcdefghijklmnop' } }, requester: { username: '', revision: 0 } },
+    { kind: 'put', id: 14n, put: putRequest({ key: Buffer.from('k') }), requester: { username: 'ünïcode', revision: 2 ** 40 } },
+  ])('round-trips $kind $auth.op with its requester', (req) => {
+    expect(decodeInternalRequest(encodeInternalRequest(req))).toEqual(req);
+  });
+
+  it('keeps the codes of the entry kinds written before auth (the WAL format)', () => {
+    const put = encodeInternalRequest({ kind: 'put', id: 1n, put: putRequest({ key: Buffer.from('k') }) });
+    expect(put[0]).toBe(1);
+    expect(encodeInternalRequest({ kind: 'put', id: 1n, put: putRequest({ key: Buffer.from('k') }), requester: { username: 'u', revision: 1 } })[0]).toBe(0x81);
+    expect(encodeInternalRequest({ kind: 'auth', id: 1n, auth: { op: 'roleList', req: {} } })[0]).toBe(25);
   });
 });

@@ -5,6 +5,7 @@ import { formatUrl } from './cluster/member-id.js';
 import { MemberRpcClient } from './cluster/member-rpc.js';
 import type { ServerConfig } from './config/index.js';
 import { openFrontDoor, resolveLimits } from './front-door/index.js';
+import { Gateway } from './gateway/index.js';
 import { alarmName } from './alarm/alarm-store.js';
 import { onUnexpectedError } from './grpc/unary.js';
 import { clientHttpHandler, HealthChecker, MemberMetrics, metricsUrlHandler } from './metrics/index.js';
@@ -26,6 +27,9 @@ import { ServerCore } from './server-core.js';
 import { openTokenProvider } from './auth/tokens.js';
 
 export { SHUTDOWN_GRACE_MS };
+
+/** Room in a gateway request's JSON beyond the message itself (field names, quoting). */
+const GATEWAY_OVERHEAD_BYTES = 512 * 1024;
 
 /**
  * A shutdown that has not finished by then (a stuck close) gives up: the WAL already holds
@@ -183,8 +187,15 @@ async function start(
     activeAlarms: () => readyCore.alarms.get().map((a) => alarmName(a.alarm)),
   }, log, (ok) => metrics.healthChecked(ok));
   const monitoring = { health, metrics };
-  const monitoringHttp = { client: clientHttpHandler(monitoring), metrics: metricsUrlHandler(monitoring) };
   parts.add('services', () => services.close());
+  // etcd's --enable-grpc-gateway: /v3/* on the client URLs, a loopback client of the gRPC server.
+  // A JSON value may be base64 (4/3) of a message up to the gRPC limit, plus field names.
+  const gateway = config.enableGrpcGateway
+    ? new Gateway({ grpcServer: services.grpcServer, maxJsonValueBytes: 2 * (config.maxRequestBytes + GATEWAY_OVERHEAD_BYTES) })
+    : undefined;
+  if (gateway) parts.add('gateway', () => gateway.close());
+  const clientHttp = clientHttpHandler(monitoring);
+  const monitoringHttp = { client: gateway ? gateway.handler(clientHttp) : clientHttp, metrics: metricsUrlHandler(monitoring) };
 
   // 8. Serve clients only once this member's attributes are committed (as etcd).
   await publishMember(core, () => parts.isClosing, log);

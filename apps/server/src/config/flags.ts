@@ -224,7 +224,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'max-wals': 'WAL retention by file count; WAL segments are released by snapshots',
   'initial-election-tick-advance': 'election tick advance at boot',
   'grpc-keepalive-min-time': 'a floor on client ping intervals (grpc-js cannot enforce one)',
-  'enable-grpc-gateway': 'the HTTP/JSON gateway, which raftkv does not serve',
   'experimental-enable-lease-checkpoint': 'a switch for lease checkpoints, which raftkv always makes and persists',
   'experimental-enable-lease-checkpoint-persist': 'a switch for lease checkpoints, which raftkv always makes and persists',
   'experimental-compaction-batch-limit': 'a compaction batch size',

@@ -17,6 +17,7 @@ import {
   type ProgressStatus,
   type ReadState,
   type Snapshot,
+  type SnapshotMetadata,
   type SnapshotStatus,
   type SoftState,
 } from '@raftkv/raft';
@@ -467,6 +468,18 @@ export class RaftLog implements ReplicatedLog {
     this.node.tick();
     this.expireReads();
     this.schedule();
+  }
+
+  /**
+   * Metadata of a snapshot of the state machine as applied now: the applied index, its term and
+   * the ConfState there. A leader sending a snapshot copies its state machine as applied (at or
+   * beyond this index) and sends it under this metadata, as etcd's createMergedSnapshotMessage
+   * does: the latest snapshot file may predate the recipient's own AddNode (a leader restarted
+   * from it, a forced new cluster), and a member refuses a snapshot whose ConfState lacks it.
+   * Take it BEFORE copying the state machine.
+   */
+  appliedSnapshotMetadata(): SnapshotMetadata {
+    return { index: this.applied_, term: this.storage.term(this.applied_), confState: cloneConfState(this.confState_) };
   }
 
   status(): RaftLogStatus {

@@ -1,7 +1,8 @@
 // Disaster recovery with --force-new-cluster, on raftkv and on the reference etcd 3.4 with the
 // same steps and the same expectations: a 3-member cluster loses 2 members for good; the
 // survivor restarts with --force-new-cluster as a one-member cluster with every key, lease and
-// revision, accepts writes, and a new member joins it and catches up.
+// revision, accepts writes, and a new member joins it and catches up; a lost member that
+// returns is refused, and the survivor restarted without the flag stays in the grown cluster.
 import { afterAll, describe, expect, it } from 'vitest';
 import { etcdctl, startCluster, type Cluster, type ClusterMember, type ServerKind } from '@raftkv/testkit';
 
@@ -40,7 +41,8 @@ afterAll(async () => {
 
 describe.each<ServerKind>(['raftkv', 'etcd'])('--force-new-cluster on %s', (kind) => {
   it('a lone survivor restarts as a one-member cluster with its data, takes writes, and grows again with member add', async () => {
-    const cluster = await startCluster(kind, { size: 3 });
+    // Snapshots every 10 entries: the configuration the survivor restarts from is in a snapshot file and the WAL after it.
+    const cluster = await startCluster(kind, { size: 3, snapshotCount: 10 });
     clusters.push(cluster);
     const leader = await cluster.waitForLeader();
     for (let i = 0; i < KEYS; i++) expect((await ctl(leader, ['put', `k${String(i).padStart(2, '0')}`, `v${i}`])).code).toBe(0);
@@ -85,5 +87,13 @@ describe.each<ServerKind>(['raftkv', 'etcd'])('--force-new-cluster on %s', (kind
     expect(lost.pid).toBeUndefined();
     expect(lost.output()).toMatch(kind === 'raftkv' ? /this member was removed from the cluster/ : /the member has been permanently removed from the cluster/);
     expect(await members(survivor)).toHaveLength(2);
+
+    // The survivor restarted without the flag stays in the two-member cluster with its data.
+    await survivor.stop();
+    await survivor.restart();
+    await cluster.waitForLeader();
+    expect(await members(survivor)).toEqual([`${joined.name} ${joined.peerUrl} false`, `${survivor.name} ${survivor.peerUrl} false`].sort());
+    expect((await ctl(survivor, ['get', 'via-new-member', '--print-value-only'])).out).toBe('y\n');
+    expect(await revision(survivor)).toBe(before + 2);
   }, 180_000);
 });

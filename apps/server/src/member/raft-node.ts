@@ -59,9 +59,13 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
     const path = join(layout.snapDir, `${m.to.toString(16)}-${Date.now()}.snap.db.send`);
     let ok = false;
     try {
-      // The backend as applied now: at or beyond the snapshot's index (the receiver skips entries it holds).
+      // Sent as a snapshot at the applied index with the ConfState there (as etcd's merged
+      // snapshot): the stored one may predate the recipient's AddNode. The backend is copied
+      // after, so it is at or beyond that index (the receiver skips entries it holds).
+      const metadata = raftLog?.appliedSnapshotMetadata() ?? m.snapshot!.metadata;
       await store.snapshotTo(path);
-      ok = await transport.sendSnapshot(m.to, encodeMessage(m), createReadStream(path));
+      const sent: Message = { ...m, snapshot: { data: m.snapshot!.data, metadata } };
+      ok = await transport.sendSnapshot(m.to, encodeMessage(sent), createReadStream(path));
     } catch (err) {
       log.warn('sending a snapshot failed', { to: m.to.toString(16), error: String(err) });
     } finally {

@@ -4,6 +4,12 @@ import { startServer, type RunningServer } from './server.js';
 
 /** The `raftkv` command: etcd's flags in, a serving member out. */
 export async function main(argv: string[]): Promise<void> {
+  // `raftkv snapshot ...` works on snapshot files (etcdutl's role); every other argv is etcd's flags.
+  if (argv[0] === 'snapshot') {
+    const { snapshotCommand } = await import('./snapshot/cli.js');
+    process.exitCode = await snapshotCommand(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseConfig(argv, process.env);

@@ -38,6 +38,12 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Put a Partition proxy in front of every peer listener (see `Cluster.net`). */
   partition?: boolean;
+  /**
+   * `https` for peer URLs served over TLS: pass the peer TLS flags in `args` (one certificate for
+   * 127.0.0.1 may serve every member). The partition proxies work at the TCP level, so TLS
+   * passes through them. Default `http`.
+   */
+  peerScheme?: 'http' | 'https';
   /** How long a member may take to print its ready line; default 20 s. */
   readyTimeoutMs?: number;
   /** raftkv only: the `raftkv` binary (default: TESTKIT_RAFTKV_BIN). */
@@ -253,7 +259,7 @@ class ProcessCluster implements Cluster {
   constructor(
     readonly kind: ServerKind,
     readonly net: Partition | undefined,
-    private readonly opts: Required<Pick<ClusterOptions, 'token' | 'heartbeatMs' | 'electionMs' | 'args' | 'env' | 'readyTimeoutMs'>> & { snapshotCount: number | undefined },
+    private readonly opts: Required<Pick<ClusterOptions, 'token' | 'heartbeatMs' | 'electionMs' | 'args' | 'env' | 'readyTimeoutMs' | 'peerScheme'>> & { snapshotCount: number | undefined },
     private readonly launch: Launch,
   ) {}
 
@@ -313,7 +319,7 @@ class ProcessCluster implements Cluster {
     const name = `m${this.members.length}`;
     const [clientPort, peerPort] = await freePorts(2);
     const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const peerUrl = `${this.opts.peerScheme}://127.0.0.1:${peerPort}`;
     const deadline = Date.now() + this.opts.readyTimeoutMs;
     let added = await memberAdd(via.endpoint, name, peerUrl, opts.learner === true);
     // etcd refuses a reconfiguration until the leader has been connected to a quorum for 5 s
@@ -392,15 +398,17 @@ async function startClusterOnce(kind: ServerKind, size: number, opts: ClusterOpt
     args: opts.args ?? [],
     env: opts.env ?? {},
     readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+    peerScheme: opts.peerScheme ?? 'http',
   }, how);
-  const peerUrl = (i: number) => net?.peerUrl(i) ?? `http://127.0.0.1:${peerPorts[i]}`;
+  const scheme = opts.peerScheme ?? 'http';
+  const peerUrl = (i: number) => (net?.peerUrl(i) ?? `http://127.0.0.1:${peerPorts[i]}`).replace(/^http:/, `${scheme}:`);
   const initialCluster = peerPorts.map((_, i) => `m${i}=${peerUrl(i)}`).join(',');
   for (let i = 0; i < size; i++) {
     const name = `m${i}`;
     const clientUrl = `http://127.0.0.1:${clientPorts[i]}`;
     const dataDir = tempDir(`${kind}-cluster-${name}-`);
     cluster.newMember(name, clientUrl, peerUrl(i), dataDir,
-      cluster.flags(name, dataDir, clientUrl, `http://127.0.0.1:${peerPorts[i]}`, peerUrl(i), initialCluster, 'new'),
+      cluster.flags(name, dataDir, clientUrl, `${scheme}://127.0.0.1:${peerPorts[i]}`, peerUrl(i), initialCluster, 'new'),
       (pid) => net?.setMemberPid(i, pid));
   }
   try {

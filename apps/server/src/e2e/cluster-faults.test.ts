@@ -11,9 +11,11 @@
 // rounds: 107 s), so 25 rounds take about 9 minutes; raftkv took about 40 s per round (4
 // rounds: 160 s at 2fa9586; its members take 2-5 s from restart to ready under load).
 // RAFTKV_FAULT_SEED (default 1) seeds the workload and the choice of victims.
+// RAFTKV_FAULT_TLS_ROUNDS (default 1) runs every scenario again with peer mutual TLS.
 import { toSafeNumber } from '@raftkv/api';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ClusterMember, type ServerKind, clusterSubject } from '@raftkv/testkit';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster, type ClusterMember, type ClusterOptions, type ServerKind, clusterSubject } from '@raftkv/testkit';
+import { Pki } from '../security/test-support/pki.js';
 import { connect } from '@raftkv/testkit';
 import { checkLinearizable } from '@raftkv/testkit';
 import { etcdctl } from '@raftkv/testkit';
@@ -42,7 +44,8 @@ const SNAPSHOT_RECEIVED: Record<ServerKind, RegExp> = {
   etcd: /received and saved database snapshot|applying snapshot/,
 };
 const SNAPSHOT_CATCHUP_WRITES = Number(process.env['RAFTKV_SNAPSHOT_CATCHUP_WRITES'] ?? 5_000 + 4 * SNAPSHOT_COUNT);
-const TEST_TIMEOUT_MS = 60_000 + ROUNDS * 60_000;
+/** Rounds of the same scenarios with peer mutual TLS (every peer URL https, client certificates required). */
+const PEER_TLS_ROUNDS = Number(process.env['RAFTKV_FAULT_TLS_ROUNDS'] ?? 1);
 /** The workload's per-request deadline (its default, stated because the partition checks use it). */
 const OP_DEADLINE_MS = 2000;
 
@@ -176,11 +179,38 @@ async function burstPuts(endpoints: readonly string[], prefix: string, count: nu
   return acked;
 }
 
-describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
+let pki: Pki | undefined;
+let tlsOptions: ClusterOptions | undefined;
+afterAll(() => pki?.remove());
+
+/** Peer mutual TLS: one certificate (127.0.0.1) for every member, client certificates required. Made once. */
+function peerMutualTls(): ClusterOptions {
+  if (tlsOptions) return tlsOptions;
+  pki = new Pki();
+  const cert = pki.issue('peer', 'raftkv-peer');
+  tlsOptions = {
+    peerScheme: 'https',
+    args: ['--peer-cert-file', cert.certFile, '--peer-key-file', cert.keyFile, '--peer-trusted-ca-file', pki.caFile, '--peer-client-cert-auth'],
+  };
+  return tlsOptions;
+}
+
+const VARIANTS = [
+  { transport: 'plain peer connections', rounds: ROUNDS, options: (): ClusterOptions => ({}) },
+  { transport: 'peer mutual TLS', rounds: PEER_TLS_ROUNDS, options: peerMutualTls },
+].filter((v) => v.rounds > 0);
+
+describe.each(VARIANTS)(`cluster faults: ${SUBJECT}, $transport, $rounds round(s) per scenario`, ({ rounds, options }) => {
+  const TEST_TIMEOUT_MS = 60_000 + rounds * 60_000;
   it('kill -9 of the leader under load: a new leader soon, the old one rejoins, nothing acknowledged is lost', async () => {
-    cluster = await startCluster(SUBJECT, { size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
+    cluster = await startCluster(SUBJECT, { ...options(), size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
+    // The members really speak the variant's scheme to each other (member list: id, status, name, peer URL, client URL, learner).
+    const listed = await etcdctl(cluster.endpoints[0]!, ['member', 'list']);
+    const peerUrls = listed.stdout.trim().split('\n').map((line) => line.split(', ')[3]);
+    expect(peerUrls).toHaveLength(3);
+    for (const url of peerUrls) expect(url).toMatch(options().peerScheme === 'https' ? /^https:\/\// : /^http:\/\//);
     const failovers: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const old = await cluster.waitForLeader();
       const oldId = await memberId(old);
       const w = (workload = Workload.start({ opDeadlineMs: OP_DEADLINE_MS, endpoints: cluster.endpoints, keyPrefix: `leader-kill/${round}/`, seed: SEED + round * 100 }));
@@ -207,9 +237,9 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
   }, TEST_TIMEOUT_MS);
 
   it('kill -9 of a follower: writes go on, and after a restart it catches up (raft index, revision, HashKV)', async () => {
-    cluster = await startCluster(SUBJECT, { size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
+    cluster = await startCluster(SUBJECT, { ...options(), size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
     const rnd = new Random(SEED);
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const leader = await cluster.waitForLeader();
       const follower = rnd.pick(cluster.members.filter((m) => m !== leader));
       const w = (workload = Workload.start({ opDeadlineMs: OP_DEADLINE_MS, endpoints: cluster.endpoints, keyPrefix: `follower-kill/${round}/`, seed: SEED + round * 100 }));
@@ -230,10 +260,10 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
   }, TEST_TIMEOUT_MS);
 
   it(`a follower behind by more than the retained log catches up by snapshot (snapshot-count ${SNAPSHOT_COUNT})`, async () => {
-    cluster = await startCluster(SUBJECT, { size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS, snapshotCount: SNAPSHOT_COUNT });
+    cluster = await startCluster(SUBJECT, { ...options(), size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS, snapshotCount: SNAPSHOT_COUNT });
     const rnd = new Random(SEED + 1);
     let snapshotRounds = 0;
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const leader = await cluster.waitForLeader();
       const follower = rnd.pick(cluster.members.filter((m) => m !== leader));
       await follower.stop();
@@ -270,9 +300,9 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
   }, TEST_TIMEOUT_MS);
 
   it('an isolated member neither commits writes nor serves linearizable reads; the majority goes on; it catches up after heal', async () => {
-    cluster = await startCluster(SUBJECT, { size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS, partition: true });
+    cluster = await startCluster(SUBJECT, { ...options(), size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS, partition: true });
     const net = cluster.net!;
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const leader = await cluster.waitForLeader();
       // Even rounds isolate a follower, odd rounds the leader (a deposed leader must not serve reads).
       const victimIndex = round % 2 === 1 ? cluster.members.indexOf(leader) : cluster.members.findIndex((m) => m !== leader);
@@ -329,10 +359,10 @@ describe(`cluster faults: ${SUBJECT}, ${ROUNDS} round(s) per scenario`, () => {
   }, TEST_TIMEOUT_MS);
 
   it('adding a member to a loaded cluster and removing another: writes go on, remaining members equal', async () => {
-    cluster = await startCluster(SUBJECT, { size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
+    cluster = await startCluster(SUBJECT, { ...options(), size: 3, heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS });
     // The members of the current configuration; each round adds one and removes one.
     let current = [...cluster.members];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const leader = await cluster.waitForLeader();
       const w = (workload = Workload.start({ opDeadlineMs: OP_DEADLINE_MS, endpoints: current.map((m) => m.endpoint), keyPrefix: `membership/${round}/`, seed: SEED + round * 100 }));
       await w.untilAcknowledged(50, 15_000);

@@ -1,5 +1,5 @@
-import type { Metadata } from '@grpc/grpc-js';
-import { EtcdErrors } from '@raftkv/api';
+import { status, type Metadata } from '@grpc/grpc-js';
+import { EtcdError, EtcdErrors } from '@raftkv/api';
 import type { RequestAuth } from '../apply/request-codec.js';
 import { clientIdentity } from '../security/client-identities.js';
 import type { AuthInfo, AuthStore } from './auth-store.js';
@@ -56,11 +56,32 @@ export class Authenticator {
     return result;
   }
 
-  /** etcd's IsAdminPermitted for the caller (maintenance and membership RPCs). */
+  /** etcd's IsAdminPermitted for the caller (membership RPCs). */
   async checkAdmin(call: CallCredentials): Promise<void> {
     this.store.checkAdmin(await this.authInfo(call));
   }
+
+  /**
+   * The same check for Maintenance's Hash, HashKV, Defragment and Snapshot: etcd's
+   * authMaintenanceServer returns the auth package's own errors, which gRPC sends as UNKNOWN
+   * with their "auth: ..." text.
+   */
+  async checkAdminRaw(call: CallCredentials): Promise<void> {
+    try {
+      await this.checkAdmin(call);
+    } catch (err) {
+      const raw = RAW_AUTH_ERRORS.find(([known]) => known.is(err));
+      throw raw ? new EtcdError(status.UNKNOWN, raw[1]) : err;
+    }
+  }
 }
+
+const RAW_AUTH_ERRORS: Array<[EtcdError, string]> = [
+  [EtcdErrors.UserEmpty, 'auth: user name is empty'],
+  [EtcdErrors.UserNotFound, 'auth: user not found'],
+  [EtcdErrors.PermissionDenied, 'auth: permission denied'],
+  [EtcdErrors.InvalidAuthToken, 'auth: invalid auth token'],
+];
 
 function first(md: Metadata, key: string): string | undefined {
   const v = md.get(key)[0];

@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { EtcdErrors, etcdserverpb, mvccpb } from '@raftkv/api';
+import { EtcdErrors, etcdserverpb, mvccpb, type EtcdError } from '@raftkv/api';
 import type { Event } from '@raftkv/mvcc';
 import type { WatchableStore, WatchResponse, WatchStream } from '@raftkv/watch';
 import { keyValueToWire, toNumber } from '../apply/convert.js';
@@ -157,10 +157,12 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
         core.auth.checkRange(ai, c.key, rangeEnd);
         return undefined;
       } catch (err) {
+        // etcd sends Go's text of the status error ("rpc error: code = ... desc = ..."): clientv3
+        // compares it whole (it retries a watch refused for an invalid token).
         for (const known of [EtcdErrors.InvalidAuthToken, EtcdErrors.AuthOldRevision, EtcdErrors.UserEmpty]) {
-          if (known.is(err)) return known.message;
+          if (known.is(err)) return goStatusText(known);
         }
-        return EtcdErrors.PermissionDenied.message;
+        return goStatusText(EtcdErrors.PermissionDenied);
       }
     };
     const handle = (req: etcdserverpb.WatchRequest): void => {
@@ -196,4 +198,12 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
     call.on('error', finish);
     call.on('close', finish);
   }
+}
+
+/** Go's names of the gRPC codes auth refusals use. */
+const GO_CODE_NAMES: Partial<Record<number, string>> = { 3: 'InvalidArgument', 7: 'PermissionDenied', 16: 'Unauthenticated' };
+
+/** What Go's status.Error(code, desc).Error() prints. */
+function goStatusText(err: EtcdError): string {
+  return `rpc error: code = ${GO_CODE_NAMES[err.code] ?? `Code(${err.code})`} desc = ${err.message}`;
 }

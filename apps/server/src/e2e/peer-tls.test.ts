@@ -81,6 +81,8 @@ describe('peer TLS: a three-member cluster over https peer URLs', () => {
         '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
         '--peer-cert-file', certs[i]!.certFile, '--peer-key-file', certs[i]!.keyFile, '--peer-trusted-ca-file', pki.caFile,
         '--peer-client-cert-auth', '--peer-cert-allowed-cn', 'raftkv-peer',
+        // The leader's corruption check asks each peer for its HashKV over the same mutual TLS.
+        '--experimental-corrupt-check-time', '1s',
       ]));
     }
     await Promise.all(members.map((m) => m.waitFor(READY)));
@@ -106,6 +108,12 @@ describe('peer TLS: a three-member cluster over https peer URLs', () => {
     expect([...leaders][0]).not.toBe('0');
     const list = await etcdctl(members[0]!.clientUrl, ['member', 'list']);
     for (const m of members) expect(list.stdout).toContain(m.peerUrl);
+  });
+
+  it('the leader\'s corruption check gets both peers\' HashKV over peer TLS', async () => {
+    await Promise.race(members.map((m) => m.waitFor(/"msg":"finished peer corruption check".*"number-of-peers-checked":2/)));
+    const list = await etcdctl(members[0]!.clientUrl, ['alarm', 'list']);
+    expect([list.code, list.stdout]).toEqual([0, '']);
   });
 
   it('refuses a caller without a certificate, from another CA, or with another CN, and logs why', async () => {

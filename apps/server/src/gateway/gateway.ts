@@ -314,19 +314,20 @@ export class Gateway {
       if (err instanceof JsonDecodeError) return sendError(res, CODE_INVALID_ARGUMENT, err.message);
       throw err;
     }
-    if (route.kind === 'unary') return this.serveUnary(route, message, metadata, res);
-    const call = this.forwardStream(route, metadata, res);
+    if (route.kind === 'unary') return this.serveUnary(route, message, metadata, res, isTls(req));
+    const call = this.forwardStream(route, metadata, res, isTls(req));
     call.write(message);
     call.end();
   }
 
-  private serveUnary(route: Route, message: Buffer, metadata: Array<[string, string]>, res: HttpResponse): void {
+  private serveUnary(route: Route, message: Buffer, metadata: Array<[string, string]>, res: HttpResponse, tls: boolean): void {
     let response: Buffer | undefined;
     let headers: Metadata = new Map();
     const call = this.channel.call(route.method, metadata, false, {
       onHeaders: (h) => { headers = h; },
       onMessage: (m) => { response ??= Buffer.from(m); },
-      onEnd: (end) => {
+      onEnd: (callEnd) => {
+        const end = tls ? servedOverTls(callEnd) : callEnd;
         if (end.code !== 0) return sendError(res, end.code, end.message, end);
         if (response === undefined) return sendError(res, 13, 'grpc: the server sent no response message', end);
         let json: string;
@@ -369,7 +370,7 @@ export class Gateway {
         throw err;
       }
     }
-    const call = this.forwardStream(route, metadata, res);
+    const call = this.forwardStream(route, metadata, res, isTls(res.req));
     if (firstMessage === undefined) {
       body.discard();
       call.end();
@@ -395,7 +396,7 @@ export class Gateway {
   }
 
   /** Starts a streamed call and forwards its answers as grpc-gateway's `{"result":...}` lines. */
-  private forwardStream(route: Route, metadata: Array<[string, string]>, res: HttpResponse): LoopbackCall {
+  private forwardStream(route: Route, metadata: Array<[string, string]>, res: HttpResponse, tls: boolean): LoopbackCall {
     let headers: Metadata = new Map();
     let wrote = false;
     const writeHead = (status: number): void => {
@@ -422,8 +423,10 @@ export class Gateway {
           res.once('drain', () => call.resume());
         }
       },
-      onEnd: (end) => {
+      onEnd: (callEnd) => {
         if (res.destroyed) return;
+        const end = tls ? servedOverTls(callEnd) : callEnd;
+        if (tls && callEnd.trailersOnly) headers = end.headers;
         if (end.code === 0) {
           if (!wrote) writeHead(200);
           res.end();
@@ -439,6 +442,21 @@ export class Gateway {
     return call;
   }
 }
+
+/**
+ * etcd serves gRPC on an https URL through Go's http.Server (grpc-go's ServeHTTP transport),
+ * which always sends headers before the status: its gateway never sees a trailers-only
+ * answer there. The same call's end as it looks over TLS.
+ */
+function servedOverTls(end: CallEnd): CallEnd {
+  if (!end.trailersOnly) return end;
+  const contentType = end.trailers.get('content-type');
+  const trailers = new Map(end.trailers);
+  trailers.delete('content-type');
+  return { ...end, headers: new Map(contentType ? [['content-type', contentType]] : []), trailers, trailersOnly: false };
+}
+
+const isTls = (req: HttpRequest): boolean => (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
 
 /** res.write for either HTTP version's response. */
 function writeTo(res: HttpResponse, data: string): boolean {

@@ -208,6 +208,19 @@ export class LoopbackChannel {
     let responseHeaders: http2.IncomingHttpHeaders | undefined;
     let trailersOnly = false;
     let pending: Buffer = Buffer.alloc(0);
+    // Node may deliver DATA before the 'response' event (both queued in one read): messages
+    // wait here until the headers were reported, as grpc-go orders them.
+    let early: Buffer[] | undefined = [];
+    const deliver = (message: Buffer): void => {
+      if (ended) return;
+      if (early !== undefined) early.push(Buffer.from(message));
+      else handlers.onMessage(message);
+    };
+    const flushEarly = (): void => {
+      const queued = early ?? [];
+      early = undefined;
+      for (const m of queued) deliver(m);
+    };
     stream.on('response', (h) => {
       responseHeaders = h;
       if (h['grpc-status'] !== undefined) {
@@ -215,6 +228,7 @@ export class LoopbackChannel {
         return;
       }
       handlers.onHeaders(metadataOf(h));
+      flushEarly();
     });
     stream.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -223,7 +237,7 @@ export class LoopbackChannel {
         if (pending.length < 5 + length) break;
         const message = pending.subarray(5, 5 + length);
         pending = pending.subarray(5 + length);
-        if (!ended) handlers.onMessage(message);
+        deliver(message);
       }
     });
     let trailers: http2.IncomingHttpHeaders | undefined;
@@ -231,6 +245,7 @@ export class LoopbackChannel {
     stream.on('error', () => { /* 'close' reports it */ });
     stream.on('close', () => {
       if (ownConnection) session.close();
+      flushEarly();
       const statusHeaders = trailersOnly ? responseHeaders : trailers;
       const status = statusHeaders?.['grpc-status'];
       if (status === undefined) {

@@ -48,6 +48,11 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** raftkv only: the `raftkv` binary (default: TESTKIT_RAFTKV_BIN). */
   raftkvBin?: string;
+  /**
+   * Called for each member before the first start, with its (empty) data dir and the flags it
+   * starts with: fills the data dir (a snapshot restore). The cluster is closed if it throws.
+   */
+  prepare?: (m: { name: string; dataDir: string; peerUrl: string; initialCluster: string; token: string }) => Promise<void>;
 }
 
 export interface ClusterMember {
@@ -390,8 +395,9 @@ async function startClusterOnce(kind: ServerKind, size: number, opts: ClusterOpt
   const net = opts.partition
     ? await Partition.start({ members: peerPorts.map((port) => ({ target: { host: '127.0.0.1', port }, origin: { pid: 0 } })) })
     : undefined;
+  const token = opts.token ?? `${kind}-test-${process.pid}-${++clusterSeq}-${Date.now().toString(36)}`;
   const cluster = new ProcessCluster(kind, net, {
-    token: opts.token ?? `${kind}-test-${process.pid}-${++clusterSeq}-${Date.now().toString(36)}`,
+    token,
     heartbeatMs: opts.heartbeatMs ?? 50,
     electionMs: opts.electionMs ?? 500,
     snapshotCount: opts.snapshotCount,
@@ -412,6 +418,9 @@ async function startClusterOnce(kind: ServerKind, size: number, opts: ClusterOpt
       (pid) => net?.setMemberPid(i, pid));
   }
   try {
+    if (opts.prepare) {
+      for (const m of cluster.members) await opts.prepare({ name: m.name, dataDir: m.dataDir, peerUrl: m.peerUrl, initialCluster, token });
+    }
     // The first failure ends the start: the members still starting are killed with the rest
     // rather than left waiting for a quorum that will not come.
     await Promise.all(cluster.members.map((m) => m.start()));

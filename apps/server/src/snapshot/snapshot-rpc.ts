@@ -28,6 +28,8 @@ export function snapshotHandler(core: ServerCore, log?: Logger): (call: Snapshot
 async function sendSnapshot(core: ServerCore, call: SnapshotCall, log: Logger | undefined): Promise<void> {
   // etcd 3.4 serves no stream on a learner.
   core.refuseOnLearner();
+  // etcd's authMaintenanceServer: root only, its errors as Hash's.
+  await core.authenticator.checkAdminRaw(call);
   const t0 = performance.now();
   const snap = await exportEtcdSnapshot(core.store, dataDirLayout(core.config).snapDir, READ_PACING);
   try {

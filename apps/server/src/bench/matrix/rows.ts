@@ -1,0 +1,221 @@
+// The matrix: every row and the group of rows that share one fresh server per side and round.
+import type { etcdserverpb } from '@raftkv/api';
+import type { EtcdClient } from '@raftkv/testkit';
+import type { Target } from './targets.js';
+import {
+  closedLoop, connections, leaseGrants, leaseKeepAlives, loadKeys, rssBytes, VALUE_256, watchFanOut, type Sample,
+} from './workloads.js';
+
+export type Unit = 'ops/s' | 'events/s' | 'ms' | 'bytes/key';
+
+export interface RowDef {
+  /** Stable name, used by --rows, in the JSON and on the charts. */
+  id: string;
+  unit: Unit;
+  /** Which way is better for the figure (latencies are always better lower). */
+  better: 'higher' | 'lower';
+  /** What the row does, in a sentence. */
+  what: string;
+}
+
+export interface GroupSettings {
+  cellSeconds: number;
+  warmupSeconds: number;
+  watchers: number[];
+  /** Events per second asked of the server in a watch row (watchers × puts/s). */
+  eventBudget: number;
+  startupKeys: number;
+}
+
+export interface GroupContext {
+  settings: GroupSettings;
+  /** Starts this side's fresh server (or cluster). The group stops it. */
+  start(): Promise<Target>;
+}
+
+export interface GroupDef {
+  id: string;
+  rows: RowDef[];
+  /** Runs the `wanted` rows (a non-empty subset of `rows`) on one fresh side; a sample per row. */
+  run(ctx: GroupContext, wanted: ReadonlySet<string>): Promise<Map<string, Sample>>;
+}
+
+const key = (s: string) => Buffer.from(s);
+const CONNECTIONS = 8;
+const PUT_KEYS = 10_000;
+
+const ops = (id: string, what: string): RowDef => ({ id, unit: 'ops/s', better: 'higher', what });
+
+function kvRows(members: 1 | 3): RowDef[] {
+  const rows: RowDef[] = [];
+  for (const n of [1, 16, 128]) rows.push(ops(`put x${n}`, `256-byte puts over ${PUT_KEYS} keys, ${n} in flight, to the leader`));
+  if (members === 3) {
+    for (const n of [1, 16, 128]) rows.push(ops(`put x${n} via follower`, `the same puts sent to a follower, which forwards them`));
+  }
+  for (const n of [16, 128]) rows.push(ops(`get linearizable x${n}`, `single-key Range, default consistency (ReadIndex), ${n} in flight`));
+  if (members === 3) rows.push(ops('get linearizable x128 via follower', 'the same linearizable gets on a follower'));
+  for (const n of [16, 128]) rows.push(ops(`get serializable x${n}`, `single-key Range with serializable, ${n} in flight`));
+  rows.push(ops('range 100 keys x16', 'Range over a prefix of 100 keys of 256 bytes, 16 in flight'));
+  rows.push(ops('txn cas x16', 'Txn: value compare-and-swap on a key per worker (always succeeds), 16 in flight'));
+  rows.push(ops('mixed 90/10 x16', '9 linearizable gets to 1 put, 16 in flight'));
+  return rows;
+}
+
+async function runKv(ctx: GroupContext, wanted: ReadonlySet<string>): Promise<Map<string, Sample>> {
+  const { cellSeconds, warmupSeconds } = ctx.settings;
+  const target = await ctx.start();
+  const all: EtcdClient[] = [];
+  const out = new Map<string, Sample>();
+  try {
+    const toLeader = connections(target.leader, CONNECTIONS, target.creds);
+    all.push(...toLeader);
+    const toFollower = target.follower ? connections(target.follower, CONNECTIONS, target.creds) : [];
+    all.push(...toFollower);
+    const put = (c: EtcdClient, i: number) => c.put({ key: key(`bench/${i % PUT_KEYS}`), value: VALUE_256 });
+    // Warm up (JIT, connections, peer streams, backend growth), the same for every side.
+    await closedLoop(toLeader, 16, warmupSeconds, put);
+    const leader = toLeader[0]!;
+    await leader.put({ key: key('bench/get'), value: VALUE_256 });
+    const rangeOps: etcdserverpb.RequestOp[] = Array.from({ length: 100 }, (_, i) => ({
+      requestPut: { key: key(`range/${String(i).padStart(3, '0')}`), value: VALUE_256, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
+    }));
+    await leader.txn({ success: rangeOps });
+    const casValue = new Map<number, number>();
+    const cell = async (id: string, run: () => Promise<Sample>) => {
+      if (wanted.has(id)) out.set(id, await run());
+    };
+    const get = (serializable: boolean) => (c: EtcdClient) => c.range({ key: key('bench/get'), serializable });
+    for (const n of [1, 16, 128]) await cell(`put x${n}`, () => closedLoop(toLeader, n, cellSeconds, put));
+    for (const n of [1, 16, 128]) await cell(`put x${n} via follower`, () => closedLoop(toFollower, n, cellSeconds, put));
+    for (const n of [16, 128]) await cell(`get linearizable x${n}`, () => closedLoop(toLeader, n, cellSeconds, get(false)));
+    await cell('get linearizable x128 via follower', () => closedLoop(toFollower, 128, cellSeconds, get(false)));
+    for (const n of [16, 128]) await cell(`get serializable x${n}`, () => closedLoop(toLeader, n, cellSeconds, get(true)));
+    await cell('range 100 keys x16', () => closedLoop(toLeader, 16, cellSeconds, async (c) => {
+      const res = await c.range({ key: key('range/'), rangeEnd: key('range0') });
+      if (res.kvs.length !== 100) throw new Error(`range returned ${res.kvs.length} keys`);
+    }));
+    await cell('txn cas x16', () => closedLoop(toLeader, 16, cellSeconds, async (c, _i, w) => {
+      const k = key(`cas/${w}`);
+      const seen = casValue.get(w);
+      const res = await c.txn({
+        // Compare value == last written (or the key is absent: version 0), then write the next value.
+        compare: [seen === undefined
+          ? { result: 0, target: 0, key: k, version: 0n, rangeEnd: Buffer.alloc(0) }
+          : { result: 0, target: 3, key: k, value: key(String(seen)), rangeEnd: Buffer.alloc(0) }],
+        success: [{ requestPut: { key: k, value: key(String((seen ?? 0) + 1)), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } }],
+      });
+      if (!res.succeeded) throw new Error('compare-and-swap failed');
+      casValue.set(w, (seen ?? 0) + 1);
+    }));
+    await cell('mixed 90/10 x16', () => closedLoop(toLeader, 16, cellSeconds, (c, i) =>
+      (i % 10 === 0 ? put(c, i) : c.range({ key: key(`bench/${i % PUT_KEYS}`) }))));
+  } finally {
+    for (const c of all) c.close();
+    await target.close();
+  }
+  return out;
+}
+
+function watchGroup(watchers: number): GroupDef {
+  const id = `watch ${watchers} watchers`;
+  return {
+    id,
+    rows: [{ id, unit: 'events/s', better: 'higher', what: `${watchers} watchers on one prefix, a writer at (event budget / watchers) puts/s; events delivered per second, put → event latency` }],
+    run: async (ctx) => {
+      const target = await ctx.start();
+      try {
+        const { cellSeconds, eventBudget } = ctx.settings;
+        return new Map([[id, await watchFanOut(target.leader, { watchers, seconds: cellSeconds, eventBudget, creds: target.creds })]]);
+      } finally {
+        await target.close();
+      }
+    },
+  };
+}
+
+const leaseGroup: GroupDef = {
+  id: 'lease',
+  rows: [
+    ops('lease grant x128', 'LeaseGrant (TTL 600 s), 128 in flight'),
+    ops('lease keepalive x128', 'keepalives of the granted leases over 16 streams, 8 in flight on each'),
+  ],
+  run: async (ctx, wanted) => {
+    const { cellSeconds } = ctx.settings;
+    const target = await ctx.start();
+    const clients = connections(target.leader, CONNECTIONS, target.creds);
+    const out = new Map<string, Sample>();
+    try {
+      const ids: bigint[] = [];
+      const grants = await leaseGrants(clients, 128, wanted.has('lease grant x128') ? cellSeconds : 0.2, ids);
+      if (wanted.has('lease grant x128')) out.set('lease grant x128', grants);
+      if (wanted.has('lease keepalive x128')) {
+        out.set('lease keepalive x128', await leaseKeepAlives(target.leader, ids, 16, 8, cellSeconds, target.creds));
+      }
+    } finally {
+      for (const c of clients) c.close();
+      await target.close();
+    }
+    return out;
+  },
+};
+
+const lowerMs = (id: string, what: string): RowDef => ({ id, unit: 'ms', better: 'lower', what });
+
+const startupGroup: GroupDef = {
+  id: 'startup',
+  rows: [
+    lowerMs('start-up, empty', 'process start to ready (3 members: every member ready and a leader elected), fresh data dir'),
+    lowerMs('load keys', 'the start-up keys of 256 bytes written as txns of 100 puts, 8 in flight'),
+    { id: 'rss per key', unit: 'bytes/key', better: 'lower', what: "the leader's RSS growth over the load, per key" },
+    lowerMs('restart after kill -9', 'every member SIGKILLed with the keys loaded, then started again: to ready (and a leader)'),
+  ],
+  run: async (ctx) => {
+    const { startupKeys } = ctx.settings;
+    const t0 = performance.now();
+    const target = await ctx.start();
+    const out = new Map<string, Sample>();
+    try {
+      out.set('start-up, empty', { value: performance.now() - t0, errors: 0 });
+      const client = connections(target.leader, 1, target.creds)[0]!;
+      try {
+        const rss0 = rssBytes(target.leaderPid());
+        out.set('load keys', { value: await loadKeys(client, startupKeys), errors: 0 });
+        out.set('rss per key', { value: (rssBytes(target.leaderPid()) - rss0) / startupKeys, errors: 0 });
+      } finally {
+        client.close();
+      }
+      await target.killAll();
+      const t1 = performance.now();
+      await target.restartAll();
+      const restartMs = performance.now() - t1;
+      // Every key must be back, or the restart figure means nothing.
+      const check = connections(target.leader, 1, target.creds)[0]!;
+      try {
+        const { count } = await check.range({ key: key('load/'), rangeEnd: key('load0'), countOnly: true });
+        out.set('restart after kill -9', { value: restartMs, errors: Number(count) === startupKeys ? 0 : 1 });
+      } finally {
+        check.close();
+      }
+    } finally {
+      await target.close();
+    }
+    return out;
+  },
+};
+
+/** The groups of the matrix for a member count, in the order they run. */
+export function matrixGroups(members: 1 | 3, settings: Pick<GroupSettings, 'watchers'>): GroupDef[] {
+  return [
+    { id: 'kv', rows: kvRows(members), run: runKv },
+    ...settings.watchers.map(watchGroup),
+    leaseGroup,
+    startupGroup,
+  ];
+}
+
+/** A row is selected when no filter is given or its id contains one of the filters (case-insensitive). */
+export function rowSelected(id: string, filters: readonly string[] | undefined): boolean {
+  if (!filters || filters.length === 0) return true;
+  const lower = id.toLowerCase();
+  return filters.some((f) => lower.includes(f.toLowerCase()));
+}

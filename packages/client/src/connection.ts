@@ -5,6 +5,7 @@ import {
   type CallOptions, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ClientReadableStream, type ServiceError,
 } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
+import { setMaxListeners } from 'node:events';
 import {
   CancelledError, DeadlineExceededError, EtcdServerError, InvalidAuthTokenError, isServiceError, toClientError, UnavailableError,
   type EtcdClientError,
@@ -90,10 +91,13 @@ export class Pool {
   /** Aborted by close(): every waiting call and stream stops. */
   readonly closeSignal: AbortSignal;
   private readonly closer = new AbortController();
+  private readonly inFlight = new Set<{ cancel(): void }>();
 
   constructor(private readonly opts: PoolOptions) {
     if (opts.endpoints.length === 0) throw new TypeError('at least one endpoint is needed');
     this.closeSignal = this.closer.signal;
+    // Every watcher and kept-alive lease listens for close(): thousands are normal.
+    setMaxListeners(0, this.closeSignal);
     const parsed = opts.endpoints.map(parseEndpoint);
     const useTls = opts.tls !== undefined || parsed.some((p) => p.https);
     const creds: ChannelCredentials = opts.credentials ?? (useTls
@@ -219,13 +223,14 @@ export class Pool {
           if (err) reject(err);
           else resolve(res as Res);
         });
+      // close() cancels the calls in flight; a caller's signal cancels its own.
+      this.inFlight.add(call);
       const onAbort = (): void => call.cancel();
       const cleanup = (): void => {
+        this.inFlight.delete(call);
         signal?.removeEventListener('abort', onAbort);
-        this.closeSignal.removeEventListener('abort', onAbort);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.closeSignal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -269,6 +274,7 @@ export class Pool {
     if (this.closed) return;
     this.closed = true;
     this.closer.abort();
+    for (const c of this.inFlight) c.cancel();
     for (const e of this.endpoints) e.grpc.close();
   }
 }

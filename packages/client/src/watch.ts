@@ -60,8 +60,8 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     this.ready = new Promise((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
     this.ready.catch(() => undefined);
     if (opts.startRevision !== undefined && BigInt(opts.startRevision) > 0n) this.next = BigInt(opts.startRevision);
-    opts.signal?.addEventListener('abort', () => this.close(), { once: true });
-    pool.closeSignal.addEventListener('abort', () => this.close(), { once: true });
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    pool.closeSignal.addEventListener('abort', this.onAbort, { once: true });
     void this.run();
   }
 
@@ -70,9 +70,17 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     return this.next;
   }
 
+  private readonly onAbort = (): void => this.close();
+
+  private unlisten(): void {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    this.pool.closeSignal.removeEventListener('abort', this.onAbort);
+  }
+
   close(): void {
     if (this.done) return;
     this.done = true;
+    this.unlisten();
     this.call?.cancel();
     this.readyReject(new CancelledError('watch closed'));
     this.wake();
@@ -88,6 +96,7 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     if (this.done) return;
     this.failure = err;
     this.done = true;
+    this.unlisten();
     this.call?.cancel();
     this.readyReject(err);
     this.wake();

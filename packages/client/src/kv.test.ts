@@ -28,8 +28,11 @@ describe('Namespace (etcd clientv3/namespace layout)', () => {
   it('strips the namespace from answers', () => {
     expect(ns.strip({ key: b('app/k'), value: b('v'), createRevision: 1n, modRevision: 1n, version: 1n, lease: 0n }).key.toString()).toBe('k');
   });
-  it('without a namespace, every key ≥ key is "\\0"', () => {
-    expect(new Namespace(Buffer.alloc(0)).range('k', { fromKey: true }).rangeEnd).toEqual(Buffer.from([0]));
+  it('without a namespace, every key ≥ key is "\\0"; an empty key with prefix or fromKey is every key', () => {
+    const none = new Namespace(Buffer.alloc(0));
+    expect(none.range('k', { fromKey: true }).rangeEnd).toEqual(Buffer.from([0]));
+    expect(none.range('', { fromKey: true })).toEqual({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]) });
+    expect(none.range('', { prefix: true })).toEqual({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]) });
   });
 });
 

@@ -50,7 +50,11 @@ export class Namespace {
     if (sel.prefix) end = prefixEnd(user);
     else if (sel.fromKey) end = ZERO;
     else if (sel.rangeEnd !== undefined) end = toBuf(sel.rangeEnd);
-    if (this.prefix.length === 0) return { key: user, rangeEnd: end };
+    if (this.prefix.length === 0) {
+      // clientv3: an empty key with a prefix or from-key means every key: ["\0", "\0").
+      if (user.length === 0 && (sel.prefix || sel.fromKey)) return { key: ZERO, rangeEnd: ZERO };
+      return { key: user, rangeEnd: end };
+    }
     const key = this.key(user);
     // "\0" (to the end of the key space) stops at the end of the namespace.
     if (end.length === 1 && end[0] === 0) return { key, rangeEnd: prefixEnd(this.prefix) };

@@ -120,8 +120,11 @@ const STEPS: Step[] = [
   { args: ['role', 'delete', 'r1'], user: ROOT },
   { args: ['user', 'delete', 'u1'], user: ROOT },
   { args: ['get', 'foo'], user: 'u1:newpw' },
+  { args: ['alarm', 'list'], user: ROOT },
   { args: ['auth', 'disable'], user: ROOT },
   { args: ['get', 'foo'] },
+  { args: ['get', 'foo'], user: ROOT }, // authenticating with auth off
+  { args: ['auth', 'disable'] },
   { args: ['user', 'delete', 'root'] },
   { args: ['user', 'list'] },
   { args: ['role', 'list'] },

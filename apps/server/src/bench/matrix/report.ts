@@ -1,17 +1,21 @@
 // The matrix result as markdown tables, one per member count.
 import type { BenchResult, RowResult, SideName } from './runner.js';
 
+// Results read back from JSON have null where the run had NaN: every figure goes through present().
+/** A figure is missing when NaN, or null once the result went through JSON. */
+export const present = (n: number | null | undefined): n is number => typeof n === 'number' && !Number.isNaN(n);
+
 const num = (n: number | undefined): string => {
-  if (n === undefined || Number.isNaN(n)) return 'n/a';
+  if (!present(n)) return 'n/a';
   const a = Math.abs(n);
   return a >= 1000 ? Math.round(n).toLocaleString('en-US') : a >= 100 ? n.toFixed(0) : a >= 10 ? n.toFixed(1) : n.toFixed(2);
 };
-const pct = (n: number) => (Number.isNaN(n) ? 'n/a' : `${Math.round(n * 100)}%`);
-const x = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(2));
+const pct = (n: number) => (present(n) ? `${Math.round(n * 100)}%` : 'n/a');
+const x = (n: number | undefined) => (present(n) ? n.toFixed(2) : 'n/a');
 
 function latency(row: RowResult, side: SideName): string {
   const m = row.sides[side]?.median;
-  return !m || Number.isNaN(m.p99Ms) ? '' : `${num(m.p50Ms)} / ${num(m.p99Ms)}`;
+  return !m || !present(m.p99Ms) ? '' : `${num(m.p50Ms)} / ${num(m.p99Ms)}`;
 }
 
 function label(row: RowResult): string {
@@ -45,9 +49,9 @@ export function formatTables(result: BenchResult): string {
     for (const r of rows) {
       const e = r.sides.etcd!;
       const k = r.sides.raftkv!;
-      const noise = r.noise ? `${x(r.noise.value)}${Number.isNaN(r.noise.p99Ms) ? '' : ` (${x(r.noise.p99Ms)})`}` : '';
+      const noise = r.noise ? `${x(r.noise.value)}${!present(r.noise.p99Ms) ? '' : ` (${x(r.noise.p99Ms)})`}` : '';
       lines.push(`| ${label(r)} | ${r.unit} ${r.better === 'higher' ? '↑' : '↓'} | ${num(e.median.value)} | ${num(k.median.value)} | ` +
-        `${x(r.ratio.value)} | ${latency(r, 'etcd')} | ${latency(r, 'raftkv')} | ${Number.isNaN(r.ratio.p99Ms) ? '' : x(r.ratio.p99Ms)} | ` +
+        `${x(r.ratio.value)} | ${latency(r, 'etcd')} | ${latency(r, 'raftkv')} | ${present(r.ratio.p99Ms) ? x(r.ratio.p99Ms) : ''} | ` +
         `${pct(e.spread.value)} / ${pct(k.spread.value)} | ${noise} |`);
     }
   }

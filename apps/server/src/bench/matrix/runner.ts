@@ -67,6 +67,8 @@ export interface BenchResult {
   options: Omit<MatrixOptions, 'tls'> & { tls: boolean };
   sides: SideName[];
   rows: RowResult[];
+  /** Every server (or cluster) run, in the order they ran: shows the alternation. */
+  schedule: Array<{ members: 1 | 3; group: string; round: number; side: SideName; seconds: number; failed?: string }>;
   /** The range of etcd-again/etcd over the rows, per figure; undefined without the noise side. */
   noiseFloor?: { value: NoiseBand; p99Ms: NoiseBand };
 }
@@ -104,6 +106,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
   const loadAvgStart = loadavg();
   const sides: SideName[] = opts.noiseFloor ? ['etcd', 'raftkv', 'etcd-again'] : ['etcd', 'raftkv'];
   const rows: RowResult[] = [];
+  const schedule: BenchResult['schedule'] = [];
   for (const members of opts.members) {
     if (members === 3 && opts.tls) throw new Error('--tls runs one member only');
     for (const group of matrixGroups(members, opts)) {
@@ -115,6 +118,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
         for (const side of sideOrder(sides, round)) {
           const t0 = performance.now();
           let got: Map<string, Sample>;
+          let failed: string | undefined;
           try {
             got = await group.run({
               settings: opts,
@@ -122,12 +126,15 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
             }, wantedIds);
           } catch (err) {
             // One failed round is a hole in the table, not the end of an hour's run.
-            log(`  ${side}: ${group.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+            failed = err instanceof Error ? err.message : String(err);
+            log(`  ${side}: ${group.id} failed: ${failed}`);
             got = new Map();
           }
+          const seconds = (performance.now() - t0) / 1000;
+          schedule.push({ members, group: group.id, round: round + 1, side, seconds, ...(failed ? { failed } : {}) });
           for (const r of wanted) samples.get(side)!.get(r.id)!.push(got.get(r.id) ?? { value: NaN, errors: 1 });
           log(`${members} member${members === 1 ? '' : 's'} · ${group.id} · round ${round + 1}/${opts.rounds} · ${side}: ` +
-            `${((performance.now() - t0) / 1000).toFixed(1)} s${[...got].map(([id, s]) => `; ${id} ${fmt(s.value)}`).join('')}`);
+            `${seconds.toFixed(1)} s${[...got].map(([id, s]) => `; ${id} ${fmt(s.value)}`).join('')}`);
         }
       }
       for (const r of wanted) {
@@ -153,6 +160,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
     options: { ...rest, tls: tls !== undefined },
     sides,
     rows,
+    schedule,
     ...(opts.noiseFloor ? {
       noiseFloor: { value: noiseBand(noisy.map((r) => r.noise!.value)), p99Ms: noiseBand(noisy.map((r) => r.noise!.p99Ms)) },
     } : {}),

@@ -1,0 +1,65 @@
+// Smoke test of `pnpm bench` in its smallest form: real etcd 3.4.23 and the built raftkv, a few
+// rows of 1 s, one round, the noise side included; checks what the JSON holds, not speeds.
+import { afterAll, expect, test } from 'vitest';
+import { killAllChildren, liveChildPids } from '@raftkv/testkit';
+import { formatTables } from './report.js';
+import { defaultOptions, runMatrix, type BenchResult } from './runner.js';
+
+afterAll(() => killAllChildren());
+
+test('the matrix runner measures the selected rows on etcd, raftkv and etcd again, and reports them as JSON', async () => {
+  const bin = process.env['TESTKIT_RAFTKV_BIN'];
+  expect(bin, 'vitest.config.ts sets TESTKIT_RAFTKV_BIN').toBeTruthy();
+  const opts = {
+    ...defaultOptions(true, bin!),
+    members: [1 as const],
+    rows: ['put x16', 'get serializable x16', 'restart after kill'],
+    rounds: 1,
+    cellSeconds: 1,
+    warmupSeconds: 0.2,
+    startupKeys: 200,
+  };
+  const log: string[] = [];
+  const result = JSON.parse(JSON.stringify(await runMatrix(opts, (l) => log.push(l)))) as BenchResult;
+
+  expect(result.schema).toBe('raftkv-bench/1');
+  expect(result.sides).toEqual(['etcd', 'raftkv', 'etcd-again']);
+  expect(result.options).toMatchObject({ rounds: 1, cellSeconds: 1, members: [1], tls: false });
+  expect(result.rows.map((r) => r.id)).toEqual(['put x16', 'get serializable x16', 'restart after kill -9']);
+  // Each group ran once per side, in the round's order, and none failed.
+  expect(result.schedule.map((s) => `${s.group}/${s.side}`)).toEqual([
+    'kv/etcd', 'kv/raftkv', 'kv/etcd-again', 'startup/etcd', 'startup/raftkv', 'startup/etcd-again',
+  ]);
+  expect(result.schedule.filter((s) => s.failed)).toEqual([]);
+
+  for (const row of result.rows) {
+    expect(row.members).toBe(1);
+    for (const side of result.sides) {
+      const s = row.sides[side]!;
+      expect(s.errors, `${row.id} on ${side}`).toBe(0);
+      expect(s.rounds).toHaveLength(1);
+      expect(s.median.value, `${row.id} on ${side}`).toBeGreaterThan(0);
+      expect(s.spread.value).toBe(0);
+    }
+    expect(row.ratio.value).toBeCloseTo(row.sides.raftkv!.median.value / row.sides.etcd!.median.value, 10);
+    expect(row.noise!.value).toBeCloseTo(row.sides['etcd-again']!.median.value / row.sides.etcd!.median.value, 10);
+  }
+  const put = result.rows[0]!;
+  expect(put).toMatchObject({ unit: 'ops/s', better: 'higher', group: 'kv' });
+  for (const side of result.sides) {
+    const m = put.sides[side]!.median;
+    expect(m.p50Ms).toBeGreaterThan(0);
+    expect(m.p99Ms).toBeGreaterThanOrEqual(m.p50Ms);
+  }
+  // A restart has no latency figures: they stay out of the JSON (NaN becomes null).
+  const restart = result.rows[2]!;
+  expect(restart).toMatchObject({ unit: 'ms', better: 'lower', group: 'startup' });
+  expect(restart.sides.raftkv!.median.p99Ms).toBeNull();
+  expect(result.noiseFloor!.value.factor).toBeGreaterThanOrEqual(1);
+
+  const table = formatTables(result);
+  expect(table).toContain('| put x16 | ops/s ↑ |');
+  expect(table).toContain('noise floor (etcd vs etcd, same run)');
+  expect(log.length).toBe(6);
+  expect(liveChildPids()).toEqual([]);
+}, 90_000);

@@ -5,7 +5,7 @@ import { formatUrl } from './cluster/member-id.js';
 import { MemberRpcClient } from './cluster/member-rpc.js';
 import type { ServerConfig } from './config/index.js';
 import { openFrontDoor, resolveLimits } from './front-door/index.js';
-import { Gateway } from './gateway/index.js';
+import { Gateway, goServeMux } from './gateway/index.js';
 import { alarmName } from './alarm/alarm-store.js';
 import { onUnexpectedError } from './grpc/unary.js';
 import { clientHttpHandler, HealthChecker, MemberMetrics, metricsUrlHandler } from './metrics/index.js';
@@ -195,7 +195,7 @@ async function start(
     : undefined;
   if (gateway) parts.add('gateway', () => gateway.close());
   const clientHttp = clientHttpHandler(monitoring);
-  const monitoringHttp = { client: gateway ? gateway.handler(clientHttp) : clientHttp, metrics: metricsUrlHandler(monitoring) };
+  const monitoringHttp = { client: gateway ? gateway.handler(clientHttp) : goServeMux(clientHttp), metrics: metricsUrlHandler(monitoring) };
 
   // 8. Serve clients only once this member's attributes are committed (as etcd).
   await publishMember(core, () => parts.isClosing, log);

@@ -22,10 +22,12 @@ interface Answer {
 
 /** One request as curl sends it; the whole answer (HTTP/1.1, trailers included). */
 function request(base: string, path: string, body?: string, options: { method?: string; headers?: Record<string, string>; ca?: Buffer } = {}): Promise<Answer> {
-  const url = new URL(path, base);
+  // The path as given, not normalised by a URL parser ('.', '..', '//').
+  const url = new URL(base);
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request(url, {
+    const req = client.request({
+      protocol: url.protocol, hostname: url.hostname, port: url.port, path,
       method: options.method ?? 'POST',
       headers: { ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...options.headers },
       ...(options.ca ? { ca: options.ca } : {}),
@@ -149,6 +151,8 @@ describe('HTTP/JSON gateway: raftkv beside etcd 3.4.23', () => {
     ['/v3 without a slash', '/v3', '{}'],
     ['an unclean path', '/v3//kv/./range', '{"key":"YQ=="}'],
     ['a path outside the gateway', '/v3alpha/kv/range', '{}'],
+    ['an unclean path outside the gateway', '/metrics/../health', ''],
+    ['a percent-encoded path', '/v3/kv/%72ange', '{"key":"YQ=="}'],
   ])('%s: %s answers as etcd', async (_name, path, body) => {
     await same(path, body);
   });
@@ -229,6 +233,22 @@ describe('HTTP/JSON gateway: raftkv beside etcd 3.4.23', () => {
   it('/version answers as etcd 3.4.23 (GET only)', async () => {
     const v = await same('/version', undefined, { method: 'GET' });
     expect(JSON.parse(v.body)).toEqual({ etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+  });
+});
+
+describe('--enable-grpc-gateway=false, raftkv beside etcd 3.4.23', () => {
+  let pair: ServerPair;
+  beforeAll(async () => {
+    pair = await startPair({ args: ['--enable-grpc-gateway=false'] });
+  }, 60_000);
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it.each([['/v3/kv/range', 404], ['/v3beta/kv/put', 404], ['/v3', 404], ['/v3//kv/range', 301], ['//health', 301]])('%s: %d as etcd (Go\'s mux without the gateway)', async (path, status) => {
+    const [etcd, raftkv] = await Promise.all([pair.etcd, pair.raftkv].map((s) => request(s.clientUrl, path, '{"key":"YQ=="}')));
+    expect(comparable(raftkv!)).toEqual(comparable(etcd!));
+    expect(raftkv!.status).toBe(status);
   });
 });
 

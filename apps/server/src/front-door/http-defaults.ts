@@ -29,11 +29,11 @@ export function notFound(_req: HttpRequest, res: HttpResponse): void {
 }
 
 /**
- * The client URLs' HTTP side until the gateway, /health and /metrics are added: etcd 3.4's
- * access controller with its default `--cors '*'` (CORS headers on every answer, OPTIONS
- * answered 200 and empty), `/version` (GET only, 405 with `Allow: GET` otherwise, as etcd's
- * allowMethod) and Go's 404 for everything else — under `/v3/` and `/v3beta/` (etcd's gateway
- * paths) the gateway's own 404 body, "Not Found".
+ * The client URLs' HTTP side beneath the gateway, /health and /metrics (which the server puts in
+ * front): etcd 3.4's access controller with its default `--cors '*'` (CORS headers on every
+ * answer, OPTIONS answered 200 and empty), `/version` (GET only, 405 with `Allow: GET` otherwise,
+ * as etcd's allowMethod) and Go's 404 for everything else — /v3/ paths too, as etcd answers them
+ * with `--enable-grpc-gateway=false`.
  */
 export function etcdClientHttpDefaults(req: HttpRequest, res: HttpResponse): void {
   res.setHeader('Access-Control-Allow-Headers', 'accept, content-type, authorization');
@@ -46,10 +46,6 @@ export function etcdClientHttpDefaults(req: HttpRequest, res: HttpResponse): voi
     return;
   }
   const path = (req.url ?? '/').split('?')[0]!;
-  if (path.startsWith('/v3/') || path.startsWith('/v3beta/')) {
-    goError(res, 404, 'Not Found');
-    return;
-  }
   if (path !== '/version') {
     notFound(req, res);
     return;

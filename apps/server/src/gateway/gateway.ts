@@ -86,6 +86,29 @@ function parseTarget(url: string): { path: string; query: string } | undefined {
   }
 }
 
+/**
+ * What etcd's HTTP side does before any handler: its access controller (/v3beta/ → /v3/, OPTIONS
+ * answered by `next`), then Go's ServeMux, which redirects (301) an unclean path (`//`, `.`,
+ * `..`) to its clean form and, with the gateway (`v3`), `/v3` to `/v3/`, and hands `/v3/...` to
+ * the gateway. Everything else goes to `next`.
+ */
+export function goServeMux(next: HttpHandler, v3?: (path: string, req: HttpRequest, res: HttpResponse) => void | Promise<void>): HttpHandler {
+  return (req, res) => {
+    const target = parseTarget(req.url ?? '/');
+    if (target === undefined || req.method === 'OPTIONS' || req.method === 'CONNECT') return next(req, res);
+    let path = target.path;
+    if (path.startsWith('/v3beta/')) path = `/v3/${path.slice('/v3beta/'.length)}`;
+    const clean = v3 !== undefined && path === '/v3' ? '/v3/' : cleanPath(path);
+    if (clean !== path) {
+      corsHeaders(res);
+      return redirect(req, res, clean + (target.query === '' ? '' : `?${target.query}`));
+    }
+    if (v3 === undefined || !path.startsWith('/v3/')) return next(req, res);
+    corsHeaders(res);
+    return v3(path, req, res);
+  };
+}
+
 /** Go's grpc-gateway timeoutDecode: a duration in ms, or an error text. */
 function decodeTimeout(s: string): number | string {
   if (s.length < 2) return `timeout string is too short: "${s}"`;
@@ -267,23 +290,12 @@ export class Gateway {
 
   /** An HTTP handler serving the gateway's paths and passing every other request to `next`. */
   handler(next: HttpHandler): HttpHandler {
-    return (req, res) => {
-      const target = parseTarget(req.url ?? '/');
-      if (target === undefined) return next(req, res);
-      let path = target.path;
-      // etcd's access controller: /v3beta/ is an alias, OPTIONS is answered before any route.
-      if (path.startsWith('/v3beta/')) path = `/v3/${path.slice('/v3beta/'.length)}`;
-      if (req.method === 'OPTIONS') return next(req, res);
-      // Go's ServeMux: an unclean path is redirected to its clean form; /v3 to the /v3/ subtree.
-      const clean = path === '/v3' ? '/v3/' : cleanPath(path);
-      if (!clean.startsWith('/v3/')) return next(req, res);
-      corsHeaders(res);
-      if (clean !== path) return redirect(req, res, clean + (target.query === '' ? '' : `?${target.query}`));
+    return goServeMux(next, (path, req, res) => {
       const route = ROUTES.get(path);
       if (route === undefined) return goError(res, 404, 'Not Found');
       if (req.method !== 'POST') return goError(res, 405, 'Method Not Allowed');
       return this.serve(route, req, res);
-    };
+    });
   }
 
   /** Ends the loopback connections (open gateway calls end with UNAVAILABLE). */

@@ -22,50 +22,98 @@ export interface BoltWriterOptions {
 /** Written pages are handed to the file once this many bytes wait (also what `needsDrain` reports). */
 const DRAIN_BYTES = 4 << 20;
 
-interface Element {
-  flags: number;
-  key: Buffer;
-  /** Leaf: the value; branch: unused. */
-  value: Buffer;
-  /** Branch: the child page. */
-  child: number;
-}
-
-/** One level of one bucket's tree: the page being filled. */
+/**
+ * One level of one bucket's tree: the page being filled. Keys and values are copied into
+ * `data` as they come (one growing buffer per level, no allocation per entry); the page is
+ * laid out from it when written.
+ */
 class Level {
-  elements: Element[] = [];
+  count = 0;
   bytes = PAGE_HEADER_SIZE;
   flushed = 0;
-  constructor(readonly flags: number) {}
+  data: Buffer;
+  dataLen = 0;
+  /** Per element: leaf flags, key size, value size (0 in a branch), child page (0 in a leaf). */
+  eflags: number[] = [];
+  ksize: number[] = [];
+  vsize: number[] = [];
+  child: number[] = [];
+  constructor(readonly flags: number, pageSize: number) {
+    this.data = Buffer.allocUnsafe(pageSize);
+  }
+
+  push(flags: number, key: Uint8Array, value: Uint8Array, child: number, size: number): void {
+    const need = this.dataLen + key.length + value.length;
+    if (need > this.data.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.data.length * 2));
+      this.data.copy(grown, 0, 0, this.dataLen);
+      this.data = grown;
+    }
+    this.data.set(key, this.dataLen);
+    this.data.set(value, this.dataLen + key.length);
+    this.dataLen = need;
+    this.eflags.push(flags);
+    this.ksize.push(key.length);
+    this.vsize.push(value.length);
+    this.child.push(child);
+    this.count++;
+    this.bytes += size;
+  }
+
+  /** A copy of the first key (what the level above points with). */
+  firstKey(): Buffer {
+    return Buffer.from(this.data.subarray(0, this.ksize[0] ?? 0));
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.bytes = PAGE_HEADER_SIZE;
+    this.dataLen = 0;
+    this.eflags.length = 0;
+    this.ksize.length = 0;
+    this.vsize.length = 0;
+    this.child.length = 0;
+  }
 }
 
 class TreeBuilder {
-  readonly levels: Level[] = [new Level(LEAF_PAGE)];
-  last: Buffer | undefined;
-  constructor(readonly name: Buffer | undefined, readonly w: BoltWriter) {}
+  readonly levels: Level[];
+  /** The last key added (a copy in a reused buffer) and its length; -1 before the first. */
+  private readonly last = Buffer.allocUnsafe(MAX_KEY_SIZE);
+  private lastLen = -1;
+  constructor(readonly name: Buffer | undefined, readonly w: BoltWriter) {
+    this.levels = [new Level(LEAF_PAGE, w.pageSize)];
+  }
 
-  add(level: number, e: Element): void {
+  /** Checks `key` is above the previous one, and remembers it. */
+  order(key: Uint8Array): void {
+    if (this.lastLen >= 0 && compareBytes(this.last, this.lastLen, key) >= 0) {
+      throw new RangeError(`bbolt writer: key 0x${Buffer.from(key).toString('hex')} is not above the previous key 0x${this.last.toString('hex', 0, this.lastLen)}`);
+    }
+    this.last.set(key);
+    this.lastLen = key.length;
+  }
+
+  add(level: number, flags: number, key: Uint8Array, value: Uint8Array, child: number): void {
     let l = this.levels[level];
     if (l === undefined) {
-      l = new Level(BRANCH_PAGE);
+      l = new Level(BRANCH_PAGE, this.w.pageSize);
       this.levels.push(l);
     }
-    const size = ELEMENT_SIZE + e.key.length + (l.flags === LEAF_PAGE ? e.value.length : 0);
-    if (l.elements.length > 0 && (l.bytes + size > this.w.fillBytes || l.elements.length === 0xffff)) this.flush(level);
-    l.elements.push(e);
-    l.bytes += size;
+    const size = ELEMENT_SIZE + key.length + (l.flags === LEAF_PAGE ? value.length : 0);
+    if (l.count > 0 && (l.bytes + size > this.w.fillBytes || l.count === 0xffff)) this.flush(level);
+    l.push(flags, key, l.flags === LEAF_PAGE ? value : EMPTY, child, size);
   }
 
   /** Writes level `level`'s page and adds it to the level above. */
   private flush(level: number): number {
     const l = this.levels[level]!;
     const id = this.w.writeTreePage(l);
-    const first = l.elements[0]?.key ?? Buffer.alloc(0);
-    l.elements = [];
-    l.bytes = PAGE_HEADER_SIZE;
+    const first = l.firstKey();
+    l.reset();
     l.flushed++;
     // The level above is created on demand: a level that has flushed a page is never the root.
-    this.add(level + 1, { flags: 0, key: first, value: EMPTY, child: id });
+    this.add(level + 1, 0, first, EMPTY, id);
     return id;
   }
 
@@ -75,7 +123,7 @@ class TreeBuilder {
       const l = this.levels[level]!;
       const top = level === this.levels.length - 1;
       if (top && l.flushed === 0) return this.w.writeTreePage(l);
-      if (l.elements.length > 0) this.flush(level);
+      if (l.count > 0) this.flush(level);
     }
   }
 }
@@ -138,7 +186,7 @@ export class BoltWriter {
 
   /** Opens a nested bucket named `name` in the current bucket (top-level when none is open). */
   beginBucket(name: string | Uint8Array): void {
-    const key = this.checkKey(name);
+    const key = Buffer.from(this.checkKey(name));
     this.stack.push(new TreeBuilder(key, this));
   }
 
@@ -149,15 +197,14 @@ export class BoltWriter {
     const root = b.finish();
     const header = Buffer.alloc(BUCKET_HEADER_SIZE);
     header.writeBigUInt64LE(BigInt(root), 0);
-    this.top().add(0, { flags: BUCKET_LEAF_FLAG, key: b.name!, value: header, child: 0 });
+    this.top().add(0, BUCKET_LEAF_FLAG, b.name!, header, 0);
   }
 
-  /** Adds `key` = `value` to the current bucket. Both are copied. */
+  /** Adds `key` = `value` to the current bucket. Both are copied (the caller may reuse them). */
   put(key: string | Uint8Array, value: Uint8Array): void {
     if (this.stack.length < 2) throw new Error('bbolt writer: the root holds only buckets; beginBucket first');
     if (value.length > MAX_VALUE_SIZE) throw new RangeError(`bbolt writer: value of ${value.length} bytes (at most ${MAX_VALUE_SIZE})`);
-    const k = this.checkKey(key);
-    this.top().add(0, { flags: 0, key: k, value: Buffer.from(value), child: 0 });
+    this.top().add(0, 0, this.checkKey(key), value, 0);
   }
 
   /** Hands the written pages to the file. */
@@ -210,35 +257,33 @@ export class BoltWriter {
     await this.file.close();
   }
 
-  /** @internal Encodes a level's pending page, queues it, and returns its id. */
+  /** @internal Lays out a level's pending page, queues it, and returns its id. */
   writeTreePage(l: Level): number {
     const pages = Math.max(1, Math.ceil(l.bytes / this.pageSize));
     const id = this.allocate(pages);
     const buf = Buffer.alloc(pages * this.pageSize);
     buf.writeBigUInt64LE(BigInt(id), 0);
     buf.writeUInt16LE(l.flags, 8);
-    buf.writeUInt16LE(l.elements.length, 10);
+    buf.writeUInt16LE(l.count, 10);
     buf.writeUInt32LE(pages - 1, 12);
-    let data = PAGE_HEADER_SIZE + l.elements.length * ELEMENT_SIZE;
-    l.elements.forEach((e, i) => {
+    const dataStart = PAGE_HEADER_SIZE + l.count * ELEMENT_SIZE;
+    let at = dataStart;
+    for (let i = 0; i < l.count; i++) {
       const o = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
       // pos is relative to the element itself (page.go).
       if (l.flags === LEAF_PAGE) {
-        buf.writeUInt32LE(e.flags, o);
-        buf.writeUInt32LE(data - o, o + 4);
-        buf.writeUInt32LE(e.key.length, o + 8);
-        buf.writeUInt32LE(e.value.length, o + 12);
-        e.key.copy(buf, data);
-        e.value.copy(buf, data + e.key.length);
-        data += e.key.length + e.value.length;
+        buf.writeUInt32LE(l.eflags[i]!, o);
+        buf.writeUInt32LE(at - o, o + 4);
+        buf.writeUInt32LE(l.ksize[i]!, o + 8);
+        buf.writeUInt32LE(l.vsize[i]!, o + 12);
       } else {
-        buf.writeUInt32LE(data - o, o);
-        buf.writeUInt32LE(e.key.length, o + 4);
-        buf.writeBigUInt64LE(BigInt(e.child), o + 8);
-        e.key.copy(buf, data);
-        data += e.key.length;
+        buf.writeUInt32LE(at - o, o);
+        buf.writeUInt32LE(l.ksize[i]!, o + 4);
+        buf.writeBigUInt64LE(BigInt(l.child[i]!), o + 8);
       }
-    });
+      at += l.ksize[i]! + l.vsize[i]!;
+    }
+    l.data.copy(buf, dataStart, 0, l.dataLen);
     this.queue(buf);
     return id;
   }
@@ -256,17 +301,23 @@ export class BoltWriter {
 
   private top(): TreeBuilder { return this.stack[this.stack.length - 1]!; }
 
-  private checkKey(k: string | Uint8Array): Buffer {
+  private checkKey(k: string | Uint8Array): Uint8Array {
     if (this.done) throw new Error('bbolt writer: already finished');
-    const key = typeof k === 'string' ? Buffer.from(k) : Buffer.from(k);
+    const key = typeof k === 'string' ? Buffer.from(k) : k;
     if (key.length === 0 || key.length > MAX_KEY_SIZE) throw new RangeError(`bbolt writer: key of ${key.length} bytes (1..${MAX_KEY_SIZE} allowed)`);
-    const b = this.top();
-    if (b.last !== undefined && Buffer.compare(b.last, key) >= 0) {
-      throw new RangeError(`bbolt writer: key 0x${key.toString('hex')} is not above the previous key 0x${b.last.toString('hex')}`);
-    }
-    b.last = key;
+    this.top().order(key);
     return key;
   }
+}
+
+/** Byte order of a[0, aLen) and b, without making a view of a (one per key adds up). */
+function compareBytes(a: Uint8Array, aLen: number, b: Uint8Array): number {
+  const n = Math.min(aLen, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return aLen - b.length;
 }
 
 function skipBytes(bufs: Buffer[], n: number): Buffer[] {

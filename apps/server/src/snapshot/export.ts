@@ -19,6 +19,9 @@ export interface ExportedSnapshot {
   /** Newest revision in the key bucket, and the entries written, for logs. */
   revision: number;
   keys: number;
+  /** Time of the LMDB copy and of the conversion to bbolt, for logs. */
+  copyMs: number;
+  convertMs: number;
   remove(): Promise<void>;
 }
 
@@ -37,7 +40,9 @@ export async function exportEtcdSnapshot(store: MvccStore, workDir: string, paci
     await rm(boltPath, { force: true });
   };
   try {
+    const t0 = performance.now();
     await store.snapshotTo(lmdbPath);
+    const t1 = performance.now();
     const snap = BackendSnapshotFile.open(lmdbPath);
     let w: BoltWriter | undefined;
     try {
@@ -45,7 +50,9 @@ export async function exportEtcdSnapshot(store: MvccStore, workDir: string, paci
       const r = await writeBuckets(snap, w, pacing);
       const { size } = await w.finish();
       w = undefined;
-      return { path: boltPath, size, revision: r.revision, keys: r.keys, remove: async () => { await rm(boltPath, { force: true }); } };
+      const copyMs = Math.round(t1 - t0);
+      const convertMs = Math.round(performance.now() - t1);
+      return { path: boltPath, size, revision: r.revision, keys: r.keys, copyMs, convertMs, remove: async () => { await rm(boltPath, { force: true }); } };
     } finally {
       await w?.abort();
       await snap.close();

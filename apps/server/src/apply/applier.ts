@@ -487,7 +487,9 @@ export class Applier {
       case 'roleAdd': auth.roleAdd(ar.req.name); break;
       case 'roleDelete': auth.roleDelete(ar.req.role); break;
       case 'roleGrantPermission':
-        auth.roleGrantPermission(ar.req.name, ar.req.perm ?? { permType: 0, key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) });
+        // The service refuses a missing permission before proposing; an entry without one changes nothing.
+        if (!ar.req.perm) throw new EtcdError(3 /* INVALID_ARGUMENT */, 'etcdserver: permission not given');
+        auth.roleGrantPermission(ar.req.name, ar.req.perm);
         break;
       case 'roleRevokePermission': auth.roleRevokePermission(ar.req.role, ar.req.key, ar.req.rangeEnd); break;
       case 'roleGet': result.perm = auth.roleGet(ar.req.role); break;

@@ -15,6 +15,10 @@ import { BackendLeaseStore } from '../lease/backend-lease-store.js';
 import { Applier } from './applier.js';
 import { encodeInternalRequest, type AuthRequest, type LogRequest, type RequestAuth } from './request-codec.js';
 
+/** A log request before it gets its ID (Omit over each member of the union). */
+type Entry = DistOmit<LogRequest>;
+type DistOmit<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
@@ -34,7 +38,7 @@ async function setup() {
   let index = 0;
   let id = 1n;
   /** Applies the requests as ONE batch of entries (as raft hands them over) and returns each outcome. */
-  const batch = async (...reqs: Array<Omit<LogRequest, 'id'>>): Promise<unknown[]> => {
+  const batch = async (...reqs: Array<Entry>): Promise<unknown[]> => {
     const entries = reqs.map((r) => ({ ...r, id: id++ }) as LogRequest);
     const results = entries.map((r) => applier.wait(r.id).then(
       (res) => (res.kind === 'auth' ? { ok: res.op, ...(res.roles ? { roles: res.roles } : {}), ...(res.token ? { token: res.token } : {}) } : { ok: res.kind }),
@@ -46,7 +50,7 @@ async function setup() {
   return { applier, store, batch };
 }
 
-const auth = (a: AuthRequest, requester?: RequestAuth): Omit<LogRequest, 'id'> => ({ kind: 'auth', auth: a, ...(requester ? { requester } : {}) });
+const auth = (a: AuthRequest, requester?: RequestAuth): Entry => ({ kind: 'auth', auth: a, ...(requester ? { requester } : {}) });
 const b = (s: string) => Buffer.from(s);
 const ROOT_SETUP = [
   auth({ op: 'userAdd', req: { name: 'root', password: '', hashedPassword: '$2a$04$x', options: { noPassword: false } } }),
@@ -64,13 +68,13 @@ describe('auth at apply', () => {
     await batch(...ROOT_SETUP);
     const rev = applier.auth.revision;
     const u = { username: 'u', revision: rev };
-    const put = (key: string, requester?: RequestAuth): Omit<LogRequest, 'id'> => ({ kind: 'put', put: putRequest({ key: b(key), value: b('v') }), ...(requester ? { requester } : {}) });
+    const put = (key: string, requester?: RequestAuth): Entry => ({ kind: 'put', put: putRequest({ key: b(key), value: b('v') }), ...(requester ? { requester } : {}) });
     expect(await batch(put('k1', u), put('z', u), put('k2', { username: '', revision: 0 }), put('z'))).toEqual([
       { ok: 'put' }, { error: EtcdErrors.PermissionDenied.message }, { error: EtcdErrors.UserEmpty.message },
       { ok: 'put' }, // no requester: the member's own proposal (lease expiry, compactor), never refused
     ]);
     // A txn: compares are reads, both branches' ops are checked, nested ones too.
-    const txn = (key: string): Omit<LogRequest, 'id'> => ({ kind: 'txn', txn: txnRequest({ success: [{ requestTxn: txnRequest({ failure: [{ requestPut: putRequest({ key: b(key) }) }] }) }] }), requester: u });
+    const txn = (key: string): Entry => ({ kind: 'txn', txn: txnRequest({ success: [{ requestTxn: txnRequest({ failure: [{ requestPut: putRequest({ key: b(key) }) }] }) }] }), requester: u });
     expect(await batch(txn('k3'), txn('m'))).toEqual([{ ok: 'txn' }, { error: EtcdErrors.PermissionDenied.message }]);
     // In one batch: a put proposed at revision `rev`, the user's deletion, then another put. The
     // deletion bumps the revision, so the later put carries an old one (etcd: ErrAuthOldRevision).

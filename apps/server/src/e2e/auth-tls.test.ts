@@ -64,8 +64,8 @@ describe('CN-based auth over mutual TLS, beside etcd', () => {
         const endpoint = url.slice('https://'.length);
         return { code: r.code, stdout: normaliseEtcdctl(r.stdout, endpoint), stderr: normaliseEtcdctl(r.stderr, endpoint) };
       }));
-      expect(actual, `etcdctl ${args.filter((a) => !a.includes('/raftkv-pki-')).join(' ')}`).toEqual(expected);
-      outputs.push(actual.stdout + actual.stderr);
+      expect(actual!, `etcdctl ${args.filter((a) => !a.includes('/raftkv-pki-')).join(' ')}`).toEqual(expected);
+      outputs.push(actual!.stdout + actual!.stderr);
     }
     // The certificate's name decides: app may write app/ only, root anything, a stranger nothing.
     expect(outputs[8]).toBe('OK\n');

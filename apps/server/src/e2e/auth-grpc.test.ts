@@ -1,0 +1,87 @@
+// Auth requests etcdctl cannot send, over gRPC, raftkv beside etcd 3.4.23: the same status code
+// and message (or the same response) for each. And the one etcd crashes on.
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { AuthClient, KVClient, WatchClient, etcdserverpb } from '@raftkv/api';
+import { rangeRequest, startPair, type ServerPair } from '@raftkv/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+type Outcome = string;
+
+function outcome<Res>(fn: (cb: (err: ServiceError | null, res: Res) => void) => unknown, show: (res: Res) => string = () => 'OK'): Promise<Outcome> {
+  return new Promise((resolve) => fn((err, res) => resolve(err ? `${err.code} ${err.details}` : show(res))));
+}
+
+/** A watch create on a fresh stream: its first response, as text. */
+function watchCreate(endpoint: string, md: Metadata, key: string): Promise<Outcome> {
+  const client = new WatchClient(endpoint, credentials.createInsecure());
+  return new Promise((resolve) => {
+    const stream = client.watch(md);
+    stream.once('data', (r: etcdserverpb.WatchResponse) => {
+      resolve(`created=${r.created} canceled=${r.canceled} id=${r.watchId} reason=${r.cancelReason}`);
+      stream.cancel();
+      client.close();
+    });
+    stream.once('error', (err: ServiceError) => resolve(`${err.code} ${err.details}`));
+    stream.write(etcdserverpb.WatchRequest.fromPartial({ createRequest: { key: Buffer.from(key) } }));
+  });
+}
+
+const EMPTY = Buffer.alloc(0);
+
+describe('Auth over gRPC, beside etcd', () => {
+  let pair: ServerPair | undefined;
+  beforeAll(async () => {
+    pair = await startPair({ args: ['--bcrypt-cost', '4'] });
+  }, 60_000);
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  async function both(run: (endpoint: string) => Promise<Outcome>): Promise<{ etcd: Outcome; raftkv: Outcome }> {
+    const [etcd, raftkv] = await Promise.all([run(pair!.etcd.endpoint), run(pair!.raftkv.endpoint)]);
+    return { etcd: etcd!, raftkv: raftkv! };
+  }
+
+  it('answers what etcd answers, request by request', async () => {
+    const bad = new Metadata();
+    bad.set('token', 'notatoken.1');
+    const viaAuthorization = new Metadata();
+    viaAuthorization.set('authorization', 'notatoken.1');
+    const none = new Metadata();
+    const steps: Array<[string, (endpoint: string) => Promise<Outcome>]> = [
+      ['UserAdd with an empty name', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).userAdd({ name: '', password: 'x', options: undefined, hashedPassword: '' }, cb))],
+      ['RoleAdd with an empty name', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).roleAdd({ name: '' }, cb))],
+      ['AuthStatus (etcd 3.5)', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authStatus({}, cb))],
+      ['Authenticate with auth off', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authenticate({ name: 'x', password: 'y' }, cb))],
+      ['UserAdd root', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).userAdd({ name: 'root', password: 'pw', options: undefined, hashedPassword: '' }, cb))],
+      ['UserGrantRole root root', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).userGrantRole({ user: 'root', role: 'root' }, cb))],
+      ['a bad token on Range, auth off', (e) => outcome((cb) => new KVClient(e, credentials.createInsecure()).range(rangeRequest({ key: Buffer.from('k') }), bad, cb))],
+      ['a bad token in `authorization`, auth off', (e) => outcome((cb) => new KVClient(e, credentials.createInsecure()).range(rangeRequest({ key: Buffer.from('k') }), viaAuthorization, cb))],
+      ['a bad token on a watch create, auth off', (e) => watchCreate(e, bad, 'k')],
+      ['AuthEnable', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authEnable({}, cb))],
+      ['AuthEnable again without a token', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authEnable({}, cb))],
+      ['Authenticate root, empty password', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authenticate({ name: 'root', password: '' }, cb))],
+      ['a watch create without a token, auth on', (e) => watchCreate(e, none, 'k')],
+      ['a bad token on a watch create, auth on', (e) => watchCreate(e, bad, 'k')],
+      ['Range with a bad token, auth on', (e) => outcome((cb) => new KVClient(e, credentials.createInsecure()).range(rangeRequest({ key: Buffer.from('k') }), bad, cb))],
+      ['RoleRevokePermission of a missing role, no token', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).roleRevokePermission({ role: 'r', key: EMPTY, rangeEnd: EMPTY }, cb))],
+    ];
+    for (const [name, run] of steps) {
+      const got = await both(run);
+      expect(got.raftkv, name).toBe(got.etcd);
+      if (process.env["RAFTKV_PRINT_TRANSCRIPT"]) console.log(`${name}: ${got.raftkv}`);
+    }
+  }, 120_000);
+
+  it('refuses RoleGrantPermission without a permission (etcd 3.4 crashes applying it) with etcd 3.5\'s error', async () => {
+    const e = pair!.raftkv.endpoint;
+    const md = new Metadata();
+    const auth = new AuthClient(e, credentials.createInsecure());
+    const { token } = await new Promise<etcdserverpb.AuthenticateResponse>((resolve, reject) => auth.authenticate({ name: 'root', password: 'pw' }, (err, r) => (err ? reject(err) : resolve(r))));
+    md.set('token', token);
+    expect(await outcome((cb) => auth.roleAdd({ name: 'r' }, md, cb))).toBe('OK');
+    expect(await outcome((cb) => auth.roleGrantPermission({ name: 'r', perm: undefined }, md, cb))).toBe('3 etcdserver: permission not given');
+    expect(await outcome((cb) => auth.roleGet({ role: 'r' }, md, cb), (r: etcdserverpb.AuthRoleGetResponse) => `perms ${r.perm.length}`)).toBe('perms 0');
+    auth.close();
+  }, 30_000);
+});

@@ -37,6 +37,18 @@ describe('Auth over gRPC, beside etcd', () => {
     await pair?.stop();
   });
 
+  // One client of each kind per server, closed at the end.
+  const clients = new Map<string, { auth: AuthClient; kv: KVClient }>();
+  const of = (e: string) => {
+    if (!clients.has(e)) clients.set(e, { auth: new AuthClient(e, credentials.createInsecure()), kv: new KVClient(e, credentials.createInsecure()) });
+    return clients.get(e)!;
+  };
+  const authOf = (e: string) => of(e).auth;
+  const kvOf = (e: string) => of(e).kv;
+  afterAll(() => {
+    for (const c of clients.values()) { c.auth.close(); c.kv.close(); }
+  });
+
   async function both(run: (endpoint: string) => Promise<Outcome>): Promise<{ etcd: Outcome; raftkv: Outcome }> {
     const [etcd, raftkv] = await Promise.all([run(pair!.etcd.endpoint), run(pair!.raftkv.endpoint)]);
     return { etcd: etcd!, raftkv: raftkv! };
@@ -49,22 +61,22 @@ describe('Auth over gRPC, beside etcd', () => {
     viaAuthorization.set('authorization', 'notatoken.1');
     const none = new Metadata();
     const steps: Array<[string, (endpoint: string) => Promise<Outcome>]> = [
-      ['UserAdd with an empty name', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).userAdd({ name: '', password: 'x', options: undefined, hashedPassword: '' }, cb))],
-      ['RoleAdd with an empty name', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).roleAdd({ name: '' }, cb))],
-      ['AuthStatus (etcd 3.5)', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authStatus({}, cb))],
-      ['Authenticate with auth off', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authenticate({ name: 'x', password: 'y' }, cb))],
-      ['UserAdd root', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).userAdd({ name: 'root', password: 'pw', options: undefined, hashedPassword: '' }, cb))],
-      ['UserGrantRole root root', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).userGrantRole({ user: 'root', role: 'root' }, cb))],
-      ['a bad token on Range, auth off', (e) => outcome((cb) => new KVClient(e, credentials.createInsecure()).range(rangeRequest({ key: Buffer.from('k') }), bad, cb))],
-      ['a bad token in `authorization`, auth off', (e) => outcome((cb) => new KVClient(e, credentials.createInsecure()).range(rangeRequest({ key: Buffer.from('k') }), viaAuthorization, cb))],
+      ['UserAdd with an empty name', (e) => outcome((cb) => authOf(e).userAdd({ name: '', password: 'x', options: undefined, hashedPassword: '' }, cb))],
+      ['RoleAdd with an empty name', (e) => outcome((cb) => authOf(e).roleAdd({ name: '' }, cb))],
+      ['AuthStatus (etcd 3.5)', (e) => outcome((cb) => authOf(e).authStatus({}, cb))],
+      ['Authenticate with auth off', (e) => outcome((cb) => authOf(e).authenticate({ name: 'x', password: 'y' }, cb))],
+      ['UserAdd root', (e) => outcome((cb) => authOf(e).userAdd({ name: 'root', password: 'pw', options: undefined, hashedPassword: '' }, cb))],
+      ['UserGrantRole root root', (e) => outcome((cb) => authOf(e).userGrantRole({ user: 'root', role: 'root' }, cb))],
+      ['a bad token on Range, auth off', (e) => outcome((cb) => kvOf(e).range(rangeRequest({ key: Buffer.from('k') }), bad, cb))],
+      ['a bad token in `authorization`, auth off', (e) => outcome((cb) => kvOf(e).range(rangeRequest({ key: Buffer.from('k') }), viaAuthorization, cb))],
       ['a bad token on a watch create, auth off', (e) => watchCreate(e, bad, 'k')],
-      ['AuthEnable', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authEnable({}, cb))],
-      ['AuthEnable again without a token', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authEnable({}, cb))],
-      ['Authenticate root, empty password', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).authenticate({ name: 'root', password: '' }, cb))],
+      ['AuthEnable', (e) => outcome((cb) => authOf(e).authEnable({}, cb))],
+      ['AuthEnable again without a token', (e) => outcome((cb) => authOf(e).authEnable({}, cb))],
+      ['Authenticate root, empty password', (e) => outcome((cb) => authOf(e).authenticate({ name: 'root', password: '' }, cb))],
       ['a watch create without a token, auth on', (e) => watchCreate(e, none, 'k')],
       ['a bad token on a watch create, auth on', (e) => watchCreate(e, bad, 'k')],
-      ['Range with a bad token, auth on', (e) => outcome((cb) => new KVClient(e, credentials.createInsecure()).range(rangeRequest({ key: Buffer.from('k') }), bad, cb))],
-      ['RoleRevokePermission of a missing role, no token', (e) => outcome((cb) => new AuthClient(e, credentials.createInsecure()).roleRevokePermission({ role: 'r', key: EMPTY, rangeEnd: EMPTY }, cb))],
+      ['Range with a bad token, auth on', (e) => outcome((cb) => kvOf(e).range(rangeRequest({ key: Buffer.from('k') }), bad, cb))],
+      ['RoleRevokePermission of a missing role, no token', (e) => outcome((cb) => authOf(e).roleRevokePermission({ role: 'r', key: EMPTY, rangeEnd: EMPTY }, cb))],
     ];
     for (const [name, run] of steps) {
       const got = await both(run);
@@ -76,12 +88,11 @@ describe('Auth over gRPC, beside etcd', () => {
   it('refuses RoleGrantPermission without a permission (etcd 3.4 crashes applying it) with etcd 3.5\'s error', async () => {
     const e = pair!.raftkv.endpoint;
     const md = new Metadata();
-    const auth = new AuthClient(e, credentials.createInsecure());
+    const auth = authOf(e);
     const { token } = await new Promise<etcdserverpb.AuthenticateResponse>((resolve, reject) => auth.authenticate({ name: 'root', password: 'pw' }, (err, r) => (err ? reject(err) : resolve(r))));
     md.set('token', token);
     expect(await outcome((cb) => auth.roleAdd({ name: 'r' }, md, cb))).toBe('OK');
     expect(await outcome((cb) => auth.roleGrantPermission({ name: 'r', perm: undefined }, md, cb))).toBe('3 etcdserver: permission not given');
     expect(await outcome((cb) => auth.roleGet({ role: 'r' }, md, cb), (r: etcdserverpb.AuthRoleGetResponse) => `perms ${r.perm.length}`)).toBe('perms 0');
-    auth.close();
   }, 30_000);
 });

@@ -57,7 +57,7 @@ export class BackendSnapshotFile {
 }
 
 /** Entries per LMDB transaction of {@link importBackend}. */
-const IMPORT_BATCH = 10_000;
+const IMPORT_BATCH = 50_000;
 
 /** What {@link importBackend} writes: each source in key order or not (LMDB sorts). */
 export interface BackendImport {
@@ -72,7 +72,7 @@ export interface BackendImport {
 /**
  * Creates a backend in directory `dir` from raw entries (an etcd snapshot's buckets); open it
  * with `MvccStore.open`, which rebuilds the index from them. `dir` must hold no backend yet.
- * Writes in transactions of 10,000 entries, calling `onProgress` with the entries written.
+ * Writes in transactions of 50,000 entries, calling `onProgress` with the entries written.
  * Durable when it resolves.
  * @throws RangeError on a malformed revision key or KeyValue (nothing usable is left: remove `dir`).
  */

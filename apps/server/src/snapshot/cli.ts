@@ -66,11 +66,12 @@ export async function snapshotCommand(argv: string[], io: Io = defaultIo): Promi
           ...(f.has('initial-cluster-token') ? { initialClusterToken: f.get('initial-cluster-token')! } : {}),
           ...(f.has('initial-advertise-peer-urls') ? { initialAdvertisePeerUrls: f.get('initial-advertise-peer-urls')! } : {}),
           skipHashCheck: parseBool(f.get('skip-hash-check')),
-          onProgress: (done, total) => {
-            if (!bar) return;
-            if (!started) { bar.start(total, 0); started = true; }
-            bar.update(done);
-          },
+          ...(bar ? {
+            onProgress: (done: number, total: number) => {
+              if (!started) { bar.start(total, 0); started = true; }
+              bar.update(done);
+            },
+          } : {}),
         });
         bar?.stop();
         io.out(`restored snapshot ${file} into ${r.dataDir}: revision ${r.revision}, compacted at ${r.compactRevision}, ${r.keys} revisions, ${r.leases} leases\n`);

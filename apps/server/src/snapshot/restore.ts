@@ -81,8 +81,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     if (!keyBucket || !metaBucket) throw new Error(`${o.snapshotPath} is not an etcd snapshot: no "key" or "meta" bucket`);
     const kept = KEPT_BUCKETS.map((n) => [n, db.bucket(n)] as const).filter((e): e is readonly [typeof KEPT_BUCKETS[number], BoltBucket] => e[1] !== undefined);
     const leaseBucket = db.bucket('lease');
-    // Counted first (a walk of the pages): the progress total.
-    const total = keyBucket.count();
+    // Counted first (a walk of the pages) when progress is shown: its total.
+    const total = o.onProgress ? keyBucket.count() : 0;
     const result: RestoreResult = { dataDir, revision: 0, compactRevision: 0, keys: 0, leases: 0 };
 
     const meta: Array<[Buffer, Buffer]> = [[Buffer.from('consistent_index'), Buffer.alloc(8)]];

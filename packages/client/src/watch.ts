@@ -60,6 +60,10 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     this.ready = new Promise((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
     this.ready.catch(() => undefined);
     if (opts.startRevision !== undefined && BigInt(opts.startRevision) > 0n) this.next = BigInt(opts.startRevision);
+    if (opts.signal?.aborted || pool.isClosed) {
+      this.close();
+      return;
+    }
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     pool.closeSignal.addEventListener('abort', this.onAbort, { once: true });
     void this.run();

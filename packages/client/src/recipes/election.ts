@@ -142,6 +142,7 @@ export class Election {
         state = { header: r.header, kv: r.kvs[0]! };
       }
       yield state;
+      if (signal?.aborted) return;
       // Follow that leader's key until it is deleted: each put is a new proclaimed value.
       const w = client.watch(state.kv.key, { startRevision: state.header.revision + 1n, signal });
       let deleted = false;
@@ -150,6 +151,7 @@ export class Election {
           for (const e of b.events) {
             if (e.type === 'delete') { deleted = true; break; }
             yield { header: b.header, kv: e.kv };
+            if (signal?.aborted) return;
           }
           if (deleted) break;
         }

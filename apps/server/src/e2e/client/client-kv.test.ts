@@ -1,11 +1,11 @@
 // @raftkv/client against one raftkv member and one etcd 3.4.23: the same test body on both.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CancelledError, Client, Cmp, CompactedError, DeadlineExceededError, EmptyKeyError, FutureRevError, LeaseNotFoundError, Op,
-  UnavailableError, WatchCompactedError, type WatchBatch,
+  CancelledError, Client, Cmp, CompactedError, DeadlineExceededError, Election, ElectionNoLeaderError, ElectionNotLeaderError, EmptyKeyError,
+  FutureRevError, LeaseNotFoundError, LockedError, Mutex, Op, Session, UnavailableError, WatchCompactedError, type WatchBatch,
 } from '@raftkv/client';
 import { removeDir, type ServerProcess } from '@raftkv/testkit';
-import { KINDS, sleep, startOne } from './servers.js';
+import { eventually, KINDS, sleep, startOne } from './servers.js';
 
 const str = (b: Buffer | undefined): string | undefined => b?.toString();
 
@@ -206,6 +206,48 @@ describe.each(KINDS)('@raftkv/client against %s', (kind) => {
     expect(lost.name).toBe('LeaseLostError');
     expect(lease.signal.aborted).toBe(true);
     expect((await client.timeToLive(lease.id)).ttl).toBe(-1n);
+  });
+
+  it('a Mutex wait is cancelled by its signal and leaves the queue; tryLock refuses a held lock', async () => {
+    const [s1, s2] = await Promise.all([Session.create(client, { ttl: 10 }), Session.create(client, { ttl: 10 })]);
+    const m1 = new Mutex(s1, 'abort-lock');
+    const m2 = new Mutex(s2, 'abort-lock');
+    await m1.lock();
+    const ac = new AbortController();
+    const waiting = m2.lock({ signal: ac.signal });
+    await eventually('queued', async () => ((await client.range('abort-lock/', { prefix: true })).count === 2n ? true : undefined));
+    ac.abort();
+    await expect(waiting).rejects.toBeInstanceOf(Error);
+    expect((await client.range('abort-lock/', { prefix: true })).kvs.map((kv) => kv.key.toString())).toEqual([m1.key.toString()]);
+    await expect(m2.tryLock()).rejects.toBeInstanceOf(LockedError);
+    expect((await client.range('abort-lock/', { prefix: true })).count).toBe(1n);
+    await m1.unlock();
+    await m2.tryLock();
+    expect((await client.txn().if(m2.isOwner()).commit()).succeeded).toBe(true);
+    await m2.unlock();
+    await Promise.all([s1.close(), s2.close()]);
+  });
+
+  it('an Election is observed, proclaimed and handed over on resign', async () => {
+    const [s1, s2] = await Promise.all([Session.create(client, { ttl: 10 }), Session.create(client, { ttl: 10 })]);
+    const e1 = new Election(s1, 'obs');
+    const e2 = new Election(s2, 'obs');
+    await expect(e1.leader()).rejects.toBeInstanceOf(ElectionNoLeaderError);
+    await expect(e1.proclaim('x')).rejects.toBeInstanceOf(ElectionNotLeaderError);
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const observing = (async () => { for await (const l of e1.observe({ signal: ac.signal })) { seen.push(l.kv.value.toString()); if (seen.length === 3) ac.abort(); } })();
+    await e1.campaign('one');
+    await e1.proclaim('two');
+    const second = e2.campaign('three');
+    await eventually('queued', async () => ((await client.range('obs/', { prefix: true })).count === 2n ? true : undefined));
+    await e1.resign();
+    await second;
+    await observing;
+    expect(seen).toEqual(['one', 'two', 'three']);
+    expect((await e2.leader()).kv.key.toString()).toBe(e2.key.toString());
+    await e2.resign();
+    await Promise.all([s1.close(), s2.close()]);
   });
 
   it('lists members and reports status', async () => {

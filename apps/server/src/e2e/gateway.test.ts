@@ -59,7 +59,7 @@ function normalise(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (k === 'dbSizeQuota') continue;
-    const varies = ['cluster_id', 'member_id', 'raft_term', 'leader', 'dbSize', 'dbSizeInUse', 'raftIndex', 'raftAppliedIndex', 'raftTerm', 'hash', 'name', 'peerURLs', 'clientURLs'];
+    const varies = ['token', 'cluster_id', 'member_id', 'raft_term', 'leader', 'dbSize', 'dbSizeInUse', 'raftIndex', 'raftAppliedIndex', 'raftTerm', 'hash', 'name', 'peerURLs', 'clientURLs'];
     out[k] = varies.includes(k) ? typeof v : k === 'ID' && typeof v === 'string' && v.length > 12 ? 'member-id' : normalise(v);
   }
   return out;
@@ -233,6 +233,41 @@ describe('HTTP/JSON gateway: raftkv beside etcd 3.4.23', () => {
   it('/version answers as etcd 3.4.23 (GET only)', async () => {
     const v = await same('/version', undefined, { method: 'GET' });
     expect(JSON.parse(v.body)).toEqual({ etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+  });
+});
+
+describe('auth through the gateway: the Authorization header carries the token, as etcd 3.4.23', () => {
+  let pair: ServerPair;
+  beforeAll(async () => {
+    pair = await startPair();
+  }, 60_000);
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('users and roles, auth enable, authenticate, then calls with and without the token', async () => {
+    const call = async (path: string, body: unknown, token?: Record<'etcd' | 'raftkv', string>): Promise<Record<'etcd' | 'raftkv', Answer>> => {
+      const [etcd, raftkv] = await Promise.all((['etcd', 'raftkv'] as const).map((k) =>
+        request(pair[k].clientUrl, path, JSON.stringify(body), token ? { headers: { authorization: token[k] } } : {})));
+      expect(comparable(raftkv!), `${path} ${JSON.stringify(body)}`).toEqual(comparable(etcd!));
+      return { etcd: etcd!, raftkv: raftkv! };
+    };
+    await call('/v3/auth/user/add', { name: 'root', password: 'pw' });
+    await call('/v3/auth/role/add', { name: 'root' });
+    await call('/v3/auth/user/grant', { user: 'root', role: 'root' });
+    await call('/v3/auth/enable', {});
+    const refused = await call('/v3/kv/put', { key: b64('a'), value: b64('1') });
+    expect(refused.raftkv.status).toBeGreaterThanOrEqual(400);
+    await call('/v3/auth/authenticate', { name: 'root', password: 'wrong' });
+    const auth = await call('/v3/auth/authenticate', { name: 'root', password: 'pw' });
+    const token = { etcd: JSON.parse(auth.etcd.body).token as string, raftkv: JSON.parse(auth.raftkv.body).token as string };
+    expect(token.raftkv.length).toBeGreaterThan(0);
+    const put = await call('/v3/kv/put', { key: b64('a'), value: b64('1') }, token);
+    expect(put.raftkv.status).toBe(200);
+    await call('/v3/kv/range', { key: b64('a') }, token);
+    await call('/v3/kv/range', { key: b64('a') }, { etcd: 'not-a-token', raftkv: 'not-a-token' });
+    await call('/v3/auth/user/list', {}, token);
+    await call('/v3/auth/disable', {}, token);
   });
 });
 

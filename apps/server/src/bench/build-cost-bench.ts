@@ -3,20 +3,13 @@
 // moves puts/s far more than it moves CPU time per put).
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/path/to/other/bin/raftkv node apps/server/dist/bench/build-cost-bench.js
 //   BENCH_PUTS (default 20000) per run, BENCH_ROUNDS (default 3); this build is "after".
-import { readFileSync } from 'node:fs';
 import { connect, removeDir, startRaftkv, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
+import { median } from './matrix/stats.js';
+import { cpuSeconds, VALUE_256 as VALUE } from './matrix/workloads.js';
 
 const PUTS = Number(process.env['BENCH_PUTS'] ?? 20_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const VALUE = Buffer.alloc(256, 'v');
-/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s. */
-const TICKS_PER_SECOND = 100;
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 async function puts(clients: EtcdClient[], inFlight: number, count: number): Promise<number> {
   let n = 0;
@@ -42,9 +35,9 @@ async function main(): Promise<void> {
       const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
       try {
         await puts(clients, 16, 3_000);
-        const t0 = cpuTicks(server.child.pid!);
+        const t0 = cpuSeconds(server.child.pid!);
         const putsPerSec = await puts(clients, 16, PUTS);
-        const cpuUsPerPut = ((cpuTicks(server.child.pid!) - t0) / TICKS_PER_SECOND / PUTS) * 1e6;
+        const cpuUsPerPut = ((cpuSeconds(server.child.pid!) - t0) / PUTS) * 1e6;
         runs[name].push({ cpuUsPerPut, putsPerSec });
         console.log(`round ${round + 1} ${name}: ${cpuUsPerPut.toFixed(1)} µs CPU/put, ${putsPerSec.toFixed(0)} puts/s`);
       } finally {
@@ -54,7 +47,6 @@ async function main(): Promise<void> {
       }
     }
   }
-  const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`\n${PUTS} puts per run, 16 in flight, 8 connections, 256-byte values, ${ROUNDS} interleaved runs per build\n`);
   console.log('| build | median server CPU µs/put | median puts/s |');
   console.log('|---|---:|---:|');

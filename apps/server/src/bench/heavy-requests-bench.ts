@@ -15,6 +15,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { connect, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 import { removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { median, percentile } from './matrix/stats.js';
 
 const KEYS = Number(process.env['BENCH_HEAVY_KEYS'] ?? 200_000);
 const REPEAT = Number(process.env['BENCH_HEAVY_REPEAT'] ?? 3);
@@ -33,10 +34,6 @@ function value(i: number, pass: number): Buffer {
   const v = Buffer.alloc(256, 'v');
   v.write(String((i * 2_654_435_761 + pass) % 4_294_967_291).padStart(10, '0'));
   return v;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 // ------------------------------------------------------------------ prober (worker thread)
@@ -258,7 +255,6 @@ async function idle(s: Subject): Promise<Cell> {
   return { requestMs: 1000, worstGetMs: latencies[latencies.length - 1]!, p99GetMs: percentile(latencies, 99), gets: latencies.length };
 }
 
-const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 function medianCell(cells: Cell[]): Cell {
   return {
     requestMs: median(cells.map((c) => c.requestMs)),

@@ -92,6 +92,8 @@ export const attachLease = (): fc.Arbitrary<bigint> => weighted(
   [1, fc.bigInt({ min: 1n, max: I64_MAX }).map((id) => (FREE_LEASES.includes(id) ? 0n : id))],
 );
 
+const poolIfNone = (id: bigint): bigint => (id === 0n ? POOL_LEASES[0]! : id);
+
 /** Any lease ID (revoke, time-to-live, keepalive). */
 export const anyLease = (): fc.Arbitrary<bigint> => weighted(
   [4, fc.constantFrom(...POOL_LEASES)],
@@ -215,9 +217,11 @@ export const requestArbs: Record<string, fc.Arbitrary<Record<string, unknown>>> 
   RoleGrantPermission: fc.record({ name: roleName, perm: fc.option(fc.record({ permType: enumOf(2), key: key(), rangeEnd: rangeEnd() }), { nil: undefined }) }),
   RoleRevokePermission: fc.record({ role: roleName, key: key(), rangeEnd: rangeEnd() }),
   // Lock and Election keys live under their own prefixes; see methods.ts for how they are compared.
-  Lock: fc.record({ name: fc.constantFrom(b(''), b('L1'), b('L2'), b('\0')), lease: attachLease() }),
+  // Lock and Campaign without a lease would grant one (a random ID on each server, in the key's
+  // name): they take the first pool lease instead (a map: the same draws as before).
+  Lock: fc.record({ name: fc.constantFrom(b(''), b('L1'), b('L2'), b('\0')), lease: attachLease().map(poolIfNone) }),
   Unlock: fc.record({ key: weighted([2, fc.constantFrom(b(''), b('L1/1001'), b('L1/x'))], [1, key()]) }),
-  Campaign: fc.record({ name: fc.constantFrom(b(''), b('E1'), b('E2')), lease: attachLease(), value: value() }),
+  Campaign: fc.record({ name: fc.constantFrom(b(''), b('E1'), b('E2')), lease: attachLease().map(poolIfNone), value: value() }),
   Proclaim: fc.record({ leader: fc.option(fc.record({ name: fc.constantFrom(b('E1'), b('')), key: key(), rev: revision(), lease: attachLease() }), { nil: undefined }), value: value() }),
   Leader: fc.record({ name: fc.constantFrom(b(''), b('E1'), b('E2'), b('\0')) }),
   Resign: fc.record({ leader: fc.option(fc.record({ name: fc.constantFrom(b('E1'), b('')), key: key(), rev: revision(), lease: attachLease() }), { nil: undefined }) }),

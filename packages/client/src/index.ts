@@ -20,3 +20,10 @@ export { runStm, type Isolation, type STM, type StmOptions } from './recipes/stm
 export {
   EtcdClientError, EtcdServerError, EmptyKeyError, KeyNotFoundError, ValueProvidedError, InvalidSortOptionError, LeaseProvidedError, TooManyOpsError, DuplicateKeyError, CompactedError, FutureRevError, NoSpaceError, LeaseNotFoundError, LeaseExistError, LeaseTTLTooLargeError, WatchCanceledError, MemberExistError, PeerURLExistError, MemberNotEnoughStartedError, MemberBadURLsError, MemberNotFoundError, MemberNotLearnerError, LearnerNotReadyError, TooManyLearnersError, RequestTooLargeError, TooManyRequestsError, RootUserNotExistError, RootRoleNotExistError, UserAlreadyExistError, UserEmptyError, UserNotFoundError, RoleAlreadyExistError, RoleNotFoundError, RoleEmptyError, AuthFailedError, PermissionDeniedError, RoleNotGrantedError, PermissionNotGrantedError, AuthNotEnabledError, InvalidAuthTokenError, InvalidAuthMgmtError, AuthOldRevisionError, NoLeaderError, NotLeaderError, LeaderChangedError, NotCapableError, StoppedError, TimeoutError, TimeoutDueToLeaderFailError, TimeoutDueToConnectionLostError, TimeoutWaitAppliedIndexError, UnhealthyError, CorruptError, NotSupportedForLearnerError, BadLeaderTransfereeError, TimeoutLeaderTransferError, InternalError, UnavailableError, DeadlineExceededError, CancelledError, WatchCompactedError, LeaseLostError, ElectionNotLeaderError, ElectionNoLeaderError,
 } from './errors.js';
+
+// Beyond etcd's clients: a live view of a prefix, service registry and discovery, a grpc-js
+// resolver over it, typed keyspaces and a configuration watcher.
+export { LiveMap, type LiveChange } from './beyond/live-map.js';
+export { Registration, ServiceRegistry, type ServiceInstance } from './beyond/registry.js';
+export { installResolver } from './beyond/resolver.js';
+export { ConfigWatcher, SchemaError, TypedKeyspace, typedKeyspace, watchConfig } from './beyond/typed.js';

@@ -27,8 +27,19 @@ function unary<Res>(fn: (cb: (err: ServiceError | null, res: Res) => void) => un
   return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
 }
 
-/** A put and a get with `token` on `endpoint`: 'ok' or the error's message. */
+/** What a member may answer for a while right after an election; not about auth. */
+const TRANSIENT = /leader changed|request timed out|no leader/;
+
+/** A put and a get with `token` on `endpoint`: 'ok' or the error's message (transient ones retried). */
 async function useToken(endpoint: string, token: string, key: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await useTokenOnce(endpoint, token, key);
+    if (!TRANSIENT.test(r) || attempt === 5) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function useTokenOnce(endpoint: string, token: string, key: string): Promise<string> {
   const kv = new KVClient(endpoint, credentials.createInsecure());
   const md = new Metadata();
   md.set('token', token);

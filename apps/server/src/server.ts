@@ -179,7 +179,10 @@ async function start(
   const doorLimits = resolveLimits(clientConnectionLimits(config));
   const services = buildServices(core, lessor, config, doorLimits, log, metrics);
   const readyCore = core;
-  metrics.bind({ memberId, raft, store, transport: peers.transport, isLearner: () => readyCore.isLearner, lessor, watchStats: services.watchStats });
+  metrics.bind({
+    memberId, raft, store, transport: peers.transport, isLearner: () => readyCore.isLearner, lessor, watchStats: services.watchStats,
+    authRevision: () => readyCore.auth.revision,
+  });
   const health = new HealthChecker({
     leaderId: () => readyCore.leaderId,
     // etcd's check is a QGET through raft; a ReadIndex proves the same without a log entry (see metrics/health.ts).

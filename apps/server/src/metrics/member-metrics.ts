@@ -8,6 +8,8 @@ export const ETCD_DISK_BUCKETS: readonly number[] = Array.from({ length: 14 }, (
 /** The parts of a running member that /metrics reads at a scrape (never on the request path). */
 export interface MetricsSources {
   readonly memberId: bigint;
+  /** The auth store's revision (etcd_debugging_auth_revision). */
+  readonly authRevision?: () => number;
   readonly raft: {
     readonly lead: bigint;
     readonly isLeader: boolean;
@@ -149,6 +151,8 @@ export class MemberMetrics {
       mirrorCounter(r, `${prefix}_delete_total`, 'Total number of deletes seen by this member.', () => ops()?.deletes);
       mirrorCounter(r, `${prefix}_txn_total`, 'Total number of txns seen by this member.', () => ops()?.txns);
     }
+    // auth/metrics.go
+    liveGauge(r, 'etcd_debugging_auth_revision', 'The current revision of auth store.', () => src()?.authRevision?.());
     liveGauge(r, 'etcd_debugging_mvcc_keys_total', 'Total number of keys.', () => src()?.store.keyCount);
     liveGauge(r, 'etcd_debugging_mvcc_current_revision', 'The current revision of store.', () => src()?.store.currentRevision);
     liveGauge(r, 'etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.', () => src()?.store.compactedRevision);

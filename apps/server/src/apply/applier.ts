@@ -413,7 +413,7 @@ export class Applier {
       case 'alarm':
         return this.applyAlarm(req.alarm, index);
       case 'auth':
-        return this.applyAuth(req.auth, req.requester, index);
+        return this.applyAuth(req.auth, index);
     }
   }
 
@@ -462,7 +462,7 @@ export class Applier {
     for (const key of this.lessor.timeToLive(lease, { keys: true }).keys) this.auth.checkPut(ai, key);
   }
 
-  private applyAuth(ar: AuthRequest, requester: AuthInfo | undefined, index: number): AuthApplyResult {
+  private applyAuth(ar: AuthRequest, index: number): AuthApplyResult {
     const auth = this.auth;
     const result: AuthApplyResult = { kind: 'auth', op: ar.op, authRevision: 0 };
     switch (ar.op) {
@@ -495,7 +495,6 @@ export class Applier {
       case 'roleGet': result.perm = auth.roleGet(ar.req.role); break;
       case 'roleList': result.roles = auth.roleList(); break;
     }
-    void requester;
     result.authRevision = auth.revision;
     this.markApplied(index);
     return result;

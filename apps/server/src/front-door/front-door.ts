@@ -279,7 +279,8 @@ class Door implements FrontDoor {
         return void secured.destroy();
       }
       // CN-based auth reads who this connection is (etcd's AuthInfoFromTLS uses verified chains only).
-      const cn = secured.authorized && raw ? secured.getPeerCertificate()?.subject?.CN : undefined;
+      // Keyed by remote address and port: unixs:// connections have neither, so get no CN auth.
+      const cn = secured.authorized && raw?.remotePort !== undefined ? secured.getPeerCertificate()?.subject?.CN : undefined;
       if (cn && raw) recordClientIdentity(addressOf(raw), Array.isArray(cn) ? cn[0]! : cn, (forget) => secured.once('close', forget));
       entry.then(secured);
     });

@@ -13,7 +13,7 @@ test('the matrix runner measures the selected rows on etcd, raftkv and etcd agai
   const opts = {
     ...defaultOptions(true, bin!),
     members: [1 as const],
-    rows: ['put x16', 'get serializable x16', 'restart after kill'],
+    rows: ['put x16', 'get serializable x16', 'start-up', 'restart after kill'],
     rounds: 1,
     cellSeconds: 1,
     warmupSeconds: 0.2,
@@ -25,7 +25,7 @@ test('the matrix runner measures the selected rows on etcd, raftkv and etcd agai
   expect(result.schema).toBe('raftkv-bench/1');
   expect(result.sides).toEqual(['etcd', 'raftkv', 'etcd-again']);
   expect(result.options).toMatchObject({ rounds: 1, cellSeconds: 1, members: [1], tls: false });
-  expect(result.rows.map((r) => r.id)).toEqual(['put x16', 'get serializable x16', 'restart after kill -9']);
+  expect(result.rows.map((r) => r.id)).toEqual(['put x16', 'get serializable x16', 'start-up, empty', 'start-up with keys', 'restart after kill -9']);
   // Each group ran once per side, in the round's order, and none failed.
   expect(result.schedule.map((s) => `${s.group}/${s.side}`)).toEqual([
     'kv/etcd', 'kv/raftkv', 'kv/etcd-again', 'startup/etcd', 'startup/raftkv', 'startup/etcd-again',
@@ -52,7 +52,7 @@ test('the matrix runner measures the selected rows on etcd, raftkv and etcd agai
     expect(m.p99Ms).toBeGreaterThanOrEqual(m.p50Ms);
   }
   // A restart has no latency figures: they stay out of the JSON (NaN becomes null).
-  const restart = result.rows[2]!;
+  const restart = result.rows[4]!;
   expect(restart).toMatchObject({ unit: 'ms', better: 'lower', group: 'startup' });
   expect(restart.sides.raftkv!.median.p99Ms).toBeNull();
   expect(result.noiseFloor!.value.factor).toBeGreaterThanOrEqual(1);

@@ -22,7 +22,9 @@ export interface Target {
   readonly creds: ChannelCredentials | undefined;
   /** SIGKILL every member (a crash); the data dirs stay. */
   killAll(): Promise<void>;
-  /** Starts every member again on its data dir; resolves once they serve and (3 members) a leader is elected. */
+  /** SIGTERM every member (a clean stop); the data dirs stay. */
+  stopAll(): Promise<void>;
+  /** Starts every member again on its data dir (after killAll or stopAll); resolves once they serve and (3 members) a leader is elected. */
   restartAll(): Promise<void>;
   /** Stops every member and removes the data dirs. */
   close(): Promise<void>;
@@ -70,6 +72,7 @@ async function startSingle(kind: ServerKind, opts: TargetOptions): Promise<Targe
     creds: opts.tls ? credentials.createSsl(readFileSync(opts.tls.ca)) : undefined,
     leaderPid: () => server.child.pid!,
     killAll: () => server.kill(),
+    stopAll: () => server.stop(),
     restartAll: async () => {
       server = await start(dataDir);
       target.leader = server.endpoint;
@@ -90,6 +93,7 @@ async function startThree(kind: ServerKind, opts: TargetOptions): Promise<Target
       kind, members: 3, leader: '', follower: undefined, creds: undefined,
       leaderPid: () => cluster.members.find((m) => m.endpoint === target.leader)!.pid!,
       killAll: async () => { await Promise.all(cluster.members.map((m) => m.kill())); },
+      stopAll: async () => { await Promise.all(cluster.members.map((m) => m.stop())); },
       restartAll: async () => {
         // Together: etcd prints its ready line only once a quorum is back.
         await Promise.all(cluster.members.map((m) => m.restart()));

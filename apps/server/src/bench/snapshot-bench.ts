@@ -59,7 +59,7 @@ async function measure(kind: 'etcd' | 'raftkv', work: string): Promise<Row> {
         }
       })();
       const t0 = performance.now();
-      const r = await etcdctl(server.endpoint, ['snapshot', 'save', file]);
+      const r = await etcdctl(server.endpoint, ['--command-timeout', '600s', 'snapshot', 'save', file]);
       const saveSeconds = (performance.now() - t0) / 1000;
       saving = false;
       await writer;

@@ -2,8 +2,11 @@
 // verified client certificate's Common Name (etcd's AuthInfoFromTLS), raftkv beside etcd 3.4.23
 // through etcdctl; a token still wins over the certificate. And the `etcd3` npm client
 // authenticating with a password against raftkv.
-import { etcdctl, freePort, normaliseEtcdctl, removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { etcdctl, freePort, normaliseEtcdctl, putRequest, removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { credentials } from '@grpc/grpc-js';
+import { KVClient } from '@raftkv/api';
 import { Etcd3, EtcdPermissionDeniedError } from 'etcd3';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pki } from '../security/test-support/pki.js';
 
@@ -75,6 +78,23 @@ describe('CN-based auth over mutual TLS, beside etcd', () => {
     expect(outputs[14]).toContain('etcdserver: permission denied');
     expect(outputs[17]).toContain('etcdserver: permission denied'); // pw's token, not app's certificate
   }, 120_000);
+
+  it('a grpc-js client (Node HTTP/2, not Go) is the CN of its certificate too, on raftkv as on etcd', async () => {
+    // Auth was disabled by the last step: enable it again for this one.
+    for (const url of [urls.etcd, urls.raftkv]) expect((await etcdctl(url, [...as(rootCert), 'auth', 'enable'])).code).toBe(0);
+    const creds = credentials.createSsl(readFileSync(pki.caFile), readFileSync(appCert.keyFile), readFileSync(appCert.certFile));
+    const put = (url: string, key: string) => {
+      const kv = new KVClient(url.slice('https://'.length), creds);
+      return new Promise<string>((resolve) => kv.put(putRequest({ key: Buffer.from(key), value: Buffer.from('v') }), (err) => {
+        kv.close();
+        resolve(err ? err.details : 'OK');
+      }));
+    };
+    for (const url of [urls.etcd, urls.raftkv]) {
+      expect(await put(url, 'app/grpc-js'), url).toBe('OK');
+      expect(await put(url, 'other'), url).toBe('etcdserver: permission denied');
+    }
+  }, 60_000);
 });
 
 describe('etcd3 npm client with a password', () => {

@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { recordClientIdentity } from '../security/client-identities.js';
+import { connectionKey, recordClientIdentity } from '../security/client-identities.js';
 import { AuthorityRelay, type DoorStats } from './authority-relay.js';
 import { EMPTY_SETTINGS } from './frame-reader.js';
 import { etcdClientHttpDefaults, notFound, type HttpHandler, type HttpRequest, type HttpResponse } from './http-defaults.js';
@@ -279,9 +279,10 @@ class Door implements FrontDoor {
         return void secured.destroy();
       }
       // CN-based auth reads who this connection is (etcd's AuthInfoFromTLS uses verified chains only).
-      // Keyed by remote address and port: unixs:// connections have neither, so get no CN auth.
-      const cn = secured.authorized && raw?.remotePort !== undefined ? secured.getPeerCertificate()?.subject?.CN : undefined;
-      if (cn && raw) recordClientIdentity(addressOf(raw), Array.isArray(cn) ? cn[0]! : cn, (forget) => secured.once('close', forget));
+      // Keyed by the connection's four-tuple: unixs:// connections have none, so get no CN auth.
+      const key = raw === undefined ? undefined : connectionKey(raw);
+      const cn = secured.authorized && key !== undefined ? secured.getPeerCertificate()?.subject?.CN : undefined;
+      if (cn && key) recordClientIdentity(key, Array.isArray(cn) ? cn[0]! : cn, (forget) => secured.once('close', forget));
       entry.then(secured);
     });
     server.on('tlsClientError', (err: Error & { reason?: string }, secured: tls.TLSSocket) => {

@@ -1,4 +1,5 @@
 // The command line of `pnpm bench` (see USAGE).
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultOptions, type MatrixOptions } from './runner.js';
 
@@ -15,6 +16,7 @@ export const USAGE = `usage: pnpm bench [options]
   --no-noise            skip the second etcd side (no noise floor)
   --tls                 clients over https (one member only)
   --out PATH            JSON output (default results/bench-<date>.json)
+  --cpu-prof DIR        raftkv processes write V8 CPU profiles into DIR (summarise: node dist/bench/matrix/profile-top.js)
 environment: BENCH_RAFTKV_BIN=/path/to/bin/raftkv runs another raftkv build`;
 
 function list(s: string): number[] {
@@ -41,6 +43,7 @@ export function parseOptions(argv: string[], raftkvBin: string): { opts: MatrixO
       'no-noise': { type: 'boolean', default: false },
       tls: { type: 'boolean', default: process.env['BENCH_TLS'] === '1' },
       out: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -62,6 +65,7 @@ export function parseOptions(argv: string[], raftkvBin: string): { opts: MatrixO
   if (values['event-budget']) opts.eventBudget = list(values['event-budget'])[0]!;
   if (values['startup-keys']) opts.startupKeys = list(values['startup-keys'])[0]!;
   if (values['no-noise']) opts.noiseFloor = false;
+  if (values['cpu-prof']) opts.cpuProfDir = resolve(values['cpu-prof']);
   return { opts, out: values.out, help: values.help, tls: values.tls };
 }
 

@@ -22,6 +22,8 @@ export interface MatrixOptions extends GroupSettings {
   raftkvBin: string;
   /** One member only: clients over https. */
   tls?: Certificates;
+  /** Directory for a V8 CPU profile of every raftkv process (written when it stops cleanly). */
+  cpuProfDir?: string;
   quick: boolean;
 }
 
@@ -122,7 +124,11 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
           try {
             got = await group.run({
               settings: opts,
-              start: () => startTarget(kindOf(side), members, { raftkvBin: opts.raftkvBin, ...(opts.tls ? { tls: opts.tls } : {}) }),
+              start: () => startTarget(kindOf(side), members, {
+                raftkvBin: opts.raftkvBin,
+                ...(opts.tls ? { tls: opts.tls } : {}),
+                ...(opts.cpuProfDir ? { raftkvEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.cpuProfDir}` } } : {}),
+              }),
             }, wantedIds);
           } catch (err) {
             // One failed round is a hole in the table, not the end of an hour's run.

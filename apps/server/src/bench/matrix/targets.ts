@@ -35,6 +35,8 @@ export interface TargetOptions {
   raftkvBin: string;
   /** One member only: serve clients over https with a throwaway CA. */
   tls?: Certificates;
+  /** Extra environment for raftkv processes only (e.g. NODE_OPTIONS=--cpu-prof). */
+  raftkvEnv?: Record<string, string>;
 }
 
 export interface Certificates { dir: string; ca: string; cert: string; key: string }
@@ -56,7 +58,10 @@ export function startTarget(kind: ServerKind, members: 1 | 3, opts: TargetOption
 
 async function startSingle(kind: ServerKind, opts: TargetOptions): Promise<Target> {
   const start = async (dataDir?: string): Promise<ServerProcess> => {
-    const so: StartOptions = { raftkvBin: opts.raftkvBin, readyTimeoutMs: 120_000, ...(dataDir ? { dataDir } : {}) };
+    const so: StartOptions = {
+      raftkvBin: opts.raftkvBin, readyTimeoutMs: 120_000, ...(dataDir ? { dataDir } : {}),
+      ...(kind === 'raftkv' && opts.raftkvEnv ? { env: opts.raftkvEnv } : {}),
+    };
     if (opts.tls) {
       const port = await freePort();
       const url = `https://127.0.0.1:${port}`;
@@ -87,7 +92,9 @@ async function startSingle(kind: ServerKind, opts: TargetOptions): Promise<Targe
 
 async function startThree(kind: ServerKind, opts: TargetOptions): Promise<Target> {
   if (opts.tls) throw new Error('TLS runs are one-member only');
-  const cluster: Cluster = await startCluster(kind, { size: 3, raftkvBin: opts.raftkvBin, readyTimeoutMs: 120_000 });
+  const cluster: Cluster = await startCluster(kind, {
+    size: 3, raftkvBin: opts.raftkvBin, readyTimeoutMs: 120_000, ...(kind === 'raftkv' && opts.raftkvEnv ? { env: opts.raftkvEnv } : {}),
+  });
   try {
     const target: Target = {
       kind, members: 3, leader: '', follower: undefined, creds: undefined,

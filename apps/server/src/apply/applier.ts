@@ -1,4 +1,4 @@
-import { EtcdError, EtcdErrors, etcdserverpb } from '@raftkv/api';
+import { EtcdError, EtcdErrors, etcdserverpb, type authpb } from '@raftkv/api';
 import { LeaseError, type Lessor } from '@raftkv/lease';
 import { MvccError, type Event, type MvccStore, type ReadPacing } from '@raftkv/mvcc';
 import type * as mvcc from '@raftkv/mvcc';
@@ -35,7 +35,7 @@ export interface AuthApplyResult {
   username?: string;
   roles?: string[];
   users?: string[];
-  perm?: import('@raftkv/api').authpb.Permission[];
+  perm?: authpb.Permission[];
 }
 
 /** An alarm type raised (its first alarm) or disarmed (its last one) by an applied entry. */

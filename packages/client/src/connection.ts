@@ -234,11 +234,22 @@ export class Pool {
     });
   }
 
-  /** A bidirectional stream on the current endpoint (or `pinned`), with the auth token. */
-  async bidi<Req, Res>(method: MethodDef<Req, Res>, control: CallControl = {}, pinned?: string): Promise<{ call: ClientDuplexStream<Req, Res>; address: string }> {
-    await this.ensureToken(false, control);
+  /** Logs in if the client has credentials and no token yet (before opening a stream). */
+  authenticated(control: CallControl = {}): Promise<void> {
+    return this.ensureToken(false, control);
+  }
+
+  /**
+   * A bidirectional stream on the current endpoint (or `pinned`), with the auth token: call
+   * {@link authenticated} first. Synchronous, so an owner that was closed meanwhile can decide
+   * not to open it (grpc-js keeps a connection open after a stream cancelled before it started).
+   */
+  bidi<Req, Res>(method: MethodDef<Req, Res>, pinned?: string): { call: ClientDuplexStream<Req, Res>; address: string } {
     const ep = this.endpoint(pinned);
     const call = ep.grpc.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, this.metadata(), {});
+    // A stream cancelled before its owner listens (closed meanwhile) must not crash the process
+    // with an unhandled 'error' event; owners add their own listeners.
+    call.on('error', () => undefined);
     return { call, address: ep.address };
   }
 

@@ -79,9 +79,10 @@ export class Lease {
     for (let attempt = 0; !this.stopped && !this.pool.isClosed; attempt++) {
       let address: string | undefined;
       try {
-        const opened = await this.pool.bidi(etcdserverpb.LeaseService.leaseKeepAlive);
+        await this.pool.authenticated();
+        if (this.stopped) return;
+        const opened = this.pool.bidi(etcdserverpb.LeaseService.leaseKeepAlive);
         address = opened.address;
-        if (this.stopped) { opened.call.cancel(); return; }
         this.call = opened.call;
         await this.renewOn(opened.call, intervalMs, () => { attempt = 0; });
         if (address !== undefined) this.pool.failover(address);

@@ -122,9 +122,10 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     for (let attempt = 0; !this.done; attempt++) {
       let address: string | undefined;
       try {
-        const opened = await this.pool.bidi(etcdserverpb.WatchService.watch);
+        await this.pool.authenticated();
+        if (this.done) return;
+        const opened = this.pool.bidi(etcdserverpb.WatchService.watch);
         address = opened.address;
-        if (this.done) { opened.call.cancel(); return; }
         this.call = opened.call;
         await this.consume(opened.call, () => { attempt = 0; });
         // The server ended the stream (it is shutting down): resume elsewhere.

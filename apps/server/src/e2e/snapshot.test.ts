@@ -221,6 +221,15 @@ describe('etcd → raftkv', () => {
     expect(await observe(restored.endpoint, revision)).toEqual(want);
   });
 
+  it('a restored data dir whose first start has other flags than the restore is refused, naming them', async () => {
+    const dataDir = join(work, 'restored-solo');
+    const r = await raftkvCli(['restore', etcdSnap, '--data-dir', dataDir, '--name', 'solo',
+      '--initial-cluster', 'solo=http://127.0.0.1:1', '--initial-advertise-peer-urls', 'http://127.0.0.1:1']);
+    expect(r.code, r.stderr).toBe(0);
+    // startRaftkv names the member "default" on its own peer URL.
+    await expect(startRaftkv({ dataDir })).rejects.toThrow(/was restored from a snapshot for member solo \([0-9a-f]+\) of cluster [0-9a-f]+; these flags make member/);
+  });
+
   it('refuses a damaged snapshot, an existing data dir and bad flags, writing nothing', async () => {
     const bad = join(work, 'damaged.db');
     const bytes = readFileSync(etcdSnap);

@@ -4,6 +4,7 @@ import { computeClusterId, computeMemberId, formatUrl } from '../cluster/member-
 import type { MemberRpcClient, MembersReply } from '../cluster/member-rpc.js';
 import type { Member } from '../cluster/membership.js';
 import type { Logger } from '../logger.js';
+import { readRestoredMarker } from '../snapshot/restored-marker.js';
 
 /** How long a joining member keeps asking the existing members for the member list. */
 const JOIN_TIMEOUT_MS = 30_000;
@@ -51,14 +52,23 @@ export async function resolveIdentity(
     return decodeWalMetadata(replay.metadata);
   }
   const token = config.initialClusterToken;
+  // A data dir made by `raftkv snapshot restore` starts the cluster its restore's flags named.
+  const restored = readRestoredMarker(config.dataDir);
+  const restoredMismatch = (what: string) => new Error(`raftkv: ${config.dataDir} was restored from a snapshot for member ${restored!.name} (${restored!.memberId}) `
+    + `of cluster ${restored!.clusterId}; ${what}: start it with the --name, --initial-cluster, --initial-cluster-token and --initial-advertise-peer-urls given to "raftkv snapshot restore"`);
   if (config.initialClusterState === 'new') {
     const initialMembers = config.initialCluster.map((m): Member => ({
       id: computeMemberId(m.peerUrls, token), name: m.name, peerUrls: m.peerUrls.map(formatUrl), clientUrls: [], isLearner: false,
     }));
     const memberId = computeMemberId(config.initialAdvertisePeerUrls, token);
     const voters = initialMembers.map((m) => m.id);
-    return { memberId, clusterId: computeClusterId(voters), voters, initialMembers };
+    const clusterId = computeClusterId(voters);
+    if (restored && (restored.memberId !== memberId.toString(16) || restored.clusterId !== clusterId.toString(16))) {
+      throw restoredMismatch(`these flags make member ${memberId.toString(16)} of cluster ${clusterId.toString(16)}`);
+    }
+    return { memberId, clusterId, voters, initialMembers };
   }
+  if (restored) throw restoredMismatch('it cannot join an existing cluster (--initial-cluster-state existing)');
   // Joining an existing cluster: its members know our ID (MemberAdd picked it) and the cluster ID.
   const own = new Set(config.initialAdvertisePeerUrls.map(formatUrl));
   const urls = config.initialCluster.flatMap((m) => m.peerUrls.map(formatUrl)).filter((u) => !own.has(u));

@@ -6,7 +6,8 @@
 // The backend's consistent index is set to 0 and no WAL is written: the member's first start
 // (with the same --name, --initial-cluster, --initial-cluster-token and
 // --initial-advertise-peer-urls, as for any new cluster) bootstraps raft from the flags and
-// applies its log from index 1 onto the restored data.
+// applies its log from index 1 onto the restored data. The IDs those flags give are left in
+// member/restored-member.json; a first start with other flags is refused.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
@@ -14,7 +15,9 @@ import { BoltReader, type BoltBucket } from '@raftkv/bbolt';
 import { importBackend, type BucketEntry } from '@raftkv/mvcc';
 import { ConfigError, parseConfig } from '../config/index.js';
 import { createDataDirs, dataDirLayout } from '../member/data-dir.js';
+import { computeClusterId, computeMemberId } from '../cluster/member-id.js';
 import { leaseFromEtcd } from './etcd-buckets.js';
+import { writeRestoredMarker, type RestoredMember } from './restored-marker.js';
 
 export interface RestoreOptions {
   snapshotPath: string;
@@ -63,9 +66,14 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   // The flags a start of this member takes, checked with the server's own rules.
   const argv = ['--name', name, '--data-dir', dataDir, '--initial-advertise-peer-urls', peerUrls,
     '--initial-cluster', o.initialCluster ?? `${name}=${peerUrls}`, '--initial-cluster-token', o.initialClusterToken ?? 'etcd-cluster'];
+  let restored: RestoredMember;
   try {
     const parsed = parseConfig(argv, {});
     if (parsed.kind !== 'run') throw new Error('unexpected flags');
+    // The IDs the first start will derive from the same flags (resolveIdentity checks them).
+    const c = parsed.config;
+    const voters = c.initialCluster.map((m) => computeMemberId(m.peerUrls, c.initialClusterToken));
+    restored = { memberId: computeMemberId(c.initialAdvertisePeerUrls, c.initialClusterToken).toString(16), clusterId: computeClusterId(voters).toString(16), name };
   } catch (err) {
     if (err instanceof ConfigError) throw new Error(err.message);
     throw err;
@@ -117,6 +125,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     await createDataDirs(layout);
     await importBackend(layout.dbDir, { revisions: revisions(), meta, buckets: buckets() }, (n) => o.onProgress?.(Math.min(n, total), total));
     o.onProgress?.(total, total);
+    await writeRestoredMarker(dataDir, restored);
     return result;
   } catch (err) {
     if (created) await rm(dataDir, { recursive: true, force: true });

@@ -86,7 +86,7 @@ export class Client {
     }
     const o = optionsSchema.parse(options) as ClientOptions;
     this.pool = new Pool({
-      endpoints: o.endpoints, tls: o.tls, auth: o.auth, dialTimeoutMs: 5000,
+      endpoints: o.endpoints, tls: o.tls, auth: o.auth,
       retryTimeoutMs: o.retryTimeoutMs ?? 15_000, grpcOptions: o.grpcOptions, credentials: o.credentials,
     });
     this.ns = new Namespace(o.namespace === undefined ? Buffer.alloc(0) : toBuf(o.namespace));
@@ -269,11 +269,6 @@ export class Client {
   /** Closes every connection; open calls, watchers and keepalives end. Only the client that opened them closes them. */
   close(): void {
     if (this.owner) this.pool.close();
-  }
-
-  /** @internal for the recipes and the server's Lock/Election services. */
-  get connections(): Pool {
-    return this.pool;
   }
 }
 

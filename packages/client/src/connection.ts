@@ -49,7 +49,6 @@ export interface PoolOptions {
   endpoints: string[];
   tls?: TlsOptions | undefined;
   auth?: { username: string; password: string } | undefined;
-  dialTimeoutMs: number;
   retryTimeoutMs: number;
   grpcOptions?: ChannelOptions | undefined;
   credentials?: ChannelCredentials | undefined;

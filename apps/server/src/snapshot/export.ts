@@ -11,6 +11,11 @@ import {
 
 let exportCount = 0;
 
+/** Files (and LMDB's copy directory) an export leaves in the snap dir if the member stops during it. */
+export function isExportLeftover(name: string): boolean {
+  return /^export-\d+-\d+\./.test(name);
+}
+
 /** A bbolt file written by {@link exportEtcdSnapshot}; remove it when done. */
 export interface ExportedSnapshot {
   path: string;

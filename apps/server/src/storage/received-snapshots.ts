@@ -1,5 +1,6 @@
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isExportLeftover } from '../snapshot/export.js';
 
 /**
  * Backend snapshots a follower received from its leader live in the snap dir, named by the
@@ -22,10 +23,13 @@ export async function removeCoveredSnapshots(snapDir: string, coveredIndex: numb
   for (const r of await receivedSnapshots(snapDir)) if (r.index <= coveredIndex) await rm(r.path, { force: true });
 }
 
-/** Removes half-received snapshots and copies that were being sent when the member stopped. */
+/**
+ * Removes half-received snapshots and copies that were being sent when the member stopped
+ * (to a follower, or to a client as an etcd-format snapshot).
+ */
 export async function removeUnfinishedSnapshotFiles(snapDir: string): Promise<void> {
   for (const name of await readdir(snapDir)) {
-    if (name.endsWith('.snap.db.part') || name.endsWith('.snap.db.send')) await rm(join(snapDir, name), { force: true });
+    if (name.endsWith('.snap.db.part') || name.endsWith('.snap.db.send') || isExportLeftover(name)) await rm(join(snapDir, name), { recursive: true, force: true });
   }
 }
 

@@ -75,6 +75,20 @@ export class GoScanner {
     return this.error(c, `in literal ${name} (expecting ${quoteChar(want)})`);
   }
 
+  /**
+   * Inside a string, the index of the next byte the scanner must see (a quote, a backslash or a
+   * control character) from `i`: the bytes between need no state change. Elsewhere, `i`.
+   */
+  skipStringRun(buf: Uint8Array, i: number, end: number): number {
+    if (this.state !== St.InString) return i;
+    while (i < end) {
+      const c = buf[i]!;
+      if (c === 0x22 || c === 0x5c || c < 0x20) break;
+      i++;
+    }
+    return i;
+  }
+
   step(c: number): Scan {
     switch (this.state) {
       case St.BeginValueOrEmpty:
@@ -240,6 +254,8 @@ export class GoScanner {
 export function checkValid(data: Uint8Array): string | undefined {
   const s = new GoScanner();
   for (let i = 0; i < data.length; i++) {
+    i = s.skipStringRun(data, i, data.length);
+    if (i === data.length) break;
     if (s.step(data[i]!) === Scan.Error) return s.err;
   }
   return s.eof() === Scan.Error ? s.err : undefined;
@@ -288,6 +304,9 @@ export class GoJsonDecoder {
     if (this.scanned === 0) s.reset();
     let i = this.scanned;
     for (; i < this.buf.length; i++) {
+      i = s.skipStringRun(this.buf, i, Math.min(this.buf.length, this.maxValueBytes));
+      if (i === this.buf.length) break;
+      if (i >= this.maxValueBytes) return this.fail(`raftkv: a JSON value in the request body is larger than ${this.maxValueBytes} bytes`);
       const r = s.step(this.buf[i]!);
       if (r === Scan.End) return this.take(i);
       if (r === Scan.EndObject || r === Scan.EndArray) {
@@ -418,6 +437,15 @@ function utf8Width(b: Uint8Array, i: number): number {
 
 /** Go's unquote of a valid JSON string literal: UTF-8 bytes, invalid UTF-8 and lone surrogates as U+FFFD. */
 export function unquote(lit: Uint8Array): Buffer {
+  let plain = true;
+  for (let i = 1; i < lit.length - 1; i++) {
+    const c = lit[i]!;
+    if (c === 0x5c || c >= 0x80) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return Buffer.from(lit.subarray(1, lit.length - 1));
   const out: number[] = [];
   const pushRune = (r: number): void => {
     const s = Buffer.from(String.fromCodePoint(r), 'utf8');

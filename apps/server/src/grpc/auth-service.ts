@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors, type etcdserverpb } from '@raftkv/api';
 import type { AuthRequest } from '../apply/request-codec.js';
 import { checkPassword, hashPassword } from '../auth/password.js';
+import { AuthTokenError } from '../auth/tokens.js';
 import type { ServerCore } from '../server-core.js';
 import { unary, type UnaryCall } from './unary.js';
 
@@ -22,6 +23,10 @@ export function authService(core: ServerCore): etcdserverpb.AuthServer {
     core.refuseOnLearner();
     return core.authRequest(auth, await authn.requester(call));
   };
+  // A member given only the JWT public key verifies tokens and issues none: etcd's raw error.
+  const signed = (name: string, revision: number): Promise<string> => authn.tokens.sign(name, revision).catch((err: unknown) => {
+    throw err instanceof AuthTokenError ? new EtcdError(status.UNKNOWN, err.message) : err;
+  });
   return {
     authEnable: unary(async (req: etcdserverpb.AuthEnableRequest, call) => {
       await run(call, { op: 'authEnable', req });
@@ -49,7 +54,7 @@ export function authService(core: ServerCore): etcdserverpb.AuthServer {
         if (!(await checkPassword(req.password, user.password))) throw EtcdErrors.AuthFailed;
         const r = await core.authRequest({ op: 'authenticate', req: { name: req.name, password: authn.tokens.genPrefix() } });
         if (checkedRevision !== core.auth.revision) continue;
-        const token = authn.tokens.type === 'jwt' ? await authn.tokens.sign(req.name, r.authRevision) : r.token ?? '';
+        const token = authn.tokens.type === 'jwt' ? await signed(req.name, r.authRevision) : r.token ?? '';
         return { header: header(), token };
       }
     }),

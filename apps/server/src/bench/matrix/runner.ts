@@ -1,7 +1,9 @@
 // The matrix runner: every selected row, for one member and three, on each side (etcd, raftkv
 // and etcd again for the noise floor), in alternating order over rounds, each round on fresh
 // data dirs; the result keeps every round and the medians, spreads and ratios.
+import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { ServerKind } from '@raftkv/testkit';
 import { matrixGroups, rowSelected, type GroupSettings, type Unit } from './rows.js';
 import { median, ratio, sideOrder, spread } from './stats.js';
@@ -103,6 +105,13 @@ export function noiseBand(ratios: number[]): NoiseBand {
   return { min: Math.min(...s), max: Math.max(...s), factor: Math.max(...s.map((r) => Math.max(r, 1 / r))) };
 }
 
+/** Environment that makes a raftkv process write a CPU profile into `dir` (see cpu-profile-preload.ts). */
+function cpuProfileEnv(dir: string): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  const preload = fileURLToPath(new URL('./cpu-profile-preload.js', import.meta.url));
+  return { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=${preload}`.trim(), BENCH_CPU_PROF_DIR: dir };
+}
+
 export async function runMatrix(opts: MatrixOptions, log: (line: string) => void = () => undefined): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const loadAvgStart = loadavg();
@@ -127,7 +136,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
               start: () => startTarget(kindOf(side), members, {
                 raftkvBin: opts.raftkvBin,
                 ...(opts.tls ? { tls: opts.tls } : {}),
-                ...(opts.cpuProfDir ? { raftkvEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.cpuProfDir}` } } : {}),
+                ...(opts.cpuProfDir ? { raftkvEnv: cpuProfileEnv(opts.cpuProfDir) } : {}),
               }),
             }, wantedIds);
           } catch (err) {

@@ -34,6 +34,7 @@ export function helpText(): string {
     '  raftkv [flags]            start a member (takes the flags of etcd 3.4)',
     '  raftkv --version          print the version',
     '  raftkv -h | --help        print this help',
+    '  raftkv snapshot status|restore ...   etcd-format snapshot files (raftkv snapshot --help)',
     '',
     'Flags are written --flag=value, --flag value or -flag value; booleans as --flag or --flag=false.',
     'Every flag can also be set with an environment variable: --initial-cluster is ETCD_INITIAL_CLUSTER',

@@ -5,7 +5,7 @@ import { formatStatus, snapshotStatus } from './status.js';
 
 const USAGE = `Usage:
   raftkv snapshot status <filename> [-w simple|table|json]
-  raftkv snapshot restore <filename> [--data-dir DIR] [--name NAME] [--initial-cluster CLUSTER]
+  raftkv snapshot restore <filename> [--data-dir DIR (default NAME.raftkv)] [--name NAME (default "default")] [--initial-cluster CLUSTER]
       [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URLS] [--skip-hash-check]
 
 status   prints the snapshot's hash, revision, total keys and total size (as etcdctl).

@@ -21,7 +21,7 @@ import { writeRestoredMarker, type RestoredMember } from './restored-marker.js';
 
 export interface RestoreOptions {
   snapshotPath: string;
-  /** Default `<name>.etcd`, as etcdctl. */
+  /** Default `<name>.raftkv`, the server's default (etcdctl's is `<name>.etcd`). */
   dataDir?: string;
   /** Default "default". */
   name?: string;
@@ -62,7 +62,7 @@ function hasChecksum(size: number): boolean {
 export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult> {
   const name = o.name ?? 'default';
   const peerUrls = o.initialAdvertisePeerUrls ?? 'http://localhost:2380';
-  const dataDir = o.dataDir || `${name}.etcd`;
+  const dataDir = o.dataDir || `${name}.raftkv`;
   // The flags a start of this member takes, checked with the server's own rules.
   const argv = ['--name', name, '--data-dir', dataDir, '--initial-advertise-peer-urls', peerUrls,
     '--initial-cluster', o.initialCluster ?? `${name}=${peerUrls}`, '--initial-cluster-token', o.initialClusterToken ?? 'etcd-cluster'];

@@ -3,6 +3,7 @@
 // (cluster and member IDs, raft terms, sizes and indexes normalised), the same content type,
 // metadata headers and trailers. Streams (watch, lease keep-alive) compared line by line.
 import http from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { freePort, removeDir, startEtcd, startPair, startRaftkv, type ServerPair, type ServerProcess } from '@raftkv/testkit';
@@ -268,6 +269,43 @@ describe('auth through the gateway: the Authorization header carries the token, 
     await call('/v3/kv/range', { key: b64('a') }, { etcd: 'not-a-token', raftkv: 'not-a-token' });
     await call('/v3/auth/user/list', {}, token);
     await call('/v3/auth/disable', {}, token);
+  });
+});
+
+describe('a gateway watch whose HTTP client stops reading', () => {
+  let raftkv: ServerProcess;
+  beforeAll(async () => {
+    raftkv = await startRaftkv();
+  }, 60_000);
+  afterAll(async () => {
+    await raftkv?.stop();
+    if (raftkv) removeDir(raftkv.dataDir);
+  });
+
+  it('holds up only itself: 6 MiB of events later, other gateway calls and watches are answered', async () => {
+    // A watch on a raw socket that is never read: its events back up to the member.
+    const body = JSON.stringify({ create_request: { key: b64('big') } });
+    const u = new URL(raftkv.clientUrl);
+    const stuck = net.connect(Number(u.port), u.hostname, () => {
+      stuck.write(`POST /v3/watch HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    });
+    stuck.pause();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    try {
+      const value = Buffer.alloc(100 * 1024, 7).toString('base64');
+      for (let i = 0; i < 60; i++) {
+        const put = await request(raftkv.clientUrl, '/v3/kv/put', JSON.stringify({ key: b64('big'), value }));
+        expect(put.status).toBe(200);
+      }
+      const range = await request(raftkv.clientUrl, '/v3/kv/range', JSON.stringify({ key: b64('big'), count_only: true }));
+      expect(JSON.parse(range.body).count).toBe('1');
+      const watch = openStream(raftkv.clientUrl, '/v3/watch', JSON.stringify({ create_request: { key: b64('other') } }));
+      const { lines: created } = await watch.lines(1);
+      watch.close();
+      expect(created[0]).toMatchObject({ result: { created: true } });
+    } finally {
+      stuck.destroy();
+    }
   });
 });
 

@@ -17,6 +17,11 @@ export interface WatchOptions extends KeySelector {
   progressNotify?: boolean;
   /** Closes the watcher (iteration ends). */
   signal?: AbortSignal;
+  /**
+   * Batches queued unread before the watcher stops reading its stream (default 1000): HTTP/2
+   * flow control then holds the server back (etcd parks a slow watcher) until half are read.
+   */
+  maxQueuedBatches?: number;
 }
 
 export interface WatchEvent {
@@ -40,7 +45,8 @@ export interface WatchBatch {
  * watch again from `compactRevision`), when the server cancels it, or when `close()` is called
  * (then iteration just ends).
  *
- * Gotcha: batches queue until read; read the watcher or close it.
+ * Gotcha: batches queue until read (up to `maxQueuedBatches`, then the stream is held back);
+ * read the watcher or close it.
  */
 export class Watcher implements AsyncIterable<WatchBatch> {
   private readonly queue: WatchBatch[] = [];
@@ -67,6 +73,11 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     pool.closeSignal.addEventListener('abort', this.onAbort, { once: true });
     void this.run();
+  }
+
+  /** Batches received and not read yet. */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /** The revision the watch would resume from (the one after the last delivered change). */
@@ -127,6 +138,7 @@ export class Watcher implements AsyncIterable<WatchBatch> {
         const opened = this.pool.bidi(etcdserverpb.WatchService.watch);
         address = opened.address;
         this.call = opened.call;
+        if (this.paused) opened.call.pause();
         await this.consume(opened.call, () => { attempt = 0; });
         // The server ended the stream (it is shutting down): resume elsewhere.
         this.pool.failover(address);
@@ -184,15 +196,34 @@ export class Watcher implements AsyncIterable<WatchBatch> {
     });
   }
 
+  private paused = false;
+
+  private get highWater(): number {
+    return Math.max(this.opts.maxQueuedBatches ?? 1000, 1);
+  }
+
   private push(batch: WatchBatch): void {
     this.queue.push(batch);
+    if (!this.paused && this.queue.length >= this.highWater) {
+      this.paused = true;
+      this.call?.pause();
+    }
     this.wake();
+  }
+
+  private take(): WatchBatch | undefined {
+    const b = this.queue.shift();
+    if (this.paused && this.queue.length <= this.highWater / 2) {
+      this.paused = false;
+      this.call?.resume();
+    }
+    return b;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<WatchBatch> {
     try {
       for (;;) {
-        const b = this.queue.shift();
+        const b = this.take();
         if (b !== undefined) { yield b; continue; }
         if (this.done) {
           if (this.failure !== undefined) throw this.failure;

@@ -182,6 +182,19 @@ describe.each(KINDS)('@raftkv/client against %s', (kind) => {
     noPut.close();
   });
 
+  it('a watcher read late holds its stream back and still delivers every event in order', async () => {
+    const w = client.watch('slow/', { prefix: true, maxQueuedBatches: 8 });
+    await w.ready;
+    for (let i = 0; i < 100; i++) await client.put(`slow/${String(i).padStart(3, '0')}`, 'x'.repeat(1000));
+    expect(w.queued).toBeLessThanOrEqual(8);
+    const keys: string[] = [];
+    for await (const e of w.events()) {
+      keys.push(e.kv.key.toString());
+      if (keys.length === 100) break;
+    }
+    expect(keys).toEqual(Array.from({ length: 100 }, (_, i) => `slow/${String(i).padStart(3, '0')}`));
+  });
+
   it('surfaces a compacted start revision as WatchCompactedError', async () => {
     const first = (await client.put('wc/k', '1')).header.revision;
     const last = (await client.put('wc/k', '2')).header.revision;

@@ -487,8 +487,6 @@ export class Applier {
       case 'roleAdd': auth.roleAdd(ar.req.name); break;
       case 'roleDelete': auth.roleDelete(ar.req.role); break;
       case 'roleGrantPermission':
-        // The service refuses a missing permission before proposing; an entry without one changes nothing.
-        if (!ar.req.perm) throw new EtcdError(3 /* INVALID_ARGUMENT */, 'etcdserver: permission not given');
         auth.roleGrantPermission(ar.req.name, ar.req.perm);
         break;
       case 'roleRevokePermission': auth.roleRevokePermission(ar.req.role, ar.req.key, ar.req.rangeEnd); break;

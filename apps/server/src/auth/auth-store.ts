@@ -1,6 +1,9 @@
-import { authpb, EtcdErrors } from '@raftkv/api';
+import { authpb, EtcdError, EtcdErrors } from '@raftkv/api';
 import type { Bucket, MvccStore } from '@raftkv/mvcc';
 import { RangePermissions } from './range-permissions.js';
+
+/** etcd 3.5's ErrGRPCPermissionNotGiven. */
+const PERMISSION_NOT_GIVEN = new EtcdError(3 /* INVALID_ARGUMENT */, 'etcdserver: permission not given');
 
 export const ROOT_USER = 'root';
 export const ROOT_ROLE = 'root';
@@ -196,10 +199,15 @@ export class AuthStore {
     this.changed();
   }
 
-  /** Adds a permission, or changes the type of the one on the same key and range end (etcd's RoleGrantPermission). */
-  roleGrantPermission(name: string, perm: authpb.Permission): void {
+  /**
+   * Adds a permission, or changes the type of the one on the same key and range end (etcd's
+   * RoleGrantPermission). Without a permission: etcd 3.4 crashes every member applying it once
+   * the role is found; refused there with etcd 3.5's error instead.
+   */
+  roleGrantPermission(name: string, perm: authpb.Permission | undefined): void {
     const role = this.roles.get(name);
     if (!role) throw EtcdErrors.RoleNotFound;
+    if (!perm) throw PERMISSION_NOT_GIVEN;
     const key = Buffer.from(perm.key);
     const rangeEnd = Buffer.from(perm.rangeEnd);
     const perms = role.keyPermission.map((p) => ({ ...p }));

@@ -113,12 +113,14 @@ describe('Auth over gRPC, beside etcd', () => {
     expect(norm(raftkv!)).toEqual(norm(etcd!));
   }, 30_000);
 
-  it('refuses RoleGrantPermission without a permission (etcd 3.4 crashes applying it) with etcd 3.5\'s error', async () => {
+  it('refuses RoleGrantPermission without a permission for a role that exists (etcd 3.4 crashes applying it) with etcd 3.5\'s error', async () => {
     const e = pair!.raftkv.endpoint;
     const md = new Metadata();
     const auth = authOf(e);
     const { token } = await new Promise<etcdserverpb.AuthenticateResponse>((resolve, reject) => auth.authenticate({ name: 'root', password: 'pw' }, (err, r) => (err ? reject(err) : resolve(r))));
     md.set('token', token);
+    // As etcd, a missing role is found first.
+    expect(await outcome((cb) => auth.roleGrantPermission({ name: 'nosuch', perm: undefined }, md, cb))).toBe('9 etcdserver: role name not found');
     expect(await outcome((cb) => auth.roleAdd({ name: 'r' }, md, cb))).toBe('OK');
     expect(await outcome((cb) => auth.roleGrantPermission({ name: 'r', perm: undefined }, md, cb))).toBe('3 etcdserver: permission not given');
     expect(await outcome((cb) => auth.roleGet({ role: 'r' }, md, cb), (r: etcdserverpb.AuthRoleGetResponse) => `perms ${r.perm.length}`)).toBe('perms 0');

@@ -7,7 +7,6 @@ import type { ServerCore } from '../server-core.js';
 import { unary, type UnaryCall } from './unary.js';
 
 /** etcd's ErrNoPasswordUser is missing from its gRPC error map: clients get it as UNKNOWN with this text. */
-const PERMISSION_NOT_GIVEN = new EtcdError(status.INVALID_ARGUMENT, 'etcdserver: permission not given');
 const NO_PASSWORD_USER = new EtcdError(status.UNKNOWN, 'auth: authentication failed, password was given for no password user');
 
 /**
@@ -106,9 +105,6 @@ export function authService(core: ServerCore): etcdserverpb.AuthServer {
       return { header: header() };
     }),
     roleGrantPermission: unary(async (req: etcdserverpb.AuthRoleGrantPermissionRequest, call) => {
-      // etcd 3.4 dereferences the missing permission while applying: every member crashes.
-      // Refused before proposing with etcd 3.5's answer.
-      if (req.perm === undefined) throw PERMISSION_NOT_GIVEN;
       await run(call, { op: 'roleGrantPermission', req });
       return { header: header() };
     }),

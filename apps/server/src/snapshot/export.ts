@@ -98,16 +98,19 @@ async function writeBuckets(snap: BackendSnapshotFile, w: BoltWriter, pacing: Re
   for (const name of ETCD_BUCKETS) {
     w.beginBucket(name);
     if (name === 'key') {
-      let n = 0;
+      // The newest revision is the last key's: its main part kept as it goes, without a BigInt per key.
+      let hi = 0;
+      let lo = 0;
       for (const { key, value } of snap.revisions()) {
         w.put(key, value);
-        revision = Number(key.readBigUInt64BE(0));
-        keys++;
-        if (++n % pacing.entriesPerStep === 0 || w.needsDrain) {
+        hi = key.readUInt32BE(0);
+        lo = key.readUInt32BE(4);
+        if (++keys % pacing.entriesPerStep === 0 || w.needsDrain) {
           await w.drain();
           await pacing.pause();
         }
       }
+      revision = hi * 2 ** 32 + lo;
     } else {
       for (const [k, v] of small[name]()) w.put(k, v);
     }

@@ -46,16 +46,16 @@ async function sendSnapshot(core: ServerCore, call: SnapshotCall, log: Logger | 
     try {
       let sent = 0;
       // Read in large blocks (few trips to the thread pool), sent in etcd's 32 KiB messages.
-      const block = Buffer.allocUnsafe(READ_BYTES);
       while (sent < total) {
         if (call.cancelled) return;
         const want = Math.min(READ_BYTES, total - sent);
+        // A fresh block each time: its 32 KiB views go out as messages without a copy.
+        const block = Buffer.allocUnsafe(want);
         const { bytesRead } = await file.read(block, 0, want, sent);
         if (bytesRead !== want) throw new Error(`snapshot file ended at ${sent + bytesRead} of ${total} bytes`);
-        sha.update(block.subarray(0, want));
+        sha.update(block);
         for (let at = 0; at < want; at += CHUNK_BYTES) {
-          // A copy: the block is reused while grpc-js may still hold the message.
-          const blob = Buffer.from(block.subarray(at, Math.min(at + CHUNK_BYTES, want)));
+          const blob = block.subarray(at, Math.min(at + CHUNK_BYTES, want));
           sent += blob.length;
           await write(call, { header: undefined, remainingBytes: BigInt(total - sent), blob, version: '' });
         }

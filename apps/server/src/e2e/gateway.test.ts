@@ -158,6 +158,13 @@ describe('HTTP/JSON gateway: raftkv beside etcd 3.4.23', () => {
     await same(path, body);
   });
 
+  it.each([
+    [{ 'grpc-metadata-trace-bin': '!!' }], [{ 'grpc-metadata-trace-bin': 'YW=' }], [{ 'grpc-metadata-trace-bin': 'YWJ' }],
+    [{ 'grpc-timeout': '1x' }], [{ 'grpc-timeout': 'S' }], [{ 'grpc-timeout': '10S' }], [{ 'grpc-metadata-tenant': 'blue', authorization: 'none' }],
+  ])('request headers %j: answered as etcd', async (headers) => {
+    await same('/v3/kv/range', JSON.stringify({ key: b64('foo') }), { headers });
+  });
+
   it.each([['GET'], ['PUT'], ['HEAD'], ['DELETE']])('%s on a gateway path: 405 as etcd', async (method) => {
     const a = await same('/v3/kv/range', undefined, { method });
     expect(a.status).toBe(405);

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../front-door/index.js';
 import { GoJsonDecoder, goJsonString, type DecodeResult } from './go-json.js';
 import { LoopbackChannel, type CallEnd, type LoopbackCall, type Metadata } from './loopback.js';
-import { JsonDecodeError, jsonToWire, wireToJson } from './proto-json.js';
+import { goBase64Decode, JsonDecodeError, jsonToWire, wireToJson } from './proto-json.js';
 import { ROUTES, type Route } from './routes.js';
 
 /** grpc-gateway's HTTPStatusFromCode: the HTTP status for each gRPC code. */
@@ -152,8 +152,12 @@ function requestMetadata(req: HttpRequest): Array<[string, string]> | string {
     } else if (key.startsWith('grpc-metadata-')) {
       const name = key.slice('grpc-metadata-'.length);
       if (name.endsWith('-bin')) {
-        const b64 = value.length % 4 === 0 ? /^[A-Za-z0-9+/]*={0,2}$/ : /^[A-Za-z0-9+/]*$/;
-        if (!b64.test(value)) return `invalid binary header ${canonicalHeaderKey(key)}: illegal base64 data`;
+        // grpc-gateway's decodeBinHeader: padded base64 when the length is a multiple of 4.
+        try {
+          goBase64Decode(Buffer.from(value, 'latin1'), value.length % 4 === 0);
+        } catch (err) {
+          return `invalid binary header ${canonicalHeaderKey(key)}: ${(err as Error).message}`;
+        }
       }
       if (METADATA_KEY.test(name) && !RESERVED_KEYS.test(name)) md.push([name, value]);
     }
@@ -318,7 +322,7 @@ export class Gateway {
     body.discard();
     let message: Buffer;
     if (first.kind === 'error') {
-      return sendError(res, tooLarge(first.message) ? CODE_RESOURCE_EXHAUSTED : CODE_INVALID_ARGUMENT, first.message);
+      return sendError(res, first.tooLarge ? CODE_RESOURCE_EXHAUSTED : CODE_INVALID_ARGUMENT, first.message);
     }
     try {
       message = first.kind === 'value' ? jsonToWire(route.request, first.value) : Buffer.alloc(0);
@@ -371,7 +375,7 @@ export class Gateway {
     let firstMessage: Buffer | undefined;
     if (first.kind === 'error') {
       body.discard();
-      return sendError(res, tooLarge(first.message) ? CODE_RESOURCE_EXHAUSTED : CODE_UNKNOWN, first.message);
+      return sendError(res, first.tooLarge ? CODE_RESOURCE_EXHAUSTED : CODE_UNKNOWN, first.message);
     }
     if (first.kind === 'value') {
       try {
@@ -474,8 +478,6 @@ const isTls = (req: HttpRequest): boolean => (req.socket as { encrypted?: boolea
 function writeTo(res: HttpResponse, data: string): boolean {
   return (res as unknown as { write(chunk: string): boolean }).write(data);
 }
-
-const tooLarge = (message: string): boolean => message.startsWith('raftkv: a JSON value');
 
 /** Go's http.Redirect with 301 (a body only for GET). */
 function redirect(req: HttpRequest, res: HttpResponse, location: string): void {

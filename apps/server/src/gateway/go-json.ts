@@ -264,7 +264,8 @@ export function checkValid(data: Uint8Array): string | undefined {
 /** What {@link GoJsonDecoder.next} found. */
 export type DecodeResult =
   | { kind: 'value'; value: Buffer }
-  | { kind: 'error'; message: string }
+  /** `tooLarge`: the value outgrew the decoder's bound (not a syntax error). */
+  | { kind: 'error'; message: string; tooLarge?: true }
   /** The input ended with nothing but whitespace: Go's io.EOF. */
   | { kind: 'eof' }
   /** More input is needed to finish the value. */
@@ -281,7 +282,7 @@ export class GoJsonDecoder {
   private scanned = 0;
   private readonly scanner = new GoScanner();
   private ended = false;
-  private failed: string | undefined;
+  private failed: DecodeResult | undefined;
 
   constructor(private readonly maxValueBytes: number) {}
 
@@ -299,14 +300,14 @@ export class GoJsonDecoder {
   }
 
   next(): DecodeResult {
-    if (this.failed !== undefined) return { kind: 'error', message: this.failed };
+    if (this.failed !== undefined) return this.failed;
     const s = this.scanner;
     if (this.scanned === 0) s.reset();
     let i = this.scanned;
     for (; i < this.buf.length; i++) {
       i = s.skipStringRun(this.buf, i, Math.min(this.buf.length, this.maxValueBytes));
       if (i === this.buf.length) break;
-      if (i >= this.maxValueBytes) return this.fail(`raftkv: a JSON value in the request body is larger than ${this.maxValueBytes} bytes`);
+      if (i >= this.maxValueBytes) return this.tooLarge();
       const r = s.step(this.buf[i]!);
       if (r === Scan.End) return this.take(i);
       if (r === Scan.EndObject || r === Scan.EndArray) {
@@ -315,7 +316,7 @@ export class GoJsonDecoder {
       } else if (r === Scan.Error) {
         return this.fail(s.err!);
       }
-      if (i + 1 > this.maxValueBytes) return this.fail(`raftkv: a JSON value in the request body is larger than ${this.maxValueBytes} bytes`);
+      if (i + 1 > this.maxValueBytes) return this.tooLarge();
     }
     this.scanned = i;
     if (!this.ended) return { kind: 'more' };
@@ -333,10 +334,14 @@ export class GoJsonDecoder {
     return { kind: 'value', value };
   }
 
-  private fail(message: string): DecodeResult {
-    this.failed = message;
+  private fail(message: string, tooLarge = false): DecodeResult {
+    this.failed = tooLarge ? { kind: 'error', message, tooLarge } : { kind: 'error', message };
     this.buf = Buffer.alloc(0);
-    return { kind: 'error', message };
+    return this.failed;
+  }
+
+  private tooLarge(): DecodeResult {
+    return this.fail(`raftkv: a JSON value in the request body is larger than ${this.maxValueBytes} bytes`, true);
   }
 }
 

@@ -93,8 +93,16 @@ function unmarshalInteger(data: Buffer, signed: boolean, bits: 8 | 32 | 64, goTy
 
 /** Go's base64.StdEncoding.Decode (padding required; \r and \n skipped), ported with its error offsets. */
 function base64Std(src: Buffer): Buffer {
+  return goBase64Decode(src, true);
+}
+
+/**
+ * Go's base64 StdEncoding (`padded`) or RawStdEncoding decoding, with its errors
+ * (`illegal base64 data at input byte N`, as JsonDecodeError).
+ */
+export function goBase64Decode(src: Buffer, padded: boolean): Buffer {
   // Well-formed input (the usual case): Node's decoder gives the same bytes.
-  if (src.length % 4 === 0 && WELL_FORMED_BASE64.test(src.toString('latin1'))) return Buffer.from(src.toString('latin1'), 'base64');
+  if (padded && src.length % 4 === 0 && WELL_FORMED_BASE64.test(src.toString('latin1'))) return Buffer.from(src.toString('latin1'), 'base64');
   const out: number[] = [];
   const corrupt = (at: number): JsonDecodeError => new JsonDecodeError(`illegal base64 data at input byte ${at}`);
   const isNewline = (c: number | undefined): boolean => c === 0x0a || c === 0x0d;
@@ -107,7 +115,9 @@ function base64Std(src: Buffer): Buffer {
     for (let j = 0; j < 4; j++) {
       if (si === src.length) {
         if (j === 0) return Buffer.from(out);
-        throw corrupt(si - j);
+        if (j === 1 || padded) throw corrupt(si - j);
+        dlen = j;
+        break;
       }
       const c = src[si]!;
       si++;
@@ -120,7 +130,7 @@ function base64Std(src: Buffer): Buffer {
         j--;
         continue;
       }
-      if (c !== 0x3d) throw corrupt(si - 1);
+      if (c !== 0x3d || !padded) throw corrupt(si - 1);
       if (j === 0 || j === 1) throw corrupt(si - 1);
       if (j === 2) {
         while (si < src.length && isNewline(src[si])) si++;

@@ -5,7 +5,7 @@
 // keys it returned. A failing round prints its seed.
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AuthClient, KVClient, WatchClient, etcdserverpb } from '@raftkv/api';
-import { deleteRangeRequest, putRequest, Random, rangeRequest, startPair, txnRequest, type ServerPair } from '@raftkv/testkit';
+import { deleteRangeRequest, putRequest, Random, rangeRequest, startSubjects, txnRequest, TOPOLOGIES, type Subjects } from '@raftkv/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const SEED = Number(process.env['RAFTKV_AUTH_DIFF_SEED'] ?? 20261206);
@@ -98,15 +98,15 @@ function randomPermission(rnd: Random): etcdserverpb.AuthRoleGrantPermissionRequ
   return { permType: rnd.pick([READ, WRITE, READWRITE]), key: b(key), rangeEnd: rangeEndFor(rnd, key) };
 }
 
-describe('permission checks, randomised, beside etcd', () => {
-  let pair: ServerPair | undefined;
+describe.each(TOPOLOGIES)('permission checks, randomised, beside etcd (raftkv: %s)', (topology) => {
+  let pair: Subjects | undefined;
   const servers: { etcd?: Servers; raftkv?: Servers } = {};
   const admin = new Metadata();
   const tokens: { etcd: Metadata; raftkv: Metadata } = { etcd: new Metadata(), raftkv: new Metadata() };
   const sides = ['etcd', 'raftkv'] as const;
 
   beforeAll(async () => {
-    pair = await startPair({ args: ['--bcrypt-cost', '4'] });
+    pair = await startSubjects(topology, { args: ['--bcrypt-cost', '4'] });
     for (const side of sides) {
       const endpoint = pair[side].endpoint;
       const creds = credentials.createInsecure();

@@ -158,7 +158,8 @@ export class BoltReader {
     if (id < 2 || id >= this.meta.pgid) throw new BoltFormatError(`${where}: outside the database (pages 2..${this.meta.pgid - 1})`);
     const pgid = Number(id);
     const ps = this.meta.pageSize;
-    const head = this.src.read(pgid * ps, PAGE_HEADER_SIZE);
+    // One read for the usual page without overflow; a second only for one with.
+    const head = this.src.read(pgid * ps, ps);
     const storedId = head.readBigUInt64LE(0);
     if (storedId !== BigInt(pgid)) throw new BoltFormatError(`${where}: header names page ${storedId}`);
     const flags = head.readUInt16LE(8);
@@ -168,7 +169,7 @@ export class BoltReader {
     if (pgid + overflow >= this.meta.pgid) throw new BoltFormatError(`${where}: ${overflow} overflow pages run past the database`);
     const bytes = (overflow + 1) * ps;
     if (bytes > MAX_PAGE_BYTES) throw new BoltFormatError(`${where}: ${bytes} bytes is larger than bbolt allows`);
-    return new Page(this.src.read(pgid * ps, bytes), flags, count, where);
+    return new Page(overflow === 0 ? head : this.src.read(pgid * ps, bytes), flags, count, where);
   }
 }
 

@@ -284,10 +284,9 @@ describe.each(KINDS)('@raftkv/client against %s', (kind) => {
   });
 });
 
-// raftkv does not serve Maintenance.Snapshot yet (docs/compatibility.md): the stream is checked on etcd.
-describe('@raftkv/client snapshot stream against etcd', () => {
-  it('streams the whole backend', async () => {
-    const server = await startOne('etcd');
+describe('@raftkv/client snapshot stream', () => {
+  it.each(KINDS)('streams the whole backend (%s)', async (kind) => {
+    const server = await startOne(kind);
     const client = new Client({ endpoints: [server.endpoint] });
     try {
       await client.put('snap/k', 'v');

@@ -1,9 +1,10 @@
 // The auth store travels in raft snapshots: a follower that was down while users, roles and
 // `auth enable` were applied, and so far behind that the leader no longer has those entries,
-// gets them in the leader's snapshot and enforces them at once (and after a restart).
+// gets them in the leader's snapshot and enforces them at once (and after a restart). And auth
+// changes survive a kill -9 right after they were acknowledged.
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AuthClient, KVClient } from '@raftkv/api';
-import { etcdctl, putRequest, startCluster, type Cluster } from '@raftkv/testkit';
+import { etcdctl, putRequest, removeDir, startCluster, startRaftkv, type Cluster } from '@raftkv/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const SNAPSHOT_COUNT = 100;
@@ -64,4 +65,24 @@ describe('auth in raft snapshots', () => {
     await follower.restart();
     await check();
   }, 180_000);
+
+  it('auth changes acknowledged right before a kill -9 survive it (replayed from the WAL when the backend had not committed them)', async () => {
+    const first = await startRaftkv({ args: ['--bcrypt-cost', '4'] });
+    const dataDir = first.dataDir;
+    try {
+      for (const args of [['user', 'add', 'root:rootpw'], ['user', 'grant-role', 'root', 'root'], ['role', 'add', 'r'], ['auth', 'enable']]) {
+        expect((await etcdctl(first.endpoint, args)).code).toBe(0);
+      }
+      await first.kill();
+      const again = await startRaftkv({ dataDir, args: ['--bcrypt-cost', '4'] });
+      try {
+        expect((await etcdctl(again.endpoint, ['get', 'k'])).stderr).toContain('etcdserver: user name is empty');
+        expect((await etcdctl(again.endpoint, ['--user', 'root:rootpw', 'role', 'list'])).stdout).toBe('r\n');
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      removeDir(dataDir);
+    }
+  }, 60_000);
 });

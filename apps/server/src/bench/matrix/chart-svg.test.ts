@@ -32,7 +32,7 @@ test('one chart per member count, with both sides, the ratio, round whiskers and
   expect(one).toContain('class="bad">×0.55');
   expect(one).toContain('noise ×1.00'); // 1000 / 1000
   expect(one.match(/class="whisker"/g)).toHaveLength(4); // 2 sides × (figure, p99)
-  expect(one).toContain('up to ×1.05 this run');
+  expect(one).toContain('by up to ×1.05 this run');
   const three = renderChart(result, 3)!;
   expect(three).toContain('class="good">×1.50');
   expect(three).not.toContain('class="whisker"'); // every round the same: no spread to draw

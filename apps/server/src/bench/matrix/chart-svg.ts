@@ -11,7 +11,7 @@ const BAR_H = 13;
 const LABEL_W = 250;
 const PANEL_W = 330;
 const GAP = 90;
-const TOP = 78;
+const TOP = 90;
 const COLORS: Record<'etcd' | 'raftkv', string> = { etcd: '#4e79a7', raftkv: '#f28e2b' };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -42,13 +42,15 @@ function bars(row: RowResult, pick: Pick, x0: number, y0: number, unit: string, 
     const y = y0 + 4 + i * (BAR_H + 3);
     out.push(`<rect x="${x0}" y="${y}" width="${w(f.median).toFixed(1)}" height="${BAR_H}" fill="${COLORS[side]}"><title>${side}: ${num(f.median)} ${esc(unit)} (median of ${f.rounds.length})</title></rect>`);
     const rs = f.rounds.filter(present);
+    let labelX = x0 + w(f.median) + 4;
     if (rs.length > 1 && Math.min(...rs) < Math.max(...rs)) {
       const a = w(Math.min(...rs));
       const b = w(Math.max(...rs));
       const cy = y + BAR_H / 2;
       out.push(`<path d="M${(x0 + a).toFixed(1)} ${cy}H${(x0 + b).toFixed(1)}M${(x0 + a).toFixed(1)} ${cy - 4}v8M${(x0 + b).toFixed(1)} ${cy - 4}v8" class="whisker"/>`);
+      labelX = Math.max(labelX, x0 + b + 4);
     }
-    out.push(`<text x="${(x0 + w(f.median) + 4).toFixed(1)}" y="${y + BAR_H - 2}" class="small">${num(f.median)}</text>`);
+    out.push(`<text x="${labelX.toFixed(1)}" y="${y + BAR_H - 2}" class="small">${num(f.median)}</text>`);
   });
   const again = figures[2];
   if (again && present(again.median)) {
@@ -81,12 +83,13 @@ export function renderChart(result: BenchResult, members: 1 | 3): string | undef
     '.noise{stroke:#888;stroke-width:3}.rule{stroke:#ddd}</style>');
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   parts.push(`<text x="10" y="20" class="title">raftkv vs etcd 3.4.23, ${members} member${members === 1 ? '' : 's'} — ${esc(result.startedAt.slice(0, 16).replace('T', ' '))} UTC</text>`);
-  parts.push(`<text x="10" y="38" class="small">${o.quick ? 'quick run: ' : ''}median of ${o.rounds} alternating rounds, ${o.cellSeconds} s cells, fresh data dirs; ` +
-    `load average ${result.machine.loadAvgStart[0]!.toFixed(1)} at the start; each row has its own scale; whiskers: min–max over rounds; ` +
-    `grey tick: etcd run again (the noise floor${nf && present(nf.value.factor) ? `, up to ×${nf.value.factor.toFixed(2)} this run` : ''})</text>`);
-  parts.push(`<rect x="10" y="48" width="12" height="10" fill="${COLORS.etcd}"/><text x="26" y="57">etcd</text>`);
-  parts.push(`<rect x="70" y="48" width="12" height="10" fill="${COLORS.raftkv}"/><text x="86" y="57">raftkv</text>`);
-  parts.push('<path d="M146 46v14" class="noise"/><text x="154" y="57">etcd again (noise floor)</text>');
+  parts.push(`<text x="10" y="36" class="small">${o.quick ? 'quick run: ' : ''}median of ${o.rounds} alternating rounds, ${o.cellSeconds} s cells, fresh data dirs; ` +
+    `load average ${result.machine.loadAvgStart[0]!.toFixed(1)} at the start, ${result.machine.loadAvgEnd[0]!.toFixed(1)} at the end; each row has its own scale</text>`);
+  parts.push(`<text x="10" y="48" class="small">whiskers: min–max over rounds; grey tick: etcd run again, the noise floor` +
+    `${nf && present(nf.value.factor) ? ` (etcd differed from itself by up to ×${nf.value.factor.toFixed(2)} this run)` : ''}</text>`);
+  parts.push(`<rect x="10" y="58" width="12" height="10" fill="${COLORS.etcd}"/><text x="26" y="67">etcd</text>`);
+  parts.push(`<rect x="70" y="58" width="12" height="10" fill="${COLORS.raftkv}"/><text x="86" y="67">raftkv</text>`);
+  parts.push('<path d="M146 56v14" class="noise"/><text x="154" y="67">etcd again (noise floor)</text>');
   parts.push(`<text x="${left}" y="${TOP - 6}" class="head">figure (↑ higher or ↓ lower is better) — raftkv/etcd</text>`);
   parts.push(`<text x="${right}" y="${TOP - 6}" class="head">p99 latency ms (↓) — raftkv/etcd</text>`);
   rows.forEach((row, i) => {

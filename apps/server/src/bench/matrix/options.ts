@@ -13,6 +13,7 @@ export const USAGE = `usage: pnpm bench [options]
   --watchers a,b        watcher counts of the watch rows (default 10,1000,100000)
   --event-budget N      events/s asked of a watch row in total (default 100000; 20000 with --quick)
   --startup-keys N      keys loaded before the restart row (default 200000; 10000 with --quick)
+  --value-bytes N       value size of the key-value and start-up rows (default 256)
   --no-noise            skip the second etcd side (no noise floor)
   --tls                 clients over https (one member only)
   --out PATH            JSON output (default results/bench-<date>.json)
@@ -40,6 +41,7 @@ export function parseOptions(argv: string[], raftkvBin: string): { opts: MatrixO
       watchers: { type: 'string' },
       'event-budget': { type: 'string' },
       'startup-keys': { type: 'string' },
+      'value-bytes': { type: 'string' },
       'no-noise': { type: 'boolean', default: false },
       tls: { type: 'boolean', default: process.env['BENCH_TLS'] === '1' },
       out: { type: 'string' },
@@ -64,6 +66,7 @@ export function parseOptions(argv: string[], raftkvBin: string): { opts: MatrixO
   if (values.watchers) opts.watchers = list(values.watchers);
   if (values['event-budget']) opts.eventBudget = list(values['event-budget'])[0]!;
   if (values['startup-keys']) opts.startupKeys = list(values['startup-keys'])[0]!;
+  if (values['value-bytes']) opts.valueBytes = list(values['value-bytes'])[0]!;
   if (values['no-noise']) opts.noiseFloor = false;
   if (values['cpu-prof']) opts.cpuProfDir = resolve(values['cpu-prof']);
   return { opts, out: values.out, help: values.help, tls: values.tls };

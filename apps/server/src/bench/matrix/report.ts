@@ -32,7 +32,7 @@ export function formatTables(result: BenchResult): string {
     `load average ${load(result.machine.loadAvgStart)} at the start, ${load(result.machine.loadAvgEnd)} at the end`);
   lines.push(`${o.quick ? 'quick: ' : ''}${o.rounds} rounds (sides alternate: ${result.sides.join(', ')}, then reversed), ` +
     `fresh data dirs each round, ${o.cellSeconds} s cells after ${o.warmupSeconds} s warm-up; medians over rounds; ` +
-    `spread = (max − min) / median of the rounds; watch rows ask ${num(o.eventBudget)} events/s; start-up rows load ${num(o.startupKeys)} keys` +
+    `spread = (max − min) / median of the rounds; watch rows ask ${num(o.eventBudget)} events/s; start-up rows load ${num(o.startupKeys)} keys; ${o.valueBytes ?? 256}-byte values` +
     `${o.tls ? '; clients over TLS' : ''}`);
   if (result.noiseFloor) {
     const n = result.noiseFloor;

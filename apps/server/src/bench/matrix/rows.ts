@@ -3,7 +3,7 @@ import type { etcdserverpb } from '@raftkv/api';
 import type { EtcdClient } from '@raftkv/testkit';
 import type { Target } from './targets.js';
 import {
-  closedLoop, connections, leaseGrants, leaseKeepAlives, loadKeys, rssBytes, VALUE_256, watchFanOut, type Sample,
+  closedLoop, connections, leaseGrants, leaseKeepAlives, loadKeys, rssBytes, watchFanOut, type Sample,
 } from './workloads.js';
 
 export type Unit = 'ops/s' | 'events/s' | 'ms' | 'bytes/key';
@@ -25,6 +25,8 @@ export interface GroupSettings {
   /** Events per second asked of the server in a watch row (watchers × puts/s). */
   eventBudget: number;
   startupKeys: number;
+  /** Value size of the key-value and start-up rows (256 by default). */
+  valueBytes: number;
 }
 
 export interface GroupContext {
@@ -48,14 +50,14 @@ const ops = (id: string, what: string): RowDef => ({ id, unit: 'ops/s', better: 
 
 function kvRows(members: 1 | 3): RowDef[] {
   const rows: RowDef[] = [];
-  for (const n of [1, 16, 128]) rows.push(ops(`put x${n}`, `256-byte puts over ${PUT_KEYS} keys, ${n} in flight, to the leader`));
+  for (const n of [1, 16, 128]) rows.push(ops(`put x${n}`, `puts over ${PUT_KEYS} keys, ${n} in flight, to the leader`));
   if (members === 3) {
     for (const n of [1, 16, 128]) rows.push(ops(`put x${n} via follower`, `the same puts sent to a follower, which forwards them`));
   }
   for (const n of [16, 128]) rows.push(ops(`get linearizable x${n}`, `single-key Range, default consistency (ReadIndex), ${n} in flight`));
   if (members === 3) rows.push(ops('get linearizable x128 via follower', 'the same linearizable gets on a follower'));
   for (const n of [16, 128]) rows.push(ops(`get serializable x${n}`, `single-key Range with serializable, ${n} in flight`));
-  rows.push(ops('range 100 keys x16', 'Range over a prefix of 100 keys of 256 bytes, 16 in flight'));
+  rows.push(ops('range 100 keys x16', 'Range over a prefix of 100 keys, 16 in flight'));
   rows.push(ops('txn cas x16', 'Txn: value compare-and-swap on a key per worker (always succeeds), 16 in flight'));
   rows.push(ops('mixed 90/10 x16', '9 linearizable gets to 1 put, 16 in flight'));
   return rows;
@@ -63,6 +65,7 @@ function kvRows(members: 1 | 3): RowDef[] {
 
 async function runKv(ctx: GroupContext, wanted: ReadonlySet<string>): Promise<Map<string, Sample>> {
   const { cellSeconds, warmupSeconds } = ctx.settings;
+  const value = Buffer.alloc(ctx.settings.valueBytes, 'v');
   const target = await ctx.start();
   const all: EtcdClient[] = [];
   const out = new Map<string, Sample>();
@@ -71,13 +74,13 @@ async function runKv(ctx: GroupContext, wanted: ReadonlySet<string>): Promise<Ma
     all.push(...toLeader);
     const toFollower = target.follower ? connections(target.follower, CONNECTIONS, target.creds) : [];
     all.push(...toFollower);
-    const put = (c: EtcdClient, i: number) => c.put({ key: key(`bench/${i % PUT_KEYS}`), value: VALUE_256 });
+    const put = (c: EtcdClient, i: number) => c.put({ key: key(`bench/${i % PUT_KEYS}`), value });
     // Warm up (JIT, connections, peer streams, backend growth), the same for every side.
     await closedLoop(toLeader, 16, warmupSeconds, put);
     const leader = toLeader[0]!;
-    await leader.put({ key: key('bench/get'), value: VALUE_256 });
+    await leader.put({ key: key('bench/get'), value });
     const rangeOps: etcdserverpb.RequestOp[] = Array.from({ length: 100 }, (_, i) => ({
-      requestPut: { key: key(`range/${String(i).padStart(3, '0')}`), value: VALUE_256, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
+      requestPut: { key: key(`range/${String(i).padStart(3, '0')}`), value, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
     }));
     await leader.txn({ success: rangeOps });
     const casValue = new Map<number, number>();
@@ -165,7 +168,7 @@ const startupGroup: GroupDef = {
   id: 'startup',
   rows: [
     lowerMs('start-up, empty', 'process start to ready (3 members: every member ready and a leader elected), fresh data dir'),
-    lowerMs('load keys', 'the start-up keys of 256 bytes written as txns of 100 puts, 8 in flight'),
+    lowerMs('load keys', 'the start-up keys written as txns of 100 puts, 8 in flight'),
     { id: 'rss per key', unit: 'bytes/key', better: 'lower', what: "the leader's RSS growth over the load, per key" },
     lowerMs('start-up with keys', 'every member stopped cleanly (SIGTERM) with the keys loaded, then started again: to ready (and a leader)'),
     lowerMs('restart after kill -9', 'every member SIGKILLed with the keys loaded, then started again: to ready (and a leader)'),
@@ -180,7 +183,7 @@ const startupGroup: GroupDef = {
       const client = connections(target.leader, 1, target.creds)[0]!;
       try {
         const rss0 = rssBytes(target.leaderPid());
-        out.set('load keys', { value: await loadKeys(client, startupKeys), errors: 0 });
+        out.set('load keys', { value: await loadKeys(client, startupKeys, Buffer.alloc(ctx.settings.valueBytes, 'v')), errors: 0 });
         out.set('rss per key', { value: (rssBytes(target.leaderPid()) - rss0) / startupKeys, errors: 0 });
       } finally {
         client.close();

@@ -32,9 +32,9 @@ export interface MatrixOptions extends GroupSettings {
 export function defaultOptions(quick: boolean, raftkvBin: string): MatrixOptions {
   return quick
     ? { quick, raftkvBin, members: [1, 3], rows: [], rounds: 2, noiseFloor: true, cellSeconds: 1, warmupSeconds: 0.5,
-        watchers: [10, 100, 1000], eventBudget: 20_000, startupKeys: 10_000 }
+        watchers: [10, 100, 1000], eventBudget: 20_000, startupKeys: 10_000, valueBytes: 256 }
     : { quick, raftkvBin, members: [1, 3], rows: [], rounds: 3, noiseFloor: true, cellSeconds: 5, warmupSeconds: 3,
-        watchers: [10, 1000, 100_000], eventBudget: 100_000, startupKeys: 200_000 };
+        watchers: [10, 1000, 100_000], eventBudget: 100_000, startupKeys: 200_000, valueBytes: 256 };
 }
 
 export interface Figure { value: number; p50Ms: number; p99Ms: number }

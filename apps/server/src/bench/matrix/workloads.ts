@@ -53,9 +53,10 @@ export function connections(endpoint: string, count: number, creds?: ChannelCred
   return Array.from({ length: count }, () => connect(endpoint, creds));
 }
 
-/** Writes `keys` keys of 256 bytes as txns of 100 puts, 8 in flight; resolves with the wall time in ms. */
-export async function loadKeys(client: EtcdClient, keys: number, prefix = 'load/'): Promise<number> {
-  const PER_TXN = 100;
+/** Writes `keys` keys with `value` as txns of up to 100 puts (at most ~1 MiB each), 8 in flight; resolves with the wall time in ms. */
+export async function loadKeys(client: EtcdClient, keys: number, value: Buffer = VALUE_256, prefix = 'load/'): Promise<number> {
+  // Under both servers' default request limit (1.5 MiB) whatever the value size.
+  const PER_TXN = Math.max(1, Math.min(100, Math.floor(1024 * 1024 / (value.length + 64))));
   const txns = Math.ceil(keys / PER_TXN);
   let next = 0;
   const t0 = performance.now();
@@ -63,7 +64,7 @@ export async function loadKeys(client: EtcdClient, keys: number, prefix = 'load/
     for (let t = next++; t < txns; t = next++) {
       const success: etcdserverpb.RequestOp[] = [];
       for (let i = t * PER_TXN; i < Math.min(keys, (t + 1) * PER_TXN); i++) {
-        success.push({ requestPut: { key: Buffer.from(`${prefix}${String(i).padStart(8, '0')}`), value: VALUE_256, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } });
+        success.push({ requestPut: { key: Buffer.from(`${prefix}${String(i).padStart(8, '0')}`), value, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } });
       }
       await client.txn({ success });
     }
@@ -148,12 +149,15 @@ export async function watchFanOut(endpoint: string, o: WatchFanOutOptions): Prom
       }
       await sleep(1);
     }
-    while (inFlight() > 0) await sleep(5);
+    // Puts still unanswered 30 s after the writes stopped count as failed.
+    const answersBy = performance.now() + 30_000;
+    while (inFlight() > 0 && performance.now() < answersBy) await sleep(5);
+    const unanswered = inFlight();
     const expected = acked * o.watchers;
     const drainBy = performance.now() + 5000;
     while (events < expected && performance.now() < drainBy) await sleep(5);
     const elapsed = (Math.max(lastEventAt, end) - start) / 1000;
-    return { value: events / elapsed, ...latencySummary(delays), errors: failed + Math.max(0, expected - events) };
+    return { value: events / elapsed, ...latencySummary(delays), errors: failed + unanswered + Math.max(0, expected - events) };
   } finally {
     for (const s of streams) s.end();
     for (const c of clients) c.close();

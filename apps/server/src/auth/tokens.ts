@@ -196,13 +196,16 @@ class JwtTokens implements TokenProvider {
     if (!this.signKey) throw new AuthTokenError('auth: token signing attempted with verify-only key');
     return new SignJWT({ username, revision })
       .setProtectedHeader({ alg: this.method, typ: 'JWT' })
-      .setExpirationTime(Math.floor(Date.now() / 1000) + Math.floor(this.ttlMs / 1000))
+      // etcd's time.Now().Add(ttl).Unix(): whole seconds, truncated.
+      .setExpirationTime(Math.floor((Date.now() + this.ttlMs) / 1000))
       .sign(this.signKey);
   }
 
   async info(token: string): Promise<AuthInfo | undefined> {
     try {
-      const { payload } = await jwtVerify(token, this.verifyKey, { algorithms: [this.method] });
+      // jwt-go (etcd) accepts a token through its `exp` second (now <= exp); jose until just
+      // before it: one second of tolerance makes the two the same.
+      const { payload } = await jwtVerify(token, this.verifyKey, { algorithms: [this.method], clockTolerance: 1 });
       const { username, revision } = payload as { username?: unknown; revision?: unknown };
       if (typeof username !== 'string' || typeof revision !== 'number') return undefined;
       return { username, revision };

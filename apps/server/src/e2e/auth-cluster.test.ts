@@ -5,7 +5,7 @@
 // user on every member at once.
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AuthClient, KVClient, type etcdserverpb } from '@raftkv/api';
-import { etcdctl, putRequest, rangeRequest, startCluster, type Cluster, type ServerKind } from '@raftkv/testkit';
+import { etcdctl, putRequest, rangeRequest, startCluster, startPair, type Cluster, type ServerKind, type ServerPair } from '@raftkv/testkit';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,4 +105,31 @@ describe.each(CASES)('%s, three members, %s tokens', (kind, tokenType) => {
     expect(await useToken(followers[1]!.endpoint, fresh, 'app/revoked')).toBe('etcdserver: permission denied');
     expect(await useToken(followers[0]!.endpoint, 'forged.12', 'app/x')).toBe('etcdserver: invalid auth token');
   }, 120_000);
+});
+
+describe('JWT lifetime, beside etcd', () => {
+  let pair: ServerPair | undefined;
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('a JWT past its ttl is an invalid token on both; a fresh one works', async () => {
+    const flags = ['--bcrypt-cost', '4', '--auth-token', `jwt,pub-key=${join(keyDir, 'jwt.pub')},priv-key=${join(keyDir, 'jwt.key')},sign-method=RS256,ttl=1s`];
+    pair = await startPair({ args: flags });
+    const run = async (endpoint: string): Promise<string[]> => {
+      for (const args of [['user', 'add', 'root:rootpw'], ['user', 'grant-role', 'root', 'root'], ['auth', 'enable']]) {
+        expect((await etcdctl(endpoint, args)).code).toBe(0);
+      }
+      const token = await authenticate(endpoint, 'root', 'rootpw');
+      const before = await useToken(endpoint, token, 'k1');
+      // exp is in whole seconds: past it for sure after two.
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      const after = await useToken(endpoint, token, 'k2');
+      const fresh = await useToken(endpoint, await authenticate(endpoint, 'root', 'rootpw'), 'k3');
+      return [before, after, fresh];
+    };
+    const [etcd, raftkv] = await Promise.all([run(pair.etcd.endpoint), run(pair.raftkv.endpoint)]);
+    expect(raftkv).toEqual(['ok', 'etcdserver: invalid auth token', 'ok']);
+    expect(raftkv).toEqual(etcd);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { defaultOptions, type MatrixOptions } from './runner.js';
 
 export const USAGE = `usage: pnpm bench [options]
-  --quick               short cells (1 s), 2 rounds, 10/100/1000 watchers, 10,000 start-up keys: a few minutes
+  --quick               short cells (1 s), 2 rounds, 10/100/1000 watchers, 10,000 start-up keys: 7-8 min on a busy 2-core machine
   --rows a,b            only rows whose name contains one of these (e.g. put,watch,"get serializable")
   --members 1|3|1,3     member counts (default both)
   --rounds N            rounds per side (default 3; 2 with --quick)

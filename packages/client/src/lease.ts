@@ -107,11 +107,13 @@ export class Lease {
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      let sentAt = 0;
+      // Send times of unanswered renewals, oldest first: the server answers in order, and the
+      // lease is only known to live TTL past the request an answer belongs to.
+      const sentAt: number[] = [];
       const send = (): void => {
         if (this.stopped) return;
         if (Date.now() >= this.expiresAt) { this.markLost('no renewal succeeded within its TTL'); return; }
-        sentAt = Date.now();
+        sentAt.push(Date.now());
         call.write({ ID: this.id });
         // No answer within the interval: try again (the lease's clock runs meanwhile).
         timer = setTimeout(send, intervalMs);
@@ -119,7 +121,8 @@ export class Lease {
       call.on('data', (res: etcdserverpb.LeaseKeepAliveResponse) => {
         clearTimeout(timer);
         if (res.TTL <= 0n) { this.markLost('expired or revoked'); resolve(); return; }
-        this.expiresAt = sentAt + Number(res.TTL) * 1000;
+        const at = sentAt.shift() ?? Date.now();
+        this.expiresAt = at + Number(res.TTL) * 1000;
         this.keepAlives++;
         onRenewed();
         timer = setTimeout(send, intervalMs);

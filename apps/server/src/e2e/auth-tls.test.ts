@@ -95,6 +95,25 @@ describe('CN-based auth over mutual TLS, beside etcd', () => {
       expect(await put(url, 'other'), url).toBe('etcdserver: permission denied');
     }
   }, 60_000);
+
+  it('a client presenting the member\'s own server certificate is not its CN on raftkv (the Lock/Election loopback does that)', async () => {
+    // A user named like the server certificate's CN, with every right: etcd lets that certificate act as it.
+    for (const url of [urls.etcd, urls.raftkv]) {
+      for (const args of [['user', 'add', 'server', '--no-password'], ['user', 'grant-role', 'server', 'root']]) {
+        expect((await etcdctl(url, [...as(rootCert), ...args])).code).toBe(0);
+      }
+    }
+    const creds = credentials.createSsl(readFileSync(pki.caFile), readFileSync(server.keyFile), readFileSync(server.certFile));
+    const put = (url: string) => {
+      const kv = new KVClient(url.slice('https://'.length), creds);
+      return new Promise<string>((resolve) => kv.put(putRequest({ key: Buffer.from('k'), value: Buffer.from('v') }), (err) => {
+        kv.close();
+        resolve(err ? err.details : 'OK');
+      }));
+    };
+    expect(await put(urls.etcd)).toBe('OK');
+    expect(await put(urls.raftkv)).toBe('etcdserver: user name is empty');
+  }, 60_000);
 });
 
 describe('etcd3 npm client with a password', () => {

@@ -281,7 +281,12 @@ class Door implements FrontDoor {
       // CN-based auth reads who this connection is (etcd's AuthInfoFromTLS uses verified chains only).
       // Keyed by the connection's four-tuple: unixs:// connections have none, so get no CN auth.
       const key = raw === undefined ? undefined : connectionKey(raw);
-      const cn = secured.authorized && key !== undefined ? secured.getPeerCertificate()?.subject?.CN : undefined;
+      const peerCert = secured.authorized && key !== undefined ? secured.getPeerCertificate() : undefined;
+      // The member's own loopback (Lock, Election) presents the server certificate: never let it
+      // speak as that certificate's CN (the caller's token is what it relays).
+      const own = secured.getCertificate();
+      const isOwn = peerCert?.raw !== undefined && own !== null && 'raw' in own && own.raw?.equals(peerCert.raw) === true;
+      const cn = isOwn ? undefined : peerCert?.subject?.CN;
       if (cn && key) recordClientIdentity(key, Array.isArray(cn) ? cn[0]! : cn, (forget) => secured.once('close', forget));
       entry.then(secured);
     });

@@ -90,7 +90,7 @@ export interface LoopbackCall {
   /** Stops reading responses until `resume`: backpressure from a slow HTTP client. */
   pause(): void;
   resume(): void;
-  /** Calls `fn` once the request side can take more after `write` returned false. */
+  /** Calls `fn` once the request side can take more after `write` returned false, or the call ended. */
   onDrain(fn: () => void): void;
 }
 
@@ -267,7 +267,10 @@ export class LoopbackChannel {
       cancel: () => { if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL); },
       pause: () => stream.pause(),
       resume: () => stream.resume(),
-      onDrain: (fn) => { stream.once('drain', fn); },
+      onDrain: (fn) => {
+        stream.once('drain', fn);
+        stream.once('close', fn);
+      },
     };
   }
 

@@ -61,7 +61,7 @@ export class Mutex {
 
   /** Waits for the lock. On failure or cancellation it leaves the queue (deletes its key). */
   async lock(control: CallControl = {}): Promise<void> {
-    const { owner, header } = await this.enqueue(control);
+    const { owner, header } = await this.enqueueOrLeave(control);
     if (owner) { this.hdr = header; return; }
     try {
       this.hdr = await waitDeletes(this.session.client, this.pfx, this.myRev - 1n, control.signal);
@@ -71,9 +71,23 @@ export class Mutex {
     }
   }
 
+  /**
+   * enqueue(); if that fails (cancelled while its txn was in flight: the key may exist), the key
+   * is deleted unless this mutex already held the lock. (Go's Mutex leaves it until the session ends.)
+   */
+  private async enqueueOrLeave(control: CallControl): Promise<{ owner: boolean; header: ResponseHeader }> {
+    const held = this.myRev !== -1n;
+    try {
+      return await this.enqueue(control);
+    } catch (err) {
+      if (!held && this.myKey.length > 0) await this.session.client.delete(this.myKey).catch(() => undefined);
+      throw err;
+    }
+  }
+
   /** Takes the lock if free, else leaves the queue and throws {@link LockedError} (etcd 3.5's TryLock). */
   async tryLock(control: CallControl = {}): Promise<void> {
-    const { owner, header } = await this.enqueue(control);
+    const { owner, header } = await this.enqueueOrLeave(control);
     if (owner) { this.hdr = header; return; }
     await this.unlock(control);
     throw new LockedError();

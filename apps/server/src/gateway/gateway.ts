@@ -95,7 +95,7 @@ function parseTarget(url: string): { path: string; query: string } | undefined {
 export function goServeMux(next: HttpHandler, v3?: (path: string, req: HttpRequest, res: HttpResponse) => void | Promise<void>): HttpHandler {
   return (req, res) => {
     const target = parseTarget(req.url ?? '/');
-    if (target === undefined || req.method === 'OPTIONS' || req.method === 'CONNECT') return next(req, res);
+    if (target === undefined || !target.path.startsWith('/') || req.method === 'OPTIONS' || req.method === 'CONNECT') return next(req, res);
     let path = target.path;
     if (path.startsWith('/v3beta/')) path = `/v3/${path.slice('/v3beta/'.length)}`;
     const clean = v3 !== undefined && path === '/v3' ? '/v3/' : cleanPath(path);

@@ -19,6 +19,7 @@ import { openRaftNode } from './member/raft-node.js';
 import { buildServices, clientConnectionLimits, SHUTDOWN_GRACE_MS } from './member/services.js';
 import { ShutdownStack } from './member/shutdown.js';
 import { buildStateMachine } from './member/state-machine.js';
+import { adjustTicksAtBoot } from './member/election-advance.js';
 import { openStorage } from './member/storage.js';
 import type { RaftLog } from '@raftkv/raft-log';
 import { etcdserverpb } from '@raftkv/api';
@@ -136,6 +137,15 @@ async function start(
   });
   parts.add('raft node', () => raft!.close());
   log.info('raft log opened', { member: memberId.toString(16), cluster: clusterId.toString(16), peers: peers.endpoints });
+  // The first election soon after boot rather than a whole election timeout later (etcd's adjustTicks).
+  const stopTickAdvance = adjustTicksAtBoot({
+    voters: raft.status().confState.voters.length,
+    activePeers: () => [...peers.transport.stats().peers.values()].filter((p) => p.active).length,
+    advanceTicks: (n) => raft!.advanceTicks(n),
+    electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
+    enabled: config.initialElectionTickAdvance,
+  });
+  parts.add('election tick advance', stopTickAdvance);
 
   // 7. The services clients call.
   const quota = new QuotaGuard({

@@ -222,7 +222,6 @@ export type FlagValues = { [K in FlagName]: z.output<(typeof FLAGS)[K]['schema']
 export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   // Safety-relevant: people rely on these, so each warns by name.
   'max-wals': 'WAL retention by file count; WAL segments are released by snapshots',
-  'initial-election-tick-advance': 'election tick advance at boot',
   'grpc-keepalive-min-time': 'a floor on client ping intervals (grpc-js cannot enforce one)',
   'experimental-enable-lease-checkpoint': 'a switch for lease checkpoints, which raftkv always makes and persists',
   'experimental-enable-lease-checkpoint-persist': 'a switch for lease checkpoints, which raftkv always makes and persists',

@@ -1,5 +1,5 @@
 import { EtcdErrors } from '@raftkv/api';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../logger.js';
 import type { ServerCore } from '../server-core.js';
 import { publishMember } from './publish.js';
@@ -34,5 +34,23 @@ describe('publishMember', () => {
     closing = true;
     await expect(publishing).rejects.toThrow(/stopped before publishing/);
     expect(calls()).toBe(1);
+  });
+
+  it('after a "no leader" refusal, retries as soon as a leader is known rather than after the full retry delay', async () => {
+    vi.useFakeTimers();
+    try {
+      const { core, calls } = coreFailing(1);
+      let leader = 0n;
+      Object.defineProperty(core, 'leaderId', { get: () => leader });
+      const publishing = publishMember(core, () => false, log);
+      await vi.advanceTimersByTimeAsync(20);
+      expect(calls()).toBe(1); // no leader yet: waiting
+      leader = 7n;
+      await vi.advanceTimersByTimeAsync(10);
+      expect(calls()).toBe(2); // 30 ms in, well before the 100 ms retry
+      await publishing;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,8 +1,9 @@
 import type { Logger } from '../logger.js';
 import type { ServerCore } from '../server-core.js';
 
-/** A publish refused at once (no leader yet) is tried again this soon. */
+/** A refused publish is tried again this soon, or as soon as a leader appears (checked this often). */
 const PUBLISH_RETRY_MS = 100;
+const LEADER_POLL_MS = 5;
 
 /**
  * Proposes this member's attributes (name, client URLs) and waits until they are applied
@@ -18,7 +19,11 @@ export async function publishMember(core: ServerCore, isClosed: () => boolean, l
     } catch (err) {
       if (isClosed()) throw new Error('raftkv: stopped before publishing');
       log.debug('publishing member attributes failed, retrying', { error: String(err) });
-      await new Promise((resolve) => setTimeout(resolve, PUBLISH_RETRY_MS));
+      // At boot the refusal is "no leader": retry the moment an election ends, not up to 100 ms later.
+      const hadLeader = core.leaderId !== 0n;
+      for (let waited = 0; waited < PUBLISH_RETRY_MS && (hadLeader || core.leaderId === 0n); waited += LEADER_POLL_MS) {
+        await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+      }
     }
   }
   log.info('published member attributes', { name: core.self.name, clientUrls: core.self.clientUrls });

@@ -47,11 +47,20 @@ export class Election {
     const s = this.session;
     const client = s.client;
     const k = Buffer.concat([this.keyPrefix, Buffer.from(s.lease.toString(16))]);
-    const r = await client.txn()
-      .if(Cmp.createRevision(k, '=', 0))
-      .success(Op.put(k, value, { lease: s.lease }))
-      .failure(Op.get(k))
-      .commit(control);
+    const campaigning = this.leaderSession !== undefined;
+    let r;
+    try {
+      r = await client.txn()
+        .if(Cmp.createRevision(k, '=', 0))
+        .success(Op.put(k, value, { lease: s.lease }))
+        .failure(Op.get(k))
+        .commit(control);
+    } catch (err) {
+      // Cancelled with the txn in flight, the key may exist: a candidate nobody follows would
+      // block the others until the session ends (Go leaves it), so it goes.
+      if (!campaigning) await client.delete(k).catch(() => undefined);
+      throw err;
+    }
     this.leaderKey = k;
     this.leaderRev = r.header.revision;
     this.leaderSession = s;

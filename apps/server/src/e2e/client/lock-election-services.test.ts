@@ -2,7 +2,7 @@
 // calls, step by step, on a fresh server of each kind, give the same answers and errors
 // (lease IDs, which are random, are normalised).
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { ElectionClient, LeaseClient, LockClient, type v3electionpb } from '@raftkv/api';
+import { ElectionClient, etcdserverpb, KVClient, LeaseClient, LockClient, type v3electionpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, type ServerProcess } from '@raftkv/testkit';
 import { KINDS, sleep, startOne, type Kind } from './servers.js';
@@ -38,6 +38,16 @@ async function scenario(endpoint: string): Promise<Record<string, unknown>> {
   const lock = new LockClient(endpoint, creds);
   const election = new ElectionClient(endpoint, creds);
   const lease = new LeaseClient(endpoint, creds);
+  const kv = new KVClient(endpoint, creds);
+  /** Waits until `key` exists (a queued lock or candidate), instead of guessing with a sleep. */
+  const queued = async (key: string): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      const r = await call(kv.range.bind(kv), etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from(key), countOnly: true }));
+      if (r.count > 0n) return;
+      await sleep(25);
+    }
+    throw new Error(`${key} never appeared`);
+  };
   const leases = new Map<bigint, string>();
   const grant = async (name: string): Promise<bigint> => {
     const r = await call(lease.leaseGrant.bind(lease), { TTL: 30n, ID: 0n });
@@ -53,15 +63,16 @@ async function scenario(endpoint: string): Promise<Record<string, unknown>> {
     const L = (req: { name: Buffer; lease: bigint }, deadline?: number) => call(lock.lock.bind(lock), req, deadline);
     await step('lock A', L({ name: Buffer.from('l1'), lease: a }));
     const waitingB = settle(L({ name: Buffer.from('l1'), lease: b }));
-    await sleep(300);
-    await step('lock C cancelled by its deadline while A holds', L({ name: Buffer.from('l1'), lease: c }, 500));
+    await queued(`l1/${b.toString(16)}`);
+    // The deadline must pass while C waits, not while its enqueue txn is in flight.
+    await step('lock C cancelled by its deadline while A holds', L({ name: Buffer.from('l1'), lease: c }, 1500));
     await step('unlock A', call(lock.unlock.bind(lock), { key: Buffer.from(`l1/${a.toString(16)}`) }));
     steps['lock B after A unlocked'] = normalise(await waitingB, leases);
     await step('lock A again while B holds, then C, in order', (async () => {
       const pa = settle(L({ name: Buffer.from('l1'), lease: a }));
-      await sleep(100);
+      await queued(`l1/${a.toString(16)}`);
       const pc = settle(L({ name: Buffer.from('l1'), lease: c }));
-      await sleep(300);
+      await queued(`l1/${c.toString(16)}`);
       await call(lock.unlock.bind(lock), { key: Buffer.from(`l1/${b.toString(16)}`) });
       const ra = await pa;
       await call(lock.unlock.bind(lock), { key: Buffer.from(`l1/${a.toString(16)}`) });
@@ -78,7 +89,7 @@ async function scenario(endpoint: string): Promise<Record<string, unknown>> {
     const obs = E.observe({ name: Buffer.from('e1') });
     obs.on('data', (r: v3electionpb.LeaderResponse) => observed.push(r));
     obs.on('error', () => undefined);
-    await sleep(200);
+    await sleep(1000); // the observer's first read and watch (nothing outside shows when they are done)
     const ca = await campaign(a, 'va');
     steps['campaign A'] = normalise(ca, leases);
     await step('leader', call(E.leader.bind(E), { name: Buffer.from('e1') }));
@@ -87,13 +98,14 @@ async function scenario(endpoint: string): Promise<Record<string, unknown>> {
     await step('proclaim without a leader', call(E.proclaim.bind(E), { leader: undefined, value: Buffer.from('x') }));
     await step('resign without a leader', call(E.resign.bind(E), { leader: undefined }));
     const waitingB2 = settle(campaign(b, 'vb'));
-    await sleep(300);
-    await step('campaign C cancelled by its deadline', campaign(c, 'vc', 500));
+    await queued(`e1/${b.toString(16)}`);
+    await step('campaign C cancelled by its deadline', campaign(c, 'vc', 1500));
     await step('campaign A again with another value (proclaims it)', campaign(a, 'va3'));
     await step('resign A', call(E.resign.bind(E), { leader: ca.leader }));
     steps['campaign B after A resigned'] = normalise(await waitingB2, leases);
     await step('resign A again (not leader: a no-op)', call(E.resign.bind(E), { leader: ca.leader }));
-    await sleep(300);
+    // Every leader value so far (va, va2, va3, vb) reaches the observer; then it stops.
+    for (let i = 0; i < 400 && observed.length < 4; i++) await sleep(25);
     obs.cancel();
     steps['observed'] = normalise(observed, leases);
     return steps;
@@ -101,6 +113,7 @@ async function scenario(endpoint: string): Promise<Record<string, unknown>> {
     lock.close();
     election.close();
     lease.close();
+    kv.close();
   }
 }
 

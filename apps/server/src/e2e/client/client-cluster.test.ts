@@ -89,7 +89,7 @@ describe.each(KINDS)('@raftkv/client on a 3-member %s cluster', (kind) => {
   });
 
   it('a lock held by a killed process is released when its lease expires', async () => {
-    const holder = contender('lock', 'killed', 'p1', 2, cluster.endpoints);
+    const holder = contender('lock', 'killed', 'p1', 3, cluster.endpoints);
     const line = await eventually('the child holds the lock', async () => /locked (\S+) (\d+)/.exec(holder.out()) ?? undefined);
     const session = await Session.create(client, { ttl: 10 });
     const mutex = new Mutex(session, 'killed');

@@ -53,10 +53,11 @@ describe.each(KINDS)('one leader through a partition (%s)', (kind) => {
         }
         return undefined;
       }, 30_000);
-      expect(Number(lost[1])).toBeGreaterThan(electedAt);
+      const story = procs.map((p, i) => `c${i}: ${p.out().trim().replace(/\n/g, ' | ')}`).join('\n');
+      expect(Number(lost[1]), story).toBeGreaterThan(electedAt);
       // Never two leaders: c0 stopped before the next one started.
-      expect(next.at).toBeGreaterThan(Number(lost[1]));
-      expect(procs.slice(1).filter((p) => /elected/.test(p.out()))).toHaveLength(1);
+      expect(next.at, story).toBeGreaterThan(Number(lost[1]));
+      expect(procs.slice(1).filter((p) => /elected/.test(p.out())), story).toHaveLength(1);
     } finally {
       for (const p of procs) p.child.kill('SIGKILL');
       cluster.net!.heal();

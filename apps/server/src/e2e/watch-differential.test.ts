@@ -115,6 +115,9 @@ describe('Watch differential against etcd 3.4', () => {
       await until('every watch request answered', () => recorders.every(answered));
       for (const w of writes.slice(before)) for (const c of clients) await w(c);
       for (const r of recorders) r.stream.write({ cancelRequest: { watchId: 2n } });
+      // The cancel is answered before the next write on both: otherwise whether watch 2 sees that
+      // write is a race between two connections (it once did on etcd and not on raftkv).
+      await until('watch 2 canceled', () => recorders.every((r) => (r.seen.get('2') ?? []).some((x) => (x as { canceled?: boolean }).canceled === true)));
       await clients[0]!.put({ key: Buffer.from('w/a'), value: Buffer.from('after-cancel') });
       await clients[1]!.put({ key: Buffer.from('w/a'), value: Buffer.from('after-cancel') });
       // A last write that watcher 4 (every key, deletes only) sees: once it arrived, so did

@@ -20,6 +20,11 @@ async function revision(m: ClusterMember): Promise<number> {
   return Number(/"revision":(\d+)/.exec(out)?.[1] ?? NaN);
 }
 
+async function raftIndex(m: ClusterMember): Promise<number> {
+  const out = (await etcdctl(m.endpoint, ['endpoint', 'status', '-w', 'json'])).stdout;
+  return Number(/"raftIndex":(\d+)/.exec(out)?.[1] ?? NaN);
+}
+
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;
   while (!(await check())) {
@@ -51,6 +56,13 @@ describe.each<ServerKind>(['raftkv', 'etcd'])('--force-new-cluster on %s', (kind
     expect((await ctl(leader, ['put', 'leased', 'x', `--lease=${lease}`])).code).toBe(0);
     const before = await revision(leader);
     await until('every member at the same revision', async () => (await Promise.all(cluster.members.map(revision))).every((r) => r === before));
+    // One more log entry that changes no key or revision (a lease grant): a follower writes the
+    // commit index it has learned with the entries it appends next, and etcd's forced restart
+    // discards every entry past the commit index its WAL holds. Once the survivor has appended
+    // this entry, the put above is committed in its WAL, on both servers.
+    expect((await ctl(leader, ['lease', 'grant', '600'])).code).toBe(0);
+    const leaderIndex = await raftIndex(leader);
+    await until('every member appended the lease grant', async () => (await Promise.all(cluster.members.map(raftIndex))).every((i) => i >= leaderIndex));
 
     // Two members are lost for good; the survivor, a follower that had everything, crashes too.
     // (raftkv's backend commits within 100 ms of an apply; a HashKV commits it at once, so what

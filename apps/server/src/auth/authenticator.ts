@@ -1,23 +1,13 @@
 import { status, type Metadata } from '@grpc/grpc-js';
 import { EtcdError, EtcdErrors } from '@raftkv/api';
 import type { RequestAuth } from '../apply/request-codec.js';
-import { clientIdentity, connectionKey, type ConnectionEnds } from '../security/client-identities.js';
+import { clientIdentity, connectionKeyOfCall } from '../security/client-identities.js';
 import type { AuthInfo, AuthStore } from './auth-store.js';
 import type { TokenProvider } from './tokens.js';
 
 /** What a gRPC call offers to identify its sender. */
 export interface CallCredentials {
   metadata: Metadata;
-}
-
-/**
- * Both ends of the call's connection. grpc-js keeps them on the call object its server calls
- * wrap (`call.call.getConnectionInfo()`, public on the interceptor API since 1.10, not yet on
- * the handler's call); undefined if that ever moves, which only turns CN auth off.
- */
-function connectionOf(call: CallCredentials): ConnectionEnds | undefined {
-  const inner = (call as { call?: { getConnectionInfo?: () => ConnectionEnds } }).call;
-  return typeof inner?.getConnectionInfo === 'function' ? inner.getConnectionInfo() : undefined;
 }
 
 /**
@@ -44,8 +34,7 @@ export class Authenticator {
     if (!this.clientCertAuth) return undefined;
     // etcd ignores the certificate of a request relayed by its own gRPC gateway.
     if (call.metadata.get('grpcgateway-accept').length > 0) return undefined;
-    const ends = connectionOf(call);
-    const key = ends === undefined ? undefined : connectionKey(ends);
+    const key = connectionKeyOfCall(call);
     const cn = key === undefined ? undefined : clientIdentity(key);
     return cn === undefined ? undefined : { username: cn, revision: this.store.revision };
   }

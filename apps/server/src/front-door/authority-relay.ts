@@ -119,6 +119,8 @@ export class AuthorityRelay {
     private dropSettingsAck: boolean,
     private readonly stats: DoorStats,
     private readonly onGone: () => void,
+    /** A header every request on this connection carries (the client connection's name for auth); clients' own values are dropped. */
+    private readonly connectionHeader?: { readonly name: string; readonly value: string },
   ) {
     this.reader = new FrameReader(stats);
     this.decoder = new HeaderBlockDecoder(undefined, limits.maxHeaderListBytes);
@@ -269,8 +271,10 @@ export class AuthorityRelay {
       // still in sync for the next blocks.
       fields = [];
     }
-    const rewritten = fields.map((f) =>
+    const own = this.connectionHeader;
+    const rewritten = fields.filter((f) => own === undefined || f.name !== own.name).map((f) =>
       f.name === ':authority' && f.value.includes('://') ? { ...f, value: authorityOfUrl(f.value) } : f);
+    if (own !== undefined && rewritten.some((f) => f.name === ':path')) rewritten.push({ name: own.name, value: own.value, neverIndex: true });
     this.lastStream = Math.max(this.lastStream, block.stream);
     return frameHeaderBlock(block.stream, block.flags & FLAG_END_STREAM, block.priority, encodeHeaderBlock(rewritten));
   }

@@ -1,7 +1,7 @@
 // TLS at the door through an injected provider: certificates made by openssl for each run;
 // gRPC (both :authority forms), HTTP/1.1 and HTTP/2 (ALPN) on one https port; certificates
 // swapped without a restart; client certificates required and checked.
-import { credentials, Server } from '@grpc/grpc-js';
+import { credentials, Metadata, Server } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { notImplemented, unary } from '../grpc/unary.js';
+import { clientIdentity, connectionKeyOfCall, RELAYED_CONNECTION_HEADER } from '../security/client-identities.js';
 import { openFrontDoor, type FrontDoor, type TlsServerSettings } from './front-door.js';
 
 const run = promisify(execFile);
@@ -39,12 +40,18 @@ class Pki {
   }
 }
 
+/** The CN auth would find for each Status call (CN-based auth's view of the connection). */
+const statusCallers: string[] = [];
+
 function maintenance(): etcdserverpb.MaintenanceServer {
   return {
-    status: unary(() => ({
+    status: unary((_req, call) => {
+      statusCallers.push(clientIdentity(connectionKeyOfCall(call) ?? '') ?? 'no one');
+      return {
       header: { clusterId: 1n, memberId: 2n, revision: 7n, raftTerm: 3n }, version: '3.4.23', dbSize: 1n, dbSizeInUse: 1n, leader: 2n,
       raftIndex: 9n, raftTerm: 3n, raftAppliedIndex: 9n, errors: [], isLearner: false, storageVersion: '', dbSizeQuota: 0n, downgradeInfo: undefined,
-    })),
+      };
+    }),
     hashKv: notImplemented('Maintenance.HashKV'), alarm: notImplemented('Maintenance.Alarm'), hash: notImplemented('Maintenance.Hash'),
     defragment: notImplemented('Maintenance.Defragment'), snapshot: (call) => call.destroy(new Error('no')),
     moveLeader: notImplemented('Maintenance.MoveLeader'), downgrade: notImplemented('Maintenance.Downgrade'),
@@ -89,12 +96,12 @@ describe('TLS at the front door', () => {
     rmSync(pki.dir, { recursive: true, force: true });
   });
 
-  async function grpcStatus(authority?: string, withClientCert = false): Promise<string> {
+  async function grpcStatus(authority?: string, withClientCert = false, metadata = new Metadata()): Promise<string> {
     const creds = withClientCert ? credentials.createSsl(ca, client.key, client.cert) : credentials.createSsl(ca);
     const c = new etcdserverpb.MaintenanceClient(`127.0.0.1:${port}`, creds, authority === undefined ? {} : { 'grpc.default_authority': authority });
     try {
       const res = await new Promise<etcdserverpb.StatusResponse>((resolve, reject) =>
-        c.status({}, (err, r) => (err ? reject(err) : resolve(r))));
+        c.status({}, metadata, (err, r) => (err ? reject(err) : resolve(r))));
       return res.version;
     } finally {
       c.close();
@@ -133,6 +140,24 @@ describe('TLS at the front door', () => {
       .catch((err: { stdout: string }) => ({ stdout: err.stdout }));
     expect(stdout).toBe('000');
     settings = { context: { ...second, ca }, requestCert: false, rejectUnauthorized: false };
+  });
+
+  it('CN-based auth knows a verified client on direct and relayed connections alike, and a forged relay header names no one', async () => {
+    settings = { context: { ...second, ca }, requestCert: true, rejectUnauthorized: true };
+    onTestFinished(() => { settings = { context: { ...second, ca }, requestCert: false, rejectUnauthorized: false }; });
+    statusCallers.length = 0;
+    // A URL-form :authority makes the door relay the connection: grpc-js then sees no addresses.
+    const forged = new Metadata();
+    forged.set(RELAYED_CONNECTION_HEADER, 'not-the-secret 127.0.0.1:1|127.0.0.1:2');
+    for (const [authority, metadata] of [[undefined, undefined], [`https://127.0.0.1:${port}`, undefined], [`https://127.0.0.1:${port}`, forged]] as const) {
+      expect(await grpcStatus(authority, true, metadata)).toBe('3.4.23');
+    }
+    expect(statusCallers).toEqual(['door-client', 'door-client', 'door-client']);
+    // Without TLS client identity, a forged header on a connection with no ends still names no one.
+    settings = { context: { ...second, ca }, requestCert: false, rejectUnauthorized: false };
+    statusCallers.length = 0;
+    expect(await grpcStatus(`https://127.0.0.1:${port}`, false, forged)).toBe('3.4.23');
+    expect(statusCallers).toEqual(['no one']);
   });
 
   it('a client that is not TLS at all is closed; the door goes on', async () => {

@@ -278,6 +278,7 @@ export class TxnBuilder {
   private readonly onSuccess: TxnOp[] = [];
   private readonly onFailure: TxnOp[] = [];
 
+  /** @internal made by the client, not by users. */
   constructor(private readonly run: (c: Compare[], s: TxnOp[], f: TxnOp[], control: CallControl) => Promise<TxnResult>) {}
 
   if(...compares: Compare[]): this {

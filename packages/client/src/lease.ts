@@ -35,6 +35,7 @@ export class Lease {
   /** How many renewals succeeded. */
   keepAlives = 0;
 
+  /** @internal made by the client, not by users. */
   constructor(private readonly pool: Pool, readonly id: bigint, readonly ttl: bigint, keepAlive: boolean) {
     this.signal = this.lostController.signal;
     this.lost = new Promise((resolve) => this.signal.addEventListener('abort', () => resolve(this.signal.reason as LeaseLostError), { once: true }));

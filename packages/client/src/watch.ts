@@ -62,6 +62,7 @@ export class Watcher implements AsyncIterable<WatchBatch> {
   /** How many times the watch was created again after a lost stream. */
   reconnects = 0;
 
+  /** @internal made by the client, not by users. */
   constructor(private readonly pool: Pool, private readonly ns: Namespace, private readonly key: Bytes, private readonly opts: WatchOptions) {
     this.ready = new Promise((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
     this.ready.catch(() => undefined);

@@ -27,7 +27,10 @@ function normalise(v: unknown, leases: Map<bigint, string>): unknown {
 }
 
 // A deadline is the client's own status (its text carries timings), so only its code is compared.
-const errorOf = (e: unknown) => ((e as ServiceError).code === 4
+// At the deadline, the server's handler (UNKNOWN "context deadline exceeded", its context's error)
+// and the client's own timer (DEADLINE_EXCEEDED) race on both servers: either is a deadline.
+const isDeadline = (e: ServiceError) => e.code === 4 || (e.code === 2 && e.details === 'context deadline exceeded');
+const errorOf = (e: unknown) => (isDeadline(e as ServiceError)
   ? { code: 4, details: 'deadline exceeded' } : { code: (e as ServiceError).code, details: (e as ServiceError).details });
 const settle = <T>(p: Promise<T>): Promise<{ ok: T } | { err: { code: number; details: string } }> =>
   p.then((ok) => ({ ok }), (e: unknown) => ({ err: errorOf(e) }));

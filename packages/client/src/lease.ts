@@ -28,6 +28,8 @@ export class Lease {
   private call: ClientDuplexStream<etcdserverpb.LeaseKeepAliveRequest, etcdserverpb.LeaseKeepAliveResponse> | undefined;
   /** Local time (ms) by which the lease expires unless renewed. */
   private expiresAt: number;
+  /** Fires at `expiresAt`: the lost signal must not wait for the next renewal attempt (up to TTL/3 later). */
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** Aborted when the lease is lost (reason: a LeaseLostError). */
   readonly signal: AbortSignal;
   /** Resolves with the error when the lease is lost (never rejects). */
@@ -40,7 +42,10 @@ export class Lease {
     this.signal = this.lostController.signal;
     this.lost = new Promise((resolve) => this.signal.addEventListener('abort', () => resolve(this.signal.reason as LeaseLostError), { once: true }));
     this.expiresAt = Date.now() + Number(ttl) * 1000;
-    if (keepAlive) void this.keepAliveLoop();
+    if (keepAlive) {
+      this.armExpiry();
+      void this.keepAliveLoop();
+    }
   }
 
   /** Whether the lease is lost. */
@@ -56,7 +61,23 @@ export class Lease {
 
   private stopKeepAlive(): void {
     this.stopped = true;
+    clearTimeout(this.expiryTimer);
     this.call?.cancel();
+  }
+
+  /**
+   * Marks the lease lost the moment its known life ends. That moment (a renewal's send time plus
+   * the TTL it got) is never later than the server's expiry, so a holder learns it lost a lock or
+   * an election before anyone else can win it (checking only at the next renewal attempt left a
+   * window of up to TTL/3 with two holders).
+   */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= this.expiresAt) this.markLost('no renewal succeeded within its TTL');
+      else this.armExpiry();
+    }, Math.max(0, this.expiresAt - Date.now()));
+    this.expiryTimer.unref();
   }
 
   /** Stops renewing the lease without revoking it (it expires after its TTL). */
@@ -124,6 +145,7 @@ export class Lease {
         if (res.TTL <= 0n) { this.markLost('expired or revoked'); resolve(); return; }
         const at = sentAt.shift() ?? Date.now();
         this.expiresAt = at + Number(res.TTL) * 1000;
+        this.armExpiry();
         this.keepAlives++;
         onRenewed();
         timer = setTimeout(send, intervalMs);

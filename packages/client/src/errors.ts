@@ -122,6 +122,14 @@ export class WatchCompactedError extends EtcdClientError {
 }
 /** A lease expired or was revoked before the client renewed it (keys attached to it are gone). */
 export class LeaseLostError extends EtcdClientError { override name = 'LeaseLostError'; }
+/**
+ * A Mutex.lock or Election.campaign whose turn came after its session's lease was lost (its key
+ * is gone): it does not hold the lock or lead (etcd 3.5's concurrency.ErrSessionExpired).
+ */
+export class SessionExpiredError extends EtcdClientError {
+  override name = 'SessionExpiredError';
+  constructor() { super('session expired'); }
+}
 /** Election.proclaim/resign on an election this side no longer leads (etcd's ErrElectionNotLeader). */
 export class ElectionNotLeaderError extends EtcdClientError {
   override name = 'ElectionNotLeaderError';

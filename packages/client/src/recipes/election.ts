@@ -2,7 +2,7 @@ import type { CallControl } from '../connection.js';
 import { CancelledError, ElectionNoLeaderError, ElectionNotLeaderError } from '../errors.js';
 import { Cmp, Op, toBuf, type Bytes, type KeyValue, type ResponseHeader } from '../kv.js';
 import type { Session } from './session.js';
-import { waitDeletes } from './wait-deletes.js';
+import { assertSessionHolds, waitDeletes } from './wait-deletes.js';
 
 /** The leader as read or observed: its key (with value) and the header of the read. */
 export interface LeaderState {
@@ -76,6 +76,7 @@ export class Election {
     }
     try {
       await waitDeletes(client, this.keyPrefix, this.leaderRev - 1n, control.signal);
+      await assertSessionHolds(s, k, control);
     } catch (err) {
       if (control.signal?.aborted) await this.resign().catch(() => undefined);
       else this.leaderSession = undefined;

@@ -2,7 +2,7 @@ import type { CallControl } from '../connection.js';
 import { EtcdClientError } from '../errors.js';
 import { Cmp, Op, toBuf, type Bytes, type Compare, type ResponseHeader } from '../kv.js';
 import type { Session } from './session.js';
-import { waitDeletes } from './wait-deletes.js';
+import { assertSessionHolds, waitDeletes } from './wait-deletes.js';
 
 /** Lock already held by another session (tryLock). etcd's ErrLocked. */
 export class LockedError extends EtcdClientError {
@@ -63,12 +63,15 @@ export class Mutex {
   async lock(control: CallControl = {}): Promise<void> {
     const { owner, header } = await this.enqueueOrLeave(control);
     if (owner) { this.hdr = header; return; }
+    let waited: ResponseHeader;
     try {
-      this.hdr = await waitDeletes(this.session.client, this.pfx, this.myRev - 1n, control.signal);
+      waited = await waitDeletes(this.session.client, this.pfx, this.myRev - 1n, control.signal);
     } catch (err) {
       await this.unlock().catch(() => undefined);
       throw err;
     }
+    await assertSessionHolds(this.session, this.myKey, control);
+    this.hdr = waited;
   }
 
   /**

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CancelledError, Client, Cmp, CompactedError, DeadlineExceededError, Election, ElectionNoLeaderError, ElectionNotLeaderError, EmptyKeyError,
-  FutureRevError, LeaseNotFoundError, LockedError, Mutex, Op, Session, UnavailableError, WatchCompactedError, type WatchBatch,
+  FutureRevError, LeaseNotFoundError, LockedError, Mutex, Op, Session, SessionExpiredError, UnavailableError, WatchCompactedError, type WatchBatch,
 } from '@raftkv/client';
 import { removeDir, type ServerProcess } from '@raftkv/testkit';
 import { eventually, KINDS, sleep, startOne } from './servers.js';
@@ -239,6 +239,26 @@ describe.each(KINDS)('@raftkv/client against %s', (kind) => {
     expect((await client.txn().if(m2.isOwner()).commit()).succeeded).toBe(true);
     await m2.unlock();
     await Promise.all([s1.close(), s2.close()]);
+  });
+
+  it('a Mutex wait or a campaign whose lease is lost meanwhile ends in SessionExpiredError, never in a lock or leadership it does not have', async () => {
+    const [s1, s2, s3] = await Promise.all([Session.create(client, { ttl: 10 }), Session.create(client, { ttl: 10 }), Session.create(client, { ttl: 10 })]);
+    const holder = new Mutex(s1, 'expired-lock');
+    await holder.lock();
+    const waiting = new Mutex(s2, 'expired-lock').lock();
+    const leader = new Election(s1, 'expired-election');
+    await leader.campaign('a');
+    const campaigning = new Election(s3, 'expired-election').campaign('b');
+    await eventually('queued', async () => ((await client.range('expired-', { prefix: true })).count === 4n ? true : undefined));
+    // The waiters' leases are revoked (their keys go); then the holders step down.
+    await client.revoke(s2.lease);
+    await client.revoke(s3.lease);
+    await holder.unlock();
+    await leader.resign();
+    await expect(waiting).rejects.toBeInstanceOf(SessionExpiredError);
+    await expect(campaigning).rejects.toBeInstanceOf(SessionExpiredError);
+    expect((await client.range('expired-', { prefix: true })).count).toBe(0n);
+    await s1.close();
   });
 
   it('an Election is observed, proclaimed and handed over on resign', async () => {

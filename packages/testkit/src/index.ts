@@ -21,6 +21,7 @@ export { findLostWrites, memberStatus, waitForConvergence, Workload } from './wo
 export type { AcknowledgedWrite, LostWrite, MemberState, OperationCounts, RevisionRegression, WorkloadOptions, WorkloadStats } from './workload.js';
 export { normaliseError, normaliseResponse, outcome } from './normalise.js';
 export { Random } from './random.js';
+export { eventually } from './eventually.js';
 
 // Also reachable alone as @raftkv/testkit/fault-proxy and @raftkv/testkit/linearizability.
 export * from './fault-proxy/index.js';

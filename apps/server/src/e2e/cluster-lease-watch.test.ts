@@ -5,24 +5,7 @@ import { credentials } from '@grpc/grpc-js';
 import { WatchClient, type etcdserverpb } from '@raftkv/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster, type ClusterMember } from '@raftkv/testkit';
-import { connect, type EtcdClient } from '@raftkv/testkit';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, limitMs = 15_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await attempt();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not true after ${limitMs} ms (${String(last)})`);
-    await sleep(100);
-  }
-}
+import { connect, eventually, type EtcdClient } from '@raftkv/testkit';
 
 /** A keepalive stream sending one request every `everyMs` until stopped; counts TTL answers. */
 function keepAlive(client: EtcdClient, id: bigint, everyMs: number) {

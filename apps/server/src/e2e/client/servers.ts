@@ -10,18 +10,4 @@ export function startOne(kind: Kind): Promise<ServerProcess> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `attempt` until it returns a value (errors count as "not yet"); throws after `limitMs`. */
-export async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await attempt();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not true after ${limitMs} ms (${String(last)})`);
-    await sleep(100);
-  }
-}
+export { eventually } from '@raftkv/testkit';

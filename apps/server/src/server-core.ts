@@ -338,10 +338,15 @@ export class ServerCore {
       try {
         if (lead === this.self.id) return local();
         const leader = lead === NONE ? undefined : this.membership.get(lead);
-        if (leader && leader.peerUrls.length > 0) return await remote(leader.peerUrls[0]!, Math.max(1, deadline - Date.now()));
+        // Each forward is bounded by an election timeout (at least 1 s): a leader cut off from this
+        // member must not hold a renewal until the request deadline (~6 s, past a short lease's
+        // TTL) while a new leader is elected; the next attempt goes to whoever leads then.
+        const attemptMs = Math.min(Math.max(1, deadline - Date.now()), Math.max(1000, this.config.electionTimeoutMs));
+        if (leader && leader.peerUrls.length > 0) return await remote(leader.peerUrls[0]!, attemptMs);
       } catch (err) {
         if (err instanceof LeaseNotFoundError) throw EtcdErrors.LeaseNotFound;
-        const retriable = err instanceof NotPrimaryError || EtcdErrors.NotLeader.is(err) || (err as { code?: number }).code === 14;
+        const code = (err as { code?: number }).code;
+        const retriable = err instanceof NotPrimaryError || EtcdErrors.NotLeader.is(err) || code === 14 || code === 4;
         if (!retriable) throw err;
       }
       if (Date.now() >= deadline) throw lead === NONE ? EtcdErrors.NoLeader : EtcdErrors.Timeout;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { capnslogLine, createLogger } from './logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'raftkv-logger-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,5 +35,15 @@ describe('createLogger', () => {
     log.debug('second', { n: 2 });
     expect(readFileSync(a, 'utf8').trim().split('\n').map((l) => JSON.parse(l).msg)).toEqual(['first', 'second']);
     expect(JSON.parse(readFileSync(b, 'utf8'))).toMatchObject({ level: 'debug', msg: 'second', n: 2 });
+  });
+
+  it("writes capnslog's text lines when asked for them: local time, level letter, package, message, fields", () => {
+    const lines: string[] = [];
+    const log = createLogger('info', (line) => lines.push(line), 'text');
+    log.debug('hidden');
+    log.warn('rejected connection', { 'remote-addr': '127.0.0.1:5', id: 255n, error: 'bad certificate' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} W \| raftkv: rejected connection remote-addr=127\.0\.0\.1:5 id=ff error="bad certificate"\n$/);
+    expect(capnslogLine(new Date(2026, 0, 2, 3, 4, 5, 67), 'info', 'ready')).toBe('2026-01-02 03:04:05.067000 I | raftkv: ready\n');
   });
 });

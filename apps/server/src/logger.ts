@@ -49,10 +49,15 @@ function streamOf(outputs: LogOutputs): DestinationStream {
 }
 
 /**
- * JSON lines shaped like etcd's zap logger output ({"level","ts","msg",...fields}), so log
- * tooling reads both. The message comes before the fields, as zap writes it.
+ * 'json': lines shaped like etcd's zap logger output ({"level","ts","msg",...fields}), so log
+ * tooling reads both. 'text': capnslog's pretty lines, for operators who ask for etcd 3.4's
+ * `--logger=capnslog` by name.
  */
-export function createLogger(level: LogLevel, outputs: LogOutputs = ['default']): Logger {
+export type LogFormat = 'json' | 'text';
+
+/** The message comes before the fields, as zap writes it. */
+export function createLogger(level: LogLevel, outputs: LogOutputs = ['default'], format: LogFormat = 'json'): Logger {
+  if (format === 'text') return createTextLogger(level, streamOf(outputs));
   const logger: PinoLogger<'panic'> = pino<'panic'>(
     {
       level,
@@ -66,6 +71,35 @@ export function createLogger(level: LogLevel, outputs: LogOutputs = ['default'])
   const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => {
     if (!logger.isLevelEnabled(lvl)) return;
     logger[lvl](fields === undefined ? { msg } : { msg, ...(plain(fields) as Record<string, unknown>) });
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+// capnslog's level letters (its CRITICAL and NOTICE have no callers here).
+const LETTERS: Record<'debug' | 'info' | 'warn' | 'error', string> = { debug: 'D', info: 'I', warn: 'W', error: 'E' };
+
+function textOf(value: unknown): string {
+  const v = plain(value);
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** capnslog's PrettyFormatter: local time to the microsecond, the level's letter, the package. */
+export function capnslogLine(now: Date, lvl: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): string {
+  const ts = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds(), 3)}000`;
+  const rest = fields === undefined ? '' : Object.entries(fields).map(([k, v]) => ` ${k}=${textOf(v)}`).join('');
+  return `${ts} ${LETTERS[lvl]} | raftkv: ${msg}${rest}\n`;
+}
+
+function createTextLogger(level: LogLevel, stream: DestinationStream): Logger {
+  const threshold = LEVELS[level];
+  const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[lvl] < threshold) return;
+    stream.write(capnslogLine(new Date(), lvl, msg, fields));
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

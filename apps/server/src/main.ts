@@ -1,9 +1,12 @@
 import { ConfigError, parseConfig } from './config/index.js';
 import { createLogger } from './logger.js';
+import { StartupTimeline } from './member/startup-timeline.js';
 import { startServer, type RunningServer } from './server.js';
 
 /** The `raftkv` command: etcd's flags in, a serving member out. */
 export async function main(argv: string[]): Promise<void> {
+  // Every static import is loaded by now: the first phase of the start-up timeline.
+  const modulesLoadedMs = performance.now();
   // `raftkv snapshot ...` works on snapshot files (etcdutl's role); every other argv is etcd's flags.
   if (argv[0] === 'snapshot') {
     const { snapshotCommand } = await import('./snapshot/cli.js');
@@ -24,7 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
     return;
   }
-  const log = createLogger(parsed.config.logLevel, parsed.config.logOutputs);
+  const log = createLogger(parsed.config.logLevel, parsed.config.logOutputs, parsed.config.logger === 'capnslog' ? 'text' : 'json');
   // A rejection nobody handles is a bug whose state we cannot trust: log it and stop (as
   // Node's default does, but in the log format operators read).
   process.on('unhandledRejection', (reason) => {
@@ -32,11 +35,14 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   });
   for (const warning of parsed.warnings) log.warn(warning);
+  const timeline = new StartupTimeline(log);
+  timeline.mark('modules loaded', undefined, modulesLoadedMs);
   let stopping = false;
   let running: RunningServer | undefined;
   let server: RunningServer;
   try {
     server = await startServer(parsed.config, log, {
+      timeline,
       // As etcd, a member removed from the cluster stops (its data dir must not be reused).
       onRemoved: () => {
         if (stopping) return;

@@ -108,7 +108,7 @@ describe("config file uses etcd's YAML keys", () => {
     ['configFile', c.configFile, '/etc/raftkv.yml'],
     // Every value raftkv cannot honour yet is named (the TLS keys work).
     ['warnings', warnings.map((w) => w.split('=')[0]), [
-      '--max-wals', '--grpc-keepalive-min-time',
+      '--max-wals', '--grpc-keepalive-min-time', "Deprecated '--logger",
     ]],
   ])('%s', (_key, actual, expected) => expect(actual).toEqual(expected));
 });

@@ -58,7 +58,8 @@ const SAMPLES: Partial<Record<FlagName, { value: string; with?: string[] }>> = {
   'listen-client-urls': { value: 'http://127.0.0.1:1', with: ['--advertise-client-urls', 'http://127.0.0.1:2'] },
   'max-concurrent-streams': { value: '100' },
   'auth-token': { value: 'jwt,pub-key=a.pub,priv-key=a.key,sign-method=RS256' },
-  logger: { value: 'zap' },
+  // capnslog's text lines only when named (zap's JSON lines otherwise).
+  logger: { value: 'capnslog' },
   'log-outputs': { value: 'stdout' },
   'log-output': { value: 'stdout' },
   'log-level': { value: 'debug' },

@@ -245,7 +245,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'experimental-backend-bbolt-freelist-type': "bbolt's freelist (raftkv uses LMDB)",
   'enable-pprof': 'Go profiling endpoints',
   'log-package-levels': 'per-package log levels',
-  logger: "capnslog's text lines (raftkv writes zap's JSON lines with either logger)",
   'unsafe-no-fsync': 'running without fsync',
 };
 

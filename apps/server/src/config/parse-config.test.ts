@@ -70,7 +70,7 @@ describe('defaults are etcd 3.4.23 defaults', () => {
     ['enablePprof', c.enablePprof, false],
     ['metrics', c.metrics, 'basic'],
     ['enableGrpcGateway', c.enableGrpcGateway, true],
-    ['logger', c.logger, 'capnslog'],
+    ['logger', c.logger, 'zap'],
     ['logOutputs', c.logOutputs, ['default']],
     ['logLevel', c.logLevel, 'info'],
     ['enableV2', c.enableV2, false],
@@ -346,7 +346,6 @@ describe('unimplemented and legacy flags are accepted with a warning naming them
     [['--enable-v2'], /--enable-v2=true is not supported by raftkv yet \(the etcd v2 API\)/],
     [['--proxy=on'], /--proxy=on is not supported by raftkv yet/],
     [['--cors=http://a.example:80'], /--cors=http:\/\/a.example:80 is not supported by raftkv yet/],
-    [['--logger=zap'], /--logger=zap is not supported by raftkv yet/],
     [['--unsafe-no-fsync'], /--unsafe-no-fsync=true is not supported by raftkv yet/],
     [['--experimental-backend-bbolt-freelist-type=map'], /--experimental-backend-bbolt-freelist-type=map .*LMDB/],
     [['--peer-heartbeat-interval'], /flag "--peer-heartbeat-interval" is no longer supported by etcd; ignored/],
@@ -358,7 +357,18 @@ describe('unimplemented and legacy flags are accepted with a warning naming them
   });
 
   test('an unimplemented flag set to its default value changes nothing and warns about nothing', () => {
-    expect(run(['--enable-v2=false', '--logger=capnslog', '--proxy=off']).warnings).toEqual([]);
+    expect(run(['--enable-v2=false', '--unsafe-no-fsync=false', '--proxy=off']).warnings).toEqual([]);
+  });
+
+  test("--logger=capnslog given by name: capnslog's text lines and etcd's deprecation warning; by default zap's JSON", () => {
+    const named = run(['--logger=capnslog']);
+    expect(named.config.logger).toBe('capnslog');
+    expect(named.warnings).toEqual(["Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead"]);
+    const byDefault = run([]);
+    expect(byDefault.config.logger).toBe('zap');
+    expect(run(['--logger=zap']).config.logger).toBe('zap');
+    // The output rules are still those of etcd's default logger, capnslog.
+    expect(() => run(['--log-outputs=stderr,stdout'])).toThrow("--logger=capnslog supports only 1 value in '--log-outputs'");
   });
 
   test('implemented flags give no warnings', () => {

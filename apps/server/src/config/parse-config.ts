@@ -103,6 +103,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   }
   if (texts.has('debug')) warnings.push('--debug is deprecated; use --log-level=debug');
   if (texts.has('log-output')) warnings.push('--log-output is deprecated; use --log-outputs');
+  if (texts.get('logger') === 'capnslog') warnings.push("Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead");
 
   const config = buildServerConfig(values as FlagValues, {
     source: configFile === '' ? 'command-line' : 'config-file',

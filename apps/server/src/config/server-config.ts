@@ -109,6 +109,11 @@ export interface ServerConfig {
   metrics: 'basic' | 'extensive';
   enableGrpcGateway: boolean;
 
+  /**
+   * Which logger writes the lines: capnslog's text only when `--logger=capnslog` is given by
+   * name, zap's JSON otherwise (etcd 3.4 defaults to capnslog). `--log-outputs` still follows
+   * the rules of the flag's value, as etcd's do.
+   */
   logger: 'capnslog' | 'zap';
   logOutputs: string[];
   /** `--debug` (deprecated) turns this into 'debug'. */
@@ -270,7 +275,7 @@ export function buildServerConfig(v: FlagValues, ctx: BuildContext): ServerConfi
     enablePprof: v['enable-pprof'],
     metrics: v.metrics,
     enableGrpcGateway: v['enable-grpc-gateway'],
-    logger,
+    logger: logger === 'capnslog' && ctx.explicit.has('logger') ? 'capnslog' : 'zap',
     logOutputs: ctx.explicit.has('log-outputs') || !ctx.explicit.has('log-output') ? v['log-outputs'] : v['log-output'],
     logLevel: debug ? 'debug' : v['log-level'],
     logPackageLevels: v['log-package-levels'],
@@ -309,7 +314,7 @@ function validate(c: ServerConfig, v: FlagValues, ctx: BuildContext, mayBeProxy:
   if (ctx.explicit.has('log-output') && ctx.explicit.has('log-outputs') && v['log-output'].join(',') !== v['log-outputs'].join(',')) {
     throw invalid(`'--log-output=${JSON.stringify(v['log-output'])}' and '--log-outputs=${JSON.stringify(v['log-outputs'])}' are incompatible; only set --log-outputs`, 'log-output');
   }
-  checkLogOutputs(c);
+  checkLogOutputs(v.logger, c.logOutputs);
   checkBindUrls('listen-peer-urls', c.listenPeerUrls);
   checkBindUrls('listen-client-urls', c.listenClientUrls);
   checkBindUrls('listen-metrics-urls', c.listenMetricsUrls);
@@ -349,22 +354,22 @@ function validate(c: ServerConfig, v: FlagValues, ctx: BuildContext, mayBeProxy:
 
 /**
  * etcd's capnslog logger writes to one standard stream; zap also takes files, several at once.
- * (raftkv writes zap's JSON lines with either logger, but keeps each one's rules.)
+ * (Unless capnslog is named, raftkv writes zap's JSON lines, but keeps the rules of the flag's value.)
  */
-function checkLogOutputs(c: ServerConfig): void {
-  if (c.logger === 'zap') {
-    if (c.logOutputs.length > 1 && c.logOutputs.includes('default')) {
+function checkLogOutputs(logger: string, logOutputs: readonly string[]): void {
+  if (logger === 'zap') {
+    if (logOutputs.length > 1 && logOutputs.includes('default')) {
       throw invalid('multi logoutput for "default" is not supported yet', 'log-outputs');
     }
-    if (c.logOutputs.includes('systemd/journal')) {
+    if (logOutputs.includes('systemd/journal')) {
       throw invalid('--log-outputs=systemd/journal is not supported by raftkv: log to stderr, which journald records under systemd', 'log-outputs');
     }
     return;
   }
-  if (c.logOutputs.length !== 1) {
-    throw invalid(`--logger=capnslog supports only 1 value in '--log-outputs', got ${JSON.stringify(c.logOutputs)}`, 'log-outputs');
+  if (logOutputs.length !== 1) {
+    throw invalid(`--logger=capnslog supports only 1 value in '--log-outputs', got ${JSON.stringify(logOutputs)}`, 'log-outputs');
   }
-  const output = c.logOutputs[0] ?? '';
+  const output = logOutputs[0] ?? '';
   if (!['default', 'stderr', 'stdout'].includes(output)) {
     throw invalid(`unknown log-output ${JSON.stringify(output)} (only supports "default", "stderr", "stdout")`, 'log-outputs');
   }

@@ -72,7 +72,7 @@ const SAMPLES: Record<Exclude<FlagName, 'version' | 'config-file'>, Partial<Reco
   metrics: { metrics: 'extensive' },
   'listen-metrics-urls': { 'listen-metrics-urls': 'http://127.0.0.1:2381' },
   'enable-grpc-gateway': { 'enable-grpc-gateway': 'false' },
-  logger: { logger: 'zap' },
+  logger: { logger: 'capnslog' },
   'log-outputs': { 'log-outputs': 'stderr' },
   'log-level': { 'log-level': 'warn' },
   proxy: { proxy: 'readonly' },

@@ -1,4 +1,5 @@
-// --logger=zap --log-outputs: every line goes to each output, files included, as etcd's zap logger does.
+// --logger=zap --log-outputs: every line goes to each output, files included, as etcd's zap logger does;
+// --logger=capnslog by name: capnslog's text lines, as etcd 3.4 writes by default.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,5 +24,15 @@ describe('log outputs', () => {
     expect(lines.at(-1)!.msg).toMatch(/./);
     // stderr carried the same lines
     for (const l of lines.filter((x) => x.level !== 'debug').slice(0, 5)) expect(server.output()).toContain(`"msg":${JSON.stringify(l.msg)}`);
+  });
+
+  it("writes capnslog's text lines to stdout with --logger=capnslog, after etcd's deprecation warning", async () => {
+    const server = await startRaftkv({ args: ['--logger=capnslog', '--log-outputs=stdout'] });
+    servers.push(server);
+    await server.stop();
+    const out = server.output();
+    expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} W \| raftkv: Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead$/m);
+    expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} I \| raftkv: ready to serve client requests/m);
+    expect(out).not.toMatch(/^\{"level"/m);
   });
 });

@@ -204,14 +204,22 @@ async function start(
   // etcd's --enable-grpc-gateway: /v3/* on the client URLs, a loopback client of the gRPC server.
   // A JSON value may be base64 (4/3) of a message up to the gRPC limit, plus field names.
   const gateway = config.enableGrpcGateway
-    ? new Gateway({ grpcServer: services.grpcServer, maxJsonValueBytes: 2 * (config.maxRequestBytes + GATEWAY_OVERHEAD_BYTES) })
+    ? new Gateway({
+      grpcServer: services.grpcServer, maxJsonValueBytes: 2 * (config.maxRequestBytes + GATEWAY_OVERHEAD_BYTES),
+      refuseClientCommonNames: () => config.clientTls.clientCertAuth && readyCore.auth.isEnabled,
+    })
     : undefined;
   if (gateway) parts.add('gateway', () => gateway.close());
   const clientHttp = clientHttpHandler(monitoring);
-  const monitoringHttp = { client: gateway ? gateway.handler(clientHttp) : goServeMux(clientHttp), metrics: metricsUrlHandler(monitoring) };
+  const monitoringHttp = {
+    client: gateway ? gateway.handler(clientHttp) : goServeMux(clientHttp), metrics: metricsUrlHandler(monitoring),
+    ...(gateway ? { clientUpgrade: gateway.upgradeHandler() } : {}),
+  };
 
+  timeline.mark('services built');
   // 8. Serve clients only once this member's attributes are committed (as etcd).
   await publishMember(core, () => parts.isClosing, log);
+  timeline.mark('published');
 
   // 9. The front door.
   // gRPC and HTTP on every client URL, HTTP on the metrics URLs (see front-door/).

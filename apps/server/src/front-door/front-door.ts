@@ -3,6 +3,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import { connectionKey, recordClientIdentity, RELAYED_CONNECTION_HEADER, relayedConnectionValue } from '../security/client-identities.js';
 import { AuthorityRelay, type DoorStats } from './authority-relay.js';
@@ -44,6 +45,16 @@ export interface HttpHandlers {
   readonly client?: HttpHandler;
   /** --listen-metrics-urls (HTTP only, no gRPC). Default: 404 for every path. */
   readonly metrics?: HttpHandler;
+  /** Client URLs: HTTP/1.1 upgrades it takes over (the gateway's WebSockets); others go to `client`. */
+  readonly clientUpgrade?: HttpUpgradeHandler;
+}
+
+/** Takes HTTP/1.1 connections whose request asks for a protocol upgrade it serves. */
+export interface HttpUpgradeHandler {
+  /** Asked once a request with `Connection: upgrade` has its headers; false serves it as a plain request. */
+  accepts(req: http.IncomingMessage): boolean;
+  /** The connection is this handler's from now on; `head` is what the client sent after the headers. */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 export interface FrontDoorOptions {
@@ -161,7 +172,7 @@ class Door implements FrontDoor {
 
   constructor(private readonly options: FrontDoorOptions, readonly limits: FrontDoorLimits) {
     this.injector = options.grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-    this.client = this.httpServers(options.http?.client ?? etcdClientHttpDefaults);
+    this.client = this.httpServers(options.http?.client ?? etcdClientHttpDefaults, options.http?.clientUpgrade);
     this.metrics = this.httpServers(options.http?.metrics ?? notFound);
   }
 
@@ -402,7 +413,7 @@ class Door implements FrontDoor {
     else this.client.http2.emit('connection', relay.serverSide);
   }
 
-  private httpServers(handler: HttpHandler): HttpServers {
+  private httpServers(handler: HttpHandler, upgrade?: HttpUpgradeHandler): HttpServers {
     const { limits } = this;
     const serve = (req: HttpRequest, res: HttpResponse): void => {
       if (req.httpVersionMajor === 2 && isGrpcContentType(req.headers['content-type'])) {
@@ -419,6 +430,7 @@ class Door implements FrontDoor {
       if (result instanceof Promise) result.catch((err: unknown) => failed(res, err));
     };
     const http1 = http.createServer({
+      ...(upgrade ? { IncomingMessage: upgradeAwareMessage(upgrade) } : {}),
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.idleTimeoutMs,
@@ -428,6 +440,7 @@ class Door implements FrontDoor {
     // Node tracks connections for headersTimeout / requestTimeout from 'listening' on; this
     // server is fed connections by the door and never listens itself.
     http1.emit('listening');
+    if (upgrade) http1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => upgrade.upgrade(req, socket, head));
     const sessions = new Set<http2.ServerHttp2Session>();
     const h2 = http2.createServer({
       settings: { maxHeaderListSize: limits.maxHeaderListBytes, maxFrameSize: 16_384 },
@@ -442,6 +455,37 @@ class Door implements FrontDoor {
     h2.on('sessionError', () => { /* the session is destroyed; nothing else to do */ });
     return { http1, http2: h2, sessions };
   }
+}
+
+/**
+ * Node hands a request to 'upgrade' listeners when its `upgrade` flag is still set after the
+ * headers are read, and serves it as a plain request otherwise. This message keeps the flag only
+ * for requests the handler accepts, so an `Upgrade: h2c` POST (curl --http2) or a WebSocket
+ * request to /health is answered as a request, as Go's net/http does.
+ */
+function upgradeAwareMessage(handler: HttpUpgradeHandler): typeof http.IncomingMessage {
+  class UpgradeAwareMessage extends http.IncomingMessage {}
+  const asked = Symbol('upgrade asked');
+  const decided = Symbol('upgrade decided');
+  type Flags = { [asked]?: boolean; [decided]?: boolean };
+  // An accessor on the prototype: Node sets `upgrade` from the parser, then reads it once the headers are in.
+  Object.defineProperty(UpgradeAwareMessage.prototype, 'upgrade', {
+    configurable: true,
+    get(this: UpgradeAwareMessage & Flags): boolean {
+      if (this[asked] !== true) return false;
+      this[decided] ??= handler.accepts(this);
+      return this[decided];
+    },
+    set(this: UpgradeAwareMessage & Flags, value: boolean) {
+      // Node's own second write (true: someone listens) keeps the handler's decision.
+      if (!value) this[asked] = false;
+      else if (this[asked] !== true) {
+        this[asked] = true;
+        this[decided] = undefined;
+      }
+    },
+  });
+  return UpgradeAwareMessage;
 }
 
 function listen(listener: net.Server, options: net.ListenOptions): Promise<void> {

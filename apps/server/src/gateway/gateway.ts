@@ -1,10 +1,13 @@
 import type { Server } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { HttpHandler, HttpRequest, HttpResponse } from '../front-door/index.js';
+import type { IncomingMessage } from 'node:http';
+import type { HttpHandler, HttpRequest, HttpResponse, HttpUpgradeHandler } from '../front-door/index.js';
+import { clientIdentity, connectionKey, keyOfRelayedConnection, RELAYED_CONNECTION_HEADER } from '../security/client-identities.js';
 import { GoJsonDecoder, goJsonString, type DecodeResult } from './go-json.js';
 import { LoopbackChannel, type CallEnd, type LoopbackCall, type Metadata } from './loopback.js';
 import { goBase64Decode, JsonDecodeError, jsonToWire, wireToJson } from './proto-json.js';
 import { ROUTES, type Route } from './routes.js';
+import { canCompleteHandshake, isWebSocketUpgrade, WebSocketProxy, webSocketRefusal } from './websocket.js';
 
 /** grpc-gateway's HTTPStatusFromCode: the HTTP status for each gRPC code. */
 const HTTP_STATUS: readonly number[] = [200, 408, 500, 400, 504, 404, 409, 403, 429, 412, 409, 400, 501, 500, 503, 500, 401];
@@ -37,6 +40,24 @@ export interface GatewayOptions {
    * bounds what the gateway buffers. Larger ones are refused with RESOURCE_EXHAUSTED (429).
    */
   readonly maxJsonValueBytes: number;
+  /**
+   * etcd's access controller with --client-cert-auth and auth on: a /v3/ request over TLS whose
+   * verified client certificate has a Common Name is refused (400), since the gateway's calls
+   * could not act as that CN. Asked per request; absent: never.
+   */
+  readonly refuseClientCommonNames?: () => boolean;
+}
+
+const CN_REFUSAL = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
+
+/** The verified client certificate's CN of the connection a request came on (the front door records it). */
+function clientCommonName(req: HttpRequest): string | undefined {
+  const socket = req.socket as { encrypted?: boolean; localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number } | null;
+  const direct = socket?.encrypted === true ? connectionKey(socket) : undefined;
+  if (direct !== undefined) return clientIdentity(direct);
+  const relayed = req.headers[RELAYED_CONNECTION_HEADER];
+  const key = typeof relayed === 'string' ? keyOfRelayedConnection(relayed) : undefined;
+  return key === undefined ? undefined : clientIdentity(key);
 }
 
 /** Go's http.Error: the text and a newline, plain text, nosniff. */
@@ -107,6 +128,17 @@ export function goServeMux(next: HttpHandler, v3?: (path: string, req: HttpReque
     corsHeaders(res);
     return v3(path, req, res);
   };
+}
+
+/**
+ * Whether Go's ServeMux hands this request to the /v3/ handler unchanged (no redirect to a clean
+ * path, not answered by the access controller): only those reach wsproxy.
+ */
+function v3PathServedAsIs(req: IncomingMessage): boolean {
+  const target = parseTarget(req.url ?? '/');
+  if (target === undefined || req.method === 'OPTIONS' || req.method === 'CONNECT') return false;
+  const path = target.path.startsWith('/v3beta/') ? `/v3/${target.path.slice('/v3beta/'.length)}` : target.path;
+  return path.startsWith('/v3/') && cleanPath(path) === path;
 }
 
 /** Go's grpc-gateway timeoutDecode: a duration in ms, or an error text. */
@@ -287,24 +319,61 @@ class BodyReader {
  */
 export class Gateway {
   private readonly channel: LoopbackChannel;
+  private readonly webSockets: WebSocketProxy;
 
   constructor(private readonly options: GatewayOptions) {
     this.channel = new LoopbackChannel(options.grpcServer);
+    this.webSockets = new WebSocketProxy({ gateway: this.v3Handler(), maxMessageBytes: options.maxJsonValueBytes });
   }
 
   /** An HTTP handler serving the gateway's paths and passing every other request to `next`. */
   handler(next: HttpHandler): HttpHandler {
-    return goServeMux(next, (path, req, res) => {
-      const route = ROUTES.get(path);
-      if (route === undefined) return goError(res, 404, 'Not Found');
-      if (req.method !== 'POST') return goError(res, 405, 'Method Not Allowed');
-      return this.serve(route, req, res);
+    const mux = goServeMux(next, (path, req, res) => {
+      // A WebSocket upgrade the front door did not hand to upgradeHandler(): gorilla's refusal.
+      if (isWebSocketUpgrade(req)) return webSocketRefusal(req, res);
+      return this.serveV3(path, req, res);
     });
+    return (req, res) => {
+      if (this.refusesCommonName(req)) return goError(res, 400, CN_REFUSAL);
+      return mux(req, res);
+    };
   }
 
-  /** Ends the loopback connections (open gateway calls end with UNAVAILABLE). */
+  /**
+   * etcd's wsproxy on the client URLs: WebSocket upgrades of /v3/ (and /v3beta/) paths carry a
+   * gateway call's JSON messages (see websocket.ts). For the front door's `clientUpgrade`.
+   */
+  upgradeHandler(): HttpUpgradeHandler {
+    return {
+      accepts: (req) => isWebSocketUpgrade(req) && canCompleteHandshake(req) && v3PathServedAsIs(req) && !this.refusesCommonName(req),
+      upgrade: (req, socket, head) => this.webSockets.upgrade(req, socket, head),
+    };
+  }
+
+  /** Ends the loopback connections (open gateway calls end with UNAVAILABLE) and the WebSockets. */
   close(): void {
+    this.webSockets.close();
     this.channel.close();
+  }
+
+  /** The gateway's mux alone (what wsproxy wraps): /v3/ paths, no fallback. */
+  private v3Handler(): HttpHandler {
+    return goServeMux((_req, res) => goError(res, 404, 'Not Found'), (path, req, res) => this.serveV3(path, req, res));
+  }
+
+  private serveV3(path: string, req: HttpRequest, res: HttpResponse): void | Promise<void> {
+    const route = ROUTES.get(path);
+    if (route === undefined) return goError(res, 404, 'Not Found');
+    if (req.method !== 'POST') return goError(res, 405, 'Method Not Allowed');
+    return this.serve(route, req, res);
+  }
+
+  private refusesCommonName(req: HttpRequest): boolean {
+    if (this.options.refuseClientCommonNames?.() !== true) return false;
+    const target = parseTarget(req.url ?? '/');
+    if (target === undefined) return false;
+    const path = target.path.startsWith('/v3beta/') ? `/v3/${target.path.slice('/v3beta/'.length)}` : target.path;
+    return path.startsWith('/v3/') && (clientCommonName(req) ?? '') !== '';
   }
 
   private async serve(route: Route, req: HttpRequest, res: HttpResponse): Promise<void> {

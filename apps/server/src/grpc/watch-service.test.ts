@@ -12,6 +12,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { ServerCore } from '../server-core.js';
 import { onUnexpectedError } from './unary.js';
 import { WatchServiceWithEncodedResponses, watchService } from './watch-service.js';
+import { messagesOfWrite } from './watch-wire.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,7 +68,8 @@ it.each([
   store.txn({ compare: [], failure: [], success: Array.from({ length: puts }, (_, i) => ({ put: { key: Buffer.from(`f/${i}`), value } })) }, 1);
   await new Promise((r) => setTimeout(r, 50)); // the service pumps on setImmediate
   const serialize = WatchServiceWithEncodedResponses.watch.responseSerialize;
-  const responses = written.map((w) => etcdserverpb.WatchResponse.decode(serialize(w))).filter((r) => r.events.length > 0);
+  const responses = written.flatMap((w) => messagesOfWrite(serialize(w))).map((m) => etcdserverpb.WatchResponse.decode(m))
+    .filter((r) => r.events.length > 0);
   expect(responses.map((r) => r.events.length)).toEqual(pieces);
   expect(responses.map((r) => r.fragment)).toEqual(pieces.map((_, i) => i < pieces.length - 1));
   call.emit('cancelled');

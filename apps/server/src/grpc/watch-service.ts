@@ -1,44 +1,18 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { EtcdErrors, etcdserverpb, mvccpb, type EtcdError } from '@raftkv/api';
-import type { Event } from '@raftkv/mvcc';
-import type { WatchableStore, WatchResponse, WatchStream } from '@raftkv/watch';
-import { keyValueToWire, toNumber } from '../apply/convert.js';
+import { EtcdErrors, etcdserverpb, type EtcdError } from '@raftkv/api';
+import type { WatchableStore, WatchStream } from '@raftkv/watch';
+import { toNumber } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
 import { toServiceError } from './unary.js';
+import { WatchResponseEncoder } from './watch-wire.js';
 
 type WatchCall = ServerDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse | Buffer>;
 
 /** What etcd adds to --max-request-bytes for gRPC framing (v3rpc grpcOverheadBytes). */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
-/** WatchResponse.events is field 11, length-delimited: tag byte (11 << 3) | 2. */
-const EVENTS_TAG = (11 << 3) | 2;
-
-// Every watcher of a revision is handed the same Event objects: encode each once, as the bytes
-// of a WatchResponse `events` field, not once per watcher (100k watchers on a prefix would
-// otherwise encode one put 100k times).
-const encodedEvents = new WeakMap<Event, Buffer>();
-
-function encodedEvent(ev: Event): Buffer {
-  let bytes = encodedEvents.get(ev);
-  if (bytes === undefined) {
-    const body = mvccpb.Event.encode({
-      type: ev.type === 'put' ? mvccpb.Event_EventType.PUT : mvccpb.Event_EventType.DELETE,
-      kv: keyValueToWire(ev.kv),
-      prevKv: ev.prevKv ? keyValueToWire(ev.prevKv) : undefined,
-    }).finish();
-    let n = body.byteLength;
-    const len: number[] = [];
-    while (n >= 0x80) {
-      len.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    len.push(n);
-    bytes = Buffer.concat([Buffer.from([EVENTS_TAG, ...len]), body]);
-    encodedEvents.set(ev, bytes);
-  }
-  return bytes;
-}
+/** A write of gathered responses is closed at this size (the last response may pass it). */
+const MAX_WRITE_BYTES = 128 * 1024;
 
 /**
  * The Watch service definition with a serializer that passes pre-encoded responses through:
@@ -80,12 +54,18 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
     }
     let blocked = false;
     let closed = false;
+    // The queued responses leave together, as one write of up to MAX_WRITE_BYTES: a write per
+    // response cost more than encoding it (grpc-js and Node's stream machinery per message).
+    const encoder = new WatchResponseEncoder((revision) => core.header(revision));
     const pump = () => {
       if (closed) return;
       while (!blocked) {
-        const resp = stream.poll();
-        if (!resp) break;
-        if (!call.write(toWire(resp))) {
+        for (let resp = stream.poll(); resp; resp = encoder.pendingBytes < MAX_WRITE_BYTES ? stream.poll() : undefined) {
+          encoder.add(resp);
+        }
+        const write = encoder.take();
+        if (!write) break;
+        if (!call.write(write)) {
           blocked = true;
           call.pause();
         }
@@ -94,20 +74,6 @@ export function watchService(core: ServerCore, hub: WatchableStore) {
     // etcd splits a fragmenting watcher's responses at --max-request-bytes plus the 512 KiB it
     // allows for gRPC overhead (v3rpc's grpcOverheadBytes), not at --max-request-bytes alone.
     const stream: WatchStream = hub.newWatchStream({ onReadable: () => setImmediate(pump), maxResponseBytes: core.config.maxRequestBytes + GRPC_OVERHEAD_BYTES });
-    const toWire = (r: WatchResponse): Buffer => {
-      const head = etcdserverpb.WatchResponse.encode({
-        header: core.header(r.revision),
-        watchId: r.watchId,
-        created: r.created,
-        canceled: r.canceled,
-        compactRevision: BigInt(r.compactRevision),
-        cancelReason: r.cancelReason,
-        fragment: r.fragment,
-        events: [],
-      }).finish();
-      if (r.events.length === 0) return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
-      return Buffer.concat([head, ...r.events.map(encodedEvent)]);
-    };
     call.on('drain', () => {
       blocked = false;
       call.resume();

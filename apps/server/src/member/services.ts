@@ -12,6 +12,7 @@ import { clusterService } from '../grpc/cluster-service.js';
 import { kvService } from '../grpc/kv-service.js';
 import { leaseService } from '../grpc/lease-service.js';
 import { maintenanceService } from '../grpc/maintenance-service.js';
+import { requireLeader } from '../grpc/require-leader.js';
 import { KVServiceWithEncodedRange } from '../grpc/range-response.js';
 import { watchService, WatchServiceWithEncodedResponses } from '../grpc/watch-service.js';
 import { startLeaseExpiry } from '../lease/lease-expiry.js';
@@ -68,6 +69,7 @@ export function buildServices(
   const progressTimer = setInterval(() => watchHub.progressAll(), config.experimental.watchProgressNotifyIntervalMs || 600_000);
   progressTimer.unref();
 
+  const leaderRequired = requireLeader(() => core.leaderId !== 0n, config.electionTimeoutMs);
   const grpcServer = new Server({
     // Keepalive and header limits of gRPC connections, which grpc-js's HTTP/2 sessions enforce.
     ...grpcServerOptions(limits),
@@ -75,7 +77,8 @@ export function buildServices(
     'grpc.max_send_message_length': 2 ** 31 - 1,
     // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.
     'grpc.max_concurrent_streams': Math.min(config.maxConcurrentStreams, 2 ** 31 - 1),
-    ...(grpcMetrics ? { interceptors: [grpcMetrics.interceptor] } : {}),
+    // The metrics interceptor first, so it counts the calls refused for want of a leader.
+    interceptors: grpcMetrics ? [grpcMetrics.interceptor, leaderRequired.interceptor] : [leaderRequired.interceptor],
   });
   grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
   grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core, log, metrics?.defragmenting));
@@ -95,6 +98,7 @@ export function buildServices(
   const close = async (): Promise<void> => {
     core.close();
     stopLeaseExpiry();
+    leaderRequired.close();
     clearInterval(progressTimer);
     watchHub.close();
     await shutdownWithin(grpcServer, SHUTDOWN_GRACE_MS);

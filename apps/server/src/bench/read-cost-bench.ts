@@ -1,0 +1,198 @@
+// Benchmark (not a test): the server's CPU time per read and per delivered watch event, for etcd
+// and two builds of raftkv, interleaved runs. On a shared 2-core machine ops/s swing with other
+// people's work; CPU time per operation moves far less, and it is what bounds throughput once the
+// cores are busy. Rows: linearizable and serializable single-key gets, a 100-key range (16 in
+// flight), watch fan-out (events delivered to W watchers on one prefix), lease keepalives.
+// Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/read-cost-bench.js
+//   BENCH_ROUNDS (default 3), BENCH_OPS (default 10000 per read row), BENCH_WATCHERS (default 1000,20000),
+//   BENCH_EVENTS (events per watch row, default 200000), BENCH_SIDES (default etcd,before,after).
+import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
+import { connect, removeDir, startEtcd, startRaftkv, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+import { latencySummary, median } from './matrix/stats.js';
+import { cpuSeconds, VALUE_256 as VALUE } from './matrix/workloads.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const OPS = Number(process.env['BENCH_OPS'] ?? 10_000);
+const WATCHERS = (process.env['BENCH_WATCHERS'] ?? '1000,20000').split(',').map(Number);
+const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
+const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Cell { cpuUs: number; perSec: number; p50Ms: number; p99Ms: number }
+
+/** `count` ops, `inFlight` at a time; server CPU per op, ops/s and latencies. */
+async function ops(pid: number, clients: EtcdClient[], inFlight: number, count: number,
+  op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
+  const lat: number[] = [];
+  let n = 0;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, async (_, w) => {
+    const c = clients[w % clients.length]!;
+    for (let i = n++; i < count; i = n++) {
+      const s = performance.now();
+      await op(c, i);
+      lat.push(performance.now() - s);
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / secs, ...latencySummary(lat) };
+}
+
+/** W watchers on one prefix over min(200, W) streams; puts (8 in flight) until `events` events arrived; CPU per event. */
+async function watchCost(pid: number, endpoint: string, kv: EtcdClient, watchers: number, events: number): Promise<Cell> {
+  const clients = Array.from({ length: 8 }, () => new WatchClient(endpoint, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }));
+  const streams: Array<ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>> = [];
+  const delays: number[] = [];
+  let got = 0;
+  let created = 0;
+  try {
+    for (let s = 0; s < Math.min(200, watchers); s++) {
+      const stream = clients[s % clients.length]!.watch();
+      stream.on('data', (r: etcdserverpb.WatchResponse) => {
+        if (r.created) created++;
+        const now = performance.now();
+        for (const ev of r.events) {
+          got++;
+          delays.push(now - Number(ev.kv!.value.toString()));
+        }
+      });
+      stream.on('error', () => undefined);
+      streams.push(stream);
+    }
+    for (let w = 0; w < watchers; w++) {
+      streams[w % streams.length]!.write({ createRequest: { key: Buffer.from('bw/'), rangeEnd: Buffer.from('bw0'), startRevision: 0n, progressNotify: false, filters: [], prevKv: false, watchId: 0n, fragment: false } });
+    }
+    while (created < watchers) await sleep(10);
+    const puts = Math.max(1, Math.ceil(events / watchers));
+    const expected = puts * watchers;
+    // At most 8 puts in flight, and at most ~2 puts' worth of events undelivered: measures delivery, not queueing.
+    const window = Math.max(1, Math.min(8, Math.floor((2 * Math.max(watchers, 1000)) / watchers)));
+    let sent = 0;
+    let acked = 0;
+    const cpu0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    while (sent < puts) {
+      while (sent < puts && sent - Math.floor(got / watchers) < window && sent - acked < 8) {
+        sent++;
+        void kv.put({ key: Buffer.from(`bw/${sent % 100}`), value: Buffer.from(String(performance.now())) }).then(() => { acked++; });
+      }
+      await sleep(0);
+    }
+    const deadline = performance.now() + 60_000;
+    while (got < expected && performance.now() < deadline) await sleep(1);
+    const secs = (performance.now() - t0) / 1000;
+    if (got < expected) throw new Error(`watch ${watchers}: ${got} of ${expected} events`);
+    return { cpuUs: ((cpuSeconds(pid) - cpu0) / expected) * 1e6, perSec: expected / secs, ...latencySummary(delays) };
+  } finally {
+    for (const s of streams) s.end();
+    for (const c of clients) c.close();
+  }
+}
+
+/** 16 keepalive streams, 8 in flight each, `count` keepalives in all. */
+async function keepaliveCost(pid: number, endpoint: string, ids: bigint[], count: number): Promise<Cell> {
+  const clients = Array.from({ length: 8 }, () => new LeaseClient(endpoint, credentials.createInsecure()));
+  const lat: number[] = [];
+  let next = 0;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  try {
+    await Promise.all(Array.from({ length: 16 }, (_, s) => new Promise<void>((resolve, reject) => {
+      const stream = clients[s % clients.length]!.leaseKeepAlive();
+      const sentAt: number[] = [];
+      let answered = 0;
+      const send = () => {
+        if (next >= count) return false;
+        next++;
+        sentAt.push(performance.now());
+        stream.write({ ID: ids[next % ids.length]! });
+        return true;
+      };
+      stream.on('data', () => {
+        lat.push(performance.now() - sentAt[answered++]!);
+        if (!send() && answered === sentAt.length) {
+          stream.end();
+          resolve();
+        }
+      });
+      stream.on('error', reject);
+      for (let i = 0; i < 8; i++) if (!send()) break;
+      if (sentAt.length === 0) resolve();
+    })));
+  } finally {
+    for (const c of clients) c.close();
+  }
+  const secs = (performance.now() - t0) / 1000;
+  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / secs, ...latencySummary(lat) };
+}
+
+async function start(side: string): Promise<ServerProcess> {
+  if (side === 'etcd') return await startEtcd();
+  const bin = side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
+  if (!bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv');
+  return await startRaftkv({ raftkvBin: bin });
+}
+
+async function measure(side: string): Promise<Map<string, Cell>> {
+  const server = await start(side);
+  const pid = server.child.pid!;
+  const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
+  const out = new Map<string, Cell>();
+  try {
+    const k = (s: string) => Buffer.from(s);
+    await ops(pid, clients, 16, 3000, (c, i) => c.put({ key: k(`bench/${i % 1000}`), value: VALUE }));
+    await clients[0]!.put({ key: k('bench/get'), value: VALUE });
+    await clients[0]!.txn({ success: Array.from({ length: 100 }, (_, i) => ({
+      requestPut: { key: k(`range/${String(i).padStart(3, '0')}`), value: VALUE, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
+    })) });
+    for (const n of [16, 128]) {
+      out.set(`get linearizable x${n}`, await ops(pid, clients, n, OPS, (c) => c.range({ key: k('bench/get') })));
+      out.set(`get serializable x${n}`, await ops(pid, clients, n, OPS, (c) => c.range({ key: k('bench/get'), serializable: true })));
+    }
+    out.set('range 100 keys x16', await ops(pid, clients, 16, Math.ceil(OPS / 4), async (c) => {
+      const r = await c.range({ key: k('range/'), rangeEnd: k('range0') });
+      if (r.kvs.length !== 100) throw new Error(`range returned ${r.kvs.length} keys`);
+    }));
+    const ids: bigint[] = [];
+    for (let i = 0; i < 128; i++) ids.push((await clients[i % 8]!.leaseGrant(0n, 600n)).ID);
+    out.set('lease keepalive x128', await keepaliveCost(pid, server.endpoint, ids, OPS));
+    for (const w of WATCHERS) out.set(`watch ${w} watchers`, await watchCost(pid, server.endpoint, clients[0]!, w, EVENTS));
+  } finally {
+    for (const c of clients) c.close();
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const runs = new Map<string, Array<Map<string, Cell>>>(SIDES.map((s) => [s, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
+    for (const side of order) {
+      const r = await measure(side);
+      runs.get(side)!.push(r);
+      console.log(`round ${round + 1} ${side}: ${[...r].map(([row, c]) => `${row} ${c.cpuUs.toFixed(1)} µs ${c.perSec.toFixed(0)}/s p99 ${c.p99Ms.toFixed(1)}`).join('; ')}`);
+    }
+  }
+  const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds; server CPU µs per op (per event for watch rows) · ops/s · p50/p99 ms`);
+  console.log(`| row | ${SIDES.map((s) => `${s} µs | ${s} /s | ${s} p50/p99`).join(' | ')} |`);
+  console.log(`|---|${SIDES.map(() => '---:|---:|---:').join('|')}|`);
+  for (const row of rows) {
+    const cells = SIDES.map((s) => {
+      const cs = runs.get(s)!.map((m) => m.get(row)!);
+      const m = (f: (c: Cell) => number) => median(cs.map(f));
+      return `${m((c) => c.cpuUs).toFixed(1)} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(1)} / ${m((c) => c.p99Ms).toFixed(1)}`;
+    });
+    console.log(`| ${row} | ${cells.join(' | ')} |`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -218,6 +218,42 @@ describe('gateway WebSockets: raftkv beside etcd 3.4.23', () => {
   });
 });
 
+describe('gateway WebSockets with auth on: the token as wsproxy passes it, beside etcd 3.4.23', () => {
+  let pair: ServerPair;
+  beforeAll(async () => {
+    pair = await startPair();
+    for (const s of [pair.etcd, pair.raftkv]) {
+      await gatewayPost(s.clientUrl, '/v3/auth/user/add', { name: 'root', password: 'pw' });
+      await gatewayPost(s.clientUrl, '/v3/auth/role/add', { name: 'root' });
+      await gatewayPost(s.clientUrl, '/v3/auth/user/grant', { user: 'root', role: 'root' });
+      await gatewayPost(s.clientUrl, '/v3/auth/enable', {});
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  // wsproxy makes `Authorization: Bearer <token>` of a `Bearer, <token>` subprotocol or a `token`
+  // cookie, and etcd 3.4 takes the whole header as the token: such calls are refused. The same here.
+  it.each([
+    ['no token', () => ({})],
+    ['a Bearer subprotocol', (token: string) => ({ protocols: ['Bearer', token] })],
+    ['a token cookie', (token: string) => ({ headers: { Cookie: `token=${token}` } })],
+  ] as const)('%s: answered as etcd', async (_name, options) => {
+    const answers = await Promise.all([pair.etcd, pair.raftkv].map(async (s) => {
+      const { token } = JSON.parse(await gatewayPost(s.clientUrl, '/v3/auth/authenticate', { name: 'root', password: 'pw' })) as { token: string };
+      const c = new Conversation(s.clientUrl, '/v3/kv/range', options(token));
+      await c.opened();
+      c.send(JSON.stringify({ key: b64('a') }));
+      const got = await c.waitFor(1);
+      await c.closed;
+      return got.map(message);
+    }));
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[1]![0]).toHaveProperty('code');
+  });
+});
+
 describe('--client-cert-auth with auth on: gateway requests with a client certificate CN, beside etcd 3.4.23', () => {
   const pki = new Pki();
   const server = pki.issue('server', 'server');

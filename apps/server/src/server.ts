@@ -21,6 +21,7 @@ import { ShutdownStack } from './member/shutdown.js';
 import { buildStateMachine } from './member/state-machine.js';
 import { adjustTicksAtBoot } from './member/election-advance.js';
 import { openStorage } from './member/storage.js';
+import { StartupTimeline } from './member/startup-timeline.js';
 import type { RaftLog } from '@raftkv/raft-log';
 import { etcdserverpb } from '@raftkv/api';
 import { openTransportSecurity } from './security/transport-security.js';
@@ -49,6 +50,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** This member was removed from the cluster (etcd stops such a member). Default: close the server. */
   onRemoved?(): void;
+  /** Told each start-up phase as it is reached (see member/startup-timeline.ts). */
+  timeline?: StartupTimeline;
 }
 
 /**
@@ -60,6 +63,7 @@ export interface StartOptions {
  * etcd, needs a leader).
  */
 export async function startServer(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  options = { ...options, timeline: options.timeline ?? new StartupTimeline(log) };
   const parts = new ShutdownStack((step, err) => log.error('shutdown step failed', { step, error: String(err) }));
   const close = (): Promise<void> => parts.close(SHUTDOWN_DEADLINE_MS);
   try {
@@ -96,6 +100,8 @@ async function start(
   parts.add('data dir locks', () => locks.release());
   const layout = dataDirLayout(config);
   await createDataDirs(layout);
+  const timeline = options.timeline!;
+  timeline.mark('data dir locked');
 
   // 2. Who this member is: from its WAL, the flags, or (joining) the cluster's members.
   // TLS: certificates checked (and --auto-tls ones made in the data dir) before any listener opens.
@@ -106,12 +112,14 @@ async function start(
   const identity = await resolveIdentity(layout.walDir, config, memberRpc, log);
   const { memberId, clusterId } = identity;
   knownClusterId = clusterId;
+  timeline.mark('identity resolved');
 
   // Metrics first: the parts opened next report through its hooks.
   const metrics = new MemberMetrics({ extensive: config.metrics === 'extensive', quotaBackendBytes: config.quotaBackendBytes });
 
   // 3. Storage: the MVCC backend and the membership it keeps.
-  const { store, membership } = await openStorage(layout, identity, log, metrics.backendCommitted);
+  const { store, membership } = await openStorage(layout, identity, log, metrics.backendCommitted, () => timeline.mark('backend opened'));
+  timeline.mark('key index rebuilt', { keys: store.keyCount, revision: store.currentRevision });
   parts.add('backend', () => store.close());
   // etcd's --experimental-initial-corrupt-check: a restarting member (its WAL existed: no voters
   // or member list from the flags) compares HashKV with its peers before serving anyone.
@@ -130,11 +138,13 @@ async function start(
     ...(security.peer ? { security: security.peer } : {}),
   });
   parts.add('peer side', () => peers.close());
+  timeline.mark('peers listening');
 
   // 6. The raft node over the WAL.
   raft = await openRaftNode({
-    config, identity, layout, store, lessor, membership, applier, peers, log, core: () => core, onRemoved, fatal, metrics,
+    config, identity, layout, store, lessor, membership, applier, peers, log, core: () => core, onRemoved, fatal, metrics, timeline,
   });
+  timeline.mark('wal replayed', { lastIndex: raft.status().lastIndex });
   parts.add('raft node', () => raft!.close());
   log.info('raft log opened', { member: memberId.toString(16), cluster: clusterId.toString(16), peers: peers.endpoints });
   // The first election soon after boot rather than a whole election timeout later (etcd's adjustTicks).
@@ -227,6 +237,7 @@ async function start(
   parts.add('front door', () => frontDoor.close());
   const clientEndpoints = frontDoor.endpoints;
   log.info('ready to serve client requests', { endpoints: clientEndpoints, member: memberId, cluster: clusterId });
+  timeline.mark('ready');
   return { core, clientEndpoints, close };
 }
 

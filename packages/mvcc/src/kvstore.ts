@@ -62,6 +62,8 @@ export interface MvccStoreOptions {
    * promise may reject (the commit failed); must not throw.
    */
   onBackendCommit?: (written: Promise<void>) => void;
+  /** Called by {@link MvccStore.open} once LMDB is open, before the key index is rebuilt (a start-up timeline). */
+  onBackendOpened?: () => void;
 }
 
 /**
@@ -376,6 +378,7 @@ export class MvccStore {
     const store = new MvccStore(backend, opts);
     let state: LoadedState;
     try {
+      opts.onBackendOpened?.();
       state = loadState(backend);
     } catch (err) {
       await backend.close();

@@ -20,6 +20,7 @@ import type { DataDirLayout } from './data-dir.js';
 import { encodeWalMetadata, type Identity } from './identity.js';
 import type { PeerSide } from './peers.js';
 import { leasedKeys } from './state-machine.js';
+import type { StartupTimeline } from './startup-timeline.js';
 
 /** A leader whose lessor could not take over yet (no confirmed ReadIndex) tries again this soon. */
 const PROMOTE_RETRY_MS = 100;
@@ -42,6 +43,8 @@ export interface RaftNodeOptions {
   fatal: (err: unknown) => void;
   /** Told each WAL sync's duration and each leader change (see metrics/). */
   metrics?: { walSynced(seconds: number): void; leaderChanged(lead: bigint): void };
+  /** Told when a leader is first known (the start-up timeline's election phase). */
+  timeline?: StartupTimeline;
 }
 
 /**
@@ -149,6 +152,7 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
   let promoteTerm = 0;
   const onLeaderChange = (lead: bigint, isLeader: boolean): void => {
     o.metrics?.leaderChanged(lead);
+    if (lead !== 0n) o.timeline?.mark('first leader known', { leader: lead.toString(16), isLeader });
     if (!isLeader) {
       if (lessor.isPrimary) lessor.demote();
       return;

@@ -18,8 +18,9 @@ export interface OpenedStorage {
  */
 export async function openStorage(
   layout: DataDirLayout, identity: Identity, log: Logger, onBackendCommit?: (written: Promise<void>) => void,
+  onBackendOpened?: () => void,
 ): Promise<OpenedStorage> {
-  const store = await openBackend(layout, log, onBackendCommit);
+  const store = await openBackend(layout, log, onBackendCommit, onBackendOpened);
   try {
     await checkBackendCoversSnapshot(layout.walDir, layout.snapDir, store.consistentIndex);
     const membership = new Membership(store.bucket('members'), store.bucket('members_removed'));
@@ -38,8 +39,10 @@ export async function openStorage(
  * Opens the backend; when the newest backend snapshot received from a leader is ahead of it
  * (a crash between saving that snapshot and restoring from it), restores from it first.
  */
-async function openBackend(layout: DataDirLayout, log: Logger, onBackendCommit?: (written: Promise<void>) => void): Promise<MvccStore> {
-  const options = { dir: layout.dbDir, ...(onBackendCommit ? { onBackendCommit } : {}) };
+async function openBackend(
+  layout: DataDirLayout, log: Logger, onBackendCommit?: (written: Promise<void>) => void, onBackendOpened?: () => void,
+): Promise<MvccStore> {
+  const options = { dir: layout.dbDir, ...(onBackendCommit ? { onBackendCommit } : {}), ...(onBackendOpened ? { onBackendOpened } : {}) };
   let store = await MvccStore.open(options);
   const newest = (await receivedSnapshots(layout.snapDir))[0];
   if (newest && newest.index > store.consistentIndex) {

@@ -3,16 +3,20 @@
 // answer must match (status, JSON body with IDs normalised, headers). Part two throws random
 // paths, methods and bodies (broken JSON, deep nesting, huge numbers, big values, streams cut
 // short) at raftkv alone: each gets an answer (no stall), an error is grpc-gateway's JSON body or
-// Go's text, and the member still serves afterwards. Replay: GATEWAY_FUZZ_SEED=<seed>; each case
+// Go's text, and the member still serves afterwards. Part three sends random read requests over
+// the gateway's WebSockets (split into several messages at random) and compares the first
+// message back and how the connection ends with etcd's. Replay: GATEWAY_FUZZ_SEED=<seed>; each case
 // printed: GATEWAY_FUZZ_TRACE=1.
 import http from 'node:http';
 import { Random, startPair, type ServerPair } from '@raftkv/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 
 const SEED = Number(process.env['GATEWAY_FUZZ_SEED'] ?? 20261206);
 // Longer runs: GATEWAY_FUZZ_CASES=<differential cases> (the robustness part runs 3/4 as many).
 const DIFFERENTIAL_CASES = Number(process.env['GATEWAY_FUZZ_CASES'] ?? 400);
 const ROBUSTNESS_CASES = Math.ceil(DIFFERENTIAL_CASES * 0.75);
+const WEBSOCKET_CASES = Math.ceil(DIFFERENTIAL_CASES / 4);
 
 interface Answer { status: number; body: string; headers: Record<string, string | undefined> }
 
@@ -55,6 +59,49 @@ function send(base: string, method: string, path: string, body: Buffer | string,
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+/** One WebSocket conversation: the messages sent, the first one back and the close code. */
+function converse(base: string, path: string, pieces: string[]): Promise<{ first: string | undefined; code: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(base.replace(/^http/, 'ws') + path, { perMessageDeflate: false });
+    let first: string | undefined;
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('no end within 20 s'));
+    }, 20_000);
+    ws.on('open', () => { for (const p of pieces) ws.send(p); });
+    ws.on('message', (m: Buffer) => { first ??= m.toString(); });
+    ws.on('error', () => { /* 'close' follows */ });
+    ws.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ first, code });
+    });
+  });
+}
+
+/** Whether Go's decoder finishes with this input (a whole value, or a syntax error), not waiting for more. */
+function answersAtOnce(text: string): boolean {
+  if (text.trim() === '') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch (err) {
+    // A value still open (V8: "Unexpected end", "Unterminated string", or an error at the end of
+    // the text) would wait for more bytes.
+    const message = (err as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    return !/Unexpected end|Unterminated/.test(message) && (at === null || Number(at[1]) < text.trimEnd().length);
+  }
+}
+
+function comparableText(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return normalise(JSON.parse(text));
+  } catch {
+    return text;
+  }
+}
 
 const RANGE_FIELDS = ['key', 'range_end', 'rangeEnd', 'limit', 'revision', 'sort_order', 'sortOrder', 'sort_target', 'serializable', 'keys_only', 'keysOnly',
   'count_only', 'min_mod_revision', 'maxModRevision', 'min_create_revision', 'max_create_revision', 'unknown', 'KEY'];
@@ -170,6 +217,32 @@ describe(`gateway fuzz (seed ${SEED})`, () => {
     }
     expect(mismatches.slice(0, 5).join('\n')).toBe('');
   }, 120_000);
+
+  it(`${WEBSOCKET_CASES} random read requests over WebSockets, split into messages: the same answer and end as etcd`, async () => {
+    const r = new Random(SEED + 2);
+    const mismatches: string[] = [];
+    let compared = 0;
+    for (let i = 0; i < WEBSOCKET_CASES; i++) {
+      const path = r.pick(['/v3/kv/range', '/v3/kv/txn', '/v3/lease/timetolive', '/v3beta/kv/range']);
+      const body = randomReadBody(r, path.replace('v3beta', 'v3'));
+      // Cut at up to two places: wsproxy ends each message with a newline, inside the JSON too.
+      const cuts = Array.from({ length: r.int(3) }, () => r.int(body.length + 1)).sort((a, b) => a - b);
+      const pieces = [0, ...cuts].map((at, k, all) => body.slice(at, all[k + 1] ?? body.length));
+      // Only what ends a value or fails at once: a value still open waits for more on both sides.
+      if (!answersAtOnce(pieces.join('\n'))) continue;
+      const [etcd, raftkv] = await Promise.all([pair.etcd, pair.raftkv].map((s) => converse(s.clientUrl, path, pieces).catch((err: unknown) => {
+        throw new Error(`case ${i}: ${s === pair.etcd ? 'etcd' : 'raftkv'} ${path} ${JSON.stringify(pieces)}: ${String(err)}`);
+      })));
+      // etcd closes with the client's later messages unread: its kernel resets the connection,
+      // which may destroy the answer before the client reads it (raftkv ends with a FIN instead).
+      if (pieces.length > 1 && etcd!.first === undefined && raftkv!.first !== undefined) continue;
+      compared++;
+      const [e, k] = [JSON.stringify({ ...etcd!, first: comparableText(etcd!.first) }), JSON.stringify({ ...raftkv!, first: comparableText(raftkv!.first) })];
+      if (e !== k) mismatches.push(`case ${i} ${path} pieces ${JSON.stringify(pieces)}\n  etcd:   ${e}\n  raftkv: ${k}`);
+    }
+    expect(mismatches.slice(0, 5).join('\n')).toBe('');
+    expect(compared).toBeGreaterThan(WEBSOCKET_CASES / 2);
+  }, 240_000);
 
   it(`${ROBUSTNESS_CASES} random paths, methods and bodies: an answer each, the member still serves`, async () => {
     const r = new Random(SEED + 1);

@@ -140,7 +140,7 @@ class InnerResponse extends Writable {
   headersSent = false;
   private partial = '';
 
-  constructor(readonly req: InnerRequest, private readonly ws: WebSocket) {
+  constructor(readonly req: InnerRequest, private readonly ws: WebSocket, private readonly socket: Duplex) {
     super({ decodeStrings: false });
   }
 
@@ -160,8 +160,11 @@ class InnerResponse extends Writable {
     const rest = this.partial;
     this.partial = '';
     this.sendLines([rest], (err) => {
-      // wsproxy returns and its deferred conn.Close() drops the connection: no close frame.
-      this.ws.terminate();
+      // wsproxy returns and its deferred conn.Close() ends the connection: no close frame. Ended
+      // gracefully here (FIN, what the client still sends is read and dropped): Go's close with
+      // unread client messages sends a TCP reset, which can destroy the answer before the client reads it.
+      this.socket.end();
+      setTimeout(() => this.ws.terminate(), LINGER_MS).unref();
       done(err);
     });
   }
@@ -207,7 +210,7 @@ export class WebSocketProxy {
   /** Takes over an upgraded connection ({@link canCompleteHandshake} said yes). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
-    this.server.handleUpgrade(req, socket, head, (ws) => this.proxy(ws, req, encrypted));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.proxy(ws, req, socket, encrypted));
   }
 
   /** Drops every open WebSocket (the member is closing). */
@@ -217,20 +220,23 @@ export class WebSocketProxy {
     this.server.close();
   }
 
-  private proxy(ws: WebSocket, req: IncomingMessage, encrypted: boolean): void {
+  private proxy(ws: WebSocket, req: IncomingMessage, socket: Duplex, encrypted: boolean): void {
     this.open.add(ws);
+    let bodyEnded = false;
     const inner = new InnerRequest(req.url ?? '/', innerHeaders(req), encrypted, () => ws.resume());
-    const res = new InnerResponse(inner, ws);
+    const res = new InnerResponse(inner, ws, socket);
     res.on('error', () => { /* the socket went away; 'close' below ends the call */ });
     ws.on('error', () => { /* ws closes the connection; 'close' follows */ });
     ws.on('message', (data: RawData) => {
       const payload = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      // wsproxy writes the payload, then a newline, into the request body.
+      // wsproxy writes the payload, then a newline, into the request body (dropped once the call ended).
+      if (bodyEnded || res.writableEnded) return;
       if (!inner.push(Buffer.concat([payload, NEWLINE]))) ws.pause();
     });
     ws.on('close', () => {
       this.open.delete(ws);
-      inner.push(null);
+      if (!bodyEnded) inner.push(null);
+      bodyEnded = true;
       // wsproxy closes the response pipe: the gateway's next write fails and its call ends.
       if (!res.writableFinished) res.destroy();
     });
@@ -246,3 +252,5 @@ export class WebSocketProxy {
 }
 
 const NEWLINE = Buffer.from('\n');
+/** How long an ended connection waits for the client to close before it is dropped. */
+const LINGER_MS = 5000;

@@ -7,7 +7,8 @@
  * snapshot marker.
  */
 import { WalCorruptionError } from './errors.js';
-import { type DecodedRecord, isZero, readFrame } from './record.js';
+import type { WalFs } from './fs.js';
+import { type DecodedRecord, FRAME_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, isZero, readFrame } from './record.js';
 
 export interface SegmentName {
   seq: number;
@@ -139,4 +140,74 @@ export function hasZeroSector(buf: Uint8Array, from: number, to: number): boolea
     if (isZero(buf, s, Math.min(s + SECTOR_BYTES, buf.length))) return true;
   }
   return false;
+}
+
+/** Bytes read per call when a segment is read at open. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+/** The longest frame: a frame starting before the last non-zero byte ends within this many bytes of it. */
+const MAX_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES;
+
+/**
+ * A segment's bytes for {@link scanSegment}, without holding its preallocated zero tail: the
+ * file is read in chunks, and the buffer ends one maximal frame past the last chunk holding a
+ * non-zero byte (or at the end of the file). Every frame that starts before that byte is read
+ * whole, and whatever lies beyond the buffer is zero, so the scan reaches the same verdict as
+ * over the whole file. A fresh 64 MiB segment with a few records costs a 16 MiB buffer (not
+ * touched past the data) instead of a 64 MiB read into a new 64 MiB buffer.
+ */
+export async function readSegment(fs: WalFs, path: string): Promise<Uint8Array> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const chunks: Array<{ at: number; bytes: Uint8Array }> = [];
+    let dataEnd = 0;
+    let scratch = new Uint8Array(Math.min(READ_CHUNK_BYTES, size));
+    for (let at = 0; at < size;) {
+      const want = Math.min(scratch.length, size - at);
+      const { bytesRead } = await fh.read(scratch, 0, want, at);
+      if (bytesRead === 0) break; // shrank under us: what was read is all there is
+      if (!isZero(scratch, 0, bytesRead)) {
+        chunks.push({ at, bytes: bytesRead === scratch.length ? scratch : scratch.slice(0, bytesRead) });
+        if (bytesRead === scratch.length) scratch = new Uint8Array(scratch.length);
+        dataEnd = at + bytesRead;
+      }
+      at += bytesRead;
+    }
+    const buf = new Uint8Array(Math.min(size, dataEnd + MAX_FRAME_BYTES));
+    for (const c of chunks) buf.set(c.bytes, c.at);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The metadata record at the start of the segment at `path` (every segment repeats it after
+ * its leading crc record), checked against its crc, without reading the rest of the segment.
+ */
+export async function readSegmentMetadata(fs: WalFs, path: string): Promise<Uint8Array> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    let want = Math.min(size, 64 * 1024);
+    for (;;) {
+      const buf = new Uint8Array(want);
+      const { bytesRead } = await fh.read(buf, 0, want, 0);
+      const head = buf.subarray(0, bytesRead);
+      const first = readFrame(head, 0, 0);
+      if (first.kind !== 'ok' || first.record.type !== 'crc') throw new WalCorruptionError(path, 0, 'segment does not start with a crc record');
+      const second = readFrame(head, first.next, first.crc);
+      if (second.kind === 'ok') {
+        if (second.record.type !== 'metadata') throw new WalCorruptionError(path, first.next, 'segment header has no metadata record');
+        return second.record.data;
+      }
+      const needed = first.next + MAX_FRAME_BYTES;
+      if (second.kind !== 'short' || want >= Math.min(size, needed) || bytesRead < want) {
+        throw new WalCorruptionError(path, first.next, `segment header unreadable (${second.kind})`);
+      }
+      want = Math.min(size, needed);
+    }
+  } finally {
+    await fh.close();
+  }
 }

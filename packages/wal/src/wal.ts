@@ -18,7 +18,7 @@ import {
   type WalRecord,
 } from './record.js';
 import { ReplayBuilder, type WalReplay } from './replay.js';
-import { listSegments, scanSegment, type SegmentName, segmentName } from './segment.js';
+import { listSegments, readSegment, readSegmentMetadata, scanSegment, type SegmentName, segmentName } from './segment.js';
 
 /** Tuning for {@link Wal.create} and {@link Wal.open}. */
 export interface WalOptions {
@@ -187,6 +187,19 @@ export class Wal {
   }
 
   /**
+   * The metadata `create` was given, read from the start of the newest segment (each segment
+   * repeats it) without reading the log: for a caller that needs only that (who a member is)
+   * before {@link open} reads everything. Throws as `open` does if there is no segment or its
+   * header does not verify.
+   */
+  static async readMetadata(dir: string, opts: WalOptions = {}): Promise<Uint8Array> {
+    const names = listSegments(await fsOf(opts).readdir(dir));
+    const newest = names[names.length - 1];
+    if (!newest) throw new Error(`wal: no segments in ${dir}`);
+    return readSegmentMetadata(fsOf(opts), join(dir, newest.name));
+  }
+
+  /**
    * Opens an existing log and reads it back.
    *
    * With `fromSnapshot`, reading starts at the segment holding the entry after it, the
@@ -231,7 +244,7 @@ export class Wal {
     for (let i = start; i < all.length; i++) {
       const seg = all[i]!;
       const isLast = i === all.length - 1;
-      buf = await fs.readFile(seg.path);
+      buf = await readSegment(fs, seg.path);
       scan = scanSegment(seg.path, buf, isLast);
       if (prevCrc !== undefined && scan.startCrc !== prevCrc) {
         throw new WalCorruptionError(seg.path, 0, 'crc chain broken between segments');

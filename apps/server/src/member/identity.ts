@@ -47,9 +47,9 @@ export async function resolveIdentity(
   walDir: string, config: ServerConfig, rpc: MemberRpcClient, log: Logger, options: IdentityOptions = {},
 ): Promise<Identity> {
   if (await Wal.exists(walDir)) {
-    const { wal, replay } = await Wal.open(walDir);
-    await wal.close();
-    return decodeWalMetadata(replay.metadata);
+    // Only the metadata at the head of the newest segment: the raft node reads (and checks) the
+    // whole log once, later in start-up.
+    return decodeWalMetadata(await Wal.readMetadata(walDir));
   }
   const token = config.initialClusterToken;
   // A data dir made by `raftkv snapshot restore` starts the cluster its restore's flags named.

@@ -15,6 +15,13 @@ interface Model { entries: Map<string, Buffer | Model> }
 async function write(model: Model, pageSize: number, fillPercent?: number): Promise<string> {
   const path = join(dir, `db-${n++}`);
   const w = await BoltWriter.create(path, { pageSize, ...(fillPercent !== undefined ? { fillPercent } : {}) });
+  const { size } = await fill(w, model);
+  expect(readFileSync(path).length).toBe(size);
+  return path;
+}
+
+/** Makes the writer's calls for `model`, then finishes it. */
+async function fill(w: BoltWriter, model: Model): Promise<Awaited<ReturnType<BoltWriter['finish']>>> {
   const walk = async (m: Model): Promise<void> => {
     for (const hex of [...m.entries.keys()].sort()) {
       const v = m.entries.get(hex)!;
@@ -28,9 +35,7 @@ async function write(model: Model, pageSize: number, fillPercent?: number): Prom
     await walk(model.entries.get(hex) as Model);
     w.endBucket();
   }
-  const { size } = await w.finish();
-  expect(readFileSync(path).length).toBe(size);
-  return path;
+  return w.finish();
 }
 
 function readBack(b: ReturnType<BoltReader['root']>): Model {
@@ -78,6 +83,26 @@ describe('BoltWriter → BoltReader', () => {
       expect(readBack(m.root())).toEqual(sortedModel(model));
       rmSync(path);
     }), { numRuns: 60, seed: 1301 });
+  });
+
+  it('streams the bytes of the file, meta pages first, from the layout a dry run of the same calls gives', async () => {
+    await fc.assert(fc.asyncProperty(db, fc.constantFrom(512, 4096), fc.constantFrom(undefined, 0.5, 1), async (model, pageSize, fillPercent) => {
+      const opts = { pageSize, ...(fillPercent !== undefined ? { fillPercent } : {}) };
+      const path = await write(model, pageSize, fillPercent);
+      const layout = await fill(BoltWriter.plan(opts), model);
+      const sent: Buffer[] = [];
+      const streamed = await fill(BoltWriter.stream((chunks) => { sent.push(...chunks.map((c) => Buffer.from(c))); }, layout, opts), model);
+      expect(streamed).toEqual(layout);
+      expect(Buffer.concat(sent).equals(readFileSync(path))).toBe(true);
+      rmSync(path);
+    }), { numRuns: 40, seed: 1302 });
+  });
+
+  it('a stream whose tree does not come out as its layout said fails at finish', async () => {
+    const model: Model = { entries: new Map([['6b6579', { entries: new Map([['01', Buffer.alloc(5000)]]) }]]) };
+    const layout = await fill(BoltWriter.plan({ pageSize: 512 }), model);
+    const other: Model = { entries: new Map([['6b6579', { entries: new Map([['01', Buffer.alloc(6000)]]) }]]) };
+    await expect(fill(BoltWriter.stream(() => undefined, layout, { pageSize: 512 }), other)).rejects.toThrow(/meta pages said/);
   });
 
   it('builds trees several levels deep for many keys and finds each key', async () => {

@@ -2,8 +2,11 @@
 // B+tree: leaves are written as they fill, each full page adds one entry to the branch level
 // above it, and a bucket's root is known when the bucket ends. Only the pages being filled (one
 // per tree level per open bucket) are held; written pages wait in a buffer until drain().
-// Page ids are handed out in write order, so the file is written front to back; the two meta
-// pages, which name the root and the high-water mark, are written last at the start.
+// Page ids are handed out in write order, so the file is written front to back. The two meta
+// pages at the start name the root and the high-water mark, known only at the end: a file is
+// finished by writing them last at offset 0; a stream (which cannot go back) sends them first,
+// from a layout computed beforehand by a dry run of the same writer over the same sizes
+// (BoltWriter.plan), and checks at the end that the tree came out that way.
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, DEFAULT_PAGE_SIZE, ELEMENT_SIZE, encodeMetaPage,
@@ -21,6 +24,24 @@ export interface BoltWriterOptions {
 
 /** Written pages are handed to the file once this many bytes wait (also what `needsDrain` reports). */
 const DRAIN_BYTES = 4 << 20;
+/** Pages are laid out in zeroed blocks of this size (one allocation per block, not per page). */
+const BLOCK_BYTES = 1 << 20;
+
+/**
+ * Where a finished database's pages are: what a stream's meta pages must name before the
+ * first page is sent. {@link BoltWriter.plan} computes it; the high-water mark is `pages`.
+ */
+export interface BoltLayout {
+  pageSize: number;
+  /** Page count: the file is `pages × pageSize` bytes. */
+  pages: number;
+  /** The root bucket's page. */
+  root: number;
+  freelist: number;
+}
+
+/** Receives a stream's bytes in order; the buffers are the writer's no more (keep or send them). */
+export type BoltSink = (chunks: Buffer[]) => void | Promise<void>;
 
 /**
  * One level of one bucket's tree: the page being filled. Keys and values are copied into
@@ -38,11 +59,18 @@ class Level {
   ksize: number[] = [];
   vsize: number[] = [];
   child: number[] = [];
-  constructor(readonly flags: number, pageSize: number) {
-    this.data = Buffer.allocUnsafe(pageSize);
+  constructor(readonly flags: number, pageSize: number, private readonly sizesOnly: boolean) {
+    this.data = sizesOnly ? PLAN_KEYS : Buffer.allocUnsafe(pageSize);
   }
 
   push(flags: number, key: Uint8Array, value: Uint8Array, child: number, size: number): void {
+    if (this.sizesOnly) {
+      // A dry run keeps only what decides the layout: how full the page is, its first key's size.
+      if (this.count === 0) this.ksize.push(key.length);
+      this.count++;
+      this.bytes += size;
+      return;
+    }
     const need = this.dataLen + key.length + value.length;
     if (need > this.data.length) {
       const grown = Buffer.allocUnsafe(Math.max(need, this.data.length * 2));
@@ -62,6 +90,7 @@ class Level {
 
   /** A copy of the first key (what the level above points with). */
   firstKey(): Buffer {
+    if (this.sizesOnly) return PLAN_KEYS.subarray(0, this.ksize[0] ?? 0);
     return Buffer.from(this.data.subarray(0, this.ksize[0] ?? 0));
   }
 
@@ -82,7 +111,7 @@ class TreeBuilder {
   private readonly last = Buffer.allocUnsafe(MAX_KEY_SIZE);
   private lastLen = -1;
   constructor(readonly name: Buffer | undefined, readonly w: BoltWriter) {
-    this.levels = [new Level(LEAF_PAGE, w.pageSize)];
+    this.levels = [new Level(LEAF_PAGE, w.pageSize, w.sizesOnly)];
   }
 
   /** Checks `key` is above the previous one, and remembers it. */
@@ -97,7 +126,7 @@ class TreeBuilder {
   add(level: number, flags: number, key: Uint8Array, value: Uint8Array, child: number): void {
     let l = this.levels[level];
     if (l === undefined) {
-      l = new Level(BRANCH_PAGE, this.w.pageSize);
+      l = new Level(BRANCH_PAGE, this.w.pageSize, this.w.sizesOnly);
       this.levels.push(l);
     }
     const size = ELEMENT_SIZE + key.length + (l.flags === LEAF_PAGE ? value.length : 0);
@@ -131,13 +160,20 @@ class TreeBuilder {
 const EMPTY = Buffer.alloc(0);
 /** bbolt's MaxKeySize. */
 const MAX_KEY_SIZE = 32768;
+/** What a dry run's branch keys are: only their size matters. */
+const PLAN_KEYS = Buffer.alloc(MAX_KEY_SIZE);
 /** bbolt's MaxValueSize. */
 const MAX_VALUE_SIZE = 2 ** 31 - 2;
 
 /**
- * Writes a new bbolt file. Keys of a bucket (nested bucket names included) must come in strictly
- * increasing byte order; the root holds only buckets. Call `await drain()` whenever
- * `needsDrain` is true, and `finish()` at the end (it writes the meta pages and fsyncs).
+ * Writes a new bbolt database. Keys of a bucket (nested bucket names included) must come in
+ * strictly increasing byte order; the root holds only buckets. Call `await drain()` whenever
+ * `needsDrain` is true, and `finish()` at the end.
+ *
+ * Three kinds: {@link create} writes a file (meta pages last, then fsync); {@link plan} writes
+ * nothing and `finish()` returns the layout the same calls give; {@link stream} sends the
+ * database front to back to a sink, meta pages first from that layout (when the calls do not
+ * give the planned layout, `finish()` throws and what was sent is no database).
  *
  * @example
  * const w = await BoltWriter.create(path);
@@ -148,15 +184,25 @@ export class BoltWriter {
   readonly pageSize: number;
   /** @internal */
   readonly fillBytes: number;
+  /** @internal A dry run: layout only, no page is laid out. */
+  readonly sizesOnly: boolean;
   private readonly txid: bigint;
   private nextPage = 2;
   private readonly stack: TreeBuilder[];
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The block pages are being laid out in, and how much of it is used. */
+  private block: Buffer | undefined;
+  private blockUsed = 0;
   private position: number;
   private done = false;
 
-  private constructor(private readonly file: FileHandle, opts: BoltWriterOptions) {
+  private constructor(
+    private readonly file: FileHandle | undefined,
+    private readonly sink: BoltSink | undefined,
+    private readonly layout: BoltLayout | undefined,
+    opts: BoltWriterOptions,
+  ) {
     this.pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
     if (this.pageSize < 512 || this.pageSize > 1 << 16 || (this.pageSize & (this.pageSize - 1)) !== 0) {
       throw new RangeError(`bbolt page size must be a power of two in 512..65536, got ${this.pageSize}`);
@@ -166,23 +212,41 @@ export class BoltWriter {
     this.fillBytes = Math.floor(this.pageSize * fill);
     this.txid = opts.txid ?? 2n;
     if (this.txid < 1n) throw new RangeError('txid must be at least 1');
+    this.sizesOnly = file === undefined && sink === undefined;
     this.position = 2 * this.pageSize;
     this.stack = [new TreeBuilder(undefined, this)];
+    if (layout) {
+      if (layout.pageSize !== this.pageSize) throw new RangeError(`bbolt writer: layout of ${layout.pageSize}-byte pages for a writer of ${this.pageSize}`);
+      this.queue(this.metaPages(layout));
+    }
   }
 
   /** Creates (or truncates) `path`. */
   static async create(path: string, opts: BoltWriterOptions = {}): Promise<BoltWriter> {
     const file = await open(path, 'w', 0o600);
     try {
-      return new BoltWriter(file, opts);
+      return new BoltWriter(file, undefined, undefined, opts);
     } catch (err) {
       await file.close();
       throw err;
     }
   }
 
+  /** A dry run: the same calls as a real writer, and `finish()` returns their layout. */
+  static plan(opts: BoltWriterOptions = {}): BoltWriter {
+    return new BoltWriter(undefined, undefined, undefined, opts);
+  }
+
+  /**
+   * Sends the database to `sink` in file order, starting with meta pages for `layout` (from a
+   * {@link plan} of the same calls and options). `drain()` awaits the sink.
+   */
+  static stream(sink: BoltSink, layout: BoltLayout, opts: BoltWriterOptions = {}): BoltWriter {
+    return new BoltWriter(undefined, sink, layout, opts);
+  }
+
   /** True when written pages wait in memory: `await drain()` before going on. */
-  get needsDrain(): boolean { return this.pendingBytes >= DRAIN_BYTES; }
+  get needsDrain(): boolean { return this.pendingBytes + this.blockUsed >= DRAIN_BYTES; }
 
   /** Opens a nested bucket named `name` in the current bucket (top-level when none is open). */
   beginBucket(name: string | Uint8Array): void {
@@ -207,12 +271,18 @@ export class BoltWriter {
     this.top().add(0, 0, this.checkKey(key), value, 0);
   }
 
-  /** Hands the written pages to the file. */
+  /** Hands the written pages to the file or the sink. */
   async drain(): Promise<void> {
+    this.closeBlock();
     if (this.pending.length === 0) return;
     const bufs = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
+    if (this.sink) {
+      await this.sink(bufs);
+      return;
+    }
+    if (!this.file) return;
     let at = this.position;
     this.position += bufs.reduce((n, b) => n + b.length, 0);
     // writev may write less than asked; go on from where it stopped.
@@ -225,43 +295,56 @@ export class BoltWriter {
   }
 
   /**
-   * Closes the root bucket, writes an empty freelist and both meta pages, fsyncs and closes the
-   * file. Returns the database size (high-water page × page size), which is the file size.
+   * Closes the root bucket and writes an empty freelist; a file then gets both meta pages, an
+   * fsync and is closed. Returns the layout; its `size` (high-water page × page size) is the
+   * file's size.
+   * @throws Error for a stream whose tree did not come out as its layout said.
    */
-  async finish(): Promise<{ size: number; pages: number }> {
+  async finish(): Promise<BoltLayout & { size: number }> {
     if (this.stack.length !== 1) throw new Error(`bbolt writer: ${this.stack.length - 1} bucket(s) still open`);
     if (this.done) throw new Error('bbolt writer: already finished');
     this.done = true;
     try {
       const root = this.stack[0]!.finish();
       const freelist = this.allocate(1);
-      const fl = Buffer.alloc(this.pageSize);
-      fl.writeBigUInt64LE(BigInt(freelist), 0);
-      fl.writeUInt16LE(FREELIST_PAGE, 8);
-      this.queue(fl);
+      if (!this.sizesOnly) {
+        const fl = this.reserve(this.pageSize);
+        fl.writeBigUInt64LE(BigInt(freelist), 0);
+        fl.writeUInt16LE(FREELIST_PAGE, 8);
+      }
+      const got: BoltLayout = { pageSize: this.pageSize, pages: this.nextPage, root, freelist };
+      const want = this.layout;
+      if (want && (want.pages !== got.pages || want.root !== got.root || want.freelist !== got.freelist)) {
+        this.pending = [];
+        throw new Error(`bbolt writer: the stream's meta pages said ${JSON.stringify(want)}, the tree came out ${JSON.stringify(got)}`);
+      }
       await this.drain();
-      const meta = { pageSize: this.pageSize, flags: 0, root, rootSequence: 0n, freelist, pgid: this.nextPage };
-      await this.file.write(encodeMetaPage(0, { ...meta, txid: this.txid }), 0, this.pageSize, 0);
-      await this.file.write(encodeMetaPage(1, { ...meta, txid: this.txid - 1n }), 0, this.pageSize, this.pageSize);
-      await this.file.sync();
-      return { size: this.nextPage * this.pageSize, pages: this.nextPage };
+      if (this.file) {
+        const [m0, m1] = this.metaPages(got);
+        await this.file.write(m0!, 0, this.pageSize, 0);
+        await this.file.write(m1!, 0, this.pageSize, this.pageSize);
+        await this.file.sync();
+      }
+      return { ...got, size: got.pages * this.pageSize };
     } finally {
-      await this.file.close();
+      await this.file?.close();
     }
   }
 
-  /** Closes the file without finishing it (what is on disk is not a valid database). */
+  /** Stops without finishing (a file is left as it is: not a valid database). */
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await this.file.close();
+    this.pending = [];
+    await this.file?.close();
   }
 
   /** @internal Lays out a level's pending page, queues it, and returns its id. */
   writeTreePage(l: Level): number {
     const pages = Math.max(1, Math.ceil(l.bytes / this.pageSize));
     const id = this.allocate(pages);
-    const buf = Buffer.alloc(pages * this.pageSize);
+    if (this.sizesOnly) return id;
+    const buf = this.reserve(pages * this.pageSize);
     buf.writeBigUInt64LE(BigInt(id), 0);
     buf.writeUInt16LE(l.flags, 8);
     buf.writeUInt16LE(l.count, 10);
@@ -284,8 +367,12 @@ export class BoltWriter {
       at += l.ksize[i]! + l.vsize[i]!;
     }
     l.data.copy(buf, dataStart, 0, l.dataLen);
-    this.queue(buf);
     return id;
+  }
+
+  private metaPages(l: BoltLayout): Buffer[] {
+    const meta = { pageSize: this.pageSize, flags: 0, root: l.root, rootSequence: 0n, freelist: l.freelist, pgid: l.pages };
+    return [encodeMetaPage(0, { ...meta, txid: this.txid }), encodeMetaPage(1, { ...meta, txid: this.txid - 1n })];
   }
 
   private allocate(pages: number): number {
@@ -294,9 +381,30 @@ export class BoltWriter {
     return id;
   }
 
-  private queue(buf: Buffer): void {
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
+  /** Zeroed room for `bytes` of pages, next in file order. */
+  private reserve(bytes: number): Buffer {
+    if (this.block === undefined || this.blockUsed + bytes > this.block.length) {
+      this.closeBlock();
+      this.block = Buffer.alloc(Math.max(BLOCK_BYTES, bytes));
+    }
+    const view = this.block.subarray(this.blockUsed, this.blockUsed + bytes);
+    this.blockUsed += bytes;
+    return view;
+  }
+
+  /** Queues the used part of the current block; the next page starts a new one. */
+  private closeBlock(): void {
+    if (this.block === undefined || this.blockUsed === 0) return;
+    this.queue([this.block.subarray(0, this.blockUsed)]);
+    this.block = undefined;
+    this.blockUsed = 0;
+  }
+
+  private queue(bufs: Buffer[]): void {
+    for (const buf of bufs) {
+      this.pending.push(buf);
+      this.pendingBytes += buf.length;
+    }
   }
 
   private top(): TreeBuilder { return this.stack[this.stack.length - 1]!; }

@@ -82,6 +82,10 @@ function treesOf(env: RootDatabase): Trees {
   };
 }
 
+const EMPTY_BYTES = new Uint8Array(0);
+/** Below every key (LMDB has no empty keys): where a range over a whole tree starts. */
+const FIRST_KEY = Buffer.from([0]);
+
 /** LMDB's data file in an environment directory. */
 export const DATA_FILE = 'data.mdb';
 /** LMDB's lock file (reader table) in an environment directory. */
@@ -752,10 +756,31 @@ export class Backend {
    * moves on): for export. The key tree stops at the committed mark, as {@link durableEntries}.
    */
   *rawEntries(tree: 'key' | 'meta' | 'aux'): Generator<{ key: Buffer; value: Buffer }> {
-    const db = tree === 'key' ? this.keyDb : tree === 'meta' ? this.metaDb : this.auxDb;
     const mark = tree === 'key' ? this.committedRevisionMark() : undefined;
-    const end = mark === undefined ? undefined : Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
-    for (const { key, value } of db.getRange(end ? { end } : {})) yield { key, value };
+    // A handle whose key and value decoders only note where LMDB's bytes are: the entries are
+    // views of them, not copies (copying made lmdb-js's iteration about 3x slower on 1M keys).
+    let keyBytes: Uint8Array = EMPTY_BYTES;
+    let keyStart = 0;
+    let keyEnd = 0;
+    let valueBytes: Uint8Array = EMPTY_BYTES;
+    let valueLength = 0;
+    const raw = this.env.openDB<null, Buffer>({
+      name: tree,
+      keyEncoder: {
+        readKey: (buf: Uint8Array, start: number, end: number) => { keyBytes = buf; keyStart = start; keyEnd = end; return null; },
+        writeKey: (key: Uint8Array, target: Uint8Array, start: number) => { target.set(key, start); return start + key.length; },
+      },
+      encoder: {
+        encode: (v: Buffer) => v,
+        decode: (bytes: Uint8Array, size: number) => { valueBytes = bytes; valueLength = size; return null; },
+      },
+    } as unknown as { name: string });
+    for (const _ of raw.getRange({ start: FIRST_KEY })) {
+      const key = Buffer.from(keyBytes.buffer, keyBytes.byteOffset + keyStart, keyEnd - keyStart);
+      // Past the mark: a revision key's main part (8 bytes, big-endian) above it.
+      if (mark !== undefined && key.readUInt32BE(0) * 2 ** 32 + key.readUInt32BE(4) > mark) return;
+      yield { key, value: Buffer.from(valueBytes.buffer, valueBytes.byteOffset, valueLength) };
+    }
   }
 
   /** Writes entries as they are into one tree, in one asynchronous transaction: for import. */

@@ -14,6 +14,7 @@ import { leaseService } from '../grpc/lease-service.js';
 import { maintenanceService } from '../grpc/maintenance-service.js';
 import { requireLeader } from '../grpc/require-leader.js';
 import { KVServiceWithEncodedRange } from '../grpc/range-response.js';
+import { MaintenanceServiceWithEncodedSnapshot } from '../snapshot/snapshot-rpc.js';
 import { watchService, WatchServiceWithEncodedResponses } from '../grpc/watch-service.js';
 import { startLeaseExpiry } from '../lease/lease-expiry.js';
 import type { Logger } from '../logger.js';
@@ -81,7 +82,7 @@ export function buildServices(
     interceptors: grpcMetrics ? [grpcMetrics.interceptor, leaderRequired.interceptor] : [leaderRequired.interceptor],
   });
   grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
-  grpcServer.addService(etcdserverpb.MaintenanceService, maintenanceService(core, log, metrics?.defragmenting));
+  grpcServer.addService(MaintenanceServiceWithEncodedSnapshot, maintenanceService(core, log, metrics?.defragmenting));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
@@ -91,7 +92,7 @@ export function buildServices(
   grpcServer.addService(v3lockpb.LockService, lockService(loopback));
   grpcServer.addService(v3electionpb.ElectionService, electionService(loopback));
   grpcMetrics?.register([
-    KVServiceWithEncodedRange, etcdserverpb.MaintenanceService, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
+    KVServiceWithEncodedRange, MaintenanceServiceWithEncodedSnapshot, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
     v3lockpb.LockService, v3electionpb.ElectionService, etcdserverpb.AuthService,
   ]);
 

@@ -1,7 +1,9 @@
 // raftkv's backend buckets ↔ etcd 3.4's bbolt buckets. The key space and meta are the same
 // bytes in both (17-byte revision keys to mvccpb.KeyValue; consistent_index and the compaction
 // revisions); leases, members and the cluster bucket differ in encoding and are converted here.
+import type { BoltWriter } from '@raftkv/bbolt';
 import { decodeLease, encodeLease } from '@raftkv/lease';
+import type { BackendSnapshotFile } from '@raftkv/mvcc';
 
 /** etcd 3.4's top-level buckets, in bbolt's (byte) order. */
 export const ETCD_BUCKETS = ['alarm', 'auth', 'authRoles', 'authUsers', 'cluster', 'key', 'lease', 'members', 'members_removed', 'meta'] as const;
@@ -123,4 +125,59 @@ export function authBucketsToEtcd(raftkv: ReadonlyMap<string, Entry[]>): Map<'au
     ['authRoles', raftkv.get('authRoles') ?? []],
     ['authUsers', raftkv.get('authUsers') ?? []],
   ]);
+}
+
+// --------------------------------------------------------------------------- the whole file
+
+/**
+ * Writes every etcd bucket of `snap` to `w` (a plan, a file or a stream: the same calls, so the
+ * same layout), draining `w` when it asks. Returns the newest revision and the keys written.
+ */
+export async function writeEtcdBuckets(snap: BackendSnapshotFile, w: BoltWriter): Promise<{ revision: number; keys: number }> {
+  // Every bucket but the key space is small: read whole, converted, then written in order.
+  const raftkv = new Map<string, Entry[]>();
+  for (const e of snap.buckets()) {
+    let list = raftkv.get(e.bucket);
+    if (!list) raftkv.set(e.bucket, (list = []));
+    list.push([Buffer.from(e.key), Buffer.from(e.value)]);
+  }
+  const auth = authBucketsToEtcd(raftkv);
+  const meta: Entry[] = [];
+  for (const { key, value } of snap.meta()) {
+    if (ETCD_META_KEYS.has(key.toString('latin1'))) meta.push([Buffer.from(key), Buffer.from(value)]);
+  }
+  const small: Record<Exclude<typeof ETCD_BUCKETS[number], 'key'>, () => Entry[]> = {
+    alarm: () => raftkv.get('alarm') ?? [],
+    auth: () => auth.get('auth')!,
+    authRoles: () => auth.get('authRoles')!,
+    authUsers: () => auth.get('authUsers')!,
+    cluster: () => [[Buffer.from('clusterVersion'), Buffer.from(CLUSTER_VERSION)]],
+    lease: () => (raftkv.get('lease') ?? []).map(([k, v]) => [k, leaseToEtcd(v)] as const),
+    members: () => membersToEtcd((raftkv.get('members') ?? []).map(([, value]) => ({ value }))),
+    members_removed: () => removedToEtcd((raftkv.get('members_removed') ?? []).map(([key]) => ({ key }))),
+    meta: () => meta,
+  };
+  let revision = 0;
+  let keys = 0;
+  for (const name of ETCD_BUCKETS) {
+    w.beginBucket(name);
+    if (name === 'key') {
+      // The newest revision is the last key's: its main part kept as it goes, without a BigInt per key.
+      let hi = 0;
+      let lo = 0;
+      for (const { key, value } of snap.revisions()) {
+        w.put(key, value);
+        hi = key.readUInt32BE(0);
+        lo = key.readUInt32BE(4);
+        keys++;
+        if (w.needsDrain) await w.drain();
+      }
+      revision = hi * 2 ** 32 + lo;
+    } else {
+      for (const [k, v] of small[name]()) w.put(k, v);
+    }
+    w.endBucket();
+  }
+  await w.drain();
+  return { revision, keys };
 }

@@ -1,121 +1,118 @@
-// The member's state as etcd 3.4's snapshot file: a bbolt database with etcd's buckets. The
-// copy is point-in-time and off the write path: the backend is first copied by LMDB (a read
-// transaction on a thread of its pool, writes go on), then converted from that copy.
+// The member's state as etcd 3.4's snapshot file (a bbolt database with etcd's buckets),
+// produced as a stream, as etcd streams its backend. The copy is point-in-time and off the
+// write path: LMDB copies the backend first (a read transaction on a thread of its pool, writes
+// go on), then a worker thread converts that copy: a dry run over it gives the layout that the
+// meta pages at the front of the file must name, then the pages are built in file order and
+// handed over in blocks of about 4 MiB, at most EXPORT_CREDITS blocks ahead of the client.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BoltWriter } from '@raftkv/bbolt';
-import { BackendSnapshotFile, type MvccStore, type ReadPacing } from '@raftkv/mvcc';
-import {
-  authBucketsToEtcd, CLUSTER_VERSION, ETCD_BUCKETS, ETCD_META_KEYS, leaseToEtcd, membersToEtcd, removedToEtcd, type Entry,
-} from './etcd-buckets.js';
+import { Worker } from 'node:worker_threads';
+import type { BoltLayout } from '@raftkv/bbolt';
+import type { MvccStore } from '@raftkv/mvcc';
 
 let exportCount = 0;
+
+/** Blocks (each one drain of the writer, about 4 MiB) the worker may be ahead of the client. */
+const EXPORT_CREDITS = 4;
 
 /** Files (and LMDB's copy directory) an export leaves in the snap dir if the member stops during it. */
 export function isExportLeftover(name: string): boolean {
   return /^export-\d+-\d+\./.test(name);
 }
 
-/** A bbolt file written by {@link exportEtcdSnapshot}; remove it when done. */
+/** @internal The worker's messages. */
+export type FromExportWorker =
+  | { type: 'layout'; layout: BoltLayout; size: number; revision: number; keys: number; planMs: number }
+  | { type: 'chunks'; chunks: Array<{ buffer: ArrayBuffer; offset: number; length: number }> }
+  | { type: 'done'; sha256: Uint8Array; convertMs: number }
+  | { type: 'error'; message: string };
+/** @internal The parent's: a block was sent, the worker may make `credit` more. */
+export interface ToExportWorker { credit: number }
+
+/** An etcd snapshot being produced by {@link exportEtcdSnapshot}; `close()` it in any case. */
 export interface ExportedSnapshot {
-  path: string;
-  /** Bytes (the database's pages; etcd's sha256 trailer is not in the file). */
+  /** Bytes of the database (etcd's sha256 trailer not included). */
   size: number;
-  /** Newest revision in the key bucket, and the entries written, for logs. */
+  /** Newest revision in the key bucket, and its entries, for logs. */
   revision: number;
   keys: number;
-  /** Time of the LMDB copy and of the conversion to bbolt, for logs. */
+  /** Time of the LMDB copy and of the dry run that gave the layout, for logs. */
   copyMs: number;
-  convertMs: number;
-  remove(): Promise<void>;
+  planMs: number;
+  /**
+   * The database's bytes in file order, in blocks of about 4 MiB: the next is made while this
+   * one is sent. Once done, `sha256` and `convertMs` are set. Read once.
+   */
+  blocks(): AsyncGenerator<Buffer[]>;
+  sha256: Buffer | undefined;
+  convertMs: number | undefined;
+  /** Stops the worker (when not done) and removes the copy. */
+  close(): Promise<void>;
 }
 
 /**
- * Writes the state of `store` as etcd 3.4's bbolt backend to a new file in `workDir` (the
- * member's snap dir). `pacing` shares the event loop while converting: a turn of it every
- * `entriesPerStep` keys, so the member goes on serving.
+ * Starts writing the state of `store` as etcd 3.4's bbolt backend; resolves once its size is
+ * known (after the copy and the dry run), before the first byte. `workDir` (the member's snap
+ * dir) holds the LMDB copy meanwhile.
  */
-export async function exportEtcdSnapshot(store: MvccStore, workDir: string, pacing: ReadPacing): Promise<ExportedSnapshot> {
-  const base = join(workDir, `export-${process.pid}-${++exportCount}`);
-  const lmdbPath = `${base}.mdb`;
-  const boltPath = `${base}.bolt.part`;
-  const removeAll = async () => {
+export async function exportEtcdSnapshot(store: MvccStore, workDir: string): Promise<ExportedSnapshot> {
+  const lmdbPath = join(workDir, `export-${process.pid}-${++exportCount}.mdb`);
+  const removeCopy = async () => {
     await rm(lmdbPath, { force: true });
     await rm(`${lmdbPath}-lock`, { force: true });
-    await rm(boltPath, { force: true });
   };
+  let worker: Worker | undefined;
   try {
     const t0 = performance.now();
     await store.snapshotTo(lmdbPath);
-    const t1 = performance.now();
-    const snap = BackendSnapshotFile.open(lmdbPath);
-    let w: BoltWriter | undefined;
-    try {
-      w = await BoltWriter.create(boltPath);
-      const r = await writeBuckets(snap, w, pacing);
-      const { size } = await w.finish();
-      w = undefined;
-      const copyMs = Math.round(t1 - t0);
-      const convertMs = Math.round(performance.now() - t1);
-      return { path: boltPath, size, revision: r.revision, keys: r.keys, copyMs, convertMs, remove: async () => { await rm(boltPath, { force: true }); } };
-    } finally {
-      await w?.abort();
-      await snap.close();
-      await rm(lmdbPath, { force: true });
-    }
+    const copyMs = Math.round(performance.now() - t0);
+    worker = new Worker(new URL('./export-worker.js', import.meta.url), { workerData: { lmdbPath, credits: EXPORT_CREDITS } });
+    const w = worker;
+    // Messages wait here until read; the credits bound how many there can be.
+    const inbox: FromExportWorker[] = [];
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const notify = () => { const f = wake; wake = undefined; f?.(); };
+    w.on('message', (m: FromExportWorker) => { inbox.push(m); notify(); });
+    w.on('error', (err) => { failure ??= err; notify(); });
+    let exited = false;
+    w.on('exit', (code) => { exited = true; failure ??= new Error(`snapshot export worker exited (${code}) before it was done`); notify(); });
+    const next = async (): Promise<FromExportWorker> => {
+      for (;;) {
+        const m = inbox.shift();
+        if (m?.type === 'error') throw new Error(`snapshot export: ${m.message}`);
+        if (m) return m;
+        if (failure) throw failure;
+        await new Promise<void>((resolve) => { wake = resolve; });
+      }
+    };
+    const first = await next();
+    if (first.type !== 'layout') throw new Error(`snapshot export: worker sent ${first.type} before the layout`);
+    const snap: ExportedSnapshot = {
+      size: first.size, revision: first.revision, keys: first.keys, copyMs, planMs: first.planMs,
+      sha256: undefined, convertMs: undefined,
+      async *blocks() {
+        for (;;) {
+          const m = await next();
+          if (m.type === 'done') {
+            snap.sha256 = Buffer.from(m.sha256);
+            snap.convertMs = m.convertMs;
+            return;
+          }
+          if (m.type !== 'chunks') throw new Error(`snapshot export: unexpected ${m.type}`);
+          yield m.chunks.map((c) => Buffer.from(c.buffer, c.offset, c.length));
+          w.postMessage({ credit: 1 } satisfies ToExportWorker);
+        }
+      },
+      async close() {
+        if (!exited) await w.terminate();
+        await removeCopy();
+      },
+    };
+    return snap;
   } catch (err) {
-    await removeAll();
+    await worker?.terminate();
+    await removeCopy();
     throw err;
   }
-}
-
-async function writeBuckets(snap: BackendSnapshotFile, w: BoltWriter, pacing: ReadPacing): Promise<{ revision: number; keys: number }> {
-  // Every bucket but the key space is small: read whole, converted, then written in order.
-  const raftkv = new Map<string, Entry[]>();
-  for (const e of snap.buckets()) {
-    let list = raftkv.get(e.bucket);
-    if (!list) raftkv.set(e.bucket, (list = []));
-    list.push([Buffer.from(e.key), Buffer.from(e.value)]);
-  }
-  const auth = authBucketsToEtcd(raftkv);
-  const meta: Entry[] = [];
-  for (const { key, value } of snap.meta()) {
-    if (ETCD_META_KEYS.has(key.toString('latin1'))) meta.push([Buffer.from(key), Buffer.from(value)]);
-  }
-  const small: Record<Exclude<typeof ETCD_BUCKETS[number], 'key'>, () => Entry[]> = {
-    alarm: () => raftkv.get('alarm') ?? [],
-    auth: () => auth.get('auth')!,
-    authRoles: () => auth.get('authRoles')!,
-    authUsers: () => auth.get('authUsers')!,
-    cluster: () => [[Buffer.from('clusterVersion'), Buffer.from(CLUSTER_VERSION)]],
-    lease: () => (raftkv.get('lease') ?? []).map(([k, v]) => [k, leaseToEtcd(v)] as const),
-    members: () => membersToEtcd((raftkv.get('members') ?? []).map(([, value]) => ({ value }))),
-    members_removed: () => removedToEtcd((raftkv.get('members_removed') ?? []).map(([key]) => ({ key }))),
-    meta: () => meta,
-  };
-  let revision = 0;
-  let keys = 0;
-  for (const name of ETCD_BUCKETS) {
-    w.beginBucket(name);
-    if (name === 'key') {
-      // The newest revision is the last key's: its main part kept as it goes, without a BigInt per key.
-      let hi = 0;
-      let lo = 0;
-      for (const { key, value } of snap.revisions()) {
-        w.put(key, value);
-        hi = key.readUInt32BE(0);
-        lo = key.readUInt32BE(4);
-        if (++keys % pacing.entriesPerStep === 0 || w.needsDrain) {
-          await w.drain();
-          await pacing.pause();
-        }
-      }
-      revision = hi * 2 ** 32 + lo;
-    } else {
-      for (const [k, v] of small[name]()) w.put(k, v);
-    }
-    w.endBucket();
-    await w.drain();
-  }
-  return { revision, keys };
 }

@@ -82,7 +82,9 @@ async function runKv(ctx: GroupContext, wanted: ReadonlySet<string>): Promise<Ma
     const rangeOps: etcdserverpb.RequestOp[] = Array.from({ length: 100 }, (_, i) => ({
       requestPut: { key: key(`range/${String(i).padStart(3, '0')}`), value, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
     }));
-    await leader.txn({ success: rangeOps });
+    // Txns of at most ~1 MiB: 100 large values in one would pass --max-request-bytes.
+    const perTxn = Math.max(1, Math.min(100, Math.floor(1_000_000 / (value.length + 64))));
+    for (let i = 0; i < rangeOps.length; i += perTxn) await leader.txn({ success: rangeOps.slice(i, i + perTxn) });
     const casValue = new Map<number, number>();
     const cell = async (id: string, run: () => Promise<Sample>) => {
       if (wanted.has(id)) out.set(id, await run());

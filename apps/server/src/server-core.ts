@@ -39,6 +39,8 @@ export interface ProposalObserver {
   proposalStarted(): void;
   /** `failed`: it was dropped or timed out (not: applied with an error result). */
   proposalEnded(failed: boolean): void;
+  /** A ReadIndex round of linearizable reads failed with `err` (etcd's read index metrics). */
+  readIndexFailed?(err: unknown): void;
 }
 
 export interface ServerCoreParts {
@@ -181,7 +183,10 @@ export class ServerCore {
     this.readInFlight = true;
     this.log.readIndex(hex8(this.ids.next())).then(
       () => { for (const w of batch) w.resolve(); },
-      (err: unknown) => { for (const w of batch) w.reject(err); },
+      (err: unknown) => {
+        this.proposals?.readIndexFailed?.(err);
+        for (const w of batch) w.reject(err);
+      },
     ).finally(() => {
       this.readInFlight = false;
       this.startReadRound();

@@ -115,12 +115,16 @@ async function start(
   timeline.mark('identity resolved');
 
   // Metrics first: the parts opened next report through its hooks.
-  const metrics = new MemberMetrics({ extensive: config.metrics === 'extensive', quotaBackendBytes: config.quotaBackendBytes });
+  const metrics = new MemberMetrics({
+    extensive: config.metrics === 'extensive', quotaBackendBytes: config.quotaBackendBytes,
+    warningApplyDurationMs: config.experimental.warningApplyDurationMs,
+  });
 
   // 3. Storage: the MVCC backend and the membership it keeps.
   const { store, membership } = await openStorage(layout, identity, log, metrics.backendCommitted, () => timeline.mark('backend opened'));
   timeline.mark('key index rebuilt', { keys: store.keyCount, revision: store.currentRevision });
   parts.add('backend', () => store.close());
+  store.onHash = metrics.hashed;
   // etcd's --experimental-initial-corrupt-check: a restarting member (its WAL existed: no voters
   // or member list from the flags) compares HashKV with its peers before serving anyone.
   if (config.experimental.initialCorruptCheck && !identity.voters && !identity.initialMembers) {
@@ -130,6 +134,7 @@ async function start(
   // 4. The state machine committed entries are applied to.
   const { lessor, applier } = buildStateMachine(store, membership, config, log, fatal);
   lessor.onGrant = metrics.leaseGranted;
+  applier.onApplyFinished = metrics.applyFinished;
   parts.add('applier', () => applier.flushed());
 
   // 5. The peer side: transport and peer listener.

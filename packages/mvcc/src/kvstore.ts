@@ -64,6 +64,12 @@ export interface MvccStoreOptions {
   onBackendCommit?: (written: Promise<void>) => void;
   /** Called by {@link MvccStore.open} once LMDB is open, before the key index is rebuilt (a start-up timeline). */
   onBackendOpened?: () => void;
+  /**
+   * Handed each {@link MvccStore.hashPaced} (`hash`) and {@link MvccStore.hashKVPaced} (`hashKV`)
+   * as it starts: the caller may time it (etcd's mvcc hash_duration_seconds and
+   * hash_rev_duration_seconds). The promise may reject; must not throw.
+   */
+  onHash?: (kind: 'hash' | 'hashKV', done: Promise<unknown>) => void;
 }
 
 /**
@@ -353,12 +359,15 @@ export class MvccStore {
 
   private readonly dir: string;
   private readonly backendOptions: BackendOptions;
+  /** See MvccStoreOptions.onHash; may be set after opening (metrics are bound later than the store). */
+  onHash: MvccStoreOptions['onHash'];
 
   private constructor(
     private backend: Backend,
     opts: MvccStoreOptions,
   ) {
     this.dir = opts.dir;
+    this.onHash = opts.onHash;
     this.backendOptions = backendOptionsOf(opts);
     this.compactionBatchLimit = opts.compactionBatchLimit ?? 1000;
     if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
@@ -1357,7 +1366,16 @@ export class MvccStore {
    * bucket up to R in revision order, which is the order and bytes {@link hash} uses.
    * @throws MvccError `closed` when the store closes, or is restored during the read.
    */
-  async hashPaced(pacing: ReadPacing): Promise<number> {
+  hashPaced(pacing: ReadPacing): Promise<number> {
+    return this.reportHash('hash', this.computeHashPaced(pacing));
+  }
+
+  private reportHash<T>(kind: 'hash' | 'hashKV', done: Promise<T>): Promise<T> {
+    this.onHash?.(kind, done);
+    return done;
+  }
+
+  private async computeHashPaced(pacing: ReadPacing): Promise<number> {
     const read = await this.quiescedRead(new Pacer(pacing));
     if (!read) return this.hash();
     try {
@@ -1390,7 +1408,11 @@ export class MvccStore {
    * deleted) finds that out.
    * @throws MvccError `compacted`, `future_revision`, `closed`.
    */
-  async hashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
+  hashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
+    return this.reportHash('hashKV', this.computeHashKVPaced(revision, pacing));
+  }
+
+  private async computeHashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
     this.checkOpen();
     if (revision < 0) return this.hashKVBelowZero();
     assertRevisionNumber(revision, 'revision');

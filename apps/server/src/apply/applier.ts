@@ -153,6 +153,11 @@ export class Applier {
   onAuthenticate: (username: string, tokenPrefix: string, index: number) => string = (_u, prefix, index) => `${prefix}.${index}`;
   /** Told when an applied entry raises or disarms an alarm type (for the log). */
   onAlarmChange: (change: AlarmChange) => void = () => {};
+  /**
+   * Told when a request's apply ends, with when it started (process.hrtime.bigint()): etcd's
+   * slow-apply count (warnOfExpensiveRequest). Unset: nothing is timed.
+   */
+  onApplyFinished: ((started: bigint) => void) | undefined;
 
   constructor(
     private readonly store: MvccStore,
@@ -264,20 +269,28 @@ export class Applier {
       return undefined;
     }
     let result: ApplyResult | Promise<ApplyResult>;
+    const timed = this.onApplyFinished;
+    const started = timed ? process.hrtime.bigint() : 0n;
     try {
       result = this.applyOne(req, entry.index);
     } catch (err) {
+      timed?.(started);
       return this.failed(entry.index, req.kind, waiter, err);
     }
     if (result instanceof Promise) {
       return result.then(
-        (r) => waiter?.resolve(r),
+        (r) => {
+          timed?.(started);
+          waiter?.resolve(r);
+        },
         (err: unknown) => {
+          timed?.(started);
           // The write failed half way (a bug): as for any entry that cannot be applied.
           this.failed(entry.index, req.kind, waiter, err);
         },
       );
     }
+    timed?.(started);
     waiter?.resolve(result);
     return undefined;
   }

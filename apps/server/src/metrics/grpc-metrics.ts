@@ -1,4 +1,5 @@
 import {
+  type Metadata,
   ServerInterceptingCall,
   type Responder,
   type ServerInterceptingCallInterface,
@@ -36,6 +37,9 @@ interface MethodCounts {
   readonly handling: { observe(seconds: number): void } | undefined;
 }
 
+/** Distinct client_api_version values kept; a client-chosen label must not grow memory without end. */
+const MAX_CLIENT_VERSIONS = 64;
+
 /**
  * go-grpc-prometheus's server metrics, as etcd 3.4 exports them: grpc_server_started_total,
  * grpc_server_handled_total (by grpc_type, grpc_service, grpc_method, grpc_code),
@@ -49,6 +53,8 @@ interface MethodCounts {
  */
 export class GrpcMetrics {
   private readonly byPath = new Map<string, MethodCounts>();
+  /** etcd_server_client_requests_total: calls by the client's `client-api-version` metadata. */
+  private readonly clientRequests = new Map<string, { unary: number; stream: number }>();
   private readonly handlingSeconds: Histogram<'grpc_type' | 'grpc_service' | 'grpc_method'> | undefined;
 
   constructor(registry: Registry, handlingTime: boolean) {
@@ -88,6 +94,19 @@ export class GrpcMetrics {
         for (const m of methods()) this.inc({ grpc_type: m.type, grpc_service: m.service, grpc_method: m.method }, m.msgSent);
       },
     });
+    const clientRequests = this.clientRequests;
+    // etcdserver/api/v3rpc: counted by etcd's interceptors, 'unary' or 'stream' (any streaming call).
+    new Counter({
+      name: 'etcd_server_client_requests_total', help: 'The total number of client requests per client version.',
+      labelNames: ['type', 'client_api_version'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [version, n] of clientRequests) {
+          if (n.unary > 0) this.inc({ type: 'unary', client_api_version: version }, n.unary);
+          if (n.stream > 0) this.inc({ type: 'stream', client_api_version: version }, n.stream);
+        }
+      },
+    });
     if (handlingTime) {
       this.handlingSeconds = new Histogram({
         name: 'grpc_server_handling_seconds',
@@ -125,6 +144,7 @@ export class GrpcMetrics {
       m.handling?.observe(Number(process.hrtime.bigint() - start) / 1e9);
     };
     const listener: ServerListener = {
+      onReceiveMetadata: m.listener.onReceiveMetadata!,
       onReceiveMessage: m.listener.onReceiveMessage!,
       onCancel: () => end(CANCELLED),
     };
@@ -136,6 +156,19 @@ export class GrpcMetrics {
         next(status);
       },
     });
+  }
+
+  private countClientRequest(unary: boolean, metadata: Metadata): void {
+    const v = metadata.get('client-api-version')[0];
+    let version = typeof v === 'string' ? v : 'unknown';
+    let n = this.clientRequests.get(version);
+    if (n === undefined) {
+      if (this.clientRequests.size >= MAX_CLIENT_VERSIONS) version = 'unknown';
+      n = this.clientRequests.get(version) ?? { unary: 0, stream: 0 };
+      this.clientRequests.set(version, n);
+    }
+    if (unary) n.unary++;
+    else n.stream++;
   }
 
   private methodOf(path: string, requestStream: boolean, responseStream: boolean): MethodCounts {
@@ -151,6 +184,10 @@ export class GrpcMetrics {
       type, service, method, started: 0, msgReceived: 0, msgSent: 0, handled,
       handling: this.handlingSeconds?.labels(type, service, method),
       listener: {
+        onReceiveMetadata: (metadata, next) => {
+          this.countClientRequest(type === 'unary', metadata);
+          next(metadata);
+        },
         onReceiveMessage: (message, next) => {
           counts.msgReceived++;
           next(message);

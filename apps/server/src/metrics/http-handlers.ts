@@ -55,6 +55,17 @@ export async function serveHealth(health: HealthChecker, req: HttpRequest, res: 
 
 /** Prometheus's text format, gzipped when the scraper accepts it (as promhttp does); any method. */
 export async function serveMetrics(metrics: MemberMetrics, req: HttpRequest, res: HttpResponse): Promise<void> {
+  metrics.scrapeStarted();
+  let status = 500;
+  try {
+    await writeExposition(metrics, req, res);
+    status = res.statusCode;
+  } finally {
+    metrics.scrapeEnded(status);
+  }
+}
+
+async function writeExposition(metrics: MemberMetrics, req: HttpRequest, res: HttpResponse): Promise<void> {
   const text = await metrics.exposition();
   res.setHeader('Content-Type', metrics.contentType);
   const accept = req.headers['accept-encoding'];

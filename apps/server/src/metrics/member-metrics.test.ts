@@ -1,5 +1,6 @@
-import { credentials, Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
+import { RaftLogErrors } from '@raftkv/raft-log';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ETCD_DISK_BUCKETS, MemberMetrics, type MetricsSources } from './member-metrics.js';
 import { parseExposition, sampleValue, type Exposition } from './test-support/prom-text.js';
@@ -247,5 +248,84 @@ describe('gRPC metrics (go-grpc-prometheus names)', () => {
     expect(les).toEqual(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
     kv.close();
     watch.close();
+  });
+
+  test('etcd_server_client_requests_total counts calls by type and the client-api-version metadata (unknown without it)', async () => {
+    const { m, kv, watch } = await kvServer(false);
+    const v34 = new Metadata();
+    v34.set('client-api-version', '3.4');
+    await new Promise((resolve) => kv.range(rangeReq, v34, resolve));
+    await new Promise((resolve) => kv.range(rangeReq, v34, resolve));
+    await unary(kv.put.bind(kv), putReq);
+    const stream = watch.watch(v34);
+    const got = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    stream.on('error', () => undefined);
+    stream.write(etcdserverpb.WatchRequest.fromPartial({}));
+    await got;
+    const e = await scrape(m);
+    expect(e.types.get('etcd_server_client_requests_total')).toBe('counter');
+    expect(sampleValue(e, 'etcd_server_client_requests_total', { type: 'unary', client_api_version: '3.4' })).toBe(2);
+    expect(sampleValue(e, 'etcd_server_client_requests_total', { type: 'unary', client_api_version: 'unknown' })).toBe(1);
+    expect(sampleValue(e, 'etcd_server_client_requests_total', { type: 'stream', client_api_version: '3.4' })).toBe(1);
+    stream.cancel();
+    kv.close();
+    watch.close();
+  });
+});
+
+describe('MemberMetrics: hooks of slow applies, read indexes, hashes and scrapes', () => {
+  test('an apply longer than the warning duration counts as slow; a quick one does not', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false, warningApplyDurationMs: 5 });
+    expect(m.applyFinished(process.hrtime.bigint())).toBe(false);
+    expect(m.applyFinished(process.hrtime.bigint() - 6_000_000n)).toBe(true);
+    expect(m.applyFinished(process.hrtime.bigint() - 60_000_000n)).toBe(true);
+    expect(sampleValue(await scrape(m), 'etcd_server_slow_apply_total')).toBe(2);
+  });
+
+  test('a ReadIndex timeout is a slow read index, a lost leader a failed one, a stop neither', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.readIndexFailed(RaftLogErrors.Timeout);
+    m.readIndexFailed(RaftLogErrors.LeaderChanged);
+    m.readIndexFailed(RaftLogErrors.NoLeader);
+    m.readIndexFailed(RaftLogErrors.Stopped);
+    const e = await scrape(m);
+    expect(sampleValue(e, 'etcd_server_slow_read_indexes_total')).toBe(1);
+    expect(sampleValue(e, 'etcd_server_read_indexes_failed_total')).toBe(2);
+  });
+
+  test('hashes are timed into etcd\'s histograms (10 ms doubling to 163.84 s); a failed one is not', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.hashed('hash', new Promise((resolve) => setTimeout(resolve, 15)));
+    m.hashed('hashKV', Promise.resolve());
+    m.hashed('hashKV', Promise.reject(new Error('compacted')));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const e = await scrape(m);
+    expect(sampleValue(e, 'etcd_mvcc_hash_duration_seconds_count')).toBe(1);
+    expect(sampleValue(e, 'etcd_mvcc_hash_duration_seconds_bucket', { le: '0.01' })).toBe(0);
+    expect(sampleValue(e, 'etcd_mvcc_hash_rev_duration_seconds_count')).toBe(1);
+    const les = e.samples.filter((s) => s.name === 'etcd_mvcc_hash_rev_duration_seconds_bucket').map((s) => s.labels['le']);
+    expect(les).toEqual([...Array.from({ length: 15 }, (_, i) => String(Number((0.01 * 2 ** i).toPrecision(12)))), '+Inf']);
+  });
+
+  test('scrapes are counted by status (200, 500, 503 from the start), the one in flight included', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.scrapeStarted();
+    m.scrapeEnded(200);
+    m.scrapeStarted();
+    const e = await scrape(m);
+    expect(sampleValue(e, 'promhttp_metric_handler_requests_total', { code: '200' })).toBe(1);
+    expect(sampleValue(e, 'promhttp_metric_handler_requests_total', { code: '500' })).toBe(0);
+    expect(sampleValue(e, 'promhttp_metric_handler_requests_total', { code: '503' })).toBe(0);
+    expect(sampleValue(e, 'promhttp_metric_handler_requests_in_flight')).toBe(1);
+  });
+
+  test('os_fd_used, os_fd_limit and process_virtual_memory_max_bytes read this process\'s /proc', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0 });
+    const e = await scrape(m);
+    const used = sampleValue(e, 'os_fd_used')!;
+    expect(used).toBeGreaterThan(2);
+    expect(sampleValue(e, 'os_fd_limit')).toBe(sampleValue(e, 'process_max_fds'));
+    expect(sampleValue(e, 'os_fd_limit')).toBeGreaterThanOrEqual(used);
+    expect(sampleValue(e, 'process_virtual_memory_max_bytes')).toBeGreaterThan(0);
   });
 });

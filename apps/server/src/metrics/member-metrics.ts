@@ -1,9 +1,36 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { RaftLogErrors } from '@raftkv/raft-log';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ETCD_VERSIONS } from '../front-door/index.js';
 import { GrpcMetrics } from './grpc-metrics.js';
 
 /** etcd's buckets for disk latencies: 1 ms doubling 14 times (to 8.192 s). */
 export const ETCD_DISK_BUCKETS: readonly number[] = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+
+/** `count` buckets from `start`, each twice the last (Prometheus's ExponentialBuckets(start, 2, count)). */
+const doubling = (start: number, count: number): number[] => Array.from({ length: count }, (_, i) => start * 2 ** i);
+
+/** A soft limit from /proc/self/limits (`unlimited`: 2^64 - 1, as Go's procfs reads it); undefined off Linux. */
+function processLimit(name: string): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(name));
+    const soft = line?.slice(name.length).trim().split(/\s+/)[0];
+    if (soft === undefined) return undefined;
+    return soft === 'unlimited' ? 18446744073709551615 : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
+function openFds(): number | undefined {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return undefined;
+  }
+}
+
+const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
 /** The parts of a running member that /metrics reads at a scrape (never on the request path). */
 export interface MetricsSources {
@@ -39,8 +66,10 @@ export interface MemberMetricsOptions {
   readonly extensive: boolean;
   /** etcd_server_quota_backend_bytes. */
   readonly quotaBackendBytes: number;
-  /** process_* and nodejs_* (prom-client's default metrics). Default true. */
+  /** process_* and nodejs_* (prom-client's default metrics), os_fd_*. Default true. */
   readonly processMetrics?: boolean;
+  /** etcd_server_slow_apply_total counts applies and reads slower than this (etcd's --experimental-warning-apply-duration). Default 100 ms. */
+  readonly warningApplyDurationMs?: number;
 }
 
 /** A counter whose value lives elsewhere (a monotonic number read at the scrape). */
@@ -101,11 +130,21 @@ export class MemberMetrics {
   private readonly leaseTtl: Histogram;
   private defragsRunning = 0;
   private leasesExpired = 0;
+  private readonly hashDuration: Histogram;
+  private readonly hashRevDuration: Histogram;
+  private slowApplies = 0;
+  private slowReadIndexes = 0;
+  private readIndexesFailed = 0;
+  private scrapesInFlight = 0;
+  private readonly scrapes = new Map<number, number>([[200, 0], [500, 0], [503, 0]]);
+  /** etcd's --experimental-warning-apply-duration: an apply or read slower than this is counted. */
+  private readonly slowApplyNs: bigint;
 
   constructor(options: MemberMetricsOptions) {
     const r = this.registry;
     const src = (): MetricsSources | undefined => this.sources;
     this.grpc = new GrpcMetrics(r, options.extensive);
+    this.slowApplyNs = BigInt(Math.round((options.warningApplyDurationMs ?? 100) * 1e6));
 
     // etcdserver/metrics.go
     liveGauge(r, 'etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.', () => {
@@ -139,6 +178,9 @@ export class MemberMetrics {
       name: 'etcd_cluster_version', help: "Which version is running. 1 for 'cluster_version' label with current cluster version",
       labelNames: ['cluster_version'], registers: [r],
     }).set({ cluster_version: ETCD_VERSIONS.etcdcluster.split('.').slice(0, 2).join('.') }, 1);
+    mirrorCounter(r, 'etcd_server_slow_apply_total', 'The total number of slow apply requests (likely overloaded from slow disk).', () => this.slowApplies);
+    mirrorCounter(r, 'etcd_server_slow_read_indexes_total', "The total number of pending read indexes not in sync with leader's or timed out read index requests.", () => this.slowReadIndexes);
+    mirrorCounter(r, 'etcd_server_read_indexes_failed_total', 'The total number of failed read indexes seen.', () => this.readIndexesFailed);
     // etcdserver/api/etcdhttp/metrics.go
     mirrorCounter(r, 'etcd_server_health_success', 'The total number of successful health checks', () => this.healthOk);
     mirrorCounter(r, 'etcd_server_health_failures', 'The total number of failed health checks', () => this.healthFailed);
@@ -234,7 +276,32 @@ export class MemberMetrics {
     });
     mirrorCounter(r, 'etcd_debugging_server_lease_expired_total', 'The total number of expired leases.', () => this.leasesExpired);
 
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: r });
+    // mvcc/metrics.go: 10 ms doubling 15 times (to 163.84 s).
+    this.hashDuration = new Histogram({
+      name: 'etcd_mvcc_hash_duration_seconds', help: 'The latency distribution of storage hash operation.', buckets: doubling(0.01, 15), registers: [r],
+    });
+    this.hashRevDuration = new Histogram({
+      name: 'etcd_mvcc_hash_rev_duration_seconds', help: 'The latency distribution of storage hash by revision operation.', buckets: doubling(0.01, 15), registers: [r],
+    });
+
+    // promhttp's instrumentation of the /metrics handler (codes 200, 500, 503 from the start, as promhttp).
+    const scrapes = this.scrapes;
+    liveGauge(r, 'promhttp_metric_handler_requests_in_flight', 'Current number of scrapes being served.', () => this.scrapesInFlight);
+    new Counter({
+      name: 'promhttp_metric_handler_requests_total', help: 'Total number of scrapes by HTTP status code.', labelNames: ['code'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [code, n] of scrapes) this.inc({ code: String(code) }, n);
+      },
+    });
+
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: r });
+      // etcdserver/metrics.go (read every 10 minutes there; at each scrape here) and the Go client's process collector.
+      liveGauge(r, 'os_fd_used', 'The number of used file descriptors.', openFds);
+      liveGauge(r, 'os_fd_limit', 'The file descriptor limit.', () => processLimit('Max open files'));
+      liveGauge(r, 'process_virtual_memory_max_bytes', 'Maximum amount of virtual memory available in bytes.', () => processLimit('Max address space'));
+    }
   }
 
   /**
@@ -302,6 +369,41 @@ export class MemberMetrics {
       () => undefined,
     ).finally(() => this.defragsRunning--);
   };
+
+  /** Times a Hash (`hash`) or a HashKV / corruption check (`hashKV`), if it succeeds. */
+  readonly hashed = (kind: 'hash' | 'hashKV', done: Promise<unknown>): void => {
+    const start = process.hrtime.bigint();
+    const histogram = kind === 'hash' ? this.hashDuration : this.hashRevDuration;
+    done.then(() => histogram.observe(seconds(start)), () => undefined);
+  };
+
+  /**
+   * An apply or a read started at `start` (process.hrtime.bigint()) just finished: counted in
+   * etcd_server_slow_apply_total if it took longer than the warning duration, as etcd's
+   * warnOfExpensiveRequest. Returns whether it was slow (for a log line).
+   */
+  readonly applyFinished = (start: bigint): boolean => {
+    if (process.hrtime.bigint() - start <= this.slowApplyNs) return false;
+    this.slowApplies++;
+    return true;
+  };
+
+  /** A ReadIndex round of this member's linearizable reads failed: a timeout is a slow read index, as etcd counts it. */
+  readonly readIndexFailed = (err: unknown): void => {
+    if (err === RaftLogErrors.Stopped) return;
+    if (err === RaftLogErrors.Timeout) this.slowReadIndexes++;
+    else this.readIndexesFailed++;
+  };
+
+  /** A /metrics scrape started; {@link scrapeEnded} with its status. */
+  scrapeStarted(): void {
+    this.scrapesInFlight++;
+  }
+
+  scrapeEnded(status: number): void {
+    this.scrapesInFlight--;
+    this.scrapes.set(status, (this.scrapes.get(status) ?? 0) + 1);
+  }
 
   healthChecked(ok: boolean): void {
     if (ok) this.healthOk++;

@@ -9,6 +9,7 @@ export async function main(argv: string[]): Promise<void> {
   const modulesLoadedMs = performance.now();
   // `raftkv snapshot ...` works on snapshot files (etcdutl's role); every other argv is etcd's flags.
   if (argv[0] === 'snapshot') {
+    // Not in the bundle (scripts/bundle.mjs): a member's start-up does not load the snapshot tools.
     const { snapshotCommand } = await import('./snapshot/cli.js');
     process.exitCode = await snapshotCommand(argv.slice(1));
     return;

@@ -12,7 +12,6 @@ import type { TlsServerSettings } from '../front-door/index.js';
 import type { Logger } from '../logger.js';
 import { CertificateProvider, type CertificateFiles } from './certificate-provider.js';
 import { openSslCipherList } from './cipher-suites.js';
-import { selfCert } from './self-signed.js';
 
 /** Peer TLS: the listener's settings and how to dial other members. */
 export interface PeerSecurity {
@@ -66,6 +65,9 @@ async function autoFiles(
     log.warn(`ignoring ${side} auto TLS since certs given`);
     return given;
   }
+  // Loaded only for --auto-tls: @peculiar/x509 and its ASN.1 schemas cost ~0.2 s at start-up
+  // (scripts/bundle.mjs leaves this module out of the bundle too).
+  const { selfCert } = await import('./self-signed.js');
   const made = await selfCert(join(config.dataDir, 'fixtures', side), urls.map((u) => u.host), side === 'peer', log);
   // etcd's self-signed TLSInfo has no CA: nothing to verify the other side with.
   return { ...given, ...made, trustedCaFile: '' };

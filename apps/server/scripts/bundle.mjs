@@ -1,0 +1,70 @@
+// Bundles dist/main.js (tsc's output) and what it imports into dist/raftkv.mjs, the file
+// bin/raftkv runs: one file to load instead of several hundred saves ~0.5 s of module
+// resolution and loading per start (docs/profiles.md, "Start-up timeline"). Native addons
+// stay external (lmdb, @node-rs/bcrypt), as do optional dependencies that may be missing.
+// dist/raftkv.inputs.json lists the repo files the bundle was built from, so bin/raftkv can
+// tell a bundle older than a later `tsc` build and run dist/ unbundled instead.
+import { build } from 'esbuild';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = resolve(root, 'dist');
+const outfile = resolve(dist, 'raftkv.mjs');
+const posix = (p) => p.split(sep).join('/');
+
+// Our modules that locate files beside them (a Worker's script, createRequire) keep doing so:
+// import.meta.url in each is rewritten to that module's own URL, relative to the bundle.
+const ownImportMetaUrl = {
+  name: 'own-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\.js$/ }, async (args) => {
+      if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      const own = `new URL(${JSON.stringify(`./${posix(relative(dist, args.path))}`)}, import.meta.url).href`;
+      return { contents: text.replaceAll('import.meta.url', own), loader: 'js' };
+    });
+  },
+};
+
+// Modules loaded with import() for what a member's start-up does not do (--auto-tls, the
+// snapshot command): left out, imported at run time from their place in dist/ with whatever
+// they import (@peculiar/x509, cli-progress...), so the bundle's text stays small.
+const LAZY = new Set(['security/self-signed.js', 'snapshot/cli.js']);
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const target = posix(relative(dist, resolve(dirname(args.importer), args.path)));
+      return LAZY.has(target) ? { path: `./${target}`, external: true } : undefined;
+    });
+  },
+};
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [resolve(dist, 'main.js')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  metafile: true,
+  // Smaller text parses faster (V8 reads the whole file at load); names stay for stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+  external: ['lmdb', '@node-rs/bcrypt', 'bufferutil', 'utf-8-validate'],
+  // CommonJS dependencies call require() for Node's modules; an ES module has none.
+  banner: { js: "import { createRequire as __raftkvCreateRequire } from 'node:module'; const require = __raftkvCreateRequire(import.meta.url);" },
+  plugins: [ownImportMetaUrl, lazyModules],
+});
+const inputs = Object.keys(result.metafile.inputs)
+  .map((p) => resolve(root, p))
+  .filter((p) => !p.includes(`${sep}node_modules${sep}`))
+  .map((p) => posix(relative(dist, p)));
+await writeFile(resolve(dist, 'raftkv.inputs.json'), `${JSON.stringify(inputs)}\n`);
+console.log(`bundled ${Object.keys(result.metafile.inputs).length} modules into ${posix(relative(root, outfile))}`);

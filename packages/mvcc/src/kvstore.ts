@@ -150,6 +150,10 @@ function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
 
   let current = 1;
   const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+  // The keys' bytes share 64 KiB chunks: a Uint8Array with a buffer of its own costs ~230 bytes
+  // of heap per key, a view into a chunk ~90. What a chunk can keep alive is bounded by the keys
+  // live at open (the put path, where keys come and go, keeps one buffer per key).
+  const keyBytes = new ByteSlab(64 * 1024);
   for (const { rev, tombstone, bytes } of backend.durableEntries()) {
     current = rev.main;
     peekKeyValue(bytes, fields);
@@ -160,7 +164,7 @@ function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
       else ki.put(rev);
     } else if (!tombstone) {
       // Older revisions of the key were compacted: start from the stored one.
-      const fresh = new KeyIndex(new Uint8Array(bytes.subarray(fields.keyStart, fields.keyEnd)));
+      const fresh = new KeyIndex(keyBytes.copy(bytes.subarray(fields.keyStart, fields.keyEnd)));
       fresh.restore({ main: fields.createRevision, sub: 0 }, rev, fields.version);
       index.insert(ks, fresh);
     }

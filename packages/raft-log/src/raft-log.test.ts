@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { crashForTesting } from './raft-log.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { TestCluster, removeDir, tempDir, type TestMember } from './test-support/harness.js';
+import { SyncGate } from './test-support/sync-gate.js';
 
 const dirs: string[] = [];
 const clusters: TestCluster[] = [];
@@ -133,6 +134,24 @@ describe('RaftLog, one member', () => {
     expect(syncs).toBe(end.syncedReadies - mid.syncedReadies);
     expect(syncs).toBeLessThanOrEqual(20);
     console.log(`group commit: 200 entries in ${syncs} WAL syncs (${(200 / syncs).toFixed(1)} entries/sync)`);
+  });
+
+  it('applies a durable batch while the next batch is being synced, and nothing before its own sync', async () => {
+    const gate = new SyncGate();
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n], walOptions: gate.walOptions });
+    await cluster.settle();
+    gate.close();
+    m.log.propose(bytes('a'));
+    await gate.waitHeld(1); // a's append is syncing
+    m.log.propose(bytes('b')); // rides the next Ready, with a's commit
+    expect(text(m)).toEqual([]); // a is not durable yet
+    gate.releaseOne();
+    await gate.waitHeld(1); // b's append is syncing
+    expect(text(m)).toEqual(['a']); // a was applied without waiting for b's sync
+    gate.open();
+    await cluster.settle();
+    expect(text(m)).toEqual(['a', 'b']);
   });
 
   it('snapshots every snapshotCount entries only once the backend is durable, and restarts from the snapshot', async () => {

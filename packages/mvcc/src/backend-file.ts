@@ -36,6 +36,15 @@ export class BackendSnapshotFile {
     return this.backend.rawEntries('key');
   }
 
+  /**
+   * The key bucket without a step of a generator per entry: `fn` gets each entry (LMDB's
+   * buffers, valid during the call) and the iteration yields when `fn` returns true.
+   * @example for (const _ of snap.eachRevision((k, v) => { out.put(k, v); return out.full; })) await out.flush();
+   */
+  eachRevision(fn: (key: Buffer, value: Buffer) => boolean): Generator<void> {
+    return this.backend.rawEach('key', fn);
+  }
+
   meta(): Generator<{ key: Buffer; value: Buffer }> {
     return this.backend.rawEntries('meta');
   }

@@ -783,6 +783,15 @@ export class Backend {
    * moves on): for export. The key tree stops at the committed mark, as {@link durableEntries}.
    */
   *rawEntries(tree: 'key' | 'meta' | 'aux'): Generator<{ key: Buffer; value: Buffer }> {
+    let entry: { key: Buffer; value: Buffer } | undefined;
+    for (const _ of this.rawEach(tree, (key, value) => { entry = { key, value }; return true; })) yield entry!;
+  }
+
+  /**
+   * {@link rawEntries} without a step of the generator per entry: calls `fn` for each, in key
+   * order, and yields when `fn` returns true (for the caller to wait on something).
+   */
+  *rawEach(tree: 'key' | 'meta' | 'aux', fn: (key: Buffer, value: Buffer) => boolean): Generator<void> {
     const mark = tree === 'key' ? this.committedRevisionMark() : undefined;
     // A handle whose key and value decoders only note where LMDB's bytes are: the entries are
     // views of them, not copies (copying made lmdb-js's iteration about 3x slower on 1M keys).
@@ -806,7 +815,7 @@ export class Backend {
       const key = Buffer.from(keyBytes.buffer, keyBytes.byteOffset + keyStart, keyEnd - keyStart);
       // Past the mark: a revision key's main part (8 bytes, big-endian) above it.
       if (mark !== undefined && key.readUInt32BE(0) * 2 ** 32 + key.readUInt32BE(4) > mark) return;
-      yield { key, value: Buffer.from(valueBytes.buffer, valueBytes.byteOffset, valueLength) };
+      if (fn(key, Buffer.from(valueBytes.buffer, valueBytes.byteOffset, valueLength))) yield;
     }
   }
 

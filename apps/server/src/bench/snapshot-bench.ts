@@ -3,17 +3,20 @@
 // of the file, and put latency while it runs: the save must not stop writes), then restore the
 // file into a new data dir (`etcdctl snapshot restore` / `raftkv snapshot restore`) and start a
 // member on it until it serves (time to serving).
-// Usage: pnpm bench:snapshot   (BENCH_KEYS=100000 by default, 256-byte values)
+// Usage: pnpm bench:snapshot   (BENCH_KEYS=100000 by default, 256-byte values; with
+// BENCH_RAFTKV_BIN=<other worktree>/apps/server/bin/raftkv that build is measured too, as
+// "raftkv-base", for a before/after in one run). etcdctl runs with its default flags.
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  connect, etcdctl, putRequest, raftkvNodeArgs, removeDir, requireBinary, startEtcd, startRaftkv, tempDir, type EtcdClient, type ServerProcess,
+  connect, putRequest, raftkvNodeArgs, removeDir, requireBinary, startEtcd, startRaftkv, tempDir, type EtcdClient, type ServerProcess,
 } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 
 const KEYS = Number(process.env['BENCH_KEYS'] ?? 100_000);
+const BASE_BIN = process.env['BENCH_RAFTKV_BIN'];
 const VALUE = Buffer.alloc(256, 'v');
 const run = promisify(execFile);
 
@@ -39,9 +42,12 @@ async function load(c: EtcdClient): Promise<void> {
   }));
 }
 
-async function measure(kind: 'etcd' | 'raftkv', work: string): Promise<Row> {
+type Kind = 'etcd' | 'raftkv' | 'raftkv-base';
+
+async function measure(kind: Kind, work: string): Promise<Row> {
   const start = kind === 'etcd' ? startEtcd : startRaftkv;
-  const server: ServerProcess = await start({ raftkvBin });
+  const bin = kind === 'raftkv-base' ? BASE_BIN! : raftkvBin;
+  const server: ServerProcess = await start({ raftkvBin: bin });
   const file = join(work, `${kind}.db`);
   let row: Omit<Row, 'restoreSeconds' | 'startSeconds'>;
   try {
@@ -59,7 +65,9 @@ async function measure(kind: 'etcd' | 'raftkv', work: string): Promise<Row> {
         }
       })();
       const t0 = performance.now();
-      const r = await etcdctl(server.endpoint, ['--command-timeout', '600s', 'snapshot', 'save', file]);
+      // Default flags: etcdctl 3.4's snapshot save has no deadline unless --command-timeout is given.
+      const r = await run(requireBinary('etcdctl'), ['--endpoints', server.endpoint, 'snapshot', 'save', file], { env: { ...process.env, ETCDCTL_API: '3' } })
+        .then(() => ({ code: 0, stderr: '' }), (err: { code?: number; stderr?: string }) => ({ code: err.code ?? 1, stderr: err.stderr ?? String(err) }));
       const saveSeconds = (performance.now() - t0) / 1000;
       saving = false;
       await writer;
@@ -81,10 +89,10 @@ async function measure(kind: 'etcd' | 'raftkv', work: string): Promise<Row> {
   const dataDir = join(work, `${kind}-restored`);
   const t1 = performance.now();
   if (kind === 'etcd') await run(requireBinary('etcdctl'), ['snapshot', 'restore', file, '--data-dir', dataDir], { env: { ...process.env, ETCDCTL_API: '3' } });
-  else await run(process.execPath, [...raftkvNodeArgs(raftkvBin), 'snapshot', 'restore', file, '--data-dir', dataDir]);
+  else await run(process.execPath, [...raftkvNodeArgs(bin), 'snapshot', 'restore', file, '--data-dir', dataDir]);
   const restoreSeconds = (performance.now() - t1) / 1000;
   const t2 = performance.now();
-  const restored = await start({ raftkvBin, dataDir, readyTimeoutMs: 300_000 });
+  const restored = await start({ raftkvBin: bin, dataDir, readyTimeoutMs: 300_000 });
   const startSeconds = (performance.now() - t2) / 1000;
   try {
     const c = connect(restored.endpoint);
@@ -104,20 +112,24 @@ async function measure(kind: 'etcd' | 'raftkv', work: string): Promise<Row> {
 async function main(): Promise<void> {
   const work = tempDir('snapshot-bench-');
   try {
-    const etcd = await measure('etcd', work);
-    const raftkv = await measure('raftkv', work);
+    const kinds: Kind[] = ['etcd', 'raftkv', ...(BASE_BIN ? ['raftkv-base' as const] : [])];
+    const rows = new Map<Kind, Row>();
+    for (const kind of kinds) rows.set(kind, await measure(kind, work));
     const mibs = (r: Row) => r.fileMiB / r.saveSeconds;
     console.log(`\nsingle member, ${KEYS} keys of 256 bytes, one put loop running during the save\n`);
-    console.log('| | etcd 3.4 | raftkv | raftkv/etcd |');
-    console.log('|---|---:|---:|---:|');
-    const line = (name: string, e: number, r: number, digits = 2) => console.log(`| ${name} | ${e.toFixed(digits)} | ${r.toFixed(digits)} | ${(r / e).toFixed(2)} |`);
-    line('snapshot file MiB', etcd.fileMiB, raftkv.fileMiB);
-    line('snapshot save s (etcdctl)', etcd.saveSeconds, raftkv.saveSeconds);
-    line('snapshot save MiB/s', mibs(etcd), mibs(raftkv), 1);
-    line('puts acknowledged during the save', etcd.putsDuringSave, raftkv.putsDuringSave, 0);
-    line('put p99 ms during the save', etcd.putP99DuringSaveMs, raftkv.putP99DuringSaveMs);
-    line('restore s (snapshot restore command)', etcd.restoreSeconds, raftkv.restoreSeconds);
-    line('start on restored dir until serving s', etcd.startSeconds, raftkv.startSeconds);
+    console.log(`| | ${kinds.join(' | ')} | ${kinds.slice(1).map((k) => `${k}/etcd`).join(' | ')} |`);
+    console.log(`|---|${kinds.map(() => '---:').join('|')}|${kinds.slice(1).map(() => '---:').join('|')}|`);
+    const line = (name: string, f: (r: Row) => number, digits = 2) => {
+      const v = kinds.map((k) => f(rows.get(k)!));
+      console.log(`| ${name} | ${v.map((x) => x.toFixed(digits)).join(' | ')} | ${v.slice(1).map((x) => (x / v[0]!).toFixed(2)).join(' | ')} |`);
+    };
+    line('snapshot file MiB', (r) => r.fileMiB);
+    line('snapshot save s (etcdctl, default flags)', (r) => r.saveSeconds);
+    line('snapshot save MiB/s', mibs, 1);
+    line('puts acknowledged during the save', (r) => r.putsDuringSave, 0);
+    line('put p99 ms during the save', (r) => r.putP99DuringSaveMs);
+    line('restore s (snapshot restore command)', (r) => r.restoreSeconds);
+    line('start on restored dir until serving s', (r) => r.startSeconds);
   } finally {
     removeDir(work);
   }

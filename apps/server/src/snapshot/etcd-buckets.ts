@@ -165,13 +165,14 @@ export async function writeEtcdBuckets(snap: BackendSnapshotFile, w: BoltWriter)
       // The newest revision is the last key's: its main part kept as it goes, without a BigInt per key.
       let hi = 0;
       let lo = 0;
-      for (const { key, value } of snap.revisions()) {
+      const put = (key: Buffer, value: Buffer): boolean => {
         w.put(key, value);
         hi = key.readUInt32BE(0);
         lo = key.readUInt32BE(4);
         keys++;
-        if (w.needsDrain) await w.drain();
-      }
+        return w.needsDrain;
+      };
+      for (const _ of snap.eachRevision(put)) await w.drain();
       revision = hi * 2 ** 32 + lo;
     } else {
       for (const [k, v] of small[name]()) w.put(k, v);

@@ -23,8 +23,8 @@ export function isExportLeftover(name: string): boolean {
 /** @internal The worker's messages. */
 export type FromExportWorker =
   | { type: 'layout'; layout: BoltLayout; size: number; revision: number; keys: number; planMs: number }
-  | { type: 'chunks'; chunks: Array<{ buffer: ArrayBuffer; offset: number; length: number }> }
-  | { type: 'done'; sha256: Uint8Array; convertMs: number }
+  | { type: 'messages'; buffer: ArrayBuffer; ends: Uint32Array; bytes: number }
+  | { type: 'done'; sha256: Uint8Array; convertMs: number; waitMs: number }
   | { type: 'error'; message: string };
 /** @internal The parent's: a block was sent, the worker may make `credit` more. */
 export interface ToExportWorker { credit: number }
@@ -40,12 +40,15 @@ export interface ExportedSnapshot {
   copyMs: number;
   planMs: number;
   /**
-   * The database's bytes in file order, in blocks of about 4 MiB: the next is made while this
-   * one is sent. Once done, `sha256` and `convertMs` are set. Read once.
+   * The database's bytes in file order as encoded SnapshotResponse messages (etcd's 32 KiB
+   * blobs with the bytes remaining; the sha256 message is the caller's), in blocks of about
+   * 4 MiB of file: the next is made while this one is sent. Once done, `sha256`, `convertMs` (the building, waits included) and `waitMs`
+   * (the time the worker waited for the client to take blocks) are set. Read once.
    */
-  blocks(): AsyncGenerator<Buffer[]>;
+  messages(): AsyncGenerator<{ messages: Buffer[]; bytes: number }>;
   sha256: Buffer | undefined;
   convertMs: number | undefined;
+  waitMs: number | undefined;
   /** Stops the worker (when not done) and removes the copy. */
   close(): Promise<void>;
 }
@@ -90,17 +93,20 @@ export async function exportEtcdSnapshot(store: MvccStore, workDir: string): Pro
     if (first.type !== 'layout') throw new Error(`snapshot export: worker sent ${first.type} before the layout`);
     const snap: ExportedSnapshot = {
       size: first.size, revision: first.revision, keys: first.keys, copyMs, planMs: first.planMs,
-      sha256: undefined, convertMs: undefined,
-      async *blocks() {
+      sha256: undefined, convertMs: undefined, waitMs: undefined,
+      async *messages() {
         for (;;) {
           const m = await next();
           if (m.type === 'done') {
             snap.sha256 = Buffer.from(m.sha256);
             snap.convertMs = m.convertMs;
+            snap.waitMs = m.waitMs;
             return;
           }
-          if (m.type !== 'chunks') throw new Error(`snapshot export: unexpected ${m.type}`);
-          yield m.chunks.map((c) => Buffer.from(c.buffer, c.offset, c.length));
+          if (m.type !== 'messages') throw new Error(`snapshot export: unexpected ${m.type}`);
+          const messages: Buffer[] = [];
+          for (let i = 0, at = 0; i < m.ends.length; at = m.ends[i++]!) messages.push(Buffer.from(m.buffer, at, m.ends[i]! - at));
+          yield { messages, bytes: m.bytes };
           w.postMessage({ credit: 1 } satisfies ToExportWorker);
         }
       },

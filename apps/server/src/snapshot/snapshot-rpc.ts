@@ -9,16 +9,14 @@ import type { Logger } from '../logger.js';
 import type { ServerCore } from '../server-core.js';
 import { toServiceError } from '../grpc/unary.js';
 import { exportEtcdSnapshot } from './export.js';
-
-/** etcd's snapshotSendBufferSize. */
-const CHUNK_BYTES = 32 * 1024;
+import { encodeSnapshotResponse } from './snapshot-response.js';
 
 type SnapshotCall = ServerWritableStream<etcdserverpb.SnapshotRequest, etcdserverpb.SnapshotResponse | Buffer>;
 
 /**
  * The Maintenance service with a Snapshot serializer that passes encoded messages through:
- * the generated encoder copies each blob three times as its buffer grows (two thirds of the
- * event loop's time while a 1M-key snapshot was sent), {@link encodeSnapshotResponse} once.
+ * the generated encoder copied each blob three times as its buffer grew (two thirds of the
+ * event loop's time while a 1M-key snapshot was sent); the export worker encodes them.
  */
 export const MaintenanceServiceWithEncodedSnapshot = {
   ...etcdserverpb.MaintenanceService,
@@ -28,35 +26,6 @@ export const MaintenanceServiceWithEncodedSnapshot = {
       Buffer.isBuffer(value) ? value : Buffer.from(etcdserverpb.SnapshotResponse.encode(value).finish()),
   },
 } as const;
-
-// SnapshotResponse fields: remaining_bytes = 2 (uint64), blob = 3 (bytes); etcd 3.4 sets no header.
-const TAG_REMAINING = 2 << 3;
-const TAG_BLOB = (3 << 3) | 2;
-
-/** SnapshotResponse{remainingBytes, blob} as protobuf writes it (a zero field left out). */
-export function encodeSnapshotResponse(remainingBytes: number, blob: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(2 + 10 + 5 + blob.length);
-  let at = 0;
-  const varint = (v: number) => {
-    // Numbers up to 2^53: 7 bits at a time without 32-bit operators.
-    while (v >= 0x80) {
-      out[at++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    out[at++] = v;
-  };
-  if (remainingBytes !== 0) {
-    out[at++] = TAG_REMAINING;
-    varint(remainingBytes);
-  }
-  if (blob.length !== 0) {
-    out[at++] = TAG_BLOB;
-    varint(blob.length);
-    out.set(blob, at);
-    at += blob.length;
-  }
-  return out.subarray(0, at);
-}
 
 export function snapshotHandler(core: ServerCore, log?: Logger): (call: SnapshotCall) => void {
   return (call) => {
@@ -77,20 +46,17 @@ async function sendSnapshot(core: ServerCore, call: SnapshotCall, log: Logger | 
     const total = snap.size;
     log?.info('sending database snapshot to client', { 'total-bytes': total, size: humanBytes(total), revision: snap.revision, 'copy-ms': snap.copyMs, 'plan-ms': snap.planMs });
     let sent = 0;
-    for await (const block of snap.blocks()) {
-      for (const buf of block) {
-        for (let at = 0; at < buf.length; at += CHUNK_BYTES) {
-          if (call.cancelled) return;
-          const blob = buf.subarray(at, Math.min(at + CHUNK_BYTES, buf.length));
-          sent += blob.length;
-          await write(call, encodeSnapshotResponse(total - sent, blob));
-        }
+    for await (const block of snap.messages()) {
+      for (const msg of block.messages) {
+        if (call.cancelled) return;
+        await write(call, msg);
       }
+      sent += block.bytes;
     }
     if (sent !== total || !snap.sha256) throw new Error(`snapshot export ended at ${sent} of ${total} bytes`);
     log?.info('sending database sha256 checksum to client', { 'total-bytes': total, 'checksum-size': 32 });
     await write(call, encodeSnapshotResponse(0, snap.sha256));
-    log?.info('successfully sent database snapshot to client', { 'total-bytes': total, size: humanBytes(total), took: `${Math.round(performance.now() - t0)}ms`, 'convert-ms': snap.convertMs });
+    log?.info('successfully sent database snapshot to client', { 'total-bytes': total, size: humanBytes(total), took: `${Math.round(performance.now() - t0)}ms`, 'convert-ms': snap.convertMs, 'convert-waited-ms': snap.waitMs });
   } finally {
     await snap.close();
   }

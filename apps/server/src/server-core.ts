@@ -41,6 +41,8 @@ export interface ProposalObserver {
   proposalEnded(failed: boolean): void;
   /** A ReadIndex round of linearizable reads failed with `err` (etcd's read index metrics). */
   readIndexFailed?(err: unknown): void;
+  /** As leader, this member promoted a learner, or refused to with `err` (etcd's learner_promote metrics). */
+  learnerPromoted?(err?: unknown): void;
 }
 
 export interface ServerCoreParts {
@@ -449,6 +451,17 @@ export class ServerCore {
 
   async leaderMemberPromote(id: bigint): Promise<void> {
     if (!this.log.isLeader) throw EtcdErrors.NotLeader;
+    try {
+      await this.promoteAsLeader(id);
+    } catch (err) {
+      // etcd counts every refusal but "not leader" (the caller then forwards the request).
+      if (err !== EtcdErrors.NotLeader) this.proposals?.learnerPromoted?.(err);
+      throw err;
+    }
+    this.proposals?.learnerPromoted?.();
+  }
+
+  private async promoteAsLeader(id: bigint): Promise<void> {
     const m = this.membership.get(id);
     if (!m) throw EtcdErrors.MemberNotFound;
     if (!m.isLearner) throw EtcdErrors.MemberNotLearner;

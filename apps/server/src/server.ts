@@ -117,7 +117,7 @@ async function start(
   // Metrics first: the parts opened next report through its hooks.
   const metrics = new MemberMetrics({
     extensive: config.metrics === 'extensive', quotaBackendBytes: config.quotaBackendBytes,
-    warningApplyDurationMs: config.experimental.warningApplyDurationMs,
+    warningApplyDurationMs: config.experimental.warningApplyDurationMs, heartbeatIntervalMs: config.heartbeatIntervalMs,
   });
 
   // 3. Storage: the MVCC backend and the membership it keeps.
@@ -139,7 +139,7 @@ async function start(
 
   // 5. The peer side: transport and peer listener.
   const peers = await openPeerSide({
-    config, memberId, clusterId, membership, snapDir: layout.snapDir, log, raft: () => raft, core: () => core, onRemoved,
+    config, memberId, clusterId, membership, snapDir: layout.snapDir, log, raft: () => raft, core: () => core, onRemoved, metrics,
     ...(security.peer ? { security: security.peer } : {}),
   });
   parts.add('peer side', () => peers.close());

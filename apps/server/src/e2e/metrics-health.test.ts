@@ -2,7 +2,7 @@
 // same answers from /health (a single member; a member whose cluster lost its quorum), a
 // Prometheus text that parses and whose counters move with the work done, and etcd's names and
 // types for every metric raftkv exports under an etcd name.
-import { etcdctl, freePort, removeDir, startCluster, startEtcd, startRaftkv, type Cluster, type ServerProcess } from '@raftkv/testkit';
+import { etcdctl, eventually, freePort, removeDir, startCluster, startEtcd, startRaftkv, type Cluster, type ServerProcess } from '@raftkv/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition, sampleValue, type Exposition } from '../metrics/test-support/prom-text.js';
 
@@ -41,6 +41,16 @@ const SHARED_SINGLE_MEMBER = [
   'grpc_server_handling_seconds',
   'process_cpu_seconds_total', 'process_open_fds', 'process_max_fds', 'process_resident_memory_bytes', 'process_start_time_seconds',
   'process_virtual_memory_bytes',
+  'etcd_server_slow_apply_total', 'etcd_server_slow_read_indexes_total', 'etcd_server_read_indexes_failed_total',
+  'etcd_server_heartbeat_send_failures_total', 'etcd_server_snapshot_apply_in_progress_total', 'etcd_server_learner_promote_successes',
+  'etcd_server_client_requests_total', 'etcd_mvcc_hash_duration_seconds', 'etcd_mvcc_hash_rev_duration_seconds',
+  'etcd_snap_db_save_total_duration_seconds', 'os_fd_used', 'os_fd_limit', 'process_virtual_memory_max_bytes',
+  'promhttp_metric_handler_requests_total', 'promhttp_metric_handler_requests_in_flight',
+];
+/** Histograms whose buckets must be etcd's. */
+const SHARED_HISTOGRAMS = [
+  'etcd_disk_wal_fsync_duration_seconds', 'etcd_disk_backend_commit_duration_seconds', 'etcd_mvcc_hash_duration_seconds',
+  'etcd_mvcc_hash_rev_duration_seconds', 'etcd_snap_db_save_total_duration_seconds',
 ];
 const PEER_FAMILIES = ['etcd_network_peer_sent_bytes_total', 'etcd_network_peer_received_bytes_total', 'etcd_network_active_peers'];
 
@@ -119,7 +129,7 @@ describe('/health and /metrics of one member, raftkv and etcd side by side', () 
       const labelsOf = (e: Exposition) => [...new Set(e.samples.filter((s) => s.name === name || s.name === `${name}_bucket`).flatMap((s) => Object.keys(s.labels)))].sort();
       expect(labelsOf(ours), `labels of ${name}`).toEqual(labelsOf(theirs));
     }
-    for (const histogram of ['etcd_disk_wal_fsync_duration_seconds', 'etcd_disk_backend_commit_duration_seconds']) {
+    for (const histogram of SHARED_HISTOGRAMS) {
       const buckets = (e: Exposition) => e.samples.filter((s) => s.name === `${histogram}_bucket`).map((s) => s.labels['le']);
       expect(buckets(ours)).toEqual(buckets(theirs));
     }
@@ -157,6 +167,19 @@ describe.each(['raftkv', 'etcd'] as const)('/health on a 3-member %s cluster', (
     if (kind === 'raftkv') expect(e.types.get('etcd_network_active_peers')).toBe('gauge');
   }, 30_000);
 
+  it('measures round trips to both peers on the leader, in etcd\'s buckets', async () => {
+    const leader = await cluster.waitForLeader();
+    // etcd probes its peers every few seconds; raftkv times heartbeats and their answers.
+    const e = await eventually('round trips to both peers', async () => {
+      const got = await scrape(leader.clientUrl);
+      const peers = new Set(got.samples.filter((s) => s.name === 'etcd_network_peer_round_trip_time_seconds_count' && s.value > 0).map((s) => s.labels['To']));
+      return peers.size === 2 ? got : undefined;
+    });
+    expect(e.types.get('etcd_network_peer_round_trip_time_seconds')).toBe('histogram');
+    const les = [...new Set(e.samples.filter((s) => s.name === 'etcd_network_peer_round_trip_time_seconds_bucket').map((s) => s.labels['le']))];
+    expect(les).toEqual([...Array.from({ length: 16 }, (_, i) => String(Number((0.0001 * 2 ** i).toPrecision(12)))), '+Inf']);
+  }, 30_000);
+
   it('is true on a learner', async () => {
     const learner = await cluster.addMember({ learner: true });
     let answer = await get(`${learner.clientUrl}/health`);
@@ -167,6 +190,15 @@ describe.each(['raftkv', 'etcd'] as const)('/health on a 3-member %s cluster', (
     }
     expect(answer).toEqual({ status: 200, body: '{"health":"true"}', contentType: 'text/plain; charset=utf-8' });
     expect(sampleValue(await scrape(learner.clientUrl), 'etcd_server_is_learner')).toBe(1);
+    // Promoted once it has caught up: the leader counts it (and any refusal while it had not).
+    const leader = await cluster.waitForLeader();
+    const id = (await etcdctl(leader.endpoint, ['member', 'list'])).stdout.split('\n').find((l) => l.includes(learner.clientUrl))!.split(',')[0]!.trim();
+    await eventually('the learner promoted', async () => {
+      const r = await etcdctl(leader.endpoint, ['member', 'promote', id]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      return true;
+    });
+    expect(sampleValue(await scrape(leader.clientUrl), 'etcd_server_learner_promote_successes')).toBe(1);
   }, 60_000);
 
   it('turns false with 503 on the member left when the quorum is gone', async () => {

@@ -39,6 +39,8 @@ export interface PeerSideOptions {
   onRemoved: () => void;
   /** Peer TLS (https peer URLs); without it, only http peer URLs are served and dialled. */
   security?: PeerSecurity;
+  /** Told of heartbeat answers (round trips) and of each snapshot received (see metrics/). */
+  metrics?: { heartbeatAnswered(from: bigint): void; snapshotReceiving(from: bigint, done: Promise<unknown>): void };
 }
 
 /**
@@ -52,14 +54,20 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
     clusterId: o.clusterId,
     onMessages: (_from, msgs) => {
       const raft = o.raft();
-      for (const m of msgs) raft?.step(decodeMessage(m));
+      for (const m of msgs) {
+        const msg = decodeMessage(m);
+        if (msg.type === MessageType.HeartbeatResp) o.metrics?.heartbeatAnswered(msg.from);
+        raft?.step(msg);
+      }
     },
     onSnapshot: async (from, metadata, data) => {
       const msg = decodeMessage(metadata);
       if (msg.type !== MessageType.Snap || !msg.snapshot) throw new Error('raftkv: snapshot call without a MsgSnap');
       const index = msg.snapshot.metadata.index;
       log.info('receiving a snapshot', { from: from.toString(16), index });
-      await writeFileDurably(join(snapDir, snapDbName(index)), snapDir, data);
+      const saved = writeFileDurably(join(snapDir, snapDbName(index)), snapDir, data);
+      o.metrics?.snapshotReceiving(from, saved);
+      await saved;
       o.raft()?.step(msg);
     },
     onUnreachable: (id) => o.raft()?.reportUnreachable(id),

@@ -42,7 +42,16 @@ export interface RaftNodeOptions {
   /** A local failure (WAL, disk): the member must stop. */
   fatal: (err: unknown) => void;
   /** Told each WAL sync's duration and each leader change (see metrics/). */
-  metrics?: { walSynced(seconds: number): void; leaderChanged(lead: bigint): void };
+  metrics?: {
+    walSynced(seconds: number): void;
+    leaderChanged(lead: bigint): void;
+    /** The leader sent a heartbeat (late ones and round trips are counted). */
+    heartbeatSent(to: bigint): void;
+    /** A snapshot send to `to`; resolves whether it was delivered. */
+    snapshotSending(to: bigint, done: Promise<boolean>): void;
+    /** A snapshot from the leader is being installed until `done` settles. */
+    snapshotApplied(done: Promise<unknown>): void;
+  };
   /** Told when a leader is first known (the start-up timeline's election phase). */
   timeline?: StartupTimeline;
 }
@@ -58,7 +67,13 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
   const { transport } = peers;
   let raftLog: RaftLog | undefined;
 
-  const sendSnapshot = async (m: Message): Promise<void> => {
+  const sendSnapshot = (m: Message): void => {
+    const sent = sendSnapshotFile(m);
+    o.metrics?.snapshotSending(m.to, sent);
+    void sent.then((ok) => raftLog?.reportSnapshot(m.to, ok ? SnapshotStatus.Finish : SnapshotStatus.Failure));
+  };
+
+  const sendSnapshotFile = async (m: Message): Promise<boolean> => {
     const path = join(layout.snapDir, `${m.to.toString(16)}-${Date.now()}.snap.db.send`);
     let ok = false;
     try {
@@ -74,13 +89,14 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
     } finally {
       await rm(path, { force: true });
     }
-    raftLog?.reportSnapshot(m.to, ok ? SnapshotStatus.Finish : SnapshotStatus.Failure);
+    return ok;
   };
 
   const send = (msgs: readonly Message[]): void => {
     for (const m of msgs) {
-      if (m.type === MessageType.Snap) void sendSnapshot(m);
+      if (m.type === MessageType.Snap) sendSnapshot(m);
       else {
+        if (m.type === MessageType.Heartbeat) o.metrics?.heartbeatSent(m.to);
         try {
           transport.send(m.to, encodeMessage(m));
         } catch (err) {
@@ -122,7 +138,12 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
   };
 
   let installingSnapshot = false;
-  const onSnapshot = async (snapshot: Snapshot): Promise<void> => {
+  const onSnapshot = (snapshot: Snapshot): Promise<void> => {
+    const installed = installSnapshot(snapshot);
+    o.metrics?.snapshotApplied(installed);
+    return installed;
+  };
+  const installSnapshot = async (snapshot: Snapshot): Promise<void> => {
     installingSnapshot = true;
     try {
       const index = snapshot.metadata.index;

@@ -2,7 +2,7 @@ import { credentials, Metadata, Server, ServerCredentials, status, type sendUnar
 import { etcdserverpb } from '@raftkv/api';
 import { RaftLogErrors } from '@raftkv/raft-log';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ETCD_DISK_BUCKETS, MemberMetrics, type MetricsSources } from './member-metrics.js';
+import { ETCD_DISK_BUCKETS, MemberMetrics, withoutEmptyFamilies, type MetricsSources } from './member-metrics.js';
 import { parseExposition, sampleValue, type Exposition } from './test-support/prom-text.js';
 
 function fakeSources(over: Partial<{ lead: bigint; peers: Map<bigint, { sentBytes: number; receivedBytes: number; active: boolean }> }> = {}) {
@@ -327,5 +327,74 @@ describe('MemberMetrics: hooks of slow applies, read indexes, hashes and scrapes
     expect(sampleValue(e, 'os_fd_limit')).toBe(sampleValue(e, 'process_max_fds'));
     expect(sampleValue(e, 'os_fd_limit')).toBeGreaterThanOrEqual(used);
     expect(sampleValue(e, 'process_virtual_memory_max_bytes')).toBeGreaterThan(0);
+  });
+});
+
+describe('MemberMetrics: peers, snapshots and learners', () => {
+  test('a heartbeat later than twice the interval is a send failure; an answer is a round trip to that peer', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false, heartbeatIntervalMs: 5 });
+    m.leaderChanged(1n);
+    m.heartbeatSent(0x2an);
+    m.heartbeatSent(0x2an);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    m.heartbeatSent(0x2an);
+    m.heartbeatAnswered(0x2an);
+    m.heartbeatAnswered(0x2an); // nothing unanswered: not a second round trip
+    m.heartbeatAnswered(0x3bn); // never sent to
+    const e = await scrape(m);
+    expect(sampleValue(e, 'etcd_server_heartbeat_send_failures_total')).toBe(1);
+    expect(sampleValue(e, 'etcd_network_peer_round_trip_time_seconds_count', { To: '2a' })).toBe(1);
+    expect(sampleValue(e, 'etcd_network_peer_round_trip_time_seconds_bucket', { To: '2a', le: '0.0001' })).toBe(0);
+    expect(e.types.has('etcd_network_peer_round_trip_time_seconds')).toBe(true);
+  });
+
+  test('snapshot sends and receives by peer: successes timed, failures counted, in flight while running', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    let finish!: (ok: boolean) => void;
+    m.snapshotSending(0x2an, new Promise((resolve) => { finish = resolve; }));
+    m.snapshotSending(0x2an, Promise.resolve(false));
+    m.snapshotReceiving(0x3bn, Promise.resolve());
+    m.snapshotReceiving(0x3bn, Promise.reject(new Error('cut')));
+    await new Promise((resolve) => setImmediate(resolve));
+    let e = await scrape(m);
+    expect(sampleValue(e, 'etcd_network_snapshot_send_inflights_total', { To: '2a' })).toBe(1);
+    expect(sampleValue(e, 'etcd_network_snapshot_send_failures', { To: '2a' })).toBe(1);
+    expect(sampleValue(e, 'etcd_network_snapshot_receive_success', { From: '3b' })).toBe(1);
+    expect(sampleValue(e, 'etcd_network_snapshot_receive_failures', { From: '3b' })).toBe(1);
+    expect(sampleValue(e, 'etcd_snap_db_save_total_duration_seconds_count')).toBe(1);
+    finish(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    e = await scrape(m);
+    expect(sampleValue(e, 'etcd_network_snapshot_send_inflights_total', { To: '2a' })).toBe(0);
+    expect(sampleValue(e, 'etcd_network_snapshot_send_success', { To: '2a' })).toBe(1);
+    expect(sampleValue(e, 'etcd_network_snapshot_send_total_duration_seconds_count', { To: '2a' })).toBe(1);
+  });
+
+  test('snapshot apply in progress while installing; learner promotions and refusals by reason', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    let done!: () => void;
+    m.snapshotApplied(new Promise<void>((resolve) => { done = resolve; }));
+    expect(sampleValue(await scrape(m), 'etcd_server_snapshot_apply_in_progress_total')).toBe(1);
+    done();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sampleValue(await scrape(m), 'etcd_server_snapshot_apply_in_progress_total')).toBe(0);
+    let e = await scrape(m);
+    expect(e.types.has('etcd_server_learner_promote_failures')).toBe(false); // no sample yet: left out, as Go's client does
+    m.learnerPromoted();
+    m.learnerPromoted(new Error('etcdserver: can only promote a learner member which is in sync with leader'));
+    e = await scrape(m);
+    expect(sampleValue(e, 'etcd_server_learner_promote_successes')).toBe(1);
+    expect(sampleValue(e, 'etcd_server_learner_promote_failures', { Reason: 'etcdserver: can only promote a learner member which is in sync with leader' })).toBe(1);
+  });
+});
+
+describe('withoutEmptyFamilies', () => {
+  test.each([
+    ['an empty labelled family is dropped, its neighbours kept', '# HELP a_total x\n# TYPE a_total counter\n# HELP b y\n# TYPE b gauge\nb 1\n', '# HELP b y\n# TYPE b gauge\nb 1\n'],
+    ['a family whose name prefixes the next one', '# HELP a x\n# TYPE a counter\n# HELP a_total y\n# TYPE a_total counter\na_total 2\n', '# HELP a_total y\n# TYPE a_total counter\na_total 2\n'],
+    ['a histogram with samples is kept', '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 0\nh_sum 0\nh_count 0\n', '# HELP h x\n# TYPE h histogram\nh_bucket{le="1"} 0\nh_sum 0\nh_count 0\n'],
+    ['an empty family last', '# HELP b y\n# TYPE b gauge\nb 1\n# HELP z x\n# TYPE z counter\n', '# HELP b y\n# TYPE b gauge\nb 1\n'],
+  ])('%s', (_name, input, want) => {
+    expect(withoutEmptyFamilies(input)).toBe(want);
   });
 });

@@ -68,8 +68,16 @@ export interface MemberMetricsOptions {
   readonly quotaBackendBytes: number;
   /** process_* and nodejs_* (prom-client's default metrics), os_fd_*. Default true. */
   readonly processMetrics?: boolean;
-  /** etcd_server_slow_apply_total counts applies and reads slower than this (etcd's --experimental-warning-apply-duration). Default 100 ms. */
+  /** etcd_server_slow_apply_total counts applies slower than this (etcd's --experimental-warning-apply-duration). Default 100 ms. */
   readonly warningApplyDurationMs?: number;
+  /** --heartbeat-interval: a leader's heartbeat to a peer later than twice this is a send failure, as etcd counts. Default 100 ms. */
+  readonly heartbeatIntervalMs?: number;
+}
+
+/** When the leader last sent a peer a heartbeat, and when the oldest unanswered one went (for the round trip). */
+interface HeartbeatRecord {
+  lastSentNs: bigint;
+  unansweredSinceNs: bigint | undefined;
 }
 
 /** A counter whose value lives elsewhere (a monotonic number read at the scrape). */
@@ -137,14 +145,25 @@ export class MemberMetrics {
   private readIndexesFailed = 0;
   private scrapesInFlight = 0;
   private readonly scrapes = new Map<number, number>([[200, 0], [500, 0], [503, 0]]);
-  /** etcd's --experimental-warning-apply-duration: an apply or read slower than this is counted. */
+  /** etcd's --experimental-warning-apply-duration: an apply slower than this is counted. */
   private readonly slowApplyNs: bigint;
+  private readonly heartbeatTimeoutNs: bigint;
+  private readonly heartbeats = new Map<bigint, HeartbeatRecord>();
+  private heartbeatSendFailures = 0;
+  private readonly peerRoundTrip: Histogram<'To'>;
+  private snapshotApplying = 0;
+  private learnerPromotions = 0;
+  private readonly learnerPromoteFailures: Counter<'Reason'>;
+  private readonly snapshotSends: { success: Counter<'To'>; failures: Counter<'To'>; inflight: Gauge<'To'>; seconds: Histogram<'To'> };
+  private readonly snapshotReceives: { success: Counter<'From'>; failures: Counter<'From'>; inflight: Gauge<'From'>; seconds: Histogram<'From'> };
+  private readonly snapDbSave: Histogram;
 
   constructor(options: MemberMetricsOptions) {
     const r = this.registry;
     const src = (): MetricsSources | undefined => this.sources;
     this.grpc = new GrpcMetrics(r, options.extensive);
     this.slowApplyNs = BigInt(Math.round((options.warningApplyDurationMs ?? 100) * 1e6));
+    this.heartbeatTimeoutNs = BigInt(Math.round(2 * (options.heartbeatIntervalMs ?? 100) * 1e6));
 
     // etcdserver/metrics.go
     liveGauge(r, 'etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.', () => {
@@ -181,6 +200,13 @@ export class MemberMetrics {
     mirrorCounter(r, 'etcd_server_slow_apply_total', 'The total number of slow apply requests (likely overloaded from slow disk).', () => this.slowApplies);
     mirrorCounter(r, 'etcd_server_slow_read_indexes_total', "The total number of pending read indexes not in sync with leader's or timed out read index requests.", () => this.slowReadIndexes);
     mirrorCounter(r, 'etcd_server_read_indexes_failed_total', 'The total number of failed read indexes seen.', () => this.readIndexesFailed);
+    mirrorCounter(r, 'etcd_server_heartbeat_send_failures_total', 'The total number of leader heartbeat send failures (likely overloaded from slow disk).', () => this.heartbeatSendFailures);
+    liveGauge(r, 'etcd_server_snapshot_apply_in_progress_total', '1 if the server is applying the incoming snapshot. 0 if none.', () => this.snapshotApplying);
+    mirrorCounter(r, 'etcd_server_learner_promote_successes', 'The total number of successful learner promotions while this member is leader.', () => this.learnerPromotions);
+    this.learnerPromoteFailures = new Counter({
+      name: 'etcd_server_learner_promote_failures', help: 'The total number of failed learner promotions (likely learner not ready) while this member is leader.',
+      labelNames: ['Reason'], registers: [r],
+    });
     // etcdserver/api/etcdhttp/metrics.go
     mirrorCounter(r, 'etcd_server_health_success', 'The total number of successful health checks', () => this.healthOk);
     mirrorCounter(r, 'etcd_server_health_failures', 'The total number of failed health checks', () => this.healthFailed);
@@ -248,6 +274,26 @@ export class MemberMetrics {
         const local = hexId(s.memberId);
         for (const [id, p] of s.transport.stats().peers) if (p.active) this.set({ Local: local, Remote: hexId(id) }, 1);
       },
+    });
+
+    // rafthttp/metrics.go: 100 µs doubling 16 times; snapshots 100 ms doubling 10 times (label sets appear with their first event, as etcd's).
+    this.peerRoundTrip = new Histogram({
+      name: 'etcd_network_peer_round_trip_time_seconds', help: 'Round-Trip-Time histogram between peers', labelNames: ['To'], buckets: doubling(0.0001, 16), registers: [r],
+    });
+    const snapshotFamily = <L extends 'To' | 'From'>(verb: 'send' | 'receive', label: L, what: string) => ({
+      success: new Counter({ name: `etcd_network_snapshot_${verb}_success`, help: `Total number of successful snapshot ${what}`, labelNames: [label], registers: [r] }),
+      failures: new Counter({ name: `etcd_network_snapshot_${verb}_failures`, help: `Total number of snapshot ${verb} failures`, labelNames: [label], registers: [r] }),
+      inflight: new Gauge({ name: `etcd_network_snapshot_${verb}_inflights_total`, help: `Total number of inflight snapshot ${what}`, labelNames: [label], registers: [r] }),
+      seconds: new Histogram({
+        name: `etcd_network_snapshot_${verb}_total_duration_seconds`, help: `Total latency distributions of v3 snapshot ${what}`,
+        labelNames: [label], buckets: doubling(0.1, 10), registers: [r],
+      }),
+    });
+    this.snapshotSends = snapshotFamily('send', 'To', 'sends');
+    this.snapshotReceives = snapshotFamily('receive', 'From', 'receives');
+    // snap/metrics.go
+    this.snapDbSave = new Histogram({
+      name: 'etcd_snap_db_save_total_duration_seconds', help: 'The total latency distributions of v3 snapshot save', buckets: doubling(0.1, 10), registers: [r],
     });
 
     // mvcc/metrics.go: the watch hub's counts. etcd's pending_events_total counts events held for
@@ -337,8 +383,76 @@ export class MemberMetrics {
   /** Raft's leader as this member sees it changed; etcd counts a change to a known leader. */
   leaderChanged(lead: bigint): void {
     if (lead !== 0n && lead !== this.lead) this.leaderChanges++;
+    // A new term's heartbeats start afresh (etcd resets its timeout detector on a leader change).
+    if (lead !== this.lead) this.heartbeats.clear();
     this.lead = lead;
   }
+
+  /**
+   * The leader sent `to` a heartbeat: later than twice the heartbeat interval after the last one
+   * is a send failure (etcd's timeout detector). Also starts a round-trip measurement, unless one
+   * is out (a heartbeat unanswered for an election timeout is given up).
+   */
+  readonly heartbeatSent = (to: bigint): void => {
+    const now = process.hrtime.bigint();
+    const h = this.heartbeats.get(to);
+    if (h === undefined) {
+      this.heartbeats.set(to, { lastSentNs: now, unansweredSinceNs: now });
+      return;
+    }
+    if (now - h.lastSentNs > this.heartbeatTimeoutNs) this.heartbeatSendFailures++;
+    h.lastSentNs = now;
+    if (h.unansweredSinceNs === undefined || now - h.unansweredSinceNs > 5n * this.heartbeatTimeoutNs) h.unansweredSinceNs = now;
+  };
+
+  /** `from` answered a heartbeat: the round trip since the oldest unanswered one (etcd_network_peer_round_trip_time_seconds). */
+  readonly heartbeatAnswered = (from: bigint): void => {
+    const h = this.heartbeats.get(from);
+    if (h?.unansweredSinceNs === undefined) return;
+    this.peerRoundTrip.observe({ To: hexId(from) }, seconds(h.unansweredSinceNs));
+    h.unansweredSinceNs = undefined;
+  };
+
+  /** A snapshot is being sent to `to`; `done` resolves whether it was delivered. */
+  readonly snapshotSending = (to: bigint, done: Promise<boolean>): void => {
+    this.snapshotTransfer(this.snapshotSends, { To: hexId(to) }, done, () => undefined);
+  };
+
+  /** A snapshot is being received from `from` and saved; `done` settles when it is (rejects if it failed). */
+  readonly snapshotReceiving = (from: bigint, done: Promise<unknown>): void => {
+    this.snapshotTransfer(this.snapshotReceives, { From: hexId(from) }, done.then(() => true, () => false), (s) => this.snapDbSave.observe(s));
+  };
+
+  private snapshotTransfer<L extends string>(
+    family: { success: Counter<L>; failures: Counter<L>; inflight: Gauge<L>; seconds: Histogram<L> },
+    labels: Partial<Record<L, string>>, done: Promise<boolean>, saved: (seconds: number) => void,
+  ): void {
+    const start = process.hrtime.bigint();
+    family.inflight.inc(labels);
+    void done.then((ok) => {
+      family.inflight.dec(labels);
+      if (!ok) {
+        family.failures.inc(labels);
+        return;
+      }
+      const s = seconds(start);
+      family.success.inc(labels);
+      family.seconds.observe(labels, s);
+      saved(s);
+    });
+  }
+
+  /** The member is installing a snapshot from the leader (etcd_server_snapshot_apply_in_progress_total). */
+  readonly snapshotApplied = (done: Promise<unknown>): void => {
+    this.snapshotApplying++;
+    void done.finally(() => this.snapshotApplying--).catch(() => undefined);
+  };
+
+  /** This member, as leader, promoted a learner (no `err`) or refused to (`err`'s message is the reason, as etcd's). */
+  readonly learnerPromoted = (err?: unknown): void => {
+    if (err === undefined) this.learnerPromotions++;
+    else this.learnerPromoteFailures.inc({ Reason: err instanceof Error ? err.message : String(err) });
+  };
 
   /** A proposal of this member's went to raft; {@link proposalEnded} when it is applied or failed. */
   proposalStarted(): void {
@@ -411,11 +525,37 @@ export class MemberMetrics {
   }
 
   /** The text exposition (Prometheus format 0.0.4). */
-  exposition(): Promise<string> {
-    return this.registry.metrics();
+  async exposition(): Promise<string> {
+    return withoutEmptyFamilies(await this.registry.metrics());
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/**
+ * Drops the HELP and TYPE lines of families without a sample (a labelled metric before its first
+ * event), which Go's client leaves out: scrapes list the same families as etcd's.
+ */
+export function withoutEmptyFamilies(text: string): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith('# HELP ')) {
+      const end = line.indexOf(' ', 7);
+      const name = end < 0 ? line.slice(7) : line.slice(7, end);
+      let j = i + 1;
+      while (lines[j]?.startsWith(`# TYPE ${name} `) === true) j++;
+      const next = lines[j] ?? '';
+      const sample = next.startsWith(name) && /^(?:_bucket|_sum|_count)?[{ ]/.test(next.slice(name.length));
+      if (!sample) {
+        i = j - 1;
+        continue;
+      }
+    }
+    out.push(line);
+  }
+  return out.join('\n');
 }

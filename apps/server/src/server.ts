@@ -125,6 +125,8 @@ async function start(
   timeline.mark('key index rebuilt', { keys: store.keyCount, revision: store.currentRevision });
   parts.add('backend', () => store.close());
   store.onHash = metrics.hashed;
+  store.onCompactionStep = metrics.compactionStep;
+  store.onCompaction = metrics.compacted;
   // etcd's --experimental-initial-corrupt-check: a restarting member (its WAL existed: no voters
   // or member list from the flags) compares HashKV with its peers before serving anyone.
   if (config.experimental.initialCorruptCheck && !identity.voters && !identity.initialMembers) {

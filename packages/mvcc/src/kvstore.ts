@@ -70,6 +70,14 @@ export interface MvccStoreOptions {
    * hash_rev_duration_seconds). The promise may reject; must not throw.
    */
   onHash?: (kind: 'hash' | 'hashKV', done: Promise<unknown>) => void;
+  /**
+   * Handed each pause of a compaction as it starts: a step of the index pass (`index`, resolves
+   * with 0) or a backend transaction deleting a batch (`db`, resolves with the keys it deleted).
+   * The caller may time them (etcd's index and db compaction pause histograms). Must not throw.
+   */
+  onCompactionStep?: (kind: 'index' | 'db', done: Promise<number>) => void;
+  /** Handed each backend compaction (after the reads in steps it waits for) as it starts. Must not throw. */
+  onCompaction?: (done: Promise<void>) => void;
 }
 
 /**
@@ -365,6 +373,10 @@ export class MvccStore {
   private readonly backendOptions: BackendOptions;
   /** See MvccStoreOptions.onHash; may be set after opening (metrics are bound later than the store). */
   onHash: MvccStoreOptions['onHash'];
+  /** See MvccStoreOptions.onCompactionStep; may be set after opening. */
+  onCompactionStep: MvccStoreOptions['onCompactionStep'];
+  /** See MvccStoreOptions.onCompaction; may be set after opening. */
+  onCompaction: MvccStoreOptions['onCompaction'];
 
   private constructor(
     private backend: Backend,
@@ -372,6 +384,8 @@ export class MvccStore {
   ) {
     this.dir = opts.dir;
     this.onHash = opts.onHash;
+    this.onCompactionStep = opts.onCompactionStep;
+    this.onCompaction = opts.onCompaction;
     this.backendOptions = backendOptionsOf(opts);
     this.compactionBatchLimit = opts.compactionBatchLimit ?? 1000;
     if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
@@ -1189,14 +1203,14 @@ export class MvccStore {
     this.compactMainRev = revision;
     this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
     const pass: CompactionPass = { revision, steps: this.index.compactSteps(revision, pacer.step * COMPACT_KEYS_PER_ENTRY), keep: undefined };
-    if (advancePass(pass)) return { done: true, response: { done: this.scheduleBackendCompaction(revision, pass.keep!) } };
+    if (this.indexStep(() => advancePass(pass))) return { done: true, response: { done: this.scheduleBackendCompaction(revision, pass.keep!) } };
     this.pass = pass;
     const finish = this.writeHost().begin();
     const response = (async () => {
       try {
         while (!pass.keep) {
           await pacer.pause();
-          advancePass(pass);
+          this.indexStep(() => advancePass(pass));
         }
       } finally {
         this.pass = undefined;
@@ -1217,7 +1231,20 @@ export class MvccStore {
   private scheduleCompaction(revision: number): Promise<void> {
     this.compactMainRev = revision;
     this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
-    return this.scheduleBackendCompaction(revision, this.index.compact(revision));
+    return this.scheduleBackendCompaction(revision, this.indexStep(() => this.index.compact(revision)));
+  }
+
+  /** Runs a step of an index compaction, handing it to onCompactionStep (which times it). */
+  private indexStep<T>(step: () => T): T {
+    const hook = this.onCompactionStep;
+    if (!hook) return step();
+    let ended!: (keys: number) => void;
+    hook('index', new Promise<number>((resolve) => { ended = resolve; }));
+    try {
+      return step();
+    } finally {
+      ended(0);
+    }
   }
 
   private scheduleBackendCompaction(revision: number, keep: RevisionSet): Promise<void> {
@@ -1230,6 +1257,12 @@ export class MvccStore {
 
   private async compactBackend(revision: number, keep: RevisionSet, readers: Array<Promise<void>>): Promise<void> {
     if (readers.length > 0) await Promise.all(readers);
+    const done = this.compactBackendBatches(revision, keep);
+    this.onCompaction?.(done);
+    return done;
+  }
+
+  private async compactBackendBatches(revision: number, keep: RevisionSet): Promise<void> {
     if (this.closed || this.haltCompaction) return;
     // Everything <= revision and the scheduled mark must be in LMDB first.
     await this.commitInner();
@@ -1240,7 +1273,9 @@ export class MvccStore {
       const doomed = keys.filter((k) => !keep.has(decodeRevision(k).rev));
       const finished = keys.length < this.compactionBatchLimit;
       const meta: Array<[Buffer, Uint8Array]> = finished ? [[META_FINISHED_COMPACT, encodeRevision({ main: revision, sub: 0 })]] : [];
-      await this.backend.deleteRevisions(doomed, meta);
+      const deleted = this.backend.deleteRevisions(doomed, meta);
+      this.onCompactionStep?.('db', deleted.then(() => doomed.length));
+      await deleted;
       if (finished) return;
       after = keys[keys.length - 1];
       // Each batch awaited an LMDB transaction, so commits and reads interleave with

@@ -100,3 +100,27 @@ describe('onBackendCommit', () => {
     await expect(Promise.all(writes)).resolves.toBeDefined();
   });
 });
+
+describe('onHash, onCompactionStep, onCompaction', () => {
+  it('are handed each paced hash, each compaction pause (with the backend keys deleted) and each backend compaction', async () => {
+    const s = await openStore();
+    const hashes: string[] = [];
+    const steps: Array<{ kind: string; keys: number }> = [];
+    const compactions: Array<Promise<void>> = [];
+    s.onHash = (kind, done) => { void done.then(() => hashes.push(kind)); };
+    s.onCompactionStep = (kind, done) => { void done.then((keys) => steps.push({ kind, keys })); };
+    s.onCompaction = (done) => { compactions.push(done); };
+    for (let i = 0; i < 5; i++) s.put({ key: enc('a'), value: enc(`v${i}`) }, 10 + i);
+    await s.hashPaced(pacing);
+    await s.hashKVPaced(0, pacing);
+    await s.compact(4, 20).done;
+    const c = s.compactInSteps(5, 21, pacing);
+    await (c.done ? c.response : await c.response).done;
+    expect(hashes).toEqual(['hash', 'hashKV']);
+    expect(compactions.length).toBe(2);
+    await Promise.all(compactions);
+    expect(steps.filter((x) => x.kind === 'index').length).toBeGreaterThanOrEqual(2);
+    // Revisions 2 and 3 of `a` go in the first compaction, 4 in the second.
+    expect(steps.filter((x) => x.kind === 'db').reduce((n, x) => n + x.keys, 0)).toBe(3);
+  });
+});

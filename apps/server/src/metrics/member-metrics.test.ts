@@ -388,6 +388,27 @@ describe('MemberMetrics: peers, snapshots and learners', () => {
   });
 });
 
+describe('MemberMetrics: compactions', () => {
+  test('index pauses, backend batch pauses with the keys they deleted, and whole compactions, in etcd\'s milliseconds buckets', async () => {
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    m.compactionStep('index', Promise.resolve(0));
+    m.compactionStep('db', new Promise((resolve) => setTimeout(() => resolve(1000), 3)));
+    m.compactionStep('db', Promise.resolve(12));
+    m.compactionStep('db', Promise.reject(new Error('closed')));
+    m.compacted(new Promise((resolve) => setTimeout(resolve, 5)));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const e = await scrape(m);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_keys_total')).toBe(1012);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds_count')).toBe(1);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_count')).toBe(2);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_bucket', { le: '1' })).toBe(1);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count')).toBe(1);
+    const les = (name: string) => e.samples.filter((s) => s.name === `${name}_bucket`).map((s) => s.labels['le']);
+    expect(les('etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds')).toEqual(['0.5', '1', '2', '4', '8', '16', '32', '64', '128', '256', '512', '1024', '2048', '4096', '+Inf']);
+    expect(les('etcd_debugging_mvcc_db_compaction_total_duration_milliseconds')).toEqual(['100', '200', '400', '800', '1600', '3200', '6400', '12800', '25600', '51200', '102400', '204800', '409600', '819200', '+Inf']);
+  });
+});
+
 describe('withoutEmptyFamilies', () => {
   test.each([
     ['an empty labelled family is dropped, its neighbours kept', '# HELP a_total x\n# TYPE a_total counter\n# HELP b y\n# TYPE b gauge\nb 1\n', '# HELP b y\n# TYPE b gauge\nb 1\n'],

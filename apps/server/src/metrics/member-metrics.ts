@@ -157,6 +157,10 @@ export class MemberMetrics {
   private readonly snapshotSends: { success: Counter<'To'>; failures: Counter<'To'>; inflight: Gauge<'To'>; seconds: Histogram<'To'> };
   private readonly snapshotReceives: { success: Counter<'From'>; failures: Counter<'From'>; inflight: Gauge<'From'>; seconds: Histogram<'From'> };
   private readonly snapDbSave: Histogram;
+  private readonly indexCompactionPause: Histogram;
+  private readonly dbCompactionPause: Histogram;
+  private readonly dbCompactionTotal: Histogram;
+  private dbCompactionKeys = 0;
 
   constructor(options: MemberMetricsOptions) {
     const r = this.registry;
@@ -330,6 +334,21 @@ export class MemberMetrics {
       name: 'etcd_mvcc_hash_rev_duration_seconds', help: 'The latency distribution of storage hash by revision operation.', buckets: doubling(0.01, 15), registers: [r],
     });
 
+    // mvcc/metrics.go: compaction pauses and totals in milliseconds (0.5 ms, 1 ms and 100 ms doubling 14, 13 and 14 times).
+    this.indexCompactionPause = new Histogram({
+      name: 'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds', help: 'Bucketed histogram of index compaction pause duration.',
+      buckets: doubling(0.5, 14), registers: [r],
+    });
+    this.dbCompactionPause = new Histogram({
+      name: 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds', help: 'Bucketed histogram of db compaction pause duration.',
+      buckets: doubling(1, 13), registers: [r],
+    });
+    this.dbCompactionTotal = new Histogram({
+      name: 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds', help: 'Bucketed histogram of db compaction total duration.',
+      buckets: doubling(100, 14), registers: [r],
+    });
+    mirrorCounter(r, 'etcd_debugging_mvcc_db_compaction_keys_total', 'Total number of db keys compacted.', () => this.dbCompactionKeys);
+
     // promhttp's instrumentation of the /metrics handler (codes 200, 500, 503 from the start, as promhttp).
     const scrapes = this.scrapes;
     liveGauge(r, 'promhttp_metric_handler_requests_in_flight', 'Current number of scrapes being served.', () => this.scrapesInFlight);
@@ -489,6 +508,25 @@ export class MemberMetrics {
     const start = process.hrtime.bigint();
     const histogram = kind === 'hash' ? this.hashDuration : this.hashRevDuration;
     done.then(() => histogram.observe(seconds(start)), () => undefined);
+  };
+
+  /** For MvccStore.onCompactionStep: a pause of a compaction (an index step, or a backend batch deleting keys). */
+  readonly compactionStep = (kind: 'index' | 'db', done: Promise<number>): void => {
+    const start = process.hrtime.bigint();
+    done.then((keys) => {
+      const ms = seconds(start) * 1000;
+      if (kind === 'index') this.indexCompactionPause.observe(ms);
+      else {
+        this.dbCompactionPause.observe(ms);
+        this.dbCompactionKeys += keys;
+      }
+    }, () => undefined);
+  };
+
+  /** For MvccStore.onCompaction: a whole backend compaction, timed if it succeeds. */
+  readonly compacted = (done: Promise<void>): void => {
+    const start = process.hrtime.bigint();
+    done.then(() => this.dbCompactionTotal.observe(seconds(start) * 1000), () => undefined);
   };
 
   /**

@@ -46,11 +46,15 @@ const SHARED_SINGLE_MEMBER = [
   'etcd_server_client_requests_total', 'etcd_mvcc_hash_duration_seconds', 'etcd_mvcc_hash_rev_duration_seconds',
   'etcd_snap_db_save_total_duration_seconds', 'os_fd_used', 'os_fd_limit', 'process_virtual_memory_max_bytes',
   'promhttp_metric_handler_requests_total', 'promhttp_metric_handler_requests_in_flight',
+  'etcd_debugging_mvcc_db_compaction_keys_total', 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds',
+  'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds', 'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds',
 ];
 /** Histograms whose buckets must be etcd's. */
 const SHARED_HISTOGRAMS = [
   'etcd_disk_wal_fsync_duration_seconds', 'etcd_disk_backend_commit_duration_seconds', 'etcd_mvcc_hash_duration_seconds',
   'etcd_mvcc_hash_rev_duration_seconds', 'etcd_snap_db_save_total_duration_seconds',
+  'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds', 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds',
+  'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds',
 ];
 const PEER_FAMILIES = ['etcd_network_peer_sent_bytes_total', 'etcd_network_peer_received_bytes_total', 'etcd_network_active_peers'];
 
@@ -139,6 +143,23 @@ describe('/health and /metrics of one member, raftkv and etcd side by side', () 
     // go-grpc-prometheus exports every code of every method from the start: the same rows for KV.Range.
     const codes = (e: Exposition) => e.samples.filter((s) => s.name === 'grpc_server_handled_total' && Object.entries(range).every(([k, v]) => s.labels[k] === v)).map((s) => s.labels['grpc_code']).sort();
     expect(codes(ours)).toEqual(codes(theirs));
+    // A HashKV and a compaction are timed, and the compacted keys counted, on both.
+    for (const kind of ['raftkv', 'etcd'] as const) {
+      const ep = servers[kind]!.process.endpoint;
+      for (let i = 0; i < 3; i++) await etcdctl(ep, ['put', 'compacted', `v${i}`]);
+      const rev = Number(/"revision":(\d+)/.exec((await etcdctl(ep, ['endpoint', 'status', '-w', 'json'])).stdout)![1]);
+      expect((await etcdctl(ep, ['compaction', '--physical', String(rev)])).code).toBe(0);
+      expect((await etcdctl(ep, ['endpoint', 'hashkv'])).code).toBe(0);
+    }
+    for (const kind of ['raftkv', 'etcd'] as const) {
+      const e = await eventually(`${kind}: a compaction counted`, async () => {
+        const got = await scrape(servers[kind]!.metricsUrl);
+        return (sampleValue(got, 'etcd_debugging_mvcc_db_compaction_keys_total') ?? 0) > 0 ? got : undefined;
+      });
+      expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count'), kind).toBeGreaterThan(0);
+      expect(sampleValue(e, 'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds_count'), kind).toBeGreaterThan(0);
+      expect(sampleValue(e, 'etcd_mvcc_hash_rev_duration_seconds_count'), kind).toBeGreaterThan(0);
+    }
     // Names raftkv exports under etcd's prefixes all exist in etcd (peer families: with peers, below).
     for (const name of ours.types.keys()) {
       if (!/^(etcd|grpc)_/.test(name) || PEER_FAMILIES.includes(name)) continue;

@@ -5,7 +5,8 @@
 // flight), watch fan-out (events delivered to W watchers on one prefix), lease keepalives.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/read-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 10000 per read row), BENCH_WATCHERS (default 1000,20000),
-//   BENCH_EVENTS (events per watch row, default 200000), BENCH_SIDES (default etcd,before,after).
+//   BENCH_EVENTS (events per watch row, default 200000), BENCH_SIDES (default etcd,before,after),
+//   BENCH_ROWS (only rows whose name contains one of these words, e.g. get,range).
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
 import { connect, removeDir, startEtcd, startRaftkv, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
@@ -18,6 +19,9 @@ const OPS = Number(process.env['BENCH_OPS'] ?? 10_000);
 const WATCHERS = (process.env['BENCH_WATCHERS'] ?? '1000,20000').split(',').map(Number);
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
+/** Only rows whose name contains one of these words (default all). */
+const ROWS = process.env['BENCH_ROWS']?.split(',');
+const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Cell { cpuUs: number; perSec: number; p50Ms: number; p99Ms: number }
@@ -148,18 +152,23 @@ async function measure(side: string): Promise<Map<string, Cell>> {
     await clients[0]!.txn({ success: Array.from({ length: 100 }, (_, i) => ({
       requestPut: { key: k(`range/${String(i).padStart(3, '0')}`), value: VALUE, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
     })) });
+    const cell = async (row: string, run: () => Promise<Cell>) => {
+      if (wanted(row)) out.set(row, await run());
+    };
     for (const n of [16, 128]) {
-      out.set(`get linearizable x${n}`, await ops(pid, clients, n, OPS, (c) => c.range({ key: k('bench/get') })));
-      out.set(`get serializable x${n}`, await ops(pid, clients, n, OPS, (c) => c.range({ key: k('bench/get'), serializable: true })));
+      await cell(`get linearizable x${n}`, () => ops(pid, clients, n, OPS, (c) => c.range({ key: k('bench/get') })));
+      await cell(`get serializable x${n}`, () => ops(pid, clients, n, OPS, (c) => c.range({ key: k('bench/get'), serializable: true })));
     }
-    out.set('range 100 keys x16', await ops(pid, clients, 16, Math.ceil(OPS / 4), async (c) => {
+    await cell('range 100 keys x16', () => ops(pid, clients, 16, Math.ceil(OPS / 4), async (c) => {
       const r = await c.range({ key: k('range/'), rangeEnd: k('range0') });
       if (r.kvs.length !== 100) throw new Error(`range returned ${r.kvs.length} keys`);
     }));
-    const ids: bigint[] = [];
-    for (let i = 0; i < 128; i++) ids.push((await clients[i % 8]!.leaseGrant(0n, 600n)).ID);
-    out.set('lease keepalive x128', await keepaliveCost(pid, server.endpoint, ids, OPS));
-    for (const w of WATCHERS) out.set(`watch ${w} watchers`, await watchCost(pid, server.endpoint, clients[0]!, w, EVENTS));
+    await cell('lease keepalive x128', async () => {
+      const ids: bigint[] = [];
+      for (let i = 0; i < 128; i++) ids.push((await clients[i % 8]!.leaseGrant(0n, 600n)).ID);
+      return await keepaliveCost(pid, server.endpoint, ids, OPS);
+    });
+    for (const w of WATCHERS) await cell(`watch ${w} watchers`, () => watchCost(pid, server.endpoint, clients[0]!, w, EVENTS));
   } finally {
     for (const c of clients) c.close();
     await server.stop();

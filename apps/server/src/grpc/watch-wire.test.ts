@@ -7,7 +7,7 @@ import type { WatchResponse } from '@raftkv/watch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyValueToWire } from '../apply/convert.js';
 import { WatchServiceWithEncodedResponses } from './watch-service.js';
-import { messagesOfWrite, WatchResponseEncoder } from './watch-wire.js';
+import { messagesInWrite, messagesOfWrite, WatchResponseEncoder } from './watch-wire.js';
 
 const kv = (key: string, rev: number, value = 'v', lease = 0n): KeyValue =>
   ({ key: Buffer.from(key), createRevision: 2, modRevision: rev, version: rev - 1, value: Buffer.from(value), lease });
@@ -65,7 +65,10 @@ describe('WatchResponseEncoder', () => {
     const write = enc.take()!;
     expect(write.byteLength).toBe(expected.reduce((n, m) => n + 5 + m.byteLength, 0));
     expect(messagesOfWrite(write)).toEqual(expected);
+    expect(messagesInWrite(write)).toBe(cases.length); // what grpc_server_msg_sent_total counts
     expect(enc.pendingBytes).toBe(0);
+    enc.add(cases[0]![1]);
+    expect(messagesInWrite(enc.take())).toBe(1);
   });
 });
 

@@ -18,6 +18,9 @@ const EVENTS_TAG = (11 << 3) | 2;
 
 /** Marks a Buffer of several complete gRPC frames: the patched grpc-js writes it as it is. */
 const FRAMED = Symbol.for('raftkv.grpc.framed');
+/** How many messages a marked Buffer holds (for grpc_server_msg_sent_total). */
+const FRAMED_COUNT = Symbol('raftkv.grpc.framed.count');
+type Framed = Buffer & { [FRAMED]?: boolean; [FRAMED_COUNT]?: number };
 /** gRPC's frame prefix: a compressed flag byte and a 4-byte big-endian length. */
 const FRAME_PREFIX_BYTES = 5;
 
@@ -101,7 +104,8 @@ export class WatchResponseEncoder {
       out = this.single ?? Buffer.concat(this.parts.slice(1));
     } else {
       out = Buffer.concat(this.parts, this.total);
-      (out as Buffer & { [FRAMED]?: boolean })[FRAMED] = true;
+      (out as Framed)[FRAMED] = true;
+      (out as Framed)[FRAMED_COUNT] = this.messages;
     }
     this.parts = [];
     this.messages = 0;
@@ -154,7 +158,7 @@ export class WatchResponseEncoder {
 
 /** The messages of one write: the frames of a batch {@link WatchResponseEncoder.take} marked, or the one message it is. */
 export function messagesOfWrite(write: Buffer): Buffer[] {
-  if ((write as Buffer & { [FRAMED]?: boolean })[FRAMED] !== true) return [write];
+  if ((write as Framed)[FRAMED] !== true) return [write];
   const out: Buffer[] = [];
   for (let pos = 0; pos < write.byteLength;) {
     const len = write.readUInt32BE(pos + 1);
@@ -162,4 +166,9 @@ export function messagesOfWrite(write: Buffer): Buffer[] {
     pos += FRAME_PREFIX_BYTES + len;
   }
   return out;
+}
+
+/** How many gRPC messages a response handed to grpc-js carries: 1, or the size of a gathered batch. */
+export function messagesInWrite(message: unknown): number {
+  return Buffer.isBuffer(message) ? ((message as Framed)[FRAMED_COUNT] ?? 1) : 1;
 }

@@ -8,6 +8,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { messagesInWrite } from '../grpc/watch-wire.js';
 
 /** Go's names of the gRPC status codes, by number: the `grpc_code` label of go-grpc-prometheus. */
 export const GRPC_CODE_NAMES = [
@@ -196,7 +197,8 @@ export class GrpcMetrics {
       responder: {
         start: (next) => next(counts.listener),
         sendMessage: (message, next) => {
-          counts.msgSent++;
+          // A watch stream's write may carry several responses (see grpc/watch-wire.ts).
+          counts.msgSent += messagesInWrite(message);
           next(message);
         },
         sendStatus: (status, next) => {

@@ -3,6 +3,7 @@
  * simulated disk that loses unsynced writes on "power loss". Internal: not exported
  * from the package.
  */
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises';
 
 export interface WalFile {
@@ -19,6 +20,12 @@ export interface WalFile {
 
 export interface WalFs {
   open(path: string, flags: 'r' | 'r+' | 'w+' | 'w'): Promise<WalFile>;
+  /**
+   * Opens an existing file for reading and writing with O_DSYNC: each write returns only once
+   * its data (and the size needed to read it) is durable, as write + fdatasync would, in one
+   * system call (one thread-pool job instead of two).
+   */
+  openDurable(path: string): Promise<WalFile>;
   readdir(dir: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
   rename(from: string, to: string): Promise<void>;
@@ -34,6 +41,7 @@ export interface WalFs {
 
 export const nodeFs: WalFs = {
   open: (path, flags) => open(path, flags),
+  openDurable: (path) => open(path, constants.O_RDWR | constants.O_DSYNC),
   readdir: (dir) => readdir(dir),
   readFile: async (path) => {
     const b = await readFile(path);

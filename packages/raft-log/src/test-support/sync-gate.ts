@@ -1,10 +1,12 @@
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import type { WalOptions } from '@raftkv/wal';
 
 /**
- * A real disk for the WAL whose `datasync` calls (the append path's sync) can be held, so a
- * test can look at what the log does while an append is not yet durable. Passed to the WAL
- * through its internal `fs` option (the same shape as the WAL's own file operations).
+ * A real disk for the WAL whose syncs of the append path can be held — the writes through its
+ * O_DSYNC handle, and any datasync — so a test can look at what the log does while an append is
+ * not yet durable. Passed to the WAL through its internal `fs` option (the same shape as the
+ * WAL's own file operations).
  */
 export class SyncGate {
   private closed = false;
@@ -13,10 +15,13 @@ export class SyncGate {
   /** WAL options that route the log's file operations through this gate. */
   get walOptions(): WalOptions {
     const gate = this;
-    const wrap = (fh: FileHandle) => ({
+    const wrap = (fh: FileHandle, durable = false) => ({
       read: (b: Uint8Array, o: number, l: number, p: number) => fh.read(b, o, l, p),
       stat: () => fh.stat(),
-      write: (b: Uint8Array, o: number, l: number, p: number) => fh.write(b, o, l, p),
+      write: async (b: Uint8Array, o: number, l: number, p: number) => {
+        if (durable) await gate.pass();
+        return fh.write(b, o, l, p);
+      },
       datasync: async () => {
         await gate.pass();
         await fh.datasync();
@@ -27,6 +32,7 @@ export class SyncGate {
     });
     const fs = {
       open: async (path: string, flags: string) => wrap(await open(path, flags)),
+      openDurable: async (path: string) => wrap(await open(path, constants.O_RDWR | constants.O_DSYNC), true),
       readdir: (dir: string) => readdir(dir),
       readFile: async (path: string) => new Uint8Array(await readFile(path)),
       rename: (from: string, to: string) => rename(from, to),
@@ -48,23 +54,23 @@ export class SyncGate {
     return { fs } as WalOptions;
   }
 
-  /** Holds every later datasync until released. */
+  /** Holds every later sync until released. */
   close(): void {
     this.closed = true;
   }
 
-  /** Lets held and later datasyncs through. */
+  /** Lets held and later syncs through. */
   open(): void {
     this.closed = false;
     for (const r of this.held.splice(0)) r();
   }
 
-  /** Lets the oldest held datasync through; the gate stays closed. */
+  /** Lets the oldest held sync through; the gate stays closed. */
   releaseOne(): void {
     this.held.shift()?.();
   }
 
-  /** Resolves once `n` datasyncs are held (polling the event loop; throws if that never happens). */
+  /** Resolves once `n` syncs are held (polling the event loop; throws if that never happens). */
   async waitHeld(n: number): Promise<void> {
     for (let i = 0; i < 100_000; i++) {
       if (this.held.length >= n) return;

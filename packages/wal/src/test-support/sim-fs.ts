@@ -153,6 +153,11 @@ export class SimFs implements WalFs {
     return new SimFile(this, this.file(path));
   }
 
+  async openDurable(path: string): Promise<WalFile> {
+    await this.tick();
+    return new SimFile(this, this.file(path), true);
+  }
+
   async readdir(dir: string): Promise<string[]> {
     await this.tick();
     this.needDir(dir);
@@ -220,6 +225,8 @@ class SimFile implements WalFile {
   constructor(
     private readonly fs: SimFs,
     private readonly node: Inode,
+    /** O_DSYNC: a write is durable when it returns (only its own range, as a real disk guarantees). */
+    private readonly durableWrites = false,
   ) {}
 
   private check(): void {
@@ -249,6 +256,14 @@ class SimFile implements WalFile {
       this.node.data = grown;
     }
     this.node.data.set(buffer.subarray(offset, offset + length), position);
+    if (this.durableWrites) {
+      if (end > this.node.durable.length) {
+        const grown = new Uint8Array(end);
+        grown.set(this.node.durable);
+        this.node.durable = grown;
+      }
+      this.node.durable.set(buffer.subarray(offset, offset + length), position);
+    }
     return { bytesWritten: length };
   }
 

@@ -90,6 +90,8 @@ export interface MvccOpCounts {
   puts: number;
   deletes: number;
   txns: number;
+  /** Key and value bytes of every put (the value it stored: with ignore_value, the previous one), as etcd's total_put_size. */
+  putBytes: number;
 }
 
 /**
@@ -334,7 +336,7 @@ interface PacedRead {
  */
 export class MvccStore {
   /** See {@link MvccOpCounts}; read it, never write it. */
-  readonly opCounts: MvccOpCounts = { ranges: 0, puts: 0, deletes: 0, txns: 0 };
+  readonly opCounts: MvccOpCounts = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
   private index = new TreeIndex();
   /** Keys that exist at the newest revision; kept as writes go, counted once per install. */
   private liveKeys = 0;
@@ -970,6 +972,7 @@ export class MvccStore {
     if (req.ignoreValue) value = prev!.value;
     if (req.ignoreLease) lease = prev!.lease;
     this.writePut(tw, ks, req.key, value, lease, prev);
+    this.opCounts.putBytes += req.key.length + value.length;
     const resp: PutResponse = { revision: tw.beginRev + 1 };
     if (req.prevKv && prev) resp.prevKv = prev;
     return resp;

@@ -124,3 +124,14 @@ describe('onHash, onCompactionStep, onCompaction', () => {
     expect(steps.filter((x) => x.kind === 'db').reduce((n, x) => n + x.keys, 0)).toBe(3);
   });
 });
+
+describe('opCounts.putBytes, as etcd\'s total_put_size', () => {
+  it('adds key and stored value bytes of each put, in txns too; an ignore_value put counts the value it kept', async () => {
+    const s = await openStore();
+    s.put({ key: enc('ab'), value: enc('value') }, 10);
+    s.txn({ compare: [], success: [{ put: { key: enc('c'), value: enc('12') } }, { range: { key: enc('c') } }], failure: [] }, 11);
+    s.put({ key: enc('ab'), value: enc(''), ignoreValue: true }, 12);
+    s.deleteRange({ key: enc('c') }, 13);
+    expect(s.opCounts.putBytes).toBe((2 + 5) + (1 + 2) + (2 + 5));
+  });
+});

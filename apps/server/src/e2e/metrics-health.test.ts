@@ -48,6 +48,7 @@ const SHARED_SINGLE_MEMBER = [
   'promhttp_metric_handler_requests_total', 'promhttp_metric_handler_requests_in_flight',
   'etcd_debugging_mvcc_db_compaction_keys_total', 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds',
   'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds', 'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds',
+  'etcd_debugging_mvcc_total_put_size_in_bytes',
 ];
 /** Histograms whose buckets must be etcd's. */
 const SHARED_HISTOGRAMS = [

@@ -9,7 +9,7 @@ function fakeSources(over: Partial<{ lead: bigint; peers: Map<bigint, { sentByte
   const state = {
     lead: over.lead ?? 0xabn,
     peers: over.peers ?? new Map<bigint, { sentBytes: number; receivedBytes: number; active: boolean }>(),
-    opCounts: { ranges: 3, puts: 5, deletes: 1, txns: 2 },
+    opCounts: { ranges: 3, puts: 5, deletes: 1, txns: 2, putBytes: 321 },
   };
   const sources: MetricsSources = {
     memberId: 0xabn,
@@ -56,6 +56,7 @@ describe('MemberMetrics', () => {
       ['etcd_mvcc_txn_total', 'counter', 2],
       ['etcd_debugging_mvcc_put_total', 'counter', 5],
       ['etcd_debugging_mvcc_keys_total', 'gauge', 7],
+      ['etcd_debugging_mvcc_total_put_size_in_bytes', 'gauge', 321],
       ['etcd_debugging_mvcc_current_revision', 'gauge', 9],
       ['etcd_debugging_mvcc_compact_revision', 'gauge', 4],
       ['etcd_mvcc_db_total_size_in_bytes', 'gauge', 65536],

@@ -45,7 +45,7 @@ export interface MetricsSources {
     stats(): { readonly wal: { readonly bytesWritten: number } };
   };
   readonly store: {
-    readonly opCounts: { readonly ranges: number; readonly puts: number; readonly deletes: number; readonly txns: number };
+    readonly opCounts: { readonly ranges: number; readonly puts: number; readonly deletes: number; readonly txns: number; readonly putBytes?: number };
     readonly keyCount: number;
     readonly currentRevision: number;
     readonly compactedRevision: number;
@@ -223,6 +223,8 @@ export class MemberMetrics {
       mirrorCounter(r, `${prefix}_delete_total`, 'Total number of deletes seen by this member.', () => ops()?.deletes);
       mirrorCounter(r, `${prefix}_txn_total`, 'Total number of txns seen by this member.', () => ops()?.txns);
     }
+    // A gauge in etcd 3.4.
+    liveGauge(r, 'etcd_debugging_mvcc_total_put_size_in_bytes', 'The total size of put kv pairs seen by this member.', () => ops()?.putBytes);
     // auth/metrics.go
     liveGauge(r, 'etcd_debugging_auth_revision', 'The current revision of auth store.', () => src()?.authRevision?.());
     liveGauge(r, 'etcd_debugging_mvcc_keys_total', 'Total number of keys.', () => src()?.store.keyCount);

@@ -333,19 +333,27 @@ describe('MemberMetrics: hooks of slow applies, read indexes, hashes and scrapes
 
 describe('MemberMetrics: peers, snapshots and learners', () => {
   test('a heartbeat later than twice the interval is a send failure; an answer is a round trip to that peer', async () => {
-    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false, heartbeatIntervalMs: 5 });
+    let now = 0n;
+    const ms = (n: number): bigint => BigInt(n) * 1_000_000n;
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false, heartbeatIntervalMs: 5, nowNs: () => now });
     m.leaderChanged(1n);
     m.heartbeatSent(0x2an);
+    now += ms(10); // exactly twice the interval: on time
     m.heartbeatSent(0x2an);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    m.heartbeatSent(0x2an);
-    m.heartbeatAnswered(0x2an);
+    now += ms(11);
+    m.heartbeatSent(0x2an); // late
+    now += ms(3);
+    m.heartbeatAnswered(0x2an); // 24 ms after the first unanswered one
     m.heartbeatAnswered(0x2an); // nothing unanswered: not a second round trip
     m.heartbeatAnswered(0x3bn); // never sent to
     const e = await scrape(m);
     expect(sampleValue(e, 'etcd_server_heartbeat_send_failures_total')).toBe(1);
     expect(sampleValue(e, 'etcd_network_peer_round_trip_time_seconds_count', { To: '2a' })).toBe(1);
-    expect(sampleValue(e, 'etcd_network_peer_round_trip_time_seconds_bucket', { To: '2a', le: '0.0001' })).toBe(0);
+    expect(sampleValue(e, 'etcd_network_peer_round_trip_time_seconds_sum', { To: '2a' })).toBeCloseTo(0.024, 9);
+    m.leaderChanged(2n); // a new leader's heartbeats start afresh
+    now += ms(1000);
+    m.heartbeatSent(0x2an);
+    expect(sampleValue(await scrape(m), 'etcd_server_heartbeat_send_failures_total')).toBe(1);
     expect(e.types.has('etcd_network_peer_round_trip_time_seconds')).toBe(true);
   });
 

@@ -72,6 +72,8 @@ export interface MemberMetricsOptions {
   readonly warningApplyDurationMs?: number;
   /** --heartbeat-interval: a leader's heartbeat to a peer later than twice this is a send failure, as etcd counts. Default 100 ms. */
   readonly heartbeatIntervalMs?: number;
+  /** Monotonic nanoseconds for heartbeat timing. Default process.hrtime.bigint (tests inject a clock). */
+  readonly nowNs?: () => bigint;
 }
 
 /** When the leader last sent a peer a heartbeat, and when the oldest unanswered one went (for the round trip). */
@@ -148,6 +150,7 @@ export class MemberMetrics {
   /** etcd's --experimental-warning-apply-duration: an apply slower than this is counted. */
   private readonly slowApplyNs: bigint;
   private readonly heartbeatTimeoutNs: bigint;
+  private readonly nowNs: () => bigint;
   private readonly heartbeats = new Map<bigint, HeartbeatRecord>();
   private heartbeatSendFailures = 0;
   private readonly peerRoundTrip: Histogram<'To'>;
@@ -168,6 +171,7 @@ export class MemberMetrics {
     this.grpc = new GrpcMetrics(r, options.extensive);
     this.slowApplyNs = BigInt(Math.round((options.warningApplyDurationMs ?? 100) * 1e6));
     this.heartbeatTimeoutNs = BigInt(Math.round(2 * (options.heartbeatIntervalMs ?? 100) * 1e6));
+    this.nowNs = options.nowNs ?? process.hrtime.bigint;
 
     // etcdserver/metrics.go
     liveGauge(r, 'etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.', () => {
@@ -415,7 +419,7 @@ export class MemberMetrics {
    * is out (a heartbeat unanswered for an election timeout is given up).
    */
   readonly heartbeatSent = (to: bigint): void => {
-    const now = process.hrtime.bigint();
+    const now = this.nowNs();
     const h = this.heartbeats.get(to);
     if (h === undefined) {
       this.heartbeats.set(to, { lastSentNs: now, unansweredSinceNs: now });
@@ -430,7 +434,7 @@ export class MemberMetrics {
   readonly heartbeatAnswered = (from: bigint): void => {
     const h = this.heartbeats.get(from);
     if (h?.unansweredSinceNs === undefined) return;
-    this.peerRoundTrip.observe({ To: hexId(from) }, seconds(h.unansweredSinceNs));
+    this.peerRoundTrip.observe({ To: hexId(from) }, Number(this.nowNs() - h.unansweredSinceNs) / 1e9);
     h.unansweredSinceNs = undefined;
   };
 

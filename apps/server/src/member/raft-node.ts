@@ -150,7 +150,7 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
       log.info('restoring the backend from the leader\'s snapshot', { index });
       await applier.flushed();
       await store.restore(join(layout.snapDir, snapDbName(index)), READ_PACING);
-      lessor.recover(leasedKeys(store));
+      lessor.recover(leasedKeys(store, () => lessor.size > 0));
       applier.alarms.reload();
       applier.auth.reload();
       membership.reload();

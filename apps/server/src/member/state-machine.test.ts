@@ -36,6 +36,18 @@ describe('leasedKeys', () => {
     store.put({ key: bytes('a'), value: bytes('4') }, 4);
     expect([...leasedKeys(store)].map((k) => [Buffer.from(k.key).toString(), k.lease])).toEqual([['c', 6n]]);
   });
+
+  it('reads no key when there is no lease to attach to (asked when the scan would start)', async () => {
+    const store = await openStore();
+    store.put({ key: bytes('c'), value: bytes('3'), lease: 6n }, 1);
+    let leases = 0;
+    const keys = leasedKeys(store, () => leases > 0);
+    leases = 1; // the lessor loads its leases before it reads the first key
+    expect([...keys].length).toBe(1);
+    await store.close();
+    expect([...leasedKeys(store, () => false)]).toEqual([]);
+    expect(() => [...leasedKeys(store)]).toThrow();
+  });
 });
 
 describe('buildStateMachine', () => {

@@ -301,6 +301,16 @@ describe('--client-cert-auth with auth on: gateway requests with a client certif
     await both('/v3/auth/role/add', { name: 'root' });
     await both('/v3/auth/user/grant', { user: 'root', role: 'root' });
     expect((await both('/v3/kv/put', { key: b64('cn'), value: b64('1') })).status).toBe(200);
+    // Over wss, before auth is on: the same answer as etcd's.
+    const wss = await Promise.all([urls.etcd, urls.raftkv].map(async (u) => {
+      const c = new Conversation(u, '/v3/kv/range', { ca, cert: rootCert });
+      await c.opened();
+      c.send(JSON.stringify({ key: b64('cn') }));
+      const got = await c.waitFor(1);
+      return { messages: got.map(message), code: (await c.closed).code };
+    }));
+    expect(wss[1]).toEqual(wss[0]);
+    expect(wss[1]!.messages[0]).toMatchObject({ kvs: [{ key: b64('cn'), value: b64('1') }] });
     expect((await both('/v3/auth/enable', {})).status).toBe(200);
     const refused = await both('/v3/kv/range', { key: b64('cn') });
     expect(refused.status).toBe(400);

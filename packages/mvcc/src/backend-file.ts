@@ -37,11 +37,11 @@ export class BackendSnapshotFile {
   }
 
   /**
-   * The key bucket without a step of a generator per entry: `fn` gets each entry (LMDB's
-   * buffers, valid during the call) and the iteration yields when `fn` returns true.
+   * The key bucket without a step of a generator per entry: `fn` gets each entry (views of
+   * LMDB's buffers, valid during the call) and the iteration yields when `fn` returns true.
    * @example for (const _ of snap.eachRevision((k, v) => { out.put(k, v); return out.full; })) await out.flush();
    */
-  eachRevision(fn: (key: Buffer, value: Buffer) => boolean): Generator<void> {
+  eachRevision(fn: (key: Uint8Array, value: Uint8Array) => boolean): Generator<void> {
     return this.backend.rawEach('key', fn);
   }
 

@@ -165,10 +165,10 @@ export async function writeEtcdBuckets(snap: BackendSnapshotFile, w: BoltWriter)
       // The newest revision is the last key's: its main part kept as it goes, without a BigInt per key.
       let hi = 0;
       let lo = 0;
-      const put = (key: Buffer, value: Buffer): boolean => {
+      const put = (key: Uint8Array, value: Uint8Array): boolean => {
         w.put(key, value);
-        hi = key.readUInt32BE(0);
-        lo = key.readUInt32BE(4);
+        hi = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
+        lo = ((key[4]! << 24) | (key[5]! << 16) | (key[6]! << 8) | key[7]!) >>> 0;
         keys++;
         return w.needsDrain;
       };

@@ -144,6 +144,8 @@ describe('/health and /metrics of one member, raftkv and etcd side by side', () 
     // go-grpc-prometheus exports every code of every method from the start: the same rows for KV.Range.
     const codes = (e: Exposition) => e.samples.filter((s) => s.name === 'grpc_server_handled_total' && Object.entries(range).every(([k, v]) => s.labels[k] === v)).map((s) => s.labels['grpc_code']).sort();
     expect(codes(ours)).toEqual(codes(theirs));
+    // etcdctl 3.4 names its API version: its calls are counted under it on both.
+    for (const e of [ours, theirs]) expect(sampleValue(e, 'etcd_server_client_requests_total', { type: 'unary', client_api_version: '3.4' })).toBeGreaterThan(0);
     // A HashKV and a compaction are timed, and the compacted keys counted, on both.
     for (const kind of ['raftkv', 'etcd'] as const) {
       const ep = servers[kind]!.process.endpoint;

@@ -11,9 +11,9 @@ import { present } from './report.js';
 import { runMatrix, type BenchResult } from './runner.js';
 
 /** Rows of the key-count sweep: what a bigger keyspace costs at start, in memory and to load. */
-export const KEY_ROWS = ['load keys', 'rss per key', 'start-up with keys', 'restart after kill -9'];
+export const KEY_ROWS = ['load keys', 'rss per key', 'rss after load', 'start-up with keys', 'restart after kill -9'];
 /** Rows of the value-size sweep: throughput of bigger values, and their memory. */
-export const VALUE_ROWS = ['put x16', 'range 100 keys x16', 'get serializable x16', 'load keys', 'rss per key'];
+export const VALUE_ROWS = ['put x16', 'range 100 keys x16', 'get serializable x16', 'load keys', 'rss per key', 'rss after load'];
 
 export interface SweepPoint { label: string; result: BenchResult }
 

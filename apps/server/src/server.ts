@@ -136,7 +136,12 @@ async function start(
   // 4. The state machine committed entries are applied to.
   const { lessor, applier } = buildStateMachine(store, membership, config, log, fatal);
   lessor.onGrant = metrics.leaseGranted;
-  applier.onApplyFinished = metrics.applyFinished;
+  // etcd's warnOfExpensiveRequest: a slow apply is counted and logged (the log line names the request's kind).
+  applier.onApplyFinished = (started, kind) => {
+    if (!metrics.applyFinished(started)) return;
+    const took = Number(process.hrtime.bigint() - started) / 1e6;
+    log.warn('apply request took too long', { took: goDuration(took), 'expected-duration': goDuration(config.experimental.warningApplyDurationMs), request: kind });
+  };
   parts.add('applier', () => applier.flushed());
 
   // 5. The peer side: transport and peer listener.
@@ -252,4 +257,13 @@ async function start(
 function autoCompactionTestOptions(): { revisionIntervalMs?: number } {
   const ms = Number(process.env['RAFTKV_AUTO_COMPACTION_REVISION_INTERVAL_MS']);
   return ms > 0 ? { revisionIntervalMs: ms } : {};
+}
+
+/** A duration in ms as Go prints one ("1.5s", "120.25ms", "800µs", "5ns"), for log fields etcd writes that way. */
+function goDuration(ms: number): string {
+  const trim = (n: number) => String(Number(n.toFixed(6)));
+  if (ms >= 1000) return `${trim(ms / 1000)}s`;
+  if (ms >= 1) return `${trim(ms)}ms`;
+  if (ms >= 0.001) return `${trim(ms * 1000)}µs`;
+  return `${Math.round(ms * 1e6)}ns`;
 }

@@ -157,7 +157,7 @@ export class Applier {
    * Told when a request's apply ends, with when it started (process.hrtime.bigint()): etcd's
    * slow-apply count (warnOfExpensiveRequest). Unset: nothing is timed.
    */
-  onApplyFinished: ((started: bigint) => void) | undefined;
+  onApplyFinished: ((started: bigint, kind: string) => void) | undefined;
 
   constructor(
     private readonly store: MvccStore,
@@ -274,23 +274,23 @@ export class Applier {
     try {
       result = this.applyOne(req, entry.index);
     } catch (err) {
-      timed?.(started);
+      timed?.(started, req.kind);
       return this.failed(entry.index, req.kind, waiter, err);
     }
     if (result instanceof Promise) {
       return result.then(
         (r) => {
-          timed?.(started);
+          timed?.(started, req.kind);
           waiter?.resolve(r);
         },
         (err: unknown) => {
-          timed?.(started);
+          timed?.(started, req.kind);
           // The write failed half way (a bug): as for any entry that cannot be applied.
           this.failed(entry.index, req.kind, waiter, err);
         },
       );
     }
-    timed?.(started);
+    timed?.(started, req.kind);
     waiter?.resolve(result);
     return undefined;
   }

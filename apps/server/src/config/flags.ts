@@ -226,7 +226,6 @@ export const UNIMPLEMENTED_FLAGS: Partial<Record<FlagName, string>> = {
   'experimental-enable-lease-checkpoint': 'a switch for lease checkpoints, which raftkv always makes and persists',
   'experimental-enable-lease-checkpoint-persist': 'a switch for lease checkpoints, which raftkv always makes and persists',
   'experimental-compaction-batch-limit': 'a compaction batch size',
-  'experimental-warning-apply-duration': 'slow-apply warnings',
   discovery: 'discovery bootstrapping',
   'discovery-fallback': 'discovery bootstrapping',
   'discovery-proxy': 'discovery bootstrapping',

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeDir, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
+import { etcdctl, removeDir, startRaftkv, tempDir, type ServerProcess } from '@raftkv/testkit';
 
 const servers: ServerProcess[] = [];
 const dir = tempDir('raftkv-logs-');
@@ -34,5 +34,15 @@ describe('log outputs', () => {
     expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} W \| raftkv: Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead$/m);
     expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} I \| raftkv: ready to serve client requests/m);
     expect(out).not.toMatch(/^\{"level"/m);
+  });
+
+  it('logs an apply slower than --experimental-warning-apply-duration, as etcd warns of an expensive request', async () => {
+    const server = await startRaftkv({ args: ['--experimental-warning-apply-duration=1ns'] });
+    servers.push(server);
+    const put = await etcdctl(server.endpoint, ['put', 'slow', 'v']);
+    expect(put.code).toBe(0);
+    await server.stop();
+    const slow = server.output().split('\n').filter((l) => l.includes('"msg":"apply request took too long"')).map((l) => JSON.parse(l) as Record<string, string>);
+    expect(slow.some((l) => l['request'] === 'put' && l['expected-duration'] === '1ns' && /^[\d.]+(ns|µs|ms|s)$/.test(l['took']!))).toBe(true);
   });
 });

@@ -172,6 +172,13 @@ export class GrpcMetrics {
     else n.stream++;
   }
 
+  /** go-grpc-prometheus exports every registered method's histogram from the start, at zero. */
+  private handlingHistogram(type: GrpcType, service: string, method: string) {
+    if (!this.handlingSeconds) return undefined;
+    this.handlingSeconds.zero({ grpc_type: type, grpc_service: service, grpc_method: method });
+    return this.handlingSeconds.labels(type, service, method);
+  }
+
   private methodOf(path: string, requestStream: boolean, responseStream: boolean): MethodCounts {
     const known = this.byPath.get(path);
     if (known) return known;
@@ -183,7 +190,7 @@ export class GrpcMetrics {
     const handled = new Float64Array(GRPC_CODE_NAMES.length);
     const counts: MethodCounts = {
       type, service, method, started: 0, msgReceived: 0, msgSent: 0, handled,
-      handling: this.handlingSeconds?.labels(type, service, method),
+      handling: this.handlingHistogram(type, service, method),
       listener: {
         onReceiveMetadata: (metadata, next) => {
           this.countClientRequest(type === 'unary', metadata);

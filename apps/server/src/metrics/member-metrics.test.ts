@@ -241,6 +241,11 @@ describe('gRPC metrics (go-grpc-prometheus names)', () => {
 
   test('--metrics extensive adds grpc_server_handling_seconds with Prometheus\'s default buckets', async () => {
     const { m, kv, watch } = await kvServer(true);
+    // Every registered method's histogram is there before its first call, at zero (go-grpc-prometheus's pre-registration).
+    const before = await scrape(m);
+    expect(sampleValue(before, 'grpc_server_handling_seconds_count', { grpc_method: 'Compact', grpc_type: 'unary' })).toBe(0);
+    expect(sampleValue(before, 'grpc_server_handling_seconds_count', { grpc_method: 'Watch', grpc_type: 'bidi_stream' })).toBe(0);
+    expect(before.samples.filter((s) => s.name === 'grpc_server_handling_seconds_bucket' && s.labels['grpc_method'] === 'Put')).toHaveLength(12);
     await unary(kv.range.bind(kv), rangeReq);
     const e = await scrape(m);
     expect(e.types.get('grpc_server_handling_seconds')).toBe('histogram');
@@ -399,19 +404,32 @@ describe('MemberMetrics: peers, snapshots and learners', () => {
 
 describe('MemberMetrics: compactions', () => {
   test('index pauses, backend batch pauses with the keys they deleted, and whole compactions, in etcd\'s milliseconds buckets', async () => {
-    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+    // A clock the test moves: durations are what the test says, not what a loaded machine takes.
+    let now = 0n;
+    const m = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false, nowNs: () => now });
+    let slowStepDone!: (keys: number) => void;
+    let compactionDone!: () => void;
     m.compactionStep('index', Promise.resolve(0));
-    m.compactionStep('db', new Promise((resolve) => setTimeout(() => resolve(1000), 3)));
+    m.compactionStep('db', new Promise<number>((resolve) => { slowStepDone = resolve; }));
     m.compactionStep('db', Promise.resolve(12));
     m.compactionStep('db', Promise.reject(new Error('closed')));
-    m.compacted(new Promise((resolve) => setTimeout(resolve, 5)));
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    m.compacted(new Promise<void>((resolve) => { compactionDone = resolve; }));
+    await new Promise((resolve) => setImmediate(resolve));
+    now = 3_000_000n; // 3 ms
+    slowStepDone(1000);
+    await new Promise((resolve) => setImmediate(resolve));
+    now = 150_000_000n; // 150 ms
+    compactionDone();
+    await new Promise((resolve) => setImmediate(resolve));
     const e = await scrape(m);
     expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_keys_total')).toBe(1012);
     expect(sampleValue(e, 'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds_count')).toBe(1);
     expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_count')).toBe(2);
     expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_bucket', { le: '1' })).toBe(1);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_bucket', { le: '4' })).toBe(2);
     expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count')).toBe(1);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_bucket', { le: '100' })).toBe(0);
+    expect(sampleValue(e, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_bucket', { le: '200' })).toBe(1);
     const les = (name: string) => e.samples.filter((s) => s.name === `${name}_bucket`).map((s) => s.labels['le']);
     expect(les('etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds')).toEqual(['0.5', '1', '2', '4', '8', '16', '32', '64', '128', '256', '512', '1024', '2048', '4096', '+Inf']);
     expect(les('etcd_debugging_mvcc_db_compaction_total_duration_milliseconds')).toEqual(['100', '200', '400', '800', '1600', '3200', '6400', '12800', '25600', '51200', '102400', '204800', '409600', '819200', '+Inf']);

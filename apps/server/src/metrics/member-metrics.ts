@@ -518,9 +518,9 @@ export class MemberMetrics {
 
   /** For MvccStore.onCompactionStep: a pause of a compaction (an index step, or a backend batch deleting keys). */
   readonly compactionStep = (kind: 'index' | 'db', done: Promise<number>): void => {
-    const start = process.hrtime.bigint();
+    const start = this.nowNs();
     done.then((keys) => {
-      const ms = seconds(start) * 1000;
+      const ms = Number(this.nowNs() - start) / 1e6;
       if (kind === 'index') this.indexCompactionPause.observe(ms);
       else {
         this.dbCompactionPause.observe(ms);
@@ -531,8 +531,8 @@ export class MemberMetrics {
 
   /** For MvccStore.onCompaction: a whole backend compaction, timed if it succeeds. */
   readonly compacted = (done: Promise<void>): void => {
-    const start = process.hrtime.bigint();
-    done.then(() => this.dbCompactionTotal.observe(seconds(start) * 1000), () => undefined);
+    const start = this.nowNs();
+    done.then(() => this.dbCompactionTotal.observe(Number(this.nowNs() - start) / 1e6), () => undefined);
   };
 
   /**

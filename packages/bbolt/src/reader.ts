@@ -26,10 +26,27 @@ class BufferSource implements PageSource {
   close(): void {}
 }
 
+/** Bytes read from the file at once: a walk's pages are mostly near each other, one read serves many. */
+const WINDOW_BYTES = 1 << 20;
+
 class FileSource implements PageSource {
   readonly size: number;
+  /** The last window read and where it starts; pages inside it are views of it, never copied. */
+  private window: Buffer = Buffer.alloc(0);
+  private windowAt = 0;
   constructor(private readonly fd: number) { this.size = fstatSync(fd).size; }
   read(offset: number, length: number): Buffer {
+    if (offset >= this.windowAt && offset + length <= this.windowAt + this.window.length) {
+      return this.window.subarray(offset - this.windowAt, offset - this.windowAt + length);
+    }
+    // A new window each time (not reused): the views handed out stay valid while anyone holds them.
+    const n = Math.max(length, Math.min(WINDOW_BYTES, this.size - offset));
+    const buf = this.readAt(offset, n);
+    this.window = buf;
+    this.windowAt = offset;
+    return buf.subarray(0, length);
+  }
+  private readAt(offset: number, length: number): Buffer {
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
@@ -73,8 +90,10 @@ class Page {
     const pos = this.buf.readUInt32LE(o + 4);
     const ksize = this.buf.readUInt32LE(o + 8);
     const vsize = this.buf.readUInt32LE(o + 12);
-    const kv = this.slice(o, pos, ksize + vsize, `element ${i}`);
-    return { flags, key: kv.subarray(0, ksize), value: kv.subarray(ksize) };
+    const start = o + pos;
+    const end = start + ksize + vsize;
+    if (end > this.buf.length) throw new BoltFormatError(`${this.where}: element ${i} at ${start}+${ksize + vsize} runs past the page (${this.buf.length} bytes)`);
+    return { flags, key: this.buf.subarray(start, start + ksize), value: this.buf.subarray(start + ksize, end) };
   }
 
   branch(i: number): { key: Buffer; pgid: bigint } {
@@ -189,12 +208,41 @@ export class BoltBucket {
 
   /** Every entry in byte order of keys; checks order and page structure as it goes. */
   *entries(): Generator<BoltEntry> {
+    // One generator over an explicit stack of branch positions (not one generator per level:
+    // each yield would pass through every level, a cost per entry of a million-key bucket).
     let prev: Buffer | undefined;
     const visited = new Set<number>();
-    for (const e of this.walk(this.ref.inline === undefined ? this.ref.root : -1, 0, visited)) {
-      if (prev !== undefined && Buffer.compare(prev, e.key) >= 0) throw new BoltFormatError(`${this.where}: keys out of order`);
-      prev = e.key;
-      yield e;
+    const stack: Array<{ page: Page; next: number }> = [];
+    let id: number | bigint = this.ref.inline === undefined ? this.ref.root : -1;
+    for (;;) {
+      if (stack.length > MAX_TREE_DEPTH) throw new BoltFormatError(`${this.where}: tree deeper than ${MAX_TREE_DEPTH}`);
+      if (id !== -1) {
+        // A page reached twice is a loop or a shared subtree: bbolt's check calls it "multiple references".
+        const n = Number(id);
+        if (visited.has(n)) throw new BoltFormatError(`page ${id}: referenced twice in ${this.where}`);
+        visited.add(n);
+      }
+      const page = this.load(id);
+      if (page.flags & LEAF_PAGE) {
+        for (let i = 0; i < page.count; i++) {
+          const el = page.leaf(i);
+          if ((el.flags & ~BUCKET_LEAF_FLAG) !== 0) throw new BoltFormatError(`${page.where}: element ${i} has unknown flags 0x${el.flags.toString(16)}`);
+          if (prev !== undefined && Buffer.compare(prev, el.key) >= 0) throw new BoltFormatError(`${this.where}: keys out of order`);
+          prev = el.key;
+          yield { key: el.key, value: el.value, bucket: el.flags === BUCKET_LEAF_FLAG };
+        }
+      } else {
+        if (page.count === 0) throw new BoltFormatError(`${page.where}: empty branch page`);
+        stack.push({ page, next: 0 });
+      }
+      // The next child of the deepest branch with one left.
+      let top = stack[stack.length - 1];
+      while (top !== undefined && top.next >= top.page.count) {
+        stack.pop();
+        top = stack[stack.length - 1];
+      }
+      if (top === undefined) return;
+      id = top.page.branch(top.next++).pgid;
     }
   }
 
@@ -265,27 +313,6 @@ export class BoltBucket {
       return new Page(buf, flags, buf.readUInt16LE(10), `${this.where} (inline)`);
     }
     return this.db.page(id, BRANCH_PAGE | LEAF_PAGE);
-  }
-
-  private *walk(id: number | bigint, depth: number, visited: Set<number>): Generator<BoltEntry> {
-    if (depth > MAX_TREE_DEPTH) throw new BoltFormatError(`${this.where}: tree deeper than ${MAX_TREE_DEPTH}`);
-    if (id !== -1) {
-      // A page reached twice is a loop or a shared subtree: bbolt's check calls it "multiple references".
-      const n = Number(id);
-      if (visited.has(n)) throw new BoltFormatError(`page ${id}: referenced twice in ${this.where}`);
-      visited.add(n);
-    }
-    const page = this.load(id);
-    if (page.flags & LEAF_PAGE) {
-      for (let i = 0; i < page.count; i++) {
-        const el = page.leaf(i);
-        if ((el.flags & ~BUCKET_LEAF_FLAG) !== 0) throw new BoltFormatError(`${page.where}: element ${i} has unknown flags 0x${el.flags.toString(16)}`);
-        yield { key: el.key, value: el.value, bucket: el.flags === BUCKET_LEAF_FLAG };
-      }
-      return;
-    }
-    if (page.count === 0) throw new BoltFormatError(`${page.where}: empty branch page`);
-    for (let i = 0; i < page.count; i++) yield* this.walk(page.branch(i).pgid, depth + 1, visited);
   }
 }
 

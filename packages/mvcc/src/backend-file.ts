@@ -65,10 +65,14 @@ export class BackendSnapshotFile {
   }
 }
 
-/** Entries per LMDB transaction of {@link importBackend}. */
-const IMPORT_BATCH = 50_000;
+/** Entries per LMDB transaction of {@link importBackend}: large, so its commits (each synced) are few. */
+const IMPORT_BATCH = 100_000;
 
-/** What {@link importBackend} writes: each source in key order or not (LMDB sorts). */
+/**
+ * What {@link importBackend} writes: each source in key order or not (LMDB sorts). The buffers
+ * given are written as they are, not copied: they must stay unchanged until the import resolves
+ * (a bbolt reader's do; LMDB's own, reused by its cursor, do not).
+ */
 export interface BackendImport {
   /** Revision key → mvccpb.KeyValue bytes; both checked. */
   revisions: Iterable<readonly [Uint8Array, Uint8Array]> | AsyncIterable<readonly [Uint8Array, Uint8Array]>;
@@ -81,43 +85,62 @@ export interface BackendImport {
 /**
  * Creates a backend in directory `dir` from raw entries (an etcd snapshot's buckets); open it
  * with `MvccStore.open`, which rebuilds the index from them. `dir` must hold no backend yet.
- * Writes in transactions of 50,000 entries, calling `onProgress` with the entries written.
- * Durable when it resolves.
+ * Writes in transactions of 100,000 entries, reading the next batch while one commits, and
+ * calls `onProgress` with the entries written. Durable when it resolves.
  * @throws RangeError on a malformed revision key or KeyValue (nothing usable is left: remove `dir`).
  */
 export async function importBackend(dir: string, source: BackendImport, onProgress?: (entries: number) => void): Promise<void> {
   if (existsSync(`${dir}/${DATA_FILE}`)) throw new Error(`mvcc: ${dir} already holds a backend`);
   const backend = Backend.open(dir, {});
   let written = 0;
+  // The batch committing while the next one is read (one at a time: memory stays bounded).
+  let committing: Promise<void> = Promise.resolve();
   try {
     let batch: Array<readonly [Buffer, Buffer]> = [];
     const flush = async (tree: 'key' | 'meta' | 'aux'): Promise<void> => {
       if (batch.length === 0) return;
-      await backend.putRaw(tree, batch);
-      written += batch.length;
+      const entries = batch;
       batch = [];
-      onProgress?.(written);
+      await committing;
+      committing = backend.putRaw(tree, entries).then(() => {
+        written += entries.length;
+        onProgress?.(written);
+      });
+      // Handled when awaited next; not an unhandled rejection meanwhile.
+      committing.catch(() => undefined);
     };
     for await (const [k, v] of source.revisions) {
-      const { rev } = decodeRevision(k);
-      const kv = decodeKeyValueShared(v);
-      if (kv.modRevision !== 0 && kv.modRevision !== rev.main) {
-        throw new RangeError(`mvcc: revision ${rev.main}_${rev.sub} holds a KeyValue of mod_revision ${kv.modRevision}`);
-      }
-      batch.push([Buffer.from(k), Buffer.from(v)]);
+      checkRevision(k, v);
+      batch.push([asBuffer(k), asBuffer(v)]);
       if (batch.length >= IMPORT_BATCH) await flush('key');
     }
     await flush('key');
-    for (const [k, v] of source.meta) batch.push([Buffer.from(k), Buffer.from(v)]);
+    for (const [k, v] of source.meta) batch.push([asBuffer(k), asBuffer(v)]);
     await flush('meta');
     for await (const e of source.buckets) {
       if (!/^[\w-]+$/.test(e.bucket)) throw new RangeError(`mvcc: bad bucket name ${JSON.stringify(e.bucket)}`);
-      batch.push([Buffer.concat([Buffer.from(`${e.bucket}/`, 'latin1'), e.key]), Buffer.from(e.value)]);
+      batch.push([Buffer.concat([Buffer.from(`${e.bucket}/`, 'latin1'), e.key]), asBuffer(e.value)]);
       if (batch.length >= IMPORT_BATCH) await flush('aux');
     }
     await flush('aux');
+    await committing;
     await backend.flushed();
   } finally {
+    await committing.catch(() => undefined);
     await backend.close();
   }
+}
+
+/** A revision key and the KeyValue it holds agree (the key well formed, the value decodes). */
+function checkRevision(k: Uint8Array, v: Uint8Array): void {
+  const { rev } = decodeRevision(k);
+  const kv = decodeKeyValueShared(v);
+  if (kv.modRevision !== 0 && kv.modRevision !== rev.main) {
+    throw new RangeError(`mvcc: revision ${rev.main}_${rev.sub} holds a KeyValue of mod_revision ${kv.modRevision}`);
+  }
+}
+
+/** A Buffer view of the same bytes (no copy). */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
 }

@@ -102,9 +102,10 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
       if (k === 'finishedCompactRev') result.compactRevision = Number(v.readBigUInt64BE(0));
     }
 
+    let lastKey: Buffer | undefined;
     function* revisions(): Generator<readonly [Buffer, Buffer]> {
       for (const e of keyBucket!.entries()) {
-        result.revision = Number(e.key.readBigUInt64BE(0));
+        lastKey = e.key;
         result.keys++;
         yield [e.key, e.value];
       }
@@ -124,6 +125,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     created = true;
     await createDataDirs(layout);
     await importBackend(layout.dbDir, { revisions: revisions(), meta, buckets: buckets() }, (n) => o.onProgress?.(Math.min(n, total), total));
+    // Keys come in order: the last is the newest revision (importBackend checked its form).
+    if (lastKey) result.revision = lastKey.readUInt32BE(0) * 2 ** 32 + lastKey.readUInt32BE(4);
     o.onProgress?.(total, total);
     await writeRestoredMarker(dataDir, restored);
     return result;

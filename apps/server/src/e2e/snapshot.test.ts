@@ -3,7 +3,7 @@
 // restored from raftkv's snapshot, raftkv restored from etcd's (and from etcd's live db file),
 // and a three-member raftkv cluster restored from one snapshot.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -219,6 +219,33 @@ describe('etcd → raftkv', () => {
     const restored = await startRaftkv({ dataDir });
     extra.push(restored);
     expect(await observe(restored.endpoint, revision)).toEqual(want);
+  });
+
+  it('--wal-dir as etcdctl 3.4\'s: refused when it exists, else created; the member started with it serves the data and keeps its WAL there', async () => {
+    const walDir = join(work, 'separate-wal');
+    const dataDir = join(work, 'raftkv-wal-dir');
+    const refused = await raftkvCli(['restore', etcdSnap, '--data-dir', join(work, 'wal-refused'), '--wal-dir', work]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`wal-dir "${work}" exists`);
+    const ref = await etcdctlLocal(['snapshot', 'restore', etcdSnap, '--data-dir', join(work, 'etcd-wal-refused'), '--wal-dir', work]);
+    expect(ref.stderr).toContain(`wal-dir "${work}" exists`);
+    expect(existsSync(join(work, 'wal-refused'))).toBe(false);
+
+    const r = await raftkvCli(['restore', etcdSnap, '--data-dir', dataDir, '--wal-dir', walDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(walDir)).toEqual([]);
+    const restored = await startRaftkv({ dataDir, args: ['--wal-dir', walDir] });
+    extra.push(restored);
+    expect(await observe(restored.endpoint, revision)).toEqual(want);
+    const c = connect(restored.endpoint);
+    try {
+      expect((await c.put({ key: Buffer.from('after'), value: Buffer.from('restore') })).header?.revision).toBe(BigInt(revision + 1));
+    } finally {
+      c.close();
+    }
+    // The WAL is in --wal-dir, none under the data dir.
+    expect(readdirSync(walDir).some((n) => n.endsWith('.wal'))).toBe(true);
+    expect(existsSync(join(dataDir, 'member', 'wal'))).toBe(false);
   });
 
   it('a restored data dir whose first start has other flags than the restore is refused, naming them', async () => {

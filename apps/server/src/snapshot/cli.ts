@@ -5,13 +5,14 @@ import { formatStatus, snapshotStatus } from './status.js';
 
 const USAGE = `Usage:
   raftkv snapshot status <filename> [-w simple|table|json]
-  raftkv snapshot restore <filename> [--data-dir DIR (default NAME.raftkv)] [--name NAME (default "default")] [--initial-cluster CLUSTER]
-      [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URLS] [--skip-hash-check]
+  raftkv snapshot restore <filename> [--data-dir DIR (default NAME.raftkv)] [--wal-dir DIR] [--name NAME (default "default")]
+      [--initial-cluster CLUSTER] [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URLS] [--skip-hash-check]
 
 status   prints the snapshot's hash, revision, total keys and total size (as etcdctl).
 restore  creates a new raftkv data dir from a snapshot saved from raftkv or etcd 3.4
          (etcdctl snapshot save). Start the member with the same --name, --initial-cluster,
-         --initial-cluster-token and --initial-advertise-peer-urls.
+         --initial-cluster-token and --initial-advertise-peer-urls (and --wal-dir, if given:
+         a new directory for the WAL, created empty).
 `;
 
 interface Io {
@@ -61,6 +62,7 @@ export async function snapshotCommand(argv: string[], io: Io = defaultIo): Promi
         const r = await restoreSnapshot({
           snapshotPath: file,
           ...(f.has('data-dir') ? { dataDir: f.get('data-dir')! } : {}),
+          ...(f.has('wal-dir') ? { walDir: f.get('wal-dir')! } : {}),
           ...(f.has('name') ? { name: f.get('name')! } : {}),
           ...(f.has('initial-cluster') ? { initialCluster: f.get('initial-cluster')! } : {}),
           ...(f.has('initial-cluster-token') ? { initialClusterToken: f.get('initial-cluster-token')! } : {}),
@@ -90,6 +92,7 @@ export async function snapshotCommand(argv: string[], io: Io = defaultIo): Promi
 
 const RESTORE_FLAGS: Record<string, 'value' | 'bool'> = {
   'data-dir': 'value',
+  'wal-dir': 'value',
   name: 'value',
   'initial-cluster': 'value',
   'initial-cluster-token': 'value',

@@ -3,14 +3,15 @@
 // --skip-hash-check). As etcd's restore: the key space, its history, the compaction revision,
 // leases, alarms and auth come back; the membership is the new cluster's, from the flags.
 //
-// The backend's consistent index is set to 0 and no WAL is written: the member's first start
-// (with the same --name, --initial-cluster, --initial-cluster-token and
-// --initial-advertise-peer-urls, as for any new cluster) bootstraps raft from the flags and
+// The backend's consistent index is set to 0 and no WAL is written (a --wal-dir is created
+// empty): the member's first start (with the same --name, --initial-cluster,
+// --initial-cluster-token, --initial-advertise-peer-urls and --wal-dir, as for any new
+// cluster) bootstraps raft from the flags and
 // applies its log from index 1 onto the restored data. The IDs those flags give are left in
 // member/restored-member.json; a first start with other flags is refused.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { BoltReader, type BoltBucket } from '@raftkv/bbolt';
 import { importBackend, type BucketEntry } from '@raftkv/mvcc';
 import { ConfigError, parseConfig } from '../config/index.js';
@@ -25,6 +26,11 @@ export interface RestoreOptions {
   dataDir?: string;
   /** Default "default". */
   name?: string;
+  /**
+   * A WAL directory apart from the data dir (etcdctl's --wal-dir): must not exist; created
+   * empty (the first start with the same `--wal-dir` writes the WAL there).
+   */
+  walDir?: string;
   /** Default `<name>=http://localhost:2380`. */
   initialCluster?: string;
   /** Default "etcd-cluster". */
@@ -79,10 +85,12 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     throw err;
   }
   if (existsSync(dataDir)) throw new Error(`data-dir "${dataDir}" exists`);
+  if (o.walDir && existsSync(o.walDir)) throw new Error(`wal-dir "${o.walDir}" exists`);
   await checkHash(o.snapshotPath, o.skipHashCheck ?? false);
 
   const db = BoltReader.open(o.snapshotPath);
   let created = false;
+  let createdWal = false;
   try {
     const keyBucket = db.bucket('key');
     const metaBucket = db.bucket('meta');
@@ -128,10 +136,15 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     // Keys come in order: the last is the newest revision (importBackend checked its form).
     if (lastKey) result.revision = lastKey.readUInt32BE(0) * 2 ** 32 + lastKey.readUInt32BE(4);
     o.onProgress?.(total, total);
+    if (o.walDir) {
+      createdWal = true;
+      await mkdir(o.walDir, { recursive: true, mode: 0o700 });
+    }
     await writeRestoredMarker(dataDir, restored);
     return result;
   } catch (err) {
     if (created) await rm(dataDir, { recursive: true, force: true });
+    if (createdWal) await rm(o.walDir!, { recursive: true, force: true });
     throw err;
   } finally {
     db.close();

@@ -228,6 +228,8 @@ export interface BackendOptions {
   commitEntriesPerTxn?: number;
   /** See MvccStoreOptions.onBackendCommit. */
   onCommit?: (written: Promise<void>) => void;
+  /** Commits without fsync (LMDB's MDB_NOSYNC): for a bulk import that syncs the file once at its end. */
+  noSync?: boolean;
 }
 
 /**
@@ -277,7 +279,7 @@ export class Backend {
    */
   static open(dir: string, opts: BackendOptions): Backend {
     // noSubdir explicit: lmdb-js would otherwise take a directory name with a dot for a file.
-    const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}) });
+    const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}), ...(opts.noSync ? { noSync: true } : {}) });
     const backend = Backend.withDbs(join(dir, DATA_FILE), env);
     backend.mapSizeBytes = opts.mapSizeBytes;
     if (opts.commitEntriesPerTxn !== undefined) {

@@ -265,6 +265,8 @@ describe('etcd → raftkv', () => {
     const damaged = await raftkvCli(['restore', bad, '--data-dir', join(work, 'd1')]);
     expect(damaged.code).toBe(1);
     expect(damaged.stderr).toMatch(/expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}/);
+    // The hash is checked beside the import: what it wrote is gone.
+    expect(existsSync(join(work, 'd1'))).toBe(false);
     const exists = await raftkvCli(['restore', etcdSnap, '--data-dir', work]);
     expect(exists.stderr).toContain(`data-dir "${work}" exists`);
     const flags = await raftkvCli(['restore', etcdSnap, '--data-dir', join(work, 'd2'), '--name', 'x', '--initial-cluster', 'y=http://127.0.0.1:1']);

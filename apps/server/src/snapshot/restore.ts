@@ -9,8 +9,8 @@
 // cluster) bootstraps raft from the flags and
 // applies its log from index 1 onto the restored data. The IDs those flags give are left in
 // member/restored-member.json; a first start with other flags is refused.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { BoltReader, type BoltBucket } from '@raftkv/bbolt';
 import { importBackend, type BucketEntry } from '@raftkv/mvcc';
@@ -18,6 +18,7 @@ import { ConfigError, parseConfig } from '../config/index.js';
 import { createDataDirs, dataDirLayout } from '../member/data-dir.js';
 import { computeClusterId, computeMemberId } from '../cluster/member-id.js';
 import { leaseFromEtcd } from './etcd-buckets.js';
+import type { HashWorkerData, HashWorkerResult } from './hash-worker.js';
 import { writeRestoredMarker, type RestoredMember } from './restored-marker.js';
 
 export interface RestoreOptions {
@@ -86,9 +87,16 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   }
   if (existsSync(dataDir)) throw new Error(`data-dir "${dataDir}" exists`);
   if (o.walDir && existsSync(o.walDir)) throw new Error(`wal-dir "${o.walDir}" exists`);
-  await checkHash(o.snapshotPath, o.skipHashCheck ?? false);
+  // The hash is computed beside the import; what the import wrote is removed if it differs.
+  const hash = await startHashCheck(o.snapshotPath, o.skipHashCheck ?? false);
 
-  const db = BoltReader.open(o.snapshotPath);
+  let db: BoltReader;
+  try {
+    db = BoltReader.open(o.snapshotPath);
+  } catch (err) {
+    await hash.verdict(); // a bad hash explains a damaged file best
+    throw err;
+  }
   let created = false;
   let createdWal = false;
   try {
@@ -136,6 +144,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     // Keys come in order: the last is the newest revision (importBackend checked its form).
     if (lastKey) result.revision = lastKey.readUInt32BE(0) * 2 ** 32 + lastKey.readUInt32BE(4);
     o.onProgress?.(total, total);
+    await hash.verdict();
     if (o.walDir) {
       createdWal = true;
       await mkdir(o.walDir, { recursive: true, mode: 0o700 });
@@ -145,32 +154,48 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   } catch (err) {
     if (created) await rm(dataDir, { recursive: true, force: true });
     if (createdWal) await rm(o.walDir!, { recursive: true, force: true });
+    await hash.verdict(); // a bad hash explains a failed import best
     throw err;
   } finally {
+    hash.stop();
     db.close();
   }
 }
 
-async function checkHash(path: string, skip: boolean): Promise<void> {
+interface HashCheck {
+  /** Resolves when the hash matched (or is not checked). @throws Error when it did not. */
+  verdict(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Starts checking the sha256 trailer on a worker thread (etcd checks it before restoring; here
+ * it runs beside the import). The size checks come first and throw at once.
+ */
+async function startHashCheck(path: string, skip: boolean): Promise<HashCheck> {
   const f = await open(path, 'r');
+  let size: number;
+  const want = Buffer.alloc(32);
   try {
-    const size = (await f.stat()).size;
+    size = (await f.stat()).size;
     const hashed = hasChecksum(size);
     if (!hashed && !skip) throw new Error('snapshot missing hash but --skip-hash-check=false');
-    if (!hashed || skip) return;
-    const want = Buffer.alloc(32);
+    if (!hashed || skip) return { verdict: async () => undefined, stop: () => undefined };
     await f.read(want, 0, 32, size - 32);
-    const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let at = 0; at < size - 32;) {
-      const { bytesRead } = await f.read(buf, 0, Math.min(buf.length, size - 32 - at), at);
-      if (bytesRead === 0) throw new Error(`${path} ended at ${at} bytes`);
-      h.update(buf.subarray(0, bytesRead));
-      at += bytesRead;
-    }
-    const got = h.digest();
-    if (!got.equals(want)) throw new Error(`expected sha256 ${want.toString('hex')}, got ${got.toString('hex')}`);
   } finally {
     await f.close();
   }
+  const data: HashWorkerData = { path, length: size - 32 };
+  const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: data });
+  const result = new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: HashWorkerResult) => {
+      if ('error' in m) reject(new Error(m.error));
+      else if (m.sha256 !== want.toString('hex')) reject(new Error(`expected sha256 ${want.toString('hex')}, got ${m.sha256}`));
+      else resolve();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`sha256 worker exited with code ${code}`)));
+  });
+  result.catch(() => undefined); // observed by verdict()
+  return { verdict: () => result, stop: () => void worker.terminate() };
 }

@@ -62,8 +62,8 @@ function hasChecksum(size: number): boolean {
 
 /**
  * Restores `snapshotPath` into a new data dir. Checks first (the flags as the server would read
- * them, the data dir absent, the sha256 trailer), writes nothing until they pass, and removes
- * what it wrote when it fails.
+ * them, the data dir and wal dir absent, the file's size), writes nothing until they pass;
+ * checks the sha256 trailer while it writes, and removes what it wrote when anything fails.
  * @throws Error naming the problem.
  */
 export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult> {

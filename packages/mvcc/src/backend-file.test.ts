@@ -50,5 +50,15 @@ describe('BackendSnapshotFile → importBackend', () => {
     key[8] = 0x5f;
     key[7] = 1;
     await expect(importBackend(tempDir(), { revisions: [[key, Buffer.from([0xff, 0xff])]], meta: [], buckets: [] })).rejects.toThrow(RangeError);
+    // A KeyValue whose mod_revision (0x18: 2) is not its key's revision (1); one cut short.
+    const kv = Buffer.from([0x0a, 0x01, 0x61, 0x18, 0x02]);
+    await expect(importBackend(tempDir(), { revisions: [[key, kv]], meta: [], buckets: [] })).rejects.toThrow(/revision 1_0 holds a KeyValue of mod_revision 2/);
+    await expect(importBackend(tempDir(), { revisions: [[key, Buffer.from([0x0a, 0x05, 0x61])]], meta: [], buckets: [] })).rejects.toThrow(/truncated/);
+    // A revision past 2^53 is refused, not rounded.
+    const big = Buffer.from(key);
+    big[1] = 0x20;
+    await expect(importBackend(tempDir(), { revisions: [[big, Buffer.from([0x0a, 0x01, 0x61])]], meta: [], buckets: [] })).rejects.toThrow(RangeError);
+    // Well formed and agreeing: imported.
+    await importBackend(tempDir(), { revisions: [[key, Buffer.from([0x0a, 0x01, 0x61, 0x18, 0x01])]], meta: [], buckets: [] });
   });
 });

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { Backend, DATA_FILE } from './backend.js';
-import { decodeKeyValueShared } from './key-value.js';
-import { decodeRevision } from './revision.js';
+import { keyValueModRevision } from './key-value.js';
+import { decodeRevision, REV_BYTES_LEN } from './revision.js';
 
 /** One entry of a named bucket (see MvccStore.bucket). */
 export interface BucketEntry {
@@ -155,11 +155,20 @@ async function fsyncPath(path: string, flags: string): Promise<void> {
 
 /** A revision key and the KeyValue it holds agree (the key well formed, the value decodes). */
 function checkRevision(k: Uint8Array, v: Uint8Array): void {
+  const mod = keyValueModRevision(v);
+  // decodeRevision's objects only for a key that is not a plain well-formed one or disagrees.
+  // Plain: 17 bytes, '_' between, main and sub below 2^53 (as decodeRevision requires).
+  const plain = k.length === REV_BYTES_LEN && k[8] === 0x5f && k[0] === 0 && (k[1]! & 0xe0) === 0 && k[9] === 0 && (k[10]! & 0xe0) === 0;
+  if (plain && (mod === 0 || mod === revisionMain(k))) return;
   const { rev } = decodeRevision(k);
-  const kv = decodeKeyValueShared(v);
-  if (kv.modRevision !== 0 && kv.modRevision !== rev.main) {
-    throw new RangeError(`mvcc: revision ${rev.main}_${rev.sub} holds a KeyValue of mod_revision ${kv.modRevision}`);
+  if (mod !== 0 && mod !== rev.main) {
+    throw new RangeError(`mvcc: revision ${rev.main}_${rev.sub} holds a KeyValue of mod_revision ${mod}`);
   }
+}
+
+/** The main part of a revision key: its first 8 bytes, big-endian. */
+function revisionMain(k: Uint8Array): number {
+  return (((k[0]! << 24) | (k[1]! << 16) | (k[2]! << 8) | k[3]!) >>> 0) * 2 ** 32 + (((k[4]! << 24) | (k[5]! << 16) | (k[6]! << 8) | k[7]!) >>> 0);
 }
 
 /** A Buffer view of the same bytes (no copy). */

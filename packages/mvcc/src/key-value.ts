@@ -211,6 +211,42 @@ export function peekKeyValue(buf: Uint8Array, out: KeyValueIndexFields): void {
 }
 
 /**
+ * The mod_revision of KeyValue bytes (0 when absent), checking them as {@link decodeKeyValue}
+ * does, without its key and value views (a bulk import checks every entry).
+ */
+export function keyValueModRevision(buf: Uint8Array): number {
+  const r = new Reader(buf);
+  let mod = 0;
+  while (r.pos < buf.length) {
+    const tag = r.byte();
+    switch (tag) {
+      case 0x0a:
+      case 0x2a: {
+        const len = r.varintNumber('length');
+        if (r.pos + len > buf.length) throw new RangeError('KeyValue: truncated bytes field');
+        r.pos += len;
+        break;
+      }
+      case 0x10:
+        r.varintNumber('create_revision');
+        break;
+      case 0x18:
+        mod = r.varintNumber('mod_revision');
+        break;
+      case 0x20:
+        r.varintNumber('version');
+        break;
+      case 0x30:
+        r.varintBig();
+        break;
+      default:
+        throw new RangeError(`KeyValue: unexpected tag 0x${tag.toString(16)}`);
+    }
+  }
+  return mod;
+}
+
+/**
  * Decodes mvccpb.KeyValue bytes; throws on malformed input. Copies `buf` once (it may be
  * an LMDB buffer reused by the next read); key and value are views into that copy.
  */

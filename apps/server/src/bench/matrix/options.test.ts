@@ -22,6 +22,11 @@ describe('pnpm bench options', () => {
     expect(out).toBe('x.json');
   });
 
+  test('--before BIN: a second raftkv build, as an absolute path', () => {
+    expect(parseOptions([], 'b').opts.raftkvBeforeBin).toBeUndefined();
+    expect(parseOptions(['--before', '/tmp/base/apps/server/bin/raftkv'], 'b').opts.raftkvBeforeBin).toBe('/tmp/base/apps/server/bin/raftkv');
+  });
+
   test('--tls alone means one member', () => {
     expect(parseOptions(['--tls'], 'b')).toMatchObject({ tls: true, opts: { members: [1] } });
   });

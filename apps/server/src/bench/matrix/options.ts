@@ -18,6 +18,8 @@ export const USAGE = `usage: pnpm bench [options]
   --tls                 clients over https (one member only)
   --out PATH            JSON output (default results/bench-<date>.json)
   --cpu-prof DIR        raftkv processes write V8 CPU profiles into DIR (summarise: node dist/bench/matrix/profile-top.js)
+  --before BIN          also run this raftkv build (a checkout before a change: its bin/raftkv) as a side of its own,
+                        alternating with the others: the table adds raftkv/before
 environment: BENCH_RAFTKV_BIN=/path/to/bin/raftkv runs another raftkv build`;
 
 function list(s: string): number[] {
@@ -46,6 +48,7 @@ export function parseOptions(argv: string[], raftkvBin: string): { opts: MatrixO
       tls: { type: 'boolean', default: process.env['BENCH_TLS'] === '1' },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      before: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -69,6 +72,7 @@ export function parseOptions(argv: string[], raftkvBin: string): { opts: MatrixO
   if (values['value-bytes']) opts.valueBytes = list(values['value-bytes'])[0]!;
   if (values['no-noise']) opts.noiseFloor = false;
   if (values['cpu-prof']) opts.cpuProfDir = resolve(values['cpu-prof']);
+  if (values.before) opts.raftkvBeforeBin = resolve(values.before);
   return { opts, out: values.out, help: values.help, tls: values.tls };
 }
 

@@ -19,7 +19,7 @@ function latency(row: RowResult, side: SideName): string {
 }
 
 function label(row: RowResult): string {
-  const errs = (['etcd', 'raftkv', 'etcd-again'] as const)
+  const errs = (['etcd', 'raftkv', 'raftkv-before', 'etcd-again'] as const)
     .map((s) => [s, row.sides[s]?.errors ?? 0] as const).filter(([, n]) => n > 0);
   return errs.length === 0 ? row.id : `${row.id} (errors: ${errs.map(([s, n]) => `${s} ${n}`).join(', ')})`;
 }
@@ -44,15 +44,19 @@ export function formatTables(result: BenchResult): string {
     const rows = result.rows.filter((r) => r.members === members);
     if (rows.length === 0) continue;
     lines.push('', `### ${members} member${members === 1 ? '' : 's'}`, '');
-    lines.push('| row | unit | etcd | raftkv | raftkv/etcd | etcd p50 / p99 ms | raftkv p50 / p99 ms | p99 raftkv/etcd | spread etcd / raftkv | noise: etcd/etcd (p99) |');
-    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    // With a before build: its figure, raftkv/before (p99) and its latencies, after raftkv's columns.
+    const withBefore = result.sides.includes('raftkv-before');
+    lines.push('| row | unit | etcd | raftkv | raftkv/etcd | etcd p50 / p99 ms | raftkv p50 / p99 ms | p99 raftkv/etcd | spread etcd / raftkv | noise: etcd/etcd (p99) |' +
+      (withBefore ? ' before | raftkv/before (p99) | before p50 / p99 ms |' : ''));
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|' + (withBefore ? '---:|---:|---:|' : ''));
     for (const r of rows) {
       const e = r.sides.etcd!;
       const k = r.sides.raftkv!;
       const noise = r.noise ? `${x(r.noise.value)}${!present(r.noise.p99Ms) ? '' : ` (${x(r.noise.p99Ms)})`}` : '';
+      const before = !withBefore ? '' : ` ${num(r.sides['raftkv-before']?.median.value)} | ${r.before ? `${x(r.before.value)}${!present(r.before.p99Ms) ? '' : ` (${x(r.before.p99Ms)})`}` : ''} | ${latency(r, 'raftkv-before')} |`;
       lines.push(`| ${label(r)} | ${r.unit} ${r.better === 'higher' ? '↑' : '↓'} | ${num(e.median.value)} | ${num(k.median.value)} | ` +
         `${x(r.ratio.value)} | ${latency(r, 'etcd')} | ${latency(r, 'raftkv')} | ${present(r.ratio.p99Ms) ? x(r.ratio.p99Ms) : ''} | ` +
-        `${pct(e.spread.value)} / ${pct(k.spread.value)} | ${noise} |`);
+        `${pct(e.spread.value)} / ${pct(k.spread.value)} | ${noise} |${before}`);
     }
   }
   return lines.join('\n');

@@ -63,3 +63,28 @@ test('the matrix runner measures the selected rows on etcd, raftkv and etcd agai
   expect(log.length).toBe(6);
   expect(liveChildPids()).toEqual([]);
 }, 90_000);
+
+test('a before build (--before) runs as a side of its own, alternating with the others, and the table compares raftkv with it', async () => {
+  const bin = process.env['TESTKIT_RAFTKV_BIN']!;
+  const opts = {
+    ...defaultOptions(true, bin),
+    raftkvBeforeBin: bin,
+    members: [1 as const],
+    rows: ['get serializable x16'],
+    rounds: 2,
+    cellSeconds: 1,
+    warmupSeconds: 0.2,
+    noiseFloor: false,
+  };
+  const result = JSON.parse(JSON.stringify(await runMatrix(opts))) as BenchResult;
+  expect(result.sides).toEqual(['etcd', 'raftkv', 'raftkv-before']);
+  expect(result.schedule.map((s) => s.side)).toEqual(['etcd', 'raftkv', 'raftkv-before', 'raftkv-before', 'raftkv', 'etcd']);
+  expect(result.schedule.filter((s) => s.failed)).toEqual([]);
+  const row = result.rows[0]!;
+  expect(row.before!.value).toBeCloseTo(row.sides.raftkv!.median.value / row.sides['raftkv-before']!.median.value, 10);
+  expect(row.noise).toBeUndefined();
+  const table = formatTables(result);
+  expect(table).toContain('raftkv/before (p99)');
+  expect(table.split('\n').find((l) => l.startsWith('| get serializable x16 |'))!.split('|').length).toBe(10 + 3 + 2); // 10 columns, 3 of the before build, the edges
+  expect(liveChildPids()).toEqual([]);
+}, 90_000);

@@ -11,8 +11,9 @@ import { startTarget, type Certificates } from './targets.js';
 import type { Sample } from './workloads.js';
 
 /** etcd, raftkv, and a second etcd whose ratio to the first is the run's noise floor. */
-export type SideName = 'etcd' | 'raftkv' | 'etcd-again';
-export const kindOf = (side: SideName): ServerKind => (side === 'raftkv' ? 'raftkv' : 'etcd');
+/** `raftkv-before`: a second raftkv build (`--before`), so a change's before and after run alternating in one run. */
+export type SideName = 'etcd' | 'raftkv' | 'raftkv-before' | 'etcd-again';
+export const kindOf = (side: SideName): ServerKind => (side === 'raftkv' || side === 'raftkv-before' ? 'raftkv' : 'etcd');
 
 export interface MatrixOptions extends GroupSettings {
   members: Array<1 | 3>;
@@ -22,6 +23,8 @@ export interface MatrixOptions extends GroupSettings {
   /** Run etcd a second time as its own side: the noise floor. */
   noiseFloor: boolean;
   raftkvBin: string;
+  /** Another raftkv build run as the `raftkv-before` side. */
+  raftkvBeforeBin?: string;
   /** One member only: clients over https. */
   tls?: Certificates;
   /** Directory for a V8 CPU profile of every raftkv process (written when it stops cleanly). */
@@ -61,6 +64,8 @@ export interface RowResult {
   ratio: { value: number; p99Ms: number };
   /** etcd-again / etcd, of the medians: what the same server gets from the noise of the run. */
   noise?: { value: number; p99Ms: number };
+  /** raftkv / raftkv-before, of the medians, when a before build ran. */
+  before?: { value: number; p99Ms: number };
 }
 
 export interface BenchResult {
@@ -115,7 +120,7 @@ function cpuProfileEnv(dir: string): Record<string, string> {
 export async function runMatrix(opts: MatrixOptions, log: (line: string) => void = () => undefined): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const loadAvgStart = loadavg();
-  const sides: SideName[] = opts.noiseFloor ? ['etcd', 'raftkv', 'etcd-again'] : ['etcd', 'raftkv'];
+  const sides: SideName[] = ['etcd', 'raftkv', ...(opts.raftkvBeforeBin ? ['raftkv-before' as const] : []), ...(opts.noiseFloor ? ['etcd-again' as const] : [])];
   const rows: RowResult[] = [];
   const schedule: BenchResult['schedule'] = [];
   for (const members of opts.members) {
@@ -134,7 +139,7 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
             got = await group.run({
               settings: opts,
               start: () => startTarget(kindOf(side), members, {
-                raftkvBin: opts.raftkvBin,
+                raftkvBin: side === 'raftkv-before' ? opts.raftkvBeforeBin! : opts.raftkvBin,
                 ...(opts.tls ? { tls: opts.tls } : {}),
                 ...(opts.cpuProfDir ? { raftkvEnv: cpuProfileEnv(opts.cpuProfDir) } : {}),
               }),
@@ -157,10 +162,12 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
         const e = stats.etcd!.median;
         const k = stats.raftkv!.median;
         const again = stats['etcd-again']?.median;
+        const before = stats['raftkv-before']?.median;
         rows.push({
           id: r.id, members, group: group.id, unit: r.unit, better: r.better, what: r.what, sides: stats,
           ratio: { value: ratio(k.value, e.value), p99Ms: ratio(k.p99Ms, e.p99Ms) },
           ...(again ? { noise: { value: ratio(again.value, e.value), p99Ms: ratio(again.p99Ms, e.p99Ms) } } : {}),
+          ...(before ? { before: { value: ratio(k.value, before.value), p99Ms: ratio(k.p99Ms, before.p99Ms) } } : {}),
         });
       }
     }

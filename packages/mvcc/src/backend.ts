@@ -93,6 +93,9 @@ function treesOf(env: RootDatabase): Trees {
 
 const EMPTY_BYTES = new Uint8Array(0);
 
+/** Where a view handle's decoders last pointed: LMDB's bytes of the current key and value. */
+interface EntryView { keyBytes: Uint8Array; keyStart: number; keyEnd: number; valueBytes: Uint8Array; valueLength: number }
+
 /** The main part of a revision key: its first 8 bytes, big-endian. */
 function revisionMain(key: Uint8Array): number {
   return (((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0) * 2 ** 32
@@ -485,25 +488,10 @@ export class Backend {
     const end = mark === undefined ? undefined : Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
     // Views of LMDB's bytes rather than a copy of each key and value (the default decoders'):
     // the copies made the index rebuild at open 2-3x slower, most of it allocation and GC.
-    let keyBytes: Uint8Array = EMPTY_BYTES;
-    let keyStart = 0;
-    let keyEnd = 0;
-    let valueBytes: Uint8Array = EMPTY_BYTES;
-    let valueLength = 0;
-    const raw = this.env.openDB<null, Buffer>({
-      name: 'key',
-      keyEncoder: {
-        readKey: (buf: Uint8Array, start: number, stop: number) => { keyBytes = buf; keyStart = start; keyEnd = stop; return null; },
-        writeKey: (key: Uint8Array, target: Uint8Array, start: number) => { target.set(key, start); return start + key.length; },
-      },
-      encoder: {
-        encode: (v: Buffer) => v,
-        decode: (bytes: Uint8Array, size: number) => { valueBytes = bytes; valueLength = size; return null; },
-      },
-    } as unknown as { name: string });
-    for (const _ of raw.getRange(end ? { start: FIRST_KEY, end } : { start: FIRST_KEY })) {
-      const { rev, tombstone } = decodeRevision(keyBytes.subarray(keyStart, keyEnd));
-      yield { rev, tombstone, bytes: Buffer.from(valueBytes.buffer, valueBytes.byteOffset, valueLength) };
+    const { db, at } = this.viewHandle('key');
+    for (const _ of db.getRange(end ? { start: FIRST_KEY, end } : { start: FIRST_KEY })) {
+      const { rev, tombstone } = decodeRevision(at.keyBytes.subarray(at.keyStart, at.keyEnd));
+      yield { rev, tombstone, bytes: Buffer.from(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength) };
     }
   }
 
@@ -802,31 +790,35 @@ export class Backend {
    */
   *rawEach(tree: 'key' | 'meta' | 'aux', fn: (key: Uint8Array, value: Uint8Array) => boolean): Generator<void> {
     const mark = tree === 'key' ? this.committedRevisionMark() : undefined;
-    // A handle whose key and value decoders only note where LMDB's bytes are: the entries are
-    // views of them, not copies (copying made lmdb-js's iteration about 3x slower on 1M keys).
-    let keyBytes: Uint8Array = EMPTY_BYTES;
-    let keyStart = 0;
-    let keyEnd = 0;
-    let valueBytes: Uint8Array = EMPTY_BYTES;
-    let valueLength = 0;
-    const raw = this.env.openDB<null, Buffer>({
+    // Views of LMDB's bytes, not copies (copying made lmdb-js's iteration about 3x slower on 1M keys).
+    const { db, at } = this.viewHandle(tree);
+    for (const _ of db.getRange({ start: FIRST_KEY })) {
+      // Plain Uint8Array views: Buffer.from's checks took as long as the iteration itself.
+      const key = new Uint8Array(at.keyBytes.buffer, at.keyBytes.byteOffset + at.keyStart, at.keyEnd - at.keyStart);
+      // Past the mark: a revision key's main part (8 bytes, big-endian) above it.
+      if (mark !== undefined && revisionMain(key) > mark) return;
+      if (fn(key, new Uint8Array(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength))) yield;
+    }
+  }
+
+  /**
+   * A handle on `tree` whose key and value decoders only note where LMDB's bytes are (`at`):
+   * each iteration step leaves views of the current entry there, valid until the next step.
+   */
+  private viewHandle(tree: 'key' | 'meta' | 'aux'): { db: Database<null, Buffer>; at: EntryView } {
+    const at: EntryView = { keyBytes: EMPTY_BYTES, keyStart: 0, keyEnd: 0, valueBytes: EMPTY_BYTES, valueLength: 0 };
+    const db = this.env.openDB<null, Buffer>({
       name: tree,
       keyEncoder: {
-        readKey: (buf: Uint8Array, start: number, end: number) => { keyBytes = buf; keyStart = start; keyEnd = end; return null; },
+        readKey: (buf: Uint8Array, start: number, end: number) => { at.keyBytes = buf; at.keyStart = start; at.keyEnd = end; return null; },
         writeKey: (key: Uint8Array, target: Uint8Array, start: number) => { target.set(key, start); return start + key.length; },
       },
       encoder: {
         encode: (v: Buffer) => v,
-        decode: (bytes: Uint8Array, size: number) => { valueBytes = bytes; valueLength = size; return null; },
+        decode: (bytes: Uint8Array, size: number) => { at.valueBytes = bytes; at.valueLength = size; return null; },
       },
     } as unknown as { name: string });
-    for (const _ of raw.getRange({ start: FIRST_KEY })) {
-      // Plain Uint8Array views: Buffer.from's checks took as long as the iteration itself.
-      const key = new Uint8Array(keyBytes.buffer, keyBytes.byteOffset + keyStart, keyEnd - keyStart);
-      // Past the mark: a revision key's main part (8 bytes, big-endian) above it.
-      if (mark !== undefined && revisionMain(key) > mark) return;
-      if (fn(key, new Uint8Array(valueBytes.buffer, valueBytes.byteOffset, valueLength))) yield;
-    }
+    return { db, at };
   }
 
   /** Writes entries as they are into one tree, in one asynchronous transaction: for import. */

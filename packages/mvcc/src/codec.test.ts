@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeKeyValue, encodeKeyValue, peekKeyValue, type KeyValue } from './key-value.js';
+import { decodeKeyValue, encodeKeyValue, keyValueModRevision, peekKeyValue, type KeyValue } from './key-value.js';
 import { compareRevisions, decodeRevision, encodeRevision } from './revision.js';
 
 const revArb = fc.record({ main: fc.maxSafeNat(), sub: fc.maxSafeNat() });
@@ -57,14 +57,15 @@ describe('KeyValue encoding (mvccpb)', () => {
     );
   });
 
-  it('peek reads the same key, create revision and version as a full decode', () => {
+  it('peek reads the same key, revisions and version as a full decode', () => {
     fc.assert(
       fc.property(kvArb, (kv) => {
         const bytes = encodeKeyValue(kv);
-        const f = { keyStart: -1, keyEnd: -1, createRevision: -1, version: -1 };
+        const f = { keyStart: -1, keyEnd: -1, createRevision: -1, modRevision: -1, version: -1 };
         peekKeyValue(bytes, f);
         expect(bytes.subarray(f.keyStart, f.keyEnd)).toEqual(kv.key);
-        expect([f.createRevision, f.version]).toEqual([kv.createRevision, kv.version]);
+        expect([f.createRevision, f.modRevision, f.version]).toEqual([kv.createRevision, kv.modRevision, kv.version]);
+        expect(keyValueModRevision(bytes)).toBe(kv.modRevision);
       }),
     );
   });

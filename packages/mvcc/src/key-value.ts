@@ -163,21 +163,23 @@ class Reader {
   }
 }
 
-/** What rebuilding the index needs from stored KeyValue bytes. */
+/** What rebuilding the index (and checking an import) needs from stored KeyValue bytes. */
 export interface KeyValueIndexFields {
   keyStart: number;
   keyEnd: number;
   createRevision: number;
+  modRevision: number;
   version: number;
 }
 
 /**
- * Reads the key position, create revision and version of KeyValue bytes into `out`
- * without allocating (the open path parses every stored revision); throws on malformed input.
+ * Reads the key position, revisions and version of KeyValue bytes into `out` without
+ * allocating (the open path parses every stored revision, an import checks every entry);
+ * throws on malformed input, as {@link decodeKeyValue} does.
  */
 export function peekKeyValue(buf: Uint8Array, out: KeyValueIndexFields): void {
   const r = new Reader(buf);
-  out.keyStart = out.keyEnd = out.createRevision = out.version = 0;
+  out.keyStart = out.keyEnd = out.createRevision = out.modRevision = out.version = 0;
   while (r.pos < buf.length) {
     const tag = r.byte();
     switch (tag) {
@@ -195,11 +197,11 @@ export function peekKeyValue(buf: Uint8Array, out: KeyValueIndexFields): void {
       case 0x10:
         out.createRevision = r.varintNumber('create_revision');
         break;
+      case 0x18:
+        out.modRevision = r.varintNumber('mod_revision');
+        break;
       case 0x20:
         out.version = r.varintNumber('version');
-        break;
-      case 0x18:
-        r.varintNumber('mod_revision');
         break;
       case 0x30:
         r.varintBig();
@@ -210,40 +212,12 @@ export function peekKeyValue(buf: Uint8Array, out: KeyValueIndexFields): void {
   }
 }
 
-/**
- * The mod_revision of KeyValue bytes (0 when absent), checking them as {@link decodeKeyValue}
- * does, without its key and value views (a bulk import checks every entry).
- */
+const scratch: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, modRevision: 0, version: 0 };
+
+/** The mod_revision of KeyValue bytes (0 when absent), checked as {@link peekKeyValue} checks them. */
 export function keyValueModRevision(buf: Uint8Array): number {
-  const r = new Reader(buf);
-  let mod = 0;
-  while (r.pos < buf.length) {
-    const tag = r.byte();
-    switch (tag) {
-      case 0x0a:
-      case 0x2a: {
-        const len = r.varintNumber('length');
-        if (r.pos + len > buf.length) throw new RangeError('KeyValue: truncated bytes field');
-        r.pos += len;
-        break;
-      }
-      case 0x10:
-        r.varintNumber('create_revision');
-        break;
-      case 0x18:
-        mod = r.varintNumber('mod_revision');
-        break;
-      case 0x20:
-        r.varintNumber('version');
-        break;
-      case 0x30:
-        r.varintBig();
-        break;
-      default:
-        throw new RangeError(`KeyValue: unexpected tag 0x${tag.toString(16)}`);
-    }
-  }
-  return mod;
+  peekKeyValue(buf, scratch);
+  return scratch.modRevision;
 }
 
 /**

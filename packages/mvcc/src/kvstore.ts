@@ -159,7 +159,7 @@ function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
   const scheduled = scheduledBytes ? decodeRevision(scheduledBytes).rev.main : 0;
 
   let current = 1;
-  const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+  const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, modRevision: 0, version: 0 };
   // The keys' bytes share 64 KiB chunks: a Uint8Array with a buffer of its own costs ~230 bytes
   // of heap per key, a view into a chunk ~90. What a chunk can keep alive is bounded by the keys
   // live at open (the put path, where keys come and go, keeps one buffer per key).
@@ -1466,7 +1466,7 @@ export class MvccStore {
       const compactRev = read.compactRev;
       if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
       const rev = revision === 0 ? read.rev : revision;
-      const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+      const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, modRevision: 0, version: 0 };
       const keyOf = (value: Buffer) => {
         peekKeyValue(value, fields);
         return value.toString('latin1', fields.keyStart, fields.keyEnd);

@@ -5,6 +5,7 @@
 // service's serializer passes the bytes through (as the Watch service does for its events).
 import { etcdserverpb } from '@raftkv/api';
 import type { KeyValue, RangeResponse, ReadPacing } from '@raftkv/mvcc';
+import { passingEncoded } from './encoded-responses.js';
 
 // RangeResponse fields: header = 1, kvs = 2, more = 3, count = 4; KeyValue: key = 1,
 // create_revision = 2, mod_revision = 3, version = 4, value = 5, lease = 6.
@@ -135,9 +136,5 @@ export async function encodeRangeResponse(res: RangeResponse, header: etcdserver
 /** The KV service definition, with a Range serializer that passes pre-encoded responses through. */
 export const KVServiceWithEncodedRange = {
   ...etcdserverpb.KVService,
-  range: {
-    ...etcdserverpb.KVService.range,
-    responseSerialize: (value: etcdserverpb.RangeResponse | Buffer): Buffer =>
-      Buffer.isBuffer(value) ? value : Buffer.from(etcdserverpb.RangeResponse.encode(value).finish()),
-  },
+  range: passingEncoded(etcdserverpb.KVService.range),
 } as const;

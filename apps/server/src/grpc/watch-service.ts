@@ -3,6 +3,7 @@ import { EtcdErrors, etcdserverpb, type EtcdError } from '@raftkv/api';
 import type { WatchableStore, WatchStream } from '@raftkv/watch';
 import { toNumber } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
+import { passingEncoded } from './encoded-responses.js';
 import { toServiceError } from './unary.js';
 import { WatchResponseEncoder } from './watch-wire.js';
 
@@ -19,11 +20,7 @@ const MAX_WRITE_BYTES = 128 * 1024;
  * a response is its header fields (encoded per watcher) followed by shared event bytes.
  */
 export const WatchServiceWithEncodedResponses = {
-  watch: {
-    ...etcdserverpb.WatchService.watch,
-    responseSerialize: (value: etcdserverpb.WatchResponse | Buffer): Buffer =>
-      Buffer.isBuffer(value) ? value : Buffer.from(etcdserverpb.WatchResponse.encode(value).finish()),
-  },
+  watch: passingEncoded(etcdserverpb.WatchService.watch),
 } as const;
 
 /**

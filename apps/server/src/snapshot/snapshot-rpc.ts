@@ -7,6 +7,7 @@ import { etcdserverpb } from '@raftkv/api';
 import { dataDirLayout } from '../member/data-dir.js';
 import type { Logger } from '../logger.js';
 import type { ServerCore } from '../server-core.js';
+import { passingEncoded } from '../grpc/encoded-responses.js';
 import { toServiceError } from '../grpc/unary.js';
 import { exportEtcdSnapshot } from './export.js';
 import { encodeSnapshotResponse } from './snapshot-response.js';
@@ -20,11 +21,7 @@ type SnapshotCall = ServerWritableStream<etcdserverpb.SnapshotRequest, etcdserve
  */
 export const MaintenanceServiceWithEncodedSnapshot = {
   ...etcdserverpb.MaintenanceService,
-  snapshot: {
-    ...etcdserverpb.MaintenanceService.snapshot,
-    responseSerialize: (value: etcdserverpb.SnapshotResponse | Buffer): Buffer =>
-      Buffer.isBuffer(value) ? value : Buffer.from(etcdserverpb.SnapshotResponse.encode(value).finish()),
-  },
+  snapshot: passingEncoded(etcdserverpb.MaintenanceService.snapshot),
 } as const;
 
 export function snapshotHandler(core: ServerCore, log?: Logger): (call: SnapshotCall) => void {

@@ -3,6 +3,7 @@ import { QuotaGuard } from './alarm/quota.js';
 import { IdGenerator } from './cluster/id-generator.js';
 import { formatUrl } from './cluster/member-id.js';
 import { MemberRpcClient } from './cluster/member-rpc.js';
+import { goDuration } from './config/go-values.js';
 import type { ServerConfig } from './config/index.js';
 import { openFrontDoor, resolveLimits } from './front-door/index.js';
 import { Gateway, goServeMux } from './gateway/index.js';
@@ -257,13 +258,4 @@ async function start(
 function autoCompactionTestOptions(): { revisionIntervalMs?: number } {
   const ms = Number(process.env['RAFTKV_AUTO_COMPACTION_REVISION_INTERVAL_MS']);
   return ms > 0 ? { revisionIntervalMs: ms } : {};
-}
-
-/** A duration in ms as Go prints one ("1.5s", "120.25ms", "800µs", "5ns"), for log fields etcd writes that way. */
-function goDuration(ms: number): string {
-  const trim = (n: number) => String(Number(n.toFixed(6)));
-  if (ms >= 1000) return `${trim(ms / 1000)}s`;
-  if (ms >= 1) return `${trim(ms)}ms`;
-  if (ms >= 0.001) return `${trim(ms * 1000)}µs`;
-  return `${Math.round(ms * 1e6)}ns`;
 }

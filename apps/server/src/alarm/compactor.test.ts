@@ -3,7 +3,8 @@
 import { EtcdErrors } from '@raftkv/api';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../logger.js';
-import { goDuration, startPeriodicCompactor, startRevisionCompactor, type CompactorClock } from './compactor.js';
+import { goDuration } from '../config/go-values.js';
+import { startPeriodicCompactor, startRevisionCompactor, type CompactorClock } from './compactor.js';
 
 class ManualClock implements CompactorClock {
   now = 0;

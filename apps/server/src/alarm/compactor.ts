@@ -1,4 +1,5 @@
 import { EtcdErrors } from '@raftkv/api';
+import { goDuration } from '../config/go-values.js';
 import type { Logger } from '../logger.js';
 
 /** Time as the compactors see it: injected so tests drive it. */
@@ -42,19 +43,6 @@ const RETRY_DIVISOR = 10;
 export interface AutoCompactor {
   /** Stops the loop; resolves once it has ended (a compaction under way is awaited). */
   stop(): Promise<void>;
-}
-
-/** Go's time.Duration String for whole milliseconds, as etcd logs `compact-period` and `took`. */
-export function goDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / HOUR_MS);
-  const m = Math.floor((ms % HOUR_MS) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  const sec = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')}s`;
-  if (h > 0) return `${h}h${m}m${sec}`;
-  if (m > 0) return `${m}m${sec}`;
-  return sec;
 }
 
 /** A compaction the cluster already did (or a later one) is success, as in etcd. */

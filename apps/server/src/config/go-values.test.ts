@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import {
+  goDuration,
   parseDecimalUint32,
   parseEtcdUrl,
   parseEtcdUrlList,
@@ -108,4 +109,9 @@ describe('parseInitialCluster follows types.NewURLsMap', () => {
     ['n1', 'URL scheme must be'],
     ['n1=http://a', 'does not have the form "host:port"'],
   ])('rejects %j', (text, message) => expect(() => parseInitialCluster(text)).toThrow(message));
+});
+
+describe('goDuration prints what Go prints, below a millisecond too', () => {
+  test.each<[number, string]>([[0.000001, '1ns'], [0.0008, '800ns'], [0.25, '250µs'], [120.25, '120.25ms'], [100, '100ms'], [1500, '1.5s']])(
+    'goDuration(%d) = %s', (ms, text) => expect(goDuration(ms)).toBe(text));
 });

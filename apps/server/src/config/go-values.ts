@@ -104,6 +104,25 @@ export function parseGoDurationMs(text: string): number {
 }
 
 /**
+ * Go's time.Duration String for a duration in ms, as etcd's log fields print one: "0s",
+ * "800µs", "120.25ms", "1.5s", "1h30m0s".
+ */
+export function goDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const trim = (n: number) => String(Number(n.toFixed(6)));
+  if (ms < 0.001) return `${Math.round(ms * 1e6)}ns`;
+  if (ms < 1) return `${trim(ms * 1000)}µs`;
+  if (ms < 1000) return `${trim(ms)}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  const sec = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')}s`;
+  if (h > 0) return `${h}h${m}m${sec}`;
+  if (m > 0) return `${m}m${sec}`;
+  return sec;
+}
+
+/**
  * Go's `net.SplitHostPort` for the part after `scheme://`: `host:port` or `[v6]:port`.
  * Like Go, the port may be empty ("h:") but the colon may not be missing.
  */

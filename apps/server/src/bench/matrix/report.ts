@@ -5,7 +5,8 @@ import type { BenchResult, RowResult, SideName } from './runner.js';
 /** A figure is missing when NaN, or null once the result went through JSON. */
 export const present = (n: number | null | undefined): n is number => typeof n === 'number' && !Number.isNaN(n);
 
-const num = (n: number | undefined): string => {
+/** A figure as the tables print it: thousands separated, fewer decimals the larger it is. */
+export const num = (n: number | undefined): string => {
   if (!present(n)) return 'n/a';
   const a = Math.abs(n);
   return a >= 1000 ? Math.round(n).toLocaleString('en-US') : a >= 100 ? n.toFixed(0) : a >= 10 ? n.toFixed(1) : n.toFixed(2);

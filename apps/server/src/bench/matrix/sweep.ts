@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { raftkvBin } from '../../raftkv-binary.js';
 import { parseOptions } from './options.js';
-import { present } from './report.js';
+import { num, present } from './report.js';
 import { runMatrix, type BenchResult } from './runner.js';
 
 /** Rows of the key-count sweep: what a bigger keyspace costs at start, in memory and to load. */
@@ -16,8 +16,6 @@ export const KEY_ROWS = ['load keys', 'rss per key', 'rss after load', 'start-up
 export const VALUE_ROWS = ['put x16', 'range 100 keys x16', 'get serializable x16', 'load keys', 'rss per key', 'rss after load'];
 
 export interface SweepPoint { label: string; result: BenchResult }
-
-const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3));
 
 /** One markdown table: a line per setting and row, etcd and raftkv medians and their ratio. */
 export function sweepTable(title: string, points: readonly SweepPoint[], rows: readonly string[]): string {
@@ -33,7 +31,7 @@ export function sweepTable(title: string, points: readonly SweepPoint[], rows: r
       }
       // Higher is better for throughput; for times and bytes, etcd/raftkv reads the same way.
       const ratio = row.better === 'higher' ? raftkv / etcd : etcd / raftkv;
-      lines.push(`| ${label} | ${id} | ${row.unit} | ${fmt(etcd)} | ${fmt(raftkv)} | ${ratio.toFixed(2)} |`);
+      lines.push(`| ${label} | ${id} | ${row.unit} | ${num(etcd)} | ${num(raftkv)} | ${ratio.toFixed(2)} |`);
     }
   }
   return lines.join('\n');

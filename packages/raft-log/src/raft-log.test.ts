@@ -247,6 +247,19 @@ describe('RaftLog, one member', () => {
     await expect(m.log.readIndex(new Uint8Array(2048))).rejects.toThrow(RangeError);
   });
 
+  it('a single voter answers ReadIndex at its commit index without a Ready cycle', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    m.log.propose(bytes('x'));
+    await cluster.settle();
+    const readies = m.log.stats().readies;
+    const state = await m.log.readIndex(bytes('req-2'));
+    expect(state.index).toBe(m.log.commitIndex);
+    expect(m.log.appliedIndex).toBe(state.index);
+    expect(m.log.stats().readies).toBe(readies);
+  });
+
   it('refuses proposals and reads after close with etcd\'s "server stopped"', async () => {
     const { cluster, dir } = single();
     const m = await cluster.start(1n, dir, { voters: [1n] });

@@ -425,6 +425,17 @@ export class RaftLog implements ReplicatedLog {
     const key = hex(context);
     if (this.reads.has(key)) return Promise.reject(new Error(`read context ${key} is already pending`));
     if (this.reads.size >= this.maxPendingReads) return Promise.reject(RaftLogErrors.TooManyRequests);
+    // A sole voter is its own quorum: its commit index is the read point now, without waiting
+    // for a Ready (raft would answer the same, one Ready cycle later: behind a WAL sync under writes).
+    const index = this.node.soleVoterReadIndex();
+    if (index !== undefined) {
+      const state: ReadState = { index, requestCtx: context };
+      if (index <= this.applied_) return Promise.resolve(state);
+      return new Promise<ReadState>((resolve, reject) => {
+        this.reads.set(key, { resolve, reject, deadlineTick: this.ticks + this.requestTimeoutTicks, state });
+        this.confirmedReads.push({ key, state });
+      });
+    }
     try {
       this.node.readIndex(context);
     } catch (err) {

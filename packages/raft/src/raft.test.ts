@@ -552,6 +552,27 @@ describe('ReadIndex', () => {
     expect(() => c.get(1n).node.readIndex(enc('d'))).not.toThrow();
   });
 
+  it('a sole voter leader serves reads at its commit index with no round, only once an entry of its term committed', () => {
+    const c = new TestCluster(ids(1));
+    const n = c.get(1n).node;
+    expect(n.soleVoterReadIndex()).toBeUndefined();
+    c.raft(1n).becomeCandidate();
+    c.raft(1n).becomeLeader();
+    // Leader, but its empty entry of the new term is not yet persisted, so not committed.
+    expect(n.soleVoterReadIndex()).toBeUndefined();
+    c.stabilize();
+    c.propose(1n, 'w');
+    expect(n.soleVoterReadIndex()).toBe(c.raft(1n).raftLog.committed);
+    expect(c.appliedData(1n)).toEqual(['w']);
+  });
+
+  it('a leader with peers gets no read point without a round', () => {
+    const c = new TestCluster(ids(3));
+    c.elect(1n);
+    c.propose(1n, 'w');
+    expect(c.get(1n).node.soleVoterReadIndex()).toBeUndefined();
+  });
+
   it('lease-based reads answer at once on a leader with check-quorum', () => {
     const c = new TestCluster(ids(3), { checkQuorum: true, readOnlyOption: ReadOnlyOption.LeaseBased });
     c.elect(1n);

@@ -697,6 +697,16 @@ export class Raft {
     return undefined;
   }
 
+  /**
+   * The commit index, when this node is a leader and the only voter of its configuration and an
+   * entry of its term has committed: its own quorum, it may serve a read at that index with no
+   * round (what a ReadIndex request gets at once too, but through a Ready). Else undefined.
+   */
+  soleVoterReadIndex(): number | undefined {
+    if (this.state !== StateType.Leader || !this.prs.isSingleton() || !this.prs.isVoter(this.id)) return undefined;
+    return this.committedEntryInCurrentTerm() ? this.raftLog.committed : undefined;
+  }
+
   private committedEntryInCurrentTerm(): boolean {
     return this.raftLog.zeroTermOnErr(this.raftLog.committed) === this.term;
   }

@@ -246,6 +246,16 @@ export class RawNode {
   }
 
   /**
+   * The read index this node can serve at once, with no heartbeat round and no Ready: its
+   * commit index when it leads as the only voter of its configuration and an entry of its term
+   * has committed (a single voter is its own quorum). Undefined otherwise: use `readIndex`.
+   * A read at the returned index waits until the applied index reaches it, as for a `ReadState`.
+   */
+  soleVoterReadIndex(): number | undefined {
+    return this.raft.soleVoterReadIndex();
+  }
+
+  /**
    * Ask the leader to hand leadership to `target`: it stops accepting
    * proposals, brings `target`'s log up to date and tells it to campaign at
    * once. Abandoned after an election timeout.

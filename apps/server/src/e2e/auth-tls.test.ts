@@ -2,12 +2,13 @@
 // verified client certificate's Common Name (etcd's AuthInfoFromTLS), raftkv beside etcd 3.4.23
 // through etcdctl; a token still wins over the certificate. And the `etcd3` npm client
 // authenticating with a password against raftkv.
-import { etcdctl, freePort, normaliseEtcdctl, putRequest, removeDir, startEtcd, startRaftkv, type ServerProcess } from '@raftkv/testkit';
+import { etcdctl, normaliseEtcdctl, putRequest, removeDir, startRaftkv, type ServerProcess } from '@raftkv/testkit';
 import { credentials } from '@grpc/grpc-js';
 import { KVClient } from '@raftkv/api';
 import { Etcd3, EtcdPermissionDeniedError } from 'etcd3';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startClientCertAuthPair, type ClientCertAuthPair } from '../security/test-support/client-cert-auth-pair.js';
 import { Pki } from '../security/test-support/pki.js';
 
 describe('CN-based auth over mutual TLS, beside etcd', () => {
@@ -16,22 +17,14 @@ describe('CN-based auth over mutual TLS, beside etcd', () => {
   const rootCert = pki.issue('root-client', 'root');
   const appCert = pki.issue('app-client', 'app');
   const strangerCert = pki.issue('stranger-client', 'stranger');
-  const started: ServerProcess[] = [];
+  let pair: ClientCertAuthPair;
   const urls: { etcd: string; raftkv: string } = { etcd: '', raftkv: '' };
   beforeAll(async () => {
-    const flags = (url: string) => ['--listen-client-urls', url, '--advertise-client-urls', url,
-      '--cert-file', server.certFile, '--key-file', server.keyFile, '--client-cert-auth', '--trusted-ca-file', pki.caFile, '--bcrypt-cost', '4'];
-    const [ep, rp] = [await freePort(), await freePort()];
-    urls.etcd = `https://127.0.0.1:${ep}`;
-    urls.raftkv = `https://127.0.0.1:${rp}`;
-    const [e, r] = await Promise.all([startEtcd({ port: ep, args: flags(urls.etcd) }), startRaftkv({ port: rp, args: flags(urls.raftkv) })]);
-    started.push(e, r);
+    pair = await startClientCertAuthPair(pki, server);
+    Object.assign(urls, pair.urls);
   }, 60_000);
   afterAll(async () => {
-    for (const s of started) {
-      await s.stop();
-      removeDir(s.dataDir);
-    }
+    await pair?.stop();
     pki.remove();
   });
 

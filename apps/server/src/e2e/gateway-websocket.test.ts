@@ -6,9 +6,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { freePort, removeDir, startEtcd, startPair, startRaftkv, type ServerPair, type ServerProcess } from '@raftkv/testkit';
+import { startPair, type ServerPair, type ServerProcess } from '@raftkv/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { startClientCertAuthPair, type ClientCertAuthPair } from '../security/test-support/client-cert-auth-pair.js';
 import { Pki } from '../security/test-support/pki.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -258,23 +259,15 @@ describe('--client-cert-auth with auth on: gateway requests with a client certif
   const pki = new Pki();
   const server = pki.issue('server', 'server');
   const rootCert = pki.issue('root-client', 'root');
-  const started: ServerProcess[] = [];
+  let pair: ClientCertAuthPair;
   const urls = { etcd: '', raftkv: '' };
   const ca = readFileSync(pki.caFile);
   beforeAll(async () => {
-    const flags = (url: string) => ['--listen-client-urls', url, '--advertise-client-urls', url,
-      '--cert-file', server.certFile, '--key-file', server.keyFile, '--client-cert-auth', '--trusted-ca-file', pki.caFile, '--bcrypt-cost', '4'];
-    const [ep, rp] = [await freePort(), await freePort()];
-    urls.etcd = `https://127.0.0.1:${ep}`;
-    urls.raftkv = `https://127.0.0.1:${rp}`;
-    const [e, r] = await Promise.all([startEtcd({ port: ep, args: flags(urls.etcd) }), startRaftkv({ port: rp, args: flags(urls.raftkv) })]);
-    started.push(e, r);
+    pair = await startClientCertAuthPair(pki, server);
+    Object.assign(urls, pair.urls);
   }, 60_000);
   afterAll(async () => {
-    for (const s of started) {
-      await s.stop();
-      removeDir(s.dataDir);
-    }
+    await pair?.stop();
     pki.remove();
   });
 

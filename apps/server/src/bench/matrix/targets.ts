@@ -106,7 +106,11 @@ async function startThree(kind: ServerKind, opts: TargetOptions): Promise<Target
         await Promise.all(cluster.members.map((m) => m.restart()));
         await locate();
       },
-      close: () => cluster.close(),
+      // A clean stop first: a profiled member writes its CPU profile only on a clean exit.
+      close: async () => {
+        await Promise.all(cluster.members.map((m) => m.stop()));
+        await cluster.close();
+      },
     };
     const locate = async () => {
       const leader = await cluster.waitForLeader(60_000);

@@ -3,41 +3,22 @@
 // swapped without a restart; client certificates required and checked.
 import { credentials, Metadata, Server } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { notImplemented, unary } from '../grpc/unary.js';
 import { clientIdentity, connectionKeyOfCall, RELAYED_CONNECTION_HEADER } from '../security/client-identities.js';
+import { Pki } from '../security/test-support/pki.js';
 import { openFrontDoor, type FrontDoor, type TlsServerSettings } from './front-door.js';
 
 const run = promisify(execFile);
 
-/** A CA, and leaf certificates it signs for 127.0.0.1, in a temp dir. */
-class Pki {
-  readonly dir = mkdtempSync(join(tmpdir(), 'raftkv-door-tls-'));
-  constructor() {
-    this.openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=door-test-ca');
-  }
-  openssl(...args: string[]): void {
-    execFileSync('openssl', args, { cwd: this.dir, stdio: 'ignore' });
-  }
-  /** Issues `name`.crt/.key with CN `cn`; returns their PEM. */
-  issue(name: string, cn: string): { key: Buffer; cert: Buffer } {
-    writeFileSync(join(this.dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-    this.openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    this.openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
-    return { key: this.file(`${name}.key`), cert: this.file(`${name}.crt`) };
-  }
-  file(name: string): Buffer {
-    return readFileSync(join(this.dir, name));
-  }
-  path(name: string): string {
-    return join(this.dir, name);
-  }
+/** `name`'s certificate and key from the shared test CA, as PEM. */
+function issuePem(pki: Pki, name: string, cn: string): { key: Buffer; cert: Buffer } {
+  const { certFile, keyFile } = pki.issue(name, cn);
+  return { key: readFileSync(keyFile), cert: readFileSync(certFile) };
 }
 
 /** The CN auth would find for each Status call (CN-based auth's view of the connection). */
@@ -70,11 +51,11 @@ function presentedCn(port: number, ca: Buffer): Promise<string> {
 }
 
 describe('TLS at the front door', () => {
-  const pki = new Pki();
-  const first = pki.issue('server1', 'door-server-1');
-  const second = pki.issue('server2', 'door-server-2');
-  const client = pki.issue('client', 'door-client');
-  const ca = pki.file('ca.crt');
+  const pki = new Pki('door-test-ca');
+  const first = issuePem(pki, 'server1', 'door-server-1');
+  const second = issuePem(pki, 'server2', 'door-server-2');
+  const client = issuePem(pki, 'client', 'door-client');
+  const ca = readFileSync(pki.caFile);
   let settings: TlsServerSettings = { context: { ...first, ca }, requestCert: false, rejectUnauthorized: false };
   let server: Server;
   let door: FrontDoor;
@@ -93,7 +74,7 @@ describe('TLS at the front door', () => {
   afterAll(async () => {
     await door.close();
     server.forceShutdown();
-    rmSync(pki.dir, { recursive: true, force: true });
+    pki.remove();
   });
 
   async function grpcStatus(authority?: string, withClientCert = false, metadata = new Metadata()): Promise<string> {
@@ -112,13 +93,13 @@ describe('TLS at the front door', () => {
     expect(await grpcStatus()).toBe('3.4.23');
     expect(await grpcStatus(`https://127.0.0.1:${port}`)).toBe('3.4.23');
     for (const http of ['--http1.1', '--http2']) {
-      const { stdout } = await run('curl', ['-s', http, '--cacert', pki.path('ca.crt'), '-w', ' %{http_version}', `https://127.0.0.1:${port}/version`]);
+      const { stdout } = await run('curl', ['-s', http, '--cacert', pki.caFile, '-w', ' %{http_version}', `https://127.0.0.1:${port}/version`]);
       expect(stdout).toBe(`{"etcdserver":"3.4.23","etcdcluster":"3.4.0"} ${http === '--http2' ? '2' : '1.1'}`);
     }
   });
 
   it('etcdctl over TLS', async () => {
-    const { stdout } = await run('etcdctl', ['--endpoints', `https://127.0.0.1:${port}`, '--cacert', pki.path('ca.crt'), 'endpoint', 'status', '-w', 'json'],
+    const { stdout } = await run('etcdctl', ['--endpoints', `https://127.0.0.1:${port}`, '--cacert', pki.caFile, 'endpoint', 'status', '-w', 'json'],
       { env: { ...process.env, ETCDCTL_API: '3' } });
     expect(JSON.parse(stdout)[0].Status.version).toBe('3.4.23');
   });
@@ -136,7 +117,7 @@ describe('TLS at the front door', () => {
     // The provider hears of each refusal, with the reason (for etcd's "rejected connection" line).
     expect(rejections.at(-1)).toBe("https: 127.0.0.1 tls: client didn't provide a certificate");
     expect(await grpcStatus(undefined, true)).toBe('3.4.23');
-    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', pki.path('ca.crt'), `https://127.0.0.1:${port}/version`])
+    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', pki.caFile, `https://127.0.0.1:${port}/version`])
       .catch((err: { stdout: string }) => ({ stdout: err.stdout }));
     expect(stdout).toBe('000');
     settings = { context: { ...second, ca }, requestCert: false, rejectUnauthorized: false };

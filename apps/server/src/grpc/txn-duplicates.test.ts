@@ -67,6 +67,7 @@ function modelHasDuplicate(t: etcdserverpb.TxnRequest): boolean {
 const b = (s: string) => Buffer.from(s, 'latin1');
 const put = (k: string): etcdserverpb.RequestOp => ({ requestPut: putRequest({ key: b(k) }) });
 const del = (k: string, end = ''): etcdserverpb.RequestOp => ({ requestDeleteRange: deleteRangeRequest({ key: b(k), rangeEnd: b(end) }) });
+const range = (k: string): etcdserverpb.RequestOp => ({ requestRange: rangeRequest({ key: b(k) }) });
 const txn = (success: etcdserverpb.RequestOp[], failure: etcdserverpb.RequestOp[] = []): etcdserverpb.RequestOp =>
   ({ requestTxn: txnRequest({ success, failure }) });
 
@@ -110,6 +111,11 @@ describe('hasDuplicateWrites', () => {
     { name: 'success and failure of the request itself', success: [put('a')], failure: [put('a'), del('b')], want: false },
     { name: 'a range end of "\\0" covers nothing', success: [del('a', '\x00'), put('a')], want: false },
     { name: 'an empty interval', success: [del('b', 'a'), put('b')], want: false },
+    // Lists of puts and ranges only take the one-set path.
+    { name: 'one key put twice among puts and ranges', success: [put('a'), range('a'), put('b'), put('a')], want: true },
+    { name: 'distinct puts and a range of one of them', success: [put('a'), range('a'), put('b')], want: false },
+    { name: 'a flat success, a failure that puts one key twice after a delete', success: [put('a')], failure: [del('c'), put('b'), put('b')], want: true },
+    { name: 'a nested success, a flat failure that puts one key twice', success: [txn([put('a')])], failure: [put('b'), put('b')], want: true },
   ])('$name', ({ success, failure, want }) => {
     const t = txnRequest({ success, failure: failure ?? [] });
     expect(modelHasDuplicate(t)).toBe(want);

@@ -3,6 +3,7 @@ import type { KeyValue, RangeResponse } from '@raftkv/mvcc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rangeResponseToWire } from '../apply/convert.js';
+import { messagesInWrite } from './encoded-responses.js';
 import { encodeRangeResponse } from './range-response.js';
 
 const int = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 2 ** 31 - 2, max: 2 ** 33 }), fc.constant(Number.MAX_SAFE_INTEGER));
@@ -28,15 +29,18 @@ const headerArb = fc.record({
 });
 
 describe('encodeRangeResponse', () => {
-  it('gives the generated encoder\'s bytes, pausing every step', async () => {
+  it('gives one gRPC frame of the generated encoder\'s bytes, pausing every step', async () => {
     await fc.assert(fc.asyncProperty(resArb, headerArb, fc.integer({ min: 1, max: 8 }), async (res, header, step) => {
       let pauses = 0;
       const got = await encodeRangeResponse(res, header, { entriesPerStep: step, pause: async () => void pauses++ });
       const want = Buffer.from(etcdserverpb.RangeResponse.encode(rangeResponseToWire(res, header)).finish());
-      expect(got.equals(want)).toBe(true);
+      expect(messagesInWrite(got)).toBe(1);
+      expect(got[0]).toBe(0);
+      expect(got.readUInt32BE(1)).toBe(want.byteLength);
+      expect(got.subarray(5).equals(want)).toBe(true);
       // Two passes over the KVs (measure, write).
       expect(pauses).toBe(Math.floor((2 * res.kvs.length) / step));
-      expect(etcdserverpb.RangeResponse.decode(got).kvs.length).toBe(res.kvs.length);
+      expect(etcdserverpb.RangeResponse.decode(got.subarray(5)).kvs.length).toBe(res.kvs.length);
     }), { seed: 77, numRuns: 500 });
   });
 });

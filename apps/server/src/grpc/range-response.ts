@@ -2,10 +2,11 @@
 // synchronous call that also builds a wire object (bigints) per KV — about half a second for
 // 200,000 keys of 256 bytes, with the event loop blocked. Here the KVs are measured, then
 // written into one buffer of the right size, in steps that give the event loop back; the KV
-// service's serializer passes the bytes through (as the Watch service does for its events).
+// service's serializer passes the bytes through (as the Watch service does for its events), and
+// the buffer starts with the gRPC frame prefix, so grpc-js writes it without another copy.
 import { etcdserverpb } from '@raftkv/api';
 import type { KeyValue, RangeResponse, ReadPacing } from '@raftkv/mvcc';
-import { passingEncoded } from './encoded-responses.js';
+import { FRAME_PREFIX_BYTES, markFramed, passingEncoded } from './encoded-responses.js';
 
 // RangeResponse fields: header = 1, kvs = 2, more = 3, count = 4; KeyValue: key = 1,
 // create_revision = 2, mod_revision = 3, version = 4, value = 5, lease = 6.
@@ -83,9 +84,9 @@ function writeInt(out: Buffer, pos: number, tag: number, v: number | bigint): nu
 }
 
 /**
- * The bytes of `RangeResponse{header, kvs, more, count}` — the same bytes the generated
- * encoder gives for `rangeResponseToWire(res, header)` — built in steps of
- * `pacing.entriesPerStep` KVs with `pacing.pause()` between them.
+ * `RangeResponse{header, kvs, more, count}` as one gRPC frame (marked, see `markFramed`): the
+ * frame prefix, then the same bytes the generated encoder gives for `rangeResponseToWire(res,
+ * header)`. Built in steps of `pacing.entriesPerStep` KVs with `pacing.pause()` between them.
  */
 export async function encodeRangeResponse(res: RangeResponse, header: etcdserverpb.ResponseHeader, pacing: ReadPacing): Promise<Buffer> {
   const headerBytes = etcdserverpb.ResponseHeader.encode(header).finish();
@@ -106,8 +107,10 @@ export async function encodeRangeResponse(res: RangeResponse, header: etcdserver
   if (res.more) total += 2;
   total += intField(res.count);
 
-  const out = Buffer.allocUnsafe(total);
-  let pos = 0;
+  const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + total);
+  out[0] = 0; // not compressed
+  out.writeUInt32BE(total, 1);
+  let pos = FRAME_PREFIX_BYTES;
   out[pos++] = TAG_HEADER;
   pos = writeVarint(out, pos, headerBytes.length);
   out.set(headerBytes, pos);
@@ -129,8 +132,8 @@ export async function encodeRangeResponse(res: RangeResponse, header: etcdserver
     out[pos++] = 1;
   }
   pos = writeInt(out, pos, TAG_COUNT, res.count);
-  if (pos !== total) throw new Error(`range response: wrote ${pos} bytes of ${total}`);
-  return out;
+  if (pos !== FRAME_PREFIX_BYTES + total) throw new Error(`range response: wrote ${pos - FRAME_PREFIX_BYTES} bytes of ${total}`);
+  return markFramed(out, 1);
 }
 
 /** The KV service definition, with a Range serializer that passes pre-encoded responses through. */

@@ -7,7 +7,8 @@ import type { WatchResponse } from '@raftkv/watch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyValueToWire } from '../apply/convert.js';
 import { WatchServiceWithEncodedResponses } from './watch-service.js';
-import { messagesInWrite, messagesOfWrite, WatchResponseEncoder } from './watch-wire.js';
+import { messagesInWrite } from './encoded-responses.js';
+import { messagesOfWrite, WatchResponseEncoder } from './watch-wire.js';
 
 const kv = (key: string, rev: number, value = 'v', lease = 0n): KeyValue =>
   ({ key: Buffer.from(key), createRevision: 2, modRevision: rev, version: rev - 1, value: Buffer.from(value), lease });

@@ -9,6 +9,7 @@ import { etcdserverpb, mvccpb } from '@raftkv/api';
 import type { Event } from '@raftkv/mvcc';
 import type { WatchResponse } from '@raftkv/watch';
 import { keyValueToWire } from '../apply/convert.js';
+import { FRAME_PREFIX_BYTES, isFramed, markFramed } from './encoded-responses.js';
 
 // WatchResponse fields: header = 1 (bytes), watch_id = 2 (int64), fragment = 7 (bool), events = 11 (bytes).
 const HEADER_TAG = (1 << 3) | 2;
@@ -16,13 +17,6 @@ const WATCH_ID_TAG = 2 << 3;
 const FRAGMENT_TAG = 7 << 3;
 const EVENTS_TAG = (11 << 3) | 2;
 
-/** Marks a Buffer of several complete gRPC frames: the patched grpc-js writes it as it is. */
-const FRAMED = Symbol.for('raftkv.grpc.framed');
-/** How many messages a marked Buffer holds (for grpc_server_msg_sent_total). */
-const FRAMED_COUNT = Symbol('raftkv.grpc.framed.count');
-type Framed = Buffer & { [FRAMED]?: boolean; [FRAMED_COUNT]?: number };
-/** gRPC's frame prefix: a compressed flag byte and a 4-byte big-endian length. */
-const FRAME_PREFIX_BYTES = 5;
 
 function varintBytes(v: bigint): number[] {
   let u = BigInt.asUintN(64, v);
@@ -103,9 +97,7 @@ export class WatchResponseEncoder {
     if (this.messages === 1) {
       out = this.single ?? Buffer.concat(this.parts.slice(1));
     } else {
-      out = Buffer.concat(this.parts, this.total);
-      (out as Framed)[FRAMED] = true;
-      (out as Framed)[FRAMED_COUNT] = this.messages;
+      out = markFramed(Buffer.concat(this.parts, this.total), this.messages);
     }
     this.parts = [];
     this.messages = 0;
@@ -158,7 +150,7 @@ export class WatchResponseEncoder {
 
 /** The messages of one write: the frames of a batch {@link WatchResponseEncoder.take} marked, or the one message it is. */
 export function messagesOfWrite(write: Buffer): Buffer[] {
-  if ((write as Framed)[FRAMED] !== true) return [write];
+  if (!isFramed(write)) return [write];
   const out: Buffer[] = [];
   for (let pos = 0; pos < write.byteLength;) {
     const len = write.readUInt32BE(pos + 1);
@@ -166,9 +158,4 @@ export function messagesOfWrite(write: Buffer): Buffer[] {
     pos += FRAME_PREFIX_BYTES + len;
   }
   return out;
-}
-
-/** How many gRPC messages a response handed to grpc-js carries: 1, or the size of a gathered batch. */
-export function messagesInWrite(message: unknown): number {
-  return Buffer.isBuffer(message) ? ((message as Framed)[FRAMED_COUNT] ?? 1) : 1;
 }

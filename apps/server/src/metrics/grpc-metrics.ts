@@ -8,7 +8,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { messagesInWrite } from '../grpc/watch-wire.js';
+import { messagesInWrite } from '../grpc/encoded-responses.js';
 
 /** Go's names of the gRPC status codes, by number: the `grpc_code` label of go-grpc-prometheus. */
 export const GRPC_CODE_NAMES = [

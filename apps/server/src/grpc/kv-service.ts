@@ -1,5 +1,4 @@
 import type { EtcdError, etcdserverpb } from '@raftkv/api';
-import { isReadOnlyTxn } from '@raftkv/mvcc';
 import { checkTxnPermission } from '../apply/applier.js';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
@@ -17,6 +16,16 @@ function reject(err: EtcdError | undefined): void {
 /** etcd's isTxnSerializable: every op of both branches is a range that asked for a serializable read. */
 function isSerializableTxn(req: etcdserverpb.TxnRequest): boolean {
   return [...req.success, ...req.failure].every((op) => op.requestRange?.serializable === true);
+}
+
+/**
+ * mvcc's isReadOnlyTxn on the wire form, so a write txn is not converted twice (here, then at
+ * apply). An op is taken as convert.ts's requestOpFromWire takes it: a range if it has one.
+ */
+export function isReadOnlyWireTxn(req: etcdserverpb.TxnRequest): boolean {
+  const readOnly = (op: etcdserverpb.RequestOp): boolean => op.requestRange !== undefined ||
+    (!op.requestPut && !op.requestDeleteRange && op.requestTxn !== undefined && isReadOnlyWireTxn(op.requestTxn));
+  return req.success.every(readOnly) && req.failure.every(readOnly);
 }
 
 /** The KV service: linearizable reads after a ReadIndex, serializable ones straight from mvcc, writes through the log. */
@@ -46,9 +55,9 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
     txn: unary(async (req: etcdserverpb.TxnRequest, call) => {
       core.refuseOnLearner();
       reject(checkTxn(req, core.config.maxTxnOps));
-      const txn = txnFromWire(req);
       // A txn that only reads is a read, as in etcd: no log entry, no revision.
-      if (isReadOnlyTxn(txn)) {
+      if (isReadOnlyWireTxn(req)) {
+        const txn = txnFromWire(req);
         if (!isSerializableTxn(req)) await core.linearizableRead();
         const res = await authn.serialized(call, (ai) => { if (core.auth.isEnabled) checkTxnPermission(core.auth, ai, req); },
           () => core.store.readTxn(txn));

@@ -236,3 +236,20 @@ describe('round-trip properties', () => {
     );
   });
 });
+
+describe('unset bytes fields', () => {
+  it('decode as one shared empty Buffer (no allocation per field), and a set field never reaches another message', () => {
+    const empty = etcdserverpb.PutRequest.encode(etcdserverpb.PutRequest.fromPartial({ lease: 5n })).finish();
+    const full = etcdserverpb.PutRequest.encode(etcdserverpb.PutRequest.fromPartial({ key: Buffer.from('k'), value: Buffer.from('v') })).finish();
+    const a = etcdserverpb.PutRequest.decode(empty);
+    const b = etcdserverpb.PutRequest.decode(full);
+    const c = etcdserverpb.PutRequest.decode(empty);
+    expect(Buffer.isBuffer(a.key)).toBe(true);
+    expect(a.key.length).toBe(0);
+    expect(a.key).toBe(c.value);
+    expect(mvccpb.KeyValue.decode(new Uint8Array(0)).value).toBe(mvccpb.KeyValue.decode(new Uint8Array(0)).key);
+    expect(b.key.toString()).toBe('k');
+    expect(b.value.toString()).toBe('v');
+    expect(c.key.length + c.value.length).toBe(0);
+  });
+});

@@ -8,6 +8,9 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { readTag, skipField } from "../../strict-tag.js";
 
+/** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "authpb";
 
 export const protobufFileName = "authpb/auth.proto";
@@ -153,7 +156,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
 };
 
 function createBaseUser(): User {
-  return { name: Buffer.alloc(0), password: Buffer.alloc(0), roles: [], options: undefined };
+  return { name: EMPTY_BYTES, password: EMPTY_BYTES, roles: [], options: undefined };
 }
 
 export const User: MessageFns<User> = {
@@ -275,7 +278,7 @@ export const User: MessageFns<User> = {
 };
 
 function createBasePermission(): Permission {
-  return { permType: 0, key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) };
+  return { permType: 0, key: EMPTY_BYTES, rangeEnd: EMPTY_BYTES };
 }
 
 export const Permission: MessageFns<Permission> = {
@@ -383,7 +386,7 @@ export const Permission: MessageFns<Permission> = {
 };
 
 function createBaseRole(): Role {
-  return { name: Buffer.alloc(0), keyPermission: [] };
+  return { name: EMPTY_BYTES, keyPermission: [] };
 }
 
 export const Role: MessageFns<Role> = {

@@ -26,6 +26,9 @@ import {
 import { Permission, UserAddOptions } from "../authpb/auth.js";
 import { Event, KeyValue } from "../mvccpb/kv.js";
 
+/** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "etcdserverpb";
 
 export const protobufFileName = "etcdserverpb/rpc.proto";
@@ -1064,8 +1067,8 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
 
 function createBaseRangeRequest(): RangeRequest {
   return {
-    key: Buffer.alloc(0),
-    rangeEnd: Buffer.alloc(0),
+    key: EMPTY_BYTES,
+    rangeEnd: EMPTY_BYTES,
     limit: 0n,
     revision: 0n,
     sortOrder: 0,
@@ -1529,8 +1532,8 @@ export const RangeResponse: MessageFns<RangeResponse> = {
 
 function createBasePutRequest(): PutRequest {
   return {
-    key: Buffer.alloc(0),
-    value: Buffer.alloc(0),
+    key: EMPTY_BYTES,
+    value: EMPTY_BYTES,
     lease: 0n,
     prevKv: false,
     ignoreValue: false,
@@ -1798,7 +1801,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseDeleteRangeRequest(): DeleteRangeRequest {
-  return { key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0), prevKv: false };
+  return { key: EMPTY_BYTES, rangeEnd: EMPTY_BYTES, prevKv: false };
 }
 
 export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
@@ -2314,13 +2317,13 @@ function createBaseCompare(): Compare {
   return {
     result: 0,
     target: 0,
-    key: Buffer.alloc(0),
+    key: EMPTY_BYTES,
     version: undefined,
     createRevision: undefined,
     modRevision: undefined,
     value: undefined,
     lease: undefined,
-    rangeEnd: Buffer.alloc(0),
+    rangeEnd: EMPTY_BYTES,
   };
 }
 
@@ -3337,7 +3340,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
 };
 
 function createBaseSnapshotResponse(): SnapshotResponse {
-  return { header: undefined, remainingBytes: 0n, blob: Buffer.alloc(0), version: "" };
+  return { header: undefined, remainingBytes: 0n, blob: EMPTY_BYTES, version: "" };
 }
 
 export const SnapshotResponse: MessageFns<SnapshotResponse> = {
@@ -3591,8 +3594,8 @@ export const WatchRequest: MessageFns<WatchRequest> = {
 
 function createBaseWatchCreateRequest(): WatchCreateRequest {
   return {
-    key: Buffer.alloc(0),
-    rangeEnd: Buffer.alloc(0),
+    key: EMPTY_BYTES,
+    rangeEnd: EMPTY_BYTES,
     startRevision: 0n,
     progressNotify: false,
     filters: [],
@@ -8816,7 +8819,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
 };
 
 function createBaseAuthRoleRevokePermissionRequest(): AuthRoleRevokePermissionRequest {
-  return { role: "", key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) };
+  return { role: "", key: EMPTY_BYTES, rangeEnd: EMPTY_BYTES };
 }
 
 export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissionRequest> = {

@@ -8,6 +8,9 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { readTag, skipField } from "../../strict-tag.js";
 
+/** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "mvccpb";
 
 export const protobufFileName = "mvccpb/kv.proto";
@@ -76,7 +79,7 @@ export function event_EventTypeToJSON(object: Event_EventType): string {
 }
 
 function createBaseKeyValue(): KeyValue {
-  return { key: Buffer.alloc(0), createRevision: 0n, modRevision: 0n, version: 0n, value: Buffer.alloc(0), lease: 0n };
+  return { key: EMPTY_BYTES, createRevision: 0n, modRevision: 0n, version: 0n, value: EMPTY_BYTES, lease: 0n };
 }
 
 export const KeyValue: MessageFns<KeyValue> = {

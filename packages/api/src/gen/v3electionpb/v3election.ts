@@ -24,6 +24,9 @@ import {
 import { ResponseHeader } from "../etcdserverpb/rpc.js";
 import { KeyValue } from "../mvccpb/kv.js";
 
+/** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "v3electionpb";
 
 export const protobufFileName = "v3electionpb/v3election.proto";
@@ -76,7 +79,7 @@ export interface ProclaimResponse {
 }
 
 function createBaseCampaignRequest(): CampaignRequest {
-  return { name: Buffer.alloc(0), lease: 0n, value: Buffer.alloc(0) };
+  return { name: EMPTY_BYTES, lease: 0n, value: EMPTY_BYTES };
 }
 
 export const CampaignRequest: MessageFns<CampaignRequest> = {
@@ -275,7 +278,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
 };
 
 function createBaseLeaderKey(): LeaderKey {
-  return { name: Buffer.alloc(0), key: Buffer.alloc(0), rev: 0n, lease: 0n };
+  return { name: EMPTY_BYTES, key: EMPTY_BYTES, rev: 0n, lease: 0n };
 }
 
 export const LeaderKey: MessageFns<LeaderKey> = {
@@ -401,7 +404,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
 };
 
 function createBaseLeaderRequest(): LeaderRequest {
-  return { name: Buffer.alloc(0) };
+  return { name: EMPTY_BYTES };
 }
 
 export const LeaderRequest: MessageFns<LeaderRequest> = {
@@ -705,7 +708,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
 };
 
 function createBaseProclaimRequest(): ProclaimRequest {
-  return { leader: undefined, value: Buffer.alloc(0) };
+  return { leader: undefined, value: EMPTY_BYTES };
 }
 
 export const ProclaimRequest: MessageFns<ProclaimRequest> = {

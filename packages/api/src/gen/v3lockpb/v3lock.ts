@@ -21,6 +21,9 @@ import {
 } from "@grpc/grpc-js";
 import { ResponseHeader } from "../etcdserverpb/rpc.js";
 
+/** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
 export const protobufPackage = "v3lockpb";
 
 export const protobufFileName = "v3lockpb/v3lock.proto";
@@ -50,7 +53,7 @@ export interface UnlockResponse {
 }
 
 function createBaseLockRequest(): LockRequest {
-  return { name: Buffer.alloc(0), lease: 0n };
+  return { name: EMPTY_BYTES, lease: 0n };
 }
 
 export const LockRequest: MessageFns<LockRequest> = {
@@ -141,7 +144,7 @@ export const LockRequest: MessageFns<LockRequest> = {
 };
 
 function createBaseLockResponse(): LockResponse {
-  return { header: undefined, key: Buffer.alloc(0) };
+  return { header: undefined, key: EMPTY_BYTES };
 }
 
 export const LockResponse: MessageFns<LockResponse> = {
@@ -231,7 +234,7 @@ export const LockResponse: MessageFns<LockResponse> = {
 };
 
 function createBaseUnlockRequest(): UnlockRequest {
-  return { key: Buffer.alloc(0) };
+  return { key: EMPTY_BYTES };
 }
 
 export const UnlockRequest: MessageFns<UnlockRequest> = {

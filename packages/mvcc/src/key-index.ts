@@ -72,8 +72,11 @@ export class RevisionSet implements KeptRevisions {
   }
 }
 
+/** Revision 0_0: what an empty generation and a key index without revisions hold (never changed). */
+const NO_REVISION: Revision = Object.freeze({ main: 0, sub: 0 });
+
 function newGeneration(): Generation {
-  return { ver: 0, created: { main: 0, sub: 0 }, revs: [] };
+  return { ver: 0, created: NO_REVISION, revs: [] };
 }
 
 /**
@@ -82,10 +85,34 @@ function newGeneration(): Generation {
  * history left and is dropped from the tree by compaction.
  */
 export class KeyIndex {
-  modified: Revision = { main: 0, sub: 0 };
-  generations: Generation[] = [newGeneration()];
+  modified: Revision = NO_REVISION;
+  generations: Generation[];
 
-  constructor(readonly key: Uint8Array) {}
+  /**
+   * `keyString`: the key as the tree holds it (latin1, see tree-index.ts), the same string
+   * object: a Uint8Array per key cost ~90 bytes of heap more, and only a deletion needs the bytes.
+   */
+  constructor(readonly keyString: string, generations?: Generation[]) {
+    this.generations = generations ?? [newGeneration()];
+  }
+
+  /**
+   * A key whose older revisions were compacted away (or never stored): its history starts
+   * from the stored revision `modified`, created at `created`, at version `ver`. Revisions
+   * are never changed in place, so `created` may be shared between keys.
+   */
+  static restored(keyString: string, created: Revision, modified: Revision, ver: number): KeyIndex {
+    const ki = new KeyIndex(keyString, [{ created, ver, revs: [modified] }]);
+    ki.modified = modified;
+    return ki;
+  }
+
+  /** The key's bytes: a new plain Uint8Array (not a Buffer, nor a view into Buffer's pool) each call. */
+  get key(): Uint8Array {
+    const out = new Uint8Array(this.keyString.length);
+    Buffer.from(out.buffer).write(this.keyString, 'latin1');
+    return out;
+  }
 
   put(rev: Revision): void {
     if (rev.main < this.modified.main || (rev.main === this.modified.main && rev.sub <= this.modified.sub)) {
@@ -104,17 +131,10 @@ export class KeyIndex {
    * arrays are shared (nothing changes them in place: compaction slices).
    */
   clone(): KeyIndex {
-    const c = new KeyIndex(this.key);
-    c.modified = this.modified;
     const last = this.generations.length - 1;
-    c.generations = this.generations.map((g, i) => ({ ver: g.ver, created: g.created, revs: i === last ? g.revs.slice() : g.revs }));
+    const c = new KeyIndex(this.keyString, this.generations.map((g, i) => ({ ver: g.ver, created: g.created, revs: i === last ? g.revs.slice() : g.revs })));
+    c.modified = this.modified;
     return c;
-  }
-
-  /** Starts the history from a stored revision whose older revisions were compacted away. */
-  restore(created: Revision, modified: Revision, ver: number): void {
-    this.modified = modified;
-    this.generations = [{ created, ver, revs: [modified] }];
   }
 
   /** Ends the current generation; false when the key is not live (nothing to delete). */

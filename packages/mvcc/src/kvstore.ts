@@ -160,10 +160,9 @@ function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
 
   let current = 1;
   const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, modRevision: 0, version: 0 };
-  // The keys' bytes share 64 KiB chunks: a Uint8Array with a buffer of its own costs ~230 bytes
-  // of heap per key, a view into a chunk ~90. What a chunk can keep alive is bounded by the keys
-  // live at open (the put path, where keys come and go, keeps one buffer per key).
-  const keyBytes = new ByteSlab(64 * 1024);
+  // Keys created by one write share its create revision: one object for them all (revisions
+  // are never changed in place), not one per key.
+  let created: Revision = { main: 0, sub: 0 };
   for (const { rev, tombstone, bytes } of backend.durableEntries()) {
     current = rev.main;
     peekKeyValue(bytes, fields);
@@ -174,9 +173,8 @@ function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
       else ki.put(rev);
     } else if (!tombstone) {
       // Older revisions of the key were compacted: start from the stored one.
-      const fresh = new KeyIndex(keyBytes.copy(bytes.subarray(fields.keyStart, fields.keyEnd)));
-      fresh.restore({ main: fields.createRevision, sub: 0 }, rev, fields.version);
-      index.insert(ks, fresh);
+      if (created.main !== fields.createRevision) created = { main: fields.createRevision, sub: 0 };
+      index.insert(ks, KeyIndex.restored(ks, created, rev, fields.version));
     }
     // A tombstone without a live key is left over from an interrupted compaction.
     yield;
@@ -1022,8 +1020,7 @@ export class MvccStore {
     }, slab ? (n) => slab.alloc(n) : undefined);
     this.backend.append({ rev, tombstone: false, bytes, kv });
     if (!ki) {
-      // Own copy: a view into `bytes` would pin this first value for the key's lifetime.
-      ki = new KeyIndex(new Uint8Array(key));
+      ki = new KeyIndex(ks);
       this.index.insert(ks, ki);
     }
     if (!ki.isLive()) this.liveKeys++;

@@ -3,7 +3,7 @@ import { TreeIndex, type RangeEnd } from './tree-index.js';
 
 function treeOf(keys: string[]): TreeIndex {
   const t = new TreeIndex();
-  keys.forEach((k, i) => t.put(k, Buffer.from(k, 'latin1'), { main: i + 2, sub: 0 }));
+  keys.forEach((k, i) => t.put(k, { main: i + 2, sub: 0 }));
   return t;
 }
 

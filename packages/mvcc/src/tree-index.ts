@@ -73,10 +73,10 @@ export class TreeIndex {
     return this.tree.get(key);
   }
 
-  put(key: string, keyBytes: Uint8Array, rev: Revision): void {
+  put(key: string, rev: Revision): void {
     let ki = this.tree.get(key);
     if (!ki) {
-      ki = new KeyIndex(keyBytes);
+      ki = new KeyIndex(key);
       this.tree.set(key, ki);
     }
     ki.put(rev);

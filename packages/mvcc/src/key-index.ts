@@ -75,25 +75,31 @@ export class RevisionSet implements KeptRevisions {
 /** Revision 0_0: what an empty generation and a key index without revisions hold (never changed). */
 const NO_REVISION: Revision = Object.freeze({ main: 0, sub: 0 });
 
-function newGeneration(): Generation {
-  return { ver: 0, created: NO_REVISION, revs: [] };
-}
 
 /**
  * The history of one key, as etcd's keyIndex: a list of generations, the last one
  * always open (empty after a deletion). A key whose only generation is empty has no
  * history left and is dropped from the tree by compaction.
+ *
+ * The open generation is the key index itself (its `ver`, `created`, `revs`), and only keys
+ * deleted before hold a list of older ones: a key with one generation costs one object and
+ * its revisions' array instead of four objects (~80 bytes of heap less per key).
  */
-export class KeyIndex {
+export class KeyIndex implements Generation {
   modified: Revision = NO_REVISION;
-  generations: Generation[];
+  /** The open generation (see {@link Generation}). */
+  ver = 0;
+  created: Revision = NO_REVISION;
+  revs: Revision[];
+  /** Closed generations, oldest first, each ending with its tombstone; undefined when none. */
+  private older: Generation[] | undefined = undefined;
 
   /**
    * `keyString`: the key as the tree holds it (latin1, see tree-index.ts), the same string
    * object: a Uint8Array per key cost ~90 bytes of heap more, and only a deletion needs the bytes.
    */
-  constructor(readonly keyString: string, generations?: Generation[]) {
-    this.generations = generations ?? [newGeneration()];
+  constructor(readonly keyString: string, revs: Revision[] = []) {
+    this.revs = revs;
   }
 
   /**
@@ -102,7 +108,9 @@ export class KeyIndex {
    * are never changed in place, so `created` may be shared between keys.
    */
   static restored(keyString: string, created: Revision, modified: Revision, ver: number): KeyIndex {
-    const ki = new KeyIndex(keyString, [{ created, ver, revs: [modified] }]);
+    const ki = new KeyIndex(keyString, [modified]);
+    ki.created = created;
+    ki.ver = ver;
     ki.modified = modified;
     return ki;
   }
@@ -114,14 +122,26 @@ export class KeyIndex {
     return out;
   }
 
+  /** The generations, oldest first, the open one last (a new array: for reading). */
+  get generations(): Generation[] {
+    return this.older === undefined ? [this] : [...this.older, this];
+  }
+
+  private get count(): number {
+    return this.older === undefined ? 1 : this.older.length + 1;
+  }
+
+  private generation(i: number): Generation {
+    return this.older !== undefined && i < this.older.length ? this.older[i]! : this;
+  }
+
   put(rev: Revision): void {
     if (rev.main < this.modified.main || (rev.main === this.modified.main && rev.sub <= this.modified.sub)) {
       throw new Error(`mvcc: put with revision ${rev.main}_${rev.sub} not after ${this.modified.main}_${this.modified.sub}`);
     }
-    const g = this.generations[this.generations.length - 1]!;
-    if (g.revs.length === 0) g.created = rev;
-    g.revs.push(rev);
-    g.ver++;
+    if (this.revs.length === 0) this.created = rev;
+    this.revs.push(rev);
+    this.ver++;
     this.modified = rev;
   }
 
@@ -131,33 +151,38 @@ export class KeyIndex {
    * arrays are shared (nothing changes them in place: compaction slices).
    */
   clone(): KeyIndex {
-    const last = this.generations.length - 1;
-    const c = new KeyIndex(this.keyString, this.generations.map((g, i) => ({ ver: g.ver, created: g.created, revs: i === last ? g.revs.slice() : g.revs })));
+    const c = new KeyIndex(this.keyString, this.revs.slice());
+    c.ver = this.ver;
+    c.created = this.created;
     c.modified = this.modified;
+    if (this.older !== undefined) c.older = this.older.map((g) => ({ ver: g.ver, created: g.created, revs: g.revs }));
     return c;
   }
 
   /** Ends the current generation; false when the key is not live (nothing to delete). */
   tombstone(rev: Revision): boolean {
-    if (this.generations[this.generations.length - 1]!.revs.length === 0) return false;
+    if (this.revs.length === 0) return false;
     this.put(rev);
-    this.generations.push(newGeneration());
+    (this.older ??= []).push({ ver: this.ver, created: this.created, revs: this.revs });
+    this.ver = 0;
+    this.created = NO_REVISION;
+    this.revs = [];
     return true;
   }
 
   isEmpty(): boolean {
-    return this.generations.length === 1 && this.generations[0]!.revs.length === 0;
+    return this.older === undefined && this.revs.length === 0;
   }
 
   /** True when the key exists (has a live generation) at the newest revision. */
   isLive(): boolean {
-    return this.generations[this.generations.length - 1]!.revs.length > 0;
+    return this.revs.length > 0;
   }
 
   private findGeneration(atRev: number): Generation | undefined {
-    const last = this.generations.length - 1;
+    const last = this.count - 1;
     for (let i = last; i >= 0; i--) {
-      const g = this.generations[i]!;
+      const g = this.generation(i);
       if (g.revs.length === 0) continue;
       // A closed generation whose tombstone is at or before atRev: the key was deleted then.
       if (i !== last && g.revs[g.revs.length - 1]!.main <= atRev) return undefined;
@@ -181,9 +206,9 @@ export class KeyIndex {
 
   /** Every revision of the key (tombstones included), oldest first. */
   allRevisions(out: Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }>): void {
-    const last = this.generations.length - 1;
+    const last = this.count - 1;
     for (let i = 0; i <= last; i++) {
-      const revs = this.generations[i]!.revs;
+      const revs = this.generation(i).revs;
       for (let j = 0; j < revs.length; j++) {
         out.push({ rev: revs[j]!, tombstone: i !== last && j === revs.length - 1, key: this });
       }
@@ -197,38 +222,40 @@ export class KeyIndex {
   compact(atRev: number, available: KeptRevisions): void {
     const { genIdx, revIndex } = this.doCompact(atRev, available);
     let gi = genIdx;
-    const g = this.generations[gi]!;
+    const g = this.generation(gi);
     if (g.revs.length > 0) {
       // Sliced, never changed in place (a clone may share the array); nothing to drop: kept as is.
       if (revIndex > 0) g.revs = g.revs.slice(revIndex);
       // Only the tombstone left: the generation is gone entirely.
-      if (g.revs.length === 1 && gi !== this.generations.length - 1) {
+      if (g.revs.length === 1 && gi !== this.count - 1) {
         available.delete(g.revs[0]!);
         gi++;
       }
     }
-    if (gi > 0) this.generations = this.generations.slice(gi);
+    // Drop the first gi generations (the open one, this, always stays).
+    if (gi > 0 && this.older !== undefined) this.older = gi >= this.older.length ? undefined : this.older.slice(gi);
   }
 
   /** Like {@link compact} without changing anything: what a compaction at atRev would keep. */
   keep(atRev: number, available: KeptRevisions): void {
     if (this.isEmpty()) return;
     const { genIdx, revIndex } = this.doCompact(atRev, available);
-    const g = this.generations[genIdx]!;
-    if (g.revs.length > 0 && revIndex === g.revs.length - 1 && genIdx !== this.generations.length - 1) {
+    const g = this.generation(genIdx);
+    if (g.revs.length > 0 && revIndex === g.revs.length - 1 && genIdx !== this.count - 1) {
       available.delete(g.revs[revIndex]!);
     }
   }
 
   private doCompact(atRev: number, available: KeptRevisions): { genIdx: number; revIndex: number } {
     let genIdx = 0;
+    const last = this.count - 1;
     // Skip generations whose tombstone is at or before atRev: nothing in them survives.
-    while (genIdx < this.generations.length - 1) {
-      const g = this.generations[genIdx]!;
+    while (genIdx < last) {
+      const g = this.generation(genIdx);
       if (g.revs[g.revs.length - 1]!.main > atRev) break;
       genIdx++;
     }
-    const revs = this.generations[genIdx]!.revs;
+    const revs = this.generation(genIdx).revs;
     for (let i = revs.length - 1; i >= 0; i--) {
       if (revs[i]!.main <= atRev) {
         available.add(revs[i]!);

@@ -98,6 +98,24 @@ describe('Applier', () => {
     expect(store.range({ key: Buffer.from('c') }).kvs).toHaveLength(0);
   });
 
+  it('skips entries the backend already holds from their header: a replayed body is not decoded again', async () => {
+    const { run, applier, entry, setIndex, poisoned, store } = await setup();
+    await run(put('a'));
+    await run(put('b'));
+    // A restart replays from index 1; the backend holds both. The body at index 1 would not decode
+    // (0xff 0xff is no PutRequest): decoded, it would be reported as a poisoned entry again.
+    setIndex(0);
+    const undecodable = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+    applier.apply([entry(undecodable), entry(put('b-again'))]);
+    await applier.flushed();
+    expect(poisoned).toEqual([]);
+    expect(store.range({ key: Buffer.from('b-again') }).kvs).toHaveLength(0);
+    expect(store.consistentIndex).toBe(2);
+    // Above the consistent index the same bytes are decoded, and reported.
+    applier.apply([entry(undecodable)]);
+    expect(poisoned.map((p) => p.index)).toEqual([3]);
+  });
+
   it('stops the member only when the store is closed under it', async () => {
     const { applier, entry, store, fatal } = await setup();
     await applier.flushed();

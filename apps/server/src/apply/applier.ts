@@ -8,7 +8,7 @@ import { costTxn } from '../alarm/quota.js';
 import type { Membership } from '../cluster/membership.js';
 import type { CommittedEntry } from '@raftkv/raft-log';
 import { deleteRangeFromWire, putFromWire, toNumber, txnFromWire } from './convert.js';
-import { decodeInternalRequest, type AuthRequest, type InternalRequest, type LogRequest } from './request-codec.js';
+import { decodeInternalRequest, peekInternalRequest, type AuthRequest, type InternalRequest, type LogRequest } from './request-codec.js';
 
 /** What applying one request produced, handed to the proposer waiting for it. */
 export type ApplyResult =
@@ -250,6 +250,18 @@ export class Applier {
    * (it resolves once the entry is applied and answered); 'stop' when the store is closed.
    */
   private applyEntry(entry: CommittedEntry): Promise<void> | 'stop' | undefined {
+    if (entry.index <= this.store.consistentIndex) {
+      // Already in the backend (see below): skipped from the header, the body left undecoded.
+      const head = peekInternalRequest(entry.data);
+      if (head !== undefined && !head.memberAttributes) {
+        const waiter = this.waiters.get(head.id);
+        if (waiter) {
+          this.waiters.delete(head.id);
+          waiter.reject(EtcdErrors.Timeout);
+        }
+        return undefined;
+      }
+    }
     let req: LogRequest;
     try {
       req = decodeInternalRequest(entry.data);

@@ -121,6 +121,18 @@ export function encodeInternalRequest(req: LogRequest): Buffer {
   return out;
 }
 
+/**
+ * From an entry's header alone: its request ID, and whether it publishes member attributes
+ * (the one kind replay applies again below the consistent index). Replay after a restart meets
+ * every entry since the last snapshot, most already in the backend: their bodies (a 100-put txn
+ * is ~27 KB) need no decoding. Undefined for a header too short to read.
+ */
+export function peekInternalRequest(data: Uint8Array): { id: bigint; memberAttributes: boolean } | undefined {
+  if (data.byteLength < HEADER_BYTES) return undefined;
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { id: buf.readBigUInt64BE(1), memberAttributes: (buf[0]! & ~REQUESTER_FLAG) === KIND_CODES.memberAttributes };
+}
+
 export function decodeInternalRequest(data: Uint8Array): LogRequest {
   if (data.byteLength < HEADER_BYTES) throw new Error(`log entry of ${data.byteLength} bytes is too short`);
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

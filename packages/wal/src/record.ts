@@ -279,7 +279,9 @@ function decodePayload(type: RecordType, buf: Uint8Array, dv: DataView, p: numbe
       const index = getU64(dv, p + 8);
       if (term === undefined || index === undefined) return 'entry term/index above 2^53-1';
       if (index === 0) return 'entry index 0';
-      return { type: 'entry', term, index, data: buf.slice(p + 16, p + len) };
+      // A view, not a copy: open() reads each segment into a buffer of its own, which the
+      // entries then share (replay after a restart copied every entry, 270 MB for 1M keys).
+      return { type: 'entry', term, index, data: buf.subarray(p + 16, p + len) };
     }
     case RecordType.HardState: {
       if (len !== 24) return `hardState payload ${len} bytes, need 24`;

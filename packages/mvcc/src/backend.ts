@@ -3,7 +3,7 @@ import { mkdir, open as openFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
-import { decodeRevision, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
+import { decodeRevision, decodeRevisionAt, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /** A change written by apply and not yet known to be in LMDB. */
 export interface PendingEntry {
@@ -92,6 +92,7 @@ function treesOf(env: RootDatabase): Trees {
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** Where a view handle's decoders last pointed: LMDB's bytes of the current key and value. */
 interface EntryView { keyBytes: Uint8Array; keyStart: number; keyEnd: number; valueBytes: Uint8Array; valueLength: number }
@@ -479,8 +480,9 @@ export class Backend {
   }
 
   /**
-   * Every stored change in LMDB in revision order, for rebuilding the index on open.
-   * `bytes` is LMDB's buffer for the entry: valid only until the iteration moves on.
+   * Every stored change in LMDB in revision order, for rebuilding the index on open. One
+   * object, changed at each step: read it before the iteration moves on (`bytes` is LMDB's
+   * buffer for the entry); each step's `rev` is a new object, the caller's to keep.
    */
   *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; bytes: Buffer }> {
     // Not what an interrupted commit left above its mark (a snapshot copied during one has it).
@@ -489,9 +491,11 @@ export class Backend {
     // Views of LMDB's bytes rather than a copy of each key and value (the default decoders'):
     // the copies made the index rebuild at open 2-3x slower, most of it allocation and GC.
     const { db, at } = this.viewHandle('key');
+    const entry: { rev: Revision; tombstone: boolean; bytes: Buffer } = { rev: { main: 0, sub: 0 }, tombstone: false, bytes: EMPTY_BUFFER };
     for (const _ of db.getRange(end ? { start: FIRST_KEY, end } : { start: FIRST_KEY })) {
-      const { rev, tombstone } = decodeRevision(at.keyBytes.subarray(at.keyStart, at.keyEnd));
-      yield { rev, tombstone, bytes: Buffer.from(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength) };
+      entry.rev = decodeRevisionAt(at.keyBytes, at.keyStart, at.keyEnd, entry);
+      entry.bytes = Buffer.from(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength);
+      yield entry;
     }
   }
 

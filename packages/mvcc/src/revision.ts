@@ -79,6 +79,21 @@ export function decodeRevision(bytes: Uint8Array): { rev: Revision; tombstone: b
   return { rev: { main: readUint64(bytes, 0, 'revision main'), sub: readUint64(bytes, 9, 'revision sub') }, tombstone: marked };
 }
 
+/**
+ * {@link decodeRevision} of `bytes[start, end)`, without a view or a result object (the index
+ * rebuild decodes every stored revision): the revision, with `out.tombstone` set.
+ */
+export function decodeRevisionAt(bytes: Uint8Array, start: number, end: number, out: { tombstone: boolean }): Revision {
+  const len = end - start;
+  const marked = len === MARKED_REV_BYTES_LEN;
+  if ((len !== REV_BYTES_LEN && !marked) || bytes[start + 8] !== SEPARATOR) {
+    throw new RangeError(`malformed revision key of ${len} bytes`);
+  }
+  if (marked && bytes[start + 17] !== MARK_TOMBSTONE) throw new RangeError('unknown revision key mark');
+  out.tombstone = marked;
+  return { main: readUint64(bytes, start, 'revision main'), sub: readUint64(bytes, start + 9, 'revision sub') };
+}
+
 /** 8-byte big-endian encoding used for the consistent index in the meta db. */
 export function encodeUint64(n: number): Uint8Array {
   assertRevisionNumber(n, 'uint64');

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Crc32c, crc32c } from './index.js';
+import { crc32cTable, hasNativeCrc32c, NATIVE_MIN_BYTES } from './crc32c.js';
 
 /** Bit-at-a-time reference: slow, obviously right. */
 function crc32cBitwise(data: Uint8Array): number {
@@ -58,6 +59,35 @@ describe('crc32c', () => {
         expect(crc32c(data, 0, start, end)).toBe(crc32cBitwise(data.subarray(start, end)));
       }),
     );
+  });
+});
+
+describe('the native path (@node-rs/crc32)', () => {
+  it('loads on this platform (linux x64 has a prebuilt addon)', () => {
+    expect(hasNativeCrc32c).toBe(true);
+  });
+
+  it('gives the JavaScript tables\' CRC for inputs around and above the switch, any seed, any slice', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: NATIVE_MIN_BYTES - 8, maxLength: 4 * NATIVE_MIN_BYTES }),
+        fc.nat(0xffffffff), fc.nat(64), fc.nat(64),
+        (data, seed, head, tail) => {
+          const start = Math.min(head, data.length);
+          const end = Math.max(start, data.length - tail);
+          expect(crc32c(data, seed, start, end)).toBe(crc32cTable(data, seed, start, end));
+          expect(crc32c(data, seed)).toBe(crc32cTable(data, seed));
+        },
+      ),
+    );
+  });
+
+  it('matches the bitwise reference on a large input, and chains across the switch', () => {
+    const big = range(70_000, (i) => (i * 131 + (i >> 7)) & 0xff);
+    expect(crc32c(big)).toBe(crc32cBitwise(big));
+    const small = big.subarray(0, NATIVE_MIN_BYTES - 1);
+    const rest = big.subarray(NATIVE_MIN_BYTES - 1);
+    expect(crc32c(rest, crc32c(small))).toBe(crc32c(big));
   });
 });
 

@@ -9,7 +9,8 @@ export const USAGE = `usage: pnpm bench [options]
   --members 1|3|1,3     member counts (default both)
   --rounds N            rounds per side (default 3; 2 with --quick)
   --seconds S           seconds per cell (default 5; 1 with --quick)
-  --warmup S            warm-up seconds before the key-value rows (default 3; 0.5 with --quick)
+  --warmup S            warm-up seconds before the key-value rows (default 3; 0.5 with --quick);
+                        each key-value cell also runs its own operation for min(1, S/2) s first
   --watchers a,b        watcher counts of the watch rows (default 10,1000,100000)
   --event-budget N      events/s asked of a watch row in total (default 100000; 20000 with --quick)
   --startup-keys N      keys loaded before the restart row (default 200000; 10000 with --quick)

@@ -255,6 +255,22 @@ describe('leases()', () => {
 });
 
 describe('attach / detach', () => {
+  it('leaseOfKey names the lease a key is attached to, 0n when none (after a move, a detach, a revoke)', () => {
+    const { lessor } = primary();
+    lessor.grant(1n, 10);
+    lessor.grant(2n, 10);
+    expect(lessor.leaseOfKey(enc('k'))).toBe(0n);
+    lessor.attach(1n, enc('k'));
+    lessor.attach(1n, enc('j'));
+    expect(lessor.leaseOfKey(enc('k'))).toBe(1n);
+    lessor.attach(2n, enc('k'));
+    expect(lessor.leaseOfKey(enc('k'))).toBe(2n);
+    lessor.detach(2n, enc('k'));
+    expect(lessor.leaseOfKey(enc('k'))).toBe(0n);
+    lessor.revoke(1n);
+    expect(lessor.leaseOfKey(enc('j'))).toBe(0n);
+  });
+
   it('detach removes only from the named lease; unknown key is a no-op', () => {
     const { lessor } = primary();
     lessor.grant(1n, 10);

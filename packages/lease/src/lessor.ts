@@ -404,6 +404,12 @@ export class Lessor {
     this.attachedKeyBytes += k.length;
   }
 
+  /** The lease `key` is attached to; 0n when none. */
+  leaseOfKey(key: Uint8Array): bigint {
+    if (this.keyOwner.size === 0) return 0n;
+    return this.keyOwner.get(keyToString(key)) ?? 0n;
+  }
+
   /**
    * Detaches `key` from lease `id`; applied when mvcc deletes the key or overwrites it
    * without that lease. Detaching a key the lease does not hold does nothing.

@@ -110,6 +110,15 @@ export interface Bucket {
 /** Called synchronously after each revision is applied, with that revision's changes in order. */
 export type EventListener = (events: Event[], revision: number) => void;
 
+export interface EventListenerOptions {
+  /**
+   * Asked at each write: whether this listener needs the events' `prevKv` now. Reading a
+   * previous value costs an LMDB read per change; when no listener needs it, events carry
+   * none. Without this option the listener always gets `prevKv`.
+   */
+  wantsPrevKv?: () => boolean;
+}
+
 const EMPTY = new Uint8Array(0);
 const KEY_BUCKET = Buffer.from('key');
 const META_BUCKET = Buffer.from('meta');
@@ -342,7 +351,8 @@ export class MvccStore {
   /** etcd's compactMainRev: -1 until the first compaction. */
   private compactMainRev = -1;
   private ci = 0;
-  private readonly listeners = new Set<EventListener>();
+  /** Each listener, with its wantsPrevKv (undefined: always). */
+  private readonly listeners = new Map<EventListener, (() => boolean) | undefined>();
   private readonly restoreListeners = new Set<() => void>();
   /** Set while {@link defragment} runs: resolves (never rejects) when it ends. */
   private defragging: { done: Promise<void>; result: Promise<DefragResult> } | undefined;
@@ -855,7 +865,7 @@ export class MvccStore {
       readKeyValue: (rev) => this.backend.readKeyValue(rev),
       writeTombstone: (tw, ks, ki, at, prev) => this.writeTombstone(tw, ks, ki, at, prev),
       hasListeners: () => this.listeners.size > 0,
-      eventOf: (tw, c) => this.eventOf(tw, c),
+      eventOf: (tw, c) => this.eventOf(tw, c, this.wantsPrevKv()),
       publish: (tw, events) => this.publish(tw, events),
       end: (tw) => this.end(tw),
       begin: () => {
@@ -1046,12 +1056,24 @@ export class MvccStore {
   /** Ends a write: bumps the revision if anything changed and tells the listeners. */
   private end(tw: WriteTxn): void {
     if (tw.changes.length === 0) return;
-    this.publish(tw, this.listeners.size === 0 ? undefined : tw.changes.map((c) => this.eventOf(tw, c)));
+    if (this.listeners.size === 0) {
+      this.publish(tw, undefined);
+      return;
+    }
+    const withPrevKv = this.wantsPrevKv();
+    this.publish(tw, tw.changes.map((c) => this.eventOf(tw, c, withPrevKv)));
   }
 
-  /** The event of a change; its prevKv is the key at beginRev, as etcd's watch fills it. */
-  private eventOf(tw: WriteTxn, c: Change): Event {
+  /** Whether a listener needs this write's events with prevKv. */
+  private wantsPrevKv(): boolean {
+    for (const wants of this.listeners.values()) if (wants === undefined || wants()) return true;
+    return false;
+  }
+
+  /** The event of a change; its prevKv (when asked for) is the key at beginRev, as etcd's watch fills it. */
+  private eventOf(tw: WriteTxn, c: Change, withPrevKv: boolean): Event {
     const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
+    if (!withPrevKv) return ev;
     if (c.prev === undefined) {
       this.attachPrevKv(ev, c.keyStr);
     } else if (c.prev !== null && !(ev.type === 'put' && ev.kv.version === 1) && tw.beginRev >= this.compactMainRev) {
@@ -1067,7 +1089,7 @@ export class MvccStore {
     if (tw.changes.length === 0) return;
     this.currentRev = tw.beginRev + 1;
     if (!events) return;
-    for (const l of [...this.listeners]) {
+    for (const l of [...this.listeners.keys()]) {
       try {
         l(events, this.currentRev);
       } catch (err) {
@@ -1098,10 +1120,11 @@ export class MvccStore {
    * a revision, after the store reflects it, with every event of that revision. prevKv
    * is the key at revision - 1 (absent for creates), as etcd's watch fills it. A
    * listener must not throw: its exception is rethrown from a microtask (the write
-   * stands). Returns the unsubscribe function.
+   * stands). Returns the unsubscribe function. With `options.wantsPrevKv`, prevKv is read
+   * only for writes at which it, or another listener, asks for it.
    */
-  onEvents(listener: EventListener): () => void {
-    this.listeners.add(listener);
+  onEvents(listener: EventListener, options: EventListenerOptions = {}): () => void {
+    this.listeners.set(listener, options.wantsPrevKv);
     return () => {
       this.listeners.delete(listener);
     };

@@ -24,6 +24,29 @@ const stepArb = fc.oneof(
 );
 
 describe('events of writes', () => {
+  it('carry prevKv only while a listener wants it (a listener without wantsPrevKv always does)', async () => {
+    const s = await openStore();
+    let index = 1;
+    const put = (v: string) => s.txn({ compare: [], success: [{ put: { key: enc('a'), value: enc(v) } }], failure: [] }, index++);
+    put('1');
+    let wants = false;
+    const got: Event[] = [];
+    s.onEvents((events) => got.push(...events), { wantsPrevKv: () => wants });
+    put('2');
+    expect(got.at(-1)!.prevKv).toBeUndefined();
+    wants = true;
+    put('3');
+    expect(Buffer.from(got.at(-1)!.prevKv!.value).toString()).toBe('2');
+    wants = false;
+    const off = s.onEvents(() => undefined);
+    put('4');
+    expect(Buffer.from(got.at(-1)!.prevKv!.value).toString()).toBe('3');
+    off();
+    put('5');
+    expect(got.at(-1)!.prevKv).toBeUndefined();
+    expect(got.map((ev) => Buffer.from(ev.kv.value).toString())).toEqual(['2', '3', '4', '5']);
+  });
+
   it('carry prevKv = the key at revision - 1 (none for a create) and kv = the key at the revision', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (steps) => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MvccStore } from '@raftkv/mvcc';
+import { MvccStore, type Event } from '@raftkv/mvcc';
 import { afterEach, describe, expect, test } from 'vitest';
 import { enc, evText, respText, str } from './test-support/helpers.js';
 import { WatchableStore } from './watchable-store.js';
@@ -44,6 +44,29 @@ describe('WatchableStore over the real MvccStore', () => {
       expect(e.prevKv ? str(e.prevKv.value) : undefined).toBe(last.get(k));
       last.set(k, str(e.kv.value));
     }
+  });
+
+  test('the store reads previous values only while a synced watcher asks for prev_kv', async () => {
+    const store = await open();
+    let index = 0;
+    const put = (v: string) => store.put({ key: enc('k'), value: enc(v) }, ++index);
+    put('v0');
+    const hub = new WatchableStore(store);
+    // A listener that never asks for prevKv sees the same event objects the hub gets.
+    const seen: Event[] = [];
+    store.onEvents((events) => seen.push(...events), { wantsPrevKv: () => false });
+    const stream = hub.newWatchStream();
+    stream.watch({ key: enc('k') });
+    put('v1');
+    expect(seen.at(-1)!.prevKv).toBeUndefined();
+    stream.watch({ key: enc('k'), prevKv: true });
+    put('v2');
+    expect(str(seen.at(-1)!.prevKv!.value)).toBe('v1');
+    const delivered = stream.drain().flatMap((r) => r.events.map((e) => `${r.watchId}:${str(e.kv.value)}<${e.prevKv ? str(e.prevKv.value) : '-'}`));
+    expect(delivered).toEqual(['0:v1<-', '0:v2<-', '1:v2<v1']);
+    expect(stream.cancel(1n)).toBe(true);
+    put('v3');
+    expect(seen.at(-1)!.prevKv).toBeUndefined();
   });
 
   test('a txn of the real store arrives as one response; a delete range as one revision', async () => {

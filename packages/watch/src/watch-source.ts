@@ -1,4 +1,4 @@
-import type { Event } from '@raftkv/mvcc';
+import type { Event, EventListenerOptions } from '@raftkv/mvcc';
 
 /**
  * What the watchable store needs from the revisioned key space. `MvccStore` from
@@ -7,7 +7,8 @@ import type { Event } from '@raftkv/mvcc';
  * Contract the store relies on:
  * - `onEvents` calls the listener synchronously, once per new revision, AFTER
  *   `currentRevision` reflects it, with every event of that revision in order (a txn's
- *   events together), `prevKv` filled when the key existed before.
+ *   events together), `prevKv` filled when the key existed before — at least whenever
+ *   the `wantsPrevKv` passed with the listener says so at that write.
  * - `eventsBetween(from, to, limit, withPrevKv)` returns the stored events of revisions
  *   from..to inclusive, in revision order, whole revisions only, at most `limit` events
  *   unless the first revision alone is larger; an empty result means no stored events
@@ -22,7 +23,7 @@ import type { Event } from '@raftkv/mvcc';
 export interface WatchSource {
   readonly currentRevision: number;
   readonly compactedRevision: number;
-  onEvents(listener: (events: Event[], revision: number) => void): () => void;
+  onEvents(listener: (events: Event[], revision: number) => void, options?: EventListenerOptions): () => void;
   onRestore(listener: () => void): () => void;
   eventsBetween(fromRevision: number, toRevision: number, limit: number, withPrevKv?: boolean): Event[];
 }

@@ -173,11 +173,13 @@ export class WatchableStore {
   }
 
   private subscribe(source: WatchSource): () => void {
+    // Live events go to synced watchers only (the others catch up from history, which reads
+    // prev_kv itself), so the source need read previous values only for a synced prev_kv watcher.
     const offEvents = source.onEvents((events, revision) => {
       this.seenRevision = revision;
       this.notify(events, revision);
       this.finish(undefined);
-    });
+    }, { wantsPrevKv: () => this.synced.wantsPrevKv });
     const offRestore = source.onRestore(() => this.resync());
     return () => {
       offEvents();

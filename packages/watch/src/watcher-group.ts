@@ -10,6 +10,7 @@ export class WatcherGroup {
   private readonly keyWatchers = new Map<string, Set<Watcher>>();
   private readonly ranges = new IntervalTree<Set<Watcher>>();
   readonly watchers = new Set<Watcher>();
+  private prevKvWatchers = 0;
 
   get size(): number {
     return this.watchers.size;
@@ -19,9 +20,15 @@ export class WatcherGroup {
     return this.watchers.has(w);
   }
 
+  /** Whether a watcher of the group asked for prev_kv (the store reads previous values only then). */
+  get wantsPrevKv(): boolean {
+    return this.prevKvWatchers > 0;
+  }
+
   add(w: Watcher): void {
     if (this.watchers.has(w)) throw new Error('watcher added to a group twice');
     this.watchers.add(w);
+    if (w.prevKv) this.prevKvWatchers++;
     const { key, end } = w.range;
     if (end === undefined) {
       let set = this.keyWatchers.get(key);
@@ -38,6 +45,7 @@ export class WatcherGroup {
   /** Removes `w`; returns false when it was not in this group. */
   delete(w: Watcher): boolean {
     if (!this.watchers.delete(w)) return false;
+    if (w.prevKv) this.prevKvWatchers--;
     const { key, end } = w.range;
     if (end === undefined) {
       const set = this.keyWatchers.get(key)!;

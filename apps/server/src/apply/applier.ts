@@ -171,7 +171,9 @@ export class Applier {
     this.alarms = new AlarmStore(store.bucket('alarm'));
     this.auth = new AuthStore(store);
     // Keys follow their lease through every kind of write (put, txn, delete, revoke).
-    store.onEvents((events) => this.trackLeases(events));
+    // The key's current lease comes from the lessor, not the event's prevKv: the store reads
+    // previous values only for a listener that needs them (a prev_kv watcher).
+    store.onEvents((events) => this.trackLeases(events), { wantsPrevKv: () => false });
   }
 
   /** Registers interest in the result of request `id` BEFORE it is proposed. */
@@ -554,11 +556,11 @@ export class Applier {
 
   private trackLeases(events: Event[]): void {
     for (const ev of events) {
-      const before = ev.prevKv?.lease ?? 0n;
       const after = ev.type === 'put' ? ev.kv.lease : 0n;
+      // A revoked lease released its keys before they were deleted: they hold none here.
+      const before = this.lessor.leaseOfKey(ev.kv.key);
       if (before === after) continue;
-      // A revoked lease is gone before its keys are deleted: nothing to detach from.
-      if (before !== 0n && this.lessor.lookup(before) !== undefined) this.lessor.detach(before, ev.kv.key);
+      if (before !== 0n) this.lessor.detach(before, ev.kv.key);
       if (after !== 0n) this.lessor.attach(after, ev.kv.key);
     }
   }

@@ -4,21 +4,13 @@
 // decoding a txn of 100 puts took 50-56 µs of CPU, 31-34 µs with the shared buffer. A
 // zero-length Buffer holds no byte to change, so sharing it is safe. Idempotent; run after
 // `buf generate` and strict-decode.mjs (the generate script does).
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { generatedFiles } from './generated-files.mjs';
 
-const genDir = new URL('../src/gen/', import.meta.url).pathname;
 const DECL = 'const EMPTY_BYTES: Buffer = Buffer.alloc(0);';
 
-function files(dir) {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
 let total = 0;
-for (const file of files(genDir)) {
+for (const file of generatedFiles()) {
   let text = readFileSync(file, 'utf8');
   text = text.replace(/\nfunction createBase\w+\(\): \w+ \{\n[\s\S]*?\n\}\n/g, (body) => body.replace(/Buffer\.alloc\(0\)/g, () => {
     total++;

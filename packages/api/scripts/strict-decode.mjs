@@ -7,10 +7,9 @@
 //   - a field that runs past the end of its enclosing message: ts-proto reads on into the parent.
 // Unknown fields with a valid wire type are still skipped, as proto3 requires. Idempotent; run
 // after `buf generate` (the generate script does).
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { generatedFiles } from './generated-files.mjs';
 
-const genDir = new URL('../src/gen/', import.meta.url).pathname;
 
 const RULES = [
   // tags read as Go reads them (src/strict-tag.ts): a tag varint over 32 bits is never one of
@@ -30,15 +29,8 @@ const RULES = [
   [/(\n {8}if \(\(tag & 7\) === 4 \|\| )tag === 0(\) \{\n {10}throw)/g, '$1tag >>> 3 === 0$2'],
 ];
 
-function files(dir) {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
 let total = 0;
-for (const file of files(genDir)) {
+for (const file of generatedFiles()) {
   let text = readFileSync(file, 'utf8');
   for (const [re, to] of RULES) text = text.replace(re, (...m) => { total++; return to.replace(/\$(\d)/g, (_, i) => m[Number(i)]); });
   text = text.replace(/\nimport \{ readTag(, skipField)? \} from "\.\.\/\.\.\/strict-tag\.js";/, '');

@@ -6,8 +6,8 @@
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/load-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_KEYS (keys per pass, default 10000), BENCH_PASSES (default 3),
 //   BENCH_SIDES (default etcd,before,after; a path is another raftkv binary), BENCH_VALUE_BYTES (default 256), BENCH_PUTS (default 5000).
-import { removeDir, startEtcd, startRaftkv, connect, type ServerProcess } from '@raftkv/testkit';
-import { raftkvBin } from '../raftkv-binary.js';
+import { removeDir, connect } from '@raftkv/testkit';
+import { startSide } from './cost-sides.js';
 import { median } from './matrix/stats.js';
 import { cpuSeconds, loadKeys, rssBytes } from './matrix/workloads.js';
 
@@ -23,16 +23,8 @@ interface Side { readyMiB: number; passes: Pass[]; putCpuUs: number; putsPerSec:
 /** Single-key puts, 16 in flight, after the passes: a flag that saves memory must not cost the write path. */
 const PUTS = Number(process.env['BENCH_PUTS'] ?? 5000);
 
-async function start(side: string): Promise<ServerProcess> {
-  if (side === 'etcd') return await startEtcd();
-  // A side with a slash in it is the path of another raftkv binary (a build, or a wrapper that sets flags).
-  const bin = side.includes('/') ? side : side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
-  if (bin === undefined) throw new Error('BENCH_RAFTKV_BIN_BEFORE is not set (or leave "before" out of BENCH_SIDES)');
-  return await startRaftkv({ raftkvBin: bin });
-}
-
 async function runSide(side: string): Promise<Side> {
-  const server = await start(side);
+  const server = await startSide(side);
   const pid = server.child.pid!;
   const client = connect(server.endpoint);
   try {

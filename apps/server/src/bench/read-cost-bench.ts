@@ -9,8 +9,8 @@
 //   BENCH_ROWS (only rows whose name contains one of these words, e.g. get,range).
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
-import { connect, removeDir, startEtcd, startRaftkv, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
-import { raftkvBin } from '../raftkv-binary.js';
+import { connect, removeDir, type EtcdClient } from '@raftkv/testkit';
+import { countedOps, startSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { cpuSeconds, VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -29,20 +29,9 @@ interface Cell { cpuUs: number; perSec: number; p50Ms: number; p99Ms: number }
 /** `count` ops, `inFlight` at a time; server CPU per op, ops/s and latencies. */
 async function ops(pid: number, clients: EtcdClient[], inFlight: number, count: number,
   op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
-  const lat: number[] = [];
-  let n = 0;
   const cpu0 = cpuSeconds(pid);
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, async (_, w) => {
-    const c = clients[w % clients.length]!;
-    for (let i = n++; i < count; i = n++) {
-      const s = performance.now();
-      await op(c, i);
-      lat.push(performance.now() - s);
-    }
-  }));
-  const secs = (performance.now() - t0) / 1000;
-  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / secs, ...latencySummary(lat) };
+  const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
+  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / seconds, ...latencySummary(latencies) };
 }
 
 /** W watchers on one prefix over min(200, W) streams; puts (8 in flight) until `events` events arrived; CPU per event. */
@@ -133,15 +122,8 @@ async function keepaliveCost(pid: number, endpoint: string, ids: bigint[], count
   return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / secs, ...latencySummary(lat) };
 }
 
-async function start(side: string): Promise<ServerProcess> {
-  if (side === 'etcd') return await startEtcd();
-  const bin = side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
-  if (!bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv');
-  return await startRaftkv({ raftkvBin: bin });
-}
-
 async function measure(side: string): Promise<Map<string, Cell>> {
-  const server = await start(side);
+  const server = await startSide(side);
   const pid = server.child.pid!;
   const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
   const out = new Map<string, Cell>();

@@ -7,8 +7,8 @@
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 3000 per row), BENCH_SIDES (default etcd,before,after),
 //   BENCH_ROWS (only rows whose name contains one of these words, e.g. "put x1,lease").
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect, removeDir, startEtcd, startRaftkv, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
-import { raftkvBin } from '../raftkv-binary.js';
+import { connect, removeDir, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
+import { countedOps, startSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -65,25 +65,14 @@ async function syncCount(server: ServerProcess): Promise<number> {
 async function ops(server: ServerProcess, clients: EtcdClient[], inFlight: number, count: number,
   op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
   const pid = server.child.pid!;
-  const lat: number[] = [];
-  let n = 0;
   const s0 = await syncCount(server);
   const t0Threads = threadTimes(pid);
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, async (_, w) => {
-    const c = clients[w % clients.length]!;
-    for (let i = n++; i < count; i = n++) {
-      const s = performance.now();
-      await op(c, i);
-      lat.push(performance.now() - s);
-    }
-  }));
-  const secs = (performance.now() - t0) / 1000;
+  const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
   const t1 = threadTimes(pid);
   const s1 = await syncCount(server);
   return {
-    perSec: count / secs,
-    ...latencySummary(lat),
+    perSec: count / seconds,
+    ...latencySummary(latencies),
     cpuUs: ((t1.total - t0Threads.total) / count) * 1e6,
     mainUs: ((t1.main - t0Threads.main) / count) * 1e6,
     ctxPerOp: (t1.ctx - t0Threads.ctx) / count,
@@ -91,15 +80,8 @@ async function ops(server: ServerProcess, clients: EtcdClient[], inFlight: numbe
   };
 }
 
-async function start(side: string): Promise<ServerProcess> {
-  if (side === 'etcd') return await startEtcd();
-  const bin = side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
-  if (!bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv');
-  return await startRaftkv({ raftkvBin: bin });
-}
-
 async function measure(side: string): Promise<Map<string, Cell>> {
-  const server = await start(side);
+  const server = await startSide(side);
   const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
   const out = new Map<string, Cell>();
   try {

@@ -1,0 +1,32 @@
+// What the cost benchmarks (read-cost-bench, write-cost-bench, load-cost-bench) share: the sides
+// they interleave, and a closed loop of a fixed number of operations.
+import { startEtcd, startRaftkv, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+
+/**
+ * Starts one side: `etcd`, `after` (this build), `before` (BENCH_RAFTKV_BIN_BEFORE), or the path
+ * of another raftkv binary (a side with a slash in it: a build, or a wrapper that sets flags).
+ */
+export async function startSide(side: string): Promise<ServerProcess> {
+  if (side === 'etcd') return await startEtcd();
+  const bin = side.includes('/') ? side : side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
+  if (!bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv (or leave "before" out of BENCH_SIDES)');
+  return await startRaftkv({ raftkvBin: bin });
+}
+
+/** Runs `count` operations, `inFlight` at a time over `clients`; the wall seconds and each one's latency (ms). */
+export async function countedOps(clients: EtcdClient[], inFlight: number, count: number,
+  op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<{ seconds: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let n = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, async (_, w) => {
+    const c = clients[w % clients.length]!;
+    for (let i = n++; i < count; i = n++) {
+      const s = performance.now();
+      await op(c, i);
+      latencies.push(performance.now() - s);
+    }
+  }));
+  return { seconds: (performance.now() - t0) / 1000, latencies };
+}

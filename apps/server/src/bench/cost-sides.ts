@@ -30,3 +30,21 @@ export async function countedOps(clients: EtcdClient[], inFlight: number, count:
   }));
   return { seconds: (performance.now() - t0) / 1000, latencies };
 }
+
+/**
+ * Measures every side `rounds` times, in order in even rounds and reversed in odd ones, so no
+ * side always runs first on a cold machine; `onRun` sees each result as it comes. Each side's
+ * results, in round order.
+ */
+export async function interleavedRounds<T>(sides: readonly string[], rounds: number, measure: (side: string) => Promise<T>,
+  onRun: (round: number, side: string, result: T) => void): Promise<Map<string, T[]>> {
+  const runs = new Map<string, T[]>(sides.map((s) => [s, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      const r = await measure(side);
+      runs.get(side)!.push(r);
+      onRun(round, side, r);
+    }
+  }
+  return runs;
+}

@@ -7,7 +7,7 @@
 //   BENCH_ROUNDS (default 3), BENCH_KEYS (keys per pass, default 10000), BENCH_PASSES (default 3),
 //   BENCH_SIDES (default etcd,before,after; a path is another raftkv binary), BENCH_VALUE_BYTES (default 256), BENCH_PUTS (default 5000).
 import { removeDir, connect } from '@raftkv/testkit';
-import { startSide } from './cost-sides.js';
+import { interleavedRounds, startSide } from './cost-sides.js';
 import { median } from './matrix/stats.js';
 import { cpuSeconds, loadKeys, rssBytes } from './matrix/workloads.js';
 
@@ -51,17 +51,11 @@ async function runSide(side: string): Promise<Side> {
   }
 }
 
-const results = new Map<string, Side[]>(SIDES.map((s) => [s, []]));
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? SIDES : [...SIDES].reverse();
-  for (const side of order) {
-    const res = await runSide(side);
-    results.get(side)!.push(res);
-    console.log(`round ${r + 1} ${side}: ready ${res.readyMiB.toFixed(1)} MiB; ` +
-      res.passes.map((p, i) => `pass ${i + 1}: ${p.cpuUsPerTxn.toFixed(0)} µs CPU/txn, ${p.ms.toFixed(0)} ms, rss ${p.rssMiB.toFixed(1)} MiB`).join('; ') +
-      `; puts: ${res.putCpuUs.toFixed(0)} µs CPU/put, ${res.putsPerSec.toFixed(0)}/s, rss ${res.endMiB.toFixed(1)} MiB`);
-  }
-}
+const results = await interleavedRounds(SIDES, ROUNDS, runSide, (r, side, res) => {
+  console.log(`round ${r + 1} ${side}: ready ${res.readyMiB.toFixed(1)} MiB; ` +
+    res.passes.map((p, i) => `pass ${i + 1}: ${p.cpuUsPerTxn.toFixed(0)} µs CPU/txn, ${p.ms.toFixed(0)} ms, rss ${p.rssMiB.toFixed(1)} MiB`).join('; ') +
+    `; puts: ${res.putCpuUs.toFixed(0)} µs CPU/put, ${res.putsPerSec.toFixed(0)}/s, rss ${res.endMiB.toFixed(1)} MiB`);
+});
 
 console.log(`\n${KEYS} keys per pass in txns of up to 100 puts (8 in flight), ${VALUE.length}-byte values; medians of ${ROUNDS} rounds`);
 console.log('| side | rss at ready MiB | ' + Array.from({ length: PASSES }, (_, i) => `pass ${i + 1} µs CPU/txn | ms | rss MiB`).join(' | ') +

@@ -10,7 +10,7 @@
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
 import { connect, removeDir, type EtcdClient } from '@raftkv/testkit';
-import { countedOps, startSide } from './cost-sides.js';
+import { countedOps, interleavedRounds, startSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { cpuSeconds, VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -160,15 +160,9 @@ async function measure(side: string): Promise<Map<string, Cell>> {
 }
 
 async function main(): Promise<void> {
-  const runs = new Map<string, Array<Map<string, Cell>>>(SIDES.map((s) => [s, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
-    for (const side of order) {
-      const r = await measure(side);
-      runs.get(side)!.push(r);
-      console.log(`round ${round + 1} ${side}: ${[...r].map(([row, c]) => `${row} ${c.cpuUs.toFixed(1)} µs ${c.perSec.toFixed(0)}/s p99 ${c.p99Ms.toFixed(1)}`).join('; ')}`);
-    }
-  }
+  const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
+    console.log(`round ${round + 1} ${side}: ${[...r].map(([row, c]) => `${row} ${c.cpuUs.toFixed(1)} µs ${c.perSec.toFixed(0)}/s p99 ${c.p99Ms.toFixed(1)}`).join('; ')}`);
+  });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
   console.log(`\nmedians of ${ROUNDS} interleaved rounds; server CPU µs per op (per event for watch rows) · ops/s · p50/p99 ms`);
   console.log(`| row | ${SIDES.map((s) => `${s} µs | ${s} /s | ${s} p50/p99`).join(' | ')} |`);

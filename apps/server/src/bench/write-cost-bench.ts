@@ -8,7 +8,7 @@
 //   BENCH_ROWS (only rows whose name contains one of these words, e.g. "put x1,lease").
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, removeDir, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
-import { countedOps, startSide } from './cost-sides.js';
+import { countedOps, interleavedRounds, startSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -108,15 +108,9 @@ const fmt = (c: Cell) =>
   `${c.perSec.toFixed(0)}/s p50 ${c.p50Ms.toFixed(2)} p99 ${c.p99Ms.toFixed(2)} cpu ${c.cpuUs.toFixed(0)} µs (main ${c.mainUs.toFixed(0)}) ctx ${c.ctxPerOp.toFixed(1)} syncs ${c.syncsPerOp.toFixed(2)}`;
 
 async function main(): Promise<void> {
-  const runs = new Map<string, Array<Map<string, Cell>>>(SIDES.map((s) => [s, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
-    for (const side of order) {
-      const r = await measure(side);
-      runs.get(side)!.push(r);
-      for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
-    }
-  }
+  const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
+    for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
+  });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
   console.log(`\nmedians of ${ROUNDS} interleaved rounds: ops/s · p50/p99 ms · server CPU µs/op (main thread) · context switches/op · WAL syncs/op`);
   console.log('| row | side | ops/s | p50 / p99 ms | CPU µs/op (main) | ctx sw/op | syncs/op |');

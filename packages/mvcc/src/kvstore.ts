@@ -865,7 +865,9 @@ export class MvccStore {
       readKeyValue: (rev) => this.backend.readKeyValue(rev),
       writeTombstone: (tw, ks, ki, at, prev) => this.writeTombstone(tw, ks, ki, at, prev),
       hasListeners: () => this.listeners.size > 0,
-      eventOf: (tw, c) => this.eventOf(tw, c, this.wantsPrevKv()),
+      // Always with prevKv: a stepped write builds its events across pauses, and a prev_kv
+      // watcher that joins during one must still get them whole.
+      eventOf: (tw, c) => this.eventOf(tw, c, true),
       publish: (tw, events) => this.publish(tw, events),
       end: (tw) => this.end(tw),
       begin: () => {

@@ -173,6 +173,28 @@ describe('a write in steps', () => {
     expect(s.range({ key: enc('key/'), rangeEnd: enc('key0'), countOnly: true }).count).toBe(0);
   });
 
+  it('a stepped write\'s events carry prevKv even when no listener wanted it as they were built', async () => {
+    const s = await openStore();
+    const n = 300;
+    s.txn({ compare: [], success: Array.from({ length: n }, (_, i) => ({ put: { key: enc(`p/${i}`), value: enc(`v${i}`) } })), failure: [] }, 1);
+    // Nobody wants prevKv until the write is half-way through building its events (after the
+    // delete's n / 50 pauses and a few more): a prev_kv watcher could join in such a pause.
+    let wants = false;
+    let pauses = 0;
+    const got: Event[] = [];
+    s.onEvents((events) => got.push(...events), { wantsPrevKv: () => wants });
+    const w = s.deleteRangeInSteps({ key: enc('p/'), rangeEnd: enc('p0') }, 2, {
+      entriesPerStep: 50,
+      pause: async () => {
+        if (++pauses > n / 50 + 2) wants = true;
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    });
+    await w.response;
+    expect(got).toHaveLength(n);
+    expect(got.every((ev) => ev.prevKv !== undefined && Buffer.from(ev.prevKv.value).toString().startsWith('v'))).toBe(true);
+  });
+
   it('a restore asked for during the write replaces the state only after the write ends', async () => {
     const s = await openStore();
     const n = 2000;

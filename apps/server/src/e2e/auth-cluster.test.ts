@@ -114,7 +114,7 @@ describe('JWT lifetime, beside etcd', () => {
   });
 
   it('a JWT past its ttl is an invalid token on both; a fresh one works', async () => {
-    const flags = ['--bcrypt-cost', '4', '--auth-token', `jwt,pub-key=${join(keyDir, 'jwt.pub')},priv-key=${join(keyDir, 'jwt.key')},sign-method=RS256,ttl=1s`];
+    const flags = ['--bcrypt-cost', '4', '--auth-token', `jwt,pub-key=${join(keyDir, 'jwt.pub')},priv-key=${join(keyDir, 'jwt.key')},sign-method=RS256,ttl=2s`];
     pair = await startPair({ args: flags });
     const run = async (endpoint: string): Promise<string[]> => {
       for (const args of [['user', 'add', 'root:rootpw'], ['user', 'grant-role', 'root', 'root'], ['auth', 'enable']]) {
@@ -122,8 +122,10 @@ describe('JWT lifetime, beside etcd', () => {
       }
       const token = await authenticate(endpoint, 'root', 'rootpw');
       const before = await useToken(endpoint, token, 'k1');
-      // exp is in whole seconds: past it for sure after two.
-      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      // exp is now + ttl in whole seconds (etcd truncates): a 2 s token lives more than 1 s, so
+      // the first use is inside it even on a slow machine (1 s tokens could lapse at once, and
+      // did on etcd's side in CI), and it is past for sure after three.
+      await new Promise((resolve) => setTimeout(resolve, 3_100));
       const after = await useToken(endpoint, token, 'k2');
       const fresh = await useToken(endpoint, await authenticate(endpoint, 'root', 'rootpw'), 'k3');
       return [before, after, fresh];

@@ -67,6 +67,16 @@ async function observe(endpoint: string, revision: number): Promise<unknown> {
   }
 }
 
+/** A put on a restored member gets the revision after the snapshot's: it takes writes on top. */
+async function expectWritesOnTop(endpoint: string, revision: number): Promise<void> {
+  const c = connect(endpoint);
+  try {
+    expect((await c.put({ key: Buffer.from('after'), value: Buffer.from('restore') })).header?.revision).toBe(BigInt(revision + 1));
+  } finally {
+    c.close();
+  }
+}
+
 let raftkv: ServerProcess;
 let etcd: ServerProcess;
 let revision = 0;
@@ -190,13 +200,7 @@ describe('etcd → raftkv', () => {
     const restored = await startRaftkv({ dataDir });
     extra.push(restored);
     expect(await observe(restored.endpoint, revision)).toEqual(want);
-    // It takes writes on top: the next revision.
-    const c = connect(restored.endpoint);
-    try {
-      expect((await c.put({ key: Buffer.from('after'), value: Buffer.from('restore') })).header?.revision).toBe(BigInt(revision + 1));
-    } finally {
-      c.close();
-    }
+    await expectWritesOnTop(restored.endpoint, revision);
   });
 
   it('restores etcd\'s live db file (member/snap/db) with --skip-hash-check, and refuses it without', async () => {
@@ -237,12 +241,7 @@ describe('etcd → raftkv', () => {
     const restored = await startRaftkv({ dataDir, args: ['--wal-dir', walDir] });
     extra.push(restored);
     expect(await observe(restored.endpoint, revision)).toEqual(want);
-    const c = connect(restored.endpoint);
-    try {
-      expect((await c.put({ key: Buffer.from('after'), value: Buffer.from('restore') })).header?.revision).toBe(BigInt(revision + 1));
-    } finally {
-      c.close();
-    }
+    await expectWritesOnTop(restored.endpoint, revision);
     // The WAL is in --wal-dir, none under the data dir.
     expect(readdirSync(walDir).some((n) => n.endsWith('.wal'))).toBe(true);
     expect(existsSync(join(dataDir, 'member', 'wal'))).toBe(false);

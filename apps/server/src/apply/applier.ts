@@ -4,6 +4,7 @@ import { MvccError, type Event, type MvccStore, type ReadPacing } from '@raftkv/
 import type * as mvcc from '@raftkv/mvcc';
 import { AlarmStore } from '../alarm/alarm-store.js';
 import { AuthStore, type AuthInfo } from '../auth/auth-store.js';
+import { checkTxnPermission } from '../auth/txn-permission.js';
 import { costTxn } from '../alarm/quota.js';
 import type { Membership } from '../cluster/membership.js';
 import type { CommittedEntry } from '@raftkv/raft-log';
@@ -563,19 +564,6 @@ export class Applier {
       if (before !== 0n) this.lessor.detach(before, ev.kv.key);
       if (after !== 0n) this.lessor.attach(after, ev.kv.key);
     }
-  }
-}
-
-/** etcd's checkTxnAuth: compares are reads; every op of both branches as its own request; nested txns too. */
-export function checkTxnPermission(auth: AuthStore, ai: AuthInfo, txn: etcdserverpb.TxnRequest): void {
-  for (const c of txn.compare) auth.checkRange(ai, c.key, c.rangeEnd);
-  for (const op of [...txn.success, ...txn.failure]) {
-    if (op.requestRange) auth.checkRange(ai, op.requestRange.key, op.requestRange.rangeEnd);
-    else if (op.requestPut) auth.checkPut(ai, op.requestPut.key);
-    else if (op.requestDeleteRange) {
-      if (op.requestDeleteRange.prevKv) auth.checkRange(ai, op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd);
-      auth.checkDeleteRange(ai, op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd);
-    } else if (op.requestTxn) checkTxnPermission(auth, ai, op.requestTxn);
   }
 }
 

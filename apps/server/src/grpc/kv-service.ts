@@ -1,5 +1,5 @@
 import type { EtcdError, etcdserverpb } from '@raftkv/api';
-import { checkTxnPermission } from '../apply/applier.js';
+import { checkTxnPermission } from '../auth/txn-permission.js';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';

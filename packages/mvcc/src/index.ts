@@ -14,7 +14,8 @@ export type {
   TxnRequest,
   TxnResponse,
 } from './kv.js';
-export { MvccStore, isReadOnlyTxn, type Bucket, type EventListener, type EventListenerOptions, type MvccOpCounts, type MvccStoreOptions } from './kvstore.js';
+export { MvccStore, type Bucket, type EventListener, type EventListenerOptions, type MvccOpCounts, type MvccStoreOptions } from './kvstore.js';
+export { isReadOnlyTxn } from './txn-check.js';
 export type { ReadPacing } from './paced.js';
 export type { DefragResult, DefragStep } from './backend.js';
 export type { SteppedWrite } from './stepped-write.js';

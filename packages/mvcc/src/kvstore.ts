@@ -1,6 +1,6 @@
 import { renameSync, rmSync } from 'node:fs';
-import { copyFile, mkdir, open as openFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   Backend,
   ByteSlab,
@@ -14,12 +14,10 @@ import {
   type DefragResult,
   type DefragStep,
 } from './backend.js';
-import { Crc32c } from '@raftkv/checksum';
 import { MvccError } from './errors.js';
 import { KeyIndex, RevisionSet, type KeyAt } from './key-index.js';
-import { encodeKeyValue, encodeKeyValueOwned, peekKeyValue, type KeyValue, type KeyValueIndexFields } from './key-value.js';
+import { encodeKeyValue, encodeKeyValueOwned, type KeyValue } from './key-value.js';
 import type {
-  Compare,
   DeleteRangeRequest,
   DeleteRangeResponse,
   Event,
@@ -32,18 +30,15 @@ import type {
   TxnRequest,
   TxnResponse,
 } from './kv.js';
-import {
-  assertRevisionNumber,
-  compareRevisions,
-  decodeRevision,
-  decodeUint64,
-  encodeRevision,
-  encodeUint64,
-  type Revision,
-} from './revision.js';
+import { loadState, type LoadedState } from './load-state.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
+import { filterRange, finishRange, planRange } from './range-plan.js';
+import { assertRevisionNumber, decodeRevision, encodeRevision, encodeUint64, type Revision } from './revision.js';
+import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, rangeEndOf, runWrite, txnSteps, type SteppedWrite, type WriteHost } from './stepped-write.js';
-import { keyString, TreeIndex, type RangeEnd } from './tree-index.js';
+import { hashKVOfBackend, hashKVOfIndex, hashKVOfNothing, hashOfBackend, hashOfIndex, indexedRevisions, type BackendScan, type IndexedRevision } from './store-hash.js';
+import { keyString, TreeIndex } from './tree-index.js';
+import { checkTxn, compareToPath, isReadOnlyTxn, type TxnCheckView } from './txn-check.js';
 import { WriteTxn, type Change } from './write-txn.js';
 
 /** Options of {@link MvccStore.open}. */
@@ -120,76 +115,6 @@ export interface EventListenerOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-const KEY_BUCKET = Buffer.from('key');
-const META_BUCKET = Buffer.from('meta');
-/** Where the snapshot is copied in the store's directory while a restore validates it. */
-const RESTORE_FILE = `${DATA_FILE}.restore`;
-
-/** State rebuilt from a backend: what open and restore install. */
-interface LoadedState {
-  index: TreeIndex;
-  currentRev: number;
-  compactMainRev: number;
-  ci: number;
-  /** A compaction the backend had scheduled and not finished (0: none). */
-  scheduled: number;
-}
-
-/**
- * Rebuilds the key index, revisions, compaction state and consistent index from what
- * `backend` holds in LMDB (etcd's kvstore.restore).
- */
-function loadState(backend: Backend): LoadedState {
-  const steps = loadStateSteps(backend);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
-
-/** {@link loadState} sharing the thread: a pause every `pacer.step` entries. */
-async function loadStatePaced(backend: Backend, pacer: Pacer): Promise<LoadedState> {
-  const steps = loadStateSteps(backend);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    if (pacer.tick()) await pacer.pause();
-  }
-}
-
-/** Rebuilds the key index from LMDB, yielding after every stored change. */
-function* loadStateSteps(backend: Backend): Generator<void, LoadedState> {
-  const index = new TreeIndex();
-  const ciBytes = backend.getDurableMeta(META_CONSISTENT_INDEX);
-  const ci = ciBytes ? decodeUint64(ciBytes, 'consistent index') : 0;
-  const finished = backend.getDurableMeta(META_FINISHED_COMPACT);
-  const compactMainRev = finished ? decodeRevision(finished).rev.main : -1;
-  const scheduledBytes = backend.getDurableMeta(META_SCHEDULED_COMPACT);
-  const scheduled = scheduledBytes ? decodeRevision(scheduledBytes).rev.main : 0;
-
-  let current = 1;
-  const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, modRevision: 0, version: 0 };
-  // Keys created by one write share its create revision: one object for them all (revisions
-  // are never changed in place), not one per key.
-  let created: Revision = { main: 0, sub: 0 };
-  for (const { rev, tombstone, bytes } of backend.durableEntries()) {
-    current = rev.main;
-    peekKeyValue(bytes, fields);
-    const ks = bytes.toString('latin1', fields.keyStart, fields.keyEnd);
-    const ki = index.getKeyIndex(ks);
-    if (ki) {
-      if (tombstone) ki.tombstone(rev);
-      else ki.put(rev);
-    } else if (!tombstone) {
-      // Older revisions of the key were compacted: start from the stored one.
-      if (created.main !== fields.createRevision) created = { main: fields.createRevision, sub: 0 };
-      index.insert(ks, KeyIndex.restored(ks, created, rev, fields.version));
-    }
-    // A tombstone without a live key is left over from an interrupted compaction.
-    yield;
-  }
-  return { index, currentRev: Math.max(current, compactMainRev, 1), compactMainRev, ci, scheduled };
-}
 
 function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
   return {
@@ -215,107 +140,6 @@ function advancePass(pass: CompactionPass): boolean {
   const r = pass.steps.next();
   if (r.done) pass.keep = r.value;
   return pass.keep !== undefined;
-}
-
-/** fsync of a file or (on POSIX) a directory. */
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await openFile(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function inRange(k: string, key: string, end: RangeEnd): boolean {
-  if (end === undefined) return k === key;
-  return k >= key && (end === null || k < end);
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  // A sort makes millions of calls and most keys and values differ early: a few bytes in JS
-  // beat a native call; Buffer.compare (no views to allocate: it takes any Uint8Array) for the rest.
-  const n = Math.min(a.length, b.length, 16);
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-  }
-  return Buffer.compare(a, b);
-}
-
-function compareNumbers(a: number | bigint, b: number | bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-const SORTERS: Record<string, (a: KeyValue, b: KeyValue) => number> = {
-  key: (a, b) => compareBytes(a.key, b.key),
-  version: (a, b) => a.version - b.version,
-  create: (a, b) => a.createRevision - b.createRevision,
-  mod: (a, b) => a.modRevision - b.modRevision,
-  value: (a, b) => compareBytes(a.value, b.value),
-};
-
-function checkOptionalRevision(n: number | undefined, what: string): number {
-  if (n === undefined) return 0;
-  if (!Number.isSafeInteger(n)) throw new RangeError(`${what} must be a safe integer, got ${n}`);
-  return n;
-}
-
-/** A range request's options, checked, in the order etcd's apply uses them. */
-interface RangePlan {
-  reqLimit: number;
-  minMod: number;
-  maxMod: number;
-  minCreate: number;
-  maxCreate: number;
-  /** Keys to fetch from the index walk: 0 for all, else one past the limit (for `more`). */
-  fetchLimit: number;
-  revision: number;
-  sortOrder: 'none' | 'ascend' | 'descend';
-  /** The sort's comparator (descending already applied). @throws RangeError for an unknown target. */
-  comparator(): (a: KeyValue, b: KeyValue) => number;
-}
-
-function planRange(req: RangeRequest): RangePlan {
-  const reqLimit = checkOptionalRevision(req.limit, 'limit');
-  const minMod = checkOptionalRevision(req.minModRevision, 'minModRevision');
-  const maxMod = checkOptionalRevision(req.maxModRevision, 'maxModRevision');
-  const minCreate = checkOptionalRevision(req.minCreateRevision, 'minCreateRevision');
-  const maxCreate = checkOptionalRevision(req.maxCreateRevision, 'maxCreateRevision');
-  const sortOrderIn = req.sortOrder ?? 'none';
-  const sortTarget = req.sortTarget ?? 'key';
-  // As etcd's apply: sorting and filters need every key; otherwise one extra for `more`.
-  let fetchLimit = reqLimit;
-  if (sortOrderIn !== 'none' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0) fetchLimit = 0;
-  if (fetchLimit > 0) fetchLimit++;
-  const revision = checkOptionalRevision(req.revision, 'revision');
-  let sortOrder = sortOrderIn;
-  if (sortTarget !== 'key' && sortOrder === 'none') sortOrder = 'ascend';
-  return {
-    reqLimit, minMod, maxMod, minCreate, maxCreate, fetchLimit, revision, sortOrder,
-    comparator() {
-      const cmp = SORTERS[sortTarget];
-      if (!cmp) throw new RangeError(`unknown sortTarget ${sortTarget}`);
-      return sortOrder === 'descend' ? (a, b) => cmp(b, a) : cmp;
-    },
-  };
-}
-
-function filterRange(kvs: KeyValue[], p: RangePlan): KeyValue[] {
-  if (p.maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= p.maxMod);
-  if (p.minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= p.minMod);
-  if (p.maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= p.maxCreate);
-  if (p.minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= p.minCreate);
-  return kvs;
-}
-
-function finishRange(kvs: KeyValue[], p: RangePlan, req: RangeRequest, rr: { rev: number; count: number }): RangeResponse {
-  let more = false;
-  if (p.reqLimit > 0 && kvs.length > p.reqLimit) {
-    kvs = kvs.slice(0, p.reqLimit);
-    more = true;
-  }
-  if (req.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY }));
-  return { revision: rr.rev, kvs, more, count: rr.count };
 }
 
 /** One read in steps: its pacer, the check made after each pause, and its end. */
@@ -376,6 +200,7 @@ export class MvccStore {
   /** The highest index setConsistentIndex was given while held (0: none). */
   private heldCi = 0;
   private host: WriteHost | undefined;
+  private checkView: TxnCheckView | undefined;
   /** The index pass of a compaction running in steps ({@link compactInSteps}). */
   private pass: CompactionPass | undefined;
 
@@ -763,9 +588,7 @@ export class MvccStore {
   readTxn(req: TxnRequest): TxnResponse {
     this.checkOpen();
     if (!isReadOnlyTxn(req)) throw new RangeError('mvcc: readTxn given a txn that writes');
-    const path: boolean[] = [];
-    this.compareToPath(req, path);
-    this.checkTxn(req, path, { i: 0 }, [], 'range');
+    const path = this.checkedPath(req, false);
     const tw = new WriteTxn(this.currentRev);
     const ops = this.opsSoFar();
     const resp = this.applyTxn(tw, req, path, { i: 0 });
@@ -785,12 +608,7 @@ export class MvccStore {
    */
   txn(req: TxnRequest, index: number): TxnResponse {
     if (!this.admit(index)) return { revision: this.currentRev, succeeded: false, responses: [] };
-    const path: boolean[] = [];
-    this.compareToPath(req, path);
-    // As etcd: every put is checked before any range, so a missing key wins over a
-    // compacted revision when a txn has both.
-    this.checkTxn(req, path, { i: 0 }, [], 'put');
-    this.checkTxn(req, path, { i: 0 }, [], 'range');
+    const path = this.checkedPath(req, true);
     const tw = new WriteTxn(this.currentRev);
     const ops = this.opsSoFar();
     const resp = this.applyTxn(tw, req, path, { i: 0 });
@@ -830,10 +648,7 @@ export class MvccStore {
   txnInSteps(req: TxnRequest, index: number, pacing: ReadPacing): SteppedWrite<TxnResponse> {
     const pacer = new Pacer(pacing);
     if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, succeeded: false, responses: [] } };
-    const path: boolean[] = [];
-    this.compareToPath(req, path);
-    this.checkTxn(req, path, { i: 0 }, [], 'put');
-    this.checkTxn(req, path, { i: 0 }, [], 'range');
+    const path = this.checkedPath(req, true);
     const tw = new WriteTxn(this.currentRev);
     const host = this.writeHost();
     const ops = this.opsSoFar();
@@ -884,66 +699,35 @@ export class MvccStore {
     return this.host;
   }
 
-  private compareToPath(req: TxnRequest, path: boolean[]): void {
-    const ok = req.compare.every((c) => this.applyCompare(c));
-    path.push(ok);
-    for (const op of ok ? req.success : req.failure) {
-      if ('txn' in op) this.compareToPath(op.txn, path);
-    }
+  /** The branches a txn's compares choose, after etcd's checks of them (see txn-check.ts). */
+  private checkedPath(req: TxnRequest, checkPuts: boolean): boolean[] {
+    const view = this.txnCheckView();
+    const path: boolean[] = [];
+    compareToPath(view, req, path);
+    if (checkPuts) checkTxn(view, req, path, 'put');
+    checkTxn(view, req, path, 'range');
+    return path;
   }
 
-  private applyCompare(c: Compare): boolean {
-    const rr = this.rangeKeys(c.key, c.rangeEnd, 0, this.currentRev, 0, false);
-    if (rr.kvs.length === 0) {
-      // No key: a value compare always fails (a missing value cannot be expressed).
-      if (c.target === 'value') return false;
-      return compareKV(c, { key: c.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n });
-    }
-    return rr.kvs.every((kv) => compareKV(c, kv));
-  }
-
-  /**
-   * etcd's checkRequests, with one addition: a put with ignoreValue/ignoreLease must
-   * find its key both before the txn (etcd's check) and at its own point in the txn
-   * (where etcd would panic mid-apply); `overlay` tracks the txn's puts and deletes.
-   */
-  private checkTxn(
-    req: TxnRequest,
-    path: boolean[],
-    pos: { i: number },
-    overlay: Array<{ put?: string; del?: [string, RangeEnd] }>,
-    pass: 'put' | 'range',
-  ): void {
-    const ok = path[pos.i++]!;
-    for (const op of ok ? req.success : req.failure) {
-      if ('txn' in op) {
-        this.checkTxn(op.txn, path, pos, overlay, pass);
-      } else if ('put' in op) {
-        if (pass !== 'put') continue;
-        const ks = keyString(op.put.key);
-        if (op.put.ignoreValue || op.put.ignoreLease) {
-          if (!this.index.get(ks, this.currentRev) || !this.existsAfter(ks, overlay)) throw new MvccError('key_not_found');
-        }
-        const lease = op.put.lease ?? 0n;
-        if (lease !== 0n && this.leaseExists && !this.leaseExists(lease)) throw new MvccError('lease_not_found');
-        overlay.push({ put: ks });
-      } else if ('deleteRange' in op) {
-        overlay.push({ del: [keyString(op.deleteRange.key), rangeEndOf(op.deleteRange.rangeEnd)] });
-      } else if ('range' in op && pass === 'range') {
-        const rev = checkOptionalRevision(op.range.revision, 'revision');
-        if (rev > this.currentRev) throw new MvccError('future_revision');
-        if (rev !== 0 && rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
-      }
-    }
-  }
-
-  private existsAfter(ks: string, overlay: Array<{ put?: string; del?: [string, RangeEnd] }>): boolean {
-    for (let i = overlay.length - 1; i >= 0; i--) {
-      const o = overlay[i]!;
-      if (o.put === ks) return true;
-      if (o.del && inRange(ks, o.del[0], o.del[1])) return false;
-    }
-    return this.index.get(ks, this.currentRev) !== undefined;
+  private txnCheckView(): TxnCheckView {
+    if (this.checkView) return this.checkView;
+    const store = this;
+    this.checkView = {
+      get index() {
+        return store.index;
+      },
+      get currentRev() {
+        return store.currentRev;
+      },
+      get compactMainRev() {
+        return store.compactMainRev;
+      },
+      get leaseExists() {
+        return store.leaseExists;
+      },
+      keysNow: (key, rangeEnd) => this.rangeKeys(key, rangeEnd, 0, this.currentRev, 0, false).kvs,
+    };
+    return this.checkView;
   }
 
   private opsSoFar(): number {
@@ -1347,24 +1131,9 @@ export class MvccStore {
 
   // ---------------------------------------------------------------- hashes
 
-  private allRevisions(): Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }> {
-    const all: Array<{ rev: Revision; tombstone: boolean; key: KeyIndex }> = [];
-    this.index.forEach((_k, ki) => ki.allRevisions(all));
+  private indexedRevisions(): IndexedRevision[] {
     // A write running in steps has appended revisions above the current one: not history yet.
-    if (this.writing) {
-      const current = this.currentRev;
-      return all.filter((e) => e.rev.main <= current).sort((a, b) => compareRevisions(a.rev, b.rev));
-    }
-    all.sort((a, b) => compareRevisions(a.rev, b.rev));
-    return all;
-  }
-
-  /** Bytes as stored; valid until the next backend read (hash them at once). */
-  private storedBytes(e: { rev: Revision; tombstone: boolean; key: KeyIndex }): Uint8Array {
-    if (e.tombstone) {
-      return encodeKeyValue({ key: e.key.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n });
-    }
-    return this.backend.readBytesTransient(e.rev);
+    return indexedRevisions(this.index, this.writing ? this.currentRev : undefined);
   }
 
   /**
@@ -1375,14 +1144,7 @@ export class MvccStore {
   hash(): number {
     this.checkOpen();
     this.finishPass();
-    const h = new Crc32c().update(KEY_BUCKET);
-    for (const e of this.allRevisions()) h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
-    h.update(META_BUCKET);
-    if (this.compactMainRev >= 0) {
-      const rev = encodeRevision({ main: this.compactMainRev, sub: 0 });
-      h.update(META_FINISHED_COMPACT).update(rev).update(META_SCHEDULED_COMPACT).update(rev);
-    }
-    return h.sum();
+    return hashOfIndex(this.indexedRevisions(), (rev) => this.backend.readBytesTransient(rev), this.compactMainRev);
   }
 
   /**
@@ -1403,19 +1165,13 @@ export class MvccStore {
     if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
     if (revision > currentRev) throw new MvccError('future_revision');
     const rev = revision === 0 ? currentRev : revision;
-    const keep = this.index.keep(rev);
-    const h = new Crc32c().update(KEY_BUCKET);
-    for (const e of this.allRevisions()) {
-      if (e.rev.main > rev) continue;
-      if (e.rev.main <= compactRev && keep.size > 0 && !keep.has(e.rev)) continue;
-      h.update(encodeRevision(e.rev, e.tombstone)).update(this.storedBytes(e));
-    }
-    return { hash: h.sum(), compactRevision: compactRev, revision: currentRev };
+    const hash = hashKVOfIndex(this.indexedRevisions(), (r) => this.backend.readBytesTransient(r), compactRev, rev, this.index.keep(rev));
+    return { hash, compactRevision: compactRev, revision: currentRev };
   }
 
   /** etcd hashes no revision below a negative one: only the bucket name, at the current revision. */
   private hashKVBelowZero(): { hash: number; compactRevision: number; revision: number } {
-    return { hash: new Crc32c().update(KEY_BUCKET).sum(), compactRevision: this.compactMainRev, revision: this.currentRev };
+    return { hash: hashKVOfNothing(), compactRevision: this.compactMainRev, revision: this.currentRev };
   }
 
   /**
@@ -1443,16 +1199,7 @@ export class MvccStore {
     const read = await this.quiescedRead(new Pacer(pacing));
     if (!read) return this.hash();
     try {
-      const h = new Crc32c().update(KEY_BUCKET);
-      await this.scanBackend(read, 1, read.rev, (key, value) => {
-        h.update(key).update(value);
-      });
-      h.update(META_BUCKET);
-      if (read.compactRev >= 0) {
-        const rev = encodeRevision({ main: read.compactRev, sub: 0 });
-        h.update(META_FINISHED_COMPACT).update(rev).update(META_SCHEDULED_COMPACT).update(rev);
-      }
-      return h.sum();
+      return await hashOfBackend(this.backendScan(read), read.rev, read.compactRev);
     } finally {
       read.end();
     }
@@ -1460,16 +1207,10 @@ export class MvccStore {
 
   /**
    * {@link hashKV} in steps, from the backend (see {@link hashPaced} for how the state is
-   * fixed). `revision` 0 means the newest revision of that state; the answer's `revision` is
-   * that state's newest revision and `compactRevision` its compaction. Revisions are checked
-   * at the call and again against the state read (a compaction may have run in between).
-   *
-   * What {@link hashKV} takes from the index — the revisions <= compactRevision that a
-   * compaction at `revision` keeps — is found in the backend: once compaction C is finished,
-   * each key has at most one entry <= C, never a tombstone, and it is kept unless the key
-   * has an entry in (C, revision]; as etcd, nothing is skipped when no key is live at
-   * `revision`. One extra pass over (C, revision] (and over <= C when every key there ends
-   * deleted) finds that out.
+   * fixed; store-hash.ts for how the kept revisions are found there). `revision` 0 means the
+   * newest revision of that state; the answer's `revision` is that state's newest revision and
+   * `compactRevision` its compaction. Revisions are checked at the call and again against the
+   * state read (a compaction may have run in between).
    * @throws MvccError `compacted`, `future_revision`, `closed`.
    */
   hashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
@@ -1488,37 +1229,8 @@ export class MvccStore {
       const compactRev = read.compactRev;
       if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
       const rev = revision === 0 ? read.rev : revision;
-      const fields: KeyValueIndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, modRevision: 0, version: 0 };
-      const keyOf = (value: Buffer) => {
-        peekKeyValue(value, fields);
-        return value.toString('latin1', fields.keyStart, fields.keyEnd);
-      };
-      // Keys written in (C, rev], each with whether its newest entry there is a tombstone.
-      const newer = new Map<string, boolean>();
-      let keepIsEmpty = false;
-      if (compactRev >= 0) {
-        await this.scanBackend(read, compactRev + 1, rev, (key, value) => {
-          newer.set(keyOf(value), decodeRevision(key).tombstone);
-        });
-        keepIsEmpty = true;
-        for (const tombstone of newer.values()) {
-          if (!tombstone) {
-            keepIsEmpty = false;
-            break;
-          }
-        }
-        if (keepIsEmpty) {
-          await this.scanBackend(read, 1, compactRev, (_key, value) => {
-            if (!newer.has(keyOf(value))) keepIsEmpty = false;
-          });
-        }
-      }
-      const h = new Crc32c().update(KEY_BUCKET);
-      await this.scanBackend(read, 1, rev, (key, value) => {
-        if (!keepIsEmpty && compactRev >= 0 && decodeRevision(key).rev.main <= compactRev && newer.has(keyOf(value))) return;
-        h.update(key).update(value);
-      });
-      return { hash: h.sum(), compactRevision: compactRev, revision: read.rev };
+      const hash = await hashKVOfBackend(this.backendScan(read), compactRev, rev);
+      return { hash, compactRevision: compactRev, revision: read.rev };
     } finally {
       read.end();
     }
@@ -1547,15 +1259,17 @@ export class MvccStore {
     }
   }
 
-  /** Calls `f` for each LMDB entry with fromMain <= main <= toMain, in steps; buffers valid only during the call. */
-  private async scanBackend(read: PacedRead, fromMain: number, toMain: number, f: (key: Buffer, value: Buffer) => void): Promise<void> {
-    if (fromMain > toMain) return;
-    let after: Buffer | undefined;
-    for (;;) {
-      after = this.backend.durableSlice(after, fromMain, toMain, read.pacer.step, f);
-      if (after === undefined) return;
-      await read.pause();
-    }
+  /** A scan of LMDB's entries in steps, for `read`; buffers are valid only during each call of `f`. */
+  private backendScan(read: PacedRead): BackendScan {
+    return async (fromMain, toMain, f) => {
+      if (fromMain > toMain) return;
+      let after: Buffer | undefined;
+      for (;;) {
+        after = this.backend.durableSlice(after, fromMain, toMain, read.pacer.step, f);
+        if (after === undefined) return;
+        await read.pause();
+      }
+    };
   }
 
   // ---------------------------------------------------------------- sizes, snapshots
@@ -1639,14 +1353,7 @@ export class MvccStore {
    * The caller may delete `snapshotPath` once this resolves.
    */
   static async restoreFrom(snapshotPath: string, dir: string): Promise<void> {
-    const created = await mkdir(dir, { recursive: true });
-    const tmp = join(dir, RESTORE_FILE);
-    await copyFile(snapshotPath, tmp);
-    await fsyncPath(tmp);
-    await rm(join(dir, LOCK_FILE), { force: true });
-    await rename(tmp, join(dir, DATA_FILE));
-    await fsyncPath(dir);
-    if (created !== undefined) await fsyncPath(dirname(created));
+    await replaceBackendFile(snapshotPath, dir);
   }
 
   /**
@@ -1701,29 +1408,7 @@ export class MvccStore {
   }
 
   private async restoreInPlace(snapshotPath: string, pacer: Pacer | undefined): Promise<void> {
-    const tmp = join(this.dir, RESTORE_FILE);
-    const tmpLock = `${tmp}-lock`; // lmdb-js's lock file name for a single-file env
-    const removeCopy = async () => {
-      await rm(tmp, { force: true });
-      await rm(tmpLock, { force: true });
-    };
-    let state: LoadedState;
-    try {
-      await removeCopy();
-      await copyFile(snapshotPath, tmp);
-      await fsyncPath(tmp);
-      const probe = Backend.openSnapshot(tmp);
-      try {
-        if (!probe.getDurableMeta(META_CONSISTENT_INDEX)) throw new Error(`mvcc: ${snapshotPath} is not an mvcc snapshot: no consistent index`);
-        state = pacer ? await loadStatePaced(probe, pacer) : loadState(probe);
-      } finally {
-        await probe.close();
-      }
-      await rm(tmpLock, { force: true });
-    } catch (err) {
-      await removeCopy().catch(() => undefined);
-      throw err;
-    }
+    const staged = await stageSnapshot(snapshotPath, this.dir, pacer);
 
     // Writes are refused since the start, so only work begun before can be in flight.
     this.haltCompaction = true;
@@ -1736,7 +1421,7 @@ export class MvccStore {
     const old = this.backend;
     let fresh: Backend;
     try {
-      renameSync(tmp, join(this.dir, DATA_FILE));
+      renameSync(staged.path, join(this.dir, DATA_FILE));
       // A fresh lock file, because the old env is still open on the old (now unlinked) data
       // file: its lock region holds the txn id by which readers pick a meta page, the new env
       // would re-initialise it under the old one, closing the old env would drop this
@@ -1752,7 +1437,7 @@ export class MvccStore {
     }
     this.backend = fresh;
     this.haltCompaction = false;
-    this.install(state);
+    this.install(staged.state);
     this.endRestore();
     for (const l of [...this.restoreListeners]) {
       try {
@@ -1803,48 +1488,3 @@ export class MvccStore {
   }
 }
 
-function compareKV(c: Compare, kv: KeyValue): boolean {
-  let result: number;
-  switch (c.target) {
-    case 'value':
-      result = compareBytes(kv.value, c.value ?? EMPTY);
-      break;
-    case 'create':
-      result = compareNumbers(kv.createRevision, c.createRevision ?? 0);
-      break;
-    case 'mod':
-      result = compareNumbers(kv.modRevision, c.modRevision ?? 0);
-      break;
-    case 'version':
-      result = compareNumbers(kv.version, c.version ?? 0);
-      break;
-    case 'lease':
-      result = compareNumbers(kv.lease, c.lease ?? 0n);
-      break;
-    case 'none':
-      result = 0;
-      break;
-    default:
-      throw new RangeError(`unknown compare target ${String(c.target)}`);
-  }
-  switch (c.result) {
-    case 'equal':
-      return result === 0;
-    case 'not_equal':
-      return result !== 0;
-    case 'greater':
-      return result > 0;
-    case 'less':
-      return result < 0;
-    case 'always':
-      return true;
-    default:
-      throw new RangeError(`unknown compare result ${String(c.result)}`);
-  }
-}
-
-/** Whether a txn only reads, in every branch at every depth. */
-export function isReadOnlyTxn(req: TxnRequest): boolean {
-  const readOnly = (ops: RequestOp[]): boolean => ops.every((op) => 'range' in op || ('txn' in op && isReadOnlyTxn(op.txn)));
-  return readOnly(req.success) && readOnly(req.failure);
-}

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Compare, TxnResponse } from './kv.js';
-import { isReadOnlyTxn, type MvccStore } from './kvstore.js';
+import type { MvccStore } from './kvstore.js';
+import { isReadOnlyTxn } from './txn-check.js';
 import { dec, enc, keys, openStore } from './test-support/helpers.js';
 
 // k1: value 'b', create 2, mod 4, version 2, lease 5.  k2: value 'z', create 3, mod 3, version 1, lease 0.

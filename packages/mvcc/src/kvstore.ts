@@ -3,7 +3,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Backend,
-  ByteSlab,
   DATA_FILE,
   DEFRAG_DIR,
   LOCK_FILE,
@@ -15,8 +14,9 @@ import {
   type DefragStep,
 } from './backend.js';
 import { MvccError } from './errors.js';
-import { KeyIndex, RevisionSet, type KeyAt } from './key-index.js';
-import { encodeKeyValue, encodeKeyValueOwned, type KeyValue } from './key-value.js';
+import { RevisionSet } from './key-index.js';
+import { KeySpace, type EventListener, type EventListenerOptions, type MvccOpCounts, type PacedRead } from './key-space.js';
+import type { KeyValue } from './key-value.js';
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -25,8 +25,6 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
-  RequestOp,
-  ResponseOp,
   TxnRequest,
   TxnResponse,
 } from './kv.js';
@@ -35,11 +33,11 @@ import { Pacer, sortPaced, type ReadPacing } from './paced.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
 import { assertRevisionNumber, decodeRevision, encodeRevision, encodeUint64, type Revision } from './revision.js';
 import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
-import { deleteRangeSteps, rangeEndOf, runWrite, txnSteps, type SteppedWrite, type WriteHost } from './stepped-write.js';
+import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
 import { hashKVOfBackend, hashKVOfIndex, hashKVOfNothing, hashOfBackend, hashOfIndex, indexedRevisions, type BackendScan, type IndexedRevision } from './store-hash.js';
 import { keyString, TreeIndex } from './tree-index.js';
-import { checkTxn, compareToPath, isReadOnlyTxn, type TxnCheckView } from './txn-check.js';
-import { WriteTxn, type Change } from './write-txn.js';
+import { isReadOnlyTxn } from './txn-check.js';
+import { WriteTxn } from './write-txn.js';
 
 /** Options of {@link MvccStore.open}. */
 export interface MvccStoreOptions {
@@ -76,20 +74,6 @@ export interface MvccStoreOptions {
 }
 
 /**
- * Operations since the store was opened, counted as etcd's mvcc metrics count them
- * (etcd_mvcc_range_total, _put_total, _delete_total, _txn_total): every range, put and
- * deleteRange, also inside a txn, and a txn when it ran more than one of them. Monotonic.
- */
-export interface MvccOpCounts {
-  ranges: number;
-  puts: number;
-  deletes: number;
-  txns: number;
-  /** Key and value bytes of every put (the value it stored: with ignore_value, the previous one), as etcd's total_put_size. */
-  putBytes: number;
-}
-
-/**
  * A named bucket of opaque key/value records kept in the backend beside the key space and
  * committed in the same LMDB transactions, so its state always matches `consistentIndex`.
  * For state that other components apply from the log (the lessor's leases).
@@ -101,20 +85,6 @@ export interface Bucket {
   /** The committed records; call it while opening, before applying new writes. */
   loadAll(): Iterable<{ key: Uint8Array; value: Uint8Array }>;
 }
-
-/** Called synchronously after each revision is applied, with that revision's changes in order. */
-export type EventListener = (events: Event[], revision: number) => void;
-
-export interface EventListenerOptions {
-  /**
-   * Asked at each write: whether this listener needs the events' `prevKv` now. Reading a
-   * previous value costs an LMDB read per change; when no listener needs it, events carry
-   * none. Without this option the listener always gets `prevKv`.
-   */
-  wantsPrevKv?: () => boolean;
-}
-
-const EMPTY = new Uint8Array(0);
 
 function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
   return {
@@ -142,16 +112,6 @@ function advancePass(pass: CompactionPass): boolean {
   return pass.keep !== undefined;
 }
 
-/** One read in steps: its pacer, the check made after each pause, and its end. */
-interface PacedRead {
-  readonly pacer: Pacer;
-  /** @throws MvccError `closed` when the store closed or was restored since the read began. */
-  readonly check: () => void;
-  /** Pauses (registering the read at the first pause), then checks. */
-  pause(): Promise<void>;
-  end(): void;
-}
-
 /**
  * The revisioned key space (etcd's mvcc store): an in-memory index from key to its
  * generations of revisions, and an LMDB backend from revision to KeyValue.
@@ -167,16 +127,10 @@ interface PacedRead {
  */
 export class MvccStore {
   /** See {@link MvccOpCounts}; read it, never write it. */
-  readonly opCounts: MvccOpCounts = { ranges: 0, puts: 0, deletes: 0, txns: 0, putBytes: 0 };
-  private index = new TreeIndex();
-  /** Keys that exist at the newest revision; kept as writes go, counted once per install. */
-  private liveKeys = 0;
-  private currentRev = 1;
-  /** etcd's compactMainRev: -1 until the first compaction. */
-  private compactMainRev = -1;
+  readonly opCounts: MvccOpCounts;
+  /** The key index, the backend and the revisions, with reads and write primitives (key-space.ts). */
+  private readonly space: KeySpace;
   private ci = 0;
-  /** Each listener, with its wantsPrevKv (undefined: always). */
-  private readonly listeners = new Map<EventListener, (() => boolean) | undefined>();
   private readonly restoreListeners = new Set<() => void>();
   /** Set while {@link defragment} runs: resolves (never rejects) when it ends. */
   private defragging: { done: Promise<void>; result: Promise<DefragResult> } | undefined;
@@ -185,7 +139,6 @@ export class MvccStore {
   private restoreSettled: (() => void) | undefined;
   /** Makes a running backend compaction stop at its next batch (set by restore). */
   private haltCompaction = false;
-  private leaseExists: ((lease: bigint) => boolean) | undefined;
   private compactionChain: Promise<void> = Promise.resolve();
   private commitChain: Promise<void> = Promise.resolve();
   private closing = false;
@@ -193,14 +146,10 @@ export class MvccStore {
   private readonly compactionBatchLimit: number;
   /** Reads running in steps ({@link rangePaced}, {@link hashPaced}); each resolves when it ends. */
   private readonly pacedReads = new Set<Promise<void>>();
-  /** Set while a write runs in steps ({@link txnInSteps}): resolves when its revision is published. */
-  private writing: Promise<void> | undefined;
   /** See {@link holdConsistentIndex}: setConsistentIndex keeps the index below this (undefined: no hold). */
   private ciHold: number | undefined;
   /** The highest index setConsistentIndex was given while held (0: none). */
   private heldCi = 0;
-  private host: WriteHost | undefined;
-  private checkView: TxnCheckView | undefined;
   /** The index pass of a compaction running in steps ({@link compactInSteps}). */
   private pass: CompactionPass | undefined;
 
@@ -213,10 +162,9 @@ export class MvccStore {
   /** See MvccStoreOptions.onCompaction; may be set after opening. */
   onCompaction: MvccStoreOptions['onCompaction'];
 
-  private constructor(
-    private backend: Backend,
-    opts: MvccStoreOptions,
-  ) {
+  private constructor(backend: Backend, opts: MvccStoreOptions) {
+    this.space = new KeySpace(backend);
+    this.opCounts = this.space.opCounts;
     this.dir = opts.dir;
     this.onHash = opts.onHash;
     this.onCompactionStep = opts.onCompactionStep;
@@ -226,6 +174,29 @@ export class MvccStore {
     if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
       throw new RangeError('compactionBatchLimit must be a positive integer');
     }
+  }
+
+  // The key space's state, as the store's own code reads and replaces it (open, restore, compaction).
+  private get backend(): Backend {
+    return this.space.backend;
+  }
+  private set backend(backend: Backend) {
+    this.space.backend = backend;
+  }
+  private get index(): TreeIndex {
+    return this.space.index;
+  }
+  private get currentRev(): number {
+    return this.space.currentRev;
+  }
+  private get compactMainRev(): number {
+    return this.space.compactMainRev;
+  }
+  private set compactMainRev(revision: number) {
+    this.space.compactMainRev = revision;
+  }
+  private get writing(): Promise<void> | undefined {
+    return this.space.writing;
   }
 
   /**
@@ -252,14 +223,15 @@ export class MvccStore {
 
   /** Makes `state` (loaded from this.backend's LMDB) the store's state; resumes its compaction. */
   private install(state: LoadedState): void {
-    this.index = state.index;
+    const space = this.space;
+    space.index = state.index;
     let live = 0;
     state.index.forEach((_k, ki) => {
       if (ki.isLive()) live++;
     });
-    this.liveKeys = live;
-    this.currentRev = state.currentRev;
-    this.compactMainRev = state.compactMainRev;
+    space.liveKeys = live;
+    space.currentRev = state.currentRev;
+    space.compactMainRev = state.compactMainRev;
     this.ci = state.ci;
     this.heldCi = 0;
     this.backend.durableRevision = state.currentRev;
@@ -268,7 +240,7 @@ export class MvccStore {
 
   /** Keys that exist at the newest revision (etcd's etcd_debugging_mvcc_keys_total); O(1). */
   get keyCount(): number {
-    return this.liveKeys;
+    return this.space.liveKeys;
   }
 
   /** Newest revision; 1 for an empty store (etcd's convention: the first write is 2). */
@@ -324,7 +296,7 @@ export class MvccStore {
    * caller's to check. Undefined: leases are not checked.
    */
   setLeaseChecker(exists: ((lease: bigint) => boolean) | undefined): void {
-    this.leaseExists = exists;
+    this.space.leaseExists = exists;
   }
 
   /**
@@ -389,20 +361,7 @@ export class MvccStore {
    */
   range(req: RangeRequest): RangeResponse {
     this.checkOpen();
-    return this.rangeAt(req, this.currentRev);
-  }
-
-  private rangeAt(req: RangeRequest, curRev: number): RangeResponse {
-    this.opCounts.ranges++;
-    const plan = planRange(req);
-    const rr = this.rangeKeys(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true);
-    let kvs = filterRange(rr.kvs, plan);
-    if (plan.sortOrder !== 'none') {
-      const cmp = plan.comparator();
-      // Stable sort: ties keep key order (what etcd's sort gives for small results).
-      kvs = kvs.slice().sort(cmp);
-    }
-    return finishRange(kvs, plan, req, rr);
+    return this.space.rangeAt(req, this.currentRev);
   }
 
   /**
@@ -425,7 +384,7 @@ export class MvccStore {
     const plan = planRange(req);
     const read = this.pacedRead(new Pacer(pacing));
     try {
-      const rr = await this.rangeKeysPaced(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true, read);
+      const rr = await this.space.rangeKeysPaced(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true, read);
       let kvs = filterRange(rr.kvs, plan);
       if (plan.sortOrder !== 'none') {
         const cmp = plan.comparator();
@@ -435,58 +394,6 @@ export class MvccStore {
     } finally {
       read.end();
     }
-  }
-
-  /** etcd's rangeKeys (as {@link rangeKeys}), walking the index and reading values in steps. */
-  private async rangeKeysPaced(
-    key: Uint8Array,
-    rangeEnd: Uint8Array | undefined,
-    reqRev: number,
-    curRev: number,
-    limit: number,
-    countOnly: boolean,
-    read: PacedRead,
-  ): Promise<{ kvs: KeyValue[]; count: number; rev: number }> {
-    const end = rangeEndOf(rangeEnd);
-    if (end === undefined) return this.rangeKeys(key, rangeEnd, reqRev, curRev, limit, countOnly);
-    let rev = reqRev;
-    if (rev > curRev) throw new MvccError('future_revision');
-    if (rev <= 0) rev = curRev;
-    if (rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
-
-    // The first step walks the live index; a walk that goes on pins it first (nothing has
-    // changed it yet: the step ran without a pause).
-    const revs: KeyAt[] = [];
-    let last: string | undefined;
-    let seen = 0;
-    this.index.visit(keyString(key), end, (k, ki) => {
-      const at = ki.get(rev);
-      if (at) revs.push(at);
-      last = k;
-      return ++seen < read.pacer.step;
-    });
-    if (seen >= read.pacer.step) {
-      const pinned = this.index.pin();
-      try {
-        for (const [k, ki] of pinned.entries(last!, end)) {
-          if (k === last) continue;
-          const at = ki.get(rev);
-          if (at) revs.push(at);
-          if (read.pacer.tick()) await read.pause();
-        }
-      } finally {
-        pinned.release();
-      }
-    }
-    if (revs.length === 0 || countOnly) return { kvs: [], count: revs.length, rev: curRev };
-    const n = limit <= 0 || limit > revs.length ? revs.length : limit;
-    const kvs: KeyValue[] = new Array(n);
-    const slab = new ByteSlab();
-    for (let i = 0; i < n; i++) {
-      kvs[i] = this.backend.readKeyValueInto(revs[i]!.modified, slab);
-      if (read.pacer.tick()) await read.pause();
-    }
-    return { kvs, count: revs.length, rev: curRev };
   }
 
   /**
@@ -525,32 +432,6 @@ export class MvccStore {
     };
   }
 
-  /** etcd's rangeKeys: index lookup at a revision, then values from the backend. */
-  private rangeKeys(
-    key: Uint8Array,
-    rangeEnd: Uint8Array | undefined,
-    reqRev: number,
-    curRev: number,
-    limit: number,
-    countOnly: boolean,
-  ): { kvs: KeyValue[]; count: number; rev: number } {
-    let rev = reqRev;
-    if (rev > curRev) throw new MvccError('future_revision');
-    if (rev <= 0) rev = curRev;
-    if (rev < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
-    const revs = this.index.revisions(keyString(key), rangeEndOf(rangeEnd), rev);
-    if (revs.length === 0 || countOnly) return { kvs: [], count: revs.length, rev: curRev };
-    const n = limit <= 0 || limit > revs.length ? revs.length : limit;
-    const kvs: KeyValue[] = new Array(n);
-    for (let i = 0; i < n; i++) kvs[i] = this.backend.readKeyValue(revs[i]!.modified);
-    return { kvs, count: revs.length, rev: curRev };
-  }
-
-  private getAt(ks: string, atRev: number): KeyValue | undefined {
-    const at = this.index.get(ks, atRev);
-    return at ? this.backend.readKeyValue(at.modified) : undefined;
-  }
-
   // ---------------------------------------------------------------- writes
 
   /**
@@ -562,8 +443,8 @@ export class MvccStore {
   put(req: PutRequest, index: number): PutResponse {
     if (!this.admit(index)) return { revision: this.currentRev };
     const tw = new WriteTxn(this.currentRev);
-    const resp = this.applyPut(tw, req);
-    this.end(tw);
+    const resp = this.space.applyPut(tw, req);
+    this.space.end(tw);
     return resp;
   }
 
@@ -574,8 +455,8 @@ export class MvccStore {
   deleteRange(req: DeleteRangeRequest, index: number): DeleteRangeResponse {
     if (!this.admit(index)) return { revision: this.currentRev, deleted: 0, prevKvs: [] };
     const tw = new WriteTxn(this.currentRev);
-    const resp = this.applyDeleteRange(tw, req);
-    this.end(tw);
+    const resp = this.space.applyDeleteRange(tw, req);
+    this.space.end(tw);
     return resp;
   }
 
@@ -588,11 +469,11 @@ export class MvccStore {
   readTxn(req: TxnRequest): TxnResponse {
     this.checkOpen();
     if (!isReadOnlyTxn(req)) throw new RangeError('mvcc: readTxn given a txn that writes');
-    const path = this.checkedPath(req, false);
+    const path = this.space.checkedPath(req, false);
     const tw = new WriteTxn(this.currentRev);
-    const ops = this.opsSoFar();
-    const resp = this.applyTxn(tw, req, path, { i: 0 });
-    this.countTxn(ops);
+    const ops = this.space.opsSoFar();
+    const resp = this.space.applyTxn(tw, req, path, { i: 0 });
+    this.space.countTxn(ops);
     resp.revision = tw.beginRev;
     return resp;
   }
@@ -608,13 +489,13 @@ export class MvccStore {
    */
   txn(req: TxnRequest, index: number): TxnResponse {
     if (!this.admit(index)) return { revision: this.currentRev, succeeded: false, responses: [] };
-    const path = this.checkedPath(req, true);
+    const path = this.space.checkedPath(req, true);
     const tw = new WriteTxn(this.currentRev);
-    const ops = this.opsSoFar();
-    const resp = this.applyTxn(tw, req, path, { i: 0 });
-    this.countTxn(ops);
+    const ops = this.space.opsSoFar();
+    const resp = this.space.applyTxn(tw, req, path, { i: 0 });
+    this.space.countTxn(ops);
     resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
-    this.end(tw);
+    this.space.end(tw);
     return resp;
   }
 
@@ -636,7 +517,7 @@ export class MvccStore {
     const pacer = new Pacer(pacing);
     if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, deleted: 0, prevKvs: [] } };
     const tw = new WriteTxn(this.currentRev);
-    return runWrite(this.writeHost(), tw, deleteRangeSteps(this.writeHost(), tw, req, pacer.step), pacer);
+    return runWrite(this.space, tw, deleteRangeSteps(this.space, tw, req, pacer.step), pacer);
   }
 
   /**
@@ -648,11 +529,11 @@ export class MvccStore {
   txnInSteps(req: TxnRequest, index: number, pacing: ReadPacing): SteppedWrite<TxnResponse> {
     const pacer = new Pacer(pacing);
     if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, succeeded: false, responses: [] } };
-    const path = this.checkedPath(req, true);
+    const path = this.space.checkedPath(req, true);
     const tw = new WriteTxn(this.currentRev);
-    const host = this.writeHost();
-    const ops = this.opsSoFar();
-    const countTxn = (): void => this.countTxn(ops);
+    const host = this.space;
+    const ops = this.space.opsSoFar();
+    const countTxn = (): void => this.space.countTxn(ops);
     function* body(): Generator<number, TxnResponse> {
       const resp = yield* txnSteps(host, tw, req, path, { i: 0 }, pacer.step);
       countTxn();
@@ -667,238 +548,6 @@ export class MvccStore {
     return this.writing !== undefined;
   }
 
-  private writeHost(): WriteHost {
-    if (this.host) return this.host;
-    const store = this;
-    this.host = {
-      get index() {
-        return store.index;
-      },
-      opCounts: this.opCounts,
-      applyPut: (tw, req) => this.applyPut(tw, req),
-      rangeAt: (req, rev) => this.rangeAt(req, rev),
-      readKeyValue: (rev) => this.backend.readKeyValue(rev),
-      writeTombstone: (tw, ks, ki, at, prev) => this.writeTombstone(tw, ks, ki, at, prev),
-      hasListeners: () => this.listeners.size > 0,
-      // Always with prevKv: a stepped write builds its events across pauses, and a prev_kv
-      // watcher that joins during one must still get them whole.
-      eventOf: (tw, c) => this.eventOf(tw, c, true),
-      publish: (tw, events) => this.publish(tw, events),
-      end: (tw) => this.end(tw),
-      begin: () => {
-        let resolve!: () => void;
-        this.writing = new Promise<void>((r) => {
-          resolve = r;
-        });
-        return () => {
-          this.writing = undefined;
-          resolve();
-        };
-      },
-    };
-    return this.host;
-  }
-
-  /** The branches a txn's compares choose, after etcd's checks of them (see txn-check.ts). */
-  private checkedPath(req: TxnRequest, checkPuts: boolean): boolean[] {
-    const view = this.txnCheckView();
-    const path: boolean[] = [];
-    compareToPath(view, req, path);
-    if (checkPuts) checkTxn(view, req, path, 'put');
-    checkTxn(view, req, path, 'range');
-    return path;
-  }
-
-  private txnCheckView(): TxnCheckView {
-    if (this.checkView) return this.checkView;
-    const store = this;
-    this.checkView = {
-      get index() {
-        return store.index;
-      },
-      get currentRev() {
-        return store.currentRev;
-      },
-      get compactMainRev() {
-        return store.compactMainRev;
-      },
-      get leaseExists() {
-        return store.leaseExists;
-      },
-      keysNow: (key, rangeEnd) => this.rangeKeys(key, rangeEnd, 0, this.currentRev, 0, false).kvs,
-    };
-    return this.checkView;
-  }
-
-  private opsSoFar(): number {
-    const c = this.opCounts;
-    return c.ranges + c.puts + c.deletes;
-  }
-
-  /** etcd counts a txn only when it ran more than one operation (a txn of one put is a put). */
-  private countTxn(opsBefore: number): void {
-    if (this.opsSoFar() - opsBefore > 1) this.opCounts.txns++;
-  }
-
-  private applyTxn(tw: WriteTxn, req: TxnRequest, path: boolean[], pos: { i: number }): TxnResponse {
-    const ok = path[pos.i++]!;
-    const responses: ResponseOp[] = [];
-    for (const op of ok ? req.success : req.failure) responses.push(this.applyOp(tw, op, path, pos));
-    return { revision: 0, succeeded: ok, responses };
-  }
-
-  private applyOp(tw: WriteTxn, op: RequestOp, path: boolean[], pos: { i: number }): ResponseOp {
-    if ('range' in op) return { range: this.rangeAt(op.range, tw.readRev) };
-    if ('put' in op) return { put: this.applyPut(tw, op.put) };
-    if ('deleteRange' in op) return { deleteRange: this.applyDeleteRange(tw, op.deleteRange) };
-    if ('txn' in op) return { txn: this.applyTxn(tw, op.txn, path, pos) };
-    throw new RangeError('empty RequestOp');
-  }
-
-  private applyPut(tw: WriteTxn, req: PutRequest): PutResponse {
-    this.opCounts.puts++;
-    const ks = keyString(req.key);
-    let value = req.value;
-    let lease = req.lease ?? 0n;
-    let prev: KeyValue | undefined;
-    if (req.ignoreValue || req.ignoreLease || req.prevKv) prev = this.getAt(ks, tw.readRev);
-    if ((req.ignoreValue || req.ignoreLease) && !prev) throw new MvccError('key_not_found');
-    if (req.ignoreValue) value = prev!.value;
-    if (req.ignoreLease) lease = prev!.lease;
-    this.writePut(tw, ks, req.key, value, lease, prev);
-    this.opCounts.putBytes += req.key.length + value.length;
-    const resp: PutResponse = { revision: tw.beginRev + 1 };
-    if (req.prevKv && prev) resp.prevKv = prev;
-    return resp;
-  }
-
-  private applyDeleteRange(tw: WriteTxn, req: DeleteRangeRequest): DeleteRangeResponse {
-    this.opCounts.deletes++;
-    const prevKvs: KeyValue[] = [];
-    const keys = this.index.liveKeys(keyString(req.key), rangeEndOf(req.rangeEnd), tw.readRev);
-    for (const { ks, ki, at } of keys) {
-      let prev: KeyValue | undefined;
-      if (req.prevKv) {
-        prev = this.backend.readKeyValue(at.modified);
-        prevKvs.push(prev);
-      }
-      this.writeTombstone(tw, ks, ki, at, prev);
-    }
-    const revision = keys.length > 0 || tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
-    return { revision, deleted: keys.length, prevKvs };
-  }
-
-  /**
-   * The key's revision at the write's begin revision, for its event's prevKv, when `ki` has no
-   * change in this write yet; then what a read inside the write sees (`readAt`, the key at
-   * beginRev + 1, and `readKv` its value) is the key at beginRev too.
-   */
-  private prevAtBegin(tw: WriteTxn, ki: KeyIndex | undefined, readAt: KeyAt | undefined, readKv: KeyValue | undefined): Change['prev'] {
-    if (!ki) return null;
-    if (ki.modified.main > tw.beginRev) return undefined;
-    return readAt ? { rev: readAt.modified, kv: readKv } : null;
-  }
-
-  /** `prev`: the key as a read inside this write saw it before the put, when one was made. */
-  private writePut(tw: WriteTxn, ks: string, key: Uint8Array, value: Uint8Array, lease: bigint, prev?: KeyValue): void {
-    const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
-    let ki = this.index.getKeyIndex(ks);
-    const at = ki?.get(rev.main);
-    const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
-    const slab = tw.bytesSource();
-    const { bytes, kv } = encodeKeyValueOwned({
-      key,
-      createRevision: at ? at.created.main : rev.main,
-      modRevision: rev.main,
-      version: at ? at.version + 1 : 1,
-      value,
-      lease,
-    }, slab ? (n) => slab.alloc(n) : undefined);
-    this.backend.append({ rev, tombstone: false, bytes, kv });
-    if (!ki) {
-      ki = new KeyIndex(ks);
-      this.index.insert(ks, ki);
-    }
-    if (!ki.isLive()) this.liveKeys++;
-    ki.put(rev);
-    tw.changes.push({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
-  }
-
-  /**
-   * `at`: the live key as a read inside this write sees it (at readRev); `prev`: its value,
-   * when the op read it.
-   */
-  private writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex, at: KeyAt, prev?: KeyValue): void {
-    const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
-    const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
-    // Stored as etcd stores it: a KeyValue holding only the key.
-    const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-    this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored), kv: stored });
-    ki.tombstone(rev);
-    this.liveKeys--;
-    tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });
-  }
-
-  /** Ends a write: bumps the revision if anything changed and tells the listeners. */
-  private end(tw: WriteTxn): void {
-    if (tw.changes.length === 0) return;
-    if (this.listeners.size === 0) {
-      this.publish(tw, undefined);
-      return;
-    }
-    const withPrevKv = this.wantsPrevKv();
-    this.publish(tw, tw.changes.map((c) => this.eventOf(tw, c, withPrevKv)));
-  }
-
-  /** Whether a listener needs this write's events with prevKv. */
-  private wantsPrevKv(): boolean {
-    for (const wants of this.listeners.values()) if (wants === undefined || wants()) return true;
-    return false;
-  }
-
-  /** The event of a change; its prevKv (when asked for) is the key at beginRev, as etcd's watch fills it. */
-  private eventOf(tw: WriteTxn, c: Change, withPrevKv: boolean): Event {
-    const ev: Event = { type: c.tombstone ? 'delete' : 'put', kv: c.kv };
-    if (!withPrevKv) return ev;
-    if (c.prev === undefined) {
-      this.attachPrevKv(ev, c.keyStr);
-    } else if (c.prev !== null && !(ev.type === 'put' && ev.kv.version === 1) && tw.beginRev >= this.compactMainRev) {
-      // What attachPrevKv finds (the key at modRevision - 1 = beginRev), without looking it up again.
-      const slab = tw.bytesSource();
-      ev.prevKv = c.prev.kv ?? (slab ? this.backend.readKeyValueInto(c.prev.rev, slab) : this.backend.readKeyValue(c.prev.rev));
-    }
-    return ev;
-  }
-
-  /** Makes a write's revision current, then hands its events (built unless nobody listens) to the listeners. */
-  private publish(tw: WriteTxn, events: Event[] | undefined): void {
-    if (tw.changes.length === 0) return;
-    this.currentRev = tw.beginRev + 1;
-    if (!events) return;
-    for (const l of [...this.listeners.keys()]) {
-      try {
-        l(events, this.currentRev);
-      } catch (err) {
-        // The write is applied and its response must stand; fail loudly, but elsewhere.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
-  }
-
-  /**
-   * etcd's watch fills prev_kv by reading the key at modRevision - 1, and skips it for
-   * a create (version 1); so do we, when that revision is not compacted.
-   */
-  private attachPrevKv(ev: Event, ks: string): void {
-    if (ev.type === 'put' && ev.kv.version === 1) return;
-    const at = ev.kv.modRevision - 1;
-    if (at < this.compactMainRev) return;
-    const prev = this.getAt(ks, at);
-    if (prev) ev.prevKv = prev;
-  }
-
   // ---------------------------------------------------------------- watch support
 
   /**
@@ -910,9 +559,9 @@ export class MvccStore {
    * only for writes at which it, or another listener, asks for it.
    */
   onEvents(listener: EventListener, options: EventListenerOptions = {}): () => void {
-    this.listeners.set(listener, options.wantsPrevKv);
+    this.space.listeners.set(listener, options.wantsPrevKv);
     return () => {
-      this.listeners.delete(listener);
+      this.space.listeners.delete(listener);
     };
   }
 
@@ -952,7 +601,7 @@ export class MvccStore {
     });
     // Drop a revision that went past the limit, unless it is the only one.
     if (out.length > limit && revStart > 0) out.length = revStart;
-    if (withPrevKv) for (const { ev, ks } of out) this.attachPrevKv(ev, ks);
+    if (withPrevKv) for (const { ev, ks } of out) this.space.attachPrevKv(ev, ks);
     return out.map((o) => o.ev);
   }
 
@@ -1014,7 +663,7 @@ export class MvccStore {
     const pass: CompactionPass = { revision, steps: this.index.compactSteps(revision, pacer.step * COMPACT_KEYS_PER_ENTRY), keep: undefined };
     if (this.indexStep(() => advancePass(pass))) return { done: true, response: { done: this.scheduleBackendCompaction(revision, pass.keep!) } };
     this.pass = pass;
-    const finish = this.writeHost().begin();
+    const finish = this.space.begin();
     const response = (async () => {
       try {
         while (!pass.keep) {
@@ -1482,7 +1131,7 @@ export class MvccStore {
     await this.commitInner().catch(() => undefined);
     await this.commitChain;
     this.closed = true;
-    this.listeners.clear();
+    this.space.listeners.clear();
     this.restoreListeners.clear();
     await this.backend.close();
   }

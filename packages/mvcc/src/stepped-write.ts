@@ -1,5 +1,5 @@
 import type { KeyAt, KeyIndex } from './key-index.js';
-import type { MvccOpCounts } from './kvstore.js';
+import type { MvccOpCounts } from './key-space.js';
 import type { KeyValue } from './key-value.js';
 import type {
   DeleteRangeRequest,

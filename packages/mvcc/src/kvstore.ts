@@ -8,13 +8,12 @@ import {
   LOCK_FILE,
   META_CONSISTENT_INDEX,
   META_FINISHED_COMPACT,
-  META_SCHEDULED_COMPACT,
   type BackendOptions,
   type DefragResult,
   type DefragStep,
 } from './backend.js';
 import { MvccError } from './errors.js';
-import { RevisionSet } from './key-index.js';
+import { Compactor } from './compactor.js';
 import { KeySpace, type EventListener, type EventListenerOptions, type MvccOpCounts, type PacedRead } from './key-space.js';
 import type { KeyValue } from './key-value.js';
 import type {
@@ -31,7 +30,7 @@ import type {
 import { loadState, type LoadedState } from './load-state.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
-import { assertRevisionNumber, decodeRevision, encodeRevision, encodeUint64, type Revision } from './revision.js';
+import { assertRevisionNumber, decodeRevision, encodeUint64 } from './revision.js';
 import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
 import { hashKVOfBackend, hashKVOfIndex, hashKVOfNothing, hashOfBackend, hashOfIndex, indexedRevisions, type BackendScan, type IndexedRevision } from './store-hash.js';
@@ -94,24 +93,6 @@ function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
   };
 }
 
-/** Keys of a compaction's index pass per pacing entry: compacting a key costs far less than writing one. */
-const COMPACT_KEYS_PER_ENTRY = 8;
-
-/** A compaction's index pass in steps; `keep` is set once it has ended. */
-interface CompactionPass {
-  revision: number;
-  steps: Generator<void, RevisionSet>;
-  keep: RevisionSet | undefined;
-}
-
-/** Runs one step of `pass`; true once it has ended. */
-function advancePass(pass: CompactionPass): boolean {
-  if (pass.keep) return true;
-  const r = pass.steps.next();
-  if (r.done) pass.keep = r.value;
-  return pass.keep !== undefined;
-}
-
 /**
  * The revisioned key space (etcd's mvcc store): an in-memory index from key to its
  * generations of revisions, and an LMDB backend from revision to KeyValue.
@@ -130,6 +111,7 @@ export class MvccStore {
   readonly opCounts: MvccOpCounts;
   /** The key index, the backend and the revisions, with reads and write primitives (key-space.ts). */
   private readonly space: KeySpace;
+  private readonly compactor: Compactor;
   private ci = 0;
   private readonly restoreListeners = new Set<() => void>();
   /** Set while {@link defragment} runs: resolves (never rejects) when it ends. */
@@ -137,21 +119,15 @@ export class MvccStore {
   /** Set while {@link restore} runs: writes are refused, commits and close wait for it. */
   private restoring: Promise<void> | undefined;
   private restoreSettled: (() => void) | undefined;
-  /** Makes a running backend compaction stop at its next batch (set by restore). */
-  private haltCompaction = false;
-  private compactionChain: Promise<void> = Promise.resolve();
   private commitChain: Promise<void> = Promise.resolve();
   private closing = false;
   private closed = false;
-  private readonly compactionBatchLimit: number;
   /** Reads running in steps ({@link rangePaced}, {@link hashPaced}); each resolves when it ends. */
   private readonly pacedReads = new Set<Promise<void>>();
   /** See {@link holdConsistentIndex}: setConsistentIndex keeps the index below this (undefined: no hold). */
   private ciHold: number | undefined;
   /** The highest index setConsistentIndex was given while held (0: none). */
   private heldCi = 0;
-  /** The index pass of a compaction running in steps ({@link compactInSteps}). */
-  private pass: CompactionPass | undefined;
 
   private readonly dir: string;
   private readonly backendOptions: BackendOptions;
@@ -170,10 +146,27 @@ export class MvccStore {
     this.onCompactionStep = opts.onCompactionStep;
     this.onCompaction = opts.onCompaction;
     this.backendOptions = backendOptionsOf(opts);
-    this.compactionBatchLimit = opts.compactionBatchLimit ?? 1000;
-    if (!Number.isSafeInteger(this.compactionBatchLimit) || this.compactionBatchLimit < 1) {
-      throw new RangeError('compactionBatchLimit must be a positive integer');
-    }
+    const store = this;
+    this.compactor = new Compactor(
+      {
+        space: this.space,
+        pacedReads: this.pacedReads,
+        get closed() {
+          return store.closed;
+        },
+        get closing() {
+          return store.closing;
+        },
+        commit: () => this.commitInner(),
+        get onCompactionStep() {
+          return store.onCompactionStep;
+        },
+        get onCompaction() {
+          return store.onCompaction;
+        },
+      },
+      opts.compactionBatchLimit ?? 1000,
+    );
   }
 
   // The key space's state, as the store's own code reads and replaces it (open, restore, compaction).
@@ -235,7 +228,7 @@ export class MvccStore {
     this.ci = state.ci;
     this.heldCi = 0;
     this.backend.durableRevision = state.currentRev;
-    if (state.scheduled !== 0 && state.scheduled > state.compactMainRev) this.scheduleCompaction(state.scheduled);
+    if (state.scheduled !== 0 && state.scheduled > state.compactMainRev) this.compactor.schedule(state.scheduled);
   }
 
   /** Keys that exist at the newest revision (etcd's etcd_debugging_mvcc_keys_total); O(1). */
@@ -594,7 +587,7 @@ export class MvccStore {
       }
       const ks = keyString(stored.key);
       // At the compacted revision itself only what compaction keeps is history.
-      if (rev.main <= this.compactMainRev && !this.isReachable(ks, rev)) return true;
+      if (rev.main <= this.compactMainRev && !this.compactor.isReachable(ks, rev)) return true;
       const kv: KeyValue = tombstone ? { ...stored, modRevision: rev.main } : stored;
       out.push({ ev: { type: tombstone ? 'delete' : 'put', kv }, ks });
       return true;
@@ -603,22 +596,6 @@ export class MvccStore {
     if (out.length > limit && revStart > 0) out.length = revStart;
     if (withPrevKv) for (const { ev, ks } of out) this.space.attachPrevKv(ev, ks);
     return out.map((o) => o.ev);
-  }
-
-  private isReachable(ks: string, rev: Revision): boolean {
-    const ki = this.index.getKeyIndex(ks);
-    if (!ki) return false;
-    const pass = this.pass;
-    if (pass && !pass.keep) {
-      const through = this.index.compactedThrough;
-      if (through === undefined || ks > through) {
-        // Not compacted yet by the pass in steps: what it will keep of the key (rev <= its revision here).
-        const kept = new RevisionSet();
-        ki.keep(pass.revision, kept);
-        return kept.has(rev);
-      }
-    }
-    return ki.generations.some((g) => g.revs.some((r) => r.main === rev.main && r.sub === rev.sub));
   }
 
   // ---------------------------------------------------------------- compaction
@@ -639,7 +616,7 @@ export class MvccStore {
     if (revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
     assertRevisionNumber(revision, 'revision');
     if (revision > this.currentRev) throw new MvccError('future_revision');
-    return { done: this.scheduleCompaction(revision) };
+    return { done: this.compactor.schedule(revision) };
   }
 
   /**
@@ -658,93 +635,12 @@ export class MvccStore {
     if (revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
     assertRevisionNumber(revision, 'revision');
     if (revision > this.currentRev) throw new MvccError('future_revision');
-    this.compactMainRev = revision;
-    this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
-    const pass: CompactionPass = { revision, steps: this.index.compactSteps(revision, pacer.step * COMPACT_KEYS_PER_ENTRY), keep: undefined };
-    if (this.indexStep(() => advancePass(pass))) return { done: true, response: { done: this.scheduleBackendCompaction(revision, pass.keep!) } };
-    this.pass = pass;
-    const finish = this.space.begin();
-    const response = (async () => {
-      try {
-        while (!pass.keep) {
-          await pacer.pause();
-          this.indexStep(() => advancePass(pass));
-        }
-      } finally {
-        this.pass = undefined;
-        finish();
-      }
-      // A store closing now commits the scheduled mark; the next open resumes the deletion.
-      return { done: this.closing || this.closed ? Promise.resolve() : this.scheduleBackendCompaction(revision, pass.keep) };
-    })();
-    return { done: false, response };
-  }
-
-  /** hash(), hashKV() and keep() walk the index as compacted: a pass in steps is finished first. */
-  private finishPass(): void {
-    const pass = this.pass;
-    if (pass) while (!advancePass(pass));
-  }
-
-  private scheduleCompaction(revision: number): Promise<void> {
-    this.compactMainRev = revision;
-    this.backend.setMeta(META_SCHEDULED_COMPACT, encodeRevision({ main: revision, sub: 0 }));
-    return this.scheduleBackendCompaction(revision, this.indexStep(() => this.index.compact(revision)));
-  }
-
-  /** Runs a step of an index compaction, handing it to onCompactionStep (which times it). */
-  private indexStep<T>(step: () => T): T {
-    const hook = this.onCompactionStep;
-    if (!hook) return step();
-    let ended!: (keys: number) => void;
-    hook('index', new Promise<number>((resolve) => { ended = resolve; }));
-    try {
-      return step();
-    } finally {
-      ended(0);
-    }
-  }
-
-  private scheduleBackendCompaction(revision: number, keep: RevisionSet): Promise<void> {
-    // Reads in steps that started before may still read what this compaction deletes.
-    const readers = [...this.pacedReads];
-    const job = this.compactionChain.then(() => this.compactBackend(revision, keep, readers));
-    this.compactionChain = job.catch(() => undefined);
-    return job;
-  }
-
-  private async compactBackend(revision: number, keep: RevisionSet, readers: Array<Promise<void>>): Promise<void> {
-    if (readers.length > 0) await Promise.all(readers);
-    const done = this.compactBackendBatches(revision, keep);
-    this.onCompaction?.(done);
-    return done;
-  }
-
-  private async compactBackendBatches(revision: number, keep: RevisionSet): Promise<void> {
-    if (this.closed || this.haltCompaction) return;
-    // Everything <= revision and the scheduled mark must be in LMDB first.
-    await this.commitInner();
-    let after: Buffer | undefined;
-    for (;;) {
-      if (this.closed || this.haltCompaction) return; // resumed by the next open
-      const keys = this.backend.durableRevisionKeys(after, revision, this.compactionBatchLimit);
-      const doomed = keys.filter((k) => !keep.has(decodeRevision(k).rev));
-      const finished = keys.length < this.compactionBatchLimit;
-      const meta: Array<[Buffer, Uint8Array]> = finished ? [[META_FINISHED_COMPACT, encodeRevision({ main: revision, sub: 0 })]] : [];
-      const deleted = this.backend.deleteRevisions(doomed, meta);
-      this.onCompactionStep?.('db', deleted.then(() => doomed.length));
-      await deleted;
-      if (finished) return;
-      after = keys[keys.length - 1];
-      // Each batch awaited an LMDB transaction, so commits and reads interleave with
-      // compaction without a timer here (timers are kept out of this package).
-      if (this.closing || this.haltCompaction) return;
-    }
+    return this.compactor.inSteps(revision, pacer);
   }
 
   /** Resolves when every compaction scheduled so far (including one resumed by open) is done. */
   whenCompacted(): Promise<void> {
-    return this.compactionChain;
+    return this.compactor.idle;
   }
 
   // ---------------------------------------------------------------- durability
@@ -792,7 +688,7 @@ export class MvccStore {
    */
   hash(): number {
     this.checkOpen();
-    this.finishPass();
+    this.compactor.finishPass();
     return hashOfIndex(this.indexedRevisions(), (rev) => this.backend.readBytesTransient(rev), this.compactMainRev);
   }
 
@@ -806,7 +702,7 @@ export class MvccStore {
    */
   hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
     this.checkOpen();
-    this.finishPass();
+    this.compactor.finishPass();
     if (revision < 0) return this.hashKVBelowZero();
     assertRevisionNumber(revision, 'revision');
     const compactRev = this.compactMainRev;
@@ -895,11 +791,11 @@ export class MvccStore {
     for (;;) {
       if (this.restoring) await this.restoring;
       this.checkOpen();
-      const chain = this.compactionChain;
+      const chain = this.compactor.idle;
       await this.commitInner();
       await chain;
       this.checkOpen();
-      if (this.restoring || this.compactionChain !== chain) continue;
+      if (this.restoring || this.compactor.idle !== chain) continue;
       // A compaction that failed (or was halted) leaves its deletions half done: LMDB would
       // hold no state the store went through. Its resumption is a new compaction, so wait.
       const finished = this.backend.getDurableMeta(META_FINISHED_COMPACT);
@@ -1060,11 +956,11 @@ export class MvccStore {
     const staged = await stageSnapshot(snapshotPath, this.dir, pacer);
 
     // Writes are refused since the start, so only work begun before can be in flight.
-    this.haltCompaction = true;
+    this.compactor.halted = true;
     while (this.writing) await this.writing;
     // A defragmentation past its copy swaps files: let it end (earlier, it stops by itself).
     if (this.defragging) await this.defragging.done;
-    await this.compactionChain;
+    await this.compactor.idle;
     await this.commitChain;
 
     const old = this.backend;
@@ -1080,12 +976,12 @@ export class MvccStore {
     } catch (err) {
       // The data file may already be the snapshot: serving the old state would lie.
       this.closed = true;
-      this.haltCompaction = false;
+      this.compactor.halted = false;
       await old.close().catch(() => undefined);
       throw err;
     }
     this.backend = fresh;
-    this.haltCompaction = false;
+    this.compactor.halted = false;
     this.install(staged.state);
     this.endRestore();
     for (const l of [...this.restoreListeners]) {
@@ -1127,7 +1023,7 @@ export class MvccStore {
     if (this.closed || this.closing) return;
     this.closing = true;
     if (this.defragging) await this.defragging.done;
-    await this.compactionChain;
+    await this.compactor.idle;
     await this.commitInner().catch(() => undefined);
     await this.commitChain;
     this.closed = true;

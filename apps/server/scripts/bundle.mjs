@@ -1,17 +1,19 @@
-// Bundles dist/main.js (tsc's output) and what it imports into dist/raftkv.mjs, the file
+// Bundles dist/main.js (tsc's output) and what it imports into dist/raftkv.cjs, the file
 // bin/raftkv runs: one file to load instead of several hundred saves ~0.5 s of module
-// resolution and loading per start (docs/profiles.md, "Start-up timeline"). Native addons
-// stay external (lmdb, @node-rs/bcrypt), as do optional dependencies that may be missing.
+// resolution and loading per start (docs/profiles.md, "Start-up timeline"). It is CommonJS, run
+// by src/bundle-loader.ts as a vm script, so that V8's code cache can skip compiling it again
+// (Node 20 has no compile cache for ES modules). Native addons stay external (lmdb,
+// @node-rs/bcrypt), as do optional dependencies that may be missing.
 // dist/raftkv.inputs.json lists the repo files the bundle was built from, so bin/raftkv can
 // tell a bundle older than a later `tsc` build and run dist/ unbundled instead.
 import { build } from 'esbuild';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(root, 'dist');
-const outfile = resolve(dist, 'raftkv.mjs');
+const outfile = resolve(dist, 'raftkv.cjs');
 const posix = (p) => p.split(sep).join('/');
 
 // Our modules that locate files beside them (a Worker's script, createRequire) keep doing so:
@@ -31,7 +33,8 @@ const ownImportMetaUrl = {
 
 // Modules loaded with import() for what a member's start-up does not do (--auto-tls, the
 // snapshot command): left out, imported at run time from their place in dist/ with whatever
-// they import (@peculiar/x509, cli-progress...), so the bundle's text stays small.
+// they import (@peculiar/x509, cli-progress...), so the bundle's text stays small. A vm script
+// has no import() of its own: each call becomes __raftkvImport() (bundle-loader.ts) below.
 const LAZY = new Set(['security/self-signed.js', 'snapshot/cli.js']);
 const lazyModules = {
   name: 'lazy-modules',
@@ -50,18 +53,30 @@ const result = await build({
   outfile,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
+  // The loader passes the bundle's own URL (our modules locate files beside them with it).
+  define: { 'import.meta.url': '__raftkvUrl' },
+  write: false,
   metafile: true,
   // Smaller text parses faster (V8 reads the whole file at load); names stay for stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
   external: ['lmdb', '@node-rs/bcrypt', 'bufferutil', 'utf-8-validate'],
-  // CommonJS dependencies call require() for Node's modules; an ES module has none.
-  banner: { js: "import { createRequire as __raftkvCreateRequire } from 'node:module'; const require = __raftkvCreateRequire(import.meta.url);" },
   plugins: [ownImportMetaUrl, lazyModules],
 });
+let text = result.outputFiles[0].text;
+for (const lazy of LAZY) {
+  const call = `import(${JSON.stringify(`./${lazy}`)})`;
+  if (!text.includes(call)) throw new Error(`bundle: no ${call} to rewrite; update LAZY`);
+  text = text.replaceAll(call, `__raftkvImport(${JSON.stringify(`./${lazy}`)})`);
+}
+const leftover = /[^\w$.]import\(/.exec(text);
+if (leftover) throw new Error(`bundle: an import() left in the bundle, which a vm script cannot run: ${text.slice(leftover.index, leftover.index + 80)}`);
+await writeFile(outfile, text);
+// A cache of the bundle before is of no use (bundle-loader.ts would find it stale); the next start makes one.
+await rm(`${outfile}.cache`, { force: true });
 const inputs = Object.keys(result.metafile.inputs)
   .map((p) => resolve(root, p))
   .filter((p) => !p.includes(`${sep}node_modules${sep}`))

@@ -3,8 +3,11 @@ import { createLogger } from './logger.js';
 import { StartupTimeline } from './member/startup-timeline.js';
 import { startServer, type RunningServer } from './server.js';
 
-/** The `raftkv` command: etcd's flags in, a serving member out. */
-export async function main(argv: string[]): Promise<void> {
+/**
+ * The `raftkv` command: etcd's flags in, a serving member out. True once the member serves; false
+ * when argv asked for something else (a snapshot command, --version, --help).
+ */
+export async function main(argv: string[]): Promise<boolean> {
   // Every static import is loaded by now: the first phase of the start-up timeline.
   const modulesLoadedMs = performance.now();
   // `raftkv snapshot ...` works on snapshot files (etcdutl's role); every other argv is etcd's flags.
@@ -12,7 +15,7 @@ export async function main(argv: string[]): Promise<void> {
     // Not in the bundle (scripts/bundle.mjs): a member's start-up does not load the snapshot tools.
     const { snapshotCommand } = await import('./snapshot/cli.js');
     process.exitCode = await snapshotCommand(argv.slice(1));
-    return;
+    return false;
   }
   let parsed;
   try {
@@ -26,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (parsed.kind !== 'run') {
     process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
-    return;
+    return false;
   }
   const log = createLogger(parsed.config.logLevel, parsed.config.logOutputs, parsed.config.logger === 'capnslog' ? 'text' : 'json');
   // A rejection nobody handles is a bug whose state we cannot trust: log it and stop (as
@@ -73,4 +76,5 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return true;
 }

@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { transformSync } from 'esbuild';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+// A stand-in for dist/raftkv.cjs: CommonJS, with the two names the loader adds.
+const BUNDLE = `"use strict";
+const { basename } = require('node:path');
+exports.where = () => basename(new URL(__raftkvUrl).pathname);
+exports.lazy = () => __raftkvImport('./lazy.mjs');
+exports.twice = (n) => n * 2;
+`;
+
+// Each load runs in a process of its own, as bin/raftkv does: within one process V8 finds a
+// script it compiled before in its own compilation cache and never reads the cached data.
+const RUN = `import { loadBundle } from './loader.mjs';
+const [bundle, cachePath, save] = process.argv.slice(2);
+const loaded = loadBundle(bundle, cachePath);
+const lazy = await loaded.exports.lazy();
+const saved = save === 'save' ? loaded.saveCodeCache() : undefined;
+console.log(JSON.stringify({ state: loaded.codeCache, where: loaded.exports.where(), twice: loaded.exports.twice(4), answer: lazy.answer, saved }));
+`;
+
+interface Load { state: string; where: string; twice: number; answer: number; saved?: boolean }
+
+describe('loadBundle', () => {
+  let dir: string;
+  let bundle: string;
+  const load = (save?: 'save', cachePath = `${bundle}.cache`): Load => JSON.parse(execFileSync(process.execPath,
+    [join(dir, 'run.mjs'), bundle, cachePath, save ?? ''], { encoding: 'utf8' })) as Load;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bundle-loader-'));
+    bundle = join(dir, 'bundle.cjs');
+    const source = readFileSync(new URL('./bundle-loader.ts', import.meta.url), 'utf8');
+    writeFileSync(join(dir, 'loader.mjs'), transformSync(source, { loader: 'ts', format: 'esm' }).code);
+    writeFileSync(join(dir, 'run.mjs'), RUN);
+    writeFileSync(bundle, BUNDLE);
+    writeFileSync(join(dir, 'lazy.mjs'), 'export const answer = 42;\n');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs the bundle with its own URL and an import() relative to it, and uses the cache a start saved', () => {
+    expect(load('save')).toEqual({ state: 'absent', where: 'bundle.cjs', twice: 8, answer: 42, saved: true });
+    expect(load()).toEqual({ state: 'used', where: 'bundle.cjs', twice: 8, answer: 42 });
+  });
+
+  it('does not use a cache of another text of the same length (V8 itself compares only lengths)', () => {
+    load('save');
+    writeFileSync(bundle, BUNDLE.replace('n * 2', 'n * 3'));
+    expect(load('save')).toMatchObject({ state: 'stale', twice: 12, saved: true });
+    expect(load()).toMatchObject({ state: 'used', twice: 12 });
+  });
+
+  it('compiles from the text when V8 refuses the cached data, and a save replaces it', () => {
+    load('save');
+    const cache = readFileSync(`${bundle}.cache`);
+    // Keep the header (the magic line and the bundle's SHA-256), spoil V8's part.
+    const header = cache.indexOf(0x0a) + 1 + 32;
+    writeFileSync(`${bundle}.cache`, Buffer.concat([cache.subarray(0, header), Buffer.alloc(cache.length - header, 7)]));
+    expect(load('save')).toMatchObject({ state: 'rejected', twice: 8, saved: true });
+    expect(load()).toMatchObject({ state: 'used', twice: 8 });
+  });
+
+  it('runs without a cache where none can be written', () => {
+    const nowhere = join(dir, 'no-such-dir', 'bundle.cjs.cache');
+    expect(load('save', nowhere)).toMatchObject({ state: 'absent', twice: 8, saved: false });
+    expect(load(undefined, nowhere)).toMatchObject({ state: 'absent', twice: 8 });
+  });
+});

@@ -1,0 +1,88 @@
+// Loads the server bundle (dist/raftkv.cjs, scripts/bundle.mjs) through V8's code cache. Node 20
+// compiles an ES module from scratch at every start and has no compile cache for it (22.1+ has),
+// but a classic script compiled by node:vm takes V8's cached data: the functions a start-up ran,
+// already compiled. bin/raftkv loads the bundle here; the cache is made by the first start that
+// reaches ready, beside the bundle, and is used only while its hash of the bundle's text matches.
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
+
+/** The cache file: MAGIC, the SHA-256 of the bundle's text it was made from, V8's cached data. */
+const MAGIC = Buffer.from('raftkv code cache 1\n');
+const HASH_BYTES = 32;
+
+/**
+ * What became of the code cache at load: `used`; `absent` (no file); `stale` (made from another
+ * bundle, or not a cache file); `rejected` (V8 refused it: another Node version or V8 flags).
+ */
+export type CodeCacheState = 'used' | 'absent' | 'stale' | 'rejected';
+
+export interface LoadedBundle {
+  /** The bundle's exports (its `module.exports`). */
+  readonly exports: Record<string, unknown>;
+  readonly codeCache: CodeCacheState;
+  /**
+   * Writes the cache of everything compiled so far (so call it after the start-up it should
+   * speed up), atomically: write a file of this process, then rename. False when it could not
+   * (a read-only install): the next start compiles as this one did.
+   */
+  saveCodeCache(): boolean;
+}
+
+type BundleFunction = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string,
+  dirname: string, bundleUrl: string, lazyImport: (specifier: string) => Promise<unknown>) => void;
+
+/**
+ * Runs the CommonJS bundle at `bundlePath` as Node's module wrapper would, plus `__raftkvUrl` (its
+ * file URL: the bundle's `import.meta.url`) and `__raftkvImport` (import() relative to the bundle:
+ * a vm script has no module loader of its own for the modules left out of the bundle).
+ */
+export function loadBundle(bundlePath: string, cachePath = `${bundlePath}.cache`): LoadedBundle {
+  const text = readFileSync(bundlePath, 'utf8');
+  const hash = createHash('sha256').update(text).digest();
+  let state: CodeCacheState = 'absent';
+  let cachedData: Buffer | undefined;
+  try {
+    const file = readFileSync(cachePath);
+    const head = MAGIC.length + HASH_BYTES;
+    const matches = file.length > head && file.subarray(0, MAGIC.length).equals(MAGIC)
+      && file.subarray(MAGIC.length, head).equals(hash);
+    if (matches) cachedData = file.subarray(head);
+    else state = 'stale';
+  } catch {
+    // no cache yet
+  }
+  // The wrapper takes a line of its own so that line numbers in stack traces stay the bundle's.
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname, __raftkvUrl, __raftkvImport) {\n${text}\n})`,
+    { filename: bundlePath, lineOffset: -1, ...(cachedData ? { cachedData } : {}) },
+  );
+  if (cachedData) state = script.cachedDataRejected === true ? 'rejected' : 'used';
+  const url = pathToFileURL(bundlePath).href;
+  const module = { exports: {} as Record<string, unknown> };
+  const run = script.runInThisContext() as BundleFunction;
+  run.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath), url,
+    (specifier) => import(new URL(specifier, url).href));
+  return {
+    exports: module.exports,
+    codeCache: state,
+    saveCodeCache() {
+      const temp = `${cachePath}.${process.pid}.tmp`;
+      try {
+        writeFileSync(temp, Buffer.concat([MAGIC, hash, script.createCachedData()]));
+        renameSync(temp, cachePath);
+        return true;
+      } catch {
+        try {
+          rmSync(temp, { force: true });
+        } catch {
+          // the directory is not ours to write: nothing was written
+        }
+        return false;
+      }
+    },
+  };
+}

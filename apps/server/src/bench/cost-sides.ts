@@ -1,17 +1,19 @@
 // What the cost benchmarks (read-cost-bench, write-cost-bench, load-cost-bench) share: the sides
 // they interleave, and a closed loop of a fixed number of operations.
-import { startEtcd, startRaftkv, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
+import { startEtcd, startRaftkv, type EtcdClient, type ServerProcess, type StartOptions } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 
 /**
  * Starts one side: `etcd`, `after` (this build), `before` (BENCH_RAFTKV_BIN_BEFORE), or the path
  * of another raftkv binary (a side with a slash in it: a build, or a wrapper that sets flags).
+ * `dataDir` restarts a side on the data of an earlier start.
  */
-export async function startSide(side: string): Promise<ServerProcess> {
-  if (side === 'etcd') return await startEtcd();
+export async function startSide(side: string, dataDir?: string): Promise<ServerProcess> {
+  const opts: StartOptions = dataDir === undefined ? {} : { dataDir };
+  if (side === 'etcd') return await startEtcd(opts);
   const bin = side.includes('/') ? side : side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
   if (!bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv (or leave "before" out of BENCH_SIDES)');
-  return await startRaftkv({ raftkvBin: bin });
+  return await startRaftkv({ ...opts, raftkvBin: bin });
 }
 
 /** Runs `count` operations, `inFlight` at a time over `clients`; the wall seconds and each one's latency (ms). */

@@ -27,12 +27,16 @@ export function frameBytes(messageBytes: number, messages: number): number {
   return FRAME_HEADER_BYTES + messages * FRAME_LENGTH_PREFIX_BYTES + messageBytes;
 }
 
-/** Encodes `msgs` as one frame. The messages are copied; the caller may reuse them. */
-export function encodeFrame(msgs: readonly Uint8Array[]): Buffer {
+/**
+ * Encodes `msgs` as one frame. The messages are copied; the caller may reuse them. With
+ * `headroomBytes`, the frame starts that many (unwritten) bytes into the buffer: room for a
+ * transport's own prefix without a second copy.
+ */
+export function encodeFrame(msgs: readonly Uint8Array[], headroomBytes = 0): Buffer {
   let total = 0;
   for (const m of msgs) total += m.byteLength;
-  const out = Buffer.allocUnsafe(frameBytes(total, msgs.length));
-  let off = out.writeUInt32BE(msgs.length, 0);
+  const out = Buffer.allocUnsafe(headroomBytes + frameBytes(total, msgs.length));
+  let off = out.writeUInt32BE(msgs.length, headroomBytes);
   for (const m of msgs) {
     off = out.writeUInt32BE(m.byteLength, off);
     out.set(m, off);

@@ -97,6 +97,18 @@ export function checkPeerMetadata(
   const from = parseHexId(md.get(HEADER_FROM)[0]);
   const to = parseHexId(md.get(HEADER_TO)[0]);
   if (cid === undefined || from === undefined || to === undefined) return { code: status.INVALID_ARGUMENT, details: ERR_BAD_HEADER };
+  return checkPeerIds({ clusterId: cid, from, to }, clusterId, selfId, isKnown, isRemoved);
+}
+
+/** {@link checkPeerMetadata} for IDs already parsed (a raw stream's hello). */
+export function checkPeerIds(
+  ids: { clusterId: bigint; from: bigint; to: bigint },
+  clusterId: bigint,
+  selfId: bigint,
+  isKnown: ((id: bigint) => boolean) | undefined,
+  isRemoved?: (id: bigint) => boolean,
+): { from: bigint } | Refusal {
+  const { clusterId: cid, from, to } = ids;
   if (cid !== clusterId) return { code: status.FAILED_PRECONDITION, details: ERR_CLUSTER_ID_MISMATCH };
   if (to !== selfId) return { code: status.FAILED_PRECONDITION, details: ERR_TO_MISMATCH };
   if (isRemoved?.(from)) return { code: status.FAILED_PRECONDITION, details: ERR_MEMBER_REMOVED };

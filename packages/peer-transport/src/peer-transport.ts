@@ -11,9 +11,13 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { PeerLogger as Logger } from './logger.js';
 import { decodeFrame, FrameError } from './frame.js';
-import { checkPeerMetadata, idToHex, peerServiceDefinition, SNAPSHOT_OK, type Refusal } from './peer-service.js';
+import { checkPeerIds, checkPeerMetadata, idToHex, peerServiceDefinition, SNAPSHOT_OK, type Refusal } from './peer-service.js';
+import { isRawStart } from './raw-stream.js';
+import { serveRawStream } from './raw-inbound.js';
 import { emptyPeerStats, type PeerStats } from './peer-stats.js';
 import { peerUrlTarget, RemotePeer, type RemoteConfig } from './remote-peer.js';
 import { decodeSnapshotChunk, SnapshotChunkError, SnapshotChunkKind, updateCrc } from './snapshot-chunk.js';
@@ -166,7 +170,9 @@ export class PeerTransport {
   private readonly limits: PeerTransportLimits;
   private readonly logger: Logger;
   private readonly remotes = new Map<bigint, RemotePeer>();
-  private readonly inbound = new Map<bigint, ServerDuplexStream<Buffer, Buffer>>();
+  private readonly inbound = new Map<bigint, { end(): void }>();
+  private readonly rawSockets = new Set<Duplex>();
+  private readonly netServers: net.Server[] = [];
   private inboundSnapshots = 0;
   private readonly remoteConfig: RemoteConfig;
   private server: Server | undefined;
@@ -187,6 +193,8 @@ export class PeerTransport {
       maxInflightBytes: this.limits.maxInflightBytes,
       snapshotChunkBytes: this.limits.snapshotChunkBytes,
       dialTimeoutMs: this.limits.dialTimeoutMs,
+      keepaliveTimeMs: this.limits.keepaliveTimeMs,
+      keepaliveTimeoutMs: this.limits.keepaliveTimeoutMs,
       backoffInitialMs: this.limits.backoffInitialMs,
       backoffMaxMs: this.limits.backoffMaxMs,
       channelOptions: {
@@ -254,8 +262,17 @@ export class PeerTransport {
     server.addService(definition, implementation);
     this.server = server;
     const bound: string[] = [];
+    let injector: ReturnType<Server['createConnectionInjector']> | undefined;
     for (const url of urls) {
       const target = peerUrlTarget(url, this.opts.credentials !== undefined);
+      const u = new URL(url);
+      if (u.protocol === 'http:') {
+        // Our own listener, so raw streams and gRPC share the port (see serveConnection).
+        const grpc = (injector ??= server.createConnectionInjector(ServerCredentials.createInsecure()));
+        const host = u.hostname.replace(/^\[|\]$/g, '');
+        bound.push(`${host}:${await this.listenNet(host, Number(u.port), (s) => grpc.injectConnection(s))}`);
+        continue;
+      }
       // TLS on https URLs only, as etcd serves each peer URL by its scheme.
       const creds = new URL(url).protocol === 'https:' ? this.opts.credentials!.server : ServerCredentials.createInsecure();
       const port = await new Promise<number>((resolve, reject) =>
@@ -264,6 +281,37 @@ export class PeerTransport {
       bound.push(`${new URL(url).hostname.replace(/^\[|\]$/g, '')}:${port}`);
     }
     return bound;
+  }
+
+  private async listenNet(host: string, port: number, grpc: (socket: Duplex) => void): Promise<number> {
+    const ns = net.createServer((socket) => {
+      socket.on('error', () => {});
+      this.serveConnection(socket, grpc);
+    });
+    this.netServers.push(ns);
+    await new Promise<void>((resolve, reject) => {
+      ns.once('error', reject);
+      ns.listen(port, host, () => {
+        ns.off('error', reject);
+        resolve();
+      });
+    });
+    return (ns.address() as net.AddressInfo).port;
+  }
+
+  /**
+   * Serves one accepted connection of the peer listener (after TLS, if any): a raw peer stream
+   * (`raw-stream.ts`) is served here; anything else goes to `grpc` with its first bytes put
+   * back (grpc-js's connection injector: `injector.injectConnection`).
+   */
+  serveConnection(socket: Duplex, grpc: (socket: Duplex) => void): void {
+    const first = (chunk: Buffer): void => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk.length > 0 && isRawStart(chunk[0]!)) this.handleRawStream(socket);
+      else grpc(socket);
+    };
+    socket.once('data', first);
   }
 
   /**
@@ -351,6 +399,9 @@ export class PeerTransport {
     for (const r of this.remotes.values()) r.close();
     for (const call of this.inbound.values()) call.end();
     this.inbound.clear();
+    for (const s of this.rawSockets) s.destroy();
+    this.rawSockets.clear();
+    await Promise.all(this.netServers.splice(0).map((ns) => new Promise<void>((resolve) => ns.close(() => resolve()))));
     const server = this.server;
     this.server = undefined;
     if (server !== undefined) {
@@ -377,13 +428,15 @@ export class PeerTransport {
     return 'from' in res ? res : this.refuse(res, what);
   }
 
-  private handleStream(call: ServerDuplexStream<Buffer, Buffer>): void {
-    const res = this.check(call.metadata, 'stream');
-    if (!('from' in res)) {
-      call.emit('error', res);
-      return;
-    }
-    const from = res.from;
+  private checkIds(ids: { clusterId: bigint; from: bigint; to: bigint }, what: string): { from: bigint } | Refusal {
+    if (this.closed) return this.refuse({ code: status.UNAVAILABLE, details: 'raftkv: peer transport closed' }, what);
+    const isKnown = this.opts.checkSender ? (id: bigint) => this.remotes.has(id) : undefined;
+    const res = checkPeerIds(ids, this.opts.clusterId, this.opts.selfId, isKnown, this.opts.isRemoved);
+    return 'from' in res ? res : this.refuse(res, what);
+  }
+
+  /** Admits `stream` as `from`'s inbound stream, or says why not. */
+  private admit(from: bigint, stream: { end(): void }): Refusal | undefined {
     // One stream per sender: a newer one means the sender gave up on the old (which may not
     // have noticed yet), and it bounds inbound streams by the number of senders.
     const previous = this.inbound.get(from);
@@ -391,38 +444,81 @@ export class PeerTransport {
       this.inbound.delete(from);
       previous.end();
     } else if (this.inbound.size >= this.limits.maxInboundStreams) {
-      call.emit('error', this.refuse({ code: status.RESOURCE_EXHAUSTED, details: 'raftkv: too many peer streams' }, 'stream'));
+      return this.refuse({ code: status.RESOURCE_EXHAUSTED, details: 'raftkv: too many peer streams' }, 'stream');
+    }
+    this.inbound.set(from, stream);
+    return undefined;
+  }
+
+  /** One received frame: decoded and handed on; the error to end the stream with when malformed. */
+  private receiveFrame(from: bigint, frame: Buffer): Refusal | undefined {
+    let msgs: Uint8Array[];
+    try {
+      msgs = decodeFrame(frame, this.limits.maxMessagesPerFrame);
+    } catch (err) {
+      this.totals.badFrames++;
+      this.logger.error('peer sent a malformed frame', { 'remote-peer-id': idToHex(from), error: err });
+      return { code: status.INVALID_ARGUMENT, details: err instanceof FrameError ? err.message : 'raftkv: bad frame' };
+    }
+    const s = this.remotes.get(from)?.stats;
+    if (s !== undefined) {
+      s.receivedBatches++;
+      s.receivedMessages += msgs.length;
+      s.receivedBytes += frame.byteLength - 4 - 4 * msgs.length;
+    } else {
+      this.totals.unknownSenderMessages += msgs.length;
+    }
+    try {
+      this.opts.onMessages(from, msgs);
+    } catch (err) {
+      this.logger.error('peer onMessages threw', { 'remote-peer-id': idToHex(from), error: err });
+    }
+    return undefined;
+  }
+
+  private handleRawStream(socket: Duplex): void {
+    if (this.closed) return void socket.destroy();
+    this.rawSockets.add(socket);
+    socket.once('close', () => this.rawSockets.delete(socket));
+    serveRawStream(socket, {
+      helloTimeoutMs: this.limits.dialTimeoutMs,
+      maxFrameBytes: this.limits.maxFrameBytes,
+      accept: (ids, stream) => {
+        const res = this.checkIds(ids, 'stream');
+        return 'from' in res ? (this.admit(res.from, stream) ?? res) : res;
+      },
+      receiveFrame: (from, frame) => this.receiveFrame(from, frame),
+      badRecord: (from, error) => {
+        this.totals.badFrames++;
+        this.logger.error('peer sent a malformed frame', { 'remote-peer-id': idToHex(from), error });
+      },
+      ended: (from, stream) => {
+        if (this.inbound.get(from) === stream) this.inbound.delete(from);
+      },
+    });
+  }
+
+  private handleStream(call: ServerDuplexStream<Buffer, Buffer>): void {
+    const res = this.check(call.metadata, 'stream');
+    if (!('from' in res)) {
+      call.emit('error', res);
       return;
     }
-    this.inbound.set(from, call);
+    const from = res.from;
+    const refusal = this.admit(from, call);
+    if (refusal !== undefined) {
+      call.emit('error', refusal);
+      return;
+    }
     call.sendMetadata(new Metadata());
     const done = (): void => {
       if (this.inbound.get(from) === call) this.inbound.delete(from);
     };
     call.on('data', (frame: Buffer) => {
-      let msgs: Uint8Array[];
-      try {
-        msgs = decodeFrame(frame, this.limits.maxMessagesPerFrame);
-      } catch (err) {
-        this.totals.badFrames++;
-        this.logger.error('peer sent a malformed frame', { 'remote-peer-id': idToHex(from), error: err });
-        done();
-        call.emit('error', { code: status.INVALID_ARGUMENT, details: err instanceof FrameError ? err.message : 'raftkv: bad frame' });
-        return;
-      }
-      const s = this.remotes.get(from)?.stats;
-      if (s !== undefined) {
-        s.receivedBatches++;
-        s.receivedMessages += msgs.length;
-        s.receivedBytes += frame.byteLength - 4 - 4 * msgs.length;
-      } else {
-        this.totals.unknownSenderMessages += msgs.length;
-      }
-      try {
-        this.opts.onMessages(from, msgs);
-      } catch (err) {
-        this.logger.error('peer onMessages threw', { 'remote-peer-id': idToHex(from), error: err });
-      }
+      const bad = this.receiveFrame(from, frame);
+      if (bad === undefined) return;
+      done();
+      call.emit('error', bad);
     });
     call.on('end', () => {
       done();

@@ -5,13 +5,13 @@ import {
   status,
   type ChannelCredentials,
   type ChannelOptions,
-  type ClientDuplexStream,
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { PeerLogger as Logger } from './logger.js';
 import { Backoff } from './backoff.js';
 import { encodeFrame, frameBytes } from './frame.js';
+import { encodeHello, RAW_PREFIX_BYTES, RawOutboundStream } from './raw-stream.js';
 import { ERR_MEMBER_REMOVED, idToHex, peerMetadata, SNAPSHOT_OK, SNAPSHOT_PATH, STREAM_PATH } from './peer-service.js';
 import { emptyPeerStats, type PeerStats } from './peer-stats.js';
 import { encodeSnapshotChunk, encodeSnapshotEnd, SnapshotChunkKind, updateCrc } from './snapshot-chunk.js';
@@ -27,6 +27,8 @@ export interface RemoteConfig {
   maxInflightBytes: number;
   snapshotChunkBytes: number;
   dialTimeoutMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
   channelOptions: ChannelOptions;
@@ -40,6 +42,15 @@ export interface RemoteConfig {
 }
 
 type State = 'connecting' | 'active' | 'backoff' | 'closed';
+
+/** What the flush needs of an outbound stream: the gRPC call or the raw stream. */
+interface OutboundCall {
+  write(frame: Buffer, cb: () => void): boolean;
+  once(event: 'drain', fn: () => void): unknown;
+  readonly writableNeedDrain: boolean;
+  end(): void;
+  cancel(): void;
+}
 
 const identity = (b: Buffer): Buffer => b;
 const noop = (): void => {};
@@ -55,15 +66,21 @@ export function peerUrlTarget(url: string, haveCredentials: boolean): string {
 
 /**
  * The outbound half of one peer, as etcd's rafthttp `peer`: a bounded queue, one long-lived
- * `Stream` call that every flush writes ONE frame to, redials with backoff, and snapshot sends
+ * stream that every flush writes ONE frame to, redials with backoff, and snapshot sends
  * on a connection of their own (so a large snapshot never sits in front of heartbeats).
+ * The stream is the raw one (`raw-stream.ts`) to http peer URLs, and the gRPC `Stream` call to
+ * https URLs and to a peer that closed the raw stream's hello unanswered (an older build).
  */
 export class RemotePeer {
   readonly stats: PeerStats = emptyPeerStats();
   private urls: string[];
   private urlIndex = 0;
   private client: Client | undefined;
-  private call: ClientDuplexStream<Buffer, Buffer> | undefined;
+  private call: OutboundCall | undefined;
+  /** Headroom the current call's frames need (the raw stream's length prefix). */
+  private callPrefix = 0;
+  /** False after a peer closed the raw hello unanswered, until a gRPC stream to it is lost. */
+  private useRaw = true;
   private state: State = 'connecting';
   private everActive = false;
   private blocked = false;
@@ -177,7 +194,7 @@ export class RemotePeer {
         bytes += len;
         end++;
       }
-      const frame = encodeFrame(this.queue.slice(start, end));
+      const frame = encodeFrame(this.queue.slice(start, end), this.callPrefix);
       this.head = end;
       this.stats.queuedMessages -= end - start;
       this.stats.queuedBytes -= bytes;
@@ -207,7 +224,7 @@ export class RemotePeer {
     }
   }
 
-  private unblock(call: ClientDuplexStream<Buffer, Buffer>): void {
+  private unblock(call: OutboundCall): void {
     if (this.call !== call || !this.blocked || call.writableNeedDrain || this.inflightBytes >= this.cfg.maxInflightBytes) return;
     this.blocked = false;
     this.flush();
@@ -230,6 +247,42 @@ export class RemotePeer {
   private connect(): void {
     if (this.state === 'closed') return;
     this.state = 'connecting';
+    const url = new URL(this.urls[this.urlIndex % this.urls.length]!);
+    if (this.useRaw && url.protocol === 'http:') this.connectRaw(url);
+    else this.connectGrpc();
+  }
+
+  private connectRaw(url: URL): void {
+    const stream: RawOutboundStream = new RawOutboundStream(
+      url.hostname.replace(/^\[|\]$/g, ''), Number(url.port),
+      encodeHello(this.cfg.clusterId, this.cfg.selfId, this.id),
+      this.cfg.keepaliveTimeMs, this.cfg.keepaliveTimeoutMs,
+      {
+        onAccepted: () => {
+          if (this.call === stream) this.up();
+        },
+        onFailed: (code, details, legacy) => this.failed(stream, { code, details }, legacy),
+      },
+    );
+    this.call = stream;
+    this.callPrefix = RAW_PREFIX_BYTES;
+    this.timer = setTimeout(() => this.failed(stream, { code: status.DEADLINE_EXCEEDED, details: 'dial timeout' }), this.cfg.dialTimeoutMs);
+    this.timer.unref();
+  }
+
+  /** The stream was accepted: send what waited. */
+  private up(): void {
+    clearTimeout(this.timer);
+    this.state = 'active';
+    this.stats.active = true;
+    if (this.everActive) this.stats.reconnects++;
+    this.everActive = true;
+    this.backoff.reset();
+    this.cfg.logger.info('peer stream established', { 'remote-peer-id': idToHex(this.id) });
+    this.flush();
+  }
+
+  private connectGrpc(): void {
     this.client ??= this.makeClient(this.urls[this.urlIndex % this.urls.length]!);
     const call = this.client.makeBidiStreamRequest(
       STREAM_PATH,
@@ -238,21 +291,14 @@ export class RemotePeer {
       peerMetadata(this.cfg.clusterId, this.cfg.selfId, this.id),
     );
     this.call = call;
+    this.callPrefix = 0;
     // A peer that never answers (blackholed address, stopped process) must not hold the
     // stream in 'connecting' forever: give up after the dial timeout and redial.
     this.timer = setTimeout(() => this.failed(call, { code: status.DEADLINE_EXCEEDED, details: 'dial timeout' }), this.cfg.dialTimeoutMs);
     this.timer.unref();
     // The receiver answers headers only after it accepted us: that is "the stream is up".
     call.on('metadata', () => {
-      if (this.call !== call) return;
-      clearTimeout(this.timer);
-      this.state = 'active';
-      this.stats.active = true;
-      if (this.everActive) this.stats.reconnects++;
-      this.everActive = true;
-      this.backoff.reset();
-      this.cfg.logger.info('peer stream established', { 'remote-peer-id': idToHex(this.id) });
-      this.flush();
+      if (this.call === call) this.up();
     });
     call.on('data', noop);
     call.on('error', (err: ServiceError) => this.failed(call, err));
@@ -269,10 +315,20 @@ export class RemotePeer {
     call?.cancel();
   }
 
-  private failed(call: ClientDuplexStream<Buffer, Buffer>, s: { code: number; details: string }): void {
+  private failed(call: OutboundCall, s: { code: number; details: string }, legacy = false): void {
     if (this.call !== call || this.state === 'closed') return;
     const wasActive = this.state === 'active';
+    const wasRaw = this.callPrefix !== 0;
     this.dropCall();
+    if (legacy) {
+      // It took the connection and closed it at our hello: it speaks only gRPC. Not a failure.
+      this.useRaw = false;
+      this.cfg.logger.info('peer serves no raw stream; using the gRPC stream', { 'remote-peer-id': idToHex(this.id) });
+      this.connect();
+      return;
+    }
+    // It may have been upgraded since: the next stream tries the raw one again.
+    if (wasActive && !wasRaw) this.useRaw = true;
     this.stats.streamFailures++;
     const fields = { 'remote-peer-id': idToHex(this.id), code: s.code, details: s.details };
     if (wasActive) this.cfg.logger.warn('peer stream lost', fields);

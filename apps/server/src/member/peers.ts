@@ -1,6 +1,7 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { decodeMessage, MessageType } from '@raftkv/raft';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { formatUrl } from '../cluster/member-id.js';
 import { memberService } from '../cluster/member-rpc.js';
 import type { Membership } from '../cluster/membership.js';
@@ -12,6 +13,7 @@ import { listenPeerTls, type PeerTlsListener } from '../security/peer-tls-listen
 import type { PeerSecurity } from '../security/transport-security.js';
 import type { ServerCore } from '../server-core.js';
 import { answerPeerHashKV } from './corruption-check.js';
+import { listenPeerPlain } from './peer-plain-listener.js';
 import { snapDbName, writeFileDurably } from '../storage/received-snapshots.js';
 
 /** The member's side facing its peers: the raft transport and the peer listener serving it. */
@@ -124,7 +126,7 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
     server.forceShutdown();
   };
   try {
-    const endpoints = await bindPeerListeners(server, config.listenPeerUrls, o.security, tlsListeners, log);
+    const endpoints = await bindPeerListeners(server, transport, config.listenPeerUrls, o.security, tlsListeners, log);
     return { transport, endpoints, syncPeers, close };
   } catch (err) {
     await close();
@@ -133,16 +135,24 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
 }
 
 async function bindPeerListeners(
-  server: Server, urls: readonly URL[], security: PeerSecurity | undefined, tlsListeners: PeerTlsListener[], log: Logger,
+  server: Server, transport: PeerTransport, urls: readonly URL[], security: PeerSecurity | undefined, tlsListeners: PeerTlsListener[], log: Logger,
 ): Promise<string[]> {
   const endpoints: string[] = [];
-  // grpc-js serves the TLS connections this member accepted and checked itself.
-  const injector = security ? server.createConnectionInjector(ServerCredentials.createInsecure()) : undefined;
+  // grpc-js serves the connections this member accepted (and checked, for TLS) itself, but for
+  // the raft streams the transport takes off them (raw streams, see @raftkv/peer-transport).
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const serve = (socket: Duplex): void => transport.serveConnection(socket, (s) => injector.injectConnection(s));
   for (const url of urls) {
+    if (url.protocol === 'http:') {
+      const listener = await listenPeerPlain(url, serve);
+      tlsListeners.push(listener);
+      endpoints.push(listener.endpoint);
+      continue;
+    }
     if (url.protocol === 'https:') {
       // openTransportSecurity refused https peer URLs without peer TLS before this.
-      if (!security || !injector) throw new Error(`cannot listen on TLS for ${url.host}: KeyFile and CertFile are not presented`);
-      const listener = await listenPeerTls(url, security, (secured) => injector.injectConnection(secured), log);
+      if (!security) throw new Error(`cannot listen on TLS for ${url.host}: KeyFile and CertFile are not presented`);
+      const listener = await listenPeerTls(url, security, serve, log);
       tlsListeners.push(listener);
       endpoints.push(listener.endpoint);
       continue;

@@ -1,0 +1,120 @@
+// Benchmark (not a test): what one replicated put costs each member of a three-member cluster,
+// for etcd and two builds of raftkv, interleaved on fresh clusters. Server CPU per put (all
+// threads and the event-loop thread) of the leader and of each follower moves far less with the
+// machine's load than ops/s do; peer frames per put (raftkv's /metrics) count the transport's work.
+// Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/cluster-write-cost-bench.js
+//   BENCH_ROUNDS (default 3), BENCH_OPS (default 1500 per row), BENCH_SIDES (default etcd,before,after),
+//   BENCH_ROWS (e.g. "put x1").
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
+import { raftkvBin } from '../raftkv-binary.js';
+import { countedOps, interleavedRounds } from './cost-sides.js';
+import { latencySummary, median } from './matrix/stats.js';
+import { VALUE_256 as VALUE } from './matrix/workloads.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const OPS = Number(process.env['BENCH_OPS'] ?? 1500);
+const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
+const ROWS = process.env['BENCH_ROWS']?.split(',');
+const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
+const TICKS_PER_SECOND = 100;
+
+interface Cell {
+  perSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Server CPU µs per put, all threads: leader, then the followers' mean. */
+  leaderUs: number;
+  followerUs: number;
+  /** Of which the thread whose id is the pid (the event loop, for raftkv). */
+  leaderMainUs: number;
+  followerMainUs: number;
+}
+
+/** CPU seconds of `pid`, all threads and its main thread. */
+function cpu(pid: number): { total: number; main: number } {
+  let total = 0;
+  let main = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+      total += s;
+      if (tid === String(pid)) main = s;
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return { total, main };
+}
+
+async function ops(leader: ClusterMember, followers: ClusterMember[], clients: EtcdClient[], inFlight: number, count: number,
+  op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
+  const before = [leader, ...followers].map((m) => cpu(m.pid!));
+  const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
+  const after = [leader, ...followers].map((m) => cpu(m.pid!));
+  const us = (i: number, k: 'total' | 'main') => ((after[i]![k] - before[i]![k]) / count) * 1e6;
+  const fol = (k: 'total' | 'main') => followers.reduce((s, _, i) => s + us(i + 1, k), 0) / followers.length;
+  return {
+    perSec: count / seconds,
+    ...latencySummary(latencies),
+    leaderUs: us(0, 'total'), leaderMainUs: us(0, 'main'),
+    followerUs: fol('total'), followerMainUs: fol('main'),
+  };
+}
+
+async function measure(side: string): Promise<Map<string, Cell>> {
+  const kind = side === 'etcd' ? 'etcd' : 'raftkv';
+  const bin = side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : side.includes('/') ? side : raftkvBin;
+  if (kind === 'raftkv' && !bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv');
+  // etcd's default timings, as a user runs it.
+  const cluster: Cluster = await startCluster(kind, { size: 3, heartbeatMs: 100, electionMs: 1000, readyTimeoutMs: 60_000,
+    ...(kind === 'raftkv' ? { raftkvBin: bin } : {}) });
+  const out = new Map<string, Cell>();
+  let clients: EtcdClient[] = [];
+  try {
+    const leader = await cluster.waitForLeader(60_000);
+    const followers = cluster.members.filter((m) => m !== leader);
+    clients = Array.from({ length: 8 }, () => connect(leader.endpoint));
+    const k = (s: string) => Buffer.from(s);
+    const put = (c: EtcdClient, i: number) => c.put({ key: k(`bench/${(i * 7919) % 10_000}`), value: VALUE });
+    // Warm-up: connections, JIT, both paths.
+    await ops(leader, followers, clients, 16, 3000, put);
+    await ops(leader, followers, clients, 1, 500, put);
+    for (const n of [1, 16]) {
+      const row = `put x${n}`;
+      if (wanted(row)) out.set(row, await ops(leader, followers, clients, n, n === 1 ? OPS : OPS * 3, put));
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await cluster.close();
+  }
+  return out;
+}
+
+const fmt = (c: Cell) =>
+  `${c.perSec.toFixed(0)}/s p50 ${c.p50Ms.toFixed(2)} p99 ${c.p99Ms.toFixed(2)} leader ${c.leaderUs.toFixed(0)} µs (main ${c.leaderMainUs.toFixed(0)}) ` +
+  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)})`;
+
+async function main(): Promise<void> {
+  const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
+    for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
+  });
+  const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per put (event-loop thread)`);
+  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/put (main) | each follower (main) |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const row of rows) {
+    for (const s of SIDES) {
+      const cs = runs.get(s)!.map((m) => m.get(row)!);
+      const m = (f: (c: Cell) => number) => median(cs.map(f));
+      console.log(`| ${row} | ${s} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(2)} / ${m((c) => c.p99Ms).toFixed(2)} | ` +
+        `${m((c) => c.leaderUs).toFixed(0)} (${m((c) => c.leaderMainUs).toFixed(0)}) | ${m((c) => c.followerUs).toFixed(0)} (${m((c) => c.followerMainUs).toFixed(0)}) |`);
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

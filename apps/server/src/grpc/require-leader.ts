@@ -19,6 +19,8 @@ export const MAX_NO_LEADER_COUNT = 3;
 export interface RequireLeader {
   /** Give it to the gRPC server's `interceptors`, after any that count calls (they then see the status). */
   readonly interceptor: ServerInterceptor;
+  /** For a unary call served outside the interceptors (grpc/lean-unary.ts): the status refusing it, if any. */
+  refuses(metadata: Metadata): { code: number; details: string } | undefined;
   /** Stops the leader monitor. */
   close(): void;
 }
@@ -74,5 +76,6 @@ export function requireLeader(hasLeader: () => boolean, electionTimeoutMs: numbe
     });
   };
 
-  return { interceptor, close: () => clearInterval(monitor) };
+  const refuses = (metadata: Metadata) => (metadata.get(REQUIRE_LEADER_KEY)[0] === HAS_LEADER && !hasLeader() ? noLeader() : undefined);
+  return { interceptor, refuses, close: () => clearInterval(monitor) };
 }

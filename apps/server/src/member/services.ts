@@ -12,6 +12,7 @@ import { clusterService } from '../grpc/cluster-service.js';
 import { kvService } from '../grpc/kv-service.js';
 import { leaseService } from '../grpc/lease-service.js';
 import { maintenanceService } from '../grpc/maintenance-service.js';
+import { serveHotMethodsLean } from '../grpc/lean-services.js';
 import { requireLeader } from '../grpc/require-leader.js';
 import { KVServiceWithEncodedRange } from '../grpc/range-response.js';
 import { MaintenanceServiceWithEncodedSnapshot } from '../snapshot/snapshot-rpc.js';
@@ -81,16 +82,21 @@ export function buildServices(
     // The metrics interceptor first, so it counts the calls refused for want of a leader.
     interceptors: grpcMetrics ? [grpcMetrics.interceptor, leaderRequired.interceptor] : [leaderRequired.interceptor],
   });
-  grpcServer.addService(KVServiceWithEncodedRange, kvService(core));
+  const kv = kvService(core);
+  grpcServer.addService(KVServiceWithEncodedRange, kv);
   grpcServer.addService(MaintenanceServiceWithEncodedSnapshot, maintenanceService(core, log, metrics?.defragmenting));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
-  grpcServer.addService(etcdserverpb.LeaseService, leaseService(core));
+  const lease = leaseService(core);
+  grpcServer.addService(etcdserverpb.LeaseService, lease);
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
   grpcServer.addService(etcdserverpb.AuthService, authService(core));
   // Lock and Election are etcd's concurrency recipes run by the member over a client of itself.
   const loopback = loopbackClient(config);
   grpcServer.addService(v3lockpb.LockService, lockService(loopback));
   grpcServer.addService(v3electionpb.ElectionService, electionService(loopback));
+  // KV and lease unary calls skip grpc-js's per-call machinery; the interceptors' effects are hooks.
+  serveHotMethodsLean(grpcServer, { kv: { def: KVServiceWithEncodedRange, impl: kv }, lease: { def: etcdserverpb.LeaseService, impl: lease } },
+    config.maxRequestBytes + GRPC_OVERHEAD_BYTES, { count: grpcMetrics && ((path, md) => grpcMetrics.leanUnaryCall(path, md)), refuse: leaderRequired.refuses });
   grpcMetrics?.register([
     KVServiceWithEncodedRange, MaintenanceServiceWithEncodedSnapshot, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
     v3lockpb.LockService, v3electionpb.ElectionService, etcdserverpb.AuthService,

@@ -9,6 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { messagesInWrite } from '../grpc/encoded-responses.js';
+import type { LeanCallCounts } from '../grpc/lean-unary.js';
 
 /** Go's names of the gRPC status codes, by number: the `grpc_code` label of go-grpc-prometheus. */
 export const GRPC_CODE_NAMES = [
@@ -36,6 +37,8 @@ interface MethodCounts {
   readonly responder: Responder;
   /** --metrics extensive: grpc_server_handling_seconds, bound to this method's labels once. */
   readonly handling: { observe(seconds: number): void } | undefined;
+  /** The lean path's counters of a unary method, built at its first call. */
+  lean?: LeanCallCounts;
 }
 
 /** Distinct client_api_version values kept; a client-chosen label must not grow memory without end. */
@@ -133,6 +136,35 @@ export class GrpcMetrics {
     if (m.type === 'unary' && m.handling === undefined) return new ServerInterceptingCall(call, m.responder);
     return this.trackedCall(m, call);
   };
+
+  /**
+   * Counts a unary call served outside grpc-js's interceptors (grpc/lean-unary.ts) as
+   * {@link interceptor} counts it. Allocates only with handling time (a call's start and end).
+   */
+  leanUnaryCall(path: string, metadata: Metadata): LeanCallCounts {
+    const m = this.methodOf(path, false, false);
+    m.started++;
+    this.countClientRequest(true, metadata);
+    if (m.lean === undefined) {
+      const handled = m.handled;
+      m.lean = {
+        received: () => { m.msgReceived++; },
+        sent: () => { m.msgSent++; },
+        ended: (code) => { handled[code < GRPC_CODE_NAMES.length ? code : UNKNOWN]!++; },
+        cancelled: () => {},
+      };
+    }
+    if (m.handling === undefined) return m.lean;
+    const start = process.hrtime.bigint();
+    let ended = false;
+    const end = (code: number): void => {
+      if (ended) return;
+      ended = true;
+      m.lean!.ended(code);
+      m.handling!.observe(Number(process.hrtime.bigint() - start) / 1e9);
+    };
+    return { received: m.lean.received, sent: m.lean.sent, ended: end, cancelled: () => end(CANCELLED) };
+  }
 
   /** A call whose end is counted once, whether it sends a status or is cancelled (a client ending a stream). */
   private trackedCall(m: MethodCounts, call: ServerInterceptingCallInterface): ServerInterceptingCall {

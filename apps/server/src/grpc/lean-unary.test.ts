@@ -1,0 +1,156 @@
+import http2 from 'node:http2';
+import { gzipSync } from 'node:zlib';
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MemberMetrics } from '../metrics/index.js';
+import { FrameReader, serveLeanUnary } from './lean-unary.js';
+import { requireLeader } from './require-leader.js';
+
+// The same method served by grpc-js (its interceptors: metrics, require-leader) and on the lean
+// path (the same counters and check as hooks): a client must see the same bytes of headers,
+// status and trailers from both, and /metrics the same counts.
+const MAX_REQUEST = 64;
+const echo = {
+  path: '/t.Test/Echo', originalName: 'echo', requestStream: false, responseStream: false,
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => {
+    if (b.toString().startsWith('bad')) throw new Error('undecodable');
+    return b;
+  },
+  responseSerialize: (b: Buffer) => b,
+  responseDeserialize: (b: Buffer) => b,
+} as const;
+
+/** Answers by what the request says: an error, never, the connection's peer, or the request in upper case. */
+function handler(call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>): void {
+  const req = call.request.toString();
+  if (req === 'fail') cb({ code: 9, details: 'not now: 100%' });
+  else if (req === 'hang') return;
+  else if (req === 'peer') cb(null, Buffer.from(`${call.getPeer()} ${call.metadata.get('token')[0] ?? ''}`));
+  else cb(null, Buffer.from(req.toUpperCase()));
+}
+
+interface Side { port: number; metrics: MemberMetrics; server: Server }
+
+async function startSide(lean: boolean): Promise<Side> {
+  const metrics = new MemberMetrics({ extensive: false, quotaBackendBytes: 0, processMetrics: false });
+  const leader = requireLeader(() => false, 60_000);
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_REQUEST,
+    // The lean side keeps them for the calls it leaves to grpc-js.
+    interceptors: [metrics.grpc.interceptor, leader.interceptor],
+  });
+  const service = { echo };
+  server.addService(service, { echo: handler });
+  if (lean) {
+    serveLeanUnary(server, [{ def: echo as never, impl: handler as never }], MAX_REQUEST, {
+      count: (path, md) => metrics.grpc.leanUnaryCall(path, md), refuse: leader.refuses,
+    });
+  }
+  metrics.grpc.register([service]);
+  leader.close();
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return { port, metrics, server };
+}
+
+const frame = (payload: Buffer | string, flag = 0): Buffer => {
+  const body = Buffer.from(payload);
+  const out = Buffer.alloc(5 + body.length);
+  out[0] = flag;
+  out.writeUInt32BE(body.length, 1);
+  body.copy(out, 5);
+  return out;
+};
+
+interface Answer { headers: Record<string, unknown>; data: string; trailers: Record<string, unknown> }
+
+/** One call as raw HTTP/2: what a client receives, headers and trailers as decoded. */
+function rawCall(port: number, body: Buffer[], extra: Record<string, string> = {}, resetAfterMs?: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const req = session.request({
+      ':method': 'POST', ':path': echo.path, 'content-type': 'application/grpc', te: 'trailers', ...extra,
+    });
+    let headers: Record<string, unknown> = {};
+    let trailers: Record<string, unknown> = {};
+    const data: Buffer[] = [];
+    req.on('response', (h) => { headers = { ...h }; });
+    req.on('trailers', (t) => { trailers = { ...t }; });
+    req.on('data', (d: Buffer) => data.push(d));
+    req.on('close', () => {
+      session.close();
+      resolve({ headers, data: Buffer.concat(data).toString('hex'), trailers });
+    });
+    for (const b of body) req.write(b);
+    if (resetAfterMs === undefined) req.end();
+    else setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), resetAfterMs);
+  });
+}
+
+describe('lean unary path', () => {
+  let plain: Side;
+  let lean: Side;
+  beforeAll(async () => {
+    plain = await startSide(false);
+    lean = await startSide(true);
+  });
+  afterAll(() => {
+    plain.server.forceShutdown();
+    lean.server.forceShutdown();
+  });
+
+  const gzip = (s: string) => frame(gzipSync(s), 1);
+  const cases: Array<[string, Buffer[], Record<string, string>?]> = [
+    ['a request', [frame('hello')]],
+    ['a request in pieces', [frame('hello').subarray(0, 3), frame('hello').subarray(3)]],
+    ['metadata and the peer', [frame('peer')], { token: 'tok' }],
+    ['a handler error', [frame('fail')]],
+    ['an undecodable request', [frame('bad request')]],
+    ['no message', []],
+    ['two messages', [frame('a'), frame('b')]],
+    ['a truncated second message', [frame('hello'), frame('world').subarray(0, 7)]],
+    ['a message over the limit', [frame('x'.repeat(MAX_REQUEST + 1))]],
+    ['a deadline', [frame('hang')], { 'grpc-timeout': '20m' }],
+    ['a malformed deadline', [frame('hello')], { 'grpc-timeout': 'soon' }],
+    ['a gzip request', [gzip('zipped')], { 'grpc-encoding': 'gzip' }],
+    ['an unsupported encoding', [frame('hello', 1)], { 'grpc-encoding': 'snappy' }],
+    ['hasleader without a leader', [frame('hello')], { hasleader: 'true' }],
+    ['hasleader false', [frame('hello')], { hasleader: 'false' }],
+  ];
+  test.each(cases)('%s: the same answer as grpc-js', async (_name, body, extra) => {
+    const [a, b] = [await rawCall(plain.port, body, extra), await rawCall(lean.port, body, extra)];
+    // The peer's port differs per connection.
+    const norm = (x: Answer) => ({ ...x, data: x.data.replace(/3132372e302e302e313a[0-9a-f]+20/, 'PEER') });
+    expect(norm(b)).toEqual(norm(a));
+    expect(a.trailers['grpc-status'] ?? a.headers['grpc-status']).toBeDefined();
+  });
+
+  test('a call the client resets is not answered, and counts as grpc-js counts it', async () => {
+    const [a, b] = [await rawCall(plain.port, [frame('hang')], {}, 30), await rawCall(lean.port, [frame('hang')], {}, 30)];
+    expect(b).toEqual(a);
+    expect(b.trailers).toEqual({});
+  });
+
+  test('/metrics counts the calls above alike', async () => {
+    const text = async (s: Side) => (await s.metrics.exposition()).split('\n').filter((l) => l.startsWith('grpc_server_') || l.startsWith('etcd_server_client_requests_total'));
+    const [a, b] = [await text(plain), await text(lean)];
+    expect(b).toEqual(a);
+    expect(a.some((l) => /grpc_server_handled_total\{.*grpc_code="OK"\} [1-9]/.test(l))).toBe(true);
+  });
+});
+
+describe('FrameReader', () => {
+  const two = Buffer.concat([frame('first'), frame(''), frame('third')]);
+  test.each([1, 2, 3, 5, 6, 7, 11, two.length])('splits messages cut into chunks of %i bytes', (size) => {
+    const reader = new FrameReader(100);
+    for (let i = 0; i < two.length; i += size) expect(reader.write(two.subarray(i, i + size))).toBeUndefined();
+    expect(reader.messages.map(String)).toEqual(['first', '', 'third']);
+  });
+  test('refuses a declared length over the limit as soon as the prefix is in, with grpc-js text', () => {
+    const reader = new FrameReader(4);
+    expect(reader.write(frame('12345').subarray(0, 4))).toBeUndefined();
+    expect(reader.write(frame('12345').subarray(4, 5))).toBe('Received message larger than max (5 vs 4)');
+  });
+});

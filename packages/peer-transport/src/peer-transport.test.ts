@@ -93,6 +93,30 @@ describe('PeerTransport messages', () => {
     expect(b.t.stats().refusedCalls).toBeGreaterThan(0);
   });
 
+  it('speaks the raw stream to a member that serves it, the gRPC stream to one that serves only gRPC (an older build)', async () => {
+    const streams: string[] = [];
+    const logger = { debug() {}, warn() {}, error() {}, info: (msg: string, f?: Record<string, unknown>) => {
+      if (msg === 'peer stream established') streams.push(`${String(f?.['remote-peer-id'])}:${String(f?.['stream'])}`);
+    } };
+    const a = await member(1n, { logger });
+    const b = await member(2n);
+    const legacy = new PeerTransport({ selfId: 3n, clusterId: CLUSTER, onMessages: () => {}, onSnapshot: async () => {} });
+    open.push(legacy);
+    const server = new Server(legacy.serverOptions());
+    server.addService(legacy.service().definition, legacy.service().implementation);
+    const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    try {
+      a.t.addPeer(2n, [b.url]);
+      a.t.addPeer(3n, [`http://127.0.0.1:${port}`]);
+      a.t.send(2n, text('x'));
+      a.t.send(3n, text('y'));
+      while (streams.length < 2) await new Promise((r) => setTimeout(r, 5));
+      expect(streams.sort()).toEqual(['2:raw', '3:grpc']);
+    } finally {
+      server.forceShutdown();
+    }
+  });
+
   it('delivers messages from A to B in the order sent, across turns', async () => {
     const a = await member(1n);
     const b = await member(2n);

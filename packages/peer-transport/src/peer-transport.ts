@@ -12,6 +12,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { PeerLogger as Logger } from './logger.js';
 import { decodeFrame, FrameError } from './frame.js';
@@ -114,7 +115,16 @@ export interface PeerTransportOptions {
    * TLS for https peer URLs: credentials to dial peers with (or a function asked at every dial,
    * to pick up rotated certificates) and to serve `listen()` with.
    */
-  credentials?: { channel: ChannelCredentials | (() => ChannelCredentials); server: ServerCredentials };
+  credentials?: {
+    channel: ChannelCredentials | (() => ChannelCredentials);
+    server: ServerCredentials;
+    /**
+     * TLS options (asked at every dial) for raw streams to https URLs, whose listener hands
+     * connections to {@link PeerTransport.serveConnection} after TLS; without it, https peers
+     * get the gRPC stream.
+     */
+    raw?: () => tls.ConnectionOptions;
+  };
 }
 
 /** Counters of the whole transport: per-peer stats plus what belongs to no added peer. */
@@ -208,6 +218,7 @@ export class PeerTransport {
         'grpc.use_local_subchannel_pool': 1,
       },
       credentials: opts.credentials?.channel,
+      rawTls: opts.credentials?.raw,
       random: opts.random ?? Math.random,
       logger: this.logger,
       onRemoved: () => this.opts.onRemoved?.(),

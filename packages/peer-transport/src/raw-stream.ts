@@ -19,6 +19,7 @@
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
+import tls from 'node:tls';
 
 export const RAW_MAGIC = Buffer.from('RAFTKVP1', 'latin1');
 export const RAW_HELLO_BYTES = RAW_MAGIC.length + 24;
@@ -148,12 +149,14 @@ export class RawOutboundStream {
     hello: Buffer,
     private readonly keepaliveTimeMs: number,
     private readonly keepaliveTimeoutMs: number,
+    tlsOptions: tls.ConnectionOptions | undefined,
     private readonly events: RawStreamEvents,
   ) {
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = tlsOptions === undefined ? net.connect({ host, port, noDelay: true }) : tls.connect({ ...tlsOptions, host, port });
     this.socket = socket;
+    socket.setNoDelay(true);
     let connected = false;
-    socket.once('connect', () => (connected = true));
+    socket.once(tlsOptions === undefined ? 'connect' : 'secureConnect', () => (connected = true));
     socket.write(hello);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {});

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type tls from 'node:tls';
 import {
   Client,
   credentials as grpcCredentials,
@@ -34,6 +35,8 @@ export interface RemoteConfig {
   channelOptions: ChannelOptions;
   /** For https URLs; a function is asked again at every dial (so rotated certificates are used). */
   credentials: ChannelCredentials | (() => ChannelCredentials) | undefined;
+  /** TLS options of raw streams to https URLs; without them, https peers get the gRPC stream. */
+  rawTls: (() => tls.ConnectionOptions) | undefined;
   random: () => number;
   logger: Logger;
   onUnreachable: (peer: bigint) => void;
@@ -68,8 +71,8 @@ export function peerUrlTarget(url: string, haveCredentials: boolean): string {
  * The outbound half of one peer, as etcd's rafthttp `peer`: a bounded queue, one long-lived
  * stream that every flush writes ONE frame to, redials with backoff, and snapshot sends
  * on a connection of their own (so a large snapshot never sits in front of heartbeats).
- * The stream is the raw one (`raw-stream.ts`) to http peer URLs, and the gRPC `Stream` call to
- * https URLs and to a peer that closed the raw stream's hello unanswered (an older build).
+ * The stream is the raw one (`raw-stream.ts`), but to https URLs without raw TLS options and to
+ * a peer that answered the raw hello with HTTP/2 (an older build): the gRPC `Stream` call there.
  */
 export class RemotePeer {
   readonly stats: PeerStats = emptyPeerStats();
@@ -248,7 +251,7 @@ export class RemotePeer {
     if (this.state === 'closed') return;
     this.state = 'connecting';
     const url = new URL(this.urls[this.urlIndex % this.urls.length]!);
-    if (this.useRaw && url.protocol === 'http:') this.connectRaw(url);
+    if (this.useRaw && (url.protocol === 'http:' || this.cfg.rawTls !== undefined)) this.connectRaw(url);
     else this.connectGrpc();
   }
 
@@ -257,6 +260,7 @@ export class RemotePeer {
       url.hostname.replace(/^\[|\]$/g, ''), Number(url.port),
       encodeHello(this.cfg.clusterId, this.cfg.selfId, this.id),
       this.cfg.keepaliveTimeMs, this.cfg.keepaliveTimeoutMs,
+      url.protocol === 'https:' ? this.cfg.rawTls!() : undefined,
       {
         onAccepted: () => {
           if (this.call === stream) this.up();
@@ -278,7 +282,7 @@ export class RemotePeer {
     if (this.everActive) this.stats.reconnects++;
     this.everActive = true;
     this.backoff.reset();
-    this.cfg.logger.info('peer stream established', { 'remote-peer-id': idToHex(this.id) });
+    this.cfg.logger.info('peer stream established', { 'remote-peer-id': idToHex(this.id), stream: this.callPrefix !== 0 ? 'raw' : 'grpc' });
     this.flush();
   }
 

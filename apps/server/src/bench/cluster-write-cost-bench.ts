@@ -4,8 +4,9 @@
 // machine's load than ops/s do; peer frames per put (raftkv's /metrics) count the transport's work.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/cluster-write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 1500 per row), BENCH_SIDES (default etcd,before,after),
-//   BENCH_ROWS (e.g. "put x1").
-import { readdirSync, readFileSync } from 'node:fs';
+//   BENCH_ROWS (e.g. "put x1"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 import { countedOps, interleavedRounds } from './cost-sides.js';
@@ -18,6 +19,14 @@ const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
 const TICKS_PER_SECOND = 100;
+const PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
+
+function profileEnv(): Record<string, string> {
+  if (!PROF_DIR) return {};
+  mkdirSync(PROF_DIR, { recursive: true });
+  const preload = fileURLToPath(new URL('./matrix/cpu-profile-preload.js', import.meta.url));
+  return { NODE_OPTIONS: `--import=${preload}`, BENCH_CPU_PROF_DIR: PROF_DIR };
+}
 
 interface Cell {
   perSec: number;
@@ -69,7 +78,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
   if (kind === 'raftkv' && !bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv');
   // etcd's default timings, as a user runs it.
   const cluster: Cluster = await startCluster(kind, { size: 3, heartbeatMs: 100, electionMs: 1000, readyTimeoutMs: 60_000,
-    ...(kind === 'raftkv' ? { raftkvBin: bin } : {}) });
+    ...(kind === 'raftkv' ? { raftkvBin: bin, env: profileEnv() } : {}) });
   const out = new Map<string, Cell>();
   let clients: EtcdClient[] = [];
   try {
@@ -87,6 +96,8 @@ async function measure(side: string): Promise<Map<string, Cell>> {
     }
   } finally {
     for (const c of clients) c.close();
+    // A clean stop first: a profiled member writes its profile only then.
+    await Promise.all(cluster.members.map((m) => m.stop()));
     await cluster.close();
   }
   return out;

@@ -108,6 +108,11 @@ describe('peer TLS: a three-member cluster over https peer URLs', () => {
     expect([...leaders][0]).not.toBe('0');
     const list = await etcdctl(members[0]!.clientUrl, ['member', 'list']);
     for (const m of members) expect(list.stdout).toContain(m.peerUrl);
+    // Raft traffic rides the raw streams over the same mutual TLS, not the gRPC fallback.
+    for (const m of members) {
+      expect(m.output(), m.name).toMatch(/peer stream established.*"stream":"raw"/);
+      expect(m.output(), m.name).not.toMatch(/"stream":"grpc"/);
+    }
   });
 
   it('the leader\'s corruption check gets both peers\' HashKV over peer TLS', async () => {

@@ -82,7 +82,7 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
     // campaigns and disrupts the cluster: redial at least every heartbeat (etcd: every 100 ms).
     limits: { backoffMaxMs: Math.max(50, config.heartbeatIntervalMs) },
     // The server side is this file's TLS listener (checks and logs refusals); the transport only dials.
-    ...(o.security ? { credentials: { channel: o.security.channelCredentials, server: ServerCredentials.createInsecure() } } : {}),
+    ...(o.security ? { credentials: { channel: o.security.channelCredentials, server: ServerCredentials.createInsecure(), raw: o.security.rawTlsOptions } } : {}),
   });
   const syncPeers = (): void => {
     for (const m of membership.list()) {

@@ -7,6 +7,7 @@
  */
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import type { ServerConfig, TlsConfig } from '../config/index.js';
 import type { TlsServerSettings } from '../front-door/index.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +29,8 @@ export interface PeerSecurity {
    * certificate is used from a later dial on).
    */
   readonly channelCredentials: () => ChannelCredentials;
+  /** The same certificate and trust as TLS options, for the raw raft streams to https peers (asked at every dial). */
+  readonly rawTlsOptions: () => ConnectionOptions;
 }
 
 export interface TransportSecurity {
@@ -137,9 +140,17 @@ async function peerSide(config: ServerConfig, ciphers: string | undefined, log: 
     }
     return made.creds;
   };
+  const rawTlsOptions = (): ConnectionOptions => {
+    void provider.settingsFor().catch(() => {});
+    const ctx = provider.current.context;
+    return {
+      ca: ctx.ca, key: ctx.key, cert: ctx.cert,
+      ...(selfSigned ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {}),
+    };
+  };
   return {
     provider, allowedCn: config.peerTls.allowedCn, allowedHostname: config.peerTls.allowedHostname,
-    checkClientSan: !config.peerTls.skipClientSanVerification, channelCredentials,
+    checkClientSan: !config.peerTls.skipClientSanVerification, channelCredentials, rawTlsOptions,
   };
 }
 

@@ -24,7 +24,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`usage: node apps/server/dist/fuzz/cli.js [--seed N] [--requests N | --batches N] [--batch-size N]
        [--cluster] [--restart-every K] [--no-skip-known] [--out findings.json] [--quiet]
-       [--mix unary=80,mutated=12,stream=3,h2=3,peer=2]  (relative weights of item kinds; default shown)
+       [--mix unary=80,mutated=12,stream=3,h2=3,peer=2,rawPeer=0]  (relative weights of item kinds; default shown)
 Batch b uses seed N+b: replay one batch with --seed <its seed> --batches 1.\n`);
   process.exit(0);
 }
@@ -32,7 +32,7 @@ Batch b uses seed N+b: replay one batch with --seed <its seed> --batches 1.\n`);
 const seed = Number(values.seed);
 const mix = Object.fromEntries((values.mix ?? '').split(',').filter(Boolean).map((kv) => {
   const [k, v] = kv.split('=');
-  if (!['unary', 'mutated', 'stream', 'h2', 'peer'].includes(k!) || !(Number(v) >= 0)) throw new Error(`--mix: bad entry ${kv}`);
+  if (!['unary', 'mutated', 'stream', 'h2', 'peer', 'rawPeer'].includes(k!) || !(Number(v) >= 0)) throw new Error(`--mix: bad entry ${kv}`);
   return [k!, Number(v)];
 }));
 const batchSize = Number(values['batch-size']);

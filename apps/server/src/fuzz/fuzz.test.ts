@@ -12,6 +12,9 @@ const BATCH_SIZE = 40;
 const STREAM_SEEDS = [11, 12, 13];
 const STREAM_MIX = { unary: 10, mutated: 2, stream: 30, h2: 1, peer: 1 };
 const STREAM_BATCH_SIZE = 10;
+/** Batches with raw peer streams (hellos, records cut anywhere) among the requests. */
+const RAW_PEER_SEEDS = [21, 22];
+const RAW_PEER_MIX = { rawPeer: 40 };
 
 describe('fuzz (short form)', () => {
   let runner: FuzzRunner | undefined;
@@ -27,6 +30,7 @@ describe('fuzz (short form)', () => {
     const r = runner!;
     for (const seed of SEEDS) await r.runBatch(seed);
     for (const seed of STREAM_SEEDS) await r.runBatch(seed, STREAM_MIX, STREAM_BATCH_SIZE);
+    for (const seed of RAW_PEER_SEEDS) await r.runBatch(seed, RAW_PEER_MIX);
     await r.crashRestartCheck('at the end');
     const all = r.findings.all();
     const summary = summaryText(r.counters, all, [SEEDS[0]!, SEEDS[SEEDS.length - 1]!]);
@@ -38,5 +42,6 @@ describe('fuzz (short form)', () => {
     expect(r.counters.compared.get('streams:Watch') ?? 0, summary).toBeGreaterThan(0);
     expect(r.counters.compared.get('watch events') ?? 0, summary).toBeGreaterThan(0);
     expect(r.counters.compared.get('stream responses:LeaseKeepAlive') ?? 0, summary).toBeGreaterThan(0);
+    expect(r.counters.sent.get('peer:raw') ?? 0, summary).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -14,7 +14,7 @@ import {
 } from './generate.js';
 import { h2ScriptArb, sendH2, type H2Script } from './h2.js';
 import { methodSpec, NEVER_MUTATED, type MethodSpec } from './methods.js';
-import { peerCallArb, sendPeerCall, type PeerCall, type PeerIds } from './peer.js';
+import { peerCallArb, rawPeerCallArb, sendPeerCall, type PeerCall, type PeerIds } from './peer.js';
 import { Counters, Findings, outcomeText, replayForm, shape, summaryText, type Finding } from './report.js';
 import { crashExcerpt, startReference, startSubject, type Member, type Subject } from './servers.js';
 import { compareKeepAlive, compareWatch, type KeepAliveRecord, type WatchRecord } from './stream-compare.js';
@@ -43,7 +43,7 @@ export interface FuzzOptions {
   /** Deadline of one unary call. */
   deadlineMs?: number;
   /** Relative weights of item kinds. */
-  mix?: Partial<Record<Item['kind'], number>>;
+  mix?: Partial<Record<MixKey, number>>;
   log?: (line: string) => void;
   /** Stops between batches when it returns true (Ctrl-C). */
   stopRequested?: () => boolean;
@@ -56,9 +56,12 @@ export interface FuzzResult {
   readonly summary: string;
 }
 
-const DEFAULT_MIX: Record<Item['kind'], number> = { unary: 80, mutated: 12, stream: 3, h2: 3, peer: 2 };
+/** Item kinds, and `rawPeer`: peer items that are raw peer streams (off by default, so older seeds replay as they were). */
+export type MixKey = Item['kind'] | 'rawPeer';
 
-export function batchArb(size: number, mix: Record<Item['kind'], number>): fc.Arbitrary<Item[]> {
+const DEFAULT_MIX: Record<MixKey, number> = { unary: 80, mutated: 12, stream: 3, h2: 3, peer: 2, rawPeer: 0 };
+
+export function batchArb(size: number, mix: Record<MixKey, number>): fc.Arbitrary<Item[]> {
   const member = fc.nat(1000);
   const mutatable = requestArb().filter((r) => !NEVER_MUTATED.has(r.method));
   const item = fc.oneof(
@@ -67,12 +70,13 @@ export function batchArb(size: number, mix: Record<Item['kind'], number>): fc.Ar
     { weight: mix.stream, arbitrary: fc.record({ kind: fc.constant('stream' as const), script: streamScriptArb, member }) },
     { weight: mix.h2, arbitrary: fc.record({ kind: fc.constant('h2' as const), listener: fc.constantFrom('client' as const, 'peer' as const), script: h2ScriptArb, member }) },
     { weight: mix.peer, arbitrary: fc.record({ kind: fc.constant('peer' as const), call: peerCallArb, member }) },
+    ...(mix.rawPeer > 0 ? [{ weight: mix.rawPeer, arbitrary: fc.record({ kind: fc.constant('peer' as const), call: rawPeerCallArb, member }) }] : []),
   );
   return fc.array(item, { minLength: size, maxLength: size });
 }
 
 /** The items of one batch: a pure function of the seed. */
-export function generateBatch(seed: number, size: number, mix: Partial<Record<Item['kind'], number>> = {}): Item[] {
+export function generateBatch(seed: number, size: number, mix: Partial<Record<MixKey, number>> = {}): Item[] {
   const [items] = fc.sample(batchArb(size, { ...DEFAULT_MIX, ...mix }), { seed, numRuns: 1 });
   return items!;
 }
@@ -332,7 +336,7 @@ export class FuzzRunner {
         return;
       }
       case 'peer': {
-        this.counters.inc(this.counters.sent, `peer:${item.call.kind === 'member' ? item.call.method : item.call.path}`);
+        this.counters.inc(this.counters.sent, `peer:${item.call.kind === 'member' ? item.call.method : item.call.kind === 'raw' ? 'raw' : item.call.path}`);
         const idx = item.member % this.subject.members.length;
         const ids: PeerIds = { clusterId: this.clusterId, self: this.raftkvIds[idx] ?? 0n, others: this.raftkvIds.filter((_, j) => j !== idx) };
         const code = await sendPeerCall(this.member(item.member).peerEndpoint, item.call, ids, 800);

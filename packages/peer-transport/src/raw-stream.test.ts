@@ -44,3 +44,16 @@ describe('raw peer stream wire', () => {
     expect(r2.push(Buffer.from([0, 0, 0, 3, 1, 2, 3]))).toMatch(/3 bytes/);
   });
 });
+
+describe('raw peer stream reader, large frames', () => {
+  it('joins a frame that arrives in many reads once, whole', () => {
+    const frame = Buffer.alloc(3 * 1024 * 1024, 9);
+    frame.writeUInt32BE(0, 0);
+    const wire = record(frame);
+    const got: Buffer[] = [];
+    const r = new RecordReader(4 * 1024 * 1024, (f) => got.push(Buffer.from(f)), () => {});
+    for (let off = 0; off < wire.length; off += 65536) r.push(wire.subarray(off, off + 65536));
+    expect(got.length).toBe(1);
+    expect(got[0]!.equals(frame)).toBe(true);
+  });
+});

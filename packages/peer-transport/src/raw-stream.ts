@@ -82,7 +82,10 @@ export function decodeStatus(b: Buffer): 'pending' | 'legacy' | { code: number; 
  * shorter than a frame's header; the stream must then be closed.
  */
 export class RecordReader {
-  private pending: Buffer | undefined;
+  /** Bytes not yet cut: joined once `need` of them are here (a large frame arrives in many reads). */
+  private chunks: Buffer[] = [];
+  private have = 0;
+  private need = RAW_PREFIX_BYTES;
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -91,8 +94,13 @@ export class RecordReader {
   ) {}
 
   push(chunk: Buffer): string | undefined {
-    let buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = undefined;
+    this.chunks.push(chunk);
+    this.have += chunk.length;
+    if (this.have < this.need) return undefined;
+    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.have);
+    this.chunks = [];
+    this.have = 0;
+    this.need = RAW_PREFIX_BYTES;
     let off = 0;
     while (buf.length - off >= RAW_PREFIX_BYTES) {
       const len = buf.readUInt32BE(off);
@@ -102,15 +110,17 @@ export class RecordReader {
         continue;
       }
       if (len < 4 || len > this.maxFrameBytes) return `raftkv: raw peer record of ${len} bytes`;
-      if (buf.length - off - RAW_PREFIX_BYTES < len) break;
+      if (buf.length - off - RAW_PREFIX_BYTES < len) {
+        this.need = RAW_PREFIX_BYTES + len;
+        break;
+      }
       const start = off + RAW_PREFIX_BYTES;
       off = start + len;
       this.onFrame(buf.subarray(start, off));
     }
     if (off < buf.length) {
-      // Keep only the unread tail; a lone partial frame keeps its chunk (no copy until more comes).
-      buf = off === 0 ? buf : buf.subarray(off);
-      this.pending = buf;
+      this.chunks.push(buf.subarray(off));
+      this.have = buf.length - off;
     }
     return undefined;
   }

@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLE_WRAPPER } from '../dist/bundle-loader.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(root, 'dist');
@@ -74,7 +75,8 @@ for (const lazy of LAZY) {
 }
 const leftover = /[^\w$.]import\(/.exec(text);
 if (leftover) throw new Error(`bundle: an import() left in the bundle, which a vm script cannot run: ${text.slice(leftover.index, leftover.index + 80)}`);
-await writeFile(outfile, text);
+// The loader compiles the file as it is (no wrapped copy of 2.2 MB): the wrapper is in it.
+await writeFile(outfile, `${BUNDLE_WRAPPER}\n${text}\n})\n`);
 // A cache of the bundle before is of no use (bundle-loader.ts would find it stale); the next start makes one.
 await rm(`${outfile}.cache`, { force: true });
 const inputs = Object.keys(result.metafile.inputs)

@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transformSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BUNDLE_WRAPPER } from './bundle-loader.js';
 
-// A stand-in for dist/raftkv.cjs: CommonJS, with the two names the loader adds.
-const BUNDLE = `"use strict";
+// A stand-in for dist/raftkv.cjs: CommonJS in the wrapper, using the two names the loader adds.
+const BUNDLE = `${BUNDLE_WRAPPER}
+"use strict";
 const { basename } = require('node:path');
 exports.where = () => basename(new URL(__raftkvUrl).pathname);
 exports.lazy = () => __raftkvImport('./lazy.mjs');
 exports.twice = (n) => n * 2;
+})
 `;
 
 // Each load runs in a process of its own, as bin/raftkv does: within one process V8 finds a
@@ -29,7 +32,7 @@ describe('loadBundle', () => {
   let dir: string;
   let bundle: string;
   const load = (save?: 'save', cachePath = `${bundle}.cache`): Load => JSON.parse(execFileSync(process.execPath,
-    [join(dir, 'run.mjs'), bundle, cachePath, save ?? ''], { encoding: 'utf8' })) as Load;
+    [join(dir, 'run.mjs'), bundle, cachePath, save ?? ''], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Load;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'bundle-loader-'));
@@ -62,6 +65,11 @@ describe('loadBundle', () => {
     writeFileSync(`${bundle}.cache`, Buffer.concat([cache.subarray(0, header), Buffer.alloc(cache.length - header, 7)]));
     expect(load('save')).toMatchObject({ state: 'rejected', twice: 8, saved: true });
     expect(load()).toMatchObject({ state: 'used', twice: 8 });
+  });
+
+  it('refuses a file that is not in the wrapper (a bundle of another build script)', () => {
+    writeFileSync(bundle, BUNDLE.slice(BUNDLE.indexOf('\n') + 1, BUNDLE.lastIndexOf('})')));
+    expect(() => load()).toThrow(/no wrapper line/);
   });
 
   it('runs without a cache where none can be written', () => {

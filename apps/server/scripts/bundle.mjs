@@ -7,7 +7,7 @@
 // dist/raftkv.inputs.json lists the repo files the bundle was built from, so bin/raftkv can
 // tell a bundle older than a later `tsc` build and run dist/ unbundled instead.
 import { build } from 'esbuild';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE_WRAPPER } from '../dist/bundle-loader.js';
@@ -77,8 +77,12 @@ const leftover = /[^\w$.]import\(/.exec(text);
 if (leftover) throw new Error(`bundle: an import() left in the bundle, which a vm script cannot run: ${text.slice(leftover.index, leftover.index + 80)}`);
 // The loader compiles the file as it is (no wrapped copy of 2.2 MB): the wrapper is in it.
 await writeFile(outfile, `${BUNDLE_WRAPPER}\n${text}\n})\n`);
-// A cache of the bundle before is of no use (bundle-loader.ts would find it stale); the next start makes one.
+// A cache of the bundle before is of no use (bundle-loader.ts would find it stale); the next start
+// makes one. Also gone: the temp files of caches whose writer was killed before its rename.
 await rm(`${outfile}.cache`, { force: true });
+for (const name of await readdir(dist)) {
+  if (name.startsWith('raftkv.cjs.cache.') && name.endsWith('.tmp')) await rm(resolve(dist, name), { force: true });
+}
 const inputs = Object.keys(result.metafile.inputs)
   .map((p) => resolve(root, p))
   .filter((p) => !p.includes(`${sep}node_modules${sep}`))

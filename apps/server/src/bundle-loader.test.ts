@@ -13,6 +13,7 @@ const { basename } = require('node:path');
 exports.where = () => basename(new URL(__raftkvUrl).pathname);
 exports.lazy = () => __raftkvImport('./lazy.mjs');
 exports.twice = (n) => n * 2;
+exports.fail = () => { throw new Error('from line 7 of the file'); };
 })
 `;
 
@@ -23,10 +24,12 @@ const [bundle, cachePath, save] = process.argv.slice(2);
 const loaded = loadBundle(bundle, cachePath);
 const lazy = await loaded.exports.lazy();
 const saved = save === 'save' ? loaded.saveCodeCache() : undefined;
-console.log(JSON.stringify({ state: loaded.codeCache, where: loaded.exports.where(), twice: loaded.exports.twice(4), answer: lazy.answer, saved }));
+let line;
+try { loaded.exports.fail(); } catch (e) { line = Number(/bundle\\.cjs:(\\d+):/.exec(e.stack)[1]); }
+console.log(JSON.stringify({ state: loaded.codeCache, where: loaded.exports.where(), twice: loaded.exports.twice(4), answer: lazy.answer, line, saved }));
 `;
 
-interface Load { state: string; where: string; twice: number; answer: number; saved?: boolean }
+interface Load { state: string; where: string; twice: number; answer: number; line: number; saved?: boolean }
 
 describe('loadBundle', () => {
   let dir: string;
@@ -46,8 +49,8 @@ describe('loadBundle', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs the bundle with its own URL and an import() relative to it, and uses the cache a start saved', () => {
-    expect(load('save')).toEqual({ state: 'absent', where: 'bundle.cjs', twice: 8, answer: 42, saved: true });
-    expect(load()).toEqual({ state: 'used', where: 'bundle.cjs', twice: 8, answer: 42 });
+    expect(load('save')).toEqual({ state: 'absent', where: 'bundle.cjs', twice: 8, answer: 42, line: 7, saved: true });
+    expect(load()).toEqual({ state: 'used', where: 'bundle.cjs', twice: 8, answer: 42, line: 7 });
   });
 
   it('does not use a cache of another text of the same length (V8 itself compares only lengths)', () => {

@@ -62,8 +62,8 @@ export function loadBundle(bundlePath: string, cachePath = `${bundlePath}.cache`
   } catch {
     // no cache yet
   }
-  // The wrapper's line is not counted: line numbers in stack traces are those of the code bundled.
-  const script = new Script(text, { filename: bundlePath, lineOffset: -1, ...(cachedData ? { cachedData } : {}) });
+  // The wrapper is the file's first line: stack traces give the file's own line numbers.
+  const script = new Script(text, { filename: bundlePath, ...(cachedData ? { cachedData } : {}) });
   if (cachedData) state = script.cachedDataRejected === true ? 'rejected' : 'used';
   const url = pathToFileURL(bundlePath).href;
   const module = { exports: {} as Record<string, unknown> };

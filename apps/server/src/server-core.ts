@@ -286,16 +286,28 @@ export class ServerCore {
   private propose(req: LogRequest, timeoutMs = this.requestTimeoutMs): Promise<ApplyResult> {
     const data = encodeInternalRequest(req);
     if (data.byteLength > this.config.maxRequestBytes) return Promise.reject(EtcdErrors.RequestTooLarge);
-    const result = this.applier.wait(req.id);
-    let timer: NodeJS.Timeout | undefined;
-    let failed = false;
     this.proposals?.proposalStarted();
-    const lost = new Promise<never>((_, reject) => {
+    // One promise settled by whichever comes first, the apply or a drop (no Promise.race and
+    // .finally: fewer promises and closures per write).
+    return new Promise<ApplyResult>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const settle = (failed: boolean): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        this.proposals?.proposalEnded(failed);
+        return true;
+      };
       const drop = (err: unknown): void => {
-        failed = true;
+        if (!settle(true)) return;
         this.applier.cancel(req.id);
         reject(err);
       };
+      this.applier.wait(req.id).then(
+        (r) => { if (settle(false)) resolve(r); },
+        (err: unknown) => { if (settle(false)) reject(err); },
+      );
       try {
         this.log.propose(data, drop);
       } catch (err) {
@@ -304,10 +316,6 @@ export class ServerCore {
       }
       // A forwarded proposal can vanish with its leader: answer as etcd does after its request timeout.
       timer = setTimeout(() => drop(this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout), timeoutMs);
-    });
-    return Promise.race([result, lost]).finally(() => {
-      clearTimeout(timer);
-      this.proposals?.proposalEnded(failed);
     });
   }
 

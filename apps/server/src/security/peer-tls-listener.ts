@@ -28,7 +28,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export async function listenPeerTls(
   url: URL, peer: PeerSecurity, accept: (secured: tls.TLSSocket) => void, log: Logger,
 ): Promise<PeerTlsListener> {
-  const sockets = new Set<net.Socket>();
   const tlsServer = tls.createServer({ ALPNProtocols: ['h2'], handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
   const pending = new WeakMap<net.Socket, TlsServerSettings>();
   let current: TlsServerSettings | undefined;
@@ -60,10 +59,7 @@ export async function listenPeerTls(
     reject(raw ? `${raw.remoteAddress}:${raw.remotePort}` : 'unknown', undefined, err.message);
   });
 
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
+  return listenPeerSockets(url, (socket) => {
     void peer.provider.settingsFor().then((settings) => {
       if (socket.destroyed) return;
       if (settings !== current) {
@@ -77,6 +73,17 @@ export async function listenPeerTls(
       pending.set(socket, settings);
       tlsServer.emit('connection', socket);
     }, () => socket.destroy());
+  });
+}
+
+/** A TCP server on the peer URL's host and port, handing each connection to `onSocket`; close destroys them all. */
+export async function listenPeerSockets(url: URL, onSocket: (socket: net.Socket) => void): Promise<PeerTlsListener> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onSocket(socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

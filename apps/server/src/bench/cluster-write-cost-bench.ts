@@ -5,11 +5,11 @@
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/cluster-write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 1500 per row), BENCH_SIDES (default etcd,before,after),
 //   BENCH_ROWS (e.g. "put x1"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
-import { countedOps, interleavedRounds } from './cost-sides.js';
+import { countedOps, interleavedRounds, threadTimes } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -18,7 +18,6 @@ const OPS = Number(process.env['BENCH_OPS'] ?? 1500);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
-const TICKS_PER_SECOND = 100;
 const PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
 
 function profileEnv(): Record<string, string> {
@@ -40,28 +39,11 @@ interface Cell {
   followerMainUs: number;
 }
 
-/** CPU seconds of `pid`, all threads and its main thread. */
-function cpu(pid: number): { total: number; main: number } {
-  let total = 0;
-  let main = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      const s = (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
-      total += s;
-      if (tid === String(pid)) main = s;
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
-  return { total, main };
-}
-
 async function ops(leader: ClusterMember, followers: ClusterMember[], clients: EtcdClient[], inFlight: number, count: number,
   op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
-  const before = [leader, ...followers].map((m) => cpu(m.pid!));
+  const before = [leader, ...followers].map((m) => threadTimes(m.pid!));
   const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
-  const after = [leader, ...followers].map((m) => cpu(m.pid!));
+  const after = [leader, ...followers].map((m) => threadTimes(m.pid!));
   const us = (i: number, k: 'total' | 'main') => ((after[i]![k] - before[i]![k]) / count) * 1e6;
   const fol = (k: 'total' | 'main') => followers.reduce((s, _, i) => s + us(i + 1, k), 0) / followers.length;
   return {

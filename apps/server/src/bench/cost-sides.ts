@@ -1,5 +1,6 @@
 // What the cost benchmarks (read-cost-bench, write-cost-bench, load-cost-bench) share: the sides
 // they interleave, and a closed loop of a fixed number of operations.
+import { readdirSync, readFileSync } from 'node:fs';
 import { startEtcd, startRaftkv, type EtcdClient, type ServerProcess, type StartOptions } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 
@@ -49,4 +50,29 @@ export async function interleavedRounds<T>(sides: readonly string[], rounds: num
     }
   }
   return runs;
+}
+
+/** Clock ticks per second of /proc/<pid>/task/<tid>/stat times (USER_HZ). */
+const TICKS_PER_SECOND = 100;
+
+export interface ThreadTimes { total: number; main: number; ctx: number }
+
+/** CPU seconds per thread of `pid` and their context switches. */
+export function threadTimes(pid: number): ThreadTimes {
+  let total = 0;
+  let main = 0;
+  let ctx = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const cpu = (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+      total += cpu;
+      if (tid === String(pid)) main = cpu;
+      const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const m of st.matchAll(/ctxt_switches:\s+(\d+)/g)) ctx += Number(m[1]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return { total, main, ctx };
 }

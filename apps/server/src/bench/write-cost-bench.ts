@@ -6,9 +6,8 @@
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 3000 per row), BENCH_SIDES (default etcd,before,after),
 //   BENCH_ROWS (only rows whose name contains one of these words, e.g. "put x1,lease").
-import { readdirSync, readFileSync } from 'node:fs';
 import { connect, removeDir, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
-import { countedOps, interleavedRounds, startSide } from './cost-sides.js';
+import { countedOps, interleavedRounds, startSide, threadTimes } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -17,7 +16,6 @@ const OPS = Number(process.env['BENCH_OPS'] ?? 3000);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
-const TICKS_PER_SECOND = 100;
 
 interface Cell {
   perSec: number;
@@ -31,28 +29,6 @@ interface Cell {
   ctxPerOp: number;
   /** WAL syncs per op (etcd_disk_wal_fsync_duration_seconds_count). */
   syncsPerOp: number;
-}
-
-interface ThreadTimes { total: number; main: number; ctx: number }
-
-/** CPU seconds per thread of `pid` and their context switches. */
-function threadTimes(pid: number): ThreadTimes {
-  let total = 0;
-  let main = 0;
-  let ctx = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      const cpu = (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
-      total += cpu;
-      if (tid === String(pid)) main = cpu;
-      const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      for (const m of st.matchAll(/ctxt_switches:\s+(\d+)/g)) ctx += Number(m[1]);
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
-  return { total, main, ctx };
 }
 
 async function syncCount(server: ServerProcess): Promise<number> {

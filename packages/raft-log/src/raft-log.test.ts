@@ -260,6 +260,19 @@ describe('RaftLog, one member', () => {
     expect(m.log.stats().readies).toBe(readies);
   });
 
+  it('a single voter has a read point now once it leads and has applied its commit index, none after close', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    expect(m.log.readPointNow()).toBeUndefined(); // not leader yet
+    await cluster.settle();
+    m.log.propose(bytes('x'));
+    await cluster.settle();
+    expect(m.log.readPointNow()).toBe(m.log.commitIndex);
+    expect(m.log.appliedIndex).toBe(m.log.commitIndex);
+    await m.log.close();
+    expect(m.log.readPointNow()).toBeUndefined();
+  });
+
   it('refuses proposals and reads after close with etcd\'s "server stopped"', async () => {
     const { cluster, dir } = single();
     const m = await cluster.start(1n, dir, { voters: [1n] });

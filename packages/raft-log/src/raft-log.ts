@@ -449,6 +449,17 @@ export class RaftLog implements ReplicatedLog {
     return p;
   }
 
+  /**
+   * A linearizable read point available now, with no promise and no pending-read entry: a sole
+   * voter's commit index once this member has applied it (what {@link readIndex} resolves with
+   * at once in that case). Undefined otherwise (peers, not applied yet, closed): use readIndex.
+   */
+  readPointNow(): number | undefined {
+    if (this.closed) return undefined;
+    const index = this.node.soleVoterReadIndex();
+    return index !== undefined && index <= this.applied_ ? index : undefined;
+  }
+
   /** Hands a message from a peer (decoded by the transport) to raft. Ignored once closed. */
   step(message: Message): void {
     if (this.closed || this.stopped) return;

@@ -93,6 +93,9 @@ describe('RaftLog, three members over an in-memory network', () => {
     const leader = cluster.leader()!;
     const follower = cluster.running.find((m) => m !== leader)!;
     await proposeOnLeader(cluster, 'r', 10);
+    // With peers a read point needs a quorum's confirmation: none is available at once, even on the leader.
+    expect(leader.log.readPointNow()).toBeUndefined();
+    expect(follower.log.readPointNow()).toBeUndefined();
     const read = follower.log.readIndex(bytes('read-1'));
     await cluster.until(() => follower.log.appliedIndex >= leader.log.commitIndex);
     const rs = await read;

@@ -41,3 +41,6 @@ export { ElectionService, ElectionClient, type ElectionServer } from './gen/v3el
 
 export { EtcdError, EtcdErrors, etcdErrorFromMessage, type EtcdErrorName } from './errors.js';
 export { toSafeNumber } from './int64.js';
+export { decodeViewing } from './bytes-field.js';
+/** The generated encoders' writer (`etcdserverpb.PutRequest.encode(msg, writer)`), for encoding into one kept buffer. */
+export { BinaryWriter } from '@bufbuild/protobuf/wire';

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { etcdserverpb } from '@raftkv/api';
 import { putRequest, txnRequest } from '@raftkv/testkit';
 import { decodeInternalRequest, encodeInternalRequest, type InternalRequest, type LogRequest } from './request-codec.js';
 
@@ -41,5 +43,71 @@ describe('log entry encoding of auth requests and requesters', () => {
     expect(put[0]).toBe(1);
     expect(encodeInternalRequest({ kind: 'put', id: 1n, put: putRequest({ key: Buffer.from('k') }), requester: { username: 'u', revision: 1 } })[0]).toBe(0x81);
     expect(encodeInternalRequest({ kind: 'auth', id: 1n, auth: { op: 'roleList', req: {} } })[0]).toBe(25);
+  });
+});
+
+describe('log entry bytes (the WAL format)', () => {
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  const put = (p: Partial<etcdserverpb.PutRequest>) => etcdserverpb.PutRequest.fromPartial(p);
+  const reqs: LogRequest[] = [
+    { kind: 'put', id: 77n, put: put({ key: Buffer.from('key'), value: Buffer.from('value'), lease: 5n }), requester: { username: 'root', revision: 3 } },
+    {
+      kind: 'txn', id: 2n ** 63n + 9n, txn: etcdserverpb.TxnRequest.fromPartial({
+        compare: [{ key: Buffer.from('c'), value: Buffer.from('v'), target: 3, result: 0 }],
+        success: [0, 1].map((i) => ({ requestPut: { key: Buffer.from(`k${i}`), value: Buffer.alloc(300, i) } })),
+        failure: [{ requestRange: { key: Buffer.from('k'), rangeEnd: Buffer.from([0]) } }],
+      }),
+    },
+    { kind: 'put', id: 1n, put: put({ key: Buffer.from('big'), value: Buffer.alloc(70000, 7) }) },
+  ];
+  // Digests of what the encoder before the kept writer (commit 880ab12) wrote for the same requests.
+  const before = [
+    [37, '7ab1d96cde219016e55dba04bd5a4d2fdfa384b4a434b3284349f7ab5f0f2927'],
+    [655, '83514429a9068d7f50f94283b13364091732872ad90afd50c0a1c61b94bdd192'],
+    [70018, '6e507ba3b6a98d335f1c550c46dbe35a3a52a5c0c32e5cbc07b8e91fc85d7681'],
+  ];
+
+  it('are the bytes the earlier encoder wrote, in any order of encodes', () => {
+    for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0, 1]]) {
+      for (const i of order) {
+        const b = encodeInternalRequest(reqs[i]!);
+        expect([b.length, sha(b)]).toEqual(before[i]);
+      }
+    }
+  });
+
+  it('gives each entry memory of its own', () => {
+    const a = encodeInternalRequest(reqs[0]!);
+    const b = encodeInternalRequest(reqs[1]!);
+    expect(a.buffer).not.toBe(b.buffer);
+    expect(a.byteOffset).toBe(0);
+    expect(a.buffer.byteLength).toBe(a.length);
+    const copy = Buffer.from(a);
+    encodeInternalRequest(reqs[2]!);
+    expect(a).toEqual(copy);
+  });
+
+  it('encodes correctly after an encode that threw midway', () => {
+    const bad = { kind: 'txn', id: 1n, txn: { compare: [{ key: Buffer.from('c') }], success: [], failure: [] } } as unknown as LogRequest;
+    expect(() => encodeInternalRequest(bad)).toThrow();
+    const b = encodeInternalRequest(reqs[1]!);
+    expect([b.length, sha(b)]).toEqual(before[1]);
+  });
+
+  it('decodes keys and values of a put, txn and deleteRange as views of the entry', () => {
+    const entry = encodeInternalRequest(reqs[1]!);
+    const req = decodeInternalRequest(entry);
+    if (req.kind !== 'txn') throw new Error(req.kind);
+    expect(req.txn.success[1]!.requestPut!.value).toEqual(Buffer.alloc(300, 1));
+    expect(req.txn.success[1]!.requestPut!.value.buffer).toBe(entry.buffer);
+    expect(req.txn.compare[0]!.key.buffer).toBe(entry.buffer);
+    const single = encodeInternalRequest(reqs[0]!);
+    const p = decodeInternalRequest(single);
+    if (p.kind !== 'put') throw new Error(p.kind);
+    expect(p.put.value.buffer).toBe(single.buffer);
+    const del = encodeInternalRequest({ kind: 'deleteRange', id: 2n, deleteRange: { key: Buffer.from('a'), rangeEnd: Buffer.from('b'), prevKv: false } });
+    const d = decodeInternalRequest(del);
+    if (d.kind !== 'deleteRange') throw new Error(d.kind);
+    expect(d.deleteRange.rangeEnd.buffer).toBe(del.buffer);
   });
 });

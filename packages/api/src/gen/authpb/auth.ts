@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readBytes } from "../../bytes-field.js";
 import { readTag, skipField } from "../../strict-tag.js";
 
 /** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
@@ -194,7 +195,7 @@ export const User: MessageFns<User> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.name = Buffer.from(reader.bytes());
+            message.name = readBytes(reader);
             continue;
           }
           case 2: {
@@ -202,7 +203,7 @@ export const User: MessageFns<User> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.password = Buffer.from(reader.bytes());
+            message.password = readBytes(reader);
             continue;
           }
           case 3: {
@@ -321,7 +322,7 @@ export const Permission: MessageFns<Permission> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 3: {
@@ -329,7 +330,7 @@ export const Permission: MessageFns<Permission> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.rangeEnd = Buffer.from(reader.bytes());
+            message.rangeEnd = readBytes(reader);
             continue;
           }
         }
@@ -418,7 +419,7 @@ export const Role: MessageFns<Role> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.name = Buffer.from(reader.bytes());
+            message.name = readBytes(reader);
             continue;
           }
           case 2: {

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readBytes } from "../../bytes-field.js";
 import { readTag, skipField } from "../../strict-tag.js";
 import {
   type CallOptions,
@@ -1163,7 +1164,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 2: {
@@ -1171,7 +1172,7 @@ export const RangeRequest: MessageFns<RangeRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.rangeEnd = Buffer.from(reader.bytes());
+            message.rangeEnd = readBytes(reader);
             continue;
           }
           case 3: {
@@ -1585,7 +1586,7 @@ export const PutRequest: MessageFns<PutRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 2: {
@@ -1593,7 +1594,7 @@ export const PutRequest: MessageFns<PutRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = readBytes(reader);
             continue;
           }
           case 3: {
@@ -1836,7 +1837,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 2: {
@@ -1844,7 +1845,7 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.rangeEnd = Buffer.from(reader.bytes());
+            message.rangeEnd = readBytes(reader);
             continue;
           }
           case 3: {
@@ -2405,7 +2406,7 @@ export const Compare: MessageFns<Compare> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 4: {
@@ -2437,7 +2438,7 @@ export const Compare: MessageFns<Compare> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = readBytes(reader);
             continue;
           }
           case 8: {
@@ -2453,7 +2454,7 @@ export const Compare: MessageFns<Compare> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.rangeEnd = Buffer.from(reader.bytes());
+            message.rangeEnd = readBytes(reader);
             continue;
           }
         }
@@ -3397,7 +3398,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.blob = Buffer.from(reader.bytes());
+            message.blob = readBytes(reader);
             continue;
           }
           case 4: {
@@ -3662,7 +3663,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 2: {
@@ -3670,7 +3671,7 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.rangeEnd = Buffer.from(reader.bytes());
+            message.rangeEnd = readBytes(reader);
             continue;
           }
           case 3: {
@@ -5135,7 +5136,7 @@ export const LeaseTimeToLiveResponse: MessageFns<LeaseTimeToLiveResponse> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.keys.push(Buffer.from(reader.bytes()));
+            message.keys.push(readBytes(reader));
             continue;
           }
         }
@@ -8862,7 +8863,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 3: {
@@ -8870,7 +8871,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.rangeEnd = Buffer.from(reader.bytes());
+            message.rangeEnd = readBytes(reader);
             continue;
           }
         }

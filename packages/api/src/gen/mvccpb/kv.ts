@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readBytes } from "../../bytes-field.js";
 import { readTag, skipField } from "../../strict-tag.js";
 
 /** The default of every bytes field (scripts/shared-empty-bytes.mjs). */
@@ -135,7 +136,7 @@ export const KeyValue: MessageFns<KeyValue> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 2: {
@@ -167,7 +168,7 @@ export const KeyValue: MessageFns<KeyValue> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = readBytes(reader);
             continue;
           }
           case 6: {

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readBytes } from "../../bytes-field.js";
 import { readTag, skipField } from "../../strict-tag.js";
 import {
   type CallOptions,
@@ -117,7 +118,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.name = Buffer.from(reader.bytes());
+            message.name = readBytes(reader);
             continue;
           }
           case 2: {
@@ -133,7 +134,7 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = readBytes(reader);
             continue;
           }
         }
@@ -322,7 +323,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.name = Buffer.from(reader.bytes());
+            message.name = readBytes(reader);
             continue;
           }
           case 2: {
@@ -330,7 +331,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
           case 3: {
@@ -433,7 +434,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.name = Buffer.from(reader.bytes());
+            message.name = readBytes(reader);
             continue;
           }
         }
@@ -748,7 +749,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.value = Buffer.from(reader.bytes());
+            message.value = readBytes(reader);
             continue;
           }
         }

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { readBytes } from "../../bytes-field.js";
 import { readTag, skipField } from "../../strict-tag.js";
 import {
   type CallOptions,
@@ -88,7 +89,7 @@ export const LockRequest: MessageFns<LockRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.name = Buffer.from(reader.bytes());
+            message.name = readBytes(reader);
             continue;
           }
           case 2: {
@@ -184,7 +185,7 @@ export const LockResponse: MessageFns<LockResponse> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
         }
@@ -263,7 +264,7 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
               throw new globalThis.Error(`proto: wrong wireType = ${tag & 7} for field ${tag >>> 3}`);
             }
 
-            message.key = Buffer.from(reader.bytes());
+            message.key = readBytes(reader);
             continue;
           }
         }

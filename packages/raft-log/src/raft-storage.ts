@@ -1,7 +1,7 @@
 import {
   MemoryStorage,
   decodeSnapshot,
-  encodeEntry,
+  encodeEntryHead,
   decodeEntry,
   encodeSnapshot,
   type Entry,
@@ -97,7 +97,8 @@ export async function openStorage(
 export function readyRecords(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): WalRecord[] {
   const records: WalRecord[] = [];
   if (snapshot) records.push({ type: 'snapshot', index: snapshot.metadata.index, term: snapshot.metadata.term });
-  for (const e of entries) records.push({ type: 'entry', term: e.term, index: e.index, data: encodeEntry(e) });
+  // encodeEntry(e) in two parts, head and the entry's own data: the WAL copies both into its frame.
+  for (const e of entries) records.push({ type: 'entry', term: e.term, index: e.index, head: encodeEntryHead(e), data: e.data });
   if (hardState) records.push({ type: 'hardState', term: hardState.term, vote: hardState.vote, commit: hardState.commit });
   return records;
 }

@@ -13,6 +13,7 @@ import {
   encodeConfChangeV2,
   encodeConfState,
   encodeEntry,
+  encodeEntryHead,
   encodeHardState,
   encodeMessage,
   encodeSnapshot,
@@ -63,6 +64,9 @@ describe('codec round trips', () => {
   })));
   it('entry', () => fc.assert(fc.property(entry, (e) => {
     expect(decodeEntry(encodeEntry(e))).toEqual(e);
+  })));
+  it('entry head: encodeEntry is the head followed by the data', () => fc.assert(fc.property(entry, (e) => {
+    expect(Buffer.concat([encodeEntryHead(e), e.data])).toEqual(Buffer.from(encodeEntry(e)));
   })));
   it('hard state', () =>
     fc.assert(

@@ -268,6 +268,21 @@ export function encodeEntry(e: Entry): Uint8Array {
   return encodeWith(e.data.length + 24, (w) => writeEntry(w, e));
 }
 
+/**
+ * The bytes {@link encodeEntry} writes before the entry's data: `encodeEntry(e)` is this
+ * followed by `e.data`. The WAL writes the two parts straight into its frame, so an entry's data
+ * is not copied into a scratch buffer and then into an entry-sized copy first.
+ */
+export function encodeEntryHead(e: Entry): Uint8Array {
+  const w = new Writer(48);
+  w.uvarint(FORMAT_VERSION);
+  w.uvarint(e.term);
+  w.uvarint(e.index);
+  w.uvarint(e.type);
+  w.uvarint(e.data.length);
+  return w.finish();
+}
+
 /** Decode a log entry. @throws DecodeError */
 export function decodeEntry(buf: Uint8Array): Entry {
   return decodeWith(buf, 'entry', readEntry);

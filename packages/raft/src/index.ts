@@ -49,6 +49,7 @@ export type {
 } from './types.js';
 export {
   encodeEntry,
+  encodeEntryHead,
   decodeEntry,
   encodeMessage,
   decodeMessage,

@@ -25,6 +25,24 @@ describe('record framing', () => {
     );
   });
 
+  it('writes an entry given as head and data as the entry of their concatenation', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 0xffffffff }), (head, data, seed) => {
+        const split = encodeFrames([{ type: 'entry', term: 3, index: 9, head, data }], seed);
+        const whole = encodeFrames([{ type: 'entry', term: 3, index: 9, data: Buffer.concat([head, data]) }], seed);
+        expect(Buffer.from(split.bytes)).toEqual(Buffer.from(whole.bytes));
+        expect(split.crc).toBe(whole.crc);
+        const fr = readFrame(split.bytes, 0, seed);
+        expect(fr.kind === 'ok' && fr.record).toEqual({ type: 'entry', term: 3, index: 9, data: new Uint8Array(Buffer.concat([head, data])) });
+      }),
+    );
+  });
+
+  it('refuses an entry whose head and data together are over the limit', () => {
+    const half = new Uint8Array(MAX_RECORD_PAYLOAD_BYTES / 2);
+    expect(() => validateRecord({ type: 'entry', term: 1, index: 1, head: half, data: half })).toThrow(RangeError);
+  });
+
   it('detects any single flipped bit in a frame', () => {
     fc.assert(
       fc.property(arbRecord, fc.nat(), fc.integer({ min: 0, max: 7 }), (r, pos, bit) => {

@@ -18,7 +18,9 @@ import { crc32c } from '@raftkv/checksum';
  * One record of the log. The WAL knows nothing of raft beyond these shapes.
  *
  * - `entry`: a raft log entry; `data` is raft's opaque encoding (at most
- *   {@link MAX_RECORD_PAYLOAD_BYTES} - 16 bytes). An entry at index i replaces every
+ *   {@link MAX_RECORD_PAYLOAD_BYTES} - 16 bytes). A writer may give it in two parts, `head`
+ *   then `data` (written one after the other, so the caller need not copy them together
+ *   first); replay returns them as one `data`. An entry at index i replaces every
  *   earlier entry with index >= i on replay (raft's log truncation); an index above
  *   `lastIndex + 1` is rejected.
  * - `hardState`: raft's term, vote (a 64-bit node ID) and commit index; replay returns
@@ -33,7 +35,7 @@ import { crc32c } from '@raftkv/checksum';
  * Terms and indexes are integers in [0, 2^53-1] (checked on write and on read).
  */
 export type WalRecord =
-  | { type: 'entry'; term: number; index: number; data: Uint8Array }
+  | { type: 'entry'; term: number; index: number; data: Uint8Array; head?: Uint8Array }
   | { type: 'hardState'; term: number; vote: bigint; commit: number }
   | { type: 'snapshot'; index: number; term: number }
   | { type: 'metadata'; data: Uint8Array };
@@ -88,6 +90,12 @@ export function validateRecord(r: WalRecord): void {
       assertIndexLike('entry.index', r.index);
       if (r.index === 0) throw new RangeError('wal: entry.index must be >= 1');
       assertBytes('entry.data', r.data, MAX_RECORD_PAYLOAD_BYTES - 16);
+      if (r.head !== undefined) {
+        assertBytes('entry.head', r.head, MAX_RECORD_PAYLOAD_BYTES - 16);
+        if (r.head.length + r.data.length > MAX_RECORD_PAYLOAD_BYTES - 16) {
+          throw new RangeError(`wal: entry.head and entry.data are ${r.head.length + r.data.length} bytes, limit ${MAX_RECORD_PAYLOAD_BYTES - 16}`);
+        }
+      }
       return;
     case 'hardState':
       assertIndexLike('hardState.term', r.term);
@@ -117,7 +125,7 @@ function assertBytes(name: string, v: unknown, max: number): asserts v is Uint8A
 export function payloadSize(r: DecodedRecord): number {
   switch (r.type) {
     case 'entry':
-      return 16 + r.data.length;
+      return 16 + (r.head?.length ?? 0) + r.data.length;
     case 'hardState':
       return 24;
     case 'snapshot':
@@ -172,7 +180,12 @@ export function encodeFrame(
     case 'entry':
       setU64(dv, p, r.term);
       setU64(dv, p + 8, r.index);
-      buf.set(r.data, p + 16);
+      if (r.head === undefined) {
+        buf.set(r.data, p + 16);
+      } else {
+        buf.set(r.head, p + 16);
+        buf.set(r.data, p + 16 + r.head.length);
+      }
       break;
     case 'hardState':
       setU64(dv, p, r.term);
@@ -200,7 +213,8 @@ export function encodeFrame(
 export function encodeFrames(records: readonly DecodedRecord[], prevCrc: number): { bytes: Uint8Array; crc: number } {
   let total = 0;
   for (const r of records) total += frameSize(r);
-  const bytes = new Uint8Array(total);
+  // Not zero-filled: encodeFrame writes every byte of each frame (reserved bytes included).
+  const bytes = new Uint8Array(Buffer.allocUnsafeSlow(total).buffer, 0, total);
   const dv = new DataView(bytes.buffer);
   let off = 0;
   let crc = prevCrc;

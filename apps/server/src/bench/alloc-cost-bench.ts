@@ -6,6 +6,7 @@
 // each warmed with 3,000 of its own operations before its sampled window (see alloc-probe.ts).
 // Usage: node apps/server/dist/bench/alloc-cost-bench.js [bin/raftkv ...]   (default this build)
 //   BENCH_OPS (default 10000), BENCH_ROWS (put,get,txn), BENCH_TOP (sites shown, default 15),
+//   BENCH_VALUE_BYTES (the values put, default 256),
 //   ALLOC_PROBE_NO_INLINE=1 (sites without TurboFan inlining), RAFTKV_UNBUNDLED=1 (sites by file and
 //   line: in the bundle a module is one line).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,10 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { connect, removeDir, startRaftkv, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
 import { countedOps } from './cost-sides.js';
-import { VALUE_256 as VALUE } from './matrix/workloads.js';
+import { VALUE_256 } from './matrix/workloads.js';
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 10_000);
 const ROWS = (process.env['BENCH_ROWS'] ?? 'put,get,txn').split(',');
+const VALUE = process.env['BENCH_VALUE_BYTES'] ? Buffer.alloc(Number(process.env['BENCH_VALUE_BYTES']), 'v') : VALUE_256;
 const TOP = Number(process.env['BENCH_TOP'] ?? 15);
 const PROBE = fileURLToPath(new URL('./alloc-probe.js', import.meta.url));
 const k = (s: string) => Buffer.from(s);

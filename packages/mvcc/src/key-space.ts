@@ -287,15 +287,8 @@ export class KeySpace implements WriteHost, TxnCheckView {
     let ki = this.index.getKeyIndex(ks);
     const at = ki?.get(rev.main);
     const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
-    const slab = tw.bytesSource();
-    const { bytes, kv } = encodeKeyValueOwned({
-      key,
-      createRevision: at ? at.created.main : rev.main,
-      modRevision: rev.main,
-      version: at ? at.version + 1 : 1,
-      value,
-      lease,
-    }, slab ? (n) => slab.alloc(n) : undefined);
+    const { bytes, kv } = encodeKeyValueOwned(
+      key, at ? at.created.main : rev.main, rev.main, at ? at.version + 1 : 1, value, lease, tw.bytesAlloc());
     this.backend.append({ rev, tombstone: false, bytes, kv });
     if (!ki) {
       ki = new KeyIndex(ks);

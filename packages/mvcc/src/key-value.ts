@@ -56,65 +56,84 @@ function leaseVarint(lease: bigint): Uint8Array {
  * `alloc(n)` gives the n-byte output buffer (default: a new one); every byte is written.
  */
 export function encodeKeyValue(kv: KeyValue, alloc: (bytes: number) => Uint8Array = newBytes): Uint8Array {
-  const lease = kv.lease === 0n ? undefined : leaseVarint(kv.lease);
+  return writeKeyValue(kv.key, kv.createRevision, kv.modRevision, kv.version, kv.value, kv.lease, alloc, undefined);
+}
+
+/** Where writeKeyValue put the key and the value in its output. */
+interface Placed { key: number; value: number }
+
+function writeKeyValue(
+  key: Uint8Array, createRevision: number, modRevision: number, version: number, value: Uint8Array, lease: bigint,
+  alloc: (bytes: number) => Uint8Array, placed: Placed | undefined,
+): Uint8Array {
+  const leaseBytes = lease === 0n ? undefined : leaseVarint(lease);
   let size = 0;
-  if (kv.key.length > 0) size += 1 + varintLength(kv.key.length) + kv.key.length;
-  if (kv.createRevision !== 0) size += 1 + varintLength(kv.createRevision);
-  if (kv.modRevision !== 0) size += 1 + varintLength(kv.modRevision);
-  if (kv.version !== 0) size += 1 + varintLength(kv.version);
-  if (kv.value.length > 0) size += 1 + varintLength(kv.value.length) + kv.value.length;
-  if (lease) size += 1 + lease.length;
+  if (key.length > 0) size += 1 + varintLength(key.length) + key.length;
+  if (createRevision !== 0) size += 1 + varintLength(createRevision);
+  if (modRevision !== 0) size += 1 + varintLength(modRevision);
+  if (version !== 0) size += 1 + varintLength(version);
+  if (value.length > 0) size += 1 + varintLength(value.length) + value.length;
+  if (leaseBytes) size += 1 + leaseBytes.length;
   const out = alloc(size);
   let pos = 0;
-  if (kv.key.length > 0) {
+  if (key.length > 0) {
     out[pos++] = 0x0a;
-    pos = writeVarint(out, pos, kv.key.length);
-    out.set(kv.key, pos);
-    pos += kv.key.length;
+    pos = writeVarint(out, pos, key.length);
+    if (placed) placed.key = pos;
+    out.set(key, pos);
+    pos += key.length;
   }
-  if (kv.createRevision !== 0) {
+  if (createRevision !== 0) {
     out[pos++] = 0x10;
-    pos = writeVarint(out, pos, kv.createRevision);
+    pos = writeVarint(out, pos, createRevision);
   }
-  if (kv.modRevision !== 0) {
+  if (modRevision !== 0) {
     out[pos++] = 0x18;
-    pos = writeVarint(out, pos, kv.modRevision);
+    pos = writeVarint(out, pos, modRevision);
   }
-  if (kv.version !== 0) {
+  if (version !== 0) {
     out[pos++] = 0x20;
-    pos = writeVarint(out, pos, kv.version);
+    pos = writeVarint(out, pos, version);
   }
-  if (kv.value.length > 0) {
+  if (value.length > 0) {
     out[pos++] = 0x2a;
-    pos = writeVarint(out, pos, kv.value.length);
-    out.set(kv.value, pos);
-    pos += kv.value.length;
+    pos = writeVarint(out, pos, value.length);
+    if (placed) placed.value = pos;
+    out.set(value, pos);
+    pos += value.length;
   }
-  if (lease) {
+  if (leaseBytes) {
     out[pos++] = 0x30;
-    out.set(lease, pos);
-    pos += lease.length;
+    out.set(leaseBytes, pos);
+    pos += leaseBytes.length;
   }
   return out;
 }
 
+/** Reused by encodeKeyValueOwned (synchronous): where the key and value landed. */
+const PLACED: Placed = { key: 0, value: 0 };
+
 /**
- * Encodes `kv` and returns the bytes plus a KeyValue whose key and value are views
- * into them: one allocation instead of three copies on the write path, and the
- * caller's buffers are not retained. `alloc` gives the output buffer (exactly the
- * encoded size; every byte is written).
+ * Encodes a KeyValue of these fields and returns the bytes plus a KeyValue whose key and value
+ * are views into them: one allocation instead of three copies on the write path, and the
+ * caller's buffers are not retained. `alloc` gives the output buffer (exactly the encoded
+ * size; every byte is written). Fields are passed one by one so that the write path builds
+ * one KeyValue object per put, not an argument object and then its copy.
  */
-export function encodeKeyValueOwned(kv: KeyValue, alloc: (bytes: number) => Uint8Array = newBytes): { bytes: Uint8Array; kv: KeyValue } {
-  const bytes = encodeKeyValue(kv, alloc);
-  const keyStart = kv.key.length > 0 ? 1 + varintLength(kv.key.length) : 0;
-  const key = kv.key.length > 0 ? bytes.subarray(keyStart, keyStart + kv.key.length) : EMPTY;
-  let value: Uint8Array = EMPTY;
-  if (kv.value.length > 0) {
-    const leaseLen = kv.lease === 0n ? 0 : 1 + leaseVarint(kv.lease).length;
-    const end = bytes.length - leaseLen;
-    value = bytes.subarray(end - kv.value.length, end);
-  }
-  return { bytes, kv: { ...kv, key, value } };
+export function encodeKeyValueOwned(
+  key: Uint8Array, createRevision: number, modRevision: number, version: number, value: Uint8Array, lease: bigint,
+  alloc: (bytes: number) => Uint8Array = newBytes,
+): { bytes: Uint8Array; kv: KeyValue } {
+  const bytes = writeKeyValue(key, createRevision, modRevision, version, value, lease, alloc, PLACED);
+  const kv: KeyValue = {
+    key: key.length > 0 ? bytes.subarray(PLACED.key, PLACED.key + key.length) : EMPTY,
+    createRevision,
+    modRevision,
+    version,
+    value: value.length > 0 ? bytes.subarray(PLACED.value, PLACED.value + value.length) : EMPTY,
+    lease,
+  };
+  return { bytes, kv };
 }
 
 class Reader {

@@ -24,6 +24,7 @@ const WRITE_SLAB_BYTES = 64 * 1024;
 export class WriteTxn {
   readonly changes: Change[] = [];
   private slab: ByteSlab | undefined;
+  private alloc: ((bytes: number) => Uint8Array) | undefined;
   constructor(readonly beginRev: number) {}
 
   /** Revision that reads inside the write see: its own changes included. */
@@ -38,5 +39,15 @@ export class WriteTxn {
   bytesSource(): ByteSlab | undefined {
     if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
     return (this.slab ??= new ByteSlab(WRITE_SLAB_BYTES));
+  }
+
+  /** {@link bytesSource} as an allocation function (one per write, not one per put); undefined: allocate per KV. */
+  bytesAlloc(): ((bytes: number) => Uint8Array) | undefined {
+    if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
+    if (this.alloc === undefined) {
+      const slab = this.bytesSource()!;
+      this.alloc = (n) => slab.alloc(n);
+    }
+    return this.alloc;
   }
 }

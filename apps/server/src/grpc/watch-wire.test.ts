@@ -43,13 +43,18 @@ const cases: Array<[string, WatchResponse]> = [
   ['refused', watchResponse({ watchId: -1n, revision: 6, created: true, canceled: true, cancelReason: 'mvcc: watcher range is empty' })],
   ['compacted', watchResponse({ watchId: 1n, revision: 0, canceled: true, compactRevision: 12 })],
   ['progress', watchResponse({ watchId: -1n, revision: 20 })],
+  ['events of a watch id above 2^53', watchResponse({ watchId: 2n ** 60n + 3n, revision: 21, events: [del, put] })],
+  ['events of watch id 127 (one varint byte)', watchResponse({ watchId: 127n, revision: 21, events: [del] })],
+  ['events of watch id 128 (two varint bytes)', watchResponse({ watchId: 128n, revision: 22, events: [del] })],
 ];
 
 describe('WatchResponseEncoder', () => {
   it.each(cases)('encodes %s as the generated encoder does', (_name, r) => {
     const enc = new WatchResponseEncoder((rev) => header(rev));
     enc.add(r);
-    expect(enc.take()).toEqual(generated(r));
+    const write = enc.take()!;
+    expect(messagesOfWrite(write)).toEqual([generated(r)]);
+    expect(write.byteLength).toBe(5 + generated(r).byteLength);
     expect(enc.take()).toBeUndefined();
   });
 
@@ -89,7 +94,7 @@ describe('a gathered write over grpc-js', () => {
         for (const r of sent) enc.add(r);
         call.write(enc.take()!);
         enc.add(sent[0]!);
-        call.write(enc.take()!); // a single message: framed by grpc-js as usual
+        call.write(enc.take()!); // a single message, framed here too
         call.end();
       },
     });

@@ -55,17 +55,26 @@ export function encodedEvent(ev: Event): Buffer {
 /**
  * Encodes WatchResponses as etcdserverpb.WatchResponse bytes (the same bytes the generated
  * encoder gives) and gathers them into one write. `header` is the server's header for a
- * revision; the encoded header field of the last (revision, term) is kept, as consecutive
- * responses mostly share it.
+ * revision: it is asked once per revision per write (a send loop runs without yielding, so the
+ * term cannot change within a write), and the encoded field of the last (revision, term) is kept
+ * across writes, as consecutive writes mostly share it.
+ *
+ * Responses are kept as they are until {@link take} writes every message into one Buffer: with
+ * 1,000 watchers a frame prefix, a header object and a watch-id field per response were most of
+ * the server's garbage per delivered event.
  */
 export class WatchResponseEncoder {
   private lastHeader: etcdserverpb.ResponseHeader | undefined;
   private lastHeaderField: Buffer = Buffer.alloc(0);
-  /** The pieces of the messages gathered so far: per message a 5-byte frame prefix, then its parts. */
-  private parts: Buffer[] = [];
-  private messages = 0;
+  private responses: WatchResponse[] = [];
+  /** Per response: its header field (an event response), or all its bytes but the events (a control response). */
+  private heads: Buffer[] = [];
+  /** Per response: its message length, negative for a control response. */
+  private lengths: number[] = [];
   private total = 0;
-  private single: Buffer | undefined;
+  /** The revision whose header field `batchHead` is, within the write being gathered (-1: none yet). */
+  private batchRevision = -1;
+  private batchHead: Buffer = this.lastHeaderField;
 
   constructor(private readonly header: (revision: number) => etcdserverpb.ResponseHeader) {}
 
@@ -76,64 +85,73 @@ export class WatchResponseEncoder {
 
   /** Adds one response to the write being gathered. */
   add(r: WatchResponse): void {
-    const prefix = Buffer.allocUnsafe(FRAME_PREFIX_BYTES);
-    const at = this.parts.length;
-    this.parts.push(prefix);
-    const length = this.encodeInto(r, this.parts);
-    prefix[0] = 0; // not compressed
-    prefix.writeUInt32BE(length, 1);
-    this.total += FRAME_PREFIX_BYTES + length;
-    this.single = ++this.messages === 1 && this.parts.length === at + 2 ? this.parts[at + 1] : undefined;
-  }
-
-  /**
-   * What was gathered, as one write: a single message as its bytes (grpc-js frames it), several
-   * as one Buffer of gRPC frames marked for the patched grpc-js to write unchanged. Undefined
-   * when nothing was gathered.
-   */
-  take(): Buffer | undefined {
-    if (this.messages === 0) return undefined;
-    let out: Buffer;
-    if (this.messages === 1) {
-      out = this.single ?? Buffer.concat(this.parts.slice(1));
-    } else {
-      out = markFramed(Buffer.concat(this.parts, this.total), this.messages);
-    }
-    this.parts = [];
-    this.messages = 0;
-    this.total = 0;
-    this.single = undefined;
-    return out;
-  }
-
-  /** Encodes one response into `parts`; returns its length. */
-  private encodeInto(r: WatchResponse, parts: Buffer[]): number {
-    const header = this.header(r.revision);
-    let length = 0;
+    let head: Buffer;
+    let length: number;
     if (r.events.length === 0 || r.created || r.canceled || r.compactRevision !== 0 || r.cancelReason !== '') {
       // Control responses are rare: the generated encoder.
       const bytes = etcdserverpb.WatchResponse.encode({
-        header, watchId: r.watchId, created: r.created, canceled: r.canceled, compactRevision: BigInt(r.compactRevision),
-        cancelReason: r.cancelReason, fragment: r.fragment, events: [],
+        header: this.header(r.revision), watchId: r.watchId, created: r.created, canceled: r.canceled,
+        compactRevision: BigInt(r.compactRevision), cancelReason: r.cancelReason, fragment: r.fragment, events: [],
       }).finish();
-      parts.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      length += bytes.byteLength;
+      head = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      length = head.byteLength + eventsLength(r.events);
+      this.lengths.push(-length);
     } else {
-      const head = this.headerField(header);
-      parts.push(head);
-      length += head.byteLength;
-      if (r.watchId !== 0n || r.fragment) {
-        const tail = [...(r.watchId !== 0n ? [WATCH_ID_TAG, ...varintBytes(r.watchId)] : []), ...(r.fragment ? [FRAGMENT_TAG, 1] : [])];
-        parts.push(Buffer.from(tail));
-        length += tail.length;
+      if (r.revision !== this.batchRevision) {
+        this.batchHead = this.headerField(this.header(r.revision));
+        this.batchRevision = r.revision;
+      }
+      head = this.batchHead;
+      length = head.byteLength + idAndFragmentLength(r) + eventsLength(r.events);
+      this.lengths.push(length);
+    }
+    this.responses.push(r);
+    this.heads.push(head);
+    this.total += FRAME_PREFIX_BYTES + length;
+  }
+
+  /**
+   * What was gathered, as one Buffer of gRPC frames marked for the patched grpc-js to write
+   * unchanged (grpc-js would copy a lone message into a framed buffer of its own). Undefined
+   * when nothing was gathered.
+   */
+  take(): Buffer | undefined {
+    const n = this.responses.length;
+    if (n === 0) return undefined;
+    const out = Buffer.allocUnsafe(this.total);
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const r = this.responses[i]!;
+      const signed = this.lengths[i]!;
+      out[pos] = 0; // not compressed
+      out.writeUInt32BE(signed < 0 ? -signed : signed, pos + 1);
+      pos += FRAME_PREFIX_BYTES;
+      const head = this.heads[i]!;
+      out.set(head, pos);
+      pos += head.byteLength;
+      if (signed > 0) {
+        if (r.watchId !== 0n) {
+          out[pos++] = WATCH_ID_TAG;
+          pos = writeVarint(out, pos, r.watchId);
+        }
+        if (r.fragment) {
+          out[pos++] = FRAGMENT_TAG;
+          out[pos++] = 1;
+        }
+      }
+      for (const ev of r.events) {
+        const bytes = encodedEvent(ev);
+        out.set(bytes, pos);
+        pos += bytes.byteLength;
       }
     }
-    for (const ev of r.events) {
-      const bytes = encodedEvent(ev);
-      parts.push(bytes);
-      length += bytes.byteLength;
-    }
-    return length;
+    const messages = n;
+    this.responses = [];
+    this.heads = [];
+    this.lengths = [];
+    this.total = 0;
+    this.batchRevision = -1;
+    return markFramed(out, messages);
   }
 
   private headerField(h: etcdserverpb.ResponseHeader): Buffer {
@@ -147,6 +165,48 @@ export class WatchResponseEncoder {
     return this.lastHeaderField;
   }
 }
+
+function eventsLength(events: readonly Event[]): number {
+  let n = 0;
+  for (const ev of events) n += encodedEvent(ev).byteLength;
+  return n;
+}
+
+/** Bytes of an event response's watch_id (absent when 0) and fragment (absent when false) fields. */
+function idAndFragmentLength(r: WatchResponse): number {
+  return (r.watchId !== 0n ? 1 + varintLength(r.watchId) : 0) + (r.fragment ? 2 : 0);
+}
+
+function varintLength(v: bigint): number {
+  if (v > 0n && v <= SMALL_ID) {
+    let n = Number(v);
+    let size = 1;
+    while (n >= 0x80) {
+      n = Math.floor(n / 0x80);
+      size++;
+    }
+    return size;
+  }
+  return varintBytes(v).length;
+}
+
+/** Writes `v` as a protobuf varint (int64: negatives as 10 bytes) at `pos`; returns the position after it. */
+function writeVarint(out: Buffer, pos: number, v: bigint): number {
+  if (v > 0n && v <= SMALL_ID) {
+    let n = Number(v);
+    while (n >= 0x80) {
+      out[pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    out[pos++] = n;
+    return pos;
+  }
+  for (const b of varintBytes(v)) out[pos++] = b;
+  return pos;
+}
+
+/** Watch ids up to this are written with number arithmetic (exact below 2^53), others as bigints. */
+const SMALL_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The messages of one write: the frames of a batch {@link WatchResponseEncoder.take} marked, or the one message it is. */
 export function messagesOfWrite(write: Buffer): Buffer[] {

@@ -7,6 +7,7 @@ import type { ServerCore } from '../server-core.js';
 import { encodeRangeResponse } from './range-response.js';
 import { READ_PACING } from './read-pacing.js';
 import { unary } from './unary.js';
+import { WriteResponses } from './write-responses.js';
 import { checkDeleteRange, checkPut, checkRange, checkSortOptions, checkTxn } from './validate.js';
 
 function reject(err: EtcdError | undefined): void {
@@ -31,6 +32,7 @@ export function isReadOnlyWireTxn(req: etcdserverpb.TxnRequest): boolean {
 /** The KV service: linearizable reads after a ReadIndex, serializable ones straight from mvcc, writes through the log. */
 export function kvService(core: ServerCore): etcdserverpb.KVServer {
   const authn = core.authenticator;
+  const responses = new WriteResponses(core.clusterId, core.self.id);
   return {
     range: unary(async (req: etcdserverpb.RangeRequest, call) => {
       reject(checkRange(req) ?? checkSortOptions(req));
@@ -44,6 +46,8 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
       core.refuseOnLearner();
       reject(checkPut(req));
       const res = await core.put(req, await authn.requester(call));
+      // Without prev_kv (nearly every put) the answer is encoded by hand, framed (write-responses.ts).
+      if (res.prevKv === undefined) return responses.put(res.revision, core.log.term) as unknown as etcdserverpb.PutResponse;
       return putResponseToWire(res, core.header(res.revision));
     }),
     deleteRange: unary(async (req: etcdserverpb.DeleteRangeRequest, call) => {

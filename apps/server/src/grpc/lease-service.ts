@@ -1,7 +1,15 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { EtcdErrors, type etcdserverpb } from '@raftkv/api';
+import { EtcdErrors, etcdserverpb } from '@raftkv/api';
+import { passingEncoded } from './encoded-responses.js';
 import type { ServerCore } from '../server-core.js';
 import { toServiceError, unary } from './unary.js';
+import { WriteResponses } from './write-responses.js';
+
+/** The Lease service definition, with a LeaseGrant serializer that passes pre-encoded answers through. */
+export const LeaseServiceWithEncodedGrant = {
+  ...etcdserverpb.LeaseService,
+  leaseGrant: passingEncoded(etcdserverpb.LeaseService.leaseGrant),
+} as const;
 
 /** Renewals of one KeepAlive stream waiting for their turn before the stream stops reading. */
 const MAX_QUEUED_RENEWALS = 64;
@@ -17,11 +25,14 @@ const MAX_QUEUED_RENEWALS = 64;
  */
 export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
   const header = () => core.header(core.store.currentRevision);
+  let responses: WriteResponses | undefined; // at the first grant: the member's IDs are known by then
   return {
     leaseGrant: unary(async (req: etcdserverpb.LeaseGrantRequest, call) => {
       core.refuseOnLearner();
       const granted = await core.leaseGrant(req, await core.authenticator.requester(call));
-      return { header: header(), ID: granted.id, TTL: BigInt(granted.ttlSeconds), error: '' };
+      // Encoded by hand, framed (write-responses.ts); LeaseServiceWithEncodedGrant passes it through.
+      responses ??= new WriteResponses(core.clusterId, core.self.id);
+      return responses.leaseGrant(core.store.currentRevision, core.log.term, granted.id, granted.ttlSeconds) as unknown as etcdserverpb.LeaseGrantResponse;
     }),
     leaseRevoke: unary(async (req: etcdserverpb.LeaseRevokeRequest, call) => {
       core.refuseOnLearner();

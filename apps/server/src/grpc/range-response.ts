@@ -136,8 +136,9 @@ export async function encodeRangeResponse(res: RangeResponse, header: etcdserver
   return markFramed(out, 1);
 }
 
-/** The KV service definition, with a Range serializer that passes pre-encoded responses through. */
+/** The KV service definition, with Range and Put serializers that pass pre-encoded responses through (Put: write-responses.ts). */
 export const KVServiceWithEncodedRange = {
   ...etcdserverpb.KVService,
   range: passingEncoded(etcdserverpb.KVService.range),
+  put: passingEncoded(etcdserverpb.KVService.put),
 } as const;

@@ -10,7 +10,7 @@ import { loopbackClient } from '../coordination/loopback-client.js';
 import { authService } from '../grpc/auth-service.js';
 import { clusterService } from '../grpc/cluster-service.js';
 import { kvService } from '../grpc/kv-service.js';
-import { leaseService } from '../grpc/lease-service.js';
+import { leaseService, LeaseServiceWithEncodedGrant } from '../grpc/lease-service.js';
 import { maintenanceService } from '../grpc/maintenance-service.js';
 import { serveHotMethodsLean } from '../grpc/lean-services.js';
 import { requireLeader } from '../grpc/require-leader.js';
@@ -87,7 +87,7 @@ export function buildServices(
   grpcServer.addService(MaintenanceServiceWithEncodedSnapshot, maintenanceService(core, log, metrics?.defragmenting));
   grpcServer.addService(etcdserverpb.ClusterService, clusterService(core));
   const lease = leaseService(core);
-  grpcServer.addService(etcdserverpb.LeaseService, lease);
+  grpcServer.addService(LeaseServiceWithEncodedGrant, lease);
   grpcServer.addService(WatchServiceWithEncodedResponses, watchService(core, watchHub));
   grpcServer.addService(etcdserverpb.AuthService, authService(core));
   // Lock and Election are etcd's concurrency recipes run by the member over a client of itself.
@@ -95,10 +95,10 @@ export function buildServices(
   grpcServer.addService(v3lockpb.LockService, lockService(loopback));
   grpcServer.addService(v3electionpb.ElectionService, electionService(loopback));
   // KV and lease unary calls skip grpc-js's per-call machinery; the interceptors' effects are hooks.
-  serveHotMethodsLean(grpcServer, { kv: { def: KVServiceWithEncodedRange, impl: kv }, lease: { def: etcdserverpb.LeaseService, impl: lease } },
+  serveHotMethodsLean(grpcServer, { kv: { def: KVServiceWithEncodedRange, impl: kv }, lease: { def: LeaseServiceWithEncodedGrant, impl: lease } },
     config.maxRequestBytes + GRPC_OVERHEAD_BYTES, { count: grpcMetrics && ((path, md) => grpcMetrics.leanUnaryCall(path, md)), refuse: leaderRequired.refuses });
   grpcMetrics?.register([
-    KVServiceWithEncodedRange, MaintenanceServiceWithEncodedSnapshot, etcdserverpb.ClusterService, etcdserverpb.LeaseService, WatchServiceWithEncodedResponses,
+    KVServiceWithEncodedRange, MaintenanceServiceWithEncodedSnapshot, etcdserverpb.ClusterService, LeaseServiceWithEncodedGrant, WatchServiceWithEncodedResponses,
     v3lockpb.LockService, v3electionpb.ElectionService, etcdserverpb.AuthService,
   ]);
 

@@ -1,5 +1,4 @@
 import type { MethodDefinition, Server, ServiceDefinition } from '@grpc/grpc-js';
-import { decodeViewing, etcdserverpb } from '@raftkv/api';
 import { serveLeanUnary, type LeanUnaryHooks } from './lean-unary.js';
 
 /** The unary methods served on the lean path: what benchmarks and Kubernetes call most. */
@@ -11,17 +10,6 @@ const LEAN_METHODS = {
 type Impl = Record<string, unknown>;
 
 /**
- * Writes whose keys and values are decoded as views of the request message instead of copies:
- * each message is bytes of its own (or of an HTTP/2 read, never reused), the handlers only read
- * them, and what outlives the call is copied (the log entry, the encoded KeyValue).
- */
-const VIEW_DECODED: Record<string, { decode(b: Uint8Array): unknown }> = {
-  put: etcdserverpb.PutRequest,
-  deleteRange: etcdserverpb.DeleteRangeRequest,
-  txn: etcdserverpb.TxnRequest,
-};
-
-/**
  * Puts the hot unary methods of the KV and Lease services, already added to `server` with these
  * implementations, on the lean path (see lean-unary.ts); every other method stays on grpc-js.
  */
@@ -31,9 +19,7 @@ export function serveHotMethodsLean(server: Server, services: {
 }, maxReceiveMessageLength: number, hooks: LeanUnaryHooks): void {
   const methods = (['kv', 'lease'] as const).flatMap((name) => LEAN_METHODS[name].map((method) => {
     const { def, impl } = services[name];
-    const codec = name === 'kv' ? VIEW_DECODED[method] : undefined;
-    const m = def[method] as MethodDefinition<unknown, unknown>;
-    return { def: codec ? { ...m, requestDeserialize: (b: Buffer) => decodeViewing(codec as never, b) } : m, impl: impl[method] as Parameters<typeof serveLeanUnary>[1][number]['impl'] };
+    return { def: def[method] as MethodDefinition<unknown, unknown>, impl: impl[method] as Parameters<typeof serveLeanUnary>[1][number]['impl'] };
   }));
   serveLeanUnary(server, methods, maxReceiveMessageLength, hooks);
 }

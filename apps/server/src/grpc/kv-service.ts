@@ -1,10 +1,11 @@
 import type { EtcdError, etcdserverpb } from '@raftkv/api';
+import type { AuthInfo } from '../auth/auth-store.js';
 import { checkTxnPermission } from '../auth/txn-permission.js';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
 import type { ServerCore } from '../server-core.js';
-import { encodeRangeResponse } from './range-response.js';
+import { encodeRangeResponse, encodeSmallRangeResponse } from './range-response.js';
 import { READ_PACING } from './read-pacing.js';
 import { unary } from './unary.js';
 import { WriteResponses } from './write-responses.js';
@@ -37,9 +38,14 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
     range: unary(async (req: etcdserverpb.RangeRequest, call) => {
       reject(checkRange(req) ?? checkSortOptions(req));
       if (!req.serializable) await core.linearizableRead();
+      const check = (ai: AuthInfo) => core.auth.checkRange(ai, req.key, req.rangeEnd);
+      if (req.rangeEnd.length === 0) {
+        // One key: at most one KV, read and encoded at once (no steps, no pacing promises).
+        const one = await authn.serialized(call, check, () => core.store.range(rangeFromWire(req)));
+        return encodeSmallRangeResponse(one, responses.header(one.revision, core.log.term)) as unknown as etcdserverpb.RangeResponse;
+      }
       // Big ranges are read and encoded in steps (see range-response.ts for the serializer).
-      const res = await authn.serialized(call, (ai) => core.auth.checkRange(ai, req.key, req.rangeEnd),
-        () => core.store.rangePaced(rangeFromWire(req), READ_PACING));
+      const res = await authn.serialized(call, check, () => core.store.rangePaced(rangeFromWire(req), READ_PACING));
       return await encodeRangeResponse(res, core.header(res.revision), READ_PACING) as unknown as etcdserverpb.RangeResponse;
     }),
     put: unary(async (req: etcdserverpb.PutRequest, call) => {

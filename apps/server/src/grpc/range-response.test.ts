@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rangeResponseToWire } from '../apply/convert.js';
 import { messagesInWrite } from './encoded-responses.js';
-import { encodeRangeResponse } from './range-response.js';
+import { encodeRangeResponse, encodeSmallRangeResponse } from './range-response.js';
+import { WriteResponses } from './write-responses.js';
 
 const int = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 2 ** 31 - 2, max: 2 ** 33 }), fc.constant(Number.MAX_SAFE_INTEGER));
 const kvArb: fc.Arbitrary<KeyValue> = fc.record({
@@ -42,5 +43,21 @@ describe('encodeRangeResponse', () => {
       expect(pauses).toBe(Math.floor((2 * res.kvs.length) / step));
       expect(etcdserverpb.RangeResponse.decode(got.subarray(5)).kvs.length).toBe(res.kvs.length);
     }), { seed: 77, numRuns: 500 });
+  });
+
+  it('at once (encodeSmallRangeResponse) gives the same frame for no KV or one, with the header from WriteResponses', () => {
+    const small = resArb.map((res) => ({ ...res, kvs: res.kvs.slice(0, 1) }));
+    const revisionAndTerm = fc.record({ revision: fc.integer({ min: 0, max: 2 ** 40 }), term: fc.integer({ min: 0, max: 2 ** 40 }) });
+    fc.assert(fc.property(small, headerArb, revisionAndTerm, (res, ids, { revision, term }) => {
+      const header = { clusterId: ids.clusterId, memberId: ids.memberId, revision: BigInt(revision), raftTerm: BigInt(term) };
+      const headerBytes = new WriteResponses(ids.clusterId, ids.memberId).header(revision, term);
+      expect(headerBytes.equals(etcdserverpb.ResponseHeader.encode(header).finish())).toBe(true);
+      const got = encodeSmallRangeResponse(res, headerBytes);
+      const want = Buffer.from(etcdserverpb.RangeResponse.encode(rangeResponseToWire(res, header)).finish());
+      expect(messagesInWrite(got)).toBe(1);
+      expect(got.readUInt32BE(1)).toBe(want.byteLength);
+      expect(got.subarray(5).equals(want)).toBe(true);
+    }), { seed: 78, numRuns: 500 });
+    expect(() => encodeSmallRangeResponse({ revision: 1, kvs: [{ key: new Uint8Array(1), createRevision: 1, modRevision: 1, version: 1, value: new Uint8Array(), lease: 0n }, { key: new Uint8Array(2), createRevision: 1, modRevision: 1, version: 1, value: new Uint8Array(), lease: 0n }], more: false, count: 2 }, Buffer.alloc(0))).toThrow(RangeError);
   });
 });

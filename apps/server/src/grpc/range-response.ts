@@ -91,7 +91,7 @@ function writeInt(out: Buffer, pos: number, tag: number, v: number | bigint): nu
 export async function encodeRangeResponse(res: RangeResponse, header: etcdserverpb.ResponseHeader, pacing: ReadPacing): Promise<Buffer> {
   const headerBytes = etcdserverpb.ResponseHeader.encode(header).finish();
   const sizes = new Array<number>(res.kvs.length);
-  let total = 1 + varintSize(headerBytes.length) + headerBytes.length;
+  let total = headerFieldSize(headerBytes);
   let inStep = 0;
   const step = async () => {
     if (++inStep < pacing.entriesPerStep) return;
@@ -104,29 +104,63 @@ export async function encodeRangeResponse(res: RangeResponse, header: etcdserver
     total += 1 + varintSize(size) + size;
     await step();
   }
-  if (res.more) total += 2;
-  total += intField(res.count);
-
+  total += tailSize(res);
   const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + total);
+  let pos = writeHead(out, total, headerBytes);
+  for (let i = 0; i < res.kvs.length; i++) {
+    pos = writeKeyValue(out, pos, res.kvs[i]!, sizes[i]!);
+    await step();
+  }
+  return writeTail(out, pos, res, total);
+}
+
+/**
+ * {@link encodeRangeResponse} at once, for an answer of at most one KV (a single-key get),
+ * given the ResponseHeader's own bytes: no steps, no promises.
+ */
+export function encodeSmallRangeResponse(res: RangeResponse, headerBytes: Uint8Array): Buffer {
+  if (res.kvs.length > 1) throw new RangeError(`encodeSmallRangeResponse: ${res.kvs.length} KVs`);
+  const kv = res.kvs[0];
+  const size = kv === undefined ? 0 : keyValueSize(kv);
+  const total = headerFieldSize(headerBytes) + (kv === undefined ? 0 : 1 + varintSize(size) + size) + tailSize(res);
+  const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + total);
+  let pos = writeHead(out, total, headerBytes);
+  if (kv !== undefined) pos = writeKeyValue(out, pos, kv, size);
+  return writeTail(out, pos, res, total);
+}
+
+function headerFieldSize(headerBytes: Uint8Array): number {
+  return 1 + varintSize(headerBytes.length) + headerBytes.length;
+}
+
+/** `more` and `count`. */
+function tailSize(res: RangeResponse): number {
+  return (res.more ? 2 : 0) + intField(res.count);
+}
+
+/** The frame prefix and the header field; the position after them. */
+function writeHead(out: Buffer, total: number, headerBytes: Uint8Array): number {
   out[0] = 0; // not compressed
   out.writeUInt32BE(total, 1);
   let pos = FRAME_PREFIX_BYTES;
   out[pos++] = TAG_HEADER;
   pos = writeVarint(out, pos, headerBytes.length);
   out.set(headerBytes, pos);
-  pos += headerBytes.length;
-  for (let i = 0; i < res.kvs.length; i++) {
-    const kv = res.kvs[i]!;
-    out[pos++] = TAG_KVS;
-    pos = writeVarint(out, pos, sizes[i]!);
-    pos = writeBytes(out, pos, TAG_KEY, kv.key);
-    pos = writeInt(out, pos, TAG_CREATE, kv.createRevision);
-    pos = writeInt(out, pos, TAG_MOD, kv.modRevision);
-    pos = writeInt(out, pos, TAG_VERSION, kv.version);
-    pos = writeBytes(out, pos, TAG_VALUE, kv.value);
-    pos = writeInt(out, pos, TAG_LEASE, kv.lease);
-    await step();
-  }
+  return pos + headerBytes.length;
+}
+
+function writeKeyValue(out: Buffer, pos: number, kv: KeyValue, size: number): number {
+  out[pos++] = TAG_KVS;
+  pos = writeVarint(out, pos, size);
+  pos = writeBytes(out, pos, TAG_KEY, kv.key);
+  pos = writeInt(out, pos, TAG_CREATE, kv.createRevision);
+  pos = writeInt(out, pos, TAG_MOD, kv.modRevision);
+  pos = writeInt(out, pos, TAG_VERSION, kv.version);
+  pos = writeBytes(out, pos, TAG_VALUE, kv.value);
+  return writeInt(out, pos, TAG_LEASE, kv.lease);
+}
+
+function writeTail(out: Buffer, pos: number, res: RangeResponse, total: number): Buffer {
   if (res.more) {
     out[pos++] = TAG_MORE;
     out[pos++] = 1;

@@ -57,7 +57,7 @@ function writeNumberField(out: Buffer, pos: number, tag: number, v: number): num
   return writeNumberVarint(out, pos, v);
 }
 
-/** Encodes one member's Put and LeaseGrant answers as complete gRPC frames (see {@link markFramed}). */
+/** Encodes one member's Put and LeaseGrant answers as complete gRPC frames (see {@link markFramed}), and its response headers. */
 export class WriteResponses {
   /** Fields 1 and 2 of every ResponseHeader this member sends. */
   private readonly ids: Buffer;
@@ -91,6 +91,19 @@ export class WriteResponses {
     }
     pos = writeNumberField(out, pos, TAG_LEASE_TTL, ttlSeconds);
     return this.done(out, pos);
+  }
+
+  /** A ResponseHeader's own bytes (for a range answer, see range-response.ts). */
+  header(revision: number, term: number): Buffer {
+    const size = this.headerSize(revision, term);
+    const out = Buffer.allocUnsafe(size);
+    const ids = this.ids;
+    let pos = 0;
+    for (let i = 0; i < ids.length; i++) out[pos++] = ids[i]!;
+    pos = writeNumberField(out, pos, TAG_REVISION, revision);
+    pos = writeNumberField(out, pos, TAG_TERM, term);
+    if (pos !== size) throw new Error(`write response: wrote ${pos} header bytes of ${size}`);
+    return out;
   }
 
   private headerSize(revision: number, term: number): number {

@@ -78,6 +78,23 @@ describe('WatchResponseEncoder', () => {
   });
 });
 
+describe('header fields shared by every encoder', () => {
+  it('are the header of the revision and term asked, whichever stream asked first', () => {
+    let term = 5n;
+    const a = new WatchResponseEncoder((rev) => header(rev, term));
+    const b = new WatchResponseEncoder((rev) => header(rev, term));
+    const at = (rev: number) => watchResponse({ watchId: 1n, revision: rev, events: [del] });
+    for (const rev of [30, 31, 30 + 256]) a.add(at(rev));
+    for (const rev of [30, 31, 30 + 256]) b.add(at(rev));
+    const expected = [30, 31, 30 + 256].map((rev) => generated(at(rev), 5n));
+    expect(messagesOfWrite(a.take()!)).toEqual(expected);
+    expect(messagesOfWrite(b.take()!)).toEqual(expected);
+    term = 6n; // a new leader's term at a revision already sent
+    b.add(at(31));
+    expect(messagesOfWrite(b.take()!)).toEqual([generated(at(31), 6n)]);
+  });
+});
+
 describe('a gathered write over grpc-js', () => {
   let server: Server | undefined;
   afterEach(() => {

@@ -59,9 +59,9 @@ export function encodedEvent(ev: Event): Buffer {
  * revision: it is asked once per revision per write (a send loop runs without yielding, so the
  * term cannot change within a write), and its encoded field is shared by every stream's encoder.
  *
- * Responses are kept as they are until {@link take} writes every message into one Buffer: with
- * 1,000 watchers a frame prefix, a header object and a watch-id field per response were most of
- * the server's garbage per delivered event.
+ * Responses are kept as they are until {@link take} writes every message into one Buffer, rather
+ * than allocating a frame prefix, a header object and a watch-id field per response (garbage once
+ * per watcher per revision).
  */
 export class WatchResponseEncoder {
   private responses: WatchResponse[] = [];

@@ -87,19 +87,25 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** Warm-up puts go to `bw/w…`: byte 3 of their key tells their events from the measured ones (`bw/0`…`bw/99`). */
+const WARMUP_KEY_MARK = 'w'.charCodeAt(0);
+
 export interface WatchFanOutOptions {
   watchers: number;
   seconds: number;
   /** Events per second asked of the server in total (watchers × puts/s); the writer's rate follows. */
   eventBudget: number;
+  /** Seconds of the same writing before the measured window; its events are not counted. */
+  warmupSeconds?: number;
   creds?: ChannelCredentials;
 }
 
 /**
  * `watchers` watchers on one prefix over up to 200 streams (8 connections), then a writer at
- * eventBudget / watchers puts/s (at most 64 in flight) for `seconds`. The figure is events
- * delivered per second; latencies are put sent → event received. Events still missing 5 s
- * after the last put answered are errors.
+ * eventBudget / watchers puts/s (at most 64 in flight): first for `warmupSeconds` on keys of
+ * its own, whose events are not counted (JIT and buffers warmed, as the other rows are before
+ * their cells), then for `seconds`. The figure is events delivered per second; latencies are
+ * put sent → event received. Events still missing 5 s after the last put answered are errors.
  */
 export async function watchFanOut(endpoint: string, o: WatchFanOutOptions): Promise<Sample> {
   const creds = o.creds ?? credentials.createInsecure();
@@ -108,6 +114,7 @@ export async function watchFanOut(endpoint: string, o: WatchFanOutOptions): Prom
   const streams: Array<ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>> = [];
   const delays: number[] = [];
   let events = 0;
+  let warmupEvents = 0;
   let created = 0;
   let lastEventAt = 0;
   const kv = connect(endpoint, o.creds);
@@ -118,8 +125,12 @@ export async function watchFanOut(endpoint: string, o: WatchFanOutOptions): Prom
         if (r.created) created++;
         if (r.events.length === 0) return;
         const now = performance.now();
-        lastEventAt = now;
         for (const ev of r.events) {
+          if (ev.kv!.key[3] === WARMUP_KEY_MARK) {
+            warmupEvents++;
+            continue;
+          }
+          lastEventAt = now;
           events++;
           delays.push(now - Number(ev.kv!.value.toString()));
         }
@@ -134,30 +145,35 @@ export async function watchFanOut(endpoint: string, o: WatchFanOutOptions): Prom
     while (created < o.watchers && performance.now() < createdBy) await sleep(20);
     if (created < o.watchers) return { value: NaN, errors: o.watchers - created };
     const putsPerSec = Math.max(1, Math.floor(o.eventBudget / o.watchers));
-    const start = performance.now();
-    const end = start + o.seconds * 1000;
-    let sent = 0;
-    let acked = 0;
-    let failed = 0;
-    const inFlight = () => sent - acked - failed;
-    while (performance.now() < end) {
-      const due = Math.floor(((performance.now() - start) / 1000) * putsPerSec);
-      while (sent < due && inFlight() < 64) {
-        sent++;
-        kv.put({ key: Buffer.from(`bw/${sent % 100}`), value: Buffer.from(String(performance.now())) })
-          .then(() => { acked++; }, () => { failed++; });
+    /** Writes at putsPerSec for `seconds`, waits for the answers (30 s at most) and the events (5 s at most). */
+    const write = async (seconds: number, keyPrefix: string, delivered: () => number) => {
+      const start = performance.now();
+      const end = start + seconds * 1000;
+      let sent = 0;
+      let acked = 0;
+      let failed = 0;
+      const inFlight = () => sent - acked - failed;
+      while (performance.now() < end) {
+        const due = Math.floor(((performance.now() - start) / 1000) * putsPerSec);
+        while (sent < due && inFlight() < 64) {
+          sent++;
+          kv.put({ key: Buffer.from(`${keyPrefix}${sent % 100}`), value: Buffer.from(String(performance.now())) })
+            .then(() => { acked++; }, () => { failed++; });
+        }
+        await sleep(1);
       }
-      await sleep(1);
-    }
-    // Puts still unanswered 30 s after the writes stopped count as failed.
-    const answersBy = performance.now() + 30_000;
-    while (inFlight() > 0 && performance.now() < answersBy) await sleep(5);
-    const unanswered = inFlight();
-    const expected = acked * o.watchers;
-    const drainBy = performance.now() + 5000;
-    while (events < expected && performance.now() < drainBy) await sleep(5);
-    const elapsed = (Math.max(lastEventAt, end) - start) / 1000;
-    return { value: events / elapsed, ...latencySummary(delays), errors: failed + unanswered + Math.max(0, expected - events) };
+      const answersBy = performance.now() + 30_000;
+      while (inFlight() > 0 && performance.now() < answersBy) await sleep(5);
+      const expected = acked * o.watchers;
+      const drainBy = performance.now() + 5000;
+      while (delivered() < expected && performance.now() < drainBy) await sleep(5);
+      return { start, end, failed: failed + inFlight(), missing: Math.max(0, expected - delivered()) };
+    };
+    if ((o.warmupSeconds ?? 0) > 0) await write(o.warmupSeconds!, 'bw/w', () => warmupEvents);
+    // Puts unanswered 30 s after the writes stopped count as failed, events missing 5 s later too.
+    const run = await write(o.seconds, 'bw/', () => events);
+    const elapsed = (Math.max(lastEventAt, run.end) - run.start) / 1000;
+    return { value: events / elapsed, ...latencySummary(delays), errors: run.failed + run.missing };
   } finally {
     for (const s of streams) s.end();
     for (const c of clients) c.close();

@@ -4,8 +4,8 @@
 // machine's load than ops/s do; peer frames per put (raftkv's /metrics) count the transport's work.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/cluster-write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 1500 per row), BENCH_SIDES (default etcd,before,after),
-//   BENCH_ROWS (e.g. "put x1"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
-import { mkdirSync } from 'node:fs';
+//   BENCH_ROWS (e.g. "put x1", "put x128", "get linearizable x16"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
@@ -37,13 +37,24 @@ interface Cell {
   /** Of which the thread whose id is the pid (the event loop, for raftkv). */
   leaderMainUs: number;
   followerMainUs: number;
+  /** write(2) calls per op (/proc/<pid>/io syscw: socket and WAL writes): leader, each follower's mean. */
+  leaderWrites: number;
+  followerWrites: number;
+}
+
+/** write(2) calls so far by all of a process's threads. */
+function writeCalls(pid: number): number {
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
 }
 
 async function ops(leader: ClusterMember, followers: ClusterMember[], clients: EtcdClient[], inFlight: number, count: number,
   op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
-  const before = [leader, ...followers].map((m) => threadTimes(m.pid!));
+  const members = [leader, ...followers];
+  const before = members.map((m) => threadTimes(m.pid!));
+  const writesBefore = members.map((m) => writeCalls(m.pid!));
   const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
-  const after = [leader, ...followers].map((m) => threadTimes(m.pid!));
+  const after = members.map((m) => threadTimes(m.pid!));
+  const writes = members.map((m, i) => (writeCalls(m.pid!) - writesBefore[i]!) / count);
   const us = (i: number, k: 'total' | 'main') => ((after[i]![k] - before[i]![k]) / count) * 1e6;
   const fol = (k: 'total' | 'main') => followers.reduce((s, _, i) => s + us(i + 1, k), 0) / followers.length;
   return {
@@ -51,6 +62,7 @@ async function ops(leader: ClusterMember, followers: ClusterMember[], clients: E
     ...latencySummary(latencies),
     leaderUs: us(0, 'total'), leaderMainUs: us(0, 'main'),
     followerUs: fol('total'), followerMainUs: fol('main'),
+    leaderWrites: writes[0]!, followerWrites: writes.slice(1).reduce((a, b) => a + b, 0) / followers.length,
   };
 }
 
@@ -72,9 +84,20 @@ async function measure(side: string): Promise<Map<string, Cell>> {
     // Warm-up: connections, JIT, both paths.
     await ops(leader, followers, clients, 16, 3000, put);
     await ops(leader, followers, clients, 1, 500, put);
-    for (const n of [1, 16]) {
+    for (const n of [1, 16, 128]) {
       const row = `put x${n}`;
       if (wanted(row)) out.set(row, await ops(leader, followers, clients, n, n === 1 ? OPS : OPS * 3, put));
+    }
+    // Linearizable gets of keys the puts wrote: a ReadIndex round (heartbeats, a quorum of acks) per batch of reads.
+    // Serializable gets are the same reads without the round.
+    for (const serializable of [false, true]) {
+      const get = (c: EtcdClient, i: number) => c.range({ key: k(`bench/${(i * 7919) % 10_000}`), serializable });
+      for (const n of [16, 128]) {
+        const row = `get ${serializable ? 'serializable' : 'linearizable'} x${n}`;
+        if (!wanted(row)) continue;
+        await ops(leader, followers, clients, n, 1000, get);
+        out.set(row, await ops(leader, followers, clients, n, OPS * 4, get));
+      }
     }
   } finally {
     for (const c of clients) c.close();
@@ -87,22 +110,23 @@ async function measure(side: string): Promise<Map<string, Cell>> {
 
 const fmt = (c: Cell) =>
   `${c.perSec.toFixed(0)}/s p50 ${c.p50Ms.toFixed(2)} p99 ${c.p99Ms.toFixed(2)} leader ${c.leaderUs.toFixed(0)} µs (main ${c.leaderMainUs.toFixed(0)}) ` +
-  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)})`;
+  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)}) writes/op ${c.leaderWrites.toFixed(3)} / ${c.followerWrites.toFixed(3)}`;
 
 async function main(): Promise<void> {
   const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
     for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per put (event-loop thread)`);
-  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/put (main) | each follower (main) |');
-  console.log('|---|---|---:|---:|---:|---:|');
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per op (event-loop thread), write(2) calls per op`);
+  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/op (main) | each follower (main) | writes/op leader / follower |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     for (const s of SIDES) {
       const cs = runs.get(s)!.map((m) => m.get(row)!);
       const m = (f: (c: Cell) => number) => median(cs.map(f));
       console.log(`| ${row} | ${s} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(2)} / ${m((c) => c.p99Ms).toFixed(2)} | ` +
-        `${m((c) => c.leaderUs).toFixed(0)} (${m((c) => c.leaderMainUs).toFixed(0)}) | ${m((c) => c.followerUs).toFixed(0)} (${m((c) => c.followerMainUs).toFixed(0)}) |`);
+        `${m((c) => c.leaderUs).toFixed(0)} (${m((c) => c.leaderMainUs).toFixed(0)}) | ${m((c) => c.followerUs).toFixed(0)} (${m((c) => c.followerMainUs).toFixed(0)}) | ` +
+        `${m((c) => c.leaderWrites).toFixed(3)} / ${m((c) => c.followerWrites).toFixed(3)} |`);
     }
   }
 }

@@ -88,4 +88,22 @@ describe('Wal.open of a preallocated segment', () => {
     expect([...bytes.subarray(40 * MiB, 40 * MiB + 3)]).toEqual([0, 0, 0]);
     expect(bytes.length).toBe(64 * MiB);
   });
+
+  it('records over many read chunks, then zeros, then stale bytes: the records read back byte for byte', async () => {
+    // Data past the first chunk is read straight into the result, zeros into a scratch chunk:
+    // both paths, and the switch between them, must give the file's bytes.
+    const dir = await walDir();
+    const wal = await Wal.create(dir, META);
+    const datas = Array.from({ length: 5 }, (_, i) => Uint8Array.from({ length: 1.5 * MiB + i }, (_, j) => ((j * 31 + i) % 251) + 1));
+    await wal.append(datas.map((data, i) => ({ type: 'entry' as const, term: 1, index: i + 1, data })));
+    await wal.close();
+    const [name] = await segmentFiles(dir);
+    const path = join(dir, name!);
+    await writeAt(path, new Uint8Array([9, 9, 9]), 40 * MiB);
+    const { wal: w2, replay } = await Wal.open(dir);
+    await w2.close();
+    expect(replay.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
+    replay.entries.forEach((e, i) => expect(Buffer.compare(e.data, datas[i]!)).toBe(0));
+    expect([...(await readFile(path)).subarray(40 * MiB, 40 * MiB + 3)]).toEqual([0, 0, 0]);
+  });
 });

@@ -40,6 +40,8 @@ interface Cell {
   /** write(2) calls per op (/proc/<pid>/io syscw: socket and WAL writes): leader, each follower's mean. */
   leaderWrites: number;
   followerWrites: number;
+  /** This process's CPU µs per op (the client: all three servers and it share the machine's cores). */
+  clientUs: number;
 }
 
 /** write(2) calls so far by all of a process's threads. */
@@ -52,7 +54,9 @@ async function ops(leader: ClusterMember, followers: ClusterMember[], clients: E
   const members = [leader, ...followers];
   const before = members.map((m) => threadTimes(m.pid!));
   const writesBefore = members.map((m) => writeCalls(m.pid!));
+  const clientBefore = process.cpuUsage();
   const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
+  const client = process.cpuUsage(clientBefore);
   const after = members.map((m) => threadTimes(m.pid!));
   const writes = members.map((m, i) => (writeCalls(m.pid!) - writesBefore[i]!) / count);
   const us = (i: number, k: 'total' | 'main') => ((after[i]![k] - before[i]![k]) / count) * 1e6;
@@ -63,6 +67,7 @@ async function ops(leader: ClusterMember, followers: ClusterMember[], clients: E
     leaderUs: us(0, 'total'), leaderMainUs: us(0, 'main'),
     followerUs: fol('total'), followerMainUs: fol('main'),
     leaderWrites: writes[0]!, followerWrites: writes.slice(1).reduce((a, b) => a + b, 0) / followers.length,
+    clientUs: (client.user + client.system) / count,
   };
 }
 
@@ -110,7 +115,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
 
 const fmt = (c: Cell) =>
   `${c.perSec.toFixed(0)}/s p50 ${c.p50Ms.toFixed(2)} p99 ${c.p99Ms.toFixed(2)} leader ${c.leaderUs.toFixed(0)} µs (main ${c.leaderMainUs.toFixed(0)}) ` +
-  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)}) writes/op ${c.leaderWrites.toFixed(3)} / ${c.followerWrites.toFixed(3)}`;
+  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)}) writes/op ${c.leaderWrites.toFixed(3)} / ${c.followerWrites.toFixed(3)} client ${c.clientUs.toFixed(0)} µs`;
 
 async function main(): Promise<void> {
   const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
@@ -118,15 +123,15 @@ async function main(): Promise<void> {
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
   console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per op (event-loop thread), write(2) calls per op`);
-  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/op (main) | each follower (main) | writes/op leader / follower |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/op (main) | each follower (main) | writes/op leader / follower | client µs/op |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     for (const s of SIDES) {
       const cs = runs.get(s)!.map((m) => m.get(row)!);
       const m = (f: (c: Cell) => number) => median(cs.map(f));
       console.log(`| ${row} | ${s} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(2)} / ${m((c) => c.p99Ms).toFixed(2)} | ` +
         `${m((c) => c.leaderUs).toFixed(0)} (${m((c) => c.leaderMainUs).toFixed(0)}) | ${m((c) => c.followerUs).toFixed(0)} (${m((c) => c.followerMainUs).toFixed(0)}) | ` +
-        `${m((c) => c.leaderWrites).toFixed(3)} / ${m((c) => c.followerWrites).toFixed(3)} |`);
+        `${m((c) => c.leaderWrites).toFixed(3)} / ${m((c) => c.followerWrites).toFixed(3)} | ${m((c) => c.clientUs).toFixed(0)} |`);
     }
   }
 }

@@ -76,11 +76,6 @@ function hex8(id: bigint): Uint8Array {
   return b;
 }
 
-/** A member as the Cluster service returns it. */
-export function memberToWire(m: Member): etcdserverpb.Member {
-  return { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner };
-}
-
 /**
  * What the gRPC services share: the store to read, the raft log to propose to, the cluster's
  * membership, and who we are. Writes go propose → raft (WAL fsync on a quorum) → apply →

@@ -1,6 +1,12 @@
 import type { etcdserverpb } from '@raftkv/api';
-import { memberToWire, type ServerCore } from '../server-core.js';
+import type { Member } from '../cluster/membership.js';
+import type { ServerCore } from '../server-core.js';
 import { unary } from './unary.js';
+
+/** A member as the Cluster service returns it. */
+function memberToWire(m: Member): etcdserverpb.Member {
+  return { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner };
+}
 
 /**
  * The Cluster service: membership changes go through raft as conf changes, as in etcd; with

@@ -7,6 +7,7 @@
 import { etcdserverpb } from '@raftkv/api';
 import type { KeyValue, RangeResponse, ReadPacing } from '@raftkv/mvcc';
 import { FRAME_PREFIX_BYTES, markFramed, passingEncoded } from './encoded-responses.js';
+import { varintSize, writeVarint } from './varint.js';
 
 // RangeResponse fields: header = 1, kvs = 2, more = 3, count = 4; KeyValue: key = 1,
 // create_revision = 2, mod_revision = 3, version = 4, value = 5, lease = 6.
@@ -20,41 +21,6 @@ const TAG_MOD = 3 << 3;
 const TAG_VERSION = 4 << 3;
 const TAG_VALUE = (5 << 3) | 2;
 const TAG_LEASE = 6 << 3;
-
-/** Bytes of a varint of an int64 (a negative one takes 10, as protobuf writes it). */
-function varintSize(v: number | bigint): number {
-  if (typeof v === 'number' && v >= 0 && v < 2 ** 31) {
-    let n = 1;
-    for (let x = v; x >= 0x80; x >>>= 7) n++;
-    return n;
-  }
-  let u = BigInt.asUintN(64, BigInt(v));
-  let n = 1;
-  while (u >= 0x80n) {
-    u >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(out: Buffer, pos: number, v: number | bigint): number {
-  if (typeof v === 'number' && v >= 0 && v < 2 ** 31) {
-    let x = v;
-    while (x >= 0x80) {
-      out[pos++] = (x & 0x7f) | 0x80;
-      x >>>= 7;
-    }
-    out[pos++] = x;
-    return pos;
-  }
-  let u = BigInt.asUintN(64, BigInt(v));
-  while (u >= 0x80n) {
-    out[pos++] = Number(u & 0x7fn) | 0x80;
-    u >>= 7n;
-  }
-  out[pos++] = Number(u);
-  return pos;
-}
 
 function intField(v: number | bigint): number {
   return v === 0 || v === 0n ? 0 : 1 + varintSize(v);

@@ -10,6 +10,7 @@ import type { Event } from '@raftkv/mvcc';
 import type { WatchResponse } from '@raftkv/watch';
 import { keyValueToWire } from '../apply/convert.js';
 import { FRAME_PREFIX_BYTES, isFramed, markFramed } from './encoded-responses.js';
+import { taggedVarint, varintSize, writeVarint } from './varint.js';
 
 // WatchResponse fields: header = 1 (bytes), watch_id = 2 (int64), fragment = 7 (bool), events = 11 (bytes).
 const HEADER_TAG = (1 << 3) | 2;
@@ -18,20 +19,9 @@ const FRAGMENT_TAG = 7 << 3;
 const EVENTS_TAG = (11 << 3) | 2;
 const EMPTY = Buffer.alloc(0);
 
-
-function varintBytes(v: bigint): number[] {
-  let u = BigInt.asUintN(64, v);
-  const out: number[] = [];
-  while (u >= 0x80n) {
-    out.push(Number(u & 0x7fn) | 0x80);
-    u >>= 7n;
-  }
-  out.push(Number(u));
-  return out;
-}
-
-function lengthPrefix(tag: number, length: number): number[] {
-  return [tag, ...varintBytes(BigInt(length))];
+/** A length-delimited field's tag and length, then `body`. */
+function lengthDelimited(tag: number, body: Uint8Array): Buffer {
+  return Buffer.concat([taggedVarint(tag, body.byteLength), body]);
 }
 
 // Every watcher of a revision is handed the same Event objects: encode each once, as the bytes
@@ -47,7 +37,7 @@ export function encodedEvent(ev: Event): Buffer {
       kv: keyValueToWire(ev.kv),
       prevKv: ev.prevKv ? keyValueToWire(ev.prevKv) : undefined,
     }).finish();
-    bytes = Buffer.concat([Buffer.from(lengthPrefix(EVENTS_TAG, body.byteLength)), body]);
+    bytes = lengthDelimited(EVENTS_TAG, body);
     encodedEvents.set(ev, bytes);
   }
   return bytes;
@@ -170,7 +160,7 @@ function headerField(revision: number, h: etcdserverpb.ResponseHeader): Buffer {
     return kept.field;
   }
   const body = etcdserverpb.ResponseHeader.encode(h).finish();
-  const field = Buffer.concat([Buffer.from(lengthPrefix(HEADER_TAG, body.byteLength)), body]);
+  const field = lengthDelimited(HEADER_TAG, body);
   headerSlots[slot] = { header: h, field };
   return field;
 }
@@ -183,39 +173,8 @@ function eventsLength(events: readonly Event[]): number {
 
 /** Bytes of an event response's watch_id (absent when 0) and fragment (absent when false) fields. */
 function idAndFragmentLength(r: WatchResponse): number {
-  return (r.watchId !== 0n ? 1 + varintLength(r.watchId) : 0) + (r.fragment ? 2 : 0);
+  return (r.watchId !== 0n ? 1 + varintSize(r.watchId) : 0) + (r.fragment ? 2 : 0);
 }
-
-function varintLength(v: bigint): number {
-  if (v > 0n && v <= SMALL_ID) {
-    let n = Number(v);
-    let size = 1;
-    while (n >= 0x80) {
-      n = Math.floor(n / 0x80);
-      size++;
-    }
-    return size;
-  }
-  return varintBytes(v).length;
-}
-
-/** Writes `v` as a protobuf varint (int64: negatives as 10 bytes) at `pos`; returns the position after it. */
-function writeVarint(out: Buffer, pos: number, v: bigint): number {
-  if (v > 0n && v <= SMALL_ID) {
-    let n = Number(v);
-    while (n >= 0x80) {
-      out[pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    out[pos++] = n;
-    return pos;
-  }
-  for (const b of varintBytes(v)) out[pos++] = b;
-  return pos;
-}
-
-/** Watch ids up to this are written with number arithmetic (exact below 2^53), others as bigints. */
-const SMALL_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The messages of one write: the frames of a batch {@link WatchResponseEncoder.take} marked, or the one message it is. */
 export function messagesOfWrite(write: Buffer): Buffer[] {

@@ -4,6 +4,7 @@
 // unary path then copies them again behind the 5-byte prefix. The header's cluster and member
 // IDs are the same in every answer of a member: their bytes are encoded once.
 import { FRAME_PREFIX_BYTES, markFramed } from './encoded-responses.js';
+import { taggedVarint, varintSize, writeVarint } from './varint.js';
 
 // ResponseHeader: cluster_id = 1, member_id = 2, revision = 3, raft_term = 4 (varints).
 // PutResponse: header = 1 (prev_kv = 2 is left to the generated encoder).
@@ -14,47 +15,15 @@ const TAG_TERM = 4 << 3;
 const TAG_LEASE_ID = 2 << 3;
 const TAG_LEASE_TTL = 3 << 3;
 
-/** Bytes of the varint of a non-negative safe integer. */
-function numberVarintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-function writeNumberVarint(out: Buffer, pos: number, v: number): number {
-  // Arithmetic, not bit operations: revisions and terms may pass 2^31.
-  while (v >= 0x80) {
-    out[pos++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[pos++] = v;
-  return pos;
-}
-
-/** The varint of an int64 or uint64 as protobuf writes it (a negative int64 takes 10 bytes). */
-function bigVarint(v: bigint): Buffer {
-  let u = BigInt.asUintN(64, v);
-  const bytes: number[] = [];
-  while (u >= 0x80n) {
-    bytes.push(Number(u & 0x7fn) | 0x80);
-    u >>= 7n;
-  }
-  bytes.push(Number(u));
-  return Buffer.from(bytes);
-}
-
 /** A field that protobuf omits at zero: its size, tag included. */
 function numberFieldSize(v: number): number {
-  return v === 0 ? 0 : 1 + numberVarintSize(v);
+  return v === 0 ? 0 : 1 + varintSize(v);
 }
 
 function writeNumberField(out: Buffer, pos: number, tag: number, v: number): number {
   if (v === 0) return pos;
   out[pos++] = tag;
-  return writeNumberVarint(out, pos, v);
+  return writeVarint(out, pos, v);
 }
 
 /** Encodes one member's Put and LeaseGrant answers as complete gRPC frames (see {@link markFramed}), and its response headers. */
@@ -64,15 +33,15 @@ export class WriteResponses {
 
   constructor(clusterId: bigint, memberId: bigint) {
     const parts: Buffer[] = [];
-    if (clusterId !== 0n) parts.push(Buffer.of(1 << 3), bigVarint(clusterId));
-    if (memberId !== 0n) parts.push(Buffer.of(2 << 3), bigVarint(memberId));
+    if (clusterId !== 0n) parts.push(taggedVarint(1 << 3, clusterId));
+    if (memberId !== 0n) parts.push(taggedVarint(2 << 3, memberId));
     this.ids = Buffer.concat(parts);
   }
 
   /** A PutResponse with its header and no prev_kv. */
   put(revision: number, term: number): Buffer {
     const header = this.headerSize(revision, term);
-    const body = 1 + numberVarintSize(header) + header;
+    const body = 1 + varintSize(header) + header;
     const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
     const end = this.writeHeader(out, this.writePrefix(out, body), header, revision, term);
     return this.done(out, end);
@@ -81,13 +50,12 @@ export class WriteResponses {
   /** A LeaseGrantResponse: header, the lease's ID and TTL, no error. */
   leaseGrant(revision: number, term: number, id: bigint, ttlSeconds: number): Buffer {
     const header = this.headerSize(revision, term);
-    const idBytes = id === 0n ? undefined : bigVarint(id);
-    const body = 1 + numberVarintSize(header) + header + (idBytes ? 1 + idBytes.length : 0) + numberFieldSize(ttlSeconds);
+    const body = 1 + varintSize(header) + header + (id === 0n ? 0 : 1 + varintSize(id)) + numberFieldSize(ttlSeconds);
     const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + body);
     let pos = this.writeHeader(out, this.writePrefix(out, body), header, revision, term);
-    if (idBytes) {
+    if (id !== 0n) {
       out[pos++] = TAG_LEASE_ID;
-      pos += idBytes.copy(out, pos);
+      pos = writeVarint(out, pos, id);
     }
     pos = writeNumberField(out, pos, TAG_LEASE_TTL, ttlSeconds);
     return this.done(out, pos);
@@ -118,7 +86,7 @@ export class WriteResponses {
 
   private writeHeader(out: Buffer, pos: number, size: number, revision: number, term: number): number {
     out[pos++] = TAG_HEADER;
-    pos = writeNumberVarint(out, pos, size);
+    pos = writeVarint(out, pos, size);
     const ids = this.ids;
     for (let i = 0; i < ids.length; i++) out[pos++] = ids[i]!;
     pos = writeNumberField(out, pos, TAG_REVISION, revision);

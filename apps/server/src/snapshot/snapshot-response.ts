@@ -1,5 +1,6 @@
 // etcdserverpb.SnapshotResponse as protobuf writes it, for the blobs of a snapshot stream
 // (built on the export worker: the generated encoder is slow and would load the whole API there).
+import { writeVarint } from '../grpc/varint.js';
 
 /** etcd's snapshotSendBufferSize: the blob of each message. */
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -25,19 +26,10 @@ export function encodeSnapshotResponse(remainingBytes: number, blob: Uint8Array)
  */
 export function writeSnapshotResponseHead(out: Buffer, start: number, remainingBytes: number, blobLength: number): number {
   let at = start;
-  const varint = (v: number) => {
-    // Numbers up to 2^53: 7 bits at a time without 32-bit operators.
-    while (v >= 0x80) {
-      out[at++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    out[at++] = v;
-  };
   if (remainingBytes !== 0) {
     out[at++] = TAG_REMAINING;
-    varint(remainingBytes);
+    at = writeVarint(out, at, remainingBytes);
   }
   out[at++] = TAG_BLOB;
-  varint(blobLength);
-  return at;
+  return writeVarint(out, at, blobLength);
 }

@@ -3,30 +3,22 @@
 // every batch the checks (alive, put + linearizable get, keyspaces equal), every K batches a
 // kill -9 + restart of a raftkv member. Batch b is generated from seed `seed + b` alone, so
 // `--seed S --batches 1` replays one batch.
-import fc from 'fast-check';
-import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { etcdserverpb } from '@raftkv/api';
-import { removeDir } from '@raftkv/testkit';
 import { ALLOW_LIST, KNOWN, KNOWN_ETCD_CLUSTER_DIVERGENCE, KNOWN_ETCD_PANICS, STREAM_ALLOW_LIST } from './allow-list.js';
 import {
-  applyMutations, LEARNER, mutationArb, NEVER_LEASES, PEER, POOL_LEASES, POOL_MIN_TTL, POOL_TTL, requestArb, SELF, type FuzzRequest, type Mutation,
+  applyMutations, LEARNER, NEVER_LEASES, PEER, POOL_LEASES, POOL_MIN_TTL, POOL_TTL, SELF, type FuzzRequest, type Mutation,
 } from './generate.js';
-import { h2ScriptArb, sendH2, type H2Script } from './h2.js';
-import { methodSpec, NEVER_MUTATED, type MethodSpec } from './methods.js';
-import { peerCallArb, rawPeerCallArb, sendPeerCall, type PeerCall, type PeerIds } from './peer.js';
+import { sendH2 } from './h2.js';
+import { methodSpec, type MethodSpec } from './methods.js';
+import { sendPeerCall, type PeerIds } from './peer.js';
 import { Counters, Findings, outcomeText, replayForm, shape, summaryText, type Finding } from './report.js';
 import { crashExcerpt, startReference, startSubject, type Member, type Subject } from './servers.js';
 import { compareKeepAlive, compareWatch, type KeepAliveRecord, type WatchRecord } from './stream-compare.js';
-import { runStream, runStreamPair, streamScriptArb, type StreamScript, type StreamWrite } from './streams.js';
+import { runStream, runStreamPair, type StreamScript, type StreamWrite } from './streams.js';
 import { CODE_NAMES, RawClient, type Outcome } from './wire.js';
-
-export type Item =
-  | { kind: 'unary'; request: FuzzRequest; member: number }
-  | { kind: 'mutated'; request: FuzzRequest; mutations: Mutation[]; member: number }
-  | { kind: 'stream'; script: StreamScript; member: number }
-  | { kind: 'h2'; listener: 'client' | 'peer'; script: H2Script; member: number }
-  | { kind: 'peer'; call: PeerCall; member: number };
+import { generateBatch, type Item, type MixKey } from './batch.js';
+import { canonical, diffViews, firstDiff, panicSignature, rangeAll, stripPaths, type KeyspaceView } from './compare.js';
 
 export interface FuzzOptions {
   /** The first batch's seed; batch b uses seed + b. */
@@ -56,87 +48,9 @@ export interface FuzzResult {
   readonly summary: string;
 }
 
-/** Item kinds, and `rawPeer`: peer items that are raw peer streams (off by default, so older seeds replay as they were). */
-export type MixKey = Item['kind'] | 'rawPeer';
-
-const DEFAULT_MIX: Record<MixKey, number> = { unary: 80, mutated: 12, stream: 3, h2: 3, peer: 2, rawPeer: 0 };
-
-export function batchArb(size: number, mix: Record<MixKey, number>): fc.Arbitrary<Item[]> {
-  const member = fc.nat(1000);
-  const mutatable = requestArb().filter((r) => !NEVER_MUTATED.has(r.method));
-  const item = fc.oneof(
-    { weight: mix.unary, arbitrary: fc.record({ kind: fc.constant('unary' as const), request: requestArb(), member }) },
-    { weight: mix.mutated, arbitrary: fc.record({ kind: fc.constant('mutated' as const), request: mutatable, mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }), member }) },
-    { weight: mix.stream, arbitrary: fc.record({ kind: fc.constant('stream' as const), script: streamScriptArb, member }) },
-    { weight: mix.h2, arbitrary: fc.record({ kind: fc.constant('h2' as const), listener: fc.constantFrom('client' as const, 'peer' as const), script: h2ScriptArb, member }) },
-    { weight: mix.peer, arbitrary: fc.record({ kind: fc.constant('peer' as const), call: peerCallArb, member }) },
-    ...(mix.rawPeer > 0 ? [{ weight: mix.rawPeer, arbitrary: fc.record({ kind: fc.constant('peer' as const), call: rawPeerCallArb, member }) }] : []),
-  );
-  return fc.array(item, { minLength: size, maxLength: size });
-}
-
-/** The items of one batch: a pure function of the seed. */
-export function generateBatch(seed: number, size: number, mix: Partial<Record<MixKey, number>> = {}): Item[] {
-  const [items] = fc.sample(batchArb(size, { ...DEFAULT_MIX, ...mix }), { seed, numRuns: 1 });
-  return items!;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const SUSPECT = new Set<number>([status.UNAVAILABLE, status.CANCELLED, status.UNKNOWN, status.DEADLINE_EXCEEDED]);
 const UNKNOWN_MEMBER = 0xbeefn;
-const EVERYTHING = Buffer.from([0]);
-
-/** A header-free, comparable rendering of a decoded response. */
-function canonical(v: unknown, self: bigint | undefined): unknown {
-  if (typeof v === 'bigint') return self !== undefined && v === self ? 'SELF' : `${v}`;
-  if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
-    const b = Buffer.from(v);
-    return b.length > 64 ? `len ${b.length} sha1 ${createHash('sha1').update(b).digest('hex')}` : `hex ${b.toString('hex')}`;
-  }
-  if (Array.isArray(v)) return v.map((x) => canonical(x, self));
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) continue;
-      if (k === 'header' && x && typeof x === 'object') {
-        out[k] = { revision: canonical((x as { revision?: bigint }).revision, undefined) };
-        continue;
-      }
-      out[k] = canonical(x, self);
-    }
-    return out;
-  }
-  return v;
-}
-
-/** The first path where two canonical values differ. */
-function firstDiff(a: unknown, b: unknown, path = ''): string | undefined {
-  if (JSON.stringify(a) === JSON.stringify(b)) return undefined;
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) {
-      const d = firstDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-      if (d !== undefined) return d;
-    }
-  }
-  return `${path || '.'}: etcd ${JSON.stringify(a)?.slice(0, 200)} / raftkv ${JSON.stringify(b)?.slice(0, 200)}`;
-}
-
-/** "panic: <what> at <first etcd frame>" from a Go panic in the output. */
-function panicSignature(output: string): string {
-  const lines = output.split('\n');
-  let at = -1;
-  for (let i = lines.length - 1; i >= 0 && at < 0; i--) if (lines[i]!.startsWith('panic:')) at = i;
-  if (at < 0) return shape(crashExcerpt(output, 1));
-  const frame = lines.slice(at).find((l) => l.includes('go.etcd.io/etcd/')) ?? '';
-  return `${lines[at]} at ${frame.replace(/\(0x[^)]*\)/g, '()').replace(/^.*go\.etcd\.io\/etcd\//, '')}`;
-}
-
-interface KeyspaceView { revision: string; kvs: string[] }
-
-function stripPaths(d: string): string {
-  return d.replace(/\.\d+(?=[.:])/g, '.N');
-}
 
 /** Whether LeaseGrant bytes decode to a grant of a pool lease (keys use those) with a TTL that can expire in a run. */
 function grantsShortPoolLease(bytes: Buffer): boolean {
@@ -208,11 +122,6 @@ export class FuzzRunner {
   async close(): Promise<void> {
     for (const c of [...this.etcdClients, ...this.clients]) c.close();
     await Promise.all([this.reference?.close(), this.subject?.close()]);
-  }
-
-  /** etcd member 0: the one the checks use. */
-  private get etcd(): Member {
-    return this.reference.members[0]!;
   }
 
   private get etcdClient(): RawClient {
@@ -626,33 +535,6 @@ export class FuzzRunner {
     }
   }
 
-  private async rangeAll(c: RawClient, serializable: boolean): Promise<KeyspaceView | string> {
-    const req = etcdserverpb.RangeRequest.fromPartial({ key: EVERYTHING, rangeEnd: EVERYTHING, serializable });
-    const o = await c.unary('/etcdserverpb.KV/Range', Buffer.from(etcdserverpb.RangeRequest.encode(req).finish()), 15_000);
-    if (o.code !== 0) return outcomeText(o);
-    const res = etcdserverpb.RangeResponse.decode(o.body!);
-    return {
-      revision: `${res.header?.revision ?? 0n}`,
-      kvs: res.kvs.map((kv) => {
-        const v = kv.value.length > 32 ? `len ${kv.value.length} sha1 ${createHash('sha1').update(kv.value).digest('hex').slice(0, 12)}` : kv.value.toString('hex');
-        return `${kv.key.toString('hex').slice(0, 80)}${kv.key.length > 40 ? `…(${kv.key.length})` : ''} = ${v} ver ${kv.version} create ${kv.createRevision} mod ${kv.modRevision} lease ${kv.lease}`;
-      }),
-    };
-  }
-
-  private static diffViews(a: KeyspaceView | string, b: KeyspaceView | string): string | undefined {
-    if (typeof a === 'string' || typeof b === 'string') {
-      return typeof a === 'string' && typeof b === 'string' && a === b ? undefined : `range failed: ${typeof a === 'string' ? a : 'ok'} / ${typeof b === 'string' ? b : 'ok'}`;
-    }
-    const lines: string[] = [];
-    if (a.revision !== b.revision) lines.push(`revision ${a.revision} / ${b.revision}`);
-    const sa = new Set(a.kvs);
-    const sb = new Set(b.kvs);
-    for (const x of a.kvs) if (!sb.has(x)) lines.push(`only first: ${x}`);
-    for (const x of b.kvs) if (!sa.has(x)) lines.push(`only second: ${x}`);
-    return lines.length === 0 ? undefined : lines.slice(0, 12).join('\n');
-  }
-
   private async disarmAlarms(c: RawClient): Promise<void> {
     const spec = methodSpec('Alarm');
     const o = await c.unary(spec.path, spec.encode({ action: 0 }), this.deadlineMs);
@@ -715,9 +597,9 @@ export class FuzzRunner {
         return;
       }
     }
-    const want = await this.rangeAll(this.etcdClient, false);
-    const got = await this.rangeAll(this.raftkvClient(0), false);
-    const d = FuzzRunner.diffViews(want, got);
+    const want = await rangeAll(this.etcdClient, false);
+    const got = await rangeAll(this.raftkvClient(0), false);
+    const d = diffViews(want, got);
     if (d !== undefined) {
       if (!this.tainted) {
         this.findings.add({
@@ -737,7 +619,7 @@ export class FuzzRunner {
       let d: string | undefined;
       // A member just restarted, or starved on a loaded machine, may take seconds to catch up.
       for (let t = 0; t < 150; t++) {
-        d = FuzzRunner.diffViews(want, await this.rangeAll(this.clients[i]!, true));
+        d = diffViews(want, await rangeAll(this.clients[i]!, true));
         if (d === undefined) break;
         await sleep(100);
       }
@@ -754,12 +636,12 @@ export class FuzzRunner {
   async crashRestartCheck(where: string): Promise<void> {
     const i = this.restartTurn++ % this.subject.members.length;
     const m = this.subject.members[i]!;
-    const before = await this.rangeAll(this.raftkvClient(i), false);
+    const before = await rangeAll(this.raftkvClient(i), false);
     await m.kill();
     if (!(await this.restartMember(i, `kill -9 + restart of ${m.name} ${where}`))) return;
     let d: string | undefined;
     for (let t = 0; t < 50; t++) {
-      d = FuzzRunner.diffViews(before, await this.rangeAll(this.raftkvClient(i), this.opts.cluster));
+      d = diffViews(before, await rangeAll(this.raftkvClient(i), this.opts.cluster));
       if (d === undefined) break;
       await sleep(200);
     }

@@ -205,6 +205,75 @@ describe('RaftLog, one member', () => {
     expect(Buffer.from(again.applied[again.applied.length - 1]!.data).toString()).toBe('next');
   });
 
+  it('also snapshots once the entries applied since the last snapshot hold snapshotBytes, and keeps at most snapshotCatchUpBytes below it', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, {
+      voters: [1n],
+      snapshotCount: 100_000, // the count alone would never trigger here
+      snapshotBytes: 4000,
+      snapshotCatchUpEntries: 100,
+      snapshotCatchUpBytes: 1600,
+    });
+    await cluster.settle();
+    const entry = (i: number): Uint8Array => bytes(`b${String(i).padStart(3, '0')}`.padEnd(500, '.'));
+    for (let i = 0; i < 7; i++) {
+      m.log.propose(entry(i));
+      await cluster.settle();
+    }
+    // 3,500 bytes applied: below the budget.
+    expect(m.log.stats().snapshotsSaved).toBe(0);
+    m.log.propose(entry(7));
+    await cluster.settle();
+    // 4,000 bytes: a snapshot at the applied index, then only the 3 newest entries (1,500 bytes) kept below it.
+    expect(m.log.stats().snapshotsSaved).toBe(1);
+    const snapIndex = m.log.status().snapshotIndex;
+    expect(snapIndex).toBe(m.log.appliedIndex);
+    const storage = m.log['storage'];
+    expect(storage.firstIndex()).toBe(snapIndex - 2);
+    // The budget starts again at the snapshot: 7 more entries do not trigger another.
+    for (let i = 8; i < 15; i++) {
+      m.log.propose(entry(i));
+      await cluster.settle();
+    }
+    expect(m.log.stats().snapshotsSaved).toBe(1);
+    m.log.propose(entry(15));
+    await cluster.settle();
+    expect(m.log.stats().snapshotsSaved).toBe(2);
+    expect(storage.firstIndex()).toBe(m.log.status().snapshotIndex - 2);
+    const applied = m.applied.map((e) => Buffer.from(e.data).toString());
+    await m.log.close();
+    cluster.remove(1n);
+
+    // A restart replays only what is above the latest snapshot (the WAL below it was released).
+    const again = await cluster.start(1n, dir, { snapshotBytes: 4000, snapshotCatchUpBytes: 1600 });
+    await cluster.settle();
+    expect(again.log.status().snapshotIndex).toBe(snapIndex + 8);
+    expect(again.applied).toEqual([]);
+    expect(applied).toEqual(Array.from({ length: 16 }, (_, i) => Buffer.from(entry(i)).toString()));
+  });
+
+  it('compacts below a snapshot by entry count when that is the tighter bound, and by bytes when one entry exceeds them', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n], snapshotCount: 10, snapshotCatchUpEntries: 2, snapshotCatchUpBytes: 1 << 20 });
+    await cluster.settle();
+    for (let i = 0; i < 10; i++) {
+      m.log.propose(bytes(`c${i}`));
+      await cluster.settle();
+    }
+    expect(m.log.stats().snapshotsSaved).toBe(1);
+    expect(m.log['storage'].firstIndex()).toBe(m.log.status().snapshotIndex - 1);
+    await m.log.close();
+    cluster.remove(1n);
+
+    const big = await cluster.start(1n, dir, { snapshotCount: 100, snapshotBytes: 1000, snapshotCatchUpBytes: 999 });
+    await cluster.settle();
+    big.log.propose(bytes('x'.repeat(1000)));
+    await cluster.settle();
+    expect(big.log.stats().snapshotsSaved).toBe(1);
+    // Nothing kept: the newest entry alone is over the catch-up budget.
+    expect(big.log['storage'].firstIndex()).toBe(big.log.status().snapshotIndex + 1);
+  });
+
   it('restarts from a snapshot file whose WAL marker was never written (crash between the two)', async () => {
     const { cluster, dir } = single();
     const m = await cluster.start(1n, dir, { voters: [1n] });

@@ -30,6 +30,14 @@ import { intervalTicker, type Ticker } from './ticker.js';
 
 /** etcd keeps this many applied entries in memory after a snapshot, so a slightly slow follower catches up without one. */
 export const DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/**
+ * A snapshot is also taken once the entries applied since the last one hold this many data
+ * bytes, whatever `snapshotCount` says: the in-memory log holds every entry since the last
+ * snapshot, and 100,000 entries of 100-put txns would be gigabytes (see the package README).
+ */
+export const DEFAULT_SNAPSHOT_BYTES = 8 * 1024 * 1024;
+/** At most this many data bytes of entries are kept below a snapshot (besides at most `snapshotCatchUpEntries` entries). */
+export const DEFAULT_SNAPSHOT_CATCH_UP_BYTES = 2 * 1024 * 1024;
 /** Snapshot files kept in `member/snap` (etcd's --max-snapshots default). */
 export const DEFAULT_MAX_SNAPSHOTS = 5;
 /** ReadIndex requests waiting at once; more are refused with `TooManyRequests`. */
@@ -62,6 +70,10 @@ export interface RaftLogOptions {
   snapshotCount: number;
   /** Entries kept in memory below a snapshot for slow followers. Default 5000, as etcd. */
   snapshotCatchUpEntries?: number;
+  /** Data bytes of applied entries that also trigger a snapshot (not an etcd flag). Default 8 MiB. */
+  snapshotBytes?: number;
+  /** At most this many data bytes of entries are kept below a snapshot, besides the entry count bound. Default 2 MiB. */
+  snapshotCatchUpBytes?: number;
   /** Snapshot files kept. Default 5. */
   maxSnapshots?: number;
   /** Run raft's pre-vote (etcd's --pre-vote). Default false. Check-quorum is always on, as in etcd. */
@@ -195,10 +207,15 @@ function cloneConfState(cs: ConfState): ConfState {
  *    they are applied while step 2's append is in flight rather than after it;
  * 5. `advance()`. Proposals arriving meanwhile ride the next Ready: group commit.
  *
- * Every `snapshotCount` applied entries, once `backendDurable()` resolves, a snapshot (raft
- * metadata with the ConfState at that index, empty data: mvcc's LMDB is the state) is saved as
- * a file, THEN marked in the WAL; then `MemoryStorage` is compacted (keeping
- * `snapshotCatchUpEntries`), WAL segments below it are released and old snapshot files purged.
+ * Every `snapshotCount` applied entries, or once the entries applied since the last snapshot
+ * hold `snapshotBytes` of data (default 8 MiB), once `backendDurable()` resolves, a snapshot
+ * (raft metadata with the ConfState at that index, empty data: mvcc's LMDB is the state) is
+ * saved as a file, THEN marked in the WAL; then `MemoryStorage` is compacted, keeping at most
+ * `snapshotCatchUpEntries` entries AND at most `snapshotCatchUpBytes` of data (default 2 MiB),
+ * WAL segments below it are released and old snapshot files purged. The byte bounds keep the
+ * in-memory log (and the WAL a restart replays) small when entries are large, e.g. 100-put
+ * txns of ~27 KB each; a follower further behind than the kept entries gets a snapshot, as a
+ * follower beyond etcd's 5,000-entry catch-up window does.
  *
  * Restart: no bootstrap; the ConfState comes from the snapshot and `applied` = snapshot index,
  * so the committed entries after it (conf changes included) are applied again. KV entries are
@@ -219,6 +236,8 @@ export class RaftLog implements ReplicatedLog {
   private readonly node: RawNode;
   private readonly stopTicker: () => void;
   private readonly catchUpEntries: number;
+  private readonly snapshotBytes: number;
+  private readonly catchUpBytes: number;
   private readonly maxSnapshots: number;
   private readonly requestTimeoutTicks: number;
   private readonly maxPendingReads: number;
@@ -230,6 +249,8 @@ export class RaftLog implements ReplicatedLog {
   private applied_: number;
   private confState_: ConfState;
   private snapshotIndex_: number;
+  /** Data bytes of the entries applied since the latest snapshot was taken or installed. */
+  private appliedBytesSinceSnapshot = 0;
   /** Highest snapshot marker handed to the WAL (durable or in flight): a lower one must never follow it. */
   private markerIndex: number;
   /** A commit-only hard state not yet written: goes with the next synced append (or close). */
@@ -265,6 +286,8 @@ export class RaftLog implements ReplicatedLog {
   ) {
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs));
     this.catchUpEntries = opts.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES;
+    this.snapshotBytes = opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
+    this.catchUpBytes = opts.snapshotCatchUpBytes ?? DEFAULT_SNAPSHOT_CATCH_UP_BYTES;
     this.maxSnapshots = opts.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS;
     this.requestTimeoutTicks =
       opts.requestTimeoutTicks ?? Math.ceil((5000 + 2 * opts.electionTimeoutMs) / opts.heartbeatIntervalMs);
@@ -718,6 +741,7 @@ export class RaftLog implements ReplicatedLog {
     const index = snapshot.metadata.index;
     this.confState_ = cloneConfState(snapshot.metadata.confState);
     this.applied_ = Math.max(this.applied_, index);
+    this.appliedBytesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;
     // Entries proposed here at or below the snapshot: whether they made it is unknown here.
     for (const [i, p] of this.proposals) {
@@ -755,6 +779,7 @@ export class RaftLog implements ReplicatedLog {
         this.opts.onConfChange?.(cc, cs, e.index);
       }
       this.applied_ = e.index;
+      this.appliedBytesSinceSnapshot += e.data.length;
     }
     // The applied index counts the batch before apply sees it; apply runs synchronously here.
     flush();
@@ -807,8 +832,10 @@ export class RaftLog implements ReplicatedLog {
   }
 
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.closed || this.applied_ - this.snapshotIndex_ < this.opts.snapshotCount) return;
+    if (this.snapshotting || this.closed || this.applied_ <= this.snapshotIndex_) return;
+    if (this.applied_ - this.snapshotIndex_ < this.opts.snapshotCount && this.appliedBytesSinceSnapshot < this.snapshotBytes) return;
     const index = this.applied_;
+    this.appliedBytesSinceSnapshot = 0;
     this.snapshotting = this.saveSnapshot(index)
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
@@ -833,13 +860,32 @@ export class RaftLog implements ReplicatedLog {
     if (index > this.storage.snapshot().metadata.index) {
       this.storage.createSnapshot(index, snapshot.metadata.confState, EMPTY);
       this.snapshotIndex_ = Math.max(this.snapshotIndex_, index);
-      const compactTo = index - this.catchUpEntries;
+      const compactTo = this.compactionIndex(index);
       if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     }
     await this.wal.releaseTo(index);
     await this.snapshots.purge(this.maxSnapshots);
     this.counters.snapshotsSaved++;
     this.opts.onSnapshotSaved?.(index);
+  }
+
+  /**
+   * Where to compact below a snapshot at `index`: the entries above it are at most
+   * `catchUpEntries` and hold at most `catchUpBytes` of data (none when the newest alone is larger).
+   */
+  private compactionIndex(index: number): number {
+    const lo = Math.max(this.storage.firstIndex(), index - this.catchUpEntries + 1);
+    if (lo > index) return index; // catchUpEntries 0
+    const kept = this.storage.entries(lo, index + 1, Number.POSITIVE_INFINITY);
+    let bytes = 0;
+    let keepFrom = index + 1;
+    for (let i = kept.length - 1; i >= 0; i--) {
+      const e = kept[i]!;
+      bytes += e.data.length;
+      if (bytes > this.catchUpBytes) break;
+      keepFrom = e.index;
+    }
+    return keepFrom - 1;
   }
 }
 
@@ -860,6 +906,8 @@ function validate(o: RaftLogOptions): void {
   }
   positive('snapshotCount', o.snapshotCount);
   positive('snapshotCatchUpEntries', o.snapshotCatchUpEntries, 0);
+  positive('snapshotBytes', o.snapshotBytes);
+  positive('snapshotCatchUpBytes', o.snapshotCatchUpBytes, 0);
   positive('maxSnapshots', o.maxSnapshots);
   positive('requestTimeoutTicks', o.requestTimeoutTicks);
   positive('maxPendingReads', o.maxPendingReads);

@@ -31,6 +31,8 @@ async function threeMembers(opts: MemberOptions = {}): Promise<{ cluster: TestCl
   return { cluster, dirOf };
 }
 
+const dirOfMember = (m: TestMember): string => m.dir;
+
 /** Proposes `n` entries on the leader, a few per event-loop turn, and waits for them to settle. */
 async function proposeOnLeader(cluster: TestCluster, prefix: string, n: number, padBytes = 0): Promise<void> {
   const leader = cluster.leader();
@@ -216,5 +218,46 @@ describe('RaftLog, three members over an in-memory network', () => {
     expect(again.log.status().snapshotIndex).toBeGreaterThanOrEqual(installed);
     expect(seq(again).map(([, d]) => d).slice(-5)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
     for (const m of cluster.running) expect(m.fatal).toEqual([]);
+  });
+
+  it('a member further behind than the bytes kept below the leader\'s snapshot catches up by snapshot', async () => {
+    // Byte bounds only: the count bounds (10,000 entries, 5,000 kept) are never reached here.
+    const { cluster } = await threeMembers({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 2000 });
+    const leader = cluster.leader()!;
+    await proposeOnLeader(cluster, 'a', 5);
+    const victim = cluster.running.find((m) => m !== leader)!;
+    await crashForTesting(victim.log);
+    cluster.remove(victim.id);
+
+    // ~30 KB: byte-triggered snapshots (how many depends on how the entries share Readies).
+    await proposeOnLeader(cluster, 'b', 60, 500);
+    const leaderStatus = leader.log.status();
+    expect(leader.log.stats().snapshotsSaved).toBeGreaterThanOrEqual(1);
+    // The leader keeps at most ~2,000 bytes (3 entries of ~500) below its snapshot.
+    expect(leader.log['storage'].firstIndex()).toBeGreaterThanOrEqual(leaderStatus.snapshotIndex - 3);
+
+    const back = await cluster.start(victim.id, dirOfMember(victim));
+    await cluster.until(() => back.log.appliedIndex === leader.log.appliedIndex);
+    expect(cluster.net.snapshotsDelivered.get(victim.id)).toBeGreaterThanOrEqual(1);
+    expect(back.snapshotsInstalled.length).toBeGreaterThanOrEqual(1);
+    const installed = back.snapshotsInstalled[0]!;
+    expect(seq(back).filter(([i]) => i > installed)).toEqual(seq(leader).filter(([i]) => i > installed));
+    for (const m of cluster.running) expect(m.fatal).toEqual([]);
+  });
+
+  it('a member behind by less than the bytes kept below the leader\'s snapshot catches up from the log, without a snapshot', async () => {
+    const { cluster } = await threeMembers({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 16_000 });
+    const leader = cluster.leader()!;
+    await proposeOnLeader(cluster, 'a', 5);
+    const victim = cluster.running.find((m) => m !== leader)!;
+    await crashForTesting(victim.log);
+    cluster.remove(victim.id);
+
+    await proposeOnLeader(cluster, 'b', 20, 500); // ~10 KB: one snapshot, everything still kept below it
+    expect(leader.log.stats().snapshotsSaved).toBe(1);
+    const back = await cluster.start(victim.id, dirOfMember(victim));
+    await cluster.until(() => back.log.appliedIndex === leader.log.appliedIndex);
+    expect(cluster.net.snapshotsDelivered.get(victim.id) ?? 0).toBe(0);
+    expect(seq(back).map(([, d]) => d.trimEnd()).slice(-20)).toEqual(Array.from({ length: 20 }, (_, i) => `b${i}`));
   });
 });

@@ -193,6 +193,9 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
   };
 
   const segmentBytes = Number(process.env['RAFTKV_WAL_SEGMENT_BYTES'] ?? 0);
+  // Test tuning, as the segment size: the raft log's byte bounds (raft-log's defaults otherwise).
+  const snapshotBytes = Number(process.env['RAFTKV_SNAPSHOT_BYTES'] ?? 0);
+  const catchUpBytes = Number(process.env['RAFTKV_SNAPSHOT_CATCH_UP_BYTES'] ?? 0);
   raftLog = await RaftLog.open({
     id: identity.memberId,
     walDir: layout.walDir,
@@ -203,6 +206,8 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
     electionTimeoutMs: config.electionTimeoutMs,
     snapshotCount: config.snapshotCount,
     maxSnapshots: config.maxSnapshots,
+    ...(snapshotBytes > 0 ? { snapshotBytes } : {}),
+    ...(catchUpBytes > 0 ? { snapshotCatchUpBytes: catchUpBytes } : {}),
     preVote: config.preVote,
     send,
     apply: (entries) => applier.apply(entries),

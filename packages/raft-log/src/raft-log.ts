@@ -212,8 +212,9 @@ function cloneConfState(cs: ConfState): ConfState {
  * (raft metadata with the ConfState at that index, empty data: mvcc's LMDB is the state) is
  * saved as a file, THEN marked in the WAL; then `MemoryStorage` is compacted, keeping at most
  * `snapshotCatchUpEntries` entries AND at most `snapshotCatchUpBytes` of data (default 2 MiB),
- * WAL segments below it are released and old snapshot files purged. The byte bounds keep the
- * in-memory log (and the WAL a restart replays) small when entries are large, e.g. 100-put
+ * WAL segments below it are released and old snapshot files purged; no compaction while a
+ * snapshot is being sent to a follower, as etcd. The byte bounds keep the in-memory log (and
+ * the entries a restart decodes and applies again) small when entries are large, e.g. 100-put
  * txns of ~27 KB each; a follower further behind than the kept entries gets a snapshot, as a
  * follower beyond etcd's 5,000-entry catch-up window does.
  *
@@ -860,13 +861,23 @@ export class RaftLog implements ReplicatedLog {
     if (index > this.storage.snapshot().metadata.index) {
       this.storage.createSnapshot(index, snapshot.metadata.confState, EMPTY);
       this.snapshotIndex_ = Math.max(this.snapshotIndex_, index);
-      const compactTo = this.compactionIndex(index);
+      // Not while a snapshot is being sent (etcd pauses compaction then too): its follower needs
+      // the entries right after it, or it would need another snapshot, and so on under load.
+      const compactTo = this.sendingSnapshot() ? 0 : this.compactionIndex(index);
       if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     }
     await this.wal.releaseTo(index);
     await this.snapshots.purge(this.maxSnapshots);
     this.counters.snapshotsSaved++;
     this.opts.onSnapshotSaved?.(index);
+  }
+
+  /** On the leader: a `MsgSnap` to some follower not yet reported (`reportSnapshot`). */
+  private sendingSnapshot(): boolean {
+    const progress = this.node.status().progress;
+    if (!progress) return false;
+    for (const p of progress.values()) if (p.state === 'snapshot') return true;
+    return false;
   }
 
   /**

@@ -260,4 +260,35 @@ describe('RaftLog, three members over an in-memory network', () => {
     expect(cluster.net.snapshotsDelivered.get(victim.id) ?? 0).toBe(0);
     expect(seq(back).map(([, d]) => d.trimEnd()).slice(-20)).toEqual(Array.from({ length: 20 }, (_, i) => `b${i}`));
   });
+
+  it('does not compact while a snapshot is being sent, so its follower goes on from the log after it', async () => {
+    const { cluster } = await threeMembers({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 2000 });
+    const leader = cluster.leader()!;
+    await proposeOnLeader(cluster, 'a', 5);
+    const victim = cluster.running.find((m) => m !== leader)!;
+    await crashForTesting(victim.log);
+    cluster.remove(victim.id);
+    await proposeOnLeader(cluster, 'b', 60, 500);
+
+    // A slow transfer: the snapshot stays on its way while ~30 KB more are written.
+    cluster.net.holdSnapshots = true;
+    const back = await cluster.start(victim.id, victim.dir);
+    await cluster.until(() => cluster.net.snapshotsHeld > 0);
+    expect(leader.log.status().progress!.get(victim.id)!.state).toBe('snapshot');
+    const firstIndex = leader.log['storage'].firstIndex();
+    const saved = leader.log.stats().snapshotsSaved;
+    await proposeOnLeader(cluster, 'c', 60, 500);
+    expect(leader.log.stats().snapshotsSaved).toBeGreaterThan(saved);
+    expect(leader.log['storage'].firstIndex()).toBe(firstIndex);
+
+    cluster.net.releaseSnapshots();
+    await cluster.until(() => back.log.appliedIndex === leader.log.appliedIndex);
+    // One snapshot, then the entries after it from the leader's log.
+    expect(cluster.net.snapshotsDelivered.get(victim.id)).toBe(1);
+    expect(seq(back).map(([, d]) => d.trimEnd()).slice(-60)).toEqual(Array.from({ length: 60 }, (_, i) => `c${i}`));
+    // The next snapshot compacts again.
+    await proposeOnLeader(cluster, 'd', 30, 500);
+    expect(leader.log['storage'].firstIndex()).toBeGreaterThan(firstIndex);
+    for (const m of cluster.running) expect(m.fatal).toEqual([]);
+  });
 });

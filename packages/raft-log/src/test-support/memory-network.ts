@@ -28,6 +28,9 @@ export class MemoryNetwork {
   private inFlight_ = 0;
   /** `MsgSnap` messages delivered, per receiver. */
   readonly snapshotsDelivered = new Map<bigint, number>();
+  /** While set, `MsgSnap` messages wait (not counted in flight) until `releaseSnapshots`: a slow transfer. */
+  holdSnapshots = false;
+  private held: Array<() => void> = [];
 
   attach(id: bigint, log: RaftLog): void {
     this.members.set(id, log);
@@ -45,6 +48,17 @@ export class MemoryNetwork {
     this.cut.delete(id);
   }
 
+  /** `MsgSnap` messages held by `holdSnapshots`. */
+  get snapshotsHeld(): number {
+    return this.held.length;
+  }
+
+  /** Stops holding and delivers the held `MsgSnap` messages. */
+  releaseSnapshots(): void {
+    this.holdSnapshots = false;
+    for (const deliver of this.held.splice(0)) setImmediate(deliver);
+  }
+
   /** Messages sent and not yet delivered or dropped. */
   get inFlight(): number {
     return this.inFlight_;
@@ -56,6 +70,10 @@ export class MemoryNetwork {
       for (const m of messages) {
         const bytes = encodeMessage(m);
         const { to, type } = m;
+        if (type === MessageType.Snap && this.holdSnapshots) {
+          this.held.push(() => this.deliver(from, to, type, bytes));
+          continue;
+        }
         this.inFlight_++;
         setImmediate(() => {
           this.inFlight_--;

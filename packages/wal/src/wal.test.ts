@@ -390,6 +390,24 @@ describe('Wal segment files', () => {
     expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('the next segment is not prepared at open while the tail has room, and is once the tail nears its end', async () => {
+    const dir = await walDir();
+    const size = 64 * 1024;
+    const tmpFiles = async () => (await readdir(dir)).filter((n) => n.endsWith('.tmp'));
+    const wal = await Wal.create(dir, META, { segmentSizeBytes: size });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await tmpFiles()).toEqual([]);
+      // Past seven eighths of the segment: preparing starts at once (the open's delay is long).
+      await wal.append([entry(1, 1, size * 7 / 8)]);
+      for (let i = 0; i < 100 && (await tmpFiles()).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await tmpFiles()).toHaveLength(1);
+    } finally {
+      await wal.close();
+    }
+    expect(await tmpFiles()).toEqual([]);
+  });
+
   it('after a failed write the log rejects every append', async () => {
     const dir = await walDir();
     const wal = await Wal.create(dir, META, SMALL);

@@ -164,7 +164,10 @@ async function start(
   const stopTickAdvance = adjustTicksAtBoot({
     voters: raft.status().confState.voters.length,
     activePeers: () => [...peers.transport.stats().peers.values()].filter((p) => p.active).length,
-    advanceTicks: (n) => raft!.advanceTicks(n),
+    advanceTicks: (n) => {
+      log.info('fast-forwarding election ticks', { 'forward-ticks': n, 'forward-duration-ms': n * config.heartbeatIntervalMs });
+      raft!.advanceTicks(n);
+    },
     electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
     enabled: config.initialElectionTickAdvance,
   });

@@ -31,8 +31,12 @@ export class StartupTimeline {
   mark(phase: StartupPhase, fields?: Record<string, unknown>, atMs: number = performance.now()): void {
     if (this.seen.has(phase)) return;
     this.seen.add(phase);
+    const cpu = process.cpuUsage();
     this.log.debug('start-up phase', {
-      phase, 'since-start-ms': Math.round(atMs), 'phase-ms': Math.round(atMs - this.lastMs), ...fields,
+      phase, 'since-start-ms': Math.round(atMs), 'phase-ms': Math.round(atMs - this.lastMs),
+      // CPU of the whole process so far (every thread): on a busy machine the wall figures
+      // include waits for a core, this does not.
+      'cpu-ms': Math.round((cpu.user + cpu.system) / 1000), ...fields,
     });
     this.lastMs = atMs;
   }

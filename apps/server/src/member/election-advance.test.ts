@@ -20,7 +20,7 @@ describe('adjustTicksAtBoot (etcd adjustTicks)', () => {
     vi.advanceTimersByTime(200);
     expect(advanced).toEqual([]);
     peers = 2;
-    vi.advanceTimersByTime(50);
+    vi.advanceTimersByTime(10);
     expect(advanced).toEqual([8]);
     vi.advanceTimersByTime(1000);
     expect(advanced).toEqual([8]);

@@ -1,5 +1,10 @@
-/** How often boot looks for connected peers, and for how long (etcd: every 50 ms, up to rafthttp's 5 s read timeout). */
-const POLL_MS = 50;
+/**
+ * How often boot looks for connected peers, and for how long (up to rafthttp's 5 s read timeout,
+ * as etcd). etcd looks every 50 ms; at 10 ms the advance follows the quorum's last peer stream by
+ * 0-10 ms instead of 0-50 (measured 16-52 ms at 50), and with it the first election. The rule is
+ * etcd's: the same count of peers, the same ticks; a check is a count of the transport's peers.
+ */
+const POLL_MS = 10;
 const WAIT_MS = 5_000;
 
 export interface ElectionAdvanceOptions {

@@ -17,7 +17,6 @@ export class FilePipeline {
   private next: Promise<PreparedFile> | undefined;
   private counter = 0;
   private closed = false;
-  private warmTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly fs: WalFs,
@@ -28,26 +27,12 @@ export class FilePipeline {
 
   /** Starts preparing a file if none is in progress. */
   warm(): void {
-    this.clearWarmTimer();
     if (!this.next && !this.closed) this.next = this.prepare();
-  }
-
-  /** Starts preparing a file `ms` from now (sooner through warm() or take()). */
-  warmAfter(ms: number): void {
-    if (this.next || this.closed || this.warmTimer) return;
-    this.warmTimer = setTimeout(() => this.warm(), ms);
-    this.warmTimer.unref();
-  }
-
-  private clearWarmTimer(): void {
-    if (this.warmTimer) clearTimeout(this.warmTimer);
-    this.warmTimer = undefined;
   }
 
   /** The prepared file (waiting for it if needed); the next one starts preparing. */
   async take(): Promise<PreparedFile> {
     if (this.closed) throw new Error('wal: file pipeline closed');
-    this.clearWarmTimer();
     const p = this.next ?? this.prepare();
     this.next = undefined;
     const f = await p;
@@ -57,7 +42,6 @@ export class FilePipeline {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.clearWarmTimer();
     const p = this.next;
     this.next = undefined;
     if (!p) return;

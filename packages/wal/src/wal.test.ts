@@ -390,7 +390,7 @@ describe('Wal segment files', () => {
     expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('the next segment is not prepared at open while the tail has room, and is once the tail nears its end', async () => {
+  it('the next segment is not prepared while the tail is under half full, and is once it is past half', async () => {
     const dir = await walDir();
     const size = 64 * 1024;
     const tmpFiles = async () => (await readdir(dir)).filter((n) => n.endsWith('.tmp'));
@@ -398,14 +398,24 @@ describe('Wal segment files', () => {
     try {
       await new Promise((r) => setTimeout(r, 50));
       expect(await tmpFiles()).toEqual([]);
-      // Past seven eighths of the segment: preparing starts at once (the open's delay is long).
-      await wal.append([entry(1, 1, size * 7 / 8)]);
+      await wal.append([entry(1, 1, size / 4)]);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await tmpFiles()).toEqual([]);
+      await wal.append([entry(2, 1, size / 4)]);
       for (let i = 0; i < 100 && (await tmpFiles()).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(await tmpFiles()).toHaveLength(1);
     } finally {
       await wal.close();
     }
     expect(await tmpFiles()).toEqual([]);
+    // Reopened past half full: preparing starts at open.
+    const { wal: reopened } = await Wal.open(dir, { segmentSizeBytes: size });
+    try {
+      for (let i = 0; i < 100 && (await tmpFiles()).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await tmpFiles()).toHaveLength(1);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('after a failed write the log rejects every append', async () => {

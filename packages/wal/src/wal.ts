@@ -57,8 +57,6 @@ export interface WalStats {
 /** Segment size when {@link WalOptions.segmentSizeBytes} is not given: 64 MiB, as etcd. */
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_SIZE_BYTES = 4 * 1024;
-/** How long after open the next segment starts being prepared, unless the tail nears its end first. */
-const PIPELINE_START_DELAY_MS = 5_000;
 
 /** Largest single write the append path issues (a batch beyond it takes several writes, one sync). */
 const MAX_WRITE_BYTES = 8 * 1024 * 1024;
@@ -136,11 +134,11 @@ export class Wal {
     const hs = replayState.latestHardState;
     if (hs) this.hdr.hardState = hs;
     if (marker) this.hdr.marker = marker;
-    // Zero-filling a 64 MiB file costs ~150 ms of CPU and a 64 MiB flush: started at once it
-    // competes with the start-up that opened the log (three members on two cores: ~0.5 s later
-    // ready). A tail with more than an eighth of its segment left can wait; a fuller one prepares now.
-    if (this.off + segmentSizeBytes / 8 >= segmentSizeBytes) pipeline.warm();
-    else pipeline.warmAfter(PIPELINE_START_DELAY_MS);
+    // Zero-filling the next segment (64 MiB written and flushed) at every open competed with the
+    // start-up that opened the log: three fresh members on two cores were ready ~0.3-1 s later.
+    // It is needed only before the tail fills: it starts once the tail is half full (here or
+    // after a write), and at every rotation for the segment after.
+    this.prepareNextIfHalfFull();
   }
 
   /** True if `dir` holds at least one WAL segment. */
@@ -502,8 +500,11 @@ export class Wal {
     this.stats_.bytesWritten += bytes.length;
     this.off += bytes.length;
     this.crc = crc;
-    // (the same eighth, in case a burst of appends comes before the delayed start)
-    if (this.off + this.segmentSizeBytes / 8 >= this.segmentSizeBytes) this.pipeline.warm();
+    this.prepareNextIfHalfFull();
+  }
+
+  private prepareNextIfHalfFull(): void {
+    if (this.off >= this.segmentSizeBytes / 2) this.pipeline.warm();
   }
 
   /**

@@ -8,6 +8,7 @@ import type { AlarmStore } from './alarm/alarm-store.js';
 import type { QuotaGuard } from './alarm/quota.js';
 import type { IdGenerator } from './cluster/id-generator.js';
 import type { Applier, ApplyResult, AuthApplyResult } from './apply/applier.js';
+import { PendingProposals } from './pending-proposals.js';
 import { encodeInternalRequest, type AuthRequest, type LogRequest, type RequestAuth } from './apply/request-codec.js';
 import type { AuthStore } from './auth/auth-store.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -104,6 +105,8 @@ export class ServerCore {
   private readWaiters: Array<{ resolve(): void; reject(err: unknown): void }> = [];
   private readInFlight = false;
   private closed = false;
+  /** Proposals waiting for their apply, with their deadlines. */
+  private readonly pending: PendingProposals;
 
   constructor(parts: ServerCoreParts) {
     this.config = parts.config;
@@ -120,6 +123,11 @@ export class ServerCore {
     this.self = parts.self;
     this.quota = parts.quota;
     this.requestTimeoutMs = 5000 + 2 * parts.config.electionTimeoutMs;
+    this.pending = new PendingProposals({
+      ended: (failed) => this.proposals?.proposalEnded(failed),
+      cancel: (id) => this.applier.cancel(id),
+      timedOut: () => this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout,
+    });
     const tokens = parts.tokens ?? openTokenProvider({
       spec: 'simple', simpleTtlSeconds: parts.config.authTokenTtlSeconds, waitApplied: (i) => this.waitApplied(i),
     });
@@ -197,10 +205,12 @@ export class ServerCore {
 
   // ---------------------------------------------------------------- writes
 
-  async put(put: etcdserverpb.PutRequest, requester?: RequestAuth): Promise<mvcc.PutResponse> {
-    if (this.quota && !this.quota.available({ kind: 'put', put })) await this.quota.refuse();
-    const r = await this.propose({ kind: 'put', id: this.nextRequestId(), put, ...by(requester) });
-    return (r as Extract<ApplyResult, { kind: 'put' }>).response;
+  /** Resolves with the put's result once applied (the hot path: no async frames, one promise). */
+  put(put: etcdserverpb.PutRequest, requester?: RequestAuth): Promise<Extract<ApplyResult, { kind: 'put' }>> {
+    if (this.quota && !this.quota.available({ kind: 'put', put })) return this.quota.refuse();
+    const id = this.nextRequestId();
+    const req: LogRequest = requester ? { kind: 'put', id, put, requester } : { kind: 'put', id, put };
+    return this.propose(req) as Promise<Extract<ApplyResult, { kind: 'put' }>>;
   }
 
   async deleteRange(deleteRange: etcdserverpb.DeleteRangeRequest, requester?: RequestAuth): Promise<mvcc.DeleteRangeResponse> {
@@ -287,35 +297,17 @@ export class ServerCore {
     const data = encodeInternalRequest(req);
     if (data.byteLength > this.config.maxRequestBytes) return Promise.reject(EtcdErrors.RequestTooLarge);
     this.proposals?.proposalStarted();
-    // One promise settled by whichever comes first, the apply or a drop (no Promise.race and
-    // .finally: fewer promises and closures per write).
+    // One promise per write, settled by whichever comes first: the apply, a drop by the log, or
+    // the deadline sweep (a forwarded proposal can vanish with its leader: answered as etcd does
+    // after its request timeout).
     return new Promise<ApplyResult>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let settled = false;
-      const settle = (failed: boolean): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        this.proposals?.proposalEnded(failed);
-        return true;
-      };
-      const drop = (err: unknown): void => {
-        if (!settle(true)) return;
-        this.applier.cancel(req.id);
-        reject(err);
-      };
-      this.applier.wait(req.id).then(
-        (r) => { if (settle(false)) resolve(r); },
-        (err: unknown) => { if (settle(false)) reject(err); },
-      );
+      const p = this.pending.add(req.id, timeoutMs, resolve, reject);
+      this.applier.expect(req.id, p);
       try {
-        this.log.propose(data, drop);
+        this.log.propose(data, p.dropped);
       } catch (err) {
-        drop(err);
-        return;
+        p.drop(err);
       }
-      // A forwarded proposal can vanish with its leader: answer as etcd does after its request timeout.
-      timer = setTimeout(() => drop(this.leaderId === NONE ? EtcdErrors.TimeoutDueToLeaderFail : EtcdErrors.Timeout), timeoutMs);
     });
   }
 

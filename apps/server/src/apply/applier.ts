@@ -42,7 +42,8 @@ export interface AuthApplyResult {
 /** An alarm type raised (its first alarm) or disarmed (its last one) by an applied entry. */
 export interface AlarmChange { change: 'raised' | 'disarmed'; alarm: etcdserverpb.AlarmMember }
 
-interface Waiter { resolve(result: ApplyResult): void; reject(err: EtcdError): void }
+/** Who hears the outcome of one proposed request: its result, or the etcd error it was refused with. */
+export interface ApplyWaiter { resolve(result: ApplyResult): void; reject(err: EtcdError): void }
 
 /** When the backend commits: etcd's --backend-batch-interval and --backend-batch-limit. */
 export interface BackendCommitPolicy {
@@ -132,7 +133,7 @@ export interface PoisonEntry {
  * or a failed backend commit (local I/O) stops the server.
  */
 export class Applier {
-  private readonly waiters = new Map<bigint, Waiter>();
+  private readonly waiters = new Map<bigint, ApplyWaiter>();
   private commitChain: Promise<void> = Promise.resolve();
   private uncommittedEntries = 0;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -180,6 +181,11 @@ export class Applier {
   /** Registers interest in the result of request `id` BEFORE it is proposed. */
   wait(id: bigint): Promise<ApplyResult> {
     return new Promise((resolve, reject) => this.waiters.set(id, { resolve, reject }));
+  }
+
+  /** As {@link wait}, told through `waiter` itself (no promise of its own: the proposer's object). */
+  expect(id: bigint, waiter: ApplyWaiter): void {
+    this.waiters.set(id, waiter);
   }
 
   /** Forgets a waiter whose request could not be proposed. */
@@ -310,7 +316,7 @@ export class Applier {
     return undefined;
   }
 
-  private failed(index: number, kind: string, waiter: Waiter | undefined, err: unknown): 'stop' | undefined {
+  private failed(index: number, kind: string, waiter: ApplyWaiter | undefined, err: unknown): 'stop' | undefined {
     const refusal = toEtcdError(err);
     if (refusal) {
       // A refused entry still counts as applied.

@@ -4,6 +4,7 @@ import { checkTxnPermission } from '../auth/txn-permission.js';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
+import type { PutResponse } from '@raftkv/mvcc';
 import type { ServerCore } from '../server-core.js';
 import { encodeRangeResponse, encodeSmallRangeResponse } from './range-response.js';
 import { READ_PACING } from './read-pacing.js';
@@ -34,6 +35,11 @@ export function isReadOnlyWireTxn(req: etcdserverpb.TxnRequest): boolean {
 export function kvService(core: ServerCore): etcdserverpb.KVServer {
   const authn = core.authenticator;
   const responses = new WriteResponses(core.clusterId, core.self.id);
+  const putAnswer = ({ response: res }: { response: PutResponse }): etcdserverpb.PutResponse => {
+    // Without prev_kv (nearly every put) the answer is encoded by hand, framed (write-responses.ts).
+    if (res.prevKv === undefined) return responses.put(res.revision, core.log.term) as unknown as etcdserverpb.PutResponse;
+    return putResponseToWire(res, core.header(res.revision));
+  };
   return {
     range: unary(async (req: etcdserverpb.RangeRequest, call) => {
       reject(checkRange(req) ?? checkSortOptions(req));
@@ -48,13 +54,13 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
       const res = await authn.serialized(call, check, () => core.store.rangePaced(rangeFromWire(req), READ_PACING));
       return await encodeRangeResponse(res, core.header(res.revision), READ_PACING) as unknown as etcdserverpb.RangeResponse;
     }),
-    put: unary(async (req: etcdserverpb.PutRequest, call) => {
+    // The busiest write: promise chains rather than async frames (one promise per put here, one in unary).
+    put: unary((req: etcdserverpb.PutRequest, call) => {
       core.refuseOnLearner();
       reject(checkPut(req));
-      const res = await core.put(req, await authn.requester(call));
-      // Without prev_kv (nearly every put) the answer is encoded by hand, framed (write-responses.ts).
-      if (res.prevKv === undefined) return responses.put(res.revision, core.log.term) as unknown as etcdserverpb.PutResponse;
-      return putResponseToWire(res, core.header(res.revision));
+      const requester = authn.requester(call);
+      const applied = requester instanceof Promise ? requester.then((r) => core.put(req, r)) : core.put(req, requester);
+      return applied.then(putAnswer);
     }),
     deleteRange: unary(async (req: etcdserverpb.DeleteRangeRequest, call) => {
       core.refuseOnLearner();

@@ -1,0 +1,102 @@
+import type { EtcdError } from '@raftkv/api';
+import type { ApplyResult, ApplyWaiter } from './apply/applier.js';
+
+/** How often request deadlines are checked: a request past its deadline is answered at most this much later. */
+export const DEADLINE_SWEEP_MS = 100;
+
+/** What the pending proposals tell their owner. */
+export interface PendingProposalHooks {
+  /** A proposal settled; `failed`: it was dropped or timed out (not: applied with an error result). */
+  ended(failed: boolean): void;
+  /** A proposal was dropped or timed out: nobody waits for its apply any more. */
+  cancel(id: bigint): void;
+  /** The error of a proposal past its deadline (etcd's Timeout, or TimeoutDueToLeaderFail). */
+  timedOut(): EtcdError;
+}
+
+/**
+ * One proposed request until it is applied, dropped by the log, or past its deadline, settled
+ * once. It is the applier's waiter itself: no promise, timer or closures of its own per request.
+ */
+class PendingProposal implements ApplyWaiter {
+  private settled = false;
+  /** For the log: told when the proposal was lost (a leader change, a closed log). */
+  readonly dropped = (err: unknown): void => this.drop(err);
+
+  constructor(
+    private readonly owner: PendingProposals,
+    readonly id: bigint,
+    readonly deadline: number,
+    private readonly onResult: (result: ApplyResult) => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  resolve(result: ApplyResult): void {
+    if (this.settle(false)) this.onResult(result);
+  }
+
+  reject(err: EtcdError): void {
+    if (this.settle(false)) this.onError(err);
+  }
+
+  drop(err: unknown): void {
+    if (!this.settle(true)) return;
+    this.owner.hooks.cancel(this.id);
+    this.onError(err);
+  }
+
+  private settle(failed: boolean): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.owner.forget(this.id);
+    this.owner.hooks.ended(failed);
+    return true;
+  }
+}
+
+/**
+ * The proposals waiting for their apply, with one coarse timer for all their deadlines instead
+ * of a setTimeout/clearTimeout pair per request (a timer per put showed in every write profile).
+ * The timer runs while proposals wait and stops once a sweep finds none.
+ */
+export class PendingProposals {
+  private readonly pending = new Map<bigint, PendingProposal>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(readonly hooks: PendingProposalHooks, private readonly sweepMs = DEADLINE_SWEEP_MS) {}
+
+  /** A proposal of request `id` that must settle within `timeoutMs`; register it with the applier and the log. */
+  add(id: bigint, timeoutMs: number, onResult: (result: ApplyResult) => void, onError: (err: unknown) => void): PendingProposal {
+    const p = new PendingProposal(this, id, Date.now() + timeoutMs, onResult, onError);
+    this.pending.set(id, p);
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), this.sweepMs);
+      // Never what keeps a process alive: the log and the listeners do that while proposals wait.
+      this.sweeper.unref();
+    }
+    return p;
+  }
+
+  /** Proposals waiting now. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** @internal Called by a proposal as it settles. */
+  forget(id: bigint): void {
+    this.pending.delete(id);
+  }
+
+  /** Times out every proposal past its deadline; stops the timer once none waits. */
+  private sweep(): void {
+    const now = Date.now();
+    // Deleting the current entry while iterating a Map is safe; entries added meanwhile are visited too.
+    for (const p of this.pending.values()) {
+      if (p.deadline <= now) p.drop(this.hooks.timedOut());
+    }
+    if (this.pending.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+}

@@ -234,13 +234,15 @@ export class ServerCore {
   }
 
   /** Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. */
-  async leaseGrant(req: etcdserverpb.LeaseGrantRequest, requester?: RequestAuth): Promise<{ id: bigint; ttlSeconds: number }> {
-    if (this.quota && !this.quota.available({ kind: 'leaseGrant' })) await this.quota.refuse();
+  /** Resolves with the granted lease's ID and TTL once applied (as put: no async frames). */
+  leaseGrant(req: etcdserverpb.LeaseGrantRequest, requester?: RequestAuth): Promise<{ id: bigint; ttlSeconds: number }> {
+    if (this.quota && !this.quota.available({ kind: 'leaseGrant' })) return this.quota.refuse();
     let id = req.ID;
     while (id === 0n) id = this.ids.next() & 0x7fff_ffff_ffff_ffffn;
-    const r = await this.propose({ kind: 'leaseGrant', id: this.nextRequestId(), leaseGrant: { ID: id, TTL: req.TTL }, ...by(requester) });
-    const granted = r as Extract<ApplyResult, { kind: 'leaseGrant' }>;
-    return { id: granted.id, ttlSeconds: granted.ttlSeconds };
+    const leaseGrant = { ID: id, TTL: req.TTL };
+    const reqId = this.nextRequestId();
+    const logReq: LogRequest = requester ? { kind: 'leaseGrant', id: reqId, leaseGrant, requester } : { kind: 'leaseGrant', id: reqId, leaseGrant };
+    return this.propose(logReq) as Promise<Extract<ApplyResult, { kind: 'leaseGrant' }>>;
   }
 
   async leaseRevoke(id: bigint, requester?: RequestAuth): Promise<void> {

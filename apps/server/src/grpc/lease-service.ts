@@ -26,13 +26,18 @@ const MAX_QUEUED_RENEWALS = 64;
 export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
   const header = () => core.header(core.store.currentRevision);
   let responses: WriteResponses | undefined; // at the first grant: the member's IDs are known by then
+  const grantAnswer = (granted: { id: bigint; ttlSeconds: number }): etcdserverpb.LeaseGrantResponse => {
+    // Encoded by hand, framed (write-responses.ts); LeaseServiceWithEncodedGrant passes it through.
+    responses ??= new WriteResponses(core.clusterId, core.self.id);
+    return responses.leaseGrant(core.store.currentRevision, core.log.term, granted.id, granted.ttlSeconds) as unknown as etcdserverpb.LeaseGrantResponse;
+  };
   return {
-    leaseGrant: unary(async (req: etcdserverpb.LeaseGrantRequest, call) => {
+    // Promise chains rather than async frames, as KV put (one promise per grant here, one in unary).
+    leaseGrant: unary((req: etcdserverpb.LeaseGrantRequest, call) => {
       core.refuseOnLearner();
-      const granted = await core.leaseGrant(req, await core.authenticator.requester(call));
-      // Encoded by hand, framed (write-responses.ts); LeaseServiceWithEncodedGrant passes it through.
-      responses ??= new WriteResponses(core.clusterId, core.self.id);
-      return responses.leaseGrant(core.store.currentRevision, core.log.term, granted.id, granted.ttlSeconds) as unknown as etcdserverpb.LeaseGrantResponse;
+      const requester = core.authenticator.requester(call);
+      const granted = requester instanceof Promise ? requester.then((r) => core.leaseGrant(req, r)) : core.leaseGrant(req, requester);
+      return granted.then(grantAnswer);
     }),
     leaseRevoke: unary(async (req: etcdserverpb.LeaseRevokeRequest, call) => {
       core.refuseOnLearner();

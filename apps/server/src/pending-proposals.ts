@@ -20,6 +20,9 @@ export interface PendingProposalHooks {
  */
 class PendingProposal implements ApplyWaiter {
   private settled = false;
+  /** Neighbours in the owner's list of waiting proposals (oldest first). */
+  prev: PendingProposal | undefined;
+  next: PendingProposal | undefined;
   /** For the log: told when the proposal was lost (a leader change, a closed log). */
   readonly dropped = (err: unknown): void => this.drop(err);
 
@@ -48,7 +51,7 @@ class PendingProposal implements ApplyWaiter {
   private settle(failed: boolean): boolean {
     if (this.settled) return false;
     this.settled = true;
-    this.owner.forget(this.id);
+    this.owner.forget(this);
     this.owner.hooks.ended(failed);
     return true;
   }
@@ -60,7 +63,11 @@ class PendingProposal implements ApplyWaiter {
  * The timer runs while proposals wait and stops once a sweep finds none.
  */
 export class PendingProposals {
-  private readonly pending = new Map<bigint, PendingProposal>();
+  // A doubly linked list through the proposals (oldest first), not a Map: no table to grow,
+  // shrink or rehash as requests come and go.
+  private head: PendingProposal | undefined;
+  private tail: PendingProposal | undefined;
+  private count = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(readonly hooks: PendingProposalHooks, private readonly sweepMs = DEADLINE_SWEEP_MS) {}
@@ -68,7 +75,11 @@ export class PendingProposals {
   /** A proposal of request `id` that must settle within `timeoutMs`; register it with the applier and the log. */
   add(id: bigint, timeoutMs: number, onResult: (result: ApplyResult) => void, onError: (err: unknown) => void): PendingProposal {
     const p = new PendingProposal(this, id, Date.now() + timeoutMs, onResult, onError);
-    this.pending.set(id, p);
+    p.prev = this.tail;
+    if (this.tail) this.tail.next = p;
+    else this.head = p;
+    this.tail = p;
+    this.count++;
     if (!this.sweeper) {
       this.sweeper = setInterval(() => this.sweep(), this.sweepMs);
       // Never what keeps a process alive: the log and the listeners do that while proposals wait.
@@ -79,22 +90,30 @@ export class PendingProposals {
 
   /** Proposals waiting now. */
   get size(): number {
-    return this.pending.size;
+    return this.count;
   }
 
-  /** @internal Called by a proposal as it settles. */
-  forget(id: bigint): void {
-    this.pending.delete(id);
+  /** @internal Called by a proposal as it settles (once). */
+  forget(p: PendingProposal): void {
+    if (p.prev) p.prev.next = p.next;
+    else this.head = p.next;
+    if (p.next) p.next.prev = p.prev;
+    else this.tail = p.prev;
+    // Its `next` stays: a sweep standing on it goes on from there.
+    p.prev = undefined;
+    this.count--;
   }
 
   /** Times out every proposal past its deadline; stops the timer once none waits. */
   private sweep(): void {
     const now = Date.now();
-    // Deleting the current entry while iterating a Map is safe; entries added meanwhile are visited too.
-    for (const p of this.pending.values()) {
+    // The whole list, not up to the first deadline ahead: a caller may give a shorter timeout.
+    for (let p = this.head; p !== undefined;) {
+      const next = p.next;
       if (p.deadline <= now) p.drop(this.hooks.timedOut());
+      p = next;
     }
-    if (this.pending.size === 0) {
+    if (this.count === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
     }

@@ -258,7 +258,9 @@ export class RaftLog implements ReplicatedLog {
   private unsyncedHardState: HardState | undefined;
   private ticks = 0;
 
+  /** The Ready loop running now; `loopDue`: one starts at the next check phase (setImmediate). */
   private loop: Promise<void> | undefined;
+  private loopDue = false;
   private snapshotting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   /** No more proposals or reads. */
@@ -399,12 +401,14 @@ export class RaftLog implements ReplicatedLog {
       return;
     }
     if (this.raftState_ !== StateType.Leader) return;
-    const st = this.node.status();
-    if (st.softState.raftState !== StateType.Leader) return;
-    const first = st.lastIndex - batch.length + 1;
-    batch.forEach((p, i) => {
-      if (p.onDropped) this.proposals.set(first + i, { term: st.hardState.term, onDropped: p.onDropped });
-    });
+    // Not status(): it copies the progress of every peer and the configuration, per batch.
+    const at = this.node.leaderLastEntry();
+    if (at === undefined) return;
+    const first = at.lastIndex - batch.length + 1;
+    for (let i = 0; i < batch.length; i++) {
+      const onDropped = batch[i]!.onDropped;
+      if (onDropped) this.proposals.set(first + i, { term: at.term, onDropped });
+    }
   }
 
   /**
@@ -585,7 +589,11 @@ export class RaftLog implements ReplicatedLog {
 
   /** Resolves when no Ready is being handled and no snapshot is being saved. */
   private async idle(): Promise<void> {
-    while (this.loop || this.snapshotting) await Promise.all([this.loop, this.snapshotting]);
+    while (this.loopDue || this.loop || this.snapshotting) {
+      // A loop that is due has not started yet: it starts in this turn's check phase.
+      if (this.loopDue && !this.loop && !this.snapshotting) await new Promise<void>((resolve) => setImmediate(resolve));
+      else await Promise.all([this.loop, this.snapshotting]);
+    }
   }
 
   /** A test's crash: stop where we are, write nothing more, let queued WAL writes land, close files. */
@@ -626,15 +634,24 @@ export class RaftLog implements ReplicatedLog {
   }
 
   private schedule(): void {
-    if (this.loop || this.stopped) return;
-    this.loop = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.runLoop())
-      .finally(() => {
-        this.loop = undefined;
-        // Input that arrived after the last hasReady() check and before this point.
-        if (!this.stopped && (this.node.hasReady() || this.pendingProposals.length > 0)) this.schedule();
-      });
+    if (this.loopDue || this.loop || this.stopped) return;
+    // A callback, not a promise chain: this runs once per batch (once per put at one in flight).
+    this.loopDue = true;
+    setImmediate(this.startLoop);
   }
+
+  private readonly startLoop = (): void => {
+    // `loopDue` stays set until `loop` is: runLoop's synchronous part may schedule() again.
+    const running = this.runLoop();
+    this.loop = running.then(this.loopEnded);
+    this.loopDue = false;
+  };
+
+  private readonly loopEnded = (): void => {
+    this.loop = undefined;
+    // Input that arrived after the last hasReady() check and before this point.
+    if (!this.stopped && (this.node.hasReady() || this.pendingProposals.length > 0)) this.schedule();
+  };
 
   private async runLoop(): Promise<void> {
     try {
@@ -940,5 +957,5 @@ export function idleForTesting(log: RaftLog): Promise<void> {
 
 /** For tests only: whether a Ready or a snapshot is in progress (or scheduled). */
 export function busyForTesting(log: RaftLog): boolean {
-  return log['loop'] !== undefined || log['snapshotting'] !== undefined;
+  return log['loopDue'] || log['loop'] !== undefined || log['snapshotting'] !== undefined;
 }

@@ -38,6 +38,17 @@ describe('single voter', () => {
     expect(node.hasReady()).toBe(false);
   });
 
+  it('leaderLastEntry: the leader\'s term and last index as status() has them; nothing on a follower', () => {
+    const storage = new MemoryStorage();
+    const node = new RawNode({ id: 1n, voters: [1n], electionTicks: 10, heartbeatTicks: 1, storage, random: () => 0 });
+    expect(node.leaderLastEntry()).toBeUndefined();
+    node.campaign();
+    node.proposeBatch([enc('a'), enc('b')]);
+    const st = node.status();
+    expect(node.leaderLastEntry()).toEqual({ term: st.hardState.term, lastIndex: st.lastIndex });
+    expect(st.lastIndex).toBeGreaterThanOrEqual(3);
+  });
+
   it('does not hand out an entry as committed before it has been persisted', () => {
     const storage = new MemoryStorage();
     const node = new RawNode({ id: 1n, voters: [1n], electionTicks: 10, heartbeatTicks: 1, storage, random: () => 0 });

@@ -370,6 +370,17 @@ export class RawNode {
   }
 
   /** Current state, for monitoring and tests. */
+  /**
+   * Where a batch just proposed by a leader landed: its term and the last index of its log,
+   * as `status()` reports them, without the copies of the progress and configuration that
+   * `status()` makes. Undefined when this node is not the leader.
+   */
+  leaderLastEntry(): { term: number; lastIndex: number } | undefined {
+    const r = this.raft;
+    if (r.state !== StateType.Leader) return undefined;
+    return { term: r.term, lastIndex: r.raftLog.lastIndex() };
+  }
+
   status(): Status {
     const r = this.raft;
     let progress: Map<bigint, ProgressStatus> | undefined;

@@ -369,7 +369,6 @@ export class RawNode {
     if (rd.entries.length > 0 || rd.snapshot) r.onPersisted();
   }
 
-  /** Current state, for monitoring and tests. */
   /**
    * Where a batch just proposed by a leader landed: its term and the last index of its log,
    * as `status()` reports them, without the copies of the progress and configuration that
@@ -381,6 +380,7 @@ export class RawNode {
     return { term: r.term, lastIndex: r.raftLog.lastIndex() };
   }
 
+  /** Current state, for monitoring and tests. */
   status(): Status {
     const r = this.raft;
     let progress: Map<bigint, ProgressStatus> | undefined;

@@ -47,6 +47,10 @@ function readUint64(bytes: Uint8Array, offset: number, what: string): number {
     ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
   const lo =
     ((bytes[offset + 4]! << 24) | (bytes[offset + 5]! << 16) | (bytes[offset + 6]! << 8) | bytes[offset + 7]!) >>> 0;
+  // Below 2^32 (every revision in practice) the uint32 itself, a small integer: `hi * 2^32 + lo`
+  // is a double, and a Revision holding doubles keeps each field in a HeapNumber of its own
+  // (the key index rebuilt at open: 2 objects and 32 bytes more per key).
+  if (hi === 0) return lo;
   const n = hi * 0x1_0000_0000 + lo;
   if (!Number.isSafeInteger(n)) throw new RangeError(`${what} ${n} exceeds Number.MAX_SAFE_INTEGER`);
   return n;

@@ -4,13 +4,19 @@
 // survives a busy machine far better than the wall time does (three members share two cores).
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/startup-cost-bench.js
 //   BENCH_ROUNDS (default 5), BENCH_SIDES (default etcd,before,after; a path is another raftkv binary).
-import { removeDir } from '@raftkv/testkit';
+//   BENCH_RESTART_KEYS=N: instead, the restart of a member holding N keys of 256 B loaded in 100-put txns
+//   (the index rebuild and WAL replay): each side loads once, then every round starts on a copy of that data dir.
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, removeDir } from '@raftkv/testkit';
 import { interleavedRounds, startSide } from './cost-sides.js';
 import { median } from './matrix/stats.js';
-import { cpuSeconds, rssBytes } from './matrix/workloads.js';
+import { cpuSeconds, loadKeys, rssBytes } from './matrix/workloads.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
+const RESTART_KEYS = Number(process.env['BENCH_RESTART_KEYS'] ?? 0);
 
 interface Start { cpuMs: number; rssMiB: number; wallMs: number }
 interface Run { fresh: Start; restart: Start }
@@ -36,12 +42,44 @@ async function runSide(side: string): Promise<Run> {
   }
 }
 
+/** Per side, a data dir holding RESTART_KEYS keys, left by a kill -9 (made on the side's first round). */
+const loaded = new Map<string, string>();
+
+async function restartWithKeys(side: string): Promise<Run> {
+  let template = loaded.get(side);
+  let fresh: Start = { cpuMs: NaN, rssMiB: NaN, wallMs: NaN };
+  if (template === undefined) {
+    const first = await timedStart(side);
+    fresh = first.start;
+    const client = connect(first.server.endpoint);
+    try {
+      await loadKeys(client, RESTART_KEYS);
+    } finally {
+      client.close();
+    }
+    await first.server.kill();
+    template = first.server.dataDir;
+    loaded.set(side, template);
+  }
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'startup-cost-')), 'data');
+  cpSync(template, dataDir, { recursive: true });
+  try {
+    const again = await timedStart(side, dataDir);
+    await again.server.stop();
+    return { fresh, restart: again.start };
+  } finally {
+    removeDir(join(dataDir, '..'));
+  }
+}
+
 const fmt = (s: Start) => `${s.cpuMs.toFixed(0)} ms CPU, ${s.wallMs.toFixed(0)} ms, ${s.rssMiB.toFixed(1)} MiB`;
-const results = await interleavedRounds(SIDES, ROUNDS, runSide, (r, side, res) => {
+const results = await interleavedRounds(SIDES, ROUNDS, RESTART_KEYS > 0 ? restartWithKeys : runSide, (r, side, res) => {
   console.log(`round ${r + 1} ${side}: fresh ${fmt(res.fresh)}; restart after kill -9 ${fmt(res.restart)}`);
 });
 
-console.log(`\none member, empty data dir; medians of ${ROUNDS} rounds (CPU is user + system of every thread, at the ready line)`);
+for (const dir of loaded.values()) removeDir(dir);
+const what = RESTART_KEYS > 0 ? `${RESTART_KEYS} keys loaded, restarts on copies of the data dir` : 'empty data dir';
+console.log(`\none member, ${what}; medians of ${ROUNDS} rounds (CPU is user + system of every thread, at the ready line)`);
 console.log('| side | fresh: CPU ms | wall ms | RSS MiB | restart: CPU ms | wall ms | RSS MiB |');
 for (const [side, runs] of results) {
   const m = (f: (r: Run) => number, digits = 0) => median(runs.map(f)).toFixed(digits);

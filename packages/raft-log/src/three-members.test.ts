@@ -44,6 +44,17 @@ async function proposeOnLeader(cluster: TestCluster, prefix: string, n: number, 
   await cluster.settle();
 }
 
+/** Three members with `opts`: five entries written, then a follower crashed and left down. */
+async function followerDownAfterFive(opts: MemberOptions) {
+  const { cluster } = await threeMembers(opts);
+  const leader = cluster.leader()!;
+  await proposeOnLeader(cluster, 'a', 5);
+  const victim = cluster.running.find((m) => m !== leader)!;
+  await crashForTesting(victim.log);
+  cluster.remove(victim.id);
+  return { cluster, leader, victim };
+}
+
 describe('RaftLog, three members over an in-memory network', () => {
   it('elects one leader and applies the leader\'s proposals on all three in the same order', async () => {
     const { cluster } = await threeMembers();
@@ -222,12 +233,7 @@ describe('RaftLog, three members over an in-memory network', () => {
 
   it('a member further behind than the bytes kept below the leader\'s snapshot catches up by snapshot', async () => {
     // Byte bounds only: the count bounds (10,000 entries, 5,000 kept) are never reached here.
-    const { cluster } = await threeMembers({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 2000 });
-    const leader = cluster.leader()!;
-    await proposeOnLeader(cluster, 'a', 5);
-    const victim = cluster.running.find((m) => m !== leader)!;
-    await crashForTesting(victim.log);
-    cluster.remove(victim.id);
+    const { cluster, leader, victim } = await followerDownAfterFive({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 2000 });
 
     // ~30 KB: byte-triggered snapshots (how many depends on how the entries share Readies).
     await proposeOnLeader(cluster, 'b', 60, 500);
@@ -246,12 +252,7 @@ describe('RaftLog, three members over an in-memory network', () => {
   });
 
   it('a member behind by less than the bytes kept below the leader\'s snapshot catches up from the log, without a snapshot', async () => {
-    const { cluster } = await threeMembers({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 16_000 });
-    const leader = cluster.leader()!;
-    await proposeOnLeader(cluster, 'a', 5);
-    const victim = cluster.running.find((m) => m !== leader)!;
-    await crashForTesting(victim.log);
-    cluster.remove(victim.id);
+    const { cluster, leader, victim } = await followerDownAfterFive({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 16_000 });
 
     await proposeOnLeader(cluster, 'b', 20, 500); // ~10 KB: one snapshot, everything still kept below it
     expect(leader.log.stats().snapshotsSaved).toBe(1);
@@ -262,12 +263,7 @@ describe('RaftLog, three members over an in-memory network', () => {
   });
 
   it('does not compact while a snapshot is being sent, so its follower goes on from the log after it', async () => {
-    const { cluster } = await threeMembers({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 2000 });
-    const leader = cluster.leader()!;
-    await proposeOnLeader(cluster, 'a', 5);
-    const victim = cluster.running.find((m) => m !== leader)!;
-    await crashForTesting(victim.log);
-    cluster.remove(victim.id);
+    const { cluster, leader, victim } = await followerDownAfterFive({ snapshotCount: 10_000, snapshotBytes: 8000, snapshotCatchUpBytes: 2000 });
     await proposeOnLeader(cluster, 'b', 60, 500);
 
     // A slow transfer: the snapshot stays on its way while ~30 KB more are written.

@@ -209,44 +209,44 @@ export class ServerCore {
   put(put: etcdserverpb.PutRequest, requester?: RequestAuth): Promise<Extract<ApplyResult, { kind: 'put' }>> {
     if (this.quota && !this.quota.available({ kind: 'put', put })) return this.quota.refuse();
     const id = this.nextRequestId();
-    const req: LogRequest = requester ? { kind: 'put', id, put, requester } : { kind: 'put', id, put };
-    return this.propose(req) as Promise<Extract<ApplyResult, { kind: 'put' }>>;
+    return this.propose(by(requester, { kind: 'put', id, put })) as Promise<Extract<ApplyResult, { kind: 'put' }>>;
   }
 
   async deleteRange(deleteRange: etcdserverpb.DeleteRangeRequest, requester?: RequestAuth): Promise<mvcc.DeleteRangeResponse> {
-    const r = await this.propose({ kind: 'deleteRange', id: this.nextRequestId(), deleteRange, ...by(requester) });
+    const r = await this.propose(by(requester, { kind: 'deleteRange', id: this.nextRequestId(), deleteRange }));
     return (r as Extract<ApplyResult, { kind: 'deleteRange' }>).response;
   }
 
   async txn(txn: etcdserverpb.TxnRequest, requester?: RequestAuth): Promise<mvcc.TxnResponse> {
     if (this.quota && !this.quota.available({ kind: 'txn', txn })) await this.quota.refuse();
-    const r = await this.propose({ kind: 'txn', id: this.nextRequestId(), txn, ...by(requester) });
+    const r = await this.propose(by(requester, { kind: 'txn', id: this.nextRequestId(), txn }));
     return (r as Extract<ApplyResult, { kind: 'txn' }>).response;
   }
 
   /** Resolves when compacted; with `physical`, once the backend has dropped the old revisions. */
   async compact(compaction: etcdserverpb.CompactionRequest, requester?: RequestAuth): Promise<void> {
-    const r = await this.propose({ kind: 'compaction', id: this.nextRequestId(), compaction, ...by(requester) });
+    const r = await this.propose(by(requester, { kind: 'compaction', id: this.nextRequestId(), compaction }));
     if (compaction.physical) {
       await (r as Extract<ApplyResult, { kind: 'compaction' }>).physical;
       await this.applier.flushed();
     }
   }
 
-  /** Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. */
-  /** Resolves with the granted lease's ID and TTL once applied (as put: no async frames). */
+  /**
+   * Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. Resolves with the
+   * granted lease's ID and TTL once applied (as put: no async frames).
+   */
   leaseGrant(req: etcdserverpb.LeaseGrantRequest, requester?: RequestAuth): Promise<{ id: bigint; ttlSeconds: number }> {
     if (this.quota && !this.quota.available({ kind: 'leaseGrant' })) return this.quota.refuse();
     let id = req.ID;
     while (id === 0n) id = this.ids.next() & 0x7fff_ffff_ffff_ffffn;
     const leaseGrant = { ID: id, TTL: req.TTL };
     const reqId = this.nextRequestId();
-    const logReq: LogRequest = requester ? { kind: 'leaseGrant', id: reqId, leaseGrant, requester } : { kind: 'leaseGrant', id: reqId, leaseGrant };
-    return this.propose(logReq) as Promise<Extract<ApplyResult, { kind: 'leaseGrant' }>>;
+    return this.propose(by(requester, { kind: 'leaseGrant', id: reqId, leaseGrant })) as Promise<Extract<ApplyResult, { kind: 'leaseGrant' }>>;
   }
 
   async leaseRevoke(id: bigint, requester?: RequestAuth): Promise<void> {
-    await this.propose({ kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id }, ...by(requester) });
+    await this.propose(by(requester, { kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id } }));
   }
 
   async leaseCheckpoint(checkpoints: etcdserverpb.LeaseCheckpoint[]): Promise<void> {
@@ -260,7 +260,7 @@ export class ServerCore {
 
   /** etcd's Alarm ACTIVATE/DEACTIVATE: through the log, so every member changes mode at the same index. */
   async alarm(alarm: etcdserverpb.AlarmRequest, requester?: RequestAuth): Promise<etcdserverpb.AlarmMember[]> {
-    const r = await this.propose({ kind: 'alarm', id: this.nextRequestId(), alarm, ...by(requester) });
+    const r = await this.propose(by(requester, { kind: 'alarm', id: this.nextRequestId(), alarm }));
     return (r as Extract<ApplyResult, { kind: 'alarm' }>).alarms;
   }
 
@@ -271,7 +271,7 @@ export class ServerCore {
 
   /** An auth store request through the log (etcd sends every Auth RPC through raft, reads too). */
   async authRequest(auth: AuthRequest, requester?: RequestAuth): Promise<AuthApplyResult> {
-    return await this.propose({ kind: 'auth', id: this.nextRequestId(), auth, ...by(requester) }) as AuthApplyResult;
+    return await this.propose(by(requester, { kind: 'auth', id: this.nextRequestId(), auth })) as AuthApplyResult;
   }
 
   /** Resolves true once this member has applied `index`, false if that takes longer than the request timeout. */
@@ -565,8 +565,10 @@ export class ServerCore {
 }
 
 /** The requester field of a log request, when there is one (`exactOptionalPropertyTypes`). */
-function by(requester: RequestAuth | undefined): { requester?: RequestAuth } {
-  return requester ? { requester } : {};
+/** The request, carrying who sent it when auth is on (set in place: no spread's temporary object on the hot path). */
+function by(requester: RequestAuth | undefined, req: LogRequest): LogRequest {
+  if (requester) req.requester = requester;
+  return req;
 }
 
 /** Validates and normalises peer URLs as etcd's types.NewURLs (http/https, host:port, no path). */

@@ -24,14 +24,26 @@ const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-interface Cell { cpuUs: number; perSec: number; p50Ms: number; p99Ms: number }
+/**
+ * `clientCpuUs`: this bench process's own CPU per op. The client shares the two cores, so a server
+ * whose answers cost the client more (more frames, more wake-ups) is slower at the same server CPU.
+ */
+interface Cell { cpuUs: number; clientCpuUs: number; perSec: number; p50Ms: number; p99Ms: number }
+
+/** This process's CPU seconds so far (user + system, all threads). */
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
 
 /** `count` ops, `inFlight` at a time; server CPU per op, ops/s and latencies. */
 async function ops(pid: number, clients: EtcdClient[], inFlight: number, count: number,
   op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<Cell> {
   const cpu0 = cpuSeconds(pid);
+  const own0 = ownCpuSeconds();
   const { seconds, latencies } = await countedOps(clients, inFlight, count, op);
-  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / seconds, ...latencySummary(latencies) };
+  const clientCpuUs = ((ownCpuSeconds() - own0) / count) * 1e6;
+  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, clientCpuUs, perSec: count / seconds, ...latencySummary(latencies) };
 }
 
 /** W watchers on one prefix over min(200, W) streams; puts (8 in flight) until `events` events arrived; CPU per event. */
@@ -66,6 +78,7 @@ async function watchCost(pid: number, endpoint: string, kv: EtcdClient, watchers
     let sent = 0;
     let acked = 0;
     const cpu0 = cpuSeconds(pid);
+    const own0 = ownCpuSeconds();
     const t0 = performance.now();
     while (sent < puts) {
       while (sent < puts && sent - Math.floor(got / watchers) < window && sent - acked < 8) {
@@ -78,7 +91,8 @@ async function watchCost(pid: number, endpoint: string, kv: EtcdClient, watchers
     while (got < expected && performance.now() < deadline) await sleep(1);
     const secs = (performance.now() - t0) / 1000;
     if (got < expected) throw new Error(`watch ${watchers}: ${got} of ${expected} events`);
-    return { cpuUs: ((cpuSeconds(pid) - cpu0) / expected) * 1e6, perSec: expected / secs, ...latencySummary(delays) };
+    const clientCpuUs = ((ownCpuSeconds() - own0) / expected) * 1e6;
+    return { cpuUs: ((cpuSeconds(pid) - cpu0) / expected) * 1e6, clientCpuUs, perSec: expected / secs, ...latencySummary(delays) };
   } finally {
     for (const s of streams) s.end();
     for (const c of clients) c.close();
@@ -91,6 +105,7 @@ async function keepaliveCost(pid: number, endpoint: string, ids: bigint[], count
   const lat: number[] = [];
   let next = 0;
   const cpu0 = cpuSeconds(pid);
+  const own0 = ownCpuSeconds();
   const t0 = performance.now();
   try {
     await Promise.all(Array.from({ length: 16 }, (_, s) => new Promise<void>((resolve, reject) => {
@@ -119,7 +134,8 @@ async function keepaliveCost(pid: number, endpoint: string, ids: bigint[], count
     for (const c of clients) c.close();
   }
   const secs = (performance.now() - t0) / 1000;
-  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, perSec: count / secs, ...latencySummary(lat) };
+  const clientCpuUs = ((ownCpuSeconds() - own0) / count) * 1e6;
+  return { cpuUs: ((cpuSeconds(pid) - cpu0) / count) * 1e6, clientCpuUs, perSec: count / secs, ...latencySummary(lat) };
 }
 
 async function measure(side: string): Promise<Map<string, Cell>> {
@@ -161,17 +177,17 @@ async function measure(side: string): Promise<Map<string, Cell>> {
 
 async function main(): Promise<void> {
   const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
-    console.log(`round ${round + 1} ${side}: ${[...r].map(([row, c]) => `${row} ${c.cpuUs.toFixed(1)} µs ${c.perSec.toFixed(0)}/s p99 ${c.p99Ms.toFixed(1)}`).join('; ')}`);
+    console.log(`round ${round + 1} ${side}: ${[...r].map(([row, c]) => `${row} ${c.cpuUs.toFixed(1)} µs (client ${c.clientCpuUs.toFixed(1)}) ${c.perSec.toFixed(0)}/s p99 ${c.p99Ms.toFixed(1)}`).join('; ')}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds; server CPU µs per op (per event for watch rows) · ops/s · p50/p99 ms`);
-  console.log(`| row | ${SIDES.map((s) => `${s} µs | ${s} /s | ${s} p50/p99`).join(' | ')} |`);
-  console.log(`|---|${SIDES.map(() => '---:|---:|---:').join('|')}|`);
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds; server CPU µs per op (per event for watch rows) · the client's CPU µs per op · ops/s · p50/p99 ms`);
+  console.log(`| row | ${SIDES.map((s) => `${s} µs | ${s} client µs | ${s} /s | ${s} p50/p99`).join(' | ')} |`);
+  console.log(`|---|${SIDES.map(() => '---:|---:|---:|---:').join('|')}|`);
   for (const row of rows) {
     const cells = SIDES.map((s) => {
       const cs = runs.get(s)!.map((m) => m.get(row)!);
       const m = (f: (c: Cell) => number) => median(cs.map(f));
-      return `${m((c) => c.cpuUs).toFixed(1)} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(1)} / ${m((c) => c.p99Ms).toFixed(1)}`;
+      return `${m((c) => c.cpuUs).toFixed(1)} | ${m((c) => c.clientCpuUs).toFixed(1)} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(1)} / ${m((c) => c.p99Ms).toFixed(1)}`;
     });
     console.log(`| ${row} | ${cells.join(' | ')} |`);
   }

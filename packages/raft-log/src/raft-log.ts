@@ -26,18 +26,9 @@ import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
 import type { ForceNewClusterOptions } from './force-new-cluster.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { openStorage, readyRecords, saveSnapshotFile } from './raft-storage.js';
+import { SnapshotPolicy } from './snapshot-policy.js';
 import { intervalTicker, type Ticker } from './ticker.js';
 
-/** etcd keeps this many applied entries in memory after a snapshot, so a slightly slow follower catches up without one. */
-export const DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES = 5000;
-/**
- * A snapshot is also taken once the entries applied since the last one hold this many data
- * bytes, whatever `snapshotCount` says: the in-memory log holds every entry since the last
- * snapshot, and 100,000 entries of 100-put txns would be gigabytes (see the package README).
- */
-export const DEFAULT_SNAPSHOT_BYTES = 8 * 1024 * 1024;
-/** At most this many data bytes of entries are kept below a snapshot (besides at most `snapshotCatchUpEntries` entries). */
-export const DEFAULT_SNAPSHOT_CATCH_UP_BYTES = 2 * 1024 * 1024;
 /** Snapshot files kept in `member/snap` (etcd's --max-snapshots default). */
 export const DEFAULT_MAX_SNAPSHOTS = 5;
 /** ReadIndex requests waiting at once; more are refused with `TooManyRequests`. */
@@ -236,9 +227,7 @@ function cloneConfState(cs: ConfState): ConfState {
 export class RaftLog implements ReplicatedLog {
   private readonly node: RawNode;
   private readonly stopTicker: () => void;
-  private readonly catchUpEntries: number;
-  private readonly snapshotBytes: number;
-  private readonly catchUpBytes: number;
+  private readonly snapshotPolicy: SnapshotPolicy;
   private readonly maxSnapshots: number;
   private readonly requestTimeoutTicks: number;
   private readonly maxPendingReads: number;
@@ -250,8 +239,6 @@ export class RaftLog implements ReplicatedLog {
   private applied_: number;
   private confState_: ConfState;
   private snapshotIndex_: number;
-  /** Data bytes of the entries applied since the latest snapshot was taken or installed. */
-  private appliedBytesSinceSnapshot = 0;
   /** Highest snapshot marker handed to the WAL (durable or in flight): a lower one must never follow it. */
   private markerIndex: number;
   /** A commit-only hard state not yet written: goes with the next synced append (or close). */
@@ -288,9 +275,7 @@ export class RaftLog implements ReplicatedLog {
     snapshot: Snapshot | undefined,
   ) {
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs));
-    this.catchUpEntries = opts.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES;
-    this.snapshotBytes = opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
-    this.catchUpBytes = opts.snapshotCatchUpBytes ?? DEFAULT_SNAPSHOT_CATCH_UP_BYTES;
+    this.snapshotPolicy = new SnapshotPolicy(opts);
     this.maxSnapshots = opts.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS;
     this.requestTimeoutTicks =
       opts.requestTimeoutTicks ?? Math.ceil((5000 + 2 * opts.electionTimeoutMs) / opts.heartbeatIntervalMs);
@@ -759,7 +744,7 @@ export class RaftLog implements ReplicatedLog {
     const index = snapshot.metadata.index;
     this.confState_ = cloneConfState(snapshot.metadata.confState);
     this.applied_ = Math.max(this.applied_, index);
-    this.appliedBytesSinceSnapshot = 0;
+    this.snapshotPolicy.reset();
     this.counters.snapshotsInstalled++;
     // Entries proposed here at or below the snapshot: whether they made it is unknown here.
     for (const [i, p] of this.proposals) {
@@ -797,7 +782,7 @@ export class RaftLog implements ReplicatedLog {
         this.opts.onConfChange?.(cc, cs, e.index);
       }
       this.applied_ = e.index;
-      this.appliedBytesSinceSnapshot += e.data.length;
+      this.snapshotPolicy.applied(e.data.length);
     }
     // The applied index counts the batch before apply sees it; apply runs synchronously here.
     flush();
@@ -850,10 +835,9 @@ export class RaftLog implements ReplicatedLog {
   }
 
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.closed || this.applied_ <= this.snapshotIndex_) return;
-    if (this.applied_ - this.snapshotIndex_ < this.opts.snapshotCount && this.appliedBytesSinceSnapshot < this.snapshotBytes) return;
+    if (this.snapshotting || this.closed || !this.snapshotPolicy.due(this.applied_, this.snapshotIndex_)) return;
     const index = this.applied_;
-    this.appliedBytesSinceSnapshot = 0;
+    this.snapshotPolicy.reset();
     this.snapshotting = this.saveSnapshot(index)
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
@@ -880,7 +864,7 @@ export class RaftLog implements ReplicatedLog {
       this.snapshotIndex_ = Math.max(this.snapshotIndex_, index);
       // Not while a snapshot is being sent (etcd pauses compaction then too): its follower needs
       // the entries right after it, or it would need another snapshot, and so on under load.
-      const compactTo = this.sendingSnapshot() ? 0 : this.compactionIndex(index);
+      const compactTo = this.sendingSnapshot() ? 0 : this.snapshotPolicy.compactionIndex(this.storage, index);
       if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     }
     await this.wal.releaseTo(index);
@@ -895,25 +879,6 @@ export class RaftLog implements ReplicatedLog {
     if (!progress) return false;
     for (const p of progress.values()) if (p.state === 'snapshot') return true;
     return false;
-  }
-
-  /**
-   * Where to compact below a snapshot at `index`: the entries above it are at most
-   * `catchUpEntries` and hold at most `catchUpBytes` of data (none when the newest alone is larger).
-   */
-  private compactionIndex(index: number): number {
-    const lo = Math.max(this.storage.firstIndex(), index - this.catchUpEntries + 1);
-    if (lo > index) return index; // catchUpEntries 0
-    const kept = this.storage.entries(lo, index + 1, Number.POSITIVE_INFINITY);
-    let bytes = 0;
-    let keepFrom = index + 1;
-    for (let i = kept.length - 1; i >= 0; i--) {
-      const e = kept[i]!;
-      bytes += e.data.length;
-      if (bytes > this.catchUpBytes) break;
-      keepFrom = e.index;
-    }
-    return keepFrom - 1;
   }
 }
 

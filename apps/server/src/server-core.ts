@@ -217,10 +217,10 @@ export class ServerCore {
     return (r as Extract<ApplyResult, { kind: 'deleteRange' }>).response;
   }
 
-  async txn(txn: etcdserverpb.TxnRequest, requester?: RequestAuth): Promise<mvcc.TxnResponse> {
-    if (this.quota && !this.quota.available({ kind: 'txn', txn })) await this.quota.refuse();
-    const r = await this.propose(by(requester, { kind: 'txn', id: this.nextRequestId(), txn }));
-    return (r as Extract<ApplyResult, { kind: 'txn' }>).response;
+  /** Resolves with the txn's result once applied (as put: no async frames, nothing holds `txn` once proposed). */
+  txn(txn: etcdserverpb.TxnRequest, requester?: RequestAuth): Promise<Extract<ApplyResult, { kind: 'txn' }>> {
+    if (this.quota && !this.quota.available({ kind: 'txn', txn })) return this.quota.refuse();
+    return this.propose(by(requester, { kind: 'txn', id: this.nextRequestId(), txn })) as Promise<Extract<ApplyResult, { kind: 'txn' }>>;
   }
 
   /** Resolves when compacted; with `physical`, once the backend has dropped the old revisions. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { etcdserverpb } from '@raftkv/api';
 import { putRequest, txnRequest } from '@raftkv/testkit';
-import { decodeInternalRequest, encodeInternalRequest, type InternalRequest, type LogRequest } from './request-codec.js';
+import { decodeInternalRequest, encodeInternalRequest, withWireBytes, type InternalRequest, type LogRequest } from './request-codec.js';
 
 describe('log entry encoding of requests', () => {
   it.each<InternalRequest>([
@@ -109,5 +109,42 @@ describe('log entry bytes (the WAL format)', () => {
     const d = decodeInternalRequest(del);
     if (d.kind !== 'deleteRange') throw new Error(d.kind);
     expect(d.deleteRange.rangeEnd.buffer).toBe(del.buffer);
+  });
+});
+
+describe('a txn entry of the bytes the txn came in (withWireBytes)', () => {
+  const txn = etcdserverpb.TxnRequest.fromPartial({
+    compare: [{ key: Buffer.from('c'), value: Buffer.from('v'), target: 3, result: 0 }],
+    success: [0, 1, 2].map((i) => ({ requestPut: { key: Buffer.from(`k${i}`), value: Buffer.alloc(200, i), lease: BigInt(i) } })),
+    failure: [{ requestDeleteRange: { key: Buffer.from('a'), rangeEnd: Buffer.from('b') } }],
+  });
+  const wire = Buffer.from(etcdserverpb.TxnRequest.encode(txn).finish());
+  const requester = { username: 'üser', revision: 12 };
+
+  it('is the entry the encoder writes, when the bytes are what the encoder would write', () => {
+    for (const r of [{}, { requester }]) {
+      const decoded = withWireBytes(etcdserverpb.TxnRequest.decode(wire), wire);
+      const fromWire = encodeInternalRequest({ kind: 'txn', id: 5n, txn: decoded, ...r });
+      expect(fromWire).toEqual(encodeInternalRequest({ kind: 'txn', id: 5n, txn, ...r }));
+      expect(fromWire.byteOffset).toBe(0);
+      expect(fromWire.buffer.byteLength).toBe(fromWire.length);
+    }
+  });
+
+  it('applies as the txn it was decoded to, unknown fields and repeated fields as the decoder reads them', () => {
+    // An unknown field (99, varint), then success[0] again: a decoder appends a repeated field.
+    const extra = Buffer.concat([wire, Buffer.from([0x98, 0x06, 0x01]), etcdserverpb.TxnRequest.encode({ ...txn, compare: [], failure: [], success: [txn.success[0]!] }).finish()]);
+    const decoded = etcdserverpb.TxnRequest.decode(extra);
+    expect(decoded.success).toHaveLength(4);
+    const entry = encodeInternalRequest({ kind: 'txn', id: 6n, txn: withWireBytes(decoded, extra), requester });
+    expect(entry.subarray(entry.length - extra.length)).toEqual(extra);
+    expect(decodeInternalRequest(entry)).toEqual({ kind: 'txn', id: 6n, txn: decoded, requester });
+  });
+
+  it('copies the bytes: the entry does not share the message\'s memory', () => {
+    const msg = Buffer.from(wire);
+    const entry = encodeInternalRequest({ kind: 'txn', id: 7n, txn: withWireBytes(etcdserverpb.TxnRequest.decode(msg), msg) });
+    msg.fill(0);
+    expect(decodeInternalRequest(entry)).toEqual({ kind: 'txn', id: 7n, txn });
   });
 });

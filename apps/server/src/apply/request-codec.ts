@@ -112,23 +112,30 @@ let scratch = new BinaryWriter();
 const SCRATCH_KEEP_BYTES = 1 << 20;
 const head = Buffer.alloc(HEADER_BYTES);
 
+/**
+ * The bytes a request was decoded from, kept beside it ({@link withWireBytes}): a txn taken off the
+ * wire goes into its log entry as those bytes, not decoded into objects and encoded again.
+ */
+const wireBytes = new WeakMap<object, Uint8Array>();
+
+/**
+ * Marks `message` as decoded from `bytes` (the whole message, nothing else, decoded with the same
+ * decoder apply uses), so its log entry carries `bytes`: apply decodes them to what `message` is.
+ * Unknown fields ride along and are skipped at apply as they were here. Txns only.
+ */
+export function withWireBytes<T extends object>(message: T, bytes: Uint8Array): T {
+  wireBytes.set(message, bytes);
+  return message;
+}
+
 export function encodeInternalRequest(req: LogRequest): Buffer {
+  const wire = req.kind === 'txn' ? wireBytes.get(req.txn) : undefined;
+  if (wire !== undefined) return entryOf(req, wire);
   const w = scratch;
   let out: Uint8Array;
   try {
-    head[0] = kindCode(req);
-    head.writeBigUInt64BE(req.id, 1);
-    if (req.requester) {
-      const name = Buffer.from(req.requester.username);
-      const requester = Buffer.allocUnsafe(2 + name.byteLength + 8);
-      head[0] |= REQUESTER_FLAG;
-      requester.writeUInt16BE(name.byteLength, 0);
-      name.copy(requester, 2);
-      requester.writeBigUInt64BE(BigInt(req.requester.revision), 2 + name.byteLength);
-      w.raw(head).raw(requester);
-    } else {
-      w.raw(head);
-    }
+    w.raw(headOf(req));
+    if (req.requester) w.raw(requesterOf(req.requester));
     writePayload(req, w);
     // Its own memory (slice() of the writer's buffer), not a slice of Node's shared 8 KiB pool:
     // the raft log keeps each entry's data in memory until a snapshot, and one small retained
@@ -140,6 +147,34 @@ export function encodeInternalRequest(req: LogRequest): Buffer {
   }
   if (out.byteLength > SCRATCH_KEEP_BYTES) scratch = new BinaryWriter();
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** An entry of a request's own wire bytes behind its header: one copy, into memory of its own (as above). */
+function entryOf(req: LogRequest, payload: Uint8Array): Buffer {
+  const h = headOf(req);
+  const requester = req.requester ? requesterOf(req.requester) : undefined;
+  const at = HEADER_BYTES + (requester?.byteLength ?? 0);
+  const out = Buffer.allocUnsafeSlow(at + payload.byteLength);
+  h.copy(out, 0);
+  requester?.copy(out, HEADER_BYTES);
+  out.set(payload, at);
+  return out;
+}
+
+/** The kind byte and request ID (the scratch `head`, valid until the next encode). */
+function headOf(req: LogRequest): Buffer {
+  head[0] = kindCode(req) | (req.requester ? REQUESTER_FLAG : 0);
+  head.writeBigUInt64BE(req.id, 1);
+  return head;
+}
+
+function requesterOf(r: RequestAuth): Buffer {
+  const name = Buffer.from(r.username);
+  const out = Buffer.allocUnsafe(2 + name.byteLength + 8);
+  out.writeUInt16BE(name.byteLength, 0);
+  name.copy(out, 2);
+  out.writeBigUInt64BE(BigInt(r.revision), 2 + name.byteLength);
+  return out;
 }
 
 /**

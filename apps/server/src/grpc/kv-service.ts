@@ -4,11 +4,11 @@ import { checkTxnPermission } from '../auth/txn-permission.js';
 import {
   deleteRangeResponseToWire, putResponseToWire, rangeFromWire, txnFromWire, txnResponseToWire,
 } from '../apply/convert.js';
-import type { PutResponse } from '@raftkv/mvcc';
+import type { PutResponse, TxnResponse } from '@raftkv/mvcc';
 import type { ServerCore } from '../server-core.js';
 import { encodeRangeResponse, encodeSmallRangeResponse } from './range-response.js';
 import { READ_PACING } from './read-pacing.js';
-import { unary } from './unary.js';
+import { unary, type UnaryCall } from './unary.js';
 import { WriteResponses } from './write-responses.js';
 import { checkDeleteRange, checkPut, checkRange, checkSortOptions, checkTxn } from './validate.js';
 
@@ -40,6 +40,14 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
     if (res.prevKv === undefined) return responses.put(res.revision, core.log.term) as unknown as etcdserverpb.PutResponse;
     return putResponseToWire(res, core.header(res.revision));
   };
+  const txnAnswer = ({ response: res }: { response: TxnResponse }): etcdserverpb.TxnResponse => txnResponseToWire(res, core.header(res.revision));
+  const readTxn = async (req: etcdserverpb.TxnRequest, call: UnaryCall): Promise<etcdserverpb.TxnResponse> => {
+    const txn = txnFromWire(req);
+    if (!isSerializableTxn(req)) await core.linearizableRead();
+    const res = await authn.serialized(call, (ai) => { if (core.auth.isEnabled) checkTxnPermission(core.auth, ai, req); },
+      () => core.store.readTxn(txn));
+    return txnResponseToWire(res, core.header(res.revision));
+  };
   return {
     range: unary(async (req: etcdserverpb.RangeRequest, call) => {
       reject(checkRange(req) ?? checkSortOptions(req));
@@ -68,19 +76,15 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
       const res = await core.deleteRange(req, await authn.requester(call));
       return deleteRangeResponseToWire(res, core.header(res.revision));
     }),
-    txn: unary(async (req: etcdserverpb.TxnRequest, call) => {
+    // Writes as promise chains, as put: the request is not held once proposed.
+    txn: unary((req: etcdserverpb.TxnRequest, call) => {
       core.refuseOnLearner();
       reject(checkTxn(req, core.config.maxTxnOps));
       // A txn that only reads is a read, as in etcd: no log entry, no revision.
-      if (isReadOnlyWireTxn(req)) {
-        const txn = txnFromWire(req);
-        if (!isSerializableTxn(req)) await core.linearizableRead();
-        const res = await authn.serialized(call, (ai) => { if (core.auth.isEnabled) checkTxnPermission(core.auth, ai, req); },
-          () => core.store.readTxn(txn));
-        return txnResponseToWire(res, core.header(res.revision));
-      }
-      const res = await core.txn(req, await authn.requester(call));
-      return txnResponseToWire(res, core.header(res.revision));
+      if (isReadOnlyWireTxn(req)) return readTxn(req, call);
+      const requester = authn.requester(call);
+      const applied = requester instanceof Promise ? requester.then((r) => core.txn(req, r)) : core.txn(req, requester);
+      return applied.then(txnAnswer);
     }),
     compact: unary(async (req: etcdserverpb.CompactionRequest, call) => {
       core.refuseOnLearner();

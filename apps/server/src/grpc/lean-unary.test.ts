@@ -31,7 +31,7 @@ function handler(call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer
   else cb(null, Buffer.from(req.toUpperCase()));
 }
 
-interface Side { port: number; metrics: MemberMetrics; server: Server; leanCalls: number }
+interface Side { port: number; metrics: MemberMetrics; server: Server; leanCalls: number; lastCall?: ServerUnaryCall<Buffer, Buffer> }
 
 async function startSide(lean: boolean, extensive: boolean): Promise<Side> {
   const metrics = new MemberMetrics({ extensive, quotaBackendBytes: 0, processMetrics: false });
@@ -48,6 +48,7 @@ async function startSide(lean: boolean, extensive: boolean): Promise<Side> {
     // Counts the calls the lean path hands the handler, so the test knows that path served them.
     const counted = (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
       side.leanCalls++;
+      (side as Side).lastCall = call;
       handler(call, cb);
     };
     serveLeanUnary(server, [{ def: echo as never, impl: counted as never }], MAX_REQUEST, {
@@ -160,6 +161,20 @@ describe.each([false, true])('lean unary path (extensive metrics: %s)', (extensi
     expect(b).toEqual(a);
     expect(a.some((l) => /grpc_server_handled_total\{.*grpc_code="OK"\} [1-9]/.test(l))).toBe(true);
     expect(a.some((l) => /grpc_server_handling_seconds_count\{.*\} [1-9]/.test(l))).toBe(extensive);
+  });
+});
+
+describe('lean unary path: the decoded request', () => {
+  test('is let go once the handler has it, while the call waits for its answer', async () => {
+    const side = await startSide(true, false);
+    try {
+      const answer = rawCall(side.port, [frame('hang')], {}, 100);
+      await eventually('the handler has the call', () => Promise.resolve(side.lastCall), 5_000);
+      expect(side.lastCall!.request).toBeUndefined();
+      await answer;
+    } finally {
+      side.server.forceShutdown();
+    }
   });
 });
 

@@ -177,6 +177,10 @@ class LeanCall {
     } catch {
       this.sendStatus({ code: status.UNKNOWN, details: 'Unknown error' }, true);
     }
+    // Handlers read the request when called (unary.ts): the stream's listeners hold `call` until
+    // the answer is sent, and a decoded 100-put txn (~400 objects) kept that long is copied by
+    // every scavenge meanwhile.
+    call.request = undefined;
   }
 
   private sendMessage(value: unknown, trailer: Metadata | undefined): void {

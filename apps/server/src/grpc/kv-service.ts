@@ -40,7 +40,10 @@ export function kvService(core: ServerCore): etcdserverpb.KVServer {
     if (res.prevKv === undefined) return responses.put(res.revision, core.log.term) as unknown as etcdserverpb.PutResponse;
     return putResponseToWire(res, core.header(res.revision));
   };
-  const txnAnswer = ({ response: res }: { response: TxnResponse }): etcdserverpb.TxnResponse => txnResponseToWire(res, core.header(res.revision));
+  // A txn of puts without prev_kv (a bulk load) is encoded by hand, framed, as put's answer.
+  const txnAnswer = ({ response: res }: { response: TxnResponse }): etcdserverpb.TxnResponse =>
+    (responses.txnOfPuts(res.revision, core.log.term, res.succeeded, res.responses) as unknown as etcdserverpb.TxnResponse | undefined) ??
+    txnResponseToWire(res, core.header(res.revision));
   const readTxn = async (req: etcdserverpb.TxnRequest, call: UnaryCall): Promise<etcdserverpb.TxnResponse> => {
     const txn = txnFromWire(req);
     if (!isSerializableTxn(req)) await core.linearizableRead();

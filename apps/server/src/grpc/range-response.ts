@@ -136,9 +136,10 @@ function writeTail(out: Buffer, pos: number, res: RangeResponse, total: number):
   return markFramed(out, 1);
 }
 
-/** The KV service definition, with Range and Put serializers that pass pre-encoded responses through (Put: write-responses.ts). */
+/** The KV service definition, with Range, Put and Txn serializers that pass pre-encoded responses through (Put, Txn: write-responses.ts). */
 export const KVServiceWithEncodedRange = {
   ...etcdserverpb.KVService,
   range: passingEncoded(etcdserverpb.KVService.range),
   put: passingEncoded(etcdserverpb.KVService.put),
+  txn: passingEncoded(etcdserverpb.KVService.txn),
 } as const;

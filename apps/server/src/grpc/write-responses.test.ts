@@ -1,6 +1,8 @@
 import { etcdserverpb } from '@raftkv/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ResponseOp } from '@raftkv/mvcc';
+import { txnResponseToWire } from '../apply/convert.js';
 import { isFramed, messagesInWrite } from './encoded-responses.js';
 import { WriteResponses } from './write-responses.js';
 
@@ -43,5 +45,28 @@ describe('WriteResponses', () => {
     expect(put).toEqual({ header: { clusterId: 0xcdf818194e3a8c32n, memberId: 0x8e9e05c52164694dn, revision: 12345n, raftTerm: 7n }, prevKv: undefined });
     const grant = etcdserverpb.LeaseGrantResponse.decode(r.leaseGrant(9, 2, 0x694d2164c0f3e5an, 60).subarray(5));
     expect(grant).toMatchObject({ ID: 0x694d2164c0f3e5an, TTL: 60n, error: '' });
+  });
+
+  it('encodes a TxnResponse of puts byte for byte as the generated encoder (by way of convert.ts), framed', () => {
+    const ops = fc.array(num.map((revision): ResponseOp => ({ put: { revision } })), { maxLength: 150 });
+    fc.assert(fc.property(id64, id64, num, num, fc.boolean(), ops, (clusterId, memberId, revision, term, succeeded, responses) => {
+      const got = new WriteResponses(clusterId, memberId).txnOfPuts(revision, term, succeeded, responses);
+      const header = { clusterId, memberId, revision: BigInt(revision), raftTerm: BigInt(term) };
+      const want = etcdserverpb.TxnResponse.encode(txnResponseToWire({ revision, succeeded, responses }, header)).finish();
+      expect(got).toEqual(framed(want));
+      expect(messagesInWrite(got)).toBe(1);
+    }));
+  });
+
+  it('leaves to the generated encoder a txn with any op other than a put without prev_kv', () => {
+    const r = new WriteResponses(1n, 2n);
+    const kv = { key: Buffer.from('k'), createRevision: 1, modRevision: 1, version: 1, value: Buffer.from('v'), lease: 0n };
+    const others: ResponseOp[] = [
+      { put: { revision: 3, prevKv: kv } },
+      { range: { revision: 3, kvs: [], more: false, count: 0 } },
+      { deleteRange: { revision: 3, deleted: 0, prevKvs: [] } },
+      { txn: { revision: 0, succeeded: true, responses: [] } },
+    ];
+    for (const other of others) expect(r.txnOfPuts(3, 1, true, [{ put: { revision: 3 } }, other])).toBeUndefined();
   });
 });

@@ -18,8 +18,15 @@ export interface TxnCheckView {
   keysNow(key: Uint8Array, rangeEnd: Uint8Array | undefined): KeyValue[];
 }
 
-/** A txn's puts and deletes so far, newest last: whether a key exists at a point of the txn. */
-type Overlay = Array<{ put?: string; del?: [string, RangeEnd] }>;
+/**
+ * A txn's puts and deletes so far, newest last: whether a key exists at a point of the txn. Only
+ * a put with ignoreValue/ignoreLease asks, so the ops wait in `pending` (no key string, no object
+ * per op: a bulk load's 100-put txn asks nothing) and are turned into `keys` when one does.
+ */
+interface Overlay {
+  keys: Array<{ put?: string; del?: [string, RangeEnd] }>;
+  pending: RequestOp[];
+}
 
 /**
  * Evaluates the compares of `req` and of every nested txn on the chosen branches, against
@@ -51,7 +58,7 @@ function compareHolds(view: TxnCheckView, c: Compare): boolean {
  * @throws MvccError `key_not_found`, `lease_not_found`, `future_revision`, `compacted`.
  */
 export function checkTxn(view: TxnCheckView, req: TxnRequest, path: boolean[], pass: 'put' | 'range'): void {
-  checkBranch(view, req, path, { i: 0 }, [], pass);
+  checkBranch(view, req, path, { i: 0 }, { keys: [], pending: [] }, pass);
 }
 
 function checkBranch(view: TxnCheckView, req: TxnRequest, path: boolean[], pos: { i: number }, overlay: Overlay, pass: 'put' | 'range'): void {
@@ -61,15 +68,15 @@ function checkBranch(view: TxnCheckView, req: TxnRequest, path: boolean[], pos: 
       checkBranch(view, op.txn, path, pos, overlay, pass);
     } else if ('put' in op) {
       if (pass !== 'put') continue;
-      const ks = keyString(op.put.key);
       if (op.put.ignoreValue || op.put.ignoreLease) {
+        const ks = keyString(op.put.key);
         if (!view.index.get(ks, view.currentRev) || !existsAfter(view, ks, overlay)) throw new MvccError('key_not_found');
       }
       const lease = op.put.lease ?? 0n;
       if (lease !== 0n && view.leaseExists && !view.leaseExists(lease)) throw new MvccError('lease_not_found');
-      overlay.push({ put: ks });
+      overlay.pending.push(op);
     } else if ('deleteRange' in op) {
-      overlay.push({ del: [keyString(op.deleteRange.key), rangeEndOf(op.deleteRange.rangeEnd)] });
+      overlay.pending.push(op);
     } else if ('range' in op && pass === 'range') {
       const rev = checkOptionalRevision(op.range.revision, 'revision');
       if (rev > view.currentRev) throw new MvccError('future_revision');
@@ -79,8 +86,14 @@ function checkBranch(view: TxnCheckView, req: TxnRequest, path: boolean[], pos: 
 }
 
 function existsAfter(view: TxnCheckView, ks: string, overlay: Overlay): boolean {
-  for (let i = overlay.length - 1; i >= 0; i--) {
-    const o = overlay[i]!;
+  const keys = overlay.keys;
+  for (const op of overlay.pending) {
+    if ('put' in op) keys.push({ put: keyString(op.put.key) });
+    else if ('deleteRange' in op) keys.push({ del: [keyString(op.deleteRange.key), rangeEndOf(op.deleteRange.rangeEnd)] });
+  }
+  overlay.pending.length = 0;
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const o = keys[i]!;
     if (o.put === ks) return true;
     if (o.del && inRange(ks, o.del[0], o.del[1])) return false;
   }

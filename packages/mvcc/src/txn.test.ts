@@ -175,6 +175,7 @@ describe('txn apply', () => {
   it.each([
     ['ignoreValue on a key missing before the txn', [{ put: { key: enc('a'), value: enc('1') } }, { put: { key: enc('a'), value: enc(''), ignoreValue: true } }], 'key_not_found'],
     ['ignoreLease on a key deleted earlier in the txn', [{ deleteRange: { key: enc('k1') } }, { put: { key: enc('k1'), value: enc('x'), ignoreLease: true } }], 'key_not_found'],
+    ['ignoreLease on a key deleted after an earlier ignoreValue put of it', [{ put: { key: enc('k1'), value: enc(''), ignoreValue: true } }, { put: { key: enc('k2'), value: enc('x') } }, { deleteRange: { key: enc('k0'), rangeEnd: enc('k2') } }, { put: { key: enc('k1'), value: enc('x'), ignoreLease: true } }], 'key_not_found'],
     ['range at a future revision', [{ put: { key: enc('a'), value: enc('1') } }, { range: { key: enc('a'), revision: 5 } }], 'future_revision'],
   ] as const)('%s fails the whole txn without changes', (_name, ops, code) => {
     const hash = s.hash();

@@ -86,7 +86,8 @@ function compareFromWire(c: etcdserverpb.Compare): mvcc.Compare {
 
 function requestOpFromWire(op: etcdserverpb.RequestOp): mvcc.RequestOp {
   if (op.requestRange) return { range: rangeFromWire(op.requestRange) };
-  if (op.requestPut) return { put: putFromWire(op.requestPut) };
+  // The wire put has mvcc's fields as they are (putFromWire's copy would be one more object per op).
+  if (op.requestPut) return { put: op.requestPut };
   if (op.requestDeleteRange) return { deleteRange: deleteRangeFromWire(op.requestDeleteRange) };
   if (op.requestTxn) return { txn: txnFromWire(op.requestTxn) };
   throw new Error('empty request op'); // validation rejects these before they are proposed

@@ -2,7 +2,8 @@
 // interleaved runs on fresh data dirs. On a shared 2-core machine ops/s swing with other people's
 // work; CPU time per operation (split by thread: the main thread, libuv's pool, V8's helpers),
 // context switches per operation and WAL syncs per operation move far less.
-// Rows: put at 1, 16 and 128 in flight (256-byte values over 10,000 keys), lease grant at 128.
+// Rows: put at 1, 16 and 128 in flight (256-byte values over 10,000 keys), lease grant at 128, and
+// the matrix's txn cas x16 (a value compare-and-swap on a key of each of 16 workers).
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 3000 per row), BENCH_SIDES (default etcd,before,after),
 //   BENCH_ROWS (only rows whose name contains one of these words, e.g. "put x1,lease").
@@ -72,6 +73,29 @@ async function measure(side: string): Promise<Map<string, Cell>> {
         (c, i) => c.put({ key: k(`bench/${(i * 7919) % 10_000}`), value: VALUE })));
     }
     await cell('lease grant x128', () => ops(server, clients, 128, OPS, (c) => c.leaseGrant(0n, 600n)));
+    // The matrix's txn cas x16: a value compare-and-swap on a key per worker (always succeeds).
+    // Ops on one key run one after the other (op i waits for op i - 16), so each compare holds.
+    const cas = new Map<number, { seen: number; last: Promise<void> }>();
+    await cell('txn cas x16', () => ops(server, clients, 16, OPS, (c, i) => {
+      const w = i % 16;
+      const key = k(`cas/${w}`);
+      const state = cas.get(w) ?? { seen: 0, last: Promise.resolve() };
+      cas.set(w, state);
+      const op = () => {
+        const seen = state.seen;
+        return c.txn({
+          compare: [seen === 0
+            ? { result: 0, target: 0, key, version: 0n, rangeEnd: Buffer.alloc(0) }
+            : { result: 0, target: 3, key, value: k(String(seen)), rangeEnd: Buffer.alloc(0) }],
+          success: [{ requestPut: { key, value: k(String(seen + 1)), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } }],
+        }).then((res) => {
+          if (!res.succeeded) throw new Error('compare-and-swap failed');
+          state.seen = seen + 1;
+        });
+      };
+      state.last = state.last.then(op);
+      return state.last;
+    }));
   } finally {
     for (const c of clients) c.close();
     await server.stop();

@@ -3,11 +3,12 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WalClosedError, WalCorruptionError } from './errors.js';
+import { type InternalWalOptions, nodeFs, type WalFs } from './fs.js';
 import type { WalRecord } from './record.js';
 import { arbLogOps } from './test-support/arbitraries.js';
 import { modelReplay } from './test-support/model.js';
 import { useTempDirs } from './test-support/tmp.js';
-import { Wal } from './wal.js';
+import { Wal, type WalOptions } from './wal.js';
 
 const tempDir = useTempDirs();
 const META = new TextEncoder().encode('member=1 cluster=2');
@@ -430,6 +431,30 @@ describe('Wal segment files', () => {
     const { wal: w2, replay } = await Wal.open(dir, SMALL);
     await w2.close();
     expect(replay.entries.map((e) => e.index)).toEqual([1]);
+  });
+});
+
+describe('Wal short writes', () => {
+  it('a write that takes only part of a batch goes on from where it stopped; everything replays', async () => {
+    const dir = await walDir();
+    // The durable handle's write takes at most 7 bytes per call, as a kernel may.
+    let calls = 0;
+    const fs: WalFs = {
+      ...nodeFs,
+      openDurable: async (path) => {
+        const f = await nodeFs.openDurable(path);
+        return { ...f, write: (b, off, len, pos) => (calls++, f.write(b, off, Math.min(len, 7), pos)) };
+      },
+    };
+    const opts = { ...SMALL, fs } as WalOptions & InternalWalOptions;
+    const wal = await Wal.create(dir, META, opts);
+    await Promise.all([wal.append([entry(1)]), wal.append([entry(2), entry(3, 1, 300)])]);
+    await wal.append([entry(4, 2, 1)]);
+    expect(calls).toBeGreaterThan(300 / 7);
+    await wal.close();
+    const { wal: w2, replay } = await Wal.open(dir, SMALL);
+    await w2.close();
+    expect(replay.entries.map((e) => [e.index, e.term, e.data.length])).toEqual([[1, 1, 10], [2, 1, 10], [3, 1, 300], [4, 2, 1]]);
   });
 });
 

@@ -420,7 +420,47 @@ export class Wal {
     this.flushing = undefined;
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Writes a batch and makes it durable. The common batch (fits the current segment and one
+   * write call) is encoded at once and awaited as one write; the rest takes {@link writeBatchInChunks}.
+   */
+  private writeBatch(batch: Pending[]): Promise<void> | undefined {
+    let size = 0;
+    let total = 0;
+    for (const p of batch) {
+      for (const r of p.records) size += frameSize(r);
+      total += p.records.length;
+    }
+    if (total === 0) return undefined;
+    if (this.off + size > this.segmentSizeBytes || size > MAX_WRITE_BYTES) return this.writeBatchInChunks(batch);
+    const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((p) => p.records);
+    let markerIndex = this.durableMarkerIndex;
+    for (const r of records) {
+      this.trackHeaderState(r);
+      if (r.type === 'snapshot' && r.index > markerIndex) markerIndex = r.index;
+    }
+    const { bytes, crc } = encodeFrames(records, this.crc);
+    assertFrames(bytes, records.length, this.crc, crc);
+    const onSync = this.onSync;
+    const start = onSync === undefined ? 0n : process.hrtime.bigint();
+    const off = this.off;
+    const done = (): void => {
+      if (onSync !== undefined) onSync(Number(process.hrtime.bigint() - start) / 1e9);
+      this.wrote(bytes.length, crc);
+      this.stats_.syncs++;
+      this.stats_.records += total;
+      this.durableMarkerIndex = markerIndex;
+    };
+    // The handle is O_DSYNC: this write returns once the batch is durable (the batch's "sync").
+    // A write that took only part goes on from where it stopped (still durable when it returns).
+    return this.fh.write(bytes, 0, bytes.length, off).then(({ bytesWritten }) => {
+      if (bytesWritten >= bytes.length) return done();
+      if (bytesWritten <= 0) throw new Error('write made no progress');
+      return writeFully(this.fh, bytes.subarray(bytesWritten), off + bytesWritten).then(done);
+    });
+  }
+
+  private async writeBatchInChunks(batch: Pending[]): Promise<void> {
     let chunk: DecodedRecord[] = [];
     let chunkBytes = 0;
     let markerIndex = this.durableMarkerIndex;
@@ -496,9 +536,14 @@ export class Wal {
       await writeFully(this.fh, bytes, this.off);
       timed(Number(process.hrtime.bigint() - start) / 1e9);
     }
+    this.wrote(bytes.length, crc);
+  }
+
+  /** Bookkeeping after `length` bytes ending with chain crc `crc` were written at the current offset. */
+  private wrote(length: number, crc: number): void {
     this.stats_.writes++;
-    this.stats_.bytesWritten += bytes.length;
-    this.off += bytes.length;
+    this.stats_.bytesWritten += length;
+    this.off += length;
     this.crc = crc;
     this.prepareNextIfHalfFull();
   }

@@ -2,12 +2,13 @@
 // bin/raftkv runs: one file to load instead of several hundred saves ~0.5 s of module
 // resolution and loading per start (docs/profiles.md, "Start-up timeline"). It is CommonJS, run
 // by src/bundle-loader.ts as a vm script, so that V8's code cache can skip compiling it again
-// (Node 20 has no compile cache for ES modules). Native addons stay external (lmdb,
-// @node-rs/bcrypt), as do optional dependencies that may be missing.
+// (Node 20 has no compile cache for ES modules). Native addons stay external (@node-rs/bcrypt;
+// lmdb's addon, see lmdbInBundle), as do optional dependencies that may be missing.
 // dist/raftkv.inputs.json lists the repo files the bundle was built from, so bin/raftkv can
 // tell a bundle older than a later `tsc` build and run dist/ unbundled instead.
 import { build } from 'esbuild';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE_WRAPPER } from '../dist/bundle-loader.js';
@@ -48,6 +49,32 @@ const lazyModules = {
   },
 };
 
+// lmdb's JavaScript (and msgpackr, ordered-binary, weak-lru-cache, node-gyp-build-optional-packages)
+// goes into the bundle, so that the code cache covers it: loaded by Node's CommonJS loader it cost
+// a start ~40-60 ms (resolving and reading ~15 files, compiling them without a cache). Only its native
+// addon stays outside: lmdb finds it from its own directory, which it takes from its __filename; in
+// the bundle that is the bundle's, so lmdb's own file is looked up at run time instead.
+const lmdbInBundle = {
+  name: 'lmdb-in-bundle',
+  setup(b) {
+    // Its CommonJS build, one file (esbuild would pick the ES build, which finds its addon from
+    // import.meta.url).
+    b.onResolve({ filter: /^lmdb$/ }, (args) => ({ path: createRequire(args.importer).resolve('lmdb') }));
+    b.onLoad({ filter: /[\\/]lmdb[\\/]dist[\\/]index\.cjs$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const own = "'file:' + __filename";
+      const uses = text.split(own).length - 1;
+      if (uses !== 3) throw new Error(`bundle: lmdb's index.cjs names its own file ${uses} times, not 3; update lmdb-in-bundle`);
+      return { contents: `var __lmdbFilename = require.resolve('lmdb');\n${text.replaceAll(own, "'file:' + __lmdbFilename")}`, loader: 'js' };
+    });
+    // msgpackr's optional native string extractor (a second addon, with its own loader): raftkv's
+    // databases hold bytes, never msgpack (packages/mvcc, backend.ts), and msgpackr decodes the
+    // same without it.
+    b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({ path: 'msgpackr-extract', namespace: 'absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, () => ({ contents: 'module.exports = null;', loader: 'js' }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: [resolve(dist, 'main.js')],
@@ -64,8 +91,10 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
-  external: ['lmdb', '@node-rs/bcrypt', 'bufferutil', 'utf-8-validate'],
-  plugins: [ownImportMetaUrl, lazyModules],
+  // lmdb-in-bundle's require.resolve('lmdb') is meant to run (it finds lmdb's files at run time).
+  logOverride: { 'require-resolve-not-external': 'silent' },
+  external: ['@node-rs/bcrypt', 'bufferutil', 'utf-8-validate', 'bun:ffi'],
+  plugins: [ownImportMetaUrl, lazyModules, lmdbInBundle],
 });
 let text = result.outputFiles[0].text;
 for (const lazy of LAZY) {

@@ -113,6 +113,7 @@ for (const name of await readdir(dist)) {
   if (name.startsWith('raftkv.cjs.cache.') && name.endsWith('.tmp')) await rm(resolve(dist, name), { force: true });
 }
 const inputs = Object.keys(result.metafile.inputs)
+  .filter((p) => !p.startsWith('absent:')) // lmdbInBundle's stand-in, no file
   .map((p) => resolve(root, p))
   .filter((p) => !p.includes(`${sep}node_modules${sep}`))
   .map((p) => posix(relative(dist, p)));

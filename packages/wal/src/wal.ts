@@ -18,7 +18,10 @@ import {
   type WalRecord,
 } from './record.js';
 import { ReplayBuilder, type WalReplay } from './replay.js';
-import { listSegments, readSegment, readSegmentMetadata, scanSegment, type SegmentName, segmentName } from './segment.js';
+import { type ReplayStart, readReplayStart, writeReplayStart } from './replay-start.js';
+import {
+  listSegments, readSegment, readSegmentFrom, readSegmentMetadata, scanSegment, type ScanStart, type SegmentName, segmentName,
+} from './segment.js';
 
 /** Tuning for {@link Wal.create} and {@link Wal.open}. */
 export interface WalOptions {
@@ -60,6 +63,9 @@ const MIN_SEGMENT_SIZE_BYTES = 4 * 1024;
 
 /** Largest single write the append path issues (a batch beyond it takes several writes, one sync). */
 const MAX_WRITE_BYTES = 8 * 1024 * 1024;
+
+/** Batch starts remembered as candidate replay starts (a snapshot lags the log by a few batches). */
+const MAX_BATCH_STARTS = 256;
 
 interface Pending {
   records: WalRecord[];
@@ -111,6 +117,13 @@ export class Wal {
   /** Latest snapshot marker known to be durable; bounds `releaseTo`. */
   private durableMarkerIndex: number;
   private onSync: ((seconds: number) => void) | undefined;
+  /** The latest batch starts, oldest first: where a replay from a later snapshot may begin. */
+  private batchStarts: ReplayStart[] = [];
+  /** A segment whose body holds a metadata record: its batch starts are no replay starts. */
+  private bodyMetadataSeq = -1;
+  /** The replay-start hint being written (one at a time), and the next one to write. */
+  private hintWriting: Promise<void> | undefined;
+  private hintNext: ReplayStart | undefined;
 
   private constructor(
     private readonly fs: WalFs,
@@ -125,6 +138,8 @@ export class Wal {
     private segDataStart: number,
     /** Chain crc after the last written record. */
     private crc: number,
+    /** The chain value the current segment's leading crc record continues from. */
+    private segStartCrc: number,
     replayState: ReplayBuilder,
   ) {
     this.lastIndex_ = replayState.lastIndex;
@@ -199,7 +214,7 @@ export class Wal {
     const segments: Segment[] = listSegments([name]).map((n) => ({ ...n, path: join(dir, n.name) }));
     const durable = await fs.openDurable(segments[0]!.path);
     const wal = new Wal(fs, dir, size, new FilePipeline(fs, dir, size, opts.preallocate ?? true), segments, durable,
-      bytes.length, bytes.length, crc, builder);
+      bytes.length, bytes.length, crc, 0, builder);
     wal.onSync = opts.onSync;
     return wal;
   }
@@ -259,11 +274,23 @@ export class Wal {
     let prevCrc: number | undefined;
     let scan: ReturnType<typeof scanSegment> | undefined;
     let buf: Uint8Array = new Uint8Array(0);
+    // A hint to read the first segment from inside (see replay-start.ts), if it fits this open.
+    let hint = from ? await readReplayStart(fs, dir) : undefined;
+    if (hint && (hint.seq !== all[start]!.seq || hint.lastIndex > from!.index)) hint = undefined;
+    let lastDataStart: number | undefined;
     for (let i = start; i < all.length; i++) {
       const seg = all[i]!;
       const isLast = i === all.length - 1;
-      buf = await readSegment(fs, seg.path);
-      scan = scanSegment(seg.path, buf, isLast);
+      const partial = i === start && hint ? await readFromHint(fs, seg.path, hint, builder) : undefined;
+      if (partial) {
+        buf = partial.buf;
+        scan = scanSegment(seg.path, buf, isLast, partial.start);
+        lastDataStart = hint!.dataStart;
+      } else {
+        buf = await readSegment(fs, seg.path);
+        scan = scanSegment(seg.path, buf, isLast);
+        lastDataStart = undefined;
+      }
       if (prevCrc !== undefined && scan.startCrc !== prevCrc) {
         throw new WalCorruptionError(seg.path, 0, 'crc chain broken between segments');
       }
@@ -299,13 +326,20 @@ export class Wal {
       throw e;
     }
     let segDataStart = 0;
-    for (const { record, end } of s.records) {
-      if (record.type === 'entry') break;
-      segDataStart = end;
+    if (lastDataStart !== undefined) segDataStart = lastDataStart;
+    else {
+      for (const { record, end } of s.records) {
+        if (record.type === 'entry') break;
+        segDataStart = end;
+      }
     }
     const pipeline = new FilePipeline(fs, dir, size, opts.preallocate ?? true);
-    const wal = new Wal(fs, dir, size, pipeline, all, fh, s.validEnd, segDataStart, s.crc, builder);
+    const wal = new Wal(fs, dir, size, pipeline, all, fh, s.validEnd, segDataStart, s.crc, s.startCrc, builder);
     wal.onSync = opts.onSync;
+    // A metadata record after the header: replay starts in this segment would miss it.
+    if (s.records.some(({ record }, k) => record.type === 'metadata' && (lastDataStart !== undefined || k > 1))) {
+      wal.bodyMetadataSeq = last.seq;
+    }
     if (from && from.index > (builder.latestSnapshotMarker?.index ?? 0)) {
       // The snapshot file was saved but the crash came before its marker was appended.
       // Record it now, so the log alone (a plain open, releaseTo) agrees with it.
@@ -395,6 +429,8 @@ export class Wal {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing.catch(() => undefined);
+    this.hintNext = undefined;
+    await this.hintWriting;
     await this.pipeline.close();
     await this.fh.close().catch(() => undefined);
   }
@@ -433,6 +469,7 @@ export class Wal {
     }
     if (total === 0) return undefined;
     if (this.off + size > this.segmentSizeBytes || size > MAX_WRITE_BYTES) return this.writeBatchInChunks(batch);
+    this.noteBatchStart();
     const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((p) => p.records);
     let markerIndex = this.durableMarkerIndex;
     for (const r of records) {
@@ -449,6 +486,7 @@ export class Wal {
       this.wrote(bytes.length, crc);
       this.stats_.syncs++;
       this.stats_.records += total;
+      if (markerIndex > this.durableMarkerIndex) this.hintReplayStart(markerIndex);
       this.durableMarkerIndex = markerIndex;
     };
     // The handle is O_DSYNC: this write returns once the batch is durable (the batch's "sync").
@@ -461,6 +499,7 @@ export class Wal {
   }
 
   private async writeBatchInChunks(batch: Pending[]): Promise<void> {
+    this.noteBatchStart();
     let chunk: DecodedRecord[] = [];
     let chunkBytes = 0;
     let markerIndex = this.durableMarkerIndex;
@@ -491,13 +530,55 @@ export class Wal {
     await this.writeChunk(chunk, this.onSync);
     this.stats_.syncs++;
     this.stats_.records += total;
+    if (markerIndex > this.durableMarkerIndex) this.hintReplayStart(markerIndex);
     this.durableMarkerIndex = markerIndex;
+  }
+
+  private noteBatchStart(): void {
+    const seq = this.segments[this.segments.length - 1]!.seq;
+    if (seq === this.bodyMetadataSeq) return;
+    const b: ReplayStart = {
+      seq, offset: this.off, crc: this.crc, segmentStartCrc: this.segStartCrc, dataStart: this.segDataStart,
+      lastIndex: this.hdr.lastIndex,
+    };
+    if (this.hdr.hardState) b.hardState = this.hdr.hardState;
+    if (this.hdr.marker) b.marker = this.hdr.marker;
+    if (this.batchStarts.length >= MAX_BATCH_STARTS) this.batchStarts.splice(0, MAX_BATCH_STARTS / 2);
+    this.batchStarts.push(b);
+  }
+
+  /**
+   * A snapshot marker at `markerIndex` is durable: a replay from it may start at the latest batch
+   * start the log's last index then did not pass. Recorded in the background, after the batch
+   * that made it true is durable (the frame there must exist to be checked at open).
+   */
+  private hintReplayStart(markerIndex: number): void {
+    let b: ReplayStart | undefined;
+    for (let i = this.batchStarts.length - 1; i >= 0; i--) {
+      if (this.batchStarts[i]!.lastIndex <= markerIndex) {
+        b = this.batchStarts[i];
+        this.batchStarts.splice(0, i);
+        break;
+      }
+    }
+    if (!b || b.offset <= b.dataStart) return; // nothing to skip
+    this.hintNext = b;
+    this.hintWriting ??= (async () => {
+      for (let next = this.hintNext; next; next = this.hintNext) {
+        this.hintNext = undefined;
+        // Only a hint: on failure the next open reads the whole segment.
+        await writeReplayStart(this.fs, this.dir, next).catch(() => undefined);
+      }
+      this.hintWriting = undefined;
+    })();
   }
 
   private trackHeaderState(r: WalRecord): void {
     switch (r.type) {
       case 'metadata':
         this.hdr.metadata = r.data;
+        this.bodyMetadataSeq = this.segments[this.segments.length - 1]!.seq;
+        this.batchStarts.length = 0;
         return;
       case 'hardState':
         this.hdr.hardState = { term: r.term, vote: r.vote, commit: r.commit };
@@ -566,6 +647,7 @@ export class Wal {
     const seq = prev.seq + 1;
     const firstIndex = this.hdr.lastIndex + 1;
     const header: DecodedRecord[] = [{ type: 'crc', prevCrc: this.crc }, { type: 'metadata', data: this.hdr.metadata }];
+    const segStartCrc = this.crc;
     if (this.hdr.hardState) header.push({ type: 'hardState', ...this.hdr.hardState });
     if (this.hdr.marker) header.push({ type: 'snapshot', ...this.hdr.marker });
     const { bytes, crc } = encodeFrames(header, this.crc);
@@ -584,9 +666,31 @@ export class Wal {
     this.off = bytes.length;
     this.segDataStart = bytes.length;
     this.crc = crc;
+    this.segStartCrc = segStartCrc;
     this.segments.push({ seq, firstIndex, name, path });
     this.stats_.segmentsCut++;
   }
+}
+
+/**
+ * The segment at `path` read from the hint's offset (and its header), if the hint verifies there:
+ * the segment continues the chain the hint names, its header holds the metadata, and the frame
+ * at the offset checks against the hint's chain crc. Then `builder` is given the metadata and the
+ * state before the offset. Undefined (nothing given to `builder`) means: read the whole segment.
+ */
+async function readFromHint(
+  fs: WalFs, path: string, hint: ReplayStart, builder: ReplayBuilder,
+): Promise<{ buf: Uint8Array; start: ScanStart } | undefined> {
+  const buf = await readSegmentFrom(fs, path, hint.offset);
+  const head = readFrame(buf, 0, 0);
+  if (head.kind !== 'ok' || head.record.type !== 'crc' || head.record.prevCrc !== hint.segmentStartCrc) return undefined;
+  const meta = readFrame(buf, head.next, head.crc);
+  if (meta.kind !== 'ok' || meta.record.type !== 'metadata' || meta.next > hint.offset) return undefined;
+  if (readFrame(buf, hint.offset, hint.crc).kind !== 'ok') return undefined;
+  builder.add(meta.record);
+  if (hint.hardState) builder.add({ type: 'hardState', ...hint.hardState });
+  if (hint.marker) builder.add({ type: 'snapshot', ...hint.marker });
+  return { buf, start: { offset: hint.offset, crc: hint.crc, startCrc: hint.segmentStartCrc } };
 }
 
 function segmentSize(opts: WalOptions): number {

@@ -145,7 +145,7 @@ async function start(
   };
   parts.add('applier', () => applier.flushed());
 
-  // 5. The peer side: transport and peer listener.
+  // 5. The peer side: transport and peer listener (bound now; its connections served once raft exists).
   const peers = await openPeerSide({
     config, memberId, clusterId, membership, snapDir: layout.snapDir, log, raft: () => raft, core: () => core, onRemoved, metrics,
     ...(security.peer ? { security: security.peer } : {}),
@@ -159,6 +159,7 @@ async function start(
   });
   timeline.mark('wal replayed', { lastIndex: raft.status().lastIndex });
   parts.add('raft node', () => raft!.close());
+  peers.startServing();
   log.info('raft log opened', { member: memberId.toString(16), cluster: clusterId.toString(16), peers: peers.endpoints });
   // The first election soon after boot rather than a whole election timeout later (etcd's adjustTicks).
   const stopTickAdvance = adjustTicksAtBoot({

@@ -39,7 +39,9 @@ class ReceivingRaft {
   reportUnreachable(): void {}
 }
 
-async function peerSide(id: bigint, peerUrl: string, members: Array<{ id: bigint; url: string }>, raft: ReceivingRaft, security?: PeerSecurity): Promise<PeerSide> {
+async function peerSide(
+  id: bigint, peerUrl: string, members: Array<{ id: bigint; url: string }>, raft: ReceivingRaft, security?: PeerSecurity, serving = true,
+): Promise<PeerSide> {
   const store = await MvccStore.open({ dir: tempDir() });
   cleanups.push(() => store.close());
   const membership = new Membership(store.bucket('members'), store.bucket('members_removed'));
@@ -49,6 +51,7 @@ async function peerSide(id: bigint, peerUrl: string, members: Array<{ id: bigint
     raft: () => raft as unknown as RaftLog, core: () => undefined, onRemoved: () => {}, ...(security ? { security } : {}),
   });
   cleanups.push(() => side.close());
+  if (serving) side.startServing();
   return side;
 }
 
@@ -70,6 +73,28 @@ describe('openPeerSide', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(rb.stepped[0]).toMatchObject({ type: MessageType.Heartbeat, from: 1n, to: 2n, term: 3, commit: 5 });
+  });
+
+  it('holds its peers\' connections unanswered until startServing (the raft node exists), then serves them', async () => {
+    const rb = new ReceivingRaft();
+    const b = await peerSide(6n, 'http://127.0.0.1:0', [], rb, undefined, false);
+    const a = await peerSide(7n, 'http://127.0.0.1:0', [{ id: 7n, url: 'http://127.0.0.1:1' }, { id: 6n, url: `http://${b.endpoints[0]}` }], new ReceivingRaft());
+    const aSeesB = () => a.transport.stats().peers.get(6n)?.active;
+    // a dials b and sends for a while: b's listener accepted the connection, but nothing is answered.
+    for (let i = 0; i < 10; i++) {
+      a.transport.send(6n, encodeMessage(heartbeat(7n, 6n)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(aSeesB()).toBe(false);
+    expect(rb.stepped).toHaveLength(0);
+    b.startServing();
+    const deadline = Date.now() + 10_000;
+    while ((rb.stepped.length === 0 || !aSeesB()) && Date.now() < deadline) {
+      a.transport.send(6n, encodeMessage(heartbeat(7n, 6n)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(aSeesB()).toBe(true);
+    expect(rb.stepped[0]).toMatchObject({ type: MessageType.Heartbeat, from: 7n, to: 6n });
   });
 
   it('answers member RPCs only once the server core exists', async () => {

@@ -23,6 +23,13 @@ export interface PeerSide {
   readonly endpoints: string[];
   /** Dials every member of the membership but this one, at its current peer URLs. */
   syncPeers(): void;
+  /**
+   * Serves the connections the peer listeners accepted so far, and every later one. Until then
+   * they are held unanswered (as etcd, which serves its peer handler only once its raft node
+   * exists): a peer whose stream hello is answered counts this member active and may advance its
+   * election ticks, then campaign to a member with no raft to vote. Call once the raft node exists.
+   */
+  startServing(): void;
   close(): Promise<void>;
 }
 
@@ -120,28 +127,41 @@ export async function openPeerSide(o: PeerSideOptions): Promise<PeerSide> {
   });
   server.addService(members.definition, members.implementation);
   const tlsListeners: PeerTlsListener[] = [];
+  let held: Duplex[] | undefined = [];
   const close = async (): Promise<void> => {
+    for (const socket of held ?? []) socket.destroy();
+    held = undefined;
     await transport.close();
     await Promise.all(tlsListeners.map((l) => l.close()));
     server.forceShutdown();
   };
+  // grpc-js serves the connections this member accepted (and checked, for TLS) itself, but for
+  // the raft streams the transport takes off them (raw streams, see @raftkv/peer-transport).
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const serve = (socket: Duplex): void => transport.serveConnection(socket, (s) => injector.injectConnection(s));
+  const startServing = (): void => {
+    const sockets = held;
+    held = undefined;
+    for (const socket of sockets ?? []) if (!socket.destroyed) serve(socket);
+  };
+  const accept = (socket: Duplex): void => {
+    if (held === undefined) serve(socket);
+    else held.push(socket);
+  };
   try {
-    const endpoints = await bindPeerListeners(server, transport, config.listenPeerUrls, o.security, tlsListeners, log);
-    return { transport, endpoints, syncPeers, close };
+    const endpoints = await bindPeerListeners(server, accept, config.listenPeerUrls, o.security, tlsListeners, log);
+    return { transport, endpoints, syncPeers, startServing, close };
   } catch (err) {
     await close();
     throw err;
   }
 }
 
+/** Binds the peer URLs; http and https connections go to `serve`, other URLs to grpc-js itself. */
 async function bindPeerListeners(
-  server: Server, transport: PeerTransport, urls: readonly URL[], security: PeerSecurity | undefined, tlsListeners: PeerTlsListener[], log: Logger,
+  server: Server, serve: (socket: Duplex) => void, urls: readonly URL[], security: PeerSecurity | undefined, tlsListeners: PeerTlsListener[], log: Logger,
 ): Promise<string[]> {
   const endpoints: string[] = [];
-  // grpc-js serves the connections this member accepted (and checked, for TLS) itself, but for
-  // the raft streams the transport takes off them (raw streams, see @raftkv/peer-transport).
-  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const serve = (socket: Duplex): void => transport.serveConnection(socket, (s) => injector.injectConnection(s));
   for (const url of urls) {
     if (url.protocol === 'http:') {
       const listener = await listenPeerPlain(url, serve);

@@ -7,22 +7,12 @@ import type { WalReplay } from './replay.js';
 import { arbLogOps } from './test-support/arbitraries.js';
 import { modelReplay } from './test-support/model.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { mulberry32 } from './test-support/seeded-random.js';
 import { SimFs } from './test-support/sim-fs.js';
 import { Wal, type WalOptions } from './wal.js';
 
 const META = new TextEncoder().encode('sim');
 const DIR = '/sim/member/wal';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const opts = (fs: SimFs): WalOptions => ({ segmentSizeBytes: 4096, fs }) as WalOptions & InternalWalOptions;
 

@@ -7,6 +7,7 @@ import type { WalReplay } from './replay.js';
 import { decodeReplayStart, encodeReplayStart, REPLAY_START_FILE, type ReplayStart } from './replay-start.js';
 import { arbLogOps } from './test-support/arbitraries.js';
 import { modelReplay } from './test-support/model.js';
+import { mulberry32 } from './test-support/seeded-random.js';
 import { SimFs } from './test-support/sim-fs.js';
 import { useTempDirs } from './test-support/tmp.js';
 import { Wal, type WalOptions } from './wal.js';
@@ -15,17 +16,6 @@ const META = new TextEncoder().encode('sim');
 const DIR = '/sim/member/wal';
 const HINT = join(DIR, REPLAY_START_FILE);
 const tempDir = useTempDirs();
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const opts = (fs: WalFs, segmentSizeBytes = 4096): WalOptions => ({ segmentSizeBytes, fs }) as WalOptions & InternalWalOptions;
 

@@ -18,7 +18,8 @@ import {
   type WalRecord,
 } from './record.js';
 import { ReplayBuilder, type WalReplay } from './replay.js';
-import { type ReplayStart, readReplayStart, writeReplayStart } from './replay-start.js';
+import { type ReplayStart, readReplayStart } from './replay-start.js';
+import { ReplayStartTracker } from './replay-start-tracker.js';
 import {
   listSegments, readSegment, readSegmentFrom, readSegmentMetadata, scanSegment, type ScanStart, type SegmentName, segmentName,
 } from './segment.js';
@@ -63,9 +64,6 @@ const MIN_SEGMENT_SIZE_BYTES = 4 * 1024;
 
 /** Largest single write the append path issues (a batch beyond it takes several writes, one sync). */
 const MAX_WRITE_BYTES = 8 * 1024 * 1024;
-
-/** Batch starts remembered as candidate replay starts (a snapshot lags the log by a few batches). */
-const MAX_BATCH_STARTS = 256;
 
 interface Pending {
   records: WalRecord[];
@@ -117,13 +115,7 @@ export class Wal {
   /** Latest snapshot marker known to be durable; bounds `releaseTo`. */
   private durableMarkerIndex: number;
   private onSync: ((seconds: number) => void) | undefined;
-  /** The latest batch starts, oldest first: where a replay from a later snapshot may begin. */
-  private batchStarts: ReplayStart[] = [];
-  /** A segment whose body holds a metadata record: its batch starts are no replay starts. */
-  private bodyMetadataSeq = -1;
-  /** The replay-start hint being written (one at a time), and the next one to write. */
-  private hintWriting: Promise<void> | undefined;
-  private hintNext: ReplayStart | undefined;
+  private readonly replayStarts: ReplayStartTracker;
 
   private constructor(
     private readonly fs: WalFs,
@@ -142,6 +134,7 @@ export class Wal {
     private segStartCrc: number,
     replayState: ReplayBuilder,
   ) {
+    this.replayStarts = new ReplayStartTracker(fs, dir);
     this.lastIndex_ = replayState.lastIndex;
     const marker = replayState.latestSnapshotMarker;
     this.durableMarkerIndex = marker?.index ?? 0;
@@ -338,7 +331,7 @@ export class Wal {
     wal.onSync = opts.onSync;
     // A metadata record after the header: replay starts in this segment would miss it.
     if (s.records.some(({ record }, k) => record.type === 'metadata' && (lastDataStart !== undefined || k > 1))) {
-      wal.bodyMetadataSeq = last.seq;
+      wal.replayStarts.metadataInBody(last.seq);
     }
     if (from && from.index > (builder.latestSnapshotMarker?.index ?? 0)) {
       // The snapshot file was saved but the crash came before its marker was appended.
@@ -429,8 +422,7 @@ export class Wal {
     if (this.closed) return;
     this.closed = true;
     while (this.flushing) await this.flushing.catch(() => undefined);
-    this.hintNext = undefined;
-    await this.hintWriting;
+    await this.replayStarts.close();
     await this.pipeline.close();
     await this.fh.close().catch(() => undefined);
   }
@@ -486,7 +478,7 @@ export class Wal {
       this.wrote(bytes.length, crc);
       this.stats_.syncs++;
       this.stats_.records += total;
-      if (markerIndex > this.durableMarkerIndex) this.hintReplayStart(markerIndex);
+      if (markerIndex > this.durableMarkerIndex) this.replayStarts.markerDurable(markerIndex);
       this.durableMarkerIndex = markerIndex;
     };
     // The handle is O_DSYNC: this write returns once the batch is durable (the batch's "sync").
@@ -530,55 +522,20 @@ export class Wal {
     await this.writeChunk(chunk, this.onSync);
     this.stats_.syncs++;
     this.stats_.records += total;
-    if (markerIndex > this.durableMarkerIndex) this.hintReplayStart(markerIndex);
+    if (markerIndex > this.durableMarkerIndex) this.replayStarts.markerDurable(markerIndex);
     this.durableMarkerIndex = markerIndex;
   }
 
   private noteBatchStart(): void {
     const seq = this.segments[this.segments.length - 1]!.seq;
-    if (seq === this.bodyMetadataSeq) return;
-    const b: ReplayStart = {
-      seq, offset: this.off, crc: this.crc, segmentStartCrc: this.segStartCrc, dataStart: this.segDataStart,
-      lastIndex: this.hdr.lastIndex,
-    };
-    if (this.hdr.hardState) b.hardState = this.hdr.hardState;
-    if (this.hdr.marker) b.marker = this.hdr.marker;
-    if (this.batchStarts.length >= MAX_BATCH_STARTS) this.batchStarts.splice(0, MAX_BATCH_STARTS / 2);
-    this.batchStarts.push(b);
-  }
-
-  /**
-   * A snapshot marker at `markerIndex` is durable: a replay from it may start at the latest batch
-   * start the log's last index then did not pass. Recorded in the background, after the batch
-   * that made it true is durable (the frame there must exist to be checked at open).
-   */
-  private hintReplayStart(markerIndex: number): void {
-    let b: ReplayStart | undefined;
-    for (let i = this.batchStarts.length - 1; i >= 0; i--) {
-      if (this.batchStarts[i]!.lastIndex <= markerIndex) {
-        b = this.batchStarts[i];
-        this.batchStarts.splice(0, i);
-        break;
-      }
-    }
-    if (!b || b.offset <= b.dataStart) return; // nothing to skip
-    this.hintNext = b;
-    this.hintWriting ??= (async () => {
-      for (let next = this.hintNext; next; next = this.hintNext) {
-        this.hintNext = undefined;
-        // Only a hint: on failure the next open reads the whole segment.
-        await writeReplayStart(this.fs, this.dir, next).catch(() => undefined);
-      }
-      this.hintWriting = undefined;
-    })();
+    this.replayStarts.batchStart(seq, this.off, this.crc, this.segStartCrc, this.segDataStart, this.hdr);
   }
 
   private trackHeaderState(r: WalRecord): void {
     switch (r.type) {
       case 'metadata':
         this.hdr.metadata = r.data;
-        this.bodyMetadataSeq = this.segments[this.segments.length - 1]!.seq;
-        this.batchStarts.length = 0;
+        this.replayStarts.metadataInBody(this.segments[this.segments.length - 1]!.seq);
         return;
       case 'hardState':
         this.hdr.hardState = { term: r.term, vote: r.vote, commit: r.commit };

@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Random } from '@raftkv/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoltFormatError, BoltReader, type BoltBucket } from './index.js';
 import { BoltWriter } from './writer.js';
@@ -30,41 +31,30 @@ beforeAll(async () => {
   original = readFileSync(path);
 });
 
-/** A PRNG with a seed (mulberry32): every failing case prints a seed that replays it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function mutate(seed: number): Buffer {
-  const r = rng(seed);
+  // Seeded: every failing case prints a seed that replays it.
+  const r = new Random(seed);
   const buf = Buffer.from(original);
   const ps = 512;
   const pages = buf.length / ps;
-  const kind = Math.floor(r() * 5);
-  const at = (): number => Math.floor(r() * buf.length);
+  const kind = r.int(5);
+  const at = (): number => r.int(buf.length);
   switch (kind) {
     case 0: // random bytes anywhere
-      for (let i = 0, n = 1 + Math.floor(r() * 16); i < n; i++) buf[at()] = Math.floor(r() * 256);
+      for (let i = 0, n = 1 + r.int(16); i < n; i++) buf[at()] = r.int(256);
       break;
     case 1: { // a page header or element header field (ids, counts, overflow, pos, sizes)
-      const page = 2 + Math.floor(r() * (pages - 2));
-      const off = page * ps + Math.floor(r() * 16 * 5);
-      const vals = [0, 1, 0xff, 0xffff, 0xffffffff, Math.floor(r() * 2 ** 32)];
-      buf.writeUInt32LE(vals[Math.floor(r() * vals.length)]!, Math.min(off, buf.length - 4));
+      const page = 2 + r.int(pages - 2);
+      const off = page * ps + r.int(16 * 5);
+      const vals = [0, 1, 0xff, 0xffff, 0xffffffff, r.int(2 ** 32)];
+      buf.writeUInt32LE(vals[r.int(vals.length)]!, Math.min(off, buf.length - 4));
       break;
     }
     case 2: // truncated
-      return buf.subarray(0, Math.floor(r() * buf.length));
+      return buf.subarray(0, r.int(buf.length));
     case 3: { // a meta field changed and the checksum made right again, in both metas
-      const field = [16, 24, 40, 56][Math.floor(r() * 4)]!; // root, freelist, pgid, txid (meta offsets + 16)
-      const v = [0n, 1n, 2n, BigInt(pages), BigInt(pages * 4), BigInt(Math.floor(r() * pages)), 2n ** 63n][Math.floor(r() * 7)]!;
+      const field = [16, 24, 40, 56][r.int(4)]!; // root, freelist, pgid, txid (meta offsets + 16)
+      const v = [0n, 1n, 2n, BigInt(pages), BigInt(pages * 4), BigInt(r.int(pages)), 2n ** 63n][r.int(7)]!;
       for (const m of [0, ps]) {
         buf.writeBigUInt64LE(v, m + field);
         buf.writeBigUInt64LE(fnv64a(buf, m + 16, m + 16 + 56), m + 16 + 56);
@@ -72,10 +62,10 @@ function mutate(seed: number): Buffer {
       break;
     }
     default: { // a page copied over another (shared subtrees, loops, wrong ids)
-      const from = 2 + Math.floor(r() * (pages - 2));
-      const to = 2 + Math.floor(r() * (pages - 2));
+      const from = 2 + r.int(pages - 2);
+      const to = 2 + r.int(pages - 2);
       buf.copy(buf, to * ps, from * ps, (from + 1) * ps);
-      if (r() < 0.5) buf.writeBigUInt64LE(BigInt(to), to * ps);
+      if (r.bool()) buf.writeBigUInt64LE(BigInt(to), to * ps);
     }
   }
   return buf;

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transformSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUNDLE_WRAPPER } from './bundle-loader.js';
+import { BUNDLE_WRAPPER, bundleIsCurrent } from './bundle-loader.js';
+import { bundleState } from './raftkv-binary.js';
 
 // A stand-in for dist/raftkv.cjs: CommonJS in the wrapper, using the two names the loader adds.
 const BUNDLE = `${BUNDLE_WRAPPER}
@@ -79,5 +80,51 @@ describe('loadBundle', () => {
     const nowhere = join(dir, 'no-such-dir', 'bundle.cjs.cache');
     expect(load('save', nowhere)).toMatchObject({ state: 'absent', twice: 8, saved: false });
     expect(load(undefined, nowhere)).toMatchObject({ state: 'absent', twice: 8 });
+  });
+});
+
+describe('bundleIsCurrent', () => {
+  let root: string;
+  let dist: string;
+  // A tree shaped as apps/server: bin/raftkv, dist/main.js, the bundle and its list of inputs.
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'bundle-current-'));
+    dist = join(root, 'dist');
+    mkdirSync(join(dist, 'config'), { recursive: true });
+    mkdirSync(join(root, 'bin'));
+    writeFileSync(join(root, 'bin', 'raftkv'), '');
+    writeFileSync(join(dist, 'main.js'), '');
+    writeFileSync(join(dist, 'config', 'flags.js'), '');
+    writeFileSync(join(dist, 'raftkv.inputs.json'), JSON.stringify(['main.js', 'config/flags.js', '../../gone/index.js']));
+    writeFileSync(join(dist, 'raftkv.cjs'), '');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(dist, 'main.js'), past, past);
+    utimesSync(join(dist, 'config', 'flags.js'), past, past);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('is current when no input is newer than the bundle (an input not there is not newer)', () => {
+    expect(bundleIsCurrent(dist)).toBe(true);
+    expect(bundleState(join(root, 'bin', 'raftkv'))).toBe('bundled');
+  });
+
+  it('is stale once an input in a subdirectory was rebuilt after it', () => {
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(dist, 'config', 'flags.js'), later, later);
+    expect(bundleIsCurrent(dist)).toBe(false);
+    expect(bundleState(join(root, 'bin', 'raftkv'))).toBe('unbundled');
+  });
+
+  it('is not current without a bundle or its list of inputs', () => {
+    rmSync(join(dist, 'raftkv.inputs.json'));
+    expect(bundleIsCurrent(dist)).toBe(false);
+    rmSync(join(dist, 'raftkv.cjs'));
+    expect(bundleIsCurrent(dist)).toBe(false);
+  });
+
+  it('cannot tell for a binary without a dist/ beside it (a wrapper that sets flags)', () => {
+    writeFileSync(join(root, 'wrapper'), '');
+    expect(bundleState(join(root, 'wrapper'))).toBe('unknown');
+    expect(bundleState(join(root, 'missing'))).toBe('unknown');
   });
 });

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
-import { countedOps, interleavedRounds, threadTimes } from './cost-sides.js';
+import { countedOps, describeOnce, interleavedRounds, threadTimes } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -75,6 +75,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
   const kind = side === 'etcd' ? 'etcd' : 'raftkv';
   const bin = side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : side.includes('/') ? side : raftkvBin;
   if (kind === 'raftkv' && !bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv');
+  if (kind === 'raftkv') describeOnce(bin!);
   // etcd's default timings, as a user runs it.
   const cluster: Cluster = await startCluster(kind, { size: 3, heartbeatMs: 100, electionMs: 1000, readyTimeoutMs: 60_000,
     ...(kind === 'raftkv' ? { raftkvBin: bin, env: profileEnv() } : {}) });

@@ -2,7 +2,7 @@
 // they interleave, and a closed loop of a fixed number of operations.
 import { readdirSync, readFileSync } from 'node:fs';
 import { startEtcd, startRaftkv, type EtcdClient, type ServerProcess, type StartOptions } from '@raftkv/testkit';
-import { raftkvBin } from '../raftkv-binary.js';
+import { describeBinary, raftkvBin } from '../raftkv-binary.js';
 
 /**
  * Starts one side: `etcd`, `after` (this build), `before` (BENCH_RAFTKV_BIN_BEFORE), or the path
@@ -14,7 +14,17 @@ export async function startSide(side: string, dataDir?: string): Promise<ServerP
   if (side === 'etcd') return await startEtcd(opts);
   const bin = side.includes('/') ? side : side === 'before' ? process.env['BENCH_RAFTKV_BIN_BEFORE'] : raftkvBin;
   if (!bin) throw new Error('set BENCH_RAFTKV_BIN_BEFORE to the other build\'s bin/raftkv (or leave "before" out of BENCH_SIDES)');
+  describeOnce(bin);
   return await startRaftkv({ ...opts, raftkvBin: bin });
+}
+
+const described = new Set<string>();
+
+/** Prints, once per binary, whether it runs its bundle: a stale bundle changes what a side costs. */
+export function describeOnce(bin: string): void {
+  if (described.has(bin)) return;
+  described.add(bin);
+  console.error(`raftkv side: ${describeBinary(bin)}`);
 }
 
 /** Runs `count` operations, `inFlight` at a time over `clients`; the wall seconds and each one's latency (ms). */

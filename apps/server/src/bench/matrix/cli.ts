@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir } from '@raftkv/testkit';
-import { raftkvBin } from '../../raftkv-binary.js';
+import { describeBinary, raftkvBin } from '../../raftkv-binary.js';
 import { parseOptions, USAGE } from './options.js';
 import { formatTables } from './report.js';
 import { runMatrix } from './runner.js';
@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => process.exit(130));
   const certs = tls ? makeCertificates() : undefined;
   if (certs) opts.tls = certs;
-  console.error(`raftkv: ${opts.raftkvBin}`);
+  console.error(`raftkv: ${describeBinary(opts.raftkvBin)}`);
+  if (opts.raftkvBeforeBin) console.error(`before: ${describeBinary(opts.raftkvBeforeBin)}`);
   try {
     const result = await runMatrix(opts, (line) => console.error(line));
     const path = resolve(out ?? `${repoRoot}results/bench-${result.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`);

@@ -289,7 +289,7 @@ export class KeySpace implements WriteHost, TxnCheckView {
     const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
     const { bytes, kv } = encodeKeyValueOwned(
       key, at ? at.created.main : rev.main, rev.main, at ? at.version + 1 : 1, value, lease, tw.bytesAlloc());
-    this.backend.append({ rev, tombstone: false, bytes, kv });
+    this.backend.append({ rev, tombstone: false, bytes });
     if (!ki) {
       ki = new KeyIndex(ks);
       this.index.insert(ks, ki);
@@ -308,7 +308,7 @@ export class KeySpace implements WriteHost, TxnCheckView {
     const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
     // Stored as etcd stores it: a KeyValue holding only the key.
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-    this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored), kv: stored });
+    this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored) });
     ki.tombstone(rev);
     this.liveKeys--;
     tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });

@@ -85,6 +85,11 @@ export interface Bucket {
   loadAll(): Iterable<{ key: Uint8Array; value: Uint8Array }>;
 }
 
+/** Ops of the branch a txn's compares chose (`path[0]`, see checkedPath): about the changes it will make. */
+function branchOps(req: TxnRequest, path: readonly boolean[]): number {
+  return (path[0] ? req.success : req.failure).length;
+}
+
 function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
   return {
     ...(opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {}),
@@ -483,7 +488,7 @@ export class MvccStore {
   txn(req: TxnRequest, index: number): TxnResponse {
     if (!this.admit(index)) return { revision: this.currentRev, succeeded: false, responses: [] };
     const path = this.space.checkedPath(req, true);
-    const tw = new WriteTxn(this.currentRev);
+    const tw = new WriteTxn(this.currentRev, branchOps(req, path));
     const ops = this.space.opsSoFar();
     const resp = this.space.applyTxn(tw, req, path, { i: 0 });
     this.space.countTxn(ops);
@@ -523,7 +528,7 @@ export class MvccStore {
     const pacer = new Pacer(pacing);
     if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, succeeded: false, responses: [] } };
     const path = this.space.checkedPath(req, true);
-    const tw = new WriteTxn(this.currentRev);
+    const tw = new WriteTxn(this.currentRev, branchOps(req, path));
     const host = this.space;
     const ops = this.space.opsSoFar();
     const countTxn = (): void => this.space.countTxn(ops);

@@ -82,4 +82,21 @@ describe('events of writes', () => {
       { numRuns: 60 },
     );
   });
+
+  it('of a txn of many puts hold their KVs in shared chunks from the first put, and reads before the commit see them', async () => {
+    const s = await openStore();
+    const got: Event[] = [];
+    s.onEvents((events) => got.push(...events));
+    const keys = Array.from({ length: 40 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    s.txn({ compare: [], success: keys.map((k) => ({ put: { key: enc(k), value: enc(`v-${k}`) } })), failure: [] }, 1);
+    // One chunk per 16 KiB or so, not an ArrayBuffer per KV for the first 16 puts.
+    expect(new Set(got.map((ev) => ev.kv.value.buffer)).size).toBe(1);
+    const read = () => s.range({ key: enc('k'), rangeEnd: enc('l') }).kvs.map(plain);
+    const before = read();
+    expect(before.map((kv) => Buffer.from(kv.value).toString())).toEqual(keys.map((k) => `v-${k}`));
+    expect(before).toEqual(got.map((ev) => plain(ev.kv)));
+    await s.commit();
+    expect(read()).toEqual(before);
+  });
 });
+

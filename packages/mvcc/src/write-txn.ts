@@ -25,7 +25,12 @@ export class WriteTxn {
   readonly changes: Change[] = [];
   private slab: ByteSlab | undefined;
   private alloc: ((bytes: number) => Uint8Array) | undefined;
-  constructor(readonly beginRev: number) {}
+  /**
+   * @param expectedChanges - how many changes the write will likely make (a txn's ops): at
+   *   SLAB_MIN_CHANGES or more its KVs go to the slab from the first one, not from the 17th (a
+   *   100-put txn made 16 ArrayBuffers of its own, each kept until the commit, then swept).
+   */
+  constructor(readonly beginRev: number, private readonly expectedChanges = 0) {}
 
   /** Revision that reads inside the write see: its own changes included. */
   get readRev(): number {
@@ -37,17 +42,21 @@ export class WriteTxn {
    * GC to track instead of one per KV); a small write allocates per KV as before.
    */
   bytesSource(): ByteSlab | undefined {
-    if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
+    if (!this.big()) return undefined;
     return (this.slab ??= new ByteSlab(WRITE_SLAB_BYTES));
   }
 
   /** {@link bytesSource} as an allocation function (one per write, not one per put); undefined: allocate per KV. */
   bytesAlloc(): ((bytes: number) => Uint8Array) | undefined {
-    if (this.changes.length < SLAB_MIN_CHANGES) return undefined;
+    if (!this.big()) return undefined;
     if (this.alloc === undefined) {
       const slab = this.bytesSource()!;
       this.alloc = (n) => slab.alloc(n);
     }
     return this.alloc;
+  }
+
+  private big(): boolean {
+    return this.changes.length >= SLAB_MIN_CHANGES || this.expectedChanges >= SLAB_MIN_CHANGES;
   }
 }

@@ -1,7 +1,7 @@
 import { ByteSlab, type Backend } from './backend.js';
 import { MvccError } from './errors.js';
 import { KeyIndex, type KeyAt } from './key-index.js';
-import { encodeKeyValue, encodeKeyValueOwned, type KeyValue } from './key-value.js';
+import { encodeKeyValue, encodeKeyValueOf, encodeKeyValueOwned, type KeyValue } from './key-value.js';
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -47,6 +47,13 @@ export interface EventListenerOptions {
    * none. Without this option the listener always gets `prevKv`.
    */
   wantsPrevKv?: () => boolean;
+  /**
+   * Asked as each write begins (and again as a write in steps ends): whether this listener
+   * needs the write's events. It is not called for a write it does not want; when no listener
+   * wants a write, its events (and the KeyValue objects they would hold: ~400 B per put) are
+   * never built. Without this option the listener is called at every write.
+   */
+  wantsEvents?: () => boolean;
 }
 
 /** One read in steps: its pacer, the check made after each pause, and its end. */
@@ -75,8 +82,8 @@ export class KeySpace implements WriteHost, TxnCheckView {
   currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */
   compactMainRev = -1;
-  /** Each listener, with its wantsPrevKv (undefined: always). */
-  readonly listeners = new Map<EventListener, (() => boolean) | undefined>();
+  /** Each listener, with its options. */
+  readonly listeners = new Map<EventListener, EventListenerOptions>();
   leaseExists: ((lease: bigint) => boolean) | undefined;
   /** Set while a write runs in steps (MvccStore.txnInSteps): resolves when its revision is published. */
   writing: Promise<void> | undefined;
@@ -191,6 +198,12 @@ export class KeySpace implements WriteHost, TxnCheckView {
     return this.listeners.size > 0;
   }
 
+  /** Whether a write beginning now must record its changes for events: a listener wants them. */
+  wantsEvents(): boolean {
+    for (const o of this.listeners.values()) if (o.wantsEvents === undefined || o.wantsEvents()) return true;
+    return false;
+  }
+
   /** Marks a write as running across turns (see {@link writing}); returns its end. */
   begin(): () => void {
     let resolve!: () => void;
@@ -266,7 +279,7 @@ export class KeySpace implements WriteHost, TxnCheckView {
       }
       this.writeTombstone(tw, ks, ki, at, prev);
     }
-    const revision = keys.length > 0 || tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+    const revision = keys.length > 0 || tw.count > 0 ? tw.beginRev + 1 : tw.beginRev;
     return { revision, deleted: keys.length, prevKvs };
   }
 
@@ -283,20 +296,26 @@ export class KeySpace implements WriteHost, TxnCheckView {
 
   /** `prev`: the key as a read inside this write saw it before the put, when one was made. */
   private writePut(tw: WriteTxn, ks: string, key: Uint8Array, value: Uint8Array, lease: bigint, prev?: KeyValue): void {
-    const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
+    const rev: Revision = { main: tw.beginRev + 1, sub: tw.count };
     let ki = this.index.getKeyIndex(ks);
     const at = ki?.get(rev.main);
-    const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
-    const { bytes, kv } = encodeKeyValueOwned(
-      key, at ? at.created.main : rev.main, rev.main, at ? at.version + 1 : 1, value, lease, tw.bytesAlloc());
-    this.backend.append({ rev, tombstone: false, bytes });
+    const createRevision = at ? at.created.main : rev.main;
+    const version = at ? at.version + 1 : 1;
+    if (tw.recording) {
+      const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
+      const { bytes, kv } = encodeKeyValueOwned(key, createRevision, rev.main, version, value, lease, tw.bytesAlloc());
+      this.backend.append({ rev, tombstone: false, bytes });
+      tw.record({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
+    } else {
+      this.backend.append({ rev, tombstone: false, bytes: encodeKeyValueOf(key, createRevision, rev.main, version, value, lease, tw.bytesAlloc()) });
+      tw.count++;
+    }
     if (!ki) {
       ki = new KeyIndex(ks);
       this.index.insert(ks, ki);
     }
     if (!ki.isLive()) this.liveKeys++;
     ki.put(rev);
-    tw.changes.push({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
   }
 
   /**
@@ -304,20 +323,22 @@ export class KeySpace implements WriteHost, TxnCheckView {
    * when the op read it.
    */
   writeTombstone(tw: WriteTxn, ks: string, ki: KeyIndex, at: KeyAt, prev?: KeyValue): void {
-    const rev: Revision = { main: tw.beginRev + 1, sub: tw.changes.length };
-    const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
+    const rev: Revision = { main: tw.beginRev + 1, sub: tw.count };
+    const prevAtBegin = tw.recording ? this.prevAtBegin(tw, ki, at, prev) : undefined;
     // Stored as etcd stores it: a KeyValue holding only the key.
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
     this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored) });
     ki.tombstone(rev);
     this.liveKeys--;
-    tw.changes.push({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });
+    if (tw.recording) tw.record({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });
+    else tw.count++;
   }
 
-  /** Ends a write: bumps the revision if anything changed and tells the listeners. */
+  /** Ends a write: bumps the revision if anything changed and tells the listeners that want it. */
   end(tw: WriteTxn): void {
-    if (tw.changes.length === 0) return;
-    if (this.listeners.size === 0) {
+    if (tw.count === 0) return;
+    // Not recording: no listener wanted the write as it began, and none could join since.
+    if (!tw.recording || this.listeners.size === 0) {
       this.publish(tw, undefined);
       return;
     }
@@ -325,9 +346,12 @@ export class KeySpace implements WriteHost, TxnCheckView {
     this.publish(tw, tw.changes.map((c) => this.eventOf(tw, c, withPrevKv)));
   }
 
-  /** Whether a listener needs this write's events with prevKv. */
+  /** Whether a listener that wants this write's events needs them with prevKv. */
   private wantsPrevKv(): boolean {
-    for (const wants of this.listeners.values()) if (wants === undefined || wants()) return true;
+    for (const o of this.listeners.values()) {
+      if (o.wantsEvents !== undefined && !o.wantsEvents()) continue;
+      if (o.wantsPrevKv === undefined || o.wantsPrevKv()) return true;
+    }
     return false;
   }
 
@@ -349,10 +373,11 @@ export class KeySpace implements WriteHost, TxnCheckView {
 
   /** Makes a write's revision current, then hands its events (built unless nobody listens) to the listeners. */
   publish(tw: WriteTxn, events: Event[] | undefined): void {
-    if (tw.changes.length === 0) return;
+    if (tw.count === 0) return;
     this.currentRev = tw.beginRev + 1;
     if (!events) return;
-    for (const l of [...this.listeners.keys()]) {
+    for (const [l, o] of [...this.listeners]) {
+      if (o.wantsEvents !== undefined && !o.wantsEvents()) continue;
       try {
         l(events, this.currentRev);
       } catch (err) {

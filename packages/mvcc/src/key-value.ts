@@ -59,6 +59,14 @@ export function encodeKeyValue(kv: KeyValue, alloc: (bytes: number) => Uint8Arra
   return writeKeyValue(kv.key, kv.createRevision, kv.modRevision, kv.version, kv.value, kv.lease, alloc, undefined);
 }
 
+/** {@link encodeKeyValue} of these fields (no KeyValue object made for it); `alloc` as there. */
+export function encodeKeyValueOf(
+  key: Uint8Array, createRevision: number, modRevision: number, version: number, value: Uint8Array, lease: bigint,
+  alloc: (bytes: number) => Uint8Array = newBytes,
+): Uint8Array {
+  return writeKeyValue(key, createRevision, modRevision, version, value, lease, alloc, undefined);
+}
+
 /** Where writeKeyValue put the key and the value in its output. */
 interface Placed { key: number; value: number }
 

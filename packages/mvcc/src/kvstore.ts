@@ -440,7 +440,7 @@ export class MvccStore {
    */
   put(req: PutRequest, index: number): PutResponse {
     if (!this.admit(index)) return { revision: this.currentRev };
-    const tw = new WriteTxn(this.currentRev);
+    const tw = new WriteTxn(this.currentRev, this.space.wantsEvents());
     const resp = this.space.applyPut(tw, req);
     this.space.end(tw);
     return resp;
@@ -452,7 +452,7 @@ export class MvccStore {
    */
   deleteRange(req: DeleteRangeRequest, index: number): DeleteRangeResponse {
     if (!this.admit(index)) return { revision: this.currentRev, deleted: 0, prevKvs: [] };
-    const tw = new WriteTxn(this.currentRev);
+    const tw = new WriteTxn(this.currentRev, this.space.wantsEvents());
     const resp = this.space.applyDeleteRange(tw, req);
     this.space.end(tw);
     return resp;
@@ -468,7 +468,7 @@ export class MvccStore {
     this.checkOpen();
     if (!isReadOnlyTxn(req)) throw new RangeError('mvcc: readTxn given a txn that writes');
     const path = this.space.checkedPath(req, false);
-    const tw = new WriteTxn(this.currentRev);
+    const tw = new WriteTxn(this.currentRev, false);
     const ops = this.space.opsSoFar();
     const resp = this.space.applyTxn(tw, req, path, { i: 0 });
     this.space.countTxn(ops);
@@ -488,11 +488,11 @@ export class MvccStore {
   txn(req: TxnRequest, index: number): TxnResponse {
     if (!this.admit(index)) return { revision: this.currentRev, succeeded: false, responses: [] };
     const path = this.space.checkedPath(req, true);
-    const tw = new WriteTxn(this.currentRev, branchOps(req, path));
+    const tw = new WriteTxn(this.currentRev, this.space.wantsEvents(), branchOps(req, path));
     const ops = this.space.opsSoFar();
     const resp = this.space.applyTxn(tw, req, path, { i: 0 });
     this.space.countTxn(ops);
-    resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+    resp.revision = tw.count > 0 ? tw.beginRev + 1 : tw.beginRev;
     this.space.end(tw);
     return resp;
   }
@@ -528,14 +528,15 @@ export class MvccStore {
     const pacer = new Pacer(pacing);
     if (!this.admit(index)) return { done: true, response: { revision: this.currentRev, succeeded: false, responses: [] } };
     const path = this.space.checkedPath(req, true);
-    const tw = new WriteTxn(this.currentRev, branchOps(req, path));
+    // Always recording: a listener may come to want the events before the write ends.
+    const tw = new WriteTxn(this.currentRev, true, branchOps(req, path));
     const host = this.space;
     const ops = this.space.opsSoFar();
     const countTxn = (): void => this.space.countTxn(ops);
     function* body(): Generator<number, TxnResponse> {
       const resp = yield* txnSteps(host, tw, req, path, { i: 0 }, pacer.step);
       countTxn();
-      resp.revision = tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+      resp.revision = tw.count > 0 ? tw.beginRev + 1 : tw.beginRev;
       return resp;
     }
     return runWrite(host, tw, body(), pacer);
@@ -557,7 +558,7 @@ export class MvccStore {
    * only for writes at which it, or another listener, asks for it.
    */
   onEvents(listener: EventListener, options: EventListenerOptions = {}): () => void {
-    this.space.listeners.set(listener, options.wantsPrevKv);
+    this.space.listeners.set(listener, options);
     return () => {
       this.space.listeners.delete(listener);
     };

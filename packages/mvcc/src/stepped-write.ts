@@ -83,7 +83,7 @@ export function runWrite<T>(host: WriteHost, tw: WriteTxn, steps: Generator<numb
         if (pacer.tick(r.value)) await pacer.pause();
       }
       let events: Event[] | undefined;
-      if (tw.changes.length > 0 && host.hasListeners()) {
+      if (tw.count > 0 && host.hasListeners()) {
         events = new Array<Event>(tw.changes.length);
         for (let i = 0; i < tw.changes.length; i++) {
           events[i] = host.eventOf(tw, tw.changes[i]!);
@@ -169,7 +169,7 @@ export function* deleteRangeSteps(h: WriteHost, tw: WriteTxn, req: DeleteRangeRe
     from = last;
     after = last;
   }
-  const revision = deleted > 0 || tw.changes.length > 0 ? tw.beginRev + 1 : tw.beginRev;
+  const revision = deleted > 0 || tw.count > 0 ? tw.beginRev + 1 : tw.beginRev;
   return { revision, deleted, prevKvs };
 }
 

@@ -47,6 +47,34 @@ describe('events of writes', () => {
     expect(got.map((ev) => Buffer.from(ev.kv.value).toString())).toEqual(['2', '3', '4', '5']);
   });
 
+  it('go only to listeners that want the write as it begins; the revision moves on either way', async () => {
+    const s = await openStore();
+    let index = 1;
+    const put = (v: string) => s.txn({ compare: [], success: [{ put: { key: enc('a'), value: enc(v) } }], failure: [] }, index++);
+    let wants = false;
+    const picky: number[] = [];
+    const off = s.onEvents((_events, revision) => picky.push(revision), { wantsEvents: () => wants });
+    put('1');
+    expect(s.currentRevision).toBe(2);
+    wants = true;
+    put('2');
+    wants = false;
+    put('3');
+    expect(picky).toEqual([3]);
+    // A listener without the option is called at every write; the picky one still only when it wants.
+    const all: string[] = [];
+    const offAll = s.onEvents((events) => all.push(...events.map((ev) => Buffer.from(ev.kv.value).toString())));
+    put('4');
+    wants = true;
+    put('5');
+    expect(all).toEqual(['4', '5']);
+    expect(picky).toEqual([3, 6]);
+    offAll();
+    off();
+    put('6');
+    expect(s.range({ key: enc('a') }).kvs.map(plain)).toEqual([{ key: 'a', value: '6', create: 2, mod: 7, version: 6, lease: 0n }]);
+  });
+
   it('carry prevKv = the key at revision - 1 (none for a create) and kv = the key at the revision', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (steps) => {

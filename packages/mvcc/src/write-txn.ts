@@ -22,19 +22,29 @@ const WRITE_SLAB_BYTES = 64 * 1024;
 
 /** State of one write (a put, a deleteRange or a whole txn): one main revision. */
 export class WriteTxn {
+  /** The changes made, for the write's events: kept only when {@link recording}. */
   readonly changes: Change[] = [];
+  /** Changes made so far (the next one's sub revision). */
+  count = 0;
   private slab: ByteSlab | undefined;
   private alloc: ((bytes: number) => Uint8Array) | undefined;
   /**
+   * @param recording - whether the write keeps its changes for events (someone listens).
    * @param expectedChanges - how many changes the write will likely make (a txn's ops): at
    *   SLAB_MIN_CHANGES or more its KVs go to the slab from the first one, not from the 17th (a
    *   100-put txn made 16 ArrayBuffers of its own, each kept until the commit, then swept).
    */
-  constructor(readonly beginRev: number, private readonly expectedChanges = 0) {}
+  constructor(readonly beginRev: number, readonly recording = true, private readonly expectedChanges = 0) {}
 
   /** Revision that reads inside the write see: its own changes included. */
   get readRev(): number {
-    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+    return this.count > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  /** Counts a change and keeps it for the write's events (only when {@link recording}). */
+  record(change: Change): void {
+    this.changes.push(change);
+    this.count++;
   }
 
   /**
@@ -57,6 +67,6 @@ export class WriteTxn {
   }
 
   private big(): boolean {
-    return this.changes.length >= SLAB_MIN_CHANGES || this.expectedChanges >= SLAB_MIN_CHANGES;
+    return this.count >= SLAB_MIN_CHANGES || this.expectedChanges >= SLAB_MIN_CHANGES;
   }
 }

@@ -174,12 +174,14 @@ export class WatchableStore {
 
   private subscribe(source: WatchSource): () => void {
     // Live events go to synced watchers only (the others catch up from history, which reads
-    // prev_kv itself), so the source need read previous values only for a synced prev_kv watcher.
+    // prev_kv itself), so the source need read previous values only for a synced prev_kv watcher,
+    // and build events only while a watcher is synced. (seenRevision matters only to synced
+    // watchers: resync raises theirs to it, and one joins synced at the current revision.)
     const offEvents = source.onEvents((events, revision) => {
       this.seenRevision = revision;
       this.notify(events, revision);
       this.finish(undefined);
-    }, { wantsPrevKv: () => this.synced.wantsPrevKv });
+    }, { wantsPrevKv: () => this.synced.wantsPrevKv, wantsEvents: () => this.synced.size > 0 });
     const offRestore = source.onRestore(() => this.resync());
     return () => {
       offEvents();

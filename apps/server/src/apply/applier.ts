@@ -174,8 +174,10 @@ export class Applier {
     this.auth = new AuthStore(store);
     // Keys follow their lease through every kind of write (put, txn, delete, revoke).
     // The key's current lease comes from the lessor, not the event's prevKv: the store reads
-    // previous values only for a listener that needs them (a prev_kv watcher).
-    store.onEvents((events) => this.trackLeases(events), { wantsPrevKv: () => false });
+    // previous values only for a listener that needs them (a prev_kv watcher). Without any
+    // lease no key holds one and no write can attach one (a put's lease must exist), so
+    // there is nothing to track and the store need not build events for it.
+    store.onEvents((events) => this.trackLeases(events), { wantsPrevKv: () => false, wantsEvents: () => lessor.size > 0 });
   }
 
   /** Registers interest in the result of request `id` BEFORE it is proposed. */

@@ -6,41 +6,63 @@ import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value
 import { decodeRevision, decodeRevisionAt, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
 
 /**
- * A change written by apply and not yet known to be in LMDB: its encoded KeyValue, decoded again
- * by the rare read that finds it here. Holding the decoded KeyValue (an object and two views per
- * change) kept ~250 B per put alive until the commit, long enough to be promoted by the GC.
+ * Changes written since one commit, in revision order, findable by revision: each one's
+ * revision and encoded KeyValue, decoded again by the rare read that finds it here. Kept as
+ * columns (the KeyValue's memory, offset and length), not an object and a view per change:
+ * the batch lives until its commit, 100 ms or more, long enough for the GC to promote all of
+ * it, and those two objects (with the decoded KeyValue once kept too) were ~400 B per put.
  */
-export interface PendingEntry {
-  readonly rev: Revision;
-  readonly tombstone: boolean;
-  readonly bytes: Uint8Array;
-}
-
-/** Changes written since one commit, in revision order, findable by revision. */
 class WriteBatch {
-  readonly entries: PendingEntry[] = [];
+  /** Each change's revision (the key index's own object). */
+  readonly revs: Revision[] = [];
+  private readonly buffers: ArrayBufferLike[] = [];
+  private readonly offsets: number[] = [];
+  /** Each change's encoded length, negative for a tombstone (an encoded KeyValue is never empty). */
+  private readonly lengths: number[] = [];
   /**
-   * Position in `entries` of sub 0 of revision firstMain + i. Every revision has at
-   * least one change and all of them land in the same batch, so the mains of a batch
-   * are consecutive and a plain array replaces a map.
+   * Position of sub 0 of revision firstMain + i. Every revision has at least one change and
+   * all of them land in the same batch, so the mains of a batch are consecutive and a plain
+   * array replaces a map.
    */
   private readonly starts: number[] = [];
   private firstMain = 0;
 
-  add(e: PendingEntry): void {
-    if (e.rev.sub === 0) {
-      if (this.starts.length === 0) this.firstMain = e.rev.main;
-      else if (e.rev.main !== this.firstMain + this.starts.length) throw new Error(`mvcc: revision ${e.rev.main} out of order in write batch`);
-      this.starts.push(this.entries.length);
-    }
-    this.entries.push(e);
+  get size(): number {
+    return this.revs.length;
   }
 
-  get(rev: Revision): PendingEntry | undefined {
+  add(rev: Revision, tombstone: boolean, bytes: Uint8Array): void {
+    if (rev.sub === 0) {
+      if (this.starts.length === 0) this.firstMain = rev.main;
+      else if (rev.main !== this.firstMain + this.starts.length) throw new Error(`mvcc: revision ${rev.main} out of order in write batch`);
+      this.starts.push(this.revs.length);
+    }
+    this.revs.push(rev);
+    this.buffers.push(bytes.buffer);
+    this.offsets.push(bytes.byteOffset);
+    this.lengths.push(tombstone ? -bytes.byteLength : bytes.byteLength);
+  }
+
+  /** Appends `other`'s changes (a failed commit's batch takes back the writes made since). */
+  addAll(other: WriteBatch): void {
+    for (let i = 0; i < other.size; i++) this.add(other.revs[i]!, other.tombstone(i), other.bytes(i));
+  }
+
+  /** Position of `rev` in the batch, or -1. */
+  find(rev: Revision): number {
     const first = this.starts[rev.main - this.firstMain];
-    if (first === undefined) return undefined;
-    const e = this.entries[first + rev.sub];
-    return e && e.rev.main === rev.main ? e : undefined;
+    if (first === undefined) return -1;
+    const i = first + rev.sub;
+    return i < this.revs.length && this.revs[i]!.main === rev.main ? i : -1;
+  }
+
+  tombstone(i: number): boolean {
+    return this.lengths[i]! < 0;
+  }
+
+  /** The encoded KeyValue of change `i` (a new view of it). */
+  bytes(i: number): Uint8Array {
+    return new Uint8Array(this.buffers[i]!, this.offsets[i]!, Math.abs(this.lengths[i]!));
   }
 }
 
@@ -369,8 +391,9 @@ export class Backend {
     for (const { key, value } of this.auxDb.getRange({ start: prefix, end })) yield { key, value };
   }
 
-  append(e: PendingEntry): void {
-    this.pending.add(e);
+  /** Stages a change for the next commit; `bytes` (its encoded KeyValue) must never be written again. */
+  append(rev: Revision, tombstone: boolean, bytes: Uint8Array): void {
+    this.pending.add(rev, tombstone, bytes);
   }
 
   setMeta(key: Buffer, value: Uint8Array): void {
@@ -382,12 +405,14 @@ export class Backend {
     return this.metaDb.getBinary(key) ?? undefined;
   }
 
-  private memoryEntry(rev: Revision): PendingEntry | undefined {
-    const p = this.pending.get(rev);
-    if (p) return p;
+  /** The encoded KeyValue of a change not yet in LMDB, if `rev` is one. */
+  private memoryBytes(rev: Revision): Uint8Array | undefined {
+    const p = this.pending.find(rev);
+    if (p >= 0) return this.pending.bytes(p);
     for (let i = this.inflight.length - 1; i >= 0; i--) {
-      const e = this.inflight[i]!.get(rev);
-      if (e) return e;
+      const batch = this.inflight[i]!;
+      const e = batch.find(rev);
+      if (e >= 0) return batch.bytes(e);
     }
     return undefined;
   }
@@ -395,8 +420,8 @@ export class Backend {
   /** The KeyValue stored at a (non-tombstone) revision; throws if missing (corruption). */
   readKeyValue(rev: Revision): KeyValue {
     if (rev.main > this.durableRevision) {
-      const e = this.memoryEntry(rev);
-      if (e) return decodeKeyValueShared(e.bytes);
+      const bytes = this.memoryBytes(rev);
+      if (bytes) return decodeKeyValueShared(bytes);
     }
     return decodeKeyValue(this.getFast(rev));
   }
@@ -408,8 +433,8 @@ export class Backend {
    */
   readKeyValueInto(rev: Revision, slab: ByteSlab): KeyValue {
     if (rev.main > this.durableRevision) {
-      const e = this.memoryEntry(rev);
-      if (e) return decodeKeyValueShared(e.bytes);
+      const bytes = this.memoryBytes(rev);
+      if (bytes) return decodeKeyValueShared(bytes);
     }
     return decodeKeyValueShared(slab.copy(this.getFast(rev)));
   }
@@ -420,8 +445,8 @@ export class Backend {
    */
   readBytesTransient(rev: Revision): Uint8Array {
     if (rev.main > this.durableRevision) {
-      const e = this.memoryEntry(rev);
-      if (e) return e.bytes;
+      const bytes = this.memoryBytes(rev);
+      if (bytes) return bytes;
     }
     return this.getFast(rev);
   }
@@ -449,10 +474,11 @@ export class Backend {
       }
     }
     for (const batch of [...this.inflight, this.pending]) {
-      for (const e of batch.entries) {
-        if (e.rev.main <= this.durableRevision || e.rev.main < fromMain) continue;
-        if (e.rev.main > toMain) return;
-        if (!f(e.rev, e.tombstone, decodeKeyValueShared(e.bytes))) return;
+      for (let i = 0; i < batch.size; i++) {
+        const rev = batch.revs[i]!;
+        if (rev.main <= this.durableRevision || rev.main < fromMain) continue;
+        if (rev.main > toMain) return;
+        if (!f(rev, batch.tombstone(i), decodeKeyValueShared(batch.bytes(i)))) return;
       }
     }
   }
@@ -511,7 +537,7 @@ export class Backend {
     this.pending = new WriteBatch();
     this.pendingMeta = new Map();
     this.pendingAux = new Map();
-    if (batch.entries.length === 0 && meta.size === 0 && aux.size === 0) {
+    if (batch.size === 0 && meta.size === 0 && aux.size === 0) {
       await this.committing;
       await this.env.committed;
       return;
@@ -540,14 +566,14 @@ export class Backend {
     // can be reused for the whole batch.
     const liveKey = Buffer.alloc(REV_BYTES_LEN);
     const tombKey = Buffer.alloc(REV_BYTES_LEN + 1);
-    const entries = batch.entries;
-    const last = entries[entries.length - 1];
+    const count = batch.size;
+    const last = count > 0 ? batch.revs[count - 1] : undefined;
     const putEntries = (keyDb: Database<Buffer, Buffer>, from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        const e = entries[i]!;
-        // lmdb-js writes any Uint8Array under the binary encoding (by address, as a Buffer's):
-        // a Buffer view made per entry here was only garbage. Its typings say Buffer.
-        keyDb.put(encodeRevisionInto(e.tombstone ? tombKey : liveKey, e.rev, e.tombstone), e.bytes as Buffer);
+        const tombstone = batch.tombstone(i);
+        // lmdb-js writes any Uint8Array under the binary encoding (by address, as a Buffer's);
+        // its typings say Buffer.
+        keyDb.put(encodeRevisionInto(tombstone ? tombKey : liveKey, batch.revs[i]!, tombstone), batch.bytes(i) as Buffer);
       }
     };
     // Copies: a failed commit merges later writes into these maps, and a defragmentation may
@@ -559,7 +585,7 @@ export class Backend {
       // last whole commit written first (a file from before the mark gets it here), so open
       // knows these entries for unfinished until the last transaction moves the mark.
       let from = 0;
-      while (entries.length - from > this.commitEntriesPerTxn) {
+      while (count - from > this.commitEntriesPerTxn) {
         const start = from;
         const to = from + this.commitEntriesPerTxn;
         const mark = start === 0 ? Buffer.from(encodeUint64(this.durableRevision)) : undefined;
@@ -570,9 +596,9 @@ export class Backend {
         from = to;
       }
       const start = from;
-      const mark = last ? Buffer.from(encodeUint64(last.rev.main)) : undefined;
-      await this.write(txnBody(entries.length - start + metaWrites.length + auxWrites.length, (t) => {
-        putEntries(t.keyDb, start, entries.length);
+      const mark = last ? Buffer.from(encodeUint64(last.main)) : undefined;
+      await this.write(txnBody(count - start + metaWrites.length + auxWrites.length, (t) => {
+        putEntries(t.keyDb, start, count);
         if (mark) t.metaDb.put(META_COMMITTED_REVISION, mark);
         for (const [k, v] of metaWrites) t.metaDb.put(k, v);
         for (const [k, v] of auxWrites) {
@@ -583,7 +609,7 @@ export class Backend {
     } catch (err) {
       // Keep serving the batch from memory and retry it with the next commit.
       this.inflight.splice(this.inflight.indexOf(batch), 1);
-      for (const e of this.pending.entries) batch.add(e);
+      batch.addAll(this.pending);
       for (const [k, v] of this.pendingMeta) meta.set(k, v);
       for (const [k, v] of this.pendingAux) aux.set(k, v);
       this.pending = batch;
@@ -592,7 +618,7 @@ export class Backend {
       throw err;
     }
     this.env.resetReadTxn();
-    if (last && last.rev.main > this.durableRevision) this.durableRevision = last.rev.main;
+    if (last && last.main > this.durableRevision) this.durableRevision = last.main;
     this.inflight.splice(this.inflight.indexOf(batch), 1);
   }
 

@@ -304,10 +304,10 @@ export class KeySpace implements WriteHost, TxnCheckView {
     if (tw.recording) {
       const prevAtBegin = this.prevAtBegin(tw, ki, at, prev);
       const { bytes, kv } = encodeKeyValueOwned(key, createRevision, rev.main, version, value, lease, tw.bytesAlloc());
-      this.backend.append({ rev, tombstone: false, bytes });
+      this.backend.append(rev, false, bytes);
       tw.record({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
     } else {
-      this.backend.append({ rev, tombstone: false, bytes: encodeKeyValueOf(key, createRevision, rev.main, version, value, lease, tw.bytesAlloc()) });
+      this.backend.append(rev, false, encodeKeyValueOf(key, createRevision, rev.main, version, value, lease, tw.bytesAlloc()));
       tw.count++;
     }
     if (!ki) {
@@ -327,7 +327,7 @@ export class KeySpace implements WriteHost, TxnCheckView {
     const prevAtBegin = tw.recording ? this.prevAtBegin(tw, ki, at, prev) : undefined;
     // Stored as etcd stores it: a KeyValue holding only the key.
     const stored: KeyValue = { key: ki.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-    this.backend.append({ rev, tombstone: true, bytes: encodeKeyValue(stored) });
+    this.backend.append(rev, true, encodeKeyValue(stored));
     ki.tombstone(rev);
     this.liveKeys--;
     if (tw.recording) tw.record({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });

@@ -188,4 +188,29 @@ describe('Applier: writes in steps', () => {
     expect(new Set(between)).toEqual(new Set(['get rev=before count=1']));
     expect(log.slice(end + 1).every((l) => l === 'get rev=after count=0')).toBe(true);
   });
+
+  it('applies a txn of up to 256 puts in one go; one with a range among more than 64 ops goes in steps', async () => {
+    const pacing = { entriesPerStep: 4, pauses: 0, pause: async () => {
+      pacing.pauses++;
+      await new Promise((resolve) => setImmediate(resolve));
+    } };
+    const { applier, store, entry } = await setup(pacing);
+    const putOp = (k: Buffer) => etcdserverpb.RequestOp.fromPartial({ requestPut: { key: k, value: Buffer.from('w') } });
+    const txn = (success: etcdserverpb.RequestOp[]): InternalRequest => ({ kind: 'txn', id: nextId++, txn: etcdserverpb.TxnRequest.fromPartial({ success }) });
+    const puts = txn(Array.from({ length: 256 }, (_, i) => putOp(key(i))));
+    const rev = store.currentRevision;
+    applier.apply([entry(puts)]);
+    // Applied synchronously: no pause, the revision already published, the values already read back.
+    expect(pacing.pauses).toBe(0);
+    expect(store.currentRevision).toBe(rev + 1);
+    expect(store.range({ key: key(255) }).kvs[0]!.modRevision).toBe(rev + 1);
+    const mixed = txn([...Array.from({ length: 70 }, (_, i) => putOp(key(i))), etcdserverpb.RequestOp.fromPartial({ requestRange: { key: key(0) } })]);
+    const done = applier.wait(mixed.id);
+    applier.apply([entry(mixed)]);
+    expect(store.currentRevision).toBe(rev + 1);
+    await done;
+    expect(pacing.pauses).toBeGreaterThan(0);
+    expect(store.currentRevision).toBe(rev + 2);
+  });
 });
+

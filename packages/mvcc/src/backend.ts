@@ -112,7 +112,6 @@ function treesOf(env: RootDatabase): Trees {
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
-const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** Where a view handle's decoders last pointed: LMDB's bytes of the current key and value. */
 interface EntryView { keyBytes: Uint8Array; keyStart: number; keyEnd: number; valueBytes: Uint8Array; valueLength: number }
@@ -508,17 +507,18 @@ export class Backend {
    * object, changed at each step: read it before the iteration moves on (`bytes` is LMDB's
    * buffer for the entry); each step's `rev` is a new object, the caller's to keep.
    */
-  *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; bytes: Buffer }> {
+  *durableEntries(): Generator<{ rev: Revision; tombstone: boolean; bytes: Uint8Array }> {
     // Not what an interrupted commit left above its mark (a snapshot copied during one has it).
     const mark = this.committedRevisionMark();
     const end = mark === undefined ? undefined : Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
     // Views of LMDB's bytes rather than a copy of each key and value (the default decoders'):
     // the copies made the index rebuild at open 2-3x slower, most of it allocation and GC.
     const { db, at } = this.viewHandle('key');
-    const entry: { rev: Revision; tombstone: boolean; bytes: Buffer } = { rev: { main: 0, sub: 0 }, tombstone: false, bytes: EMPTY_BUFFER };
+    const entry: { rev: Revision; tombstone: boolean; bytes: Uint8Array } = { rev: { main: 0, sub: 0 }, tombstone: false, bytes: EMPTY_BYTES };
     for (const _ of db.getRange(end ? { start: FIRST_KEY, end } : { start: FIRST_KEY })) {
       entry.rev = decodeRevisionAt(at.keyBytes, at.keyStart, at.keyEnd, entry);
-      entry.bytes = Buffer.from(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength);
+      // A plain view: Buffer.from's argument checks (FastBuffer) were 3% of a restart's profile.
+      entry.bytes = new Uint8Array(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength);
       yield entry;
     }
   }

@@ -4,7 +4,7 @@ import { KeyIndex } from './key-index.js';
 import { peekKeyValue, type KeyValueIndexFields } from './key-value.js';
 import type { Pacer } from './paced.js';
 import { decodeRevision, decodeUint64, type Revision } from './revision.js';
-import { TreeIndex } from './tree-index.js';
+import { keyStringAt, TreeIndex } from './tree-index.js';
 
 /** State rebuilt from a backend: what open and restore install. */
 export interface LoadedState {
@@ -56,7 +56,7 @@ export function* loadStateSteps(backend: Backend): Generator<void, LoadedState> 
   for (const { rev, tombstone, bytes } of backend.durableEntries()) {
     current = rev.main;
     peekKeyValue(bytes, fields);
-    const ks = bytes.toString('latin1', fields.keyStart, fields.keyEnd);
+    const ks = keyStringAt(bytes, fields.keyStart, fields.keyEnd);
     const ki = index.getKeyIndex(ks);
     if (ki) {
       if (tombstone) ki.tombstone(rev);

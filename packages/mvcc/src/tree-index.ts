@@ -19,10 +19,15 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8
  * 0..255 is byte order, and string compares are much cheaper than byte-array compares.
  */
 export function keyString(key: Uint8Array): string {
+  return keyStringAt(key, 0, key.length);
+}
+
+/** {@link keyString} of `bytes[start, end)`, without a view of it (the index rebuild makes one per stored change). */
+export function keyStringAt(bytes: Uint8Array, start: number, end: number): string {
   // Buffer's latin1Slice takes any Uint8Array: ~3x faster than a Buffer view and toString,
   // and a write or watch notification makes one per key. Same string either way.
-  if (latin1Slice) return latin1Slice.call(key, 0, key.length);
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  if (latin1Slice) return latin1Slice.call(bytes, start, end);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
 function compareStrings(a: string, b: string): number {

@@ -4,7 +4,7 @@
 // machine's load than ops/s do; peer frames per put (raftkv's /metrics) count the transport's work.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/cluster-write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 1500 per row), BENCH_SIDES (default etcd,before,after),
-//   BENCH_ROWS (e.g. "put x1", "put x128", "get linearizable x16"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
+//   BENCH_ROWS (e.g. "put x1", "put x128", "put x1 via follower", "get linearizable x16"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
@@ -40,6 +40,9 @@ interface Cell {
   /** write(2) calls per op (/proc/<pid>/io syscw: socket and WAL writes): leader, each follower's mean. */
   leaderWrites: number;
   followerWrites: number;
+  /** Context switches per op, all threads (each one a thread going to sleep or being preempted): leader, each follower's mean. */
+  leaderSwitches: number;
+  followerSwitches: number;
   /** This process's CPU µs per op (the client: all three servers and it share the machine's cores). */
   clientUs: number;
 }
@@ -59,6 +62,7 @@ async function ops(leader: ClusterMember, followers: ClusterMember[], clients: E
   const client = process.cpuUsage(clientBefore);
   const after = members.map((m) => threadTimes(m.pid!));
   const writes = members.map((m, i) => (writeCalls(m.pid!) - writesBefore[i]!) / count);
+  const switches = members.map((_, i) => (after[i]!.ctx - before[i]!.ctx) / count);
   const us = (i: number, k: 'total' | 'main') => ((after[i]![k] - before[i]![k]) / count) * 1e6;
   const fol = (k: 'total' | 'main') => followers.reduce((s, _, i) => s + us(i + 1, k), 0) / followers.length;
   return {
@@ -67,6 +71,7 @@ async function ops(leader: ClusterMember, followers: ClusterMember[], clients: E
     leaderUs: us(0, 'total'), leaderMainUs: us(0, 'main'),
     followerUs: fol('total'), followerMainUs: fol('main'),
     leaderWrites: writes[0]!, followerWrites: writes.slice(1).reduce((a, b) => a + b, 0) / followers.length,
+    leaderSwitches: switches[0]!, followerSwitches: switches.slice(1).reduce((a, b) => a + b, 0) / followers.length,
     clientUs: (client.user + client.system) / count,
   };
 }
@@ -94,6 +99,13 @@ async function measure(side: string): Promise<Map<string, Cell>> {
       const row = `put x${n}`;
       if (wanted(row)) out.set(row, await ops(leader, followers, clients, n, n === 1 ? OPS : OPS * 3, put));
     }
+    // Through a follower: its proposal goes to the leader as a raft message, the commit comes back to it.
+    if (wanted('put x1 via follower')) {
+      const viaFollower = Array.from({ length: 8 }, () => connect(followers[0]!.endpoint));
+      clients.push(...viaFollower);
+      await ops(leader, followers, viaFollower, 1, 300, put);
+      out.set('put x1 via follower', await ops(leader, followers, viaFollower, 1, OPS, put));
+    }
     // Linearizable gets of keys the puts wrote: a ReadIndex round (heartbeats, a quorum of acks) per batch of reads.
     // Serializable gets are the same reads without the round.
     for (const serializable of [false, true]) {
@@ -116,23 +128,25 @@ async function measure(side: string): Promise<Map<string, Cell>> {
 
 const fmt = (c: Cell) =>
   `${c.perSec.toFixed(0)}/s p50 ${c.p50Ms.toFixed(2)} p99 ${c.p99Ms.toFixed(2)} leader ${c.leaderUs.toFixed(0)} µs (main ${c.leaderMainUs.toFixed(0)}) ` +
-  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)}) writes/op ${c.leaderWrites.toFixed(3)} / ${c.followerWrites.toFixed(3)} client ${c.clientUs.toFixed(0)} µs`;
+  `follower ${c.followerUs.toFixed(0)} µs (main ${c.followerMainUs.toFixed(0)}) writes/op ${c.leaderWrites.toFixed(3)} / ${c.followerWrites.toFixed(3)} ` +
+  `switches/op ${c.leaderSwitches.toFixed(2)} / ${c.followerSwitches.toFixed(2)} client ${c.clientUs.toFixed(0)} µs`;
 
 async function main(): Promise<void> {
   const runs = await interleavedRounds(SIDES, ROUNDS, measure, (round, side, r) => {
     for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per op (event-loop thread), write(2) calls per op`);
-  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/op (main) | each follower (main) | writes/op leader / follower | client µs/op |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per op (event-loop thread), write(2) calls and context switches per op`);
+  console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/op (main) | each follower (main) | writes/op leader / follower | switches/op leader / follower | client µs/op |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     for (const s of SIDES) {
       const cs = runs.get(s)!.map((m) => m.get(row)!);
       const m = (f: (c: Cell) => number) => median(cs.map(f));
       console.log(`| ${row} | ${s} | ${m((c) => c.perSec).toFixed(0)} | ${m((c) => c.p50Ms).toFixed(2)} / ${m((c) => c.p99Ms).toFixed(2)} | ` +
         `${m((c) => c.leaderUs).toFixed(0)} (${m((c) => c.leaderMainUs).toFixed(0)}) | ${m((c) => c.followerUs).toFixed(0)} (${m((c) => c.followerMainUs).toFixed(0)}) | ` +
-        `${m((c) => c.leaderWrites).toFixed(3)} / ${m((c) => c.followerWrites).toFixed(3)} | ${m((c) => c.clientUs).toFixed(0)} |`);
+        `${m((c) => c.leaderWrites).toFixed(3)} / ${m((c) => c.followerWrites).toFixed(3)} | ` +
+        `${m((c) => c.leaderSwitches).toFixed(2)} / ${m((c) => c.followerSwitches).toFixed(2)} | ${m((c) => c.clientUs).toFixed(0)} |`);
     }
   }
 }

@@ -136,7 +136,7 @@ describe('RaftLog, one member', () => {
     console.log(`group commit: 200 entries in ${syncs} WAL syncs (${(200 / syncs).toFixed(1)} entries/sync)`);
   });
 
-  it('applies a durable batch while the next batch is being synced, and nothing before its own sync', async () => {
+  it('applies a durable batch while the next batch is being synced (its write issued first), and nothing before its own sync', async () => {
     const gate = new SyncGate();
     const { cluster, dir } = single();
     const m = await cluster.start(1n, dir, { voters: [1n], walOptions: gate.walOptions });
@@ -146,9 +146,12 @@ describe('RaftLog, one member', () => {
     await gate.waitHeld(1); // a's append is syncing
     m.log.propose(bytes('b')); // rides the next Ready, with a's commit
     expect(text(m)).toEqual([]); // a is not durable yet
+    const heldAtApply: number[] = [];
+    m.onApply = () => heldAtApply.push(gate.heldCount);
     gate.releaseOne();
     await gate.waitHeld(1); // b's append is syncing
     expect(text(m)).toEqual(['a']); // a was applied without waiting for b's sync
+    expect(heldAtApply).toEqual([1]); // b's write was issued (and held by the gate) before a was applied
     gate.open();
     await cluster.settle();
     expect(text(m)).toEqual(['a', 'b']);

@@ -686,6 +686,10 @@ export class RaftLog implements ReplicatedLog {
     const appliedEarly = persisting !== undefined && rd.snapshot === undefined &&
       (rd.hardState === undefined || rd.hardState.term === this.term_) && allNormal(rd.committedEntries);
     if (appliedEarly) {
+      // The WAL issues its write a microtask after append() (so one turn's appends share it): let
+      // it, so the write and its sync run on the thread pool while we apply, not after.
+      if (rd.committedEntries.length > 0) await undefined;
+      if (this.stopped) return;
       this.applyEntries(rd.committedEntries);
       if (this.stopped) return;
       this.onReadStates(rd.readStates);

@@ -37,6 +37,8 @@ export interface TestMember {
   confChanges: number[];
   snapshotsInstalled: number[];
   fatal: unknown[];
+  /** Told of each `apply` call after `applied` took it (a test sets it to see when apply runs). */
+  onApply?: (entries: CommittedEntry[]) => void;
 }
 
 export type MemberOptions = Partial<Omit<RaftLogOptions, 'id' | 'walDir' | 'snapDir' | 'send' | 'apply' | 'fatal'>>;
@@ -70,7 +72,10 @@ export class TestCluster {
       ...extra,
       ticker,
       send: this.net.sender(id),
-      apply: (entries) => m.applied.push(...entries),
+      apply: (entries) => {
+        m.applied.push(...entries);
+        m.onApply?.(entries);
+      },
       onConfChange: (_cc, _cs, index) => m.confChanges.push(index),
       onSnapshot: (s) => { m.snapshotsInstalled.push(s.metadata.index); },
       fatal: (err) => m.fatal.push(err),

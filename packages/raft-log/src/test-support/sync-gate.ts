@@ -70,6 +70,11 @@ export class SyncGate {
     this.held.shift()?.();
   }
 
+  /** Syncs held now (a durable write counts from the moment the WAL issues it). */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
   /** Resolves once `n` syncs are held (polling the event loop; throws if that never happens). */
   async waitHeld(n: number): Promise<void> {
     for (let i = 0; i < 100_000; i++) {

@@ -482,6 +482,9 @@ export class RaftLog implements ReplicatedLog {
       this.fail(err);
       return;
     }
+    // Most answers a leader gets at one put in flight change nothing (the second follower's ack,
+    // the acks of the commit's empty appends): no loop turn for them. A running loop looks again when it ends.
+    if (this.loop === undefined && !this.loopDue && !this.node.hasReady()) return;
     this.schedule();
   }
 

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfChangeType } from '@raftkv/raft';
-import { crashForTesting } from './raft-log.js';
+import { ConfChangeType, EntryType, MessageType, type Message } from '@raftkv/raft';
+import { busyForTesting, crashForTesting } from './raft-log.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { TestCluster, removeDir, tempDir, type MemberOptions, type TestMember } from './test-support/harness.js';
 
@@ -15,6 +15,10 @@ afterEach(async () => {
 });
 
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+/** A raft message from a follower to the leader, as the transport would hand it over. */
+const fromFollower = (m: Partial<Message> & Pick<Message, 'type' | 'from' | 'to'>): Message => ({
+  term: 0, logTerm: 0, index: 0, entries: [], commit: 0, snapshot: undefined, reject: false, rejectHint: 0, context: new Uint8Array(0), ...m,
+});
 const seq = (m: TestMember): Array<[number, string]> => m.applied.map((e) => [e.index, Buffer.from(e.data).toString()]);
 
 async function threeMembers(opts: MemberOptions = {}): Promise<{ cluster: TestCluster; dirOf: Map<bigint, string> }> {
@@ -56,6 +60,27 @@ async function followerDownAfterFive(opts: MemberOptions) {
 }
 
 describe('RaftLog, three members over an in-memory network', () => {
+  it('a message that leaves raft nothing to do starts no Ready loop; one that does, does', async () => {
+    const { cluster } = await threeMembers();
+    const leader = cluster.leader()!;
+    await proposeOnLeader(cluster, 'a', 3);
+    const follower = cluster.running.find((m) => m !== leader)!;
+    const readies = leader.log.stats().readies;
+    const term = leader.log.term;
+    const lastIndex = leader.log.status().lastIndex;
+    // A repeated ack of what the follower already has: nothing to commit, send or persist.
+    leader.log.step(fromFollower({ type: MessageType.AppResp, from: follower.id, to: leader.id, term, index: lastIndex }));
+    expect(busyForTesting(leader.log)).toBe(false);
+    await cluster.settle();
+    expect(leader.log.stats().readies).toBe(readies);
+    // A proposal the follower forwarded does: an entry to persist and send.
+    const data = bytes('forwarded');
+    leader.log.step(fromFollower({ type: MessageType.Prop, from: follower.id, to: leader.id, entries: [{ term: 0, index: 0, type: EntryType.Normal, data }] }));
+    expect(busyForTesting(leader.log)).toBe(true);
+    await cluster.settle();
+    for (const m of cluster.running) expect(seq(m).at(-1)).toEqual([lastIndex + 1, 'forwarded']);
+  });
+
   it('elects one leader and applies the leader\'s proposals on all three in the same order', async () => {
     const { cluster } = await threeMembers();
     const leader = cluster.leader()!;

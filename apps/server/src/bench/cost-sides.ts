@@ -27,6 +27,14 @@ export function describeOnce(bin: string): void {
   console.error(`raftkv side: ${describeBinary(bin)}`);
 }
 
+/** Writes what the read rows read: `bench/get` and the 100 keys under `range/`, each holding `value`. */
+export async function putReadKeys(client: EtcdClient, value: Buffer): Promise<void> {
+  await client.put({ key: Buffer.from('bench/get'), value });
+  await client.txn({ success: Array.from({ length: 100 }, (_, i) => ({
+    requestPut: { key: Buffer.from(`range/${String(i).padStart(3, '0')}`), value, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
+  })) });
+}
+
 /** Runs `count` operations, `inFlight` at a time over `clients`; the wall seconds and each one's latency (ms). */
 export async function countedOps(clients: EtcdClient[], inFlight: number, count: number,
   op: (c: EtcdClient, i: number) => Promise<unknown>): Promise<{ seconds: number; latencies: number[] }> {

@@ -10,7 +10,7 @@
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
 import { connect, removeDir, type EtcdClient } from '@raftkv/testkit';
-import { countedOps, interleavedRounds, startSide } from './cost-sides.js';
+import { countedOps, interleavedRounds, putReadKeys, startSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { cpuSeconds, VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -146,10 +146,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
   try {
     const k = (s: string) => Buffer.from(s);
     await ops(pid, clients, 16, 3000, (c, i) => c.put({ key: k(`bench/${i % 1000}`), value: VALUE }));
-    await clients[0]!.put({ key: k('bench/get'), value: VALUE });
-    await clients[0]!.txn({ success: Array.from({ length: 100 }, (_, i) => ({
-      requestPut: { key: k(`range/${String(i).padStart(3, '0')}`), value: VALUE, lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false },
-    })) });
+    await putReadKeys(clients[0]!, VALUE);
     const cell = async (row: string, run: () => Promise<Cell>) => {
       if (wanted(row)) out.set(row, await run());
     };

@@ -46,9 +46,14 @@ export const txnRequest = (r: Partial<etcdserverpb.TxnRequest>): etcdserverpb.Tx
   compare: [], success: [], failure: [], ...r,
 });
 
-/** A client of one endpoint (host:port); requests are completed with the proto defaults. */
-export function connect(endpoint: string, creds: ChannelCredentials = credentials.createInsecure()): EtcdClient {
-  const opts = { 'grpc.max_receive_message_length': -1 };
+/**
+ * A client of one endpoint (host:port); requests are completed with the proto defaults.
+ * `channelOptions` go to grpc-js (which shares one connection among clients of the same target,
+ * credentials and options: give each client a distinct option to have a connection of its own).
+ */
+export function connect(endpoint: string, creds: ChannelCredentials = credentials.createInsecure(),
+  channelOptions: Record<string, string | number> = {}): EtcdClient {
+  const opts = { 'grpc.max_receive_message_length': -1, ...channelOptions };
   const kv = new KVClient(endpoint, creds, opts);
   const maintenance = new MaintenanceClient(endpoint, creds, opts);
   const cluster = new ClusterClient(endpoint, creds, opts);

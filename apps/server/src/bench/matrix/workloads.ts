@@ -49,8 +49,15 @@ export async function closedLoop(clients: EtcdClient[], inFlight: number, second
   return { value: latencies.length / elapsed, ...latencySummary(latencies), errors };
 }
 
+/**
+ * Options that give a grpc-js client a connection of its own: grpc-js shares one HTTP/2
+ * connection among every client of the same target, credentials and options, so without them
+ * "8 connections" were one (all of a row's requests in one socket's reads and writes).
+ */
+export const ownConnection = (i: number): Record<string, number> => ({ 'raftkv.bench.connection': i });
+
 export function connections(endpoint: string, count: number, creds?: ChannelCredentials): EtcdClient[] {
-  return Array.from({ length: count }, () => connect(endpoint, creds));
+  return Array.from({ length: count }, (_, i) => connect(endpoint, creds, ownConnection(i)));
 }
 
 /** Writes `keys` keys with `value` as txns of up to 100 puts (at most ~1 MiB each), 8 in flight; resolves with the wall time in ms. */
@@ -109,7 +116,7 @@ export interface WatchFanOutOptions {
  */
 export async function watchFanOut(endpoint: string, o: WatchFanOutOptions): Promise<Sample> {
   const creds = o.creds ?? credentials.createInsecure();
-  const clients = Array.from({ length: 8 }, () => new WatchClient(endpoint, creds, { 'grpc.max_receive_message_length': -1 }));
+  const clients = Array.from({ length: 8 }, (_, i) => new WatchClient(endpoint, creds, { 'grpc.max_receive_message_length': -1, ...ownConnection(i) }));
   const streamCount = Math.min(200, o.watchers);
   const streams: Array<ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>> = [];
   const delays: number[] = [];
@@ -196,7 +203,7 @@ export async function leaseGrants(clients: EtcdClient[], inFlight: number, secon
 export async function leaseKeepAlives(endpoint: string, ids: readonly bigint[], streams: number, perStream: number,
   seconds: number, creds?: ChannelCredentials): Promise<Sample> {
   if (ids.length === 0) return { value: NaN, errors: 1 };
-  const clients = Array.from({ length: 8 }, () => new LeaseClient(endpoint, creds ?? credentials.createInsecure()));
+  const clients = Array.from({ length: 8 }, (_, i) => new LeaseClient(endpoint, creds ?? credentials.createInsecure(), ownConnection(i)));
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;

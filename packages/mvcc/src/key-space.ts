@@ -308,7 +308,7 @@ export class KeySpace implements WriteHost, TxnCheckView {
       tw.record({ kv, tombstone: false, keyStr: ks, prev: prevAtBegin });
     } else {
       this.backend.append(rev, false, encodeKeyValueOf(key, createRevision, rev.main, version, value, lease, tw.bytesAlloc()));
-      tw.count++;
+      tw.countUnrecorded();
     }
     if (!ki) {
       ki = new KeyIndex(ks);
@@ -331,7 +331,7 @@ export class KeySpace implements WriteHost, TxnCheckView {
     ki.tombstone(rev);
     this.liveKeys--;
     if (tw.recording) tw.record({ kv: { ...stored, modRevision: rev.main }, tombstone: true, keyStr: ks, prev: prevAtBegin });
-    else tw.count++;
+    else tw.countUnrecorded();
   }
 
   /** Ends a write: bumps the revision if anything changed and tells the listeners that want it. */

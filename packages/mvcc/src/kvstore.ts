@@ -492,7 +492,7 @@ export class MvccStore {
     const ops = this.space.opsSoFar();
     const resp = this.space.applyTxn(tw, req, path, { i: 0 });
     this.space.countTxn(ops);
-    resp.revision = tw.count > 0 ? tw.beginRev + 1 : tw.beginRev;
+    resp.revision = tw.readRev;
     this.space.end(tw);
     return resp;
   }
@@ -536,7 +536,7 @@ export class MvccStore {
     function* body(): Generator<number, TxnResponse> {
       const resp = yield* txnSteps(host, tw, req, path, { i: 0 }, pacer.step);
       countTxn();
-      resp.revision = tw.count > 0 ? tw.beginRev + 1 : tw.beginRev;
+      resp.revision = tw.readRev;
       return resp;
     }
     return runWrite(host, tw, body(), pacer);

@@ -24,8 +24,7 @@ const WRITE_SLAB_BYTES = 64 * 1024;
 export class WriteTxn {
   /** The changes made, for the write's events: kept only when {@link recording}. */
   readonly changes: Change[] = [];
-  /** Changes made so far (the next one's sub revision). */
-  count = 0;
+  private made = 0;
   private slab: ByteSlab | undefined;
   private alloc: ((bytes: number) => Uint8Array) | undefined;
   /**
@@ -36,15 +35,25 @@ export class WriteTxn {
    */
   constructor(readonly beginRev: number, readonly recording = true, private readonly expectedChanges = 0) {}
 
+  /** Changes made so far (the next one's sub revision). */
+  get count(): number {
+    return this.made;
+  }
+
   /** Revision that reads inside the write see: its own changes included. */
   get readRev(): number {
     return this.count > 0 ? this.beginRev + 1 : this.beginRev;
   }
 
-  /** Counts a change and keeps it for the write's events (only when {@link recording}). */
+  /** Counts a change and keeps it for the write's events: only when {@link recording}. */
   record(change: Change): void {
     this.changes.push(change);
-    this.count++;
+    this.made++;
+  }
+
+  /** Counts a change that is not kept: the write is not {@link recording} (no one wants its events). */
+  countUnrecorded(): void {
+    this.made++;
   }
 
   /**

@@ -16,6 +16,7 @@ import { openTokenProvider, type TokenProvider } from './auth/tokens.js';
 import { computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { MemberRpcClient, MembersReply, TimeToLiveReply } from './cluster/member-rpc.js';
 import { encodeConfChangeContext, type Member, type Membership } from './cluster/membership.js';
+import { renewOnPrimary } from './lease/lease-renewal.js';
 import type { ServerConfig } from './config/index.js';
 import { hasPeerTls } from './security/transport-security.js';
 import type { PeerTransport } from '@raftkv/peer-transport';
@@ -236,7 +237,7 @@ export class ServerCore {
    * Grants a lease; an ID of 0 lets the server pick a positive int63, as etcd does. Resolves with the
    * granted lease's ID and TTL once applied (as put: no async frames).
    */
-  leaseGrant(req: etcdserverpb.LeaseGrantRequest, requester?: RequestAuth): Promise<{ id: bigint; ttlSeconds: number }> {
+  leaseGrant(req: etcdserverpb.LeaseGrantRequest, requester?: RequestAuth): Promise<{ id: bigint; ttlSeconds: number; revision: number }> {
     if (this.quota && !this.quota.available({ kind: 'leaseGrant' })) return this.quota.refuse();
     let id = req.ID;
     while (id === 0n) id = this.ids.next() & 0x7fff_ffff_ffff_ffffn;
@@ -245,8 +246,10 @@ export class ServerCore {
     return this.propose(by(requester, { kind: 'leaseGrant', id: reqId, leaseGrant })) as Promise<Extract<ApplyResult, { kind: 'leaseGrant' }>>;
   }
 
-  async leaseRevoke(id: bigint, requester?: RequestAuth): Promise<void> {
-    await this.propose(by(requester, { kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id } }));
+  /** Resolves with the store's revision as the revoke applied (after its keys' deletes). */
+  async leaseRevoke(id: bigint, requester?: RequestAuth): Promise<number> {
+    const r = await this.propose(by(requester, { kind: 'leaseRevoke', id: this.nextRequestId(), leaseRevoke: { ID: id } }));
+    return (r as Extract<ApplyResult, { kind: 'leaseRevoke' }>).revision;
   }
 
   async leaseCheckpoint(checkpoints: etcdserverpb.LeaseCheckpoint[]): Promise<void> {
@@ -315,10 +318,13 @@ export class ServerCore {
 
   // ---------------------------------------------------------------- leases
 
-  /** The leader's lessor renews; a follower forwards to the leader. Throws `LeaseNotFound` for an unknown or expired lease. */
+  /**
+   * The leader's lessor renews; a follower forwards to the leader. Throws `LeaseNotFound` for an
+   * unknown lease, and for an expired one once its revoke is applied (etcd waits for it).
+   */
   async leaseRenew(id: bigint): Promise<number> {
     return this.onLeaderLessor(
-      () => this.lessor.renew(id),
+      (deadlineMs) => renewOnPrimary(this.lessor, id, { deadlineMs, stopped: () => this.closed }),
       (url, ms) => this.memberRpc.leaseRenew(url, id, ms),
     );
   }
@@ -339,13 +345,13 @@ export class ServerCore {
    * applying its term's first entry), or `remote` against the leader from a follower; retries
    * through elections until the request timeout.
    */
-  private async onLeaderLessor<T>(local: () => T, remote: (url: string, timeoutMs: number) => Promise<T>): Promise<T> {
+  private async onLeaderLessor<T>(local: (deadline: number) => T | Promise<T>, remote: (url: string, timeoutMs: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.requestTimeoutMs;
     for (;;) {
       if (this.closed) throw EtcdErrors.Stopped;
       const lead = this.leaderId;
       try {
-        if (lead === this.self.id) return local();
+        if (lead === this.self.id) return await local(deadline);
         const leader = lead === NONE ? undefined : this.membership.get(lead);
         // Each forward is bounded by an election timeout (at least 1 s): a leader cut off from this
         // member must not hold a renewal until the request deadline (~6 s, past a short lease's
@@ -363,11 +369,11 @@ export class ServerCore {
     }
   }
 
-  /** The leader side of forwarded lease calls. */
-  leaderLeaseRenew(id: bigint): number {
+  /** The leader side of forwarded lease calls (an expired lease's renewal waits for its revoke, as `leaseRenew`). */
+  async leaderLeaseRenew(id: bigint): Promise<number> {
     if (!this.log.isLeader) throw EtcdErrors.NotLeader;
     try {
-      return this.lessor.renew(id);
+      return await renewOnPrimary(this.lessor, id, { deadlineMs: Date.now() + this.requestTimeoutMs, stopped: () => this.closed });
     } catch (err) {
       if (err instanceof LeaseNotFoundError) throw EtcdErrors.LeaseNotFound;
       if (err instanceof NotPrimaryError) throw EtcdErrors.NotLeader;

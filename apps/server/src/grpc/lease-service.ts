@@ -26,10 +26,11 @@ const MAX_QUEUED_RENEWALS = 64;
 export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
   const header = () => core.header(core.store.currentRevision);
   let responses: WriteResponses | undefined; // at the first grant: the member's IDs are known by then
-  const grantAnswer = (granted: { id: bigint; ttlSeconds: number }): etcdserverpb.LeaseGrantResponse => {
+  const grantAnswer = (granted: { id: bigint; ttlSeconds: number; revision: number }): etcdserverpb.LeaseGrantResponse => {
     // Encoded by hand, framed (write-responses.ts); LeaseServiceWithEncodedGrant passes it through.
+    // The revision as the grant applied, as etcd's: entries after it in its batch are applied by now.
     responses ??= new WriteResponses(core.clusterId, core.self.id);
-    return responses.leaseGrant(core.store.currentRevision, core.log.term, granted.id, granted.ttlSeconds) as unknown as etcdserverpb.LeaseGrantResponse;
+    return responses.leaseGrant(granted.revision, core.log.term, granted.id, granted.ttlSeconds) as unknown as etcdserverpb.LeaseGrantResponse;
   };
   return {
     // Promise chains rather than async frames, as KV put (one promise per grant here, one in unary).
@@ -42,8 +43,7 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
     leaseRevoke: unary(async (req: etcdserverpb.LeaseRevokeRequest, call) => {
       core.refuseOnLearner();
       // etcd checks write permission on every key of the lease, at apply.
-      await core.leaseRevoke(req.ID, await core.authenticator.requester(call));
-      return { header: header() };
+      return { header: core.header(await core.leaseRevoke(req.ID, await core.authenticator.requester(call))) };
     }),
     leaseTimeToLive: unary(async (req: etcdserverpb.LeaseTimeToLiveRequest) => {
       core.refuseOnLearner();
@@ -95,7 +95,7 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
         chain = chain.then(async () => {
           try {
             if (failed) return;
-            // The header is taken before the renewal, so a revoke can never look older than it.
+            // The header of a renewal is taken before it, so a revoke can never look older than it.
             const response: etcdserverpb.LeaseKeepAliveResponse = { header: header(), ID: req.ID, TTL: 0n };
             try {
               response.TTL = BigInt(await core.leaseRenew(req.ID));
@@ -105,7 +105,9 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
                 call.emit('error', toServiceError(err));
                 return;
               }
-              // etcd answers a keepalive of an unknown or expired lease with TTL 0.
+              // etcd answers a keepalive of an unknown or expired lease with TTL 0; an expired one's
+              // answer waited for its revoke, whose deletes its header must include (etcd's does).
+              response.header = header();
             }
             if (!call.write(response)) sendBlocked = true;
           } finally {

@@ -116,6 +116,22 @@ describe('Applier', () => {
     expect(poisoned.map((p) => p.index)).toEqual([3]);
   });
 
+  it('answers a lease grant and revoke with the revision as each applied, not as its batch ended (etcd\'s header)', async () => {
+    const { run, applier, entry, store } = await setup();
+    expect(await run({ kind: 'leaseGrant', id: nextId++, leaseGrant: { ID: 5n, TTL: 60n } })).toEqual({ ok: 'leaseGrant' });
+    await run({ kind: 'put', id: nextId++, put: putRequest({ key: Buffer.from('leased'), value: Buffer.from('v'), lease: 5n }) });
+    const before = store.currentRevision;
+    // One batch, as raft hands over entries committed together: the answers are heard after all of it.
+    const grant: InternalRequest = { kind: 'leaseGrant', id: nextId++, leaseGrant: { ID: 6n, TTL: 60n } };
+    const revoke: InternalRequest = { kind: 'leaseRevoke', id: nextId++, leaseRevoke: { ID: 5n } };
+    const heard = Promise.all([applier.wait(grant.id), applier.wait(revoke.id)]);
+    applier.apply([entry(grant), entry(put('later')), entry(revoke), entry(put('last'))]);
+    const [granted, revoked] = await heard;
+    expect(store.currentRevision).toBe(before + 3);
+    expect(granted).toMatchObject({ kind: 'leaseGrant', id: 6n, revision: before });
+    expect(revoked).toEqual({ kind: 'leaseRevoke', revision: before + 2 }); // after 'later' and its own delete
+  });
+
   it('stops the member only when the store is closed under it', async () => {
     const { applier, entry, store, fatal } = await setup();
     await applier.flushed();

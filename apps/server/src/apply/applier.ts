@@ -17,8 +17,9 @@ export type ApplyResult =
   | { kind: 'deleteRange'; response: mvcc.DeleteRangeResponse }
   | { kind: 'txn'; response: mvcc.TxnResponse }
   | { kind: 'compaction'; revision: number; physical: Promise<void> }
-  | { kind: 'leaseGrant'; id: bigint; ttlSeconds: number }
-  | { kind: 'leaseRevoke' }
+  /** `revision`: the store's as this entry applied (etcd's header); later entries of its batch apply before its answer is sent. */
+  | { kind: 'leaseGrant'; id: bigint; ttlSeconds: number; revision: number }
+  | { kind: 'leaseRevoke'; revision: number }
   | { kind: 'leaseCheckpoint' }
   | { kind: 'memberAttributes' }
   | { kind: 'alarm'; alarms: etcdserverpb.AlarmMember[] }
@@ -432,7 +433,7 @@ export class Applier {
       case 'leaseGrant': {
         const granted = this.lessor.grant(req.leaseGrant.ID, toNumber(req.leaseGrant.TTL));
         this.store.setConsistentIndex(index);
-        return { kind: 'leaseGrant', id: granted.id, ttlSeconds: granted.ttlSeconds };
+        return { kind: 'leaseGrant', id: granted.id, ttlSeconds: granted.ttlSeconds, revision: this.store.currentRevision };
       }
       case 'leaseRevoke': {
         const keys = this.lessor.revoke(req.leaseRevoke.ID);
@@ -440,13 +441,13 @@ export class Applier {
         const txn: mvcc.TxnRequest = { compare: [], success: keys.map((key) => ({ deleteRange: { key } })), failure: [] };
         if (keys.length > SMALL_TXN_OPS) {
           const w = this.store.txnInSteps(txn, index, this.writePacing);
-          if (!w.done) return w.response.then(() => ({ kind: 'leaseRevoke' }));
+          if (!w.done) return w.response.then(() => ({ kind: 'leaseRevoke', revision: this.store.currentRevision }));
         } else if (keys.length > 0) {
           this.store.txn(txn, index);
         } else {
           this.store.setConsistentIndex(index);
         }
-        return { kind: 'leaseRevoke' };
+        return { kind: 'leaseRevoke', revision: this.store.currentRevision };
       }
       case 'leaseCheckpoint': {
         this.lessor.applyCheckpoint(req.leaseCheckpoint.checkpoints.map((c) => ({ id: c.ID, remainingTtlSeconds: toNumber(c.remainingTTL) })));

@@ -153,7 +153,7 @@ describe('Applier: writes in steps', () => {
     const done = applier.wait(revoke.id);
     const pausesBefore = pacing.pauses;
     applier.apply([entry(revoke)]);
-    expect(await done).toEqual({ kind: 'leaseRevoke' });
+    expect(await done).toEqual({ kind: 'leaseRevoke', revision: revBefore + 1 });
     expect(pacing.pauses).toBeGreaterThan(pausesBefore);
     expect(store.currentRevision).toBe(revBefore + 1);
     expect(store.range({ key: Buffer.from('leased/'), rangeEnd: Buffer.from('leased0'), countOnly: true }).count).toBe(0);

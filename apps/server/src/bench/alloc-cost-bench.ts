@@ -6,16 +6,16 @@
 // each warmed with 3,000 of its own operations before its sampled window (see alloc-probe.ts).
 // Usage: node apps/server/dist/bench/alloc-cost-bench.js [bin/raftkv ...]   (default this build)
 //   BENCH_OPS (default 10000), BENCH_ROWS (put,get,txn), BENCH_TOP (sites shown, default 15),
-//   BENCH_VALUE_BYTES (the values put, default 256),
+//   BENCH_VALUE_BYTES (the values put, default 256), BENCH_CONNECTIONS (own: 8 connections, the default; shared: one),
 //   ALLOC_PROBE_NO_INLINE=1 (sites without TurboFan inlining), RAFTKV_UNBUNDLED=1 (sites by file and
 //   line: in the bundle a module is one line).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, removeDir, startRaftkv, type EtcdClient } from '@raftkv/testkit';
+import { removeDir, startRaftkv, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
-import { countedOps } from './cost-sides.js';
+import { benchClients, connectionsFromEnv, countedOps } from './cost-sides.js';
 import { VALUE_256 } from './matrix/workloads.js';
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 10_000);
@@ -55,7 +55,7 @@ async function measure(bin: string): Promise<void> {
   process.env['ALLOC_PROBE_DIR'] = dir;
   const server = await startRaftkv({ raftkvBin: PROBE });
   const pid = server.child.pid!;
-  const clients: EtcdClient[] = Array.from({ length: 8 }, () => connect(server.endpoint));
+  const clients: EtcdClient[] = benchClients(server.endpoint, connectionsFromEnv());
   let window = 0;
   const row = async (name: string, inFlight: number, count: number, op: (c: EtcdClient, i: number) => Promise<unknown>) => {
     await countedOps(clients, inFlight, Math.min(count, 3000), op);

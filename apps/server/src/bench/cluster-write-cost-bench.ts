@@ -4,12 +4,13 @@
 // machine's load than ops/s do; peer frames per put (raftkv's /metrics) count the transport's work.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/cluster-write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 1500 per row), BENCH_SIDES (default etcd,before,after),
-//   BENCH_ROWS (e.g. "put x1", "put x128", "put x1 via follower", "get linearizable x16"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts).
+//   BENCH_ROWS (e.g. "put x1", "put x128", "put x1 via follower", "get linearizable x16"), BENCH_CPU_PROF_DIR (raftkv members write CPU profiles there; see matrix/cpu-profile-preload.ts),
+//   BENCH_CONNECTIONS (own: each of the 8 clients of a member on its own connection, the default; shared: one per member).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { connect, startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
+import { startCluster, type Cluster, type ClusterMember, type EtcdClient } from '@raftkv/testkit';
 import { raftkvBin } from '../raftkv-binary.js';
-import { countedOps, describeOnce, interleavedRounds, threadTimes } from './cost-sides.js';
+import { benchClients, connectionsFromEnv, countedOps, describeConnections, describeOnce, interleavedRounds, threadTimes } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -19,6 +20,7 @@ const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
 const PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
+const CONNECTIONS = connectionsFromEnv();
 
 function profileEnv(): Record<string, string> {
   if (!PROF_DIR) return {};
@@ -89,7 +91,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
   try {
     const leader = await cluster.waitForLeader(60_000);
     const followers = cluster.members.filter((m) => m !== leader);
-    clients = Array.from({ length: 8 }, () => connect(leader.endpoint));
+    clients = benchClients(leader.endpoint, CONNECTIONS);
     const k = (s: string) => Buffer.from(s);
     const put = (c: EtcdClient, i: number) => c.put({ key: k(`bench/${(i * 7919) % 10_000}`), value: VALUE });
     // Warm-up: connections, JIT, both paths.
@@ -101,7 +103,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
     }
     // Through a follower: its proposal goes to the leader as a raft message, the commit comes back to it.
     if (wanted('put x1 via follower')) {
-      const viaFollower = Array.from({ length: 8 }, () => connect(followers[0]!.endpoint));
+      const viaFollower = benchClients(followers[0]!.endpoint, CONNECTIONS);
       clients.push(...viaFollower);
       await ops(leader, followers, viaFollower, 1, 300, put);
       out.set('put x1 via follower', await ops(leader, followers, viaFollower, 1, OPS, put));
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
     for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per op (event-loop thread), write(2) calls and context switches per op`);
+  console.log(`\n${describeConnections(CONNECTIONS)} per member; medians of ${ROUNDS} interleaved rounds, three members, puts to the leader: server CPU µs per op (event-loop thread), write(2) calls and context switches per op`);
   console.log('| row | side | ops/s | p50 / p99 ms | leader CPU µs/op (main) | each follower (main) | writes/op leader / follower | switches/op leader / follower | client µs/op |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {

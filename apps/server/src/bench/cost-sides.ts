@@ -1,8 +1,10 @@
-// What the cost benchmarks (read-cost-bench, write-cost-bench, load-cost-bench) share: the sides
-// they interleave, and a closed loop of a fixed number of operations.
+// What the cost benchmarks (read-cost-bench, write-cost-bench, load-cost-bench, overlap-bench...)
+// share: the sides they interleave, their clients' connections, the read rows' set-up, and a closed
+// loop of a fixed number of operations.
 import { readdirSync, readFileSync } from 'node:fs';
-import { startEtcd, startRaftkv, type EtcdClient, type ServerProcess, type StartOptions } from '@raftkv/testkit';
+import { connect, removeDir, startEtcd, startRaftkv, type EtcdClient, type ServerProcess, type StartOptions } from '@raftkv/testkit';
 import { describeBinary, raftkvBin } from '../raftkv-binary.js';
+import { ownConnection, VALUE_256 } from './matrix/workloads.js';
 
 /**
  * Starts one side: `etcd`, `after` (this build), `before` (BENCH_RAFTKV_BIN_BEFORE), or the path
@@ -25,6 +27,72 @@ export function describeOnce(bin: string): void {
   if (described.has(bin)) return;
   described.add(bin);
   console.error(`raftkv side: ${describeBinary(bin)}`);
+}
+
+/**
+ * How a bench's clients reach the server. `own`: each client on an HTTP/2 connection of its own,
+ * as the matrix's rows (5da2b6b) and as separate client processes would. `shared`: all of them on
+ * one, grpc-js's default for clients of one target, credentials and options (what the cost benches
+ * measured before wave 10; overlap-bench studies that case too).
+ */
+export type Connections = 'own' | 'shared';
+
+/** BENCH_CONNECTIONS: `own` (the default) or `shared`. */
+export function connectionsFromEnv(): Connections {
+  const v = process.env['BENCH_CONNECTIONS'] ?? 'own';
+  if (v !== 'own' && v !== 'shared') throw new Error(`BENCH_CONNECTIONS must be "own" or "shared", not "${v}"`);
+  return v;
+}
+
+/**
+ * Channel options of client `i`: a connection of its own (`own`; give each group of clients its
+ * own range of `i`, or two groups with equal options share), or none (`shared`).
+ */
+export function channelOptions(connections: Connections, i: number): Record<string, number> {
+  return connections === 'own' ? ownConnection(i) : {};
+}
+
+/** For a bench's summary line. */
+export function describeConnections(connections: Connections, count = 8): string {
+  return connections === 'own' ? `${count} clients on ${count} connections` : `${count} clients on one connection`;
+}
+
+/** `count` clients of `endpoint` (KV, lease, maintenance: `connect`'s), numbered 0 to count - 1 for `channelOptions`. */
+export function benchClients(endpoint: string, connections: Connections, count = 8): EtcdClient[] {
+  return Array.from({ length: count }, (_, i) => connect(endpoint, undefined, channelOptions(connections, i)));
+}
+
+/** A side started for the read rows, with its clients. */
+export interface ReadSide {
+  readonly server: ServerProcess;
+  readonly pid: number;
+  /** 8 clients, on connections as asked. */
+  readonly clients: EtcdClient[];
+  /** Closes the clients, stops the server and removes its data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `side` ready for the read rows: 8 clients; 3000 warm-up puts (16 in flight, connections
+ * and JIT) over `warmUpKeys` keys under `bench/`, 256-byte values; then the keys the reads read
+ * (`putReadKeys`).
+ */
+export async function startReadSide(side: string, connections: Connections, warmUpKeys: number): Promise<ReadSide> {
+  const server = await startSide(side);
+  const clients = benchClients(server.endpoint, connections);
+  const stop = async () => {
+    for (const c of clients) c.close();
+    await server.stop();
+    removeDir(server.dataDir);
+  };
+  try {
+    await countedOps(clients, 16, 3000, (c, i) => c.put({ key: Buffer.from(`bench/${(i * 7919) % warmUpKeys}`), value: VALUE_256 }));
+    await putReadKeys(clients[0]!, VALUE_256);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { server, pid: server.child.pid!, clients, stop };
 }
 
 /** Writes what the read rows read: `bench/get` and the 100 keys under `range/`, each holding `value`. */

@@ -5,9 +5,10 @@
 // wall time does. Then PUTS single-key puts (16 in flight): CPU per put, puts/s and RSS.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/load-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_KEYS (keys per pass, default 10000), BENCH_PASSES (default 3),
-//   BENCH_SIDES (default etcd,before,after; a path is another raftkv binary), BENCH_VALUE_BYTES (default 256), BENCH_PUTS (default 5000).
-import { removeDir, connect } from '@raftkv/testkit';
-import { interleavedRounds, startSide } from './cost-sides.js';
+//   BENCH_SIDES (default etcd,before,after; a path is another raftkv binary), BENCH_VALUE_BYTES (default 256), BENCH_PUTS (default 5000),
+//   BENCH_CONNECTIONS (the puts' 8 clients: own connections, the default, or one shared; the load goes over the first, as the matrix's).
+import { removeDir } from '@raftkv/testkit';
+import { benchClients, connectionsFromEnv, describeConnections, interleavedRounds, startSide } from './cost-sides.js';
 import { median } from './matrix/stats.js';
 import { cpuSeconds, loadKeys, rssBytes } from './matrix/workloads.js';
 
@@ -16,6 +17,7 @@ const KEYS = Number(process.env['BENCH_KEYS'] ?? 10_000);
 const PASSES = Number(process.env['BENCH_PASSES'] ?? 3);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const VALUE = Buffer.alloc(Number(process.env['BENCH_VALUE_BYTES'] ?? 256), 'v');
+const CONNECTIONS = connectionsFromEnv();
 
 interface Pass { cpuUsPerTxn: number; ms: number; rssMiB: number }
 interface Side { readyMiB: number; passes: Pass[]; putCpuUs: number; putsPerSec: number; endMiB: number }
@@ -26,7 +28,8 @@ const PUTS = Number(process.env['BENCH_PUTS'] ?? 5000);
 async function runSide(side: string): Promise<Side> {
   const server = await startSide(side);
   const pid = server.child.pid!;
-  const client = connect(server.endpoint);
+  const clients = benchClients(server.endpoint, CONNECTIONS);
+  const client = clients[0]!;
   try {
     const readyMiB = rssBytes(pid) / 2 ** 20;
     const passes: Pass[] = [];
@@ -39,13 +42,14 @@ async function runSide(side: string): Promise<Side> {
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      for (let i = next++; i < PUTS; i = next++) await client.put({ key: Buffer.from(`put/${i % 1000}`), value: VALUE });
+    await Promise.all(Array.from({ length: 16 }, async (_, w) => {
+      const c = clients[w % clients.length]!;
+      for (let i = next++; i < PUTS; i = next++) await c.put({ key: Buffer.from(`put/${i % 1000}`), value: VALUE });
     }));
     const putsPerSec = PUTS / ((performance.now() - t0) / 1000);
     return { readyMiB, passes, putCpuUs: ((cpuSeconds(pid) - cpu0) / PUTS) * 1e6, putsPerSec, endMiB: rssBytes(pid) / 2 ** 20 };
   } finally {
-    client.close();
+    for (const c of clients) c.close();
     await server.stop();
     removeDir(server.dataDir);
   }
@@ -57,7 +61,8 @@ const results = await interleavedRounds(SIDES, ROUNDS, runSide, (r, side, res) =
     `; puts: ${res.putCpuUs.toFixed(0)} µs CPU/put, ${res.putsPerSec.toFixed(0)}/s, rss ${res.endMiB.toFixed(1)} MiB`);
 });
 
-console.log(`\n${KEYS} keys per pass in txns of up to 100 puts (8 in flight), ${VALUE.length}-byte values; medians of ${ROUNDS} rounds`);
+console.log(`\n${KEYS} keys per pass in txns of up to 100 puts (8 in flight, one connection), ${VALUE.length}-byte values; ` +
+  `puts over ${describeConnections(CONNECTIONS)}; medians of ${ROUNDS} rounds`);
 console.log('| side | rss at ready MiB | ' + Array.from({ length: PASSES }, (_, i) => `pass ${i + 1} µs CPU/txn | ms | rss MiB`).join(' | ') +
   ` | put x16 µs CPU/put | puts/s | rss at end MiB |`);
 for (const [side, runs] of results) {

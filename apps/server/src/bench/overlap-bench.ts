@@ -6,10 +6,12 @@
 // (/proc/<pid>/io), and CPU per op. These hold under other load better than ops/s do.
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/overlap-bench.js
 //   BENCH_ROUNDS (default 8), BENCH_OPS (default 20000 per x128 row; a quarter for x16 rows and put x1),
-//   BENCH_SIDES (default etcd,before,after), BENCH_ROWS (only rows whose name contains one of these words).
+//   BENCH_SIDES (default etcd,before,after), BENCH_ROWS (only rows whose name contains one of these words),
+//   BENCH_CONNECTIONS (own: each of the 8 clients on its own connection, the default; shared: all 8
+//   on one HTTP/2 connection, grpc-js's default and this bench's figures before wave 10).
 import { readFileSync } from 'node:fs';
-import { connect, removeDir, type EtcdClient } from '@raftkv/testkit';
-import { countedOps, interleavedRounds, putReadKeys, startSide } from './cost-sides.js';
+import type { EtcdClient } from '@raftkv/testkit';
+import { connectionsFromEnv, countedOps, describeConnections, interleavedRounds, startReadSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -18,6 +20,7 @@ const OPS = Number(process.env['BENCH_OPS'] ?? 20_000);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
+const CONNECTIONS = connectionsFromEnv();
 /** Linux's USER_HZ: /proc times are in 1/100 s. */
 const TICKS_PER_SECOND = 100;
 
@@ -78,15 +81,11 @@ async function ops(pid: number, clients: EtcdClient[], inFlight: number, count: 
 }
 
 async function measure(side: string): Promise<Map<string, Cell>> {
-  const server = await startSide(side);
-  const pid = server.child.pid!;
-  const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
+  const { pid, clients, stop } = await startReadSide(side, CONNECTIONS, 10_000);
   const out = new Map<string, Cell>();
   try {
     const k = (s: string) => Buffer.from(s);
     const put = (c: EtcdClient, i: number) => c.put({ key: k(`bench/${(i * 7919) % 10_000}`), value: VALUE });
-    await countedOps(clients, 16, 3000, put);
-    await putReadKeys(clients[0]!, VALUE);
     // Each row first runs a tenth of its ops unmeasured (JIT of its path), as the matrix warms a cell.
     const cell = async (row: string, inFlight: number, count: number, op: (c: EtcdClient, i: number) => Promise<unknown>) => {
       if (!wanted(row)) return;
@@ -105,9 +104,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
     });
     await cell('lease grant x128', 128, OPS, (c) => c.leaseGrant(0n, 600n));
   } finally {
-    for (const c of clients) c.close();
-    await server.stop();
-    removeDir(server.dataDir);
+    await stop();
   }
   return out;
 }
@@ -122,7 +119,7 @@ async function main(): Promise<void> {
     for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds. idle: the machine's idle share; per process: CPU µs/op (all threads), ` +
+  console.log(`\n${describeConnections(CONNECTIONS)}; medians of ${ROUNDS} interleaved rounds. idle: the machine's idle share; per process: CPU µs/op (all threads), ` +
     'its event-loop thread\'s busy share, that thread\'s waits (voluntary context switches) per op, read/write syscalls per op');
   console.log('| row | side | ops/s | p50 / p99 ms | idle | server µs · main · waits · r/w per op | client µs · main · waits · r/w per op |');
   console.log('|---|---|---:|---:|---:|---|---|');

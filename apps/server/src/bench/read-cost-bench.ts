@@ -6,11 +6,13 @@
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/read-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 10000 per read row), BENCH_WATCHERS (default 1000,20000),
 //   BENCH_EVENTS (events per watch row, default 200000), BENCH_SIDES (default etcd,before,after),
-//   BENCH_ROWS (only rows whose name contains one of these words, e.g. get,range).
+//   BENCH_ROWS (only rows whose name contains one of these words, e.g. get,range),
+//   BENCH_CONNECTIONS (own: each of the 8 KV, 8 watch and 8 lease clients on its own connection,
+//   the default; shared: grpc-js's one connection per set of options, as before wave 10).
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
-import { connect, removeDir, type EtcdClient } from '@raftkv/testkit';
-import { countedOps, interleavedRounds, putReadKeys, startSide } from './cost-sides.js';
+import type { EtcdClient } from '@raftkv/testkit';
+import { channelOptions, connectionsFromEnv, countedOps, describeConnections, interleavedRounds, startReadSide } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { cpuSeconds, VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -22,6 +24,10 @@ const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 /** Only rows whose name contains one of these words (default all). */
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
+const CONNECTIONS = connectionsFromEnv();
+/** Where the watch and the lease clients' connection numbers start: apart from the 8 KV clients' (0-7). */
+const WATCH_CLIENTS_FROM = 8;
+const LEASE_CLIENTS_FROM = 16;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -48,7 +54,8 @@ async function ops(pid: number, clients: EtcdClient[], inFlight: number, count: 
 
 /** W watchers on one prefix over min(200, W) streams; puts (8 in flight) until `events` events arrived; CPU per event. */
 async function watchCost(pid: number, endpoint: string, kv: EtcdClient, watchers: number, events: number): Promise<Cell> {
-  const clients = Array.from({ length: 8 }, () => new WatchClient(endpoint, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }));
+  const clients = Array.from({ length: 8 }, (_, i) => new WatchClient(endpoint, credentials.createInsecure(),
+    { 'grpc.max_receive_message_length': -1, ...channelOptions(CONNECTIONS, WATCH_CLIENTS_FROM + i) }));
   const streams: Array<ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>> = [];
   const delays: number[] = [];
   let got = 0;
@@ -101,7 +108,7 @@ async function watchCost(pid: number, endpoint: string, kv: EtcdClient, watchers
 
 /** 16 keepalive streams, 8 in flight each, `count` keepalives in all. */
 async function keepaliveCost(pid: number, endpoint: string, ids: bigint[], count: number): Promise<Cell> {
-  const clients = Array.from({ length: 8 }, () => new LeaseClient(endpoint, credentials.createInsecure()));
+  const clients = Array.from({ length: 8 }, (_, i) => new LeaseClient(endpoint, credentials.createInsecure(), channelOptions(CONNECTIONS, LEASE_CLIENTS_FROM + i)));
   const lat: number[] = [];
   let next = 0;
   const cpu0 = cpuSeconds(pid);
@@ -139,14 +146,10 @@ async function keepaliveCost(pid: number, endpoint: string, ids: bigint[], count
 }
 
 async function measure(side: string): Promise<Map<string, Cell>> {
-  const server = await startSide(side);
-  const pid = server.child.pid!;
-  const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
+  const { server, pid, clients, stop } = await startReadSide(side, CONNECTIONS, 1000);
   const out = new Map<string, Cell>();
   try {
     const k = (s: string) => Buffer.from(s);
-    await ops(pid, clients, 16, 3000, (c, i) => c.put({ key: k(`bench/${i % 1000}`), value: VALUE }));
-    await putReadKeys(clients[0]!, VALUE);
     const cell = async (row: string, run: () => Promise<Cell>) => {
       if (wanted(row)) out.set(row, await run());
     };
@@ -165,9 +168,7 @@ async function measure(side: string): Promise<Map<string, Cell>> {
     });
     for (const w of WATCHERS) await cell(`watch ${w} watchers`, () => watchCost(pid, server.endpoint, clients[0]!, w, EVENTS));
   } finally {
-    for (const c of clients) c.close();
-    await server.stop();
-    removeDir(server.dataDir);
+    await stop();
   }
   return out;
 }
@@ -177,7 +178,7 @@ async function main(): Promise<void> {
     console.log(`round ${round + 1} ${side}: ${[...r].map(([row, c]) => `${row} ${c.cpuUs.toFixed(1)} µs (client ${c.clientCpuUs.toFixed(1)}) ${c.perSec.toFixed(0)}/s p99 ${c.p99Ms.toFixed(1)}`).join('; ')}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds; server CPU µs per op (per event for watch rows) · the client's CPU µs per op · ops/s · p50/p99 ms`);
+  console.log(`\n${describeConnections(CONNECTIONS)}; medians of ${ROUNDS} interleaved rounds; server CPU µs per op (per event for watch rows) · the client's CPU µs per op · ops/s · p50/p99 ms`);
   console.log(`| row | ${SIDES.map((s) => `${s} µs | ${s} client µs | ${s} /s | ${s} p50/p99`).join(' | ')} |`);
   console.log(`|---|${SIDES.map(() => '---:|---:|---:|---:').join('|')}|`);
   for (const row of rows) {

@@ -6,9 +6,10 @@
 // the matrix's txn cas x16 (a value compare-and-swap on a key of each of 16 workers).
 // Usage: BENCH_RAFTKV_BIN_BEFORE=/other/checkout/apps/server/bin/raftkv node apps/server/dist/bench/write-cost-bench.js
 //   BENCH_ROUNDS (default 3), BENCH_OPS (default 3000 per row), BENCH_SIDES (default etcd,before,after),
-//   BENCH_ROWS (only rows whose name contains one of these words, e.g. "put x1,lease").
-import { connect, removeDir, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
-import { countedOps, interleavedRounds, startSide, threadTimes } from './cost-sides.js';
+//   BENCH_ROWS (only rows whose name contains one of these words, e.g. "put x1,lease"),
+//   BENCH_CONNECTIONS (own: each of the 8 clients on its own connection, the default; shared: one).
+import { removeDir, type EtcdClient, type ServerProcess } from '@raftkv/testkit';
+import { benchClients, connectionsFromEnv, countedOps, describeConnections, interleavedRounds, startSide, threadTimes } from './cost-sides.js';
 import { latencySummary, median } from './matrix/stats.js';
 import { VALUE_256 as VALUE } from './matrix/workloads.js';
 
@@ -17,6 +18,7 @@ const OPS = Number(process.env['BENCH_OPS'] ?? 3000);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'etcd,before,after').split(',');
 const ROWS = process.env['BENCH_ROWS']?.split(',');
 const wanted = (row: string) => ROWS === undefined || ROWS.some((w) => row.includes(w));
+const CONNECTIONS = connectionsFromEnv();
 
 interface Cell {
   perSec: number;
@@ -59,7 +61,7 @@ async function ops(server: ServerProcess, clients: EtcdClient[], inFlight: numbe
 
 async function measure(side: string): Promise<Map<string, Cell>> {
   const server = await startSide(side);
-  const clients = Array.from({ length: 8 }, () => connect(server.endpoint));
+  const clients = benchClients(server.endpoint, CONNECTIONS);
   const out = new Map<string, Cell>();
   try {
     const k = (s: string) => Buffer.from(s);
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
     for (const [row, c] of r) console.log(`round ${round + 1} ${side} ${row}: ${fmt(c)}`);
   });
   const rows = [...runs.get(SIDES[0]!)![0]!.keys()];
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds: ops/s · p50/p99 ms · server CPU µs/op (main thread) · context switches/op · WAL syncs/op`);
+  console.log(`\n${describeConnections(CONNECTIONS)}; medians of ${ROUNDS} interleaved rounds: ops/s · p50/p99 ms · server CPU µs/op (main thread) · context switches/op · WAL syncs/op`);
   console.log('| row | side | ops/s | p50 / p99 ms | CPU µs/op (main) | ctx sw/op | syncs/op |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const row of rows) {

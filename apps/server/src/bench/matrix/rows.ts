@@ -1,6 +1,7 @@
 // The matrix: every row and the group of rows that share one fresh server per side and round.
 import type { etcdserverpb } from '@raftkv/api';
 import type { EtcdClient } from '@raftkv/testkit';
+import { probeMembers } from './member-probe.js';
 import type { Target } from './targets.js';
 import {
   closedLoop, connections, leaseGrants, leaseKeepAlives, loadKeys, rssBytes, watchFanOut, type Sample,
@@ -90,10 +91,16 @@ async function runKv(ctx: GroupContext, wanted: ReadonlySet<string>): Promise<Ma
     // process's first ~1,000 gets cost raftkv 3-5x the CPU of later ones (V8 compiles the read
     // path on first use), and a cell that starts cold measures start-up, not steady state.
     const cellWarmup = Math.min(1, warmupSeconds / 2);
+    // The members before and after each measured cell (term, leader, CPU, WAL fsyncs): what a slow
+    // round was. Over TLS the probe's plain calls would not connect: none.
+    const probe = target.creds === undefined;
     const cell = async (id: string, run: (seconds: number) => Promise<Sample>) => {
       if (!wanted.has(id)) return;
       if (cellWarmup > 0) await run(cellWarmup);
-      out.set(id, await run(cellSeconds));
+      const start = probe ? await probeMembers(target.memberRefs()) : undefined;
+      const sample = await run(cellSeconds);
+      if (start) sample.members = { start, end: await probeMembers(target.memberRefs()) };
+      out.set(id, sample);
     };
     const get = (serializable: boolean) => (c: EtcdClient) => c.range({ key: key('bench/get'), serializable });
     for (const n of [1, 16, 128]) await cell(`put x${n}`, (s) => closedLoop(toLeader, n, s, put));

@@ -51,6 +51,15 @@ test('the matrix runner measures the selected rows on etcd, raftkv and etcd agai
     expect(m.p50Ms).toBeGreaterThan(0);
     expect(m.p99Ms).toBeGreaterThanOrEqual(m.p50Ms);
   }
+  // Each key-value cell carries its member's state at start and end: one member leads its
+  // term throughout, and the cell's puts were fsynced in its WAL.
+  for (const side of result.sides) {
+    const m = put.sides[side]!.rounds[0]!.members!;
+    expect(m.start[0]!.leader, side).toBe(m.start[0]!.id);
+    expect(m.end[0]!.term, side).toBe(m.start[0]!.term);
+    expect(m.end[0]!.fsyncs!, side).toBeGreaterThan(m.start[0]!.fsyncs!);
+    expect(m.end[0]!.cpuSeconds!, side).toBeGreaterThanOrEqual(m.start[0]!.cpuSeconds!);
+  }
   // A restart has no latency figures: they stay out of the JSON (NaN becomes null).
   const restart = result.rows[4]!;
   expect(restart).toMatchObject({ unit: 'ms', better: 'lower', group: 'startup' });
@@ -60,7 +69,9 @@ test('the matrix runner measures the selected rows on etcd, raftkv and etcd agai
   const table = formatTables(result);
   expect(table).toContain('| put x16 | ops/s ↑ |');
   expect(table).toContain('noise floor (etcd vs etcd, same run)');
-  expect(log.length).toBe(6);
+  // A line per group and side; under each key-value one, a line per cell on what the members did.
+  expect(log.filter((l) => !l.startsWith('    ')).length).toBe(6);
+  expect(log.filter((l) => l.startsWith('    put x16 ')).length).toBe(3);
   expect(liveChildPids()).toEqual([]);
 }, 90_000);
 

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ServerKind } from '@raftkv/testkit';
+import { describeCell } from './member-probe.js';
 import { matrixGroups, rowSelected, type GroupSettings, type Unit } from './rows.js';
 import { median, ratio, sideOrder, spread } from './stats.js';
 import { startTarget, type Certificates } from './targets.js';
@@ -155,6 +156,9 @@ export async function runMatrix(opts: MatrixOptions, log: (line: string) => void
           for (const r of wanted) samples.get(side)!.get(r.id)!.push(got.get(r.id) ?? { value: NaN, errors: 1 });
           log(`${members} member${members === 1 ? '' : 's'} · ${group.id} · round ${round + 1}/${opts.rounds} · ${side}: ` +
             `${seconds.toFixed(1)} s${[...got].map(([id, s]) => `; ${id} ${fmt(s.value)}`).join('')}`);
+          for (const [id, s] of got) {
+            if (s.members) log(`    ${id} (p50 ${fmt(s.p50Ms ?? NaN)} p99 ${fmt(s.p99Ms ?? NaN)} ms): ${describeCell(s.members, s.value * opts.cellSeconds)}`);
+          }
         }
       }
       for (const r of wanted) {

@@ -8,6 +8,7 @@ import {
   freePort, removeDir, startCluster, startEtcd, startRaftkv, tempDir,
   type Cluster, type ServerKind, type ServerProcess, type StartOptions,
 } from '@raftkv/testkit';
+import type { MemberRef } from './member-probe.js';
 
 export interface Target {
   readonly kind: ServerKind;
@@ -18,6 +19,8 @@ export interface Target {
   follower: string | undefined;
   /** pid of the leader's process, for RSS and CPU. */
   leaderPid(): number;
+  /** Every member's client endpoint and pid now (one member: the server), in start order. */
+  memberRefs(): MemberRef[];
   /** Client credentials (TLS sides). */
   readonly creds: ChannelCredentials | undefined;
   /** SIGKILL every member (a crash); the data dirs stay. */
@@ -76,6 +79,7 @@ async function startSingle(kind: ServerKind, opts: TargetOptions): Promise<Targe
     kind, members: 1, leader: server.endpoint, follower: undefined,
     creds: opts.tls ? credentials.createSsl(readFileSync(opts.tls.ca)) : undefined,
     leaderPid: () => server.child.pid!,
+    memberRefs: () => [{ endpoint: server.endpoint, pid: server.child.pid }],
     killAll: () => server.kill(),
     stopAll: () => server.stop(),
     restartAll: async () => {
@@ -99,6 +103,7 @@ async function startThree(kind: ServerKind, opts: TargetOptions): Promise<Target
     const target: Target = {
       kind, members: 3, leader: '', follower: undefined, creds: undefined,
       leaderPid: () => cluster.members.find((m) => m.endpoint === target.leader)!.pid!,
+      memberRefs: () => cluster.members.map((m) => ({ endpoint: m.endpoint, pid: m.pid })),
       killAll: async () => { await Promise.all(cluster.members.map((m) => m.kill())); },
       stopAll: async () => { await Promise.all(cluster.members.map((m) => m.stop())); },
       restartAll: async () => {

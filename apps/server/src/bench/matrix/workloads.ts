@@ -4,6 +4,7 @@ import { credentials, type ChannelCredentials, type ClientDuplexStream } from '@
 import { LeaseClient, WatchClient, type etcdserverpb } from '@raftkv/api';
 import { readFileSync } from 'node:fs';
 import { connect, type EtcdClient } from '@raftkv/testkit';
+import type { CellMembers } from './member-probe.js';
 import { latencySummary } from './stats.js';
 
 /** One measured cell: the figure (ops/s, events/s, ms, bytes/key: the row says which), its latencies and failures. */
@@ -13,6 +14,8 @@ export interface Sample {
   p99Ms?: number;
   /** Requests that failed (not timed), events that never arrived, checks that did not hold. */
   errors: number;
+  /** The side's members at the cell's start and end (key-value cells; not over TLS). */
+  members?: CellMembers;
 }
 
 export const VALUE_256 = Buffer.alloc(256, 'v');

@@ -319,6 +319,33 @@ describe('RaftLog, one member', () => {
     await expect(m.log.readIndex(new Uint8Array(2048))).rejects.toThrow(RangeError);
   });
 
+  it('keeps the applied index, and so reads, below entries the state machine has not applied yet (a write in steps)', async () => {
+    const { cluster, dir } = single();
+    const m = await cluster.start(1n, dir, { voters: [1n] });
+    await cluster.settle();
+    m.log.propose(bytes('a'));
+    await cluster.settle();
+    const before = m.log.appliedIndex;
+    let finish: (() => void) | undefined;
+    m.onApply = () => new Promise<void>((resolve) => { finish = resolve; });
+    m.log.propose(bytes('big'));
+    await cluster.settle();
+    expect(text(m).at(-1)).toBe('big'); // handed to the state machine
+    expect(m.log.commitIndex).toBe(before + 1);
+    expect(m.log.appliedIndex).toBe(before); // ... but not applied by it
+    expect(m.log.readPointNow()).toBeUndefined();
+    let released = false;
+    const read = m.log.readIndex(bytes('r')).then((s) => { released = true; return s; });
+    await cluster.settle();
+    expect(released).toBe(false);
+    m.onApply = undefined;
+    finish!();
+    const state = await read;
+    expect(state.index).toBe(before + 1);
+    expect(m.log.appliedIndex).toBe(before + 1);
+    expect(m.log.readPointNow()).toBe(before + 1);
+  });
+
   it('a single voter answers ReadIndex at its commit index without a Ready cycle', async () => {
     const { cluster, dir } = single();
     const m = await cluster.start(1n, dir, { voters: [1n] });

@@ -82,8 +82,13 @@ export interface RaftLogOptions {
    * {@link RaftLog.reportSnapshot}.
    */
   send(messages: Message[]): void;
-  /** Committed normal entries with data, in index order, each exactly once per run, after they are durable. */
-  apply(entries: CommittedEntry[]): void;
+  /**
+   * Committed normal entries with data, in index order, each exactly once per run, after they are durable.
+   * A promise says they are not all applied yet (a big write goes on in steps): it resolves once
+   * everything passed to `apply` so far is, and until then the applied index stays below them
+   * (no read is released and no snapshot taken as if they were in the state machine).
+   */
+  apply(entries: CommittedEntry[]): void | Promise<void>;
   /** A committed membership change was applied: the new ConfState (to store with the next snapshot). */
   onConfChange?(change: ConfChange | ConfChangeV2, confState: ConfState, index: number): void;
   /**
@@ -237,6 +242,8 @@ export class RaftLog implements ReplicatedLog {
   private lead_: bigint = NONE;
   private raftState_: StateType = StateType.Follower;
   private applied_: number;
+  /** The state machine's promise for entries handed to `apply` and not yet applied (see `apply`). */
+  private applyPending: Promise<void> | undefined;
   private confState_: ConfState;
   private snapshotIndex_: number;
   /** Highest snapshot marker handed to the WAL (durable or in flight): a lower one must never follow it. */
@@ -764,11 +771,13 @@ export class RaftLog implements ReplicatedLog {
 
   private applyEntries(entries: Entry[]): void {
     let batch: CommittedEntry[] = [];
+    let handed = this.applied_;
     const flush = (): void => {
       if (batch.length === 0) return;
       const b = batch;
       batch = [];
-      this.opts.apply(b);
+      const pending = this.opts.apply(b);
+      if (pending) this.applyPending = pending;
     };
     for (const e of entries) {
       const tracked = this.proposals.get(e.index);
@@ -788,11 +797,32 @@ export class RaftLog implements ReplicatedLog {
         this.confState_ = cloneConfState(cs);
         this.opts.onConfChange?.(cc, cs, e.index);
       }
-      this.applied_ = e.index;
+      handed = e.index;
       this.snapshotPolicy.applied(e.data.length);
     }
-    // The applied index counts the batch before apply sees it; apply runs synchronously here.
     flush();
+    this.appliedThrough(handed);
+  }
+
+  /**
+   * Entries up to `index` were handed to the state machine: applied now, or once its pending
+   * promise resolves (which covers everything handed before it). Reads and snapshots go by
+   * the applied index, so it must never run ahead of the state machine (etcd's applied index
+   * is set by its apply loop, after the apply).
+   */
+  private appliedThrough(index: number): void {
+    const pending = this.applyPending;
+    if (pending === undefined) {
+      this.applied_ = Math.max(this.applied_, index);
+      return;
+    }
+    pending.then(() => {
+      if (this.applyPending === pending) this.applyPending = undefined;
+      this.applied_ = Math.max(this.applied_, index);
+      if (this.stopped) return;
+      this.releaseReads();
+      this.maybeSnapshot();
+    }, (err: unknown) => this.fail(err));
   }
 
   private onReadStates(states: ReadState[]): void {
@@ -842,7 +872,8 @@ export class RaftLog implements ReplicatedLog {
   }
 
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.closed || !this.snapshotPolicy.due(this.applied_, this.snapshotIndex_)) return;
+    // Not while the state machine is behind: the ConfState here may already be past the applied index.
+    if (this.snapshotting || this.closed || this.applyPending || !this.snapshotPolicy.due(this.applied_, this.snapshotIndex_)) return;
     const index = this.applied_;
     this.snapshotPolicy.reset();
     this.snapshotting = this.saveSnapshot(index)

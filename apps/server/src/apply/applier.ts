@@ -214,14 +214,17 @@ export class Applier {
    * ones) wait in order until it ends, and the store's consistent index is held below the first
    * of them, so nothing else (a snapshot's setConsistentIndex) can make them no-ops. Commits wait
    * for the write too (mvcc), so half a write never reaches the backend.
+   * Returns a promise while a write runs in steps: it resolves once every entry given so far is
+   * applied (raft's applied index, and with it reads and snapshots, waits for it).
    */
-  apply(entries: readonly CommittedEntry[]): void {
+  apply(entries: readonly CommittedEntry[]): Promise<void> | undefined {
     if (this.busy) {
       for (const e of entries) this.queue.push(e);
       this.holdQueued();
-      return;
+    } else {
+      this.applyFrom(entries, 0);
     }
-    this.applyFrom(entries, 0);
+    return this.busy ? this.idle() : undefined;
   }
 
   /** Resolves once every entry handed to `apply` so far is applied (no write running in steps). */

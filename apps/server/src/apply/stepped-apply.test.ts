@@ -139,6 +139,30 @@ describe('Applier: writes in steps', () => {
     expect(poisoned).toEqual([]);
   });
 
+  it('apply answers with a promise while a write goes on in steps, resolved only once everything given so far is applied', async () => {
+    let during: (() => void) | undefined;
+    const { applier, store, entry } = await setup(timerPacing(() => {
+      const f = during;
+      during = undefined;
+      f?.();
+    }));
+    const late = put(Buffer.from('late'));
+    let queuedAnswer: Promise<void> | undefined;
+    during = () => { queuedAnswer = applier.apply([entry(late)]); };
+    const stepped = applier.apply([entry(deleteAll())]);
+    expect(stepped).toBeInstanceOf(Promise);
+    let settled = false;
+    void stepped!.then(() => { settled = true; });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(settled).toBe(false); // the delete is not through all 3000 keys yet
+    await stepped;
+    expect(queuedAnswer).toBeInstanceOf(Promise); // given while the delete ran: queued behind it
+    // By the time the first promise resolves, the entry queued after it is applied too.
+    expect(store.range({ key: Buffer.from('late') }).kvs).toHaveLength(1);
+    expect(store.range({ key: Buffer.from('key/'), rangeEnd: Buffer.from('key0'), countOnly: true }).count).toBe(0);
+    expect(applier.apply([entry(put(Buffer.from('after')))])).toBeUndefined(); // a plain put applies at once
+  });
+
   it('a revoke of a lease with many keys deletes them in steps, in one revision', async () => {
     const pacing = timerPacing(() => undefined);
     const { applier, store, entry } = await setup(pacing);

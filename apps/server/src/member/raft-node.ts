@@ -80,6 +80,8 @@ export async function openRaftNode(o: RaftNodeOptions): Promise<RaftLog> {
       // Sent as a snapshot at the applied index with the ConfState there (as etcd's merged
       // snapshot): the stored one may predate the recipient's AddNode. The backend is copied
       // after, so it is at or beyond that index (the receiver skips entries it holds).
+      // After a write in steps: its ConfState and applied index then describe the same point.
+      await applier.idle();
       const metadata = raftLog?.appliedSnapshotMetadata() ?? m.snapshot!.metadata;
       await store.snapshotTo(path);
       const sent: Message = { ...m, snapshot: { data: m.snapshot!.data, metadata } };

@@ -37,8 +37,11 @@ export interface TestMember {
   confChanges: number[];
   snapshotsInstalled: number[];
   fatal: unknown[];
-  /** Told of each `apply` call after `applied` took it (a test sets it to see when apply runs). */
-  onApply?: (entries: CommittedEntry[]) => void;
+  /**
+   * Told of each `apply` call after `applied` took it (a test sets it to see when apply runs); a
+   * promise it returns is apply's (the state machine applies them later).
+   */
+  onApply?: (entries: CommittedEntry[]) => void | Promise<void>;
 }
 
 export type MemberOptions = Partial<Omit<RaftLogOptions, 'id' | 'walDir' | 'snapDir' | 'send' | 'apply' | 'fatal'>>;
@@ -74,7 +77,8 @@ export class TestCluster {
       send: this.net.sender(id),
       apply: (entries) => {
         m.applied.push(...entries);
-        m.onApply?.(entries);
+        const pending = m.onApply?.(entries);
+        return pending instanceof Promise ? pending : undefined;
       },
       onConfChange: (_cc, _cs, index) => m.confChanges.push(index),
       onSnapshot: (s) => { m.snapshotsInstalled.push(s.metadata.index); },

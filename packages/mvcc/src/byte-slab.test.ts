@@ -1,7 +1,7 @@
 // A read's slab must cost about what it holds: a small range once allocated a zeroed 1 MiB
 // chunk per request (a fifth of the server's CPU on 100-key ranges, docs/profiles.md).
 import { describe, expect, it } from 'vitest';
-import { ByteSlab } from './backend.js';
+import { ByteSlab } from './byte-slab.js';
 
 describe('ByteSlab', () => {
   it('copies are equal to their sources and independent of them', () => {

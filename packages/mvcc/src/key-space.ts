@@ -1,4 +1,5 @@
-import { ByteSlab, type Backend } from './backend.js';
+import type { Backend } from './backend.js';
+import { ByteSlab } from './byte-slab.js';
 import { MvccError } from './errors.js';
 import { KeyIndex, type KeyAt } from './key-index.js';
 import { encodeKeyValue, encodeKeyValueOf, encodeKeyValueOwned, type KeyValue } from './key-value.js';

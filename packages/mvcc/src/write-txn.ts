@@ -1,4 +1,4 @@
-import { ByteSlab } from './backend.js';
+import { ByteSlab } from './byte-slab.js';
 import type { KeyValue } from './key-value.js';
 import type { Revision } from './revision.js';
 

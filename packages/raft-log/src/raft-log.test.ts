@@ -147,7 +147,7 @@ describe('RaftLog, one member', () => {
     m.log.propose(bytes('b')); // rides the next Ready, with a's commit
     expect(text(m)).toEqual([]); // a is not durable yet
     const heldAtApply: number[] = [];
-    m.onApply = () => heldAtApply.push(gate.heldCount);
+    m.onApply = () => { heldAtApply.push(gate.heldCount); };
     gate.releaseOne();
     await gate.waitHeld(1); // b's append is syncing
     expect(text(m)).toEqual(['a']); // a was applied without waiting for b's sync

@@ -24,6 +24,7 @@ import {
 import type { SnapshotStore, Wal, WalOptions, WalStats } from '@raftkv/wal';
 import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
 import type { ForceNewClusterOptions } from './force-new-cluster.js';
+import { PendingReads } from './pending-reads.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { openStorage, readyRecords, saveSnapshotFile } from './raft-storage.js';
 import { SnapshotPolicy } from './snapshot-policy.js';
@@ -156,21 +157,9 @@ export interface RaftLogStats {
   wal: Readonly<WalStats>;
 }
 
-interface PendingRead {
-  resolve(rs: ReadState): void;
-  reject(err: EtcdError): void;
-  deadlineTick: number;
-  /** Set once raft confirmed the read point; then it waits for the applied index only. */
-  state?: ReadState;
-}
-
 interface TrackedProposal {
   term: number;
   onDropped(err: EtcdError): void;
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 function cloneConfState(cs: ConfState): ConfState {
@@ -235,7 +224,6 @@ export class RaftLog implements ReplicatedLog {
   private readonly snapshotPolicy: SnapshotPolicy;
   private readonly maxSnapshots: number;
   private readonly requestTimeoutTicks: number;
-  private readonly maxPendingReads: number;
 
   private term_: number;
   private commit_: number;
@@ -262,11 +250,9 @@ export class RaftLog implements ReplicatedLog {
   /** No more work of any kind: failed, or abandoned by a test's simulated crash. */
   private stopped = false;
 
-  private readonly reads = new Map<string, PendingRead>();
+  private readonly reads: PendingReads;
   /** Proposals not yet handed to raft (see `flushProposals`). */
   private pendingProposals: Array<{ data: Uint8Array; onDropped: ((err: EtcdError) => void) | undefined }> = [];
-  /** Confirmed reads waiting for the applied index, in confirmation order. */
-  private confirmedReads: Array<{ key: string; state: ReadState }> = [];
   /** Proposals made here while leader, by index: their fate is known when that index commits. */
   private readonly proposals = new Map<number, TrackedProposal>();
 
@@ -286,7 +272,7 @@ export class RaftLog implements ReplicatedLog {
     this.maxSnapshots = opts.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS;
     this.requestTimeoutTicks =
       opts.requestTimeoutTicks ?? Math.ceil((5000 + 2 * opts.electionTimeoutMs) / opts.heartbeatIntervalMs);
-    this.maxPendingReads = opts.maxPendingReads ?? DEFAULT_MAX_PENDING_READS;
+    this.reads = new PendingReads(opts.maxPendingReads ?? DEFAULT_MAX_PENDING_READS);
     const snapIndex = snapshot?.metadata.index ?? 0;
     this.node = new RawNode({
       id: opts.id,
@@ -442,19 +428,15 @@ export class RaftLog implements ReplicatedLog {
     if (context.byteLength > MAX_READ_CONTEXT_BYTES) {
       return Promise.reject(new RangeError(`read context is ${context.byteLength} bytes, limit ${MAX_READ_CONTEXT_BYTES}`));
     }
-    const key = hex(context);
-    if (this.reads.has(key)) return Promise.reject(new Error(`read context ${key} is already pending`));
-    if (this.reads.size >= this.maxPendingReads) return Promise.reject(RaftLogErrors.TooManyRequests);
+    const refusal = this.reads.refusal(context);
+    if (refusal) return Promise.reject(refusal);
     // A sole voter is its own quorum: its commit index is the read point now, without waiting
     // for a Ready (raft would answer the same, one Ready cycle later: behind a WAL sync under writes).
     const index = this.node.soleVoterReadIndex();
     if (index !== undefined) {
       const state: ReadState = { index, requestCtx: context };
       if (index <= this.applied_) return Promise.resolve(state);
-      return new Promise<ReadState>((resolve, reject) => {
-        this.reads.set(key, { resolve, reject, deadlineTick: this.ticks + this.requestTimeoutTicks, state });
-        this.confirmedReads.push({ key, state });
-      });
+      return this.reads.add(context, this.ticks + this.requestTimeoutTicks, state);
     }
     try {
       this.node.readIndex(context);
@@ -462,9 +444,7 @@ export class RaftLog implements ReplicatedLog {
       if (err instanceof ProposalDroppedError) return Promise.reject(RaftLogErrors.NoLeader);
       return Promise.reject(err);
     }
-    const p = new Promise<ReadState>((resolve, reject) => {
-      this.reads.set(key, { resolve, reject, deadlineTick: this.ticks + this.requestTimeoutTicks });
-    });
+    const p = this.reads.add(context, this.ticks + this.requestTimeoutTicks);
     this.schedule();
     return p;
   }
@@ -523,7 +503,7 @@ export class RaftLog implements ReplicatedLog {
     if (this.closed || this.stopped) return;
     this.ticks++;
     this.node.tick();
-    this.expireReads();
+    this.reads.expire(this.ticks);
     this.schedule();
   }
 
@@ -617,9 +597,7 @@ export class RaftLog implements ReplicatedLog {
   }
 
   private failWaiters(err: EtcdError): void {
-    for (const r of this.reads.values()) r.reject(err);
-    this.reads.clear();
-    this.confirmedReads = [];
+    this.reads.failAll(err);
     const queued = this.pendingProposals;
     this.pendingProposals = [];
     for (const p of queued) p.onDropped?.(err);
@@ -702,8 +680,8 @@ export class RaftLog implements ReplicatedLog {
       if (this.stopped) return;
       this.applyEntries(rd.committedEntries);
       if (this.stopped) return;
-      this.onReadStates(rd.readStates);
-      this.releaseReads();
+      this.reads.confirm(rd.readStates);
+      this.reads.release(this.applied_);
     }
     if (persisting) {
       await persisting;
@@ -732,8 +710,8 @@ export class RaftLog implements ReplicatedLog {
       }
       this.applyEntries(rd.committedEntries);
       if (this.stopped) return;
-      this.onReadStates(rd.readStates);
-      this.releaseReads();
+      this.reads.confirm(rd.readStates);
+      this.reads.release(this.applied_);
     }
     this.node.advance();
   }
@@ -743,14 +721,7 @@ export class RaftLog implements ReplicatedLog {
     const roleChanged = ss.raftState !== this.raftState_;
     this.lead_ = ss.lead;
     this.raftState_ = ss.raftState;
-    if (leadChanged) {
-      // A read point not yet confirmed depends on the old leader; etcd 3.5 answers LeaderChanged.
-      for (const [key, r] of this.reads) {
-        if (r.state) continue;
-        this.reads.delete(key);
-        r.reject(RaftLogErrors.LeaderChanged);
-      }
-    }
+    if (leadChanged) this.reads.leaderChanged();
     if (leadChanged || roleChanged) this.opts.onLeaderChange?.(ss.lead, ss.raftState === StateType.Leader);
   }
 
@@ -820,43 +791,9 @@ export class RaftLog implements ReplicatedLog {
       if (this.applyPending === pending) this.applyPending = undefined;
       this.applied_ = Math.max(this.applied_, index);
       if (this.stopped) return;
-      this.releaseReads();
+      this.reads.release(this.applied_);
       this.maybeSnapshot();
     }, (err: unknown) => this.fail(err));
-  }
-
-  private onReadStates(states: ReadState[]): void {
-    for (const rs of states) {
-      const key = hex(rs.requestCtx);
-      const r = this.reads.get(key);
-      if (!r || r.state) continue;
-      r.state = rs;
-      this.confirmedReads.push({ key, state: rs });
-    }
-  }
-
-  private releaseReads(): void {
-    if (this.confirmedReads.length === 0) return;
-    const waiting: Array<{ key: string; state: ReadState }> = [];
-    for (const c of this.confirmedReads) {
-      const r = this.reads.get(c.key);
-      if (!r) continue;
-      if (c.state.index <= this.applied_) {
-        this.reads.delete(c.key);
-        r.resolve(c.state);
-      } else {
-        waiting.push(c);
-      }
-    }
-    this.confirmedReads = waiting;
-  }
-
-  private expireReads(): void {
-    for (const [key, r] of this.reads) {
-      if (r.state || r.deadlineTick > this.ticks) continue;
-      this.reads.delete(key);
-      r.reject(RaftLogErrors.Timeout);
-    }
   }
 
   /** A member that is the only voter needs no election timeout: it leads at once, as etcd's single member does. */

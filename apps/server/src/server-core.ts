@@ -16,7 +16,7 @@ import { openTokenProvider, type TokenProvider } from './auth/tokens.js';
 import { computeMemberId, formatUrl } from './cluster/member-id.js';
 import type { MemberRpcClient, MembersReply, TimeToLiveReply } from './cluster/member-rpc.js';
 import { encodeConfChangeContext, type Member, type Membership } from './cluster/membership.js';
-import { renewOnPrimary } from './lease/lease-renewal.js';
+import { renewAtOnce, renewOnPrimary } from './lease/lease-renewal.js';
 import type { ServerConfig } from './config/index.js';
 import { hasPeerTls } from './security/transport-security.js';
 import type { PeerTransport } from '@raftkv/peer-transport';
@@ -319,11 +319,12 @@ export class ServerCore {
   // ---------------------------------------------------------------- leases
 
   /**
-   * The leader's lessor renews; a follower forwards to the leader. Throws `LeaseNotFound` for an
-   * unknown lease, and for an expired one once its revoke is applied (etcd waits for it).
+   * The leader's lessor renews, a live lease at once: the TTL as a number, no promise (keepalive's
+   * hot path); a follower forwards to the leader. Rejects with `LeaseNotFound` for an unknown lease,
+   * and for an expired one once its revoke is applied (etcd waits for it). Never throws.
    */
-  async leaseRenew(id: bigint): Promise<number> {
-    return this.onLeaderLessor(
+  leaseRenew(id: bigint): number | Promise<number> {
+    return (this.leaderId === this.self.id && !this.closed ? renewAtOnce(this.lessor, id) : undefined) ?? this.onLeaderLessor(
       (deadlineMs) => renewOnPrimary(this.lessor, id, { deadlineMs, stopped: () => this.closed }),
       (url, ms) => this.memberRpc.leaseRenew(url, id, ms),
     );
@@ -570,7 +571,6 @@ export class ServerCore {
   }
 }
 
-/** The requester field of a log request, when there is one (`exactOptionalPropertyTypes`). */
 /** The request, carrying who sent it when auth is on (set in place: no spread's temporary object on the hot path). */
 function by(requester: RequestAuth | undefined, req: LogRequest): LogRequest {
   if (requester) req.requester = requester;

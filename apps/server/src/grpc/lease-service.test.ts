@@ -72,3 +72,40 @@ it("answers the keepalive of an expired lease with a header that includes its re
   await eventually('the answer', () => Promise.resolve(written[0]));
   expect(written).toEqual([{ header: { clusterId: 0n, memberId: 0n, revision: 6n, raftTerm: 1n }, ID: 7n, TTL: 0n }]);
 });
+
+/** A KeepAlive stream on a core whose `leaseRenew` is given; what it writes, and a way to send a request. */
+function keepAliveStream(leaseRenew: (id: bigint) => number | Promise<number>) {
+  const core = {
+    isLearner: false,
+    store: { currentRevision: 5 },
+    header: (revision: number) => ({ clusterId: 0n, memberId: 0n, revision: BigInt(revision), raftTerm: 1n }),
+    leaseRenew,
+  };
+  const written: Array<{ ID: bigint; TTL: bigint }> = [];
+  const call = Object.assign(new EventEmitter(), {
+    write: (r: { ID: bigint; TTL: bigint }) => { written.push(r); return true; },
+    pause: () => undefined, resume: () => undefined, end: () => undefined,
+  });
+  leaseService(core as unknown as ServerCore).leaseKeepAlive(call as never);
+  return { written, send: (ID: bigint) => call.emit('data', { ID }) };
+}
+
+it('answers a keepalive the leader renews at once in the same turn, with no promise in between', () => {
+  const { written, send } = keepAliveStream(() => 10);
+  send(1n);
+  send(2n);
+  expect(written.map((r) => [r.ID, r.TTL])).toEqual([[1n, 10n], [2n, 10n]]);
+});
+
+it('answers a keepalive renewed at once only after the earlier one that waits: answers keep request order', async () => {
+  let release: (() => void) | undefined;
+  const { written, send } = keepAliveStream((id) => id === 1n ? new Promise<number>((resolve) => { release = () => resolve(3); }) : 10);
+  send(1n);
+  send(2n);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(written).toEqual([]); // 2 is renewable at once, but 1 is still waiting
+  release!();
+  await eventually('both answers', () => Promise.resolve(written.length === 2 ? true : undefined));
+  send(3n); // nothing waits any more: answered at once again
+  expect(written.map((r) => [r.ID, r.TTL])).toEqual([[1n, 3n], [2n, 10n], [3n, 10n]]);
+});

@@ -85,6 +85,43 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
         if (stop) call.pause();
         else call.resume();
       };
+      const done = () => {
+        queued--;
+        flow();
+      };
+      // A bug must end this stream (INTERNAL, logged), not reject the chain: a rejection nobody
+      // handles stops the process.
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        call.emit('error', toServiceError(err));
+      };
+      const send = (response: etcdserverpb.LeaseKeepAliveResponse) => {
+        if (!call.write(response)) sendBlocked = true;
+      };
+      // Answers one renewal: at once when the leader renews the lease at once (the hot path: no
+      // promise), else returns the wait (forwarded, or an expired lease's revoke).
+      const renew = (req: etcdserverpb.LeaseKeepAliveRequest): Promise<void> | undefined => {
+        if (failed) return undefined;
+        // The header of a renewal is taken before it, so a revoke can never look older than it.
+        const response: etcdserverpb.LeaseKeepAliveResponse = { header: header(), ID: req.ID, TTL: 0n };
+        const ttl = core.leaseRenew(req.ID);
+        if (typeof ttl === 'number') {
+          response.TTL = BigInt(ttl);
+          send(response);
+          return undefined;
+        }
+        return ttl.then((renewed) => {
+          response.TTL = BigInt(renewed);
+          send(response);
+        }, (err: unknown) => {
+          if (!EtcdErrors.LeaseNotFound.is(err)) return fail(err);
+          // etcd answers a keepalive of an unknown or expired lease with TTL 0; an expired one's
+          // answer waited for its revoke, whose deletes its header must include (etcd's does).
+          response.header = header();
+          send(response);
+        });
+      };
       call.on('drain', () => {
         sendBlocked = false;
         flow();
@@ -92,35 +129,21 @@ export function leaseService(core: ServerCore): etcdserverpb.LeaseServer {
       call.on('data', (req: etcdserverpb.LeaseKeepAliveRequest) => {
         queued++;
         flow();
-        chain = chain.then(async () => {
-          try {
-            if (failed) return;
-            // The header of a renewal is taken before it, so a revoke can never look older than it.
-            const response: etcdserverpb.LeaseKeepAliveResponse = { header: header(), ID: req.ID, TTL: 0n };
-            try {
-              response.TTL = BigInt(await core.leaseRenew(req.ID));
-            } catch (err) {
-              if (!EtcdErrors.LeaseNotFound.is(err)) {
-                failed = true;
-                call.emit('error', toServiceError(err));
-                return;
-              }
-              // etcd answers a keepalive of an unknown or expired lease with TTL 0; an expired one's
-              // answer waited for its revoke, whose deletes its header must include (etcd's does).
-              response.header = header();
-            }
-            if (!call.write(response)) sendBlocked = true;
-          } finally {
-            queued--;
-            flow();
-          }
-        }).catch((err: unknown) => {
-          // A bug must end this stream (INTERNAL, logged), not reject the chain: a rejection
-          // nobody handles stops the process.
-          if (failed) return;
-          failed = true;
-          call.emit('error', toServiceError(err));
-        });
+        if (queued > 1) {
+          chain = chain.then(() => renew(req)).finally(done).catch(fail);
+          return;
+        }
+        // Nothing waits before this one: it may be answered now, in order.
+        let wait: Promise<void> | undefined;
+        try {
+          wait = renew(req);
+        } catch (err) {
+          done();
+          fail(err);
+          return;
+        }
+        if (wait === undefined) done();
+        else chain = wait.finally(done).catch(fail);
       });
       // Every request read is answered before the stream ends with OK, as etcd does.
       call.on('end', () => void chain.then(() => call.end()));

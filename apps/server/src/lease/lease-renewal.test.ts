@@ -4,7 +4,7 @@ import { EtcdErrors } from '@raftkv/api';
 import { Lessor, LeaseNotFoundError, NotPrimaryError, type LeaseStore } from '@raftkv/lease';
 import { eventually } from '@raftkv/testkit';
 import { describe, expect, it } from 'vitest';
-import { renewOnPrimary } from './lease-renewal.js';
+import { renewAtOnce, renewOnPrimary } from './lease-renewal.js';
 
 function primaryLessor() {
   const clock = { ms: 1_000_000, nowMs() { return this.ms; } };
@@ -24,8 +24,10 @@ function expiredLease() {
   return lessor;
 }
 
-/** What the promise has done so far: settled with a value or an error, or still waiting. */
-function watch<T>(p: Promise<T>) {
+/** What a renewal that waits (a promise) has done so far: settled with a value or an error, or still waiting. */
+function watch<T>(renewal: T | Promise<T>) {
+  expect(renewal).toBeInstanceOf(Promise);
+  const p = renewal as Promise<T>;
   const state: { value?: T; error?: unknown; settled: boolean } = { settled: false };
   p.then((value) => Object.assign(state, { value, settled: true }), (error: unknown) => Object.assign(state, { error, settled: true }));
   return state;
@@ -37,10 +39,12 @@ const answered = (r: { settled: boolean }) => eventually('the renewal answers', 
 const forever = { deadlineMs: Infinity, stopped: () => false };
 
 describe('renewOnPrimary', () => {
-  it('renews a live lease at once with its TTL', async () => {
-    const { lessor } = primaryLessor();
+  it('renews a live lease at once with its TTL, as a number: no promise (keepalive\'s hot path)', () => {
+    const { lessor, clock } = primaryLessor();
     lessor.grant(1n, 10);
-    expect(await renewOnPrimary(lessor, 1n, forever)).toBe(10);
+    clock.ms += 9_000;
+    expect(renewOnPrimary(lessor, 1n, forever)).toBe(10);
+    expect(lessor.timeToLive(1n, { keys: false }).remainingTtlSeconds).toBe(10);
   });
 
   it('answers an unknown lease "not found" at once', async () => {
@@ -78,5 +82,24 @@ describe('renewOnPrimary', () => {
     await answered(renewal);
     expect(renewal.error).toBe(EtcdErrors.Stopped);
     await expect(renewOnPrimary(lessor, 1n, { deadlineMs: 0, stopped: () => false })).rejects.toBe(EtcdErrors.Timeout);
+  });
+});
+
+describe('renewAtOnce', () => {
+  it('renews a live lease on the primary and gives its TTL', () => {
+    const { lessor } = primaryLessor();
+    lessor.grant(1n, 10);
+    expect(renewAtOnce(lessor, 1n)).toBe(10);
+  });
+
+  it.each([
+    ['an unknown lease', () => primaryLessor().lessor, 9n],
+    ['an expired lease whose revoke is not applied', expiredLease, 1n],
+    ['a lessor that is not primary', () => { const l = expiredLease(); l.demote(); return l; }, 1n],
+  ])('gives undefined, changing nothing, for %s', (_case, make, id) => {
+    const lessor = make();
+    const before = { lease: lessor.lookup(id), stats: lessor.stats() };
+    expect(renewAtOnce(lessor, id)).toBeUndefined();
+    expect({ lease: lessor.lookup(id), stats: lessor.stats() }).toEqual(before);
   });
 });

@@ -7,17 +7,35 @@ const REVOKE_POLL_MS = 10;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * etcd's Lessor.Renew on the primary: renews lease `id` and resolves with its TTL. The renewal of
- * a lease that has expired but whose revoke is not applied yet (the leader's expiry loop proposes
- * it within ~500 ms) is not answered at once: as etcd, it waits for that revoke and then rejects
- * with LeaseNotFoundError. So a client told "not found" never finds the lease or its keys later,
- * and the answer's header revision includes the revoke's deletes.
- *
- * Rejects with NotPrimaryError if this lessor stops being primary meanwhile (etcd's demotion: the
- * caller retries where the leader is now), `Stopped` once `stopped()` holds, `Timeout` at
- * `deadlineMs` (a wall-clock time, as `Date.now()`).
+ * The TTL of lease `id` once renewed, if the lessor renews it at once (primary, lease live);
+ * `undefined` otherwise, with nothing changed. Keepalive's hot path: no promise, no async frame.
  */
-export async function renewOnPrimary(lessor: Lessor, id: bigint, until: { deadlineMs: number; stopped(): boolean }): Promise<number> {
+export function renewAtOnce(lessor: Lessor, id: bigint): number | undefined {
+  try {
+    return lessor.renew(id);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * etcd's Lessor.Renew on the primary: renews lease `id` and gives its TTL, as a number when
+ * renewed at once (see {@link renewAtOnce}), else as a promise. The renewal of a lease that has
+ * expired but whose revoke is not applied yet (the leader's expiry loop proposes it within
+ * ~500 ms) is not answered at once: as etcd, it waits for that revoke and then rejects with
+ * LeaseNotFoundError. So a client told "not found" never finds the lease or its keys later, and
+ * the answer's header revision includes the revoke's deletes.
+ *
+ * Every failure is a rejection (never a throw): LeaseNotFoundError; NotPrimaryError if this
+ * lessor is not or stops being primary (etcd's demotion: the caller retries where the leader is
+ * now); `Stopped` once `stopped()` holds; `Timeout` at `deadlineMs` (a wall-clock time, as
+ * `Date.now()`).
+ */
+export function renewOnPrimary(lessor: Lessor, id: bigint, until: { deadlineMs: number; stopped(): boolean }): number | Promise<number> {
+  return renewAtOnce(lessor, id) ?? renewOrAwaitRevoke(lessor, id, until);
+}
+
+async function renewOrAwaitRevoke(lessor: Lessor, id: bigint, until: { deadlineMs: number; stopped(): boolean }): Promise<number> {
   for (;;) {
     try {
       return lessor.renew(id);

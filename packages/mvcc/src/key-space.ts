@@ -17,7 +17,7 @@ import type {
   TxnResponse,
 } from './kv.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
-import type { Pacer } from './paced.js';
+import type { PacedRead } from './paced-reads.js';
 import type { Revision } from './revision.js';
 import { rangeEndOf, type WriteHost } from './stepped-write.js';
 import { keyString, TreeIndex } from './tree-index.js';
@@ -55,16 +55,6 @@ export interface EventListenerOptions {
    * never built. Without this option the listener is called at every write.
    */
   wantsEvents?: () => boolean;
-}
-
-/** One read in steps: its pacer, the check made after each pause, and its end. */
-export interface PacedRead {
-  readonly pacer: Pacer;
-  /** @throws MvccError `closed` when the store closed or was restored since the read began. */
-  readonly check: () => void;
-  /** Pauses (registering the read at the first pause), then checks. */
-  pause(): Promise<void>;
-  end(): void;
 }
 
 const EMPTY = new Uint8Array(0);

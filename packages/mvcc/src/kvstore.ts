@@ -14,7 +14,7 @@ import {
 } from './backend.js';
 import { MvccError } from './errors.js';
 import { Compactor } from './compactor.js';
-import { KeySpace, type EventListener, type EventListenerOptions, type MvccOpCounts, type PacedRead } from './key-space.js';
+import { KeySpace, type EventListener, type EventListenerOptions, type MvccOpCounts } from './key-space.js';
 import type { KeyValue } from './key-value.js';
 import type {
   DeleteRangeRequest,
@@ -29,6 +29,7 @@ import type {
 } from './kv.js';
 import { loadState, type LoadedState } from './load-state.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
+import { PacedReads, type PacedRead } from './paced-reads.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
 import { assertRevisionNumber, decodeRevision, encodeUint64 } from './revision.js';
 import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
@@ -127,8 +128,8 @@ export class MvccStore {
   private commitChain: Promise<void> = Promise.resolve();
   private closing = false;
   private closed = false;
-  /** Reads running in steps ({@link rangePaced}, {@link hashPaced}); each resolves when it ends. */
-  private readonly pacedReads = new Set<Promise<void>>();
+  /** Reads running in steps ({@link rangePaced}, {@link hashPaced}), which compactions wait for. */
+  private readonly pacedReads: PacedReads;
   /** See {@link holdConsistentIndex}: setConsistentIndex keeps the index below this (undefined: no hold). */
   private ciHold: number | undefined;
   /** The highest index setConsistentIndex was given while held (0: none). */
@@ -152,10 +153,16 @@ export class MvccStore {
     this.onCompaction = opts.onCompaction;
     this.backendOptions = backendOptionsOf(opts);
     const store = this;
+    this.pacedReads = new PacedReads({
+      get backend() {
+        return store.backend;
+      },
+      checkOpen: () => this.checkOpen(),
+    });
     this.compactor = new Compactor(
       {
         space: this.space,
-        pacedReads: this.pacedReads,
+        pacedReads: this.pacedReads.running,
         get closed() {
           return store.closed;
         },
@@ -380,7 +387,7 @@ export class MvccStore {
     this.opCounts.ranges++;
     const curRev = this.currentRev;
     const plan = planRange(req);
-    const read = this.pacedRead(new Pacer(pacing));
+    const read = this.pacedReads.start(new Pacer(pacing));
     try {
       const rr = await this.space.rangeKeysPaced(req.key, req.rangeEnd, plan.revision, curRev, plan.fetchLimit, req.countOnly === true, read);
       let kvs = filterRange(rr.kvs, plan);
@@ -392,42 +399,6 @@ export class MvccStore {
     } finally {
       read.end();
     }
-  }
-
-  /**
-   * Book-keeping of one read in steps. It registers with the store at its first pause (a read
-   * that never pauses needs no protection): from then on, compactions scheduled before it
-   * ends keep their backend deletions until it ends.
-   */
-  private pacedRead(pacer: Pacer, registerNow = false): PacedRead {
-    const backend = this.backend;
-    let end = registerNow ? this.registerPacedRead() : undefined;
-    const check = () => {
-      this.checkOpen();
-      if (this.backend !== backend) throw new MvccError('closed');
-    };
-    return {
-      pacer,
-      check,
-      pause: async () => {
-        end ??= this.registerPacedRead();
-        await pacer.pause();
-        check();
-      },
-      end: () => end?.(),
-    };
-  }
-
-  private registerPacedRead(): () => void {
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => {
-      resolve = r;
-    });
-    this.pacedReads.add(done);
-    return () => {
-      this.pacedReads.delete(done);
-      resolve();
-    };
   }
 
   // ---------------------------------------------------------------- writes
@@ -806,7 +777,7 @@ export class MvccStore {
       // hold no state the store went through. Its resumption is a new compaction, so wait.
       const finished = this.backend.getDurableMeta(META_FINISHED_COMPACT);
       if ((finished ? decodeRevision(finished).rev.main : -1) !== this.compactMainRev) return undefined;
-      return Object.assign(this.pacedRead(pacer, true), { rev: this.backend.durableRevision, compactRev: this.compactMainRev });
+      return Object.assign(this.pacedReads.start(pacer, true), { rev: this.backend.durableRevision, compactRev: this.compactMainRev });
     }
   }
 

@@ -7,13 +7,13 @@ import {
   DEFRAG_DIR,
   LOCK_FILE,
   META_CONSISTENT_INDEX,
-  META_FINISHED_COMPACT,
   type BackendOptions,
   type DefragResult,
   type DefragStep,
 } from './backend.js';
 import { MvccError } from './errors.js';
 import { Compactor } from './compactor.js';
+import { HashStorage } from './hash-storage.js';
 import { KeySpace, type EventListener, type EventListenerOptions, type MvccOpCounts } from './key-space.js';
 import type { KeyValue } from './key-value.js';
 import type {
@@ -29,12 +29,11 @@ import type {
 } from './kv.js';
 import { loadState, type LoadedState } from './load-state.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
-import { PacedReads, type PacedRead } from './paced-reads.js';
+import { PacedReads } from './paced-reads.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
-import { assertRevisionNumber, decodeRevision, encodeUint64 } from './revision.js';
+import { assertRevisionNumber, encodeUint64 } from './revision.js';
 import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
-import { hashKVOfBackend, hashKVOfIndex, hashKVOfNothing, hashOfBackend, hashOfIndex, indexedRevisions, type BackendScan, type IndexedRevision } from './store-hash.js';
 import { keyString, TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';
 import { WriteTxn } from './write-txn.js';
@@ -130,6 +129,7 @@ export class MvccStore {
   private closed = false;
   /** Reads running in steps ({@link rangePaced}, {@link hashPaced}), which compactions wait for. */
   private readonly pacedReads: PacedReads;
+  private readonly hashes: HashStorage;
   /** See {@link holdConsistentIndex}: setConsistentIndex keeps the index below this (undefined: no hold). */
   private ciHold: number | undefined;
   /** The highest index setConsistentIndex was given while held (0: none). */
@@ -179,6 +179,19 @@ export class MvccStore {
       },
       opts.compactionBatchLimit ?? 1000,
     );
+    this.hashes = new HashStorage({
+      space: this.space,
+      compactor: this.compactor,
+      pacedReads: this.pacedReads,
+      get restoring() {
+        return store.restoring;
+      },
+      checkOpen: () => this.checkOpen(),
+      commit: () => this.commitInner(),
+      get onHash() {
+        return store.onHash;
+      },
+    });
   }
 
   // The key space's state, as the store's own code reads and replaces it (open, restore, compaction).
@@ -187,9 +200,6 @@ export class MvccStore {
   }
   private set backend(backend: Backend) {
     this.space.backend = backend;
-  }
-  private get index(): TreeIndex {
-    return this.space.index;
   }
   private get currentRev(): number {
     return this.space.currentRev;
@@ -651,12 +661,7 @@ export class MvccStore {
     return p;
   }
 
-  // ---------------------------------------------------------------- hashes
-
-  private indexedRevisions(): IndexedRevision[] {
-    // A write running in steps has appended revisions above the current one: not history yet.
-    return indexedRevisions(this.index, this.writing ? this.currentRev : undefined);
-  }
+  // ---------------------------------------------------------------- hashes (hash-storage.ts)
 
   /**
    * CRC-32C of the whole logical backend as etcd's Hash computes it over bolt: bucket
@@ -664,9 +669,7 @@ export class MvccStore {
    * as if pending compactions had finished, so it depends only on applied history.
    */
   hash(): number {
-    this.checkOpen();
-    this.compactor.finishPass();
-    return hashOfIndex(this.indexedRevisions(), (rev) => this.backend.readBytesTransient(rev), this.compactMainRev);
+    return this.hashes.hash();
   }
 
   /**
@@ -678,22 +681,7 @@ export class MvccStore {
    * @throws MvccError `compacted` (0 < revision <= compacted), `future_revision`.
    */
   hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
-    this.checkOpen();
-    this.compactor.finishPass();
-    if (revision < 0) return this.hashKVBelowZero();
-    assertRevisionNumber(revision, 'revision');
-    const compactRev = this.compactMainRev;
-    const currentRev = this.currentRev;
-    if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
-    if (revision > currentRev) throw new MvccError('future_revision');
-    const rev = revision === 0 ? currentRev : revision;
-    const hash = hashKVOfIndex(this.indexedRevisions(), (r) => this.backend.readBytesTransient(r), compactRev, rev, this.index.keep(rev));
-    return { hash, compactRevision: compactRev, revision: currentRev };
-  }
-
-  /** etcd hashes no revision below a negative one: only the bucket name, at the current revision. */
-  private hashKVBelowZero(): { hash: number; compactRevision: number; revision: number } {
-    return { hash: hashKVOfNothing(), compactRevision: this.compactMainRev, revision: this.currentRev };
+    return this.hashes.hashKV(revision);
   }
 
   /**
@@ -709,22 +697,7 @@ export class MvccStore {
    * @throws MvccError `closed` when the store closes, or is restored during the read.
    */
   hashPaced(pacing: ReadPacing): Promise<number> {
-    return this.reportHash('hash', this.computeHashPaced(pacing));
-  }
-
-  private reportHash<T>(kind: 'hash' | 'hashKV', done: Promise<T>): Promise<T> {
-    this.onHash?.(kind, done);
-    return done;
-  }
-
-  private async computeHashPaced(pacing: ReadPacing): Promise<number> {
-    const read = await this.quiescedRead(new Pacer(pacing));
-    if (!read) return this.hash();
-    try {
-      return await hashOfBackend(this.backendScan(read), read.rev, read.compactRev);
-    } finally {
-      read.end();
-    }
+    return this.hashes.hashPaced(pacing);
   }
 
   /**
@@ -736,62 +709,7 @@ export class MvccStore {
    * @throws MvccError `compacted`, `future_revision`, `closed`.
    */
   hashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
-    return this.reportHash('hashKV', this.computeHashKVPaced(revision, pacing));
-  }
-
-  private async computeHashKVPaced(revision: number, pacing: ReadPacing): Promise<{ hash: number; compactRevision: number; revision: number }> {
-    this.checkOpen();
-    if (revision < 0) return this.hashKVBelowZero();
-    assertRevisionNumber(revision, 'revision');
-    if (revision > 0 && revision <= this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
-    if (revision > this.currentRev) throw new MvccError('future_revision');
-    const read = await this.quiescedRead(new Pacer(pacing));
-    if (!read) return this.hashKV(revision);
-    try {
-      const compactRev = read.compactRev;
-      if (revision > 0 && revision <= compactRev) throw new MvccError('compacted', compactRev);
-      const rev = revision === 0 ? read.rev : revision;
-      const hash = await hashKVOfBackend(this.backendScan(read), compactRev, rev);
-      return { hash, compactRevision: compactRev, revision: read.rev };
-    } finally {
-      read.end();
-    }
-  }
-
-  /**
-   * Waits until LMDB holds a whole state (everything applied so far committed, no compaction
-   * pending), then registers a read of it: `rev` is its newest revision, `compactRev` its
-   * compaction (-1: none). Undefined when a compaction failed half way (an LMDB write
-   * error): then LMDB holds no whole state until it is resumed, and callers hash from the index.
-   */
-  private async quiescedRead(pacer: Pacer): Promise<(PacedRead & { rev: number; compactRev: number }) | undefined> {
-    for (;;) {
-      if (this.restoring) await this.restoring;
-      this.checkOpen();
-      const chain = this.compactor.idle;
-      await this.commitInner();
-      await chain;
-      this.checkOpen();
-      if (this.restoring || this.compactor.idle !== chain) continue;
-      // A compaction that failed (or was halted) leaves its deletions half done: LMDB would
-      // hold no state the store went through. Its resumption is a new compaction, so wait.
-      const finished = this.backend.getDurableMeta(META_FINISHED_COMPACT);
-      if ((finished ? decodeRevision(finished).rev.main : -1) !== this.compactMainRev) return undefined;
-      return Object.assign(this.pacedReads.start(pacer, true), { rev: this.backend.durableRevision, compactRev: this.compactMainRev });
-    }
-  }
-
-  /** A scan of LMDB's entries in steps, for `read`; buffers are valid only during each call of `f`. */
-  private backendScan(read: PacedRead): BackendScan {
-    return async (fromMain, toMain, f) => {
-      if (fromMain > toMain) return;
-      let after: Buffer | undefined;
-      for (;;) {
-        after = this.backend.durableSlice(after, fromMain, toMain, read.pacer.step, f);
-        if (after === undefined) return;
-        await read.pause();
-      }
-    };
+    return this.hashes.hashKVPaced(revision, pacing);
   }
 
   // ---------------------------------------------------------------- sizes, snapshots

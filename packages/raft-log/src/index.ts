@@ -12,11 +12,11 @@
 export {
   RaftLog,
   DEFAULT_MAX_PENDING_READS,
-  DEFAULT_MAX_SNAPSHOTS,
   type RaftLogOptions,
   type RaftLogStats,
   type RaftLogStatus,
 } from './raft-log.js';
+export { DEFAULT_MAX_SNAPSHOTS } from './snapshot-keeper.js';
 export { DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CATCH_UP_BYTES } from './snapshot-policy.js';
 export type { ForceNewClusterOptions, ForcedRestart } from './force-new-cluster.js';
 export { RaftLogErrors, ErrProposalDropped } from './proposal-errors.js';

@@ -26,17 +26,14 @@ import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
 import type { ForceNewClusterOptions } from './force-new-cluster.js';
 import { PendingReads } from './pending-reads.js';
 import { RaftLogErrors } from './proposal-errors.js';
-import { openStorage, readyRecords, saveSnapshotFile } from './raft-storage.js';
-import { SnapshotPolicy } from './snapshot-policy.js';
+import { openStorage, readyRecords } from './raft-storage.js';
+import { SnapshotKeeper, cloneConfState } from './snapshot-keeper.js';
 import { intervalTicker, type Ticker } from './ticker.js';
 
-/** Snapshot files kept in `member/snap` (etcd's --max-snapshots default). */
-export const DEFAULT_MAX_SNAPSHOTS = 5;
 /** ReadIndex requests waiting at once; more are refused with `TooManyRequests`. */
 export const DEFAULT_MAX_PENDING_READS = 4096;
 /** Longest ReadIndex context accepted (etcd uses an 8-byte request ID). */
 const MAX_READ_CONTEXT_BYTES = 1024;
-const EMPTY = new Uint8Array(0);
 
 export interface RaftLogOptions {
   /** This member's raft node ID (never 0). */
@@ -162,16 +159,6 @@ interface TrackedProposal {
   onDropped(err: EtcdError): void;
 }
 
-function cloneConfState(cs: ConfState): ConfState {
-  return {
-    voters: [...cs.voters],
-    learners: [...cs.learners],
-    votersOutgoing: [...cs.votersOutgoing],
-    learnersNext: [...cs.learnersNext],
-    autoLeave: cs.autoLeave,
-  };
-}
-
 /**
  * The raft-replicated, WAL-backed log of a member, after etcd's raftNode (etcdserver/raft.go)
  * and its storage (storage.go): raft's `MemoryStorage` is the in-memory log, rebuilt at start
@@ -192,16 +179,8 @@ function cloneConfState(cs: ConfState): ConfState {
  *    they are applied while step 2's append is in flight rather than after it;
  * 5. `advance()`. Proposals arriving meanwhile ride the next Ready: group commit.
  *
- * Every `snapshotCount` applied entries, or once the entries applied since the last snapshot
- * hold `snapshotBytes` of data (default 8 MiB), once `backendDurable()` resolves, a snapshot
- * (raft metadata with the ConfState at that index, empty data: mvcc's LMDB is the state) is
- * saved as a file, THEN marked in the WAL; then `MemoryStorage` is compacted, keeping at most
- * `snapshotCatchUpEntries` entries AND at most `snapshotCatchUpBytes` of data (default 2 MiB),
- * WAL segments below it are released and old snapshot files purged; no compaction while a
- * snapshot is being sent to a follower, as etcd. The byte bounds keep the in-memory log (and
- * the entries a restart decodes and applies again) small when entries are large, e.g. 100-put
- * txns of ~27 KB each; a follower further behind than the kept entries gets a snapshot, as a
- * follower beyond etcd's 5,000-entry catch-up window does.
+ * Snapshots (when one is taken, the log kept below it, one received from the leader) are the
+ * {@link SnapshotKeeper}'s; it is driven from here: after each Ready and each applied batch.
  *
  * Restart: no bootstrap; the ConfState comes from the snapshot and `applied` = snapshot index,
  * so the committed entries after it (conf changes included) are applied again. KV entries are
@@ -221,8 +200,7 @@ function cloneConfState(cs: ConfState): ConfState {
 export class RaftLog implements ReplicatedLog {
   private readonly node: RawNode;
   private readonly stopTicker: () => void;
-  private readonly snapshotPolicy: SnapshotPolicy;
-  private readonly maxSnapshots: number;
+  private readonly snapshotKeeper: SnapshotKeeper;
   private readonly requestTimeoutTicks: number;
 
   private term_: number;
@@ -233,9 +211,6 @@ export class RaftLog implements ReplicatedLog {
   /** The state machine's promise for entries handed to `apply` and not yet applied (see `apply`). */
   private applyPending: Promise<void> | undefined;
   private confState_: ConfState;
-  private snapshotIndex_: number;
-  /** Highest snapshot marker handed to the WAL (durable or in flight): a lower one must never follow it. */
-  private markerIndex: number;
   /** A commit-only hard state not yet written: goes with the next synced append (or close). */
   private unsyncedHardState: HardState | undefined;
   private ticks = 0;
@@ -243,7 +218,6 @@ export class RaftLog implements ReplicatedLog {
   /** The Ready loop running now; `loopDue`: one starts at the next check phase (setImmediate). */
   private loop: Promise<void> | undefined;
   private loopDue = false;
-  private snapshotting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   /** No more proposals or reads. */
   private closed = false;
@@ -256,20 +230,18 @@ export class RaftLog implements ReplicatedLog {
   /** Proposals made here while leader, by index: their fate is known when that index commits. */
   private readonly proposals = new Map<number, TrackedProposal>();
 
-  private readonly counters = { readies: 0, syncedReadies: 0, persistedEntries: 0, snapshotsSaved: 0, snapshotsInstalled: 0 };
+  private readonly counters = { readies: 0, syncedReadies: 0, persistedEntries: 0 };
 
   private constructor(
     private readonly opts: RaftLogOptions,
     private readonly storage: MemoryStorage,
     private readonly wal: Wal,
-    private readonly snapshots: SnapshotStore,
+    snapshots: SnapshotStore,
     /** The WAL's metadata (member and cluster ID as the server encoded them). */
     readonly metadata: Uint8Array,
     snapshot: Snapshot | undefined,
   ) {
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs));
-    this.snapshotPolicy = new SnapshotPolicy(opts);
-    this.maxSnapshots = opts.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS;
     this.requestTimeoutTicks =
       opts.requestTimeoutTicks ?? Math.ceil((5000 + 2 * opts.electionTimeoutMs) / opts.heartbeatIntervalMs);
     this.reads = new PendingReads(opts.maxPendingReads ?? DEFAULT_MAX_PENDING_READS);
@@ -291,9 +263,16 @@ export class RaftLog implements ReplicatedLog {
     this.term_ = st.hardState.term;
     this.commit_ = st.hardState.commit;
     this.applied_ = snapIndex;
-    this.snapshotIndex_ = snapIndex;
-    this.markerIndex = snapIndex;
     this.confState_ = cloneConfState(st.confState);
+    this.snapshotKeeper = new SnapshotKeeper(opts, {
+      stopped: () => this.stopped,
+      // Not while the state machine is behind: the ConfState here may already be past the applied index.
+      maySnapshot: () => !this.closed && !this.applyPending,
+      appliedIndex: () => this.applied_,
+      confState: () => this.confState_,
+      sendingSnapshot: () => this.sendingSnapshot(),
+      fail: (err) => this.fail(err),
+    }, storage, wal, snapshots, snapIndex);
     this.stopTicker = (opts.ticker ?? intervalTicker).every(opts.heartbeatIntervalMs, () => this.tick());
     this.maybeCampaign();
     this.schedule();
@@ -516,7 +495,7 @@ export class RaftLog implements ReplicatedLog {
    * Take it BEFORE copying the state machine.
    */
   appliedSnapshotMetadata(): SnapshotMetadata {
-    return { index: this.applied_, term: this.storage.term(this.applied_), confState: cloneConfState(this.confState_) };
+    return this.snapshotKeeper.metadataAt(this.applied_, this.confState_);
   }
 
   status(): RaftLogStatus {
@@ -529,7 +508,7 @@ export class RaftLog implements ReplicatedLog {
       isLeader: st.softState.raftState === StateType.Leader,
       commitIndex: st.hardState.commit,
       appliedIndex: this.applied_,
-      snapshotIndex: this.snapshotIndex_,
+      snapshotIndex: this.snapshotKeeper.index,
       lastIndex: st.lastIndex,
       confState: cloneConfState(this.confState_),
       progress: st.progress,
@@ -537,7 +516,7 @@ export class RaftLog implements ReplicatedLog {
   }
 
   stats(): RaftLogStats {
-    return { ...this.counters, wal: { ...this.wal.stats } };
+    return { ...this.counters, ...this.snapshotKeeper.stats(), wal: { ...this.wal.stats } };
   }
 
   /**
@@ -564,10 +543,10 @@ export class RaftLog implements ReplicatedLog {
 
   /** Resolves when no Ready is being handled and no snapshot is being saved. */
   private async idle(): Promise<void> {
-    while (this.loopDue || this.loop || this.snapshotting) {
+    while (this.loopDue || this.loop || this.snapshotKeeper.saving) {
       // A loop that is due has not started yet: it starts in this turn's check phase.
-      if (this.loopDue && !this.loop && !this.snapshotting) await new Promise<void>((resolve) => setImmediate(resolve));
-      else await Promise.all([this.loop, this.snapshotting]);
+      if (this.loopDue && !this.loop && !this.snapshotKeeper.saving) await new Promise<void>((resolve) => setImmediate(resolve));
+      else await Promise.all([this.loop, this.snapshotKeeper.saving]);
     }
   }
 
@@ -635,7 +614,7 @@ export class RaftLog implements ReplicatedLog {
         await this.handleReady();
         if (this.stopped) return;
         this.maybeCampaign();
-        this.maybeSnapshot();
+        this.snapshotKeeper.maybeSnapshot();
       }
     } catch (err) {
       this.fail(err);
@@ -650,14 +629,14 @@ export class RaftLog implements ReplicatedLog {
 
     if (rd.snapshot) {
       // The file first: a WAL marker must never name a snapshot that is not on disk.
-      await saveSnapshotFile(this.snapshots, rd.snapshot);
+      await this.snapshotKeeper.saveReceivedFile(rd.snapshot);
       if (this.stopped) return;
     }
     let persisting: Promise<void> | undefined;
     if (rd.mustSync || rd.snapshot) {
       const records = readyRecords(rd.snapshot, rd.entries, rd.hardState ?? this.unsyncedHardState);
       this.unsyncedHardState = undefined;
-      if (rd.snapshot) this.markerIndex = Math.max(this.markerIndex, rd.snapshot.metadata.index);
+      if (rd.snapshot) this.snapshotKeeper.markerAppending(rd.snapshot.metadata.index);
       this.counters.syncedReadies++;
       this.counters.persistedEntries += rd.entries.length;
       persisting = this.wal.append(records);
@@ -689,10 +668,7 @@ export class RaftLog implements ReplicatedLog {
     }
 
     if (rd.snapshot) {
-      this.storage.applySnapshot(rd.snapshot);
-      this.snapshotIndex_ = rd.snapshot.metadata.index;
-      await this.wal.releaseTo(rd.snapshot.metadata.index);
-      await this.snapshots.purge(this.maxSnapshots);
+      await this.snapshotKeeper.received(rd.snapshot);
       if (this.stopped) return;
     }
     this.storage.append(rd.entries);
@@ -729,8 +705,7 @@ export class RaftLog implements ReplicatedLog {
     const index = snapshot.metadata.index;
     this.confState_ = cloneConfState(snapshot.metadata.confState);
     this.applied_ = Math.max(this.applied_, index);
-    this.snapshotPolicy.reset();
-    this.counters.snapshotsInstalled++;
+    this.snapshotKeeper.installed();
     // Entries proposed here at or below the snapshot: whether they made it is unknown here.
     for (const [i, p] of this.proposals) {
       if (i > index) continue;
@@ -769,7 +744,7 @@ export class RaftLog implements ReplicatedLog {
         this.opts.onConfChange?.(cc, cs, e.index);
       }
       handed = e.index;
-      this.snapshotPolicy.applied(e.data.length);
+      this.snapshotKeeper.applied(e.data.length);
     }
     flush();
     this.appliedThrough(handed);
@@ -792,7 +767,7 @@ export class RaftLog implements ReplicatedLog {
       this.applied_ = Math.max(this.applied_, index);
       if (this.stopped) return;
       this.reads.release(this.applied_);
-      this.maybeSnapshot();
+      this.snapshotKeeper.maybeSnapshot();
     }, (err: unknown) => this.fail(err));
   }
 
@@ -806,46 +781,6 @@ export class RaftLog implements ReplicatedLog {
       this.node.campaign();
       this.schedule();
     }
-  }
-
-  private maybeSnapshot(): void {
-    // Not while the state machine is behind: the ConfState here may already be past the applied index.
-    if (this.snapshotting || this.closed || this.applyPending || !this.snapshotPolicy.due(this.applied_, this.snapshotIndex_)) return;
-    const index = this.applied_;
-    this.snapshotPolicy.reset();
-    this.snapshotting = this.saveSnapshot(index)
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        this.snapshotting = undefined;
-        // Entries applied while this snapshot was being saved may already call for the next.
-        if (!this.stopped) this.maybeSnapshot();
-      });
-  }
-
-  /** etcd's EtcdServer.snapshot: file, then WAL marker, then compaction and release. */
-  private async saveSnapshot(index: number): Promise<void> {
-    const term = this.storage.term(index);
-    const snapshot: Snapshot = { data: EMPTY, metadata: { index, term, confState: cloneConfState(this.confState_) } };
-    await this.opts.backendDurable?.();
-    if (this.stopped) return;
-    await saveSnapshotFile(this.snapshots, snapshot);
-    // A newer snapshot arrived from the leader meanwhile: its marker is already in the WAL.
-    if (this.stopped || index <= this.markerIndex) return;
-    this.markerIndex = index;
-    await this.wal.append([{ type: 'snapshot', index, term }]);
-    if (this.stopped) return;
-    if (index > this.storage.snapshot().metadata.index) {
-      this.storage.createSnapshot(index, snapshot.metadata.confState, EMPTY);
-      this.snapshotIndex_ = Math.max(this.snapshotIndex_, index);
-      // Not while a snapshot is being sent (etcd pauses compaction then too): its follower needs
-      // the entries right after it, or it would need another snapshot, and so on under load.
-      const compactTo = this.sendingSnapshot() ? 0 : this.snapshotPolicy.compactionIndex(this.storage, index);
-      if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
-    }
-    await this.wal.releaseTo(index);
-    await this.snapshots.purge(this.maxSnapshots);
-    this.counters.snapshotsSaved++;
-    this.opts.onSnapshotSaved?.(index);
   }
 
   /** On the leader: a `MsgSnap` to some follower not yet reported (`reportSnapshot`). */
@@ -897,5 +832,5 @@ export function idleForTesting(log: RaftLog): Promise<void> {
 
 /** For tests only: whether a Ready or a snapshot is in progress (or scheduled). */
 export function busyForTesting(log: RaftLog): boolean {
-  return log['loopDue'] || log['loop'] !== undefined || log['snapshotting'] !== undefined;
+  return log['loopDue'] || log['loop'] !== undefined || log['snapshotKeeper'].saving !== undefined;
 }

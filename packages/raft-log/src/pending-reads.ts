@@ -10,7 +10,12 @@ interface PendingRead {
   state?: ReadState;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** A read's context as {@link PendingReads} keys it (its hex): computed once per read, then passed to `refusal` and `add`. */
+export type ReadKey = string;
+
+export function readKey(context: Uint8Array): ReadKey {
+  return Buffer.from(context.buffer, context.byteOffset, context.byteLength).toString('hex');
+}
 
 /**
  * Linearizable reads (ReadIndex) in flight, by their request context: each waits for raft to
@@ -18,23 +23,21 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
  * read not confirmed when the leader changes, or not answered by its deadline, is rejected.
  */
 export class PendingReads {
-  private readonly reads = new Map<string, PendingRead>();
+  private readonly reads = new Map<ReadKey, PendingRead>();
   /** Confirmed reads waiting for the applied index, in confirmation order. */
-  private confirmed: Array<{ key: string; state: ReadState }> = [];
+  private confirmed: Array<{ key: ReadKey; state: ReadState }> = [];
 
   constructor(private readonly max: number) {}
 
-  /** Why a read with `context` cannot wait now (a duplicate context, or too many reads), or undefined. */
-  refusal(context: Uint8Array): Error | undefined {
-    const key = hex(context);
+  /** Why a read with context `key` cannot wait now (a duplicate context, or too many reads), or undefined. */
+  refusal(key: ReadKey): Error | undefined {
     if (this.reads.has(key)) return new Error(`read context ${key} is already pending`);
     if (this.reads.size >= this.max) return RaftLogErrors.TooManyRequests;
     return undefined;
   }
 
   /** A read waiting for raft to confirm its point; `state`: confirmed already (a sole voter's). */
-  add(context: Uint8Array, deadlineTick: number, state?: ReadState): Promise<ReadState> {
-    const key = hex(context);
+  add(key: ReadKey, deadlineTick: number, state?: ReadState): Promise<ReadState> {
     return new Promise<ReadState>((resolve, reject) => {
       this.reads.set(key, { resolve, reject, deadlineTick, ...(state ? { state } : {}) });
       if (state) this.confirmed.push({ key, state });
@@ -44,7 +47,7 @@ export class PendingReads {
   /** Raft confirmed these read points (a Ready's readStates). */
   confirm(states: readonly ReadState[]): void {
     for (const rs of states) {
-      const key = hex(rs.requestCtx);
+      const key = readKey(rs.requestCtx);
       const r = this.reads.get(key);
       if (!r || r.state) continue;
       r.state = rs;
@@ -55,7 +58,7 @@ export class PendingReads {
   /** Answers the confirmed reads whose point is at or below `applied`. */
   release(applied: number): void {
     if (this.confirmed.length === 0) return;
-    const waiting: Array<{ key: string; state: ReadState }> = [];
+    const waiting: Array<{ key: ReadKey; state: ReadState }> = [];
     for (const c of this.confirmed) {
       const r = this.reads.get(c.key);
       if (!r) continue;

@@ -24,7 +24,7 @@ import {
 import type { SnapshotStore, Wal, WalOptions, WalStats } from '@raftkv/wal';
 import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
 import type { ForceNewClusterOptions } from './force-new-cluster.js';
-import { PendingReads } from './pending-reads.js';
+import { PendingReads, readKey } from './pending-reads.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { openStorage, readyRecords } from './raft-storage.js';
 import { SnapshotKeeper, cloneConfState } from './snapshot-keeper.js';
@@ -407,7 +407,8 @@ export class RaftLog implements ReplicatedLog {
     if (context.byteLength > MAX_READ_CONTEXT_BYTES) {
       return Promise.reject(new RangeError(`read context is ${context.byteLength} bytes, limit ${MAX_READ_CONTEXT_BYTES}`));
     }
-    const refusal = this.reads.refusal(context);
+    const key = readKey(context);
+    const refusal = this.reads.refusal(key);
     if (refusal) return Promise.reject(refusal);
     // A sole voter is its own quorum: its commit index is the read point now, without waiting
     // for a Ready (raft would answer the same, one Ready cycle later: behind a WAL sync under writes).
@@ -415,7 +416,7 @@ export class RaftLog implements ReplicatedLog {
     if (index !== undefined) {
       const state: ReadState = { index, requestCtx: context };
       if (index <= this.applied_) return Promise.resolve(state);
-      return this.reads.add(context, this.ticks + this.requestTimeoutTicks, state);
+      return this.reads.add(key, this.ticks + this.requestTimeoutTicks, state);
     }
     try {
       this.node.readIndex(context);
@@ -423,7 +424,7 @@ export class RaftLog implements ReplicatedLog {
       if (err instanceof ProposalDroppedError) return Promise.reject(RaftLogErrors.NoLeader);
       return Promise.reject(err);
     }
-    const p = this.reads.add(context, this.ticks + this.requestTimeoutTicks);
+    const p = this.reads.add(key, this.ticks + this.requestTimeoutTicks);
     this.schedule();
     return p;
   }

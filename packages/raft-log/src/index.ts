@@ -9,13 +9,9 @@
  * `step` and unreachable peers to `reportUnreachable`; `apply` feeds the applier (which skips
  * entries at or below mvcc's consistent index); `backendDurable` awaits the backend flush.
  */
-export {
-  RaftLog,
-  DEFAULT_MAX_PENDING_READS,
-  type RaftLogOptions,
-  type RaftLogStats,
-  type RaftLogStatus,
-} from './raft-log.js';
+export { RaftLog } from './raft-log.js';
+export { DEFAULT_MAX_PENDING_READS, type RaftLogOptions } from './raft-log-options.js';
+export type { RaftLogStats, RaftLogStatus } from './raft-log-status.js';
 export { DEFAULT_MAX_SNAPSHOTS } from './snapshot-keeper.js';
 export { DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CATCH_UP_BYTES } from './snapshot-policy.js';
 export type { ForceNewClusterOptions, ForcedRestart } from './force-new-cluster.js';

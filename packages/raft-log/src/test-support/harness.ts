@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommittedEntry } from '../replicated-log.js';
-import { busyForTesting, idleForTesting, RaftLog, type RaftLogOptions } from '../raft-log.js';
+import { busyForTesting, idleForTesting, RaftLog } from '../raft-log.js';
+import type { RaftLogOptions } from '../raft-log-options.js';
 import { MemoryNetwork, ManualTicker } from './memory-network.js';
 
 /** A seeded PRNG (mulberry32) for election timeouts: runs are repeatable. */

@@ -21,6 +21,7 @@ import {
 } from '@raftkv/raft';
 import type { SnapshotStore, Wal } from '@raftkv/wal';
 import type { CommittedEntry, ReplicatedLog } from './replicated-log.js';
+import { PendingProposals } from './pending-proposals.js';
 import { PendingReads, readKey } from './pending-reads.js';
 import { RaftLogErrors } from './proposal-errors.js';
 import { openStorage, readyRecords } from './raft-storage.js';
@@ -31,11 +32,6 @@ import type { RaftLogStats, RaftLogStatus } from './raft-log-status.js';
 
 /** Longest ReadIndex context accepted (etcd uses an 8-byte request ID). */
 const MAX_READ_CONTEXT_BYTES = 1024;
-
-interface TrackedProposal {
-  term: number;
-  onDropped(err: EtcdError): void;
-}
 
 /**
  * The raft-replicated, WAL-backed log of a member, after etcd's raftNode (etcdserver/raft.go)
@@ -59,6 +55,8 @@ interface TrackedProposal {
  *
  * Snapshots (when one is taken, the log kept below it, one received from the leader) are the
  * {@link SnapshotKeeper}'s; it is driven from here: after each Ready and each applied batch.
+ * Proposals whose fate is not known yet are {@link PendingProposals}', reads waiting for their
+ * point {@link PendingReads}'.
  *
  * Restart: no bootstrap; the ConfState comes from the snapshot and `applied` = snapshot index,
  * so the committed entries after it (conf changes included) are applied again. KV entries are
@@ -103,10 +101,7 @@ export class RaftLog implements ReplicatedLog {
   private stopped = false;
 
   private readonly reads: PendingReads;
-  /** Proposals not yet handed to raft (see `flushProposals`). */
-  private pendingProposals: Array<{ data: Uint8Array; onDropped: ((err: EtcdError) => void) | undefined }> = [];
-  /** Proposals made here while leader, by index: their fate is known when that index commits. */
-  private readonly proposals = new Map<number, TrackedProposal>();
+  private readonly proposals: PendingProposals;
 
   private readonly counters = { readies: 0, syncedReadies: 0, persistedEntries: 0 };
 
@@ -137,6 +132,7 @@ export class RaftLog implements ReplicatedLog {
       disableProposalForwarding: opts.disableProposalForwarding ?? false,
       ...(opts.raftLogger ? { logger: opts.raftLogger } : {}),
     });
+    this.proposals = new PendingProposals(this.node, opts.disableProposalForwarding ?? false);
     const st = this.node.status();
     this.term_ = st.hardState.term;
     this.commit_ = st.hardState.commit;
@@ -218,32 +214,8 @@ export class RaftLog implements ReplicatedLog {
     if (this.opts.disableProposalForwarding && this.raftState_ !== StateType.Leader) throw RaftLogErrors.NotLeader;
     // Proposals of one event-loop turn go to raft together, right before the next Ready: one
     // append message per follower carries them all, instead of one per proposal.
-    this.pendingProposals.push({ data, onDropped });
+    this.proposals.queue(data, onDropped);
     this.schedule();
-  }
-
-  /** Hands the proposals queued since the last Ready to raft as one batch. */
-  private flushProposals(): void {
-    const batch = this.pendingProposals;
-    if (batch.length === 0) return;
-    this.pendingProposals = [];
-    try {
-      this.node.proposeBatch(batch.map((p) => p.data));
-    } catch (err) {
-      if (!(err instanceof ProposalDroppedError)) throw err;
-      const reason = this.dropReason();
-      for (const p of batch) p.onDropped?.(reason);
-      return;
-    }
-    if (this.raftState_ !== StateType.Leader) return;
-    // Not status(): it copies the progress of every peer and the configuration, per batch.
-    const at = this.node.leaderLastEntry();
-    if (at === undefined) return;
-    const first = at.lastIndex - batch.length + 1;
-    for (let i = 0; i < batch.length; i++) {
-      const onDropped = batch[i]!.onDropped;
-      if (onDropped) this.proposals.set(first + i, { term: at.term, onDropped });
-    }
   }
 
   /**
@@ -257,7 +229,7 @@ export class RaftLog implements ReplicatedLog {
     try {
       this.node.proposeConfChange(change);
     } catch (err) {
-      if (err instanceof ProposalDroppedError) throw this.dropReason();
+      if (err instanceof ProposalDroppedError) throw this.proposals.dropReason();
       throw err;
     }
     this.schedule();
@@ -438,13 +410,6 @@ export class RaftLog implements ReplicatedLog {
     await this.wal.close();
   }
 
-  private dropReason(): EtcdError {
-    const ss = this.node.status().softState;
-    if (ss.lead === NONE) return RaftLogErrors.NoLeader;
-    if (ss.raftState !== StateType.Leader && this.opts.disableProposalForwarding) return RaftLogErrors.NotLeader;
-    return RaftLogErrors.ProposalDropped;
-  }
-
   private fail(err: unknown): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -456,12 +421,7 @@ export class RaftLog implements ReplicatedLog {
 
   private failWaiters(err: EtcdError): void {
     this.reads.failAll(err);
-    const queued = this.pendingProposals;
-    this.pendingProposals = [];
-    for (const p of queued) p.onDropped?.(err);
-    const tracked = [...this.proposals.values()];
-    this.proposals.clear();
-    for (const p of tracked) p.onDropped(err);
+    this.proposals.failAll(err);
   }
 
   private schedule(): void {
@@ -481,14 +441,14 @@ export class RaftLog implements ReplicatedLog {
   private readonly loopEnded = (): void => {
     this.loop = undefined;
     // Input that arrived after the last hasReady() check and before this point.
-    if (!this.stopped && (this.node.hasReady() || this.pendingProposals.length > 0)) this.schedule();
+    if (!this.stopped && (this.node.hasReady() || this.proposals.hasQueued)) this.schedule();
   };
 
   private async runLoop(): Promise<void> {
     try {
       for (;;) {
         if (this.stopped) return;
-        this.flushProposals();
+        this.proposals.flush(this.raftState_ === StateType.Leader);
         if (!this.node.hasReady()) return;
         await this.handleReady();
         if (this.stopped) return;
@@ -585,12 +545,7 @@ export class RaftLog implements ReplicatedLog {
     this.confState_ = cloneConfState(snapshot.metadata.confState);
     this.applied_ = Math.max(this.applied_, index);
     this.snapshotKeeper.installed();
-    // Entries proposed here at or below the snapshot: whether they made it is unknown here.
-    for (const [i, p] of this.proposals) {
-      if (i > index) continue;
-      this.proposals.delete(i);
-      p.onDropped(RaftLogErrors.Timeout);
-    }
+    this.proposals.snapshotInstalled(index);
     await this.opts.onSnapshot?.(snapshot);
   }
 
@@ -605,12 +560,7 @@ export class RaftLog implements ReplicatedLog {
       if (pending) this.applyPending = pending;
     };
     for (const e of entries) {
-      const tracked = this.proposals.get(e.index);
-      if (tracked) {
-        this.proposals.delete(e.index);
-        // Same index and term is the same entry (log matching); another term means ours was overwritten.
-        if (tracked.term !== e.term) tracked.onDropped(RaftLogErrors.LeaderChanged);
-      }
+      this.proposals.committed(e.index, e.term);
       if (e.type === EntryType.Normal) {
         if (e.data.length > 0) batch.push({ index: e.index, term: e.term, data: e.data });
       } else {

@@ -47,6 +47,23 @@ if (out) {
     }
   });
 
+  // The WAL appends through callback fs.write on its O_DSYNC handle (packages/wal/src/fs.ts): time each
+  // from its issue to its callback, as the WAL's own histogram does.
+  const fsModule = Module.createRequire(import.meta.url)('node:fs') as Record<string, (...a: unknown[]) => unknown>;
+  const write = fsModule['write']!;
+  fsModule['write'] = function (this: unknown, ...args: unknown[]) {
+    const cb = args[args.length - 1];
+    if (typeof cb !== 'function') return write.apply(this, args);
+    const start = performance.now();
+    args[args.length - 1] = function (this: unknown, ...r: unknown[]) {
+      events.push(['file-write', t0 + start, since(start)]);
+      return (cb as (...x: unknown[]) => unknown).apply(this, r);
+    };
+    return write.apply(this, args);
+  };
+  // ES modules' named imports of node:fs (the unbundled dist) see the patch only after this.
+  Module.syncBuiltinESMExports();
+
   const modules = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
   const load = modules._load;
   modules._load = function (this: unknown, request: string, ...rest: unknown[]) {

@@ -34,7 +34,7 @@ import { filterRange, finishRange, planRange } from './range-plan.js';
 import { assertRevisionNumber, encodeUint64 } from './revision.js';
 import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
-import { keyString, TreeIndex } from './tree-index.js';
+import { keyString, type TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';
 import { WriteTxn } from './write-txn.js';
 

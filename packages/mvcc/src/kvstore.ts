@@ -28,6 +28,7 @@ import type {
   TxnResponse,
 } from './kv.js';
 import { loadState, type LoadedState } from './load-state.js';
+import { backendOptionsOf, type MvccStoreOptions } from './mvcc-store-options.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
 import { PacedReads } from './paced-reads.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
@@ -37,40 +38,6 @@ import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepp
 import { keyString, type TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';
 import { WriteTxn } from './write-txn.js';
-
-/** Options of {@link MvccStore.open}. */
-export interface MvccStoreOptions {
-  /** Directory of the LMDB environment (created if missing). */
-  dir: string;
-  /** Backend revisions deleted per compaction transaction (etcd's default 1000). */
-  compactionBatchLimit?: number;
-  /** Initial LMDB map size; LMDB grows it as needed. */
-  mapSizeBytes?: number;
-  /** Entries per LMDB transaction of a commit (default 8192): a bigger commit is split, keeping each short. */
-  commitEntriesPerTxn?: number;
-  /**
-   * Handed the write of each commit that has something to write, as it starts (after the
-   * commits before it): the caller may time it (etcd's backend_commit_duration_seconds). The
-   * promise may reject (the commit failed); must not throw.
-   */
-  onBackendCommit?: (written: Promise<void>) => void;
-  /** Called by {@link MvccStore.open} once LMDB is open, before the key index is rebuilt (a start-up timeline). */
-  onBackendOpened?: () => void;
-  /**
-   * Handed each {@link MvccStore.hashPaced} (`hash`) and {@link MvccStore.hashKVPaced} (`hashKV`)
-   * as it starts: the caller may time it (etcd's mvcc hash_duration_seconds and
-   * hash_rev_duration_seconds). The promise may reject; must not throw.
-   */
-  onHash?: (kind: 'hash' | 'hashKV', done: Promise<unknown>) => void;
-  /**
-   * Handed each pause of a compaction as it starts: a step of the index pass (`index`, resolves
-   * with 0) or a backend transaction deleting a batch (`db`, resolves with the keys it deleted).
-   * The caller may time them (etcd's index and db compaction pause histograms). Must not throw.
-   */
-  onCompactionStep?: (kind: 'index' | 'db', done: Promise<number>) => void;
-  /** Handed each backend compaction (after the reads in steps it waits for) as it starts. Must not throw. */
-  onCompaction?: (done: Promise<void>) => void;
-}
 
 /**
  * A named bucket of opaque key/value records kept in the backend beside the key space and
@@ -88,14 +55,6 @@ export interface Bucket {
 /** Ops of the branch a txn's compares chose (`path[0]`, see checkedPath): about the changes it will make. */
 function branchOps(req: TxnRequest, path: readonly boolean[]): number {
   return (path[0] ? req.success : req.failure).length;
-}
-
-function backendOptionsOf(opts: MvccStoreOptions): BackendOptions {
-  return {
-    ...(opts.mapSizeBytes ? { mapSizeBytes: opts.mapSizeBytes } : {}),
-    ...(opts.commitEntriesPerTxn !== undefined ? { commitEntriesPerTxn: opts.commitEntriesPerTxn } : {}),
-    ...(opts.onBackendCommit ? { onCommit: opts.onBackendCommit } : {}),
-  };
 }
 
 /**

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { MvccStore, type MvccStoreOptions } from '../kvstore.js';
+import { MvccStore } from '../kvstore.js';
+import type { MvccStoreOptions } from '../mvcc-store-options.js';
 import type { KeyValue } from '../key-value.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

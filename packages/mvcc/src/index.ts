@@ -14,7 +14,8 @@ export type {
   TxnRequest,
   TxnResponse,
 } from './kv.js';
-export { MvccStore, type Bucket } from './kvstore.js';
+export { MvccStore } from './kvstore.js';
+export type { Bucket } from './bucket.js';
 export type { MvccStoreOptions } from './mvcc-store-options.js';
 export type { EventListener, EventListenerOptions, MvccOpCounts } from './key-space.js';
 export { isReadOnlyTxn } from './txn-check.js';

@@ -11,6 +11,7 @@ import {
   type DefragResult,
   type DefragStep,
 } from './backend.js';
+import { openBucket, type Bucket } from './bucket.js';
 import { MvccError } from './errors.js';
 import { Compactor } from './compactor.js';
 import { HashStorage } from './hash-storage.js';
@@ -38,19 +39,6 @@ import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepp
 import { keyString, type TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';
 import { WriteTxn } from './write-txn.js';
-
-/**
- * A named bucket of opaque key/value records kept in the backend beside the key space and
- * committed in the same LMDB transactions, so its state always matches `consistentIndex`.
- * For state that other components apply from the log (the lessor's leases).
- */
-export interface Bucket {
-  /** Stages a write, visible to {@link Bucket.loadAll} after the next commit. */
-  put(key: Uint8Array, value: Uint8Array): void;
-  delete(key: Uint8Array): void;
-  /** The committed records; call it while opening, before applying new writes. */
-  loadAll(): Iterable<{ key: Uint8Array; value: Uint8Array }>;
-}
 
 /** Ops of the branch a txn's compares chose (`path[0]`, see checkedPath): about the changes it will make. */
 function branchOps(req: TxnRequest, path: readonly boolean[]): number {
@@ -279,22 +267,13 @@ export class MvccStore {
    * Its `put`/`delete` throw MvccError `closed` while a restore runs.
    */
   bucket(name: string): Bucket {
-    if (!/^[\w-]+$/.test(name)) throw new RangeError(`mvcc: bad bucket name ${JSON.stringify(name)}`);
-    const prefix = Buffer.from(`${name}/`, 'latin1');
-    const full = (key: Uint8Array) => Buffer.concat([prefix, key]);
-    // Not `const backend = this.backend`: restore swaps the backend under live buckets.
-    const store = () => {
-      this.checkWritable();
-      return this.backend;
-    };
-    const current = () => this.backend;
-    return {
-      put: (key, value) => store().setAux(full(key), value),
-      delete: (key) => store().setAux(full(key), null),
-      *loadAll() {
-        for (const { key, value } of current().durableAux(prefix)) yield { key: key.subarray(prefix.length), value };
+    return openBucket(name, {
+      writable: () => {
+        this.checkWritable();
+        return this.backend;
       },
-    };
+      current: () => this.backend,
+    });
   }
 
   /** Resolves once every commit made so far is on stable storage (not just in LMDB). */

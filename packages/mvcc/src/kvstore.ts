@@ -13,10 +13,10 @@ import {
 } from './backend.js';
 import { openBucket, type Bucket } from './bucket.js';
 import { MvccError } from './errors.js';
+import { historyEvents } from './event-history.js';
 import { Compactor } from './compactor.js';
 import { HashStorage } from './hash-storage.js';
 import { KeySpace, type EventListener, type EventListenerOptions, type MvccOpCounts } from './key-space.js';
-import type { KeyValue } from './key-value.js';
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -36,7 +36,7 @@ import { filterRange, finishRange, planRange } from './range-plan.js';
 import { assertRevisionNumber, encodeUint64 } from './revision.js';
 import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
-import { keyString, type TreeIndex } from './tree-index.js';
+import type { TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';
 import { WriteTxn } from './write-txn.js';
 
@@ -494,33 +494,7 @@ export class MvccStore {
    */
   eventsBetween(fromRevision: number, toRevision: number, limit: number, withPrevKv = false): Event[] {
     this.checkOpen();
-    assertRevisionNumber(fromRevision, 'fromRevision');
-    assertRevisionNumber(toRevision, 'toRevision');
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
-    if (fromRevision < this.compactMainRev) throw new MvccError('compacted', this.compactMainRev);
-    if (fromRevision > this.currentRev + 1) throw new MvccError('future_revision');
-    const from = Math.max(fromRevision, 1);
-    const to = Math.min(toRevision, this.currentRev);
-    const out: Array<{ ev: Event; ks: string }> = [];
-    let revStart = 0;
-    let lastMain = -1;
-    this.backend.scan(from, to, (rev, tombstone, stored) => {
-      if (rev.main !== lastMain) {
-        if (out.length >= limit) return false;
-        revStart = out.length;
-        lastMain = rev.main;
-      }
-      const ks = keyString(stored.key);
-      // At the compacted revision itself only what compaction keeps is history.
-      if (rev.main <= this.compactMainRev && !this.compactor.isReachable(ks, rev)) return true;
-      const kv: KeyValue = tombstone ? { ...stored, modRevision: rev.main } : stored;
-      out.push({ ev: { type: tombstone ? 'delete' : 'put', kv }, ks });
-      return true;
-    });
-    // Drop a revision that went past the limit, unless it is the only one.
-    if (out.length > limit && revStart > 0) out.length = revStart;
-    if (withPrevKv) for (const { ev, ks } of out) this.space.attachPrevKv(ev, ks);
-    return out.map((o) => o.ev);
+    return historyEvents(this.space, this.compactor, fromRevision, toRevision, limit, withPrevKv);
   }
 
   // ---------------------------------------------------------------- compaction

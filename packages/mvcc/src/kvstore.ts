@@ -1,11 +1,8 @@
-import { renameSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Backend,
-  DATA_FILE,
   DEFRAG_DIR,
-  LOCK_FILE,
   META_CONSISTENT_INDEX,
   type BackendOptions,
   type DefragResult,
@@ -34,7 +31,7 @@ import { Pacer, sortPaced, type ReadPacing } from './paced.js';
 import { PacedReads } from './paced-reads.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
 import { assertRevisionNumber, encodeUint64 } from './revision.js';
-import { fsyncPath, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
+import { fsyncPath, openStagedSnapshot, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
 import type { TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';
@@ -773,13 +770,7 @@ export class MvccStore {
     const old = this.backend;
     let fresh: Backend;
     try {
-      renameSync(staged.path, join(this.dir, DATA_FILE));
-      // A fresh lock file, because the old env is still open on the old (now unlinked) data
-      // file: its lock region holds the txn id by which readers pick a meta page, the new env
-      // would re-initialise it under the old one, closing the old env would drop this
-      // process's fcntl lock on it, and lmdb-js matches envs by the lock file's inode.
-      rmSync(join(this.dir, LOCK_FILE), { force: true });
-      fresh = Backend.open(this.dir, this.backendOptions);
+      fresh = openStagedSnapshot(staged, this.dir, this.backendOptions);
     } catch (err) {
       // The data file may already be the snapshot: serving the old state would lie.
       this.closed = true;

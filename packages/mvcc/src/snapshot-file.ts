@@ -1,6 +1,7 @@
+import { renameSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, open as openFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Backend, DATA_FILE, LOCK_FILE, META_CONSISTENT_INDEX } from './backend.js';
+import { Backend, DATA_FILE, LOCK_FILE, META_CONSISTENT_INDEX, type BackendOptions } from './backend.js';
 import { loadState, loadStatePaced, type LoadedState } from './load-state.js';
 import type { Pacer } from './paced.js';
 
@@ -73,4 +74,19 @@ export async function stageSnapshot(snapshotPath: string, dir: string, pacer: Pa
     await removeCopy().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Renames a staged snapshot over the data file in `dir` and opens LMDB on it, synchronously (the
+ * swap of an in-place restore, with the store's environment still open on the old file).
+ * @throws Error when the rename or the open fails: the data file may be the snapshot's by then.
+ */
+export function openStagedSnapshot(staged: StagedSnapshot, dir: string, opts: BackendOptions): Backend {
+  renameSync(staged.path, join(dir, DATA_FILE));
+  // A fresh lock file, because the old env is still open on the old (now unlinked) data
+  // file: its lock region holds the txn id by which readers pick a meta page, the new env
+  // would re-initialise it under the old one, closing the old env would drop this
+  // process's fcntl lock on it, and lmdb-js matches envs by the lock file's inode.
+  rmSync(join(dir, LOCK_FILE), { force: true });
+  return Backend.open(dir, opts);
 }

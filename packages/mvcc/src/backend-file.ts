@@ -2,7 +2,8 @@
 // as etcd's bbolt snapshot) and into a new backend directory (for import from them).
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { Backend, DATA_FILE } from './backend.js';
+import { Backend } from './backend.js';
+import { DATA_FILE } from './lmdb-file.js';
 import { keyValueModRevision } from './key-value.js';
 import { decodeRevision, REV_BYTES_LEN } from './revision.js';
 

@@ -1,10 +1,11 @@
-import { closeSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open as openFile, rename, rm } from 'node:fs/promises';
+import { renameSync, rmSync, statSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ByteSlab } from './byte-slab.js';
 import { WriteBatch } from './write-batch.js';
 import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
+import { checkLmdbHeader, DATA_FILE, fsyncPath, LOCK_FILE } from './lmdb-file.js';
 import { decodeRevision, decodeRevisionAt, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
 
 function treesOf(env: RootDatabase): Trees {
@@ -28,43 +29,6 @@ function revisionMain(key: Uint8Array): number {
 /** Below every key (LMDB has no empty keys): where a range over a whole tree starts. */
 const FIRST_KEY = Buffer.from([0]);
 
-/** LMDB's data file in an environment directory. */
-export const DATA_FILE = 'data.mdb';
-/** LMDB's lock file (reader table) in an environment directory. */
-export const LOCK_FILE = 'lock.mdb';
-
-const LMDB_MAGIC = 0xbeefc0de;
-/**
- * Layout of a meta page in lmdb-js 3.x's LMDB (mdb.master3): a 24-byte page header
- * (upstream 0.9's is 16), then magic u32, version u32, address u64, map size u64, then
- * the free-space db whose first u32 is the page size.
- */
-const META_MAGIC_OFFSET = 24;
-const META_PAGE_SIZE_OFFSET = 48;
-
-/**
- * Checks that `path` starts with LMDB's two meta pages (magic number in both, a sane
- * page size, the file at least two pages long), reading the file, not mapping it.
- */
-function checkLmdbHeader(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    const size = statSync(path).size;
-    const bad = (why: string) => new Error(`mvcc: ${path} is not an LMDB snapshot: ${why}`);
-    const head = Buffer.alloc(64);
-    if (readSync(fd, head, 0, head.length, 0) < head.length) throw bad(`${size} bytes`);
-    if (head.readUInt32LE(META_MAGIC_OFFSET) !== LMDB_MAGIC) throw bad('no LMDB magic in the first meta page');
-    const pageSize = head.readUInt32LE(META_PAGE_SIZE_OFFSET);
-    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw bad(`page size ${pageSize}`);
-    if (size < 2 * pageSize) throw bad(`${size} bytes, shorter than its two meta pages`);
-    if (readSync(fd, head, 0, head.length, pageSize) < head.length || head.readUInt32LE(META_MAGIC_OFFSET) !== LMDB_MAGIC) {
-      throw bad('no LMDB magic in the second meta page');
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
 export const META_SCHEDULED_COMPACT = Buffer.from('scheduledCompactRev');
 export const META_FINISHED_COMPACT = Buffer.from('finishedCompactRev');
@@ -84,16 +48,6 @@ const COMMIT_ENTRIES_PER_TXN = 8192;
 
 /** Where {@link Backend.defragment} writes its compacted copy, in the environment's directory. */
 export const DEFRAG_DIR = 'defrag.tmp';
-
-/** fsync of a file or (on POSIX) a directory. */
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await openFile(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** The trees a write transaction changes. */
 interface Trees {

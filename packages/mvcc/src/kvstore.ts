@@ -25,13 +25,14 @@ import type {
   TxnRequest,
   TxnResponse,
 } from './kv.js';
+import { fsyncPath } from './lmdb-file.js';
 import { loadState, type LoadedState } from './load-state.js';
 import { backendOptionsOf, type MvccStoreOptions } from './mvcc-store-options.js';
 import { Pacer, sortPaced, type ReadPacing } from './paced.js';
 import { PacedReads } from './paced-reads.js';
 import { filterRange, finishRange, planRange } from './range-plan.js';
 import { assertRevisionNumber, encodeUint64 } from './revision.js';
-import { fsyncPath, openStagedSnapshot, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
+import { openStagedSnapshot, replaceBackendFile, stageSnapshot } from './snapshot-file.js';
 import { deleteRangeSteps, runWrite, txnSteps, type SteppedWrite } from './stepped-write.js';
 import type { TreeIndex } from './tree-index.js';
 import { isReadOnlyTxn } from './txn-check.js';

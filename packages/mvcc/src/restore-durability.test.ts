@@ -3,7 +3,7 @@
 // calls that matter; everything still reaches the real disk.
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { DATA_FILE } from './backend.js';
+import { DATA_FILE } from './lmdb-file.js';
 import { MvccStore } from './kvstore.js';
 import { enc, openStore, tempDir, track } from './test-support/helpers.js';
 

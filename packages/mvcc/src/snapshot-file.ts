@@ -1,7 +1,8 @@
 import { renameSync, rmSync } from 'node:fs';
-import { copyFile, mkdir, open as openFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Backend, DATA_FILE, LOCK_FILE, META_CONSISTENT_INDEX, type BackendOptions } from './backend.js';
+import { Backend, META_CONSISTENT_INDEX, type BackendOptions } from './backend.js';
+import { DATA_FILE, fsyncPath, LOCK_FILE } from './lmdb-file.js';
 import { loadState, loadStatePaced, type LoadedState } from './load-state.js';
 import type { Pacer } from './paced.js';
 
@@ -9,16 +10,6 @@ import type { Pacer } from './paced.js';
 
 /** Where the snapshot is copied in the store's directory while a restore validates it. */
 const RESTORE_FILE = `${DATA_FILE}.restore`;
-
-/** fsync of a file or (on POSIX) a directory. */
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await openFile(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Puts the snapshot file in place of the backend in `dir` (no store open on it), durably: the

@@ -5,21 +5,9 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ByteSlab } from './byte-slab.js';
 import { WriteBatch } from './write-batch.js';
 import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
+import { EMPTY_BYTES, openEnvironment, treesOf, txnBody, viewHandle, type Trees, type TxnBody } from './lmdb-env.js';
 import { checkLmdbHeader, DATA_FILE, fsyncPath, LOCK_FILE } from './lmdb-file.js';
 import { decodeRevision, decodeRevisionAt, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
-
-function treesOf(env: RootDatabase): Trees {
-  return {
-    keyDb: env.openDB<Buffer, Buffer>({ name: 'key', keyEncoding: 'binary', encoding: 'binary' }),
-    metaDb: env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' }),
-    auxDb: env.openDB<Buffer, Buffer>({ name: 'aux', keyEncoding: 'binary', encoding: 'binary' }),
-  };
-}
-
-const EMPTY_BYTES = new Uint8Array(0);
-
-/** Where a view handle's decoders last pointed: LMDB's bytes of the current key and value. */
-interface EntryView { keyBytes: Uint8Array; keyStart: number; keyEnd: number; valueBytes: Uint8Array; valueLength: number }
 
 /** The main part of a revision key: its first 8 bytes, big-endian. */
 function revisionMain(key: Uint8Array): number {
@@ -48,28 +36,6 @@ const COMMIT_ENTRIES_PER_TXN = 8192;
 
 /** Where {@link Backend.defragment} writes its compacted copy, in the environment's directory. */
 export const DEFRAG_DIR = 'defrag.tmp';
-
-/** The trees a write transaction changes. */
-interface Trees {
-  readonly keyDb: Database<Buffer, Buffer>;
-  readonly metaDb: Database<Buffer, Buffer>;
-  readonly auxDb: Database<Buffer, Buffer>;
-}
-
-/**
- * The writes of one LMDB transaction, as a function of the trees: run on the live environment,
- * and again on a defragmentation's copy when it ran after the copy began. Must not depend on
- * what the trees hold (a replay may find its writes there already) and must keep its data.
- */
-interface TxnBody {
-  (t: Trees): void;
-  /** Entries it writes, for sizing a replay's transactions. */
-  size: number;
-}
-
-function txnBody(size: number, f: (t: Trees) => void): TxnBody {
-  return Object.assign(f, { size });
-}
 
 /** Moments of {@link Backend.defragment}, in order, for observers (and crash tests). */
 export type DefragStep = 'copying' | 'copied' | 'swapping' | 'renamed' | 'swapped';
@@ -159,8 +125,7 @@ export class Backend {
    * deletes what a crash left of an unfinished commit (entries above {@link META_COMMITTED_REVISION}).
    */
   static open(dir: string, opts: BackendOptions): Backend {
-    // noSubdir explicit: lmdb-js would otherwise take a directory name with a dot for a file.
-    const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}), ...(opts.noSync ? { noSync: true } : {}) });
+    const env = openEnvironment(dir, opts.mapSizeBytes, opts.noSync);
     const backend = Backend.withDbs(join(dir, DATA_FILE), env);
     backend.mapSizeBytes = opts.mapSizeBytes;
     if (opts.commitEntriesPerTxn !== undefined) {
@@ -371,7 +336,7 @@ export class Backend {
     const end = mark === undefined ? undefined : Buffer.from(encodeRevision({ main: mark + 1, sub: 0 }));
     // Views of LMDB's bytes rather than a copy of each key and value (the default decoders'):
     // the copies made the index rebuild at open 2-3x slower, most of it allocation and GC.
-    const { db, at } = this.viewHandle('key');
+    const { db, at } = viewHandle(this.env, 'key');
     const entry: { rev: Revision; tombstone: boolean; bytes: Uint8Array } = { rev: { main: 0, sub: 0 }, tombstone: false, bytes: EMPTY_BYTES };
     for (const _ of db.getRange(end ? { start: FIRST_KEY, end } : { start: FIRST_KEY })) {
       entry.rev = decodeRevisionAt(at.keyBytes, at.keyStart, at.keyEnd, entry);
@@ -584,7 +549,7 @@ export class Backend {
       await this.tracked(this.env.backup(tmpDir, true));
       await hooks.onStep?.('copied');
       check();
-      copyEnv = open({ path: tmpDir, noSubdir: false, maxDbs: 8 });
+      copyEnv = openEnvironment(tmpDir);
       copyTrees = treesOf(copyEnv);
       for (let round = 0; round < DEFRAG_REPLAY_ROUNDS && journal.length - replayed > DEFRAG_TAIL_TXNS; round++) await replay(true);
       check();
@@ -623,7 +588,7 @@ export class Backend {
         rmSync(join(dir, LOCK_FILE), { force: true });
         await fsyncPath(dir);
         await hooks.onStep?.('renamed');
-        const env = open({ path: dir, noSubdir: false, maxDbs: 8, ...(this.mapSizeBytes ? { mapSize: this.mapSizeBytes } : {}) });
+        const env = openEnvironment(dir, this.mapSizeBytes);
         const trees = treesOf(env);
         this.env = env;
         this.keyDb = trees.keyDb;
@@ -679,7 +644,7 @@ export class Backend {
   *rawEach(tree: 'key' | 'meta' | 'aux', fn: (key: Uint8Array, value: Uint8Array) => boolean): Generator<void> {
     const mark = tree === 'key' ? this.committedRevisionMark() : undefined;
     // Views of LMDB's bytes, not copies (copying made lmdb-js's iteration about 3x slower on 1M keys).
-    const { db, at } = this.viewHandle(tree);
+    const { db, at } = viewHandle(this.env, tree);
     for (const _ of db.getRange({ start: FIRST_KEY })) {
       // Plain Uint8Array views: Buffer.from's checks took as long as the iteration itself.
       const key = new Uint8Array(at.keyBytes.buffer, at.keyBytes.byteOffset + at.keyStart, at.keyEnd - at.keyStart);
@@ -687,26 +652,6 @@ export class Backend {
       if (mark !== undefined && revisionMain(key) > mark) return;
       if (fn(key, new Uint8Array(at.valueBytes.buffer, at.valueBytes.byteOffset, at.valueLength))) yield;
     }
-  }
-
-  /**
-   * A handle on `tree` whose key and value decoders only note where LMDB's bytes are (`at`):
-   * each iteration step leaves views of the current entry there, valid until the next step.
-   */
-  private viewHandle(tree: 'key' | 'meta' | 'aux'): { db: Database<null, Buffer>; at: EntryView } {
-    const at: EntryView = { keyBytes: EMPTY_BYTES, keyStart: 0, keyEnd: 0, valueBytes: EMPTY_BYTES, valueLength: 0 };
-    const db = this.env.openDB<null, Buffer>({
-      name: tree,
-      keyEncoder: {
-        readKey: (buf: Uint8Array, start: number, end: number) => { at.keyBytes = buf; at.keyStart = start; at.keyEnd = end; return null; },
-        writeKey: (key: Uint8Array, target: Uint8Array, start: number) => { target.set(key, start); return start + key.length; },
-      },
-      encoder: {
-        encode: (v: Buffer) => v,
-        decode: (bytes: Uint8Array, size: number) => { at.valueBytes = bytes; at.valueLength = size; return null; },
-      },
-    } as unknown as { name: string });
-    return { db, at };
   }
 
   /** Writes entries as they are into one tree, in one asynchronous transaction: for import. */

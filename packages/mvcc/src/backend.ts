@@ -5,6 +5,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ByteSlab } from './byte-slab.js';
 import { WriteBatch } from './write-batch.js';
 import { decodeKeyValue, decodeKeyValueShared, type KeyValue } from './key-value.js';
+import { DEFRAG_REPLAY_ROUNDS, DEFRAG_TAIL_TXNS, DefragCopy, type DefragHooks, type DefragResult } from './defrag.js';
 import { EMPTY_BYTES, openEnvironment, treesOf, txnBody, viewHandle, type Trees, type TxnBody } from './lmdb-env.js';
 import { checkLmdbHeader, DATA_FILE, fsyncPath, LOCK_FILE } from './lmdb-file.js';
 import { decodeRevision, decodeRevisionAt, decodeUint64, encodeRevision, encodeRevisionInto, encodeUint64, REV_BYTES_LEN, type Revision } from './revision.js';
@@ -33,40 +34,6 @@ export const META_COMMITTED_REVISION = Buffer.from('raftkvCommittedRev');
  * a commit of a huge write (a delete of a million keys) is split to keep each one short.
  */
 const COMMIT_ENTRIES_PER_TXN = 8192;
-
-/** Where {@link Backend.defragment} writes its compacted copy, in the environment's directory. */
-export const DEFRAG_DIR = 'defrag.tmp';
-
-/** Moments of {@link Backend.defragment}, in order, for observers (and crash tests). */
-export type DefragStep = 'copying' | 'copied' | 'swapping' | 'renamed' | 'swapped';
-
-/** What a defragmentation did. */
-export interface DefragResult {
-  /** The data file's size before and after, in bytes. */
-  beforeBytes: number;
-  afterBytes: number;
-  /** Write transactions made during the copy and replayed onto it. */
-  replayedTxns: number;
-}
-
-export interface DefragHooks {
-  /** Awaited between replay transactions: other work runs meanwhile. */
-  pause(): Promise<void>;
-  /** Entries replayed per transaction before a pause. */
-  entriesPerStep: number;
-  /** Checked at each step: true stops the defragmentation (nothing changed). */
-  abort(): boolean;
-  /**
-   * Observer: 'swapping' to 'swapped' is the time write transactions were held. Awaited: at
-   * 'swapping' and 'renamed' it must not wait for a commit (that waits for the swap).
-   */
-  onStep?(step: DefragStep): void | Promise<void>;
-}
-
-/** Rounds of replay while writes go on, before commits are held for the last one. */
-const DEFRAG_REPLAY_ROUNDS = 8;
-/** A journal at most this long is replayed with commits held, not in another round. */
-const DEFRAG_TAIL_TXNS = 4;
 
 export interface BackendOptions {
   /** LMDB map size in bytes; grows automatically, so this is only the initial size. */
@@ -511,52 +478,31 @@ export class Backend {
    */
   async defragment(dir: string, hooks: DefragHooks): Promise<DefragResult> {
     if (this.journal) throw new Error('mvcc: a defragmentation is already running');
-    const tmpDir = join(dir, DEFRAG_DIR);
-    const tmpData = join(tmpDir, DATA_FILE);
+    const copy = new DefragCopy(dir, hooks.entriesPerStep);
     const check = () => {
       if (hooks.abort()) throw new Error('mvcc: defragmentation stopped: the store is closing or being restored');
     };
     const beforeBytes = this.fileSizeBytes();
-    const journal: TxnBody[] = [];
-    let replayed = 0;
-    let copyEnv: RootDatabase | undefined;
-    let copyTrees: Trees | undefined;
-    const replay = async (paced: boolean) => {
-      const trees = copyTrees!;
-      while (replayed < journal.length) {
-        const from = replayed;
-        let to = from;
-        let size = 0;
-        while (to < journal.length && (to === from || size + journal[to]!.size <= hooks.entriesPerStep)) size += journal[to++]!.size;
-        await copyEnv!.transaction(() => {
-          for (let i = from; i < to; i++) journal[i]!(trees);
-        });
-        replayed = to;
-        if (paced) {
-          await hooks.pause();
-          check();
-        }
-      }
-    };
     try {
       check();
-      await rm(tmpDir, { recursive: true, force: true });
-      await mkdir(tmpDir);
-      this.journal = journal;
+      await copy.makeDir();
+      this.journal = copy.journal;
       // A body that ran before the journal began may still be committing: the copy must see it.
       await this.env.transaction(() => undefined);
       await hooks.onStep?.('copying');
-      await this.tracked(this.env.backup(tmpDir, true));
+      await this.tracked(this.env.backup(copy.dir, true));
       await hooks.onStep?.('copied');
       check();
-      copyEnv = openEnvironment(tmpDir);
-      copyTrees = treesOf(copyEnv);
-      for (let round = 0; round < DEFRAG_REPLAY_ROUNDS && journal.length - replayed > DEFRAG_TAIL_TXNS; round++) await replay(true);
+      copy.open();
+      const pause = async () => {
+        await hooks.pause();
+        check();
+      };
+      for (let round = 0; round < DEFRAG_REPLAY_ROUNDS && copy.behind > DEFRAG_TAIL_TXNS; round++) await copy.replay(pause);
       check();
     } catch (err) {
       this.journal = undefined;
-      await copyEnv?.close().catch(() => undefined);
-      await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+      await copy.discard();
       throw err;
     }
 
@@ -570,19 +516,15 @@ export class Backend {
         // Bodies submitted before the gate run (and are journaled) before this one commits.
         await old.transaction(() => undefined);
         await hooks.onStep?.('swapping');
-        await replay(false);
+        await copy.replay();
         this.journal = undefined;
-        await copyEnv.flushed;
-        await copyEnv.close();
-        copyEnv = undefined;
-        await fsyncPath(tmpData);
+        await copy.close();
       } catch (err) {
         this.journal = undefined;
-        await copyEnv?.close().catch(() => undefined);
-        await rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
+        await copy.discard();
         throw err;
       }
-      renameSync(tmpData, this.dataFile);
+      renameSync(copy.dataFile, this.dataFile);
       try {
         // A fresh lock file, as a restore makes one: the old env still has the old one open.
         rmSync(join(dir, LOCK_FILE), { force: true });
@@ -605,8 +547,8 @@ export class Backend {
     await hooks.onStep?.('swapped');
     await Promise.all([...this.copies]);
     await old.close();
-    await rm(tmpDir, { recursive: true, force: true });
-    return { beforeBytes, afterBytes: this.fileSizeBytes(), replayedTxns: journal.length };
+    await copy.removeDir();
+    return { beforeBytes, afterBytes: this.fileSizeBytes(), replayedTxns: copy.journal.length };
   }
 
   /** Set when a defragmentation failed after its rename: the data file is not this environment's. */

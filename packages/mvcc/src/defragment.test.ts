@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFRAG_DIR, type DefragStep } from './backend.js';
+import { DEFRAG_DIR, type DefragStep } from './defrag.js';
 import { MvccStore } from './kvstore.js';
 import type { ReadPacing } from './paced.js';
 import { dec, enc, openStore, tempDir, track } from './test-support/helpers.js';

@@ -20,6 +20,6 @@ export type { MvccStoreOptions } from './mvcc-store-options.js';
 export type { EventListener, EventListenerOptions, MvccOpCounts } from './key-space.js';
 export { isReadOnlyTxn } from './txn-check.js';
 export type { ReadPacing } from './paced.js';
-export type { DefragResult, DefragStep } from './backend.js';
+export type { DefragResult, DefragStep } from './defrag.js';
 export type { SteppedWrite } from './stepped-write.js';
 export { BackendSnapshotFile, importBackend, type BackendImport, type BucketEntry } from './backend-file.js';

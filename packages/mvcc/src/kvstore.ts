@@ -1,14 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Backend,
-  DEFRAG_DIR,
-  META_CONSISTENT_INDEX,
-  type BackendOptions,
-  type DefragResult,
-  type DefragStep,
-} from './backend.js';
+import { Backend, META_CONSISTENT_INDEX, type BackendOptions } from './backend.js';
 import { openBucket, type Bucket } from './bucket.js';
+import { DEFRAG_DIR, type DefragResult, type DefragStep } from './defrag.js';
 import { MvccError } from './errors.js';
 import { historyEvents } from './event-history.js';
 import { Compactor } from './compactor.js';

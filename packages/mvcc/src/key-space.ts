@@ -3,6 +3,7 @@ import { ByteSlab } from './byte-slab.js';
 import { MvccError } from './errors.js';
 import { KeyIndex, type KeyAt } from './key-index.js';
 import { encodeKeyValue, encodeKeyValueOf, encodeKeyValueOwned, type KeyValue } from './key-value.js';
+import type { LoadedState } from './load-state.js';
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -80,6 +81,19 @@ export class KeySpace implements WriteHost, TxnCheckView {
   writing: Promise<void> | undefined;
 
   constructor(public backend: Backend) {}
+
+  /** Makes `state` (loaded from this.backend's LMDB) the key space's: its index, live keys and revisions. */
+  install(state: LoadedState): void {
+    this.index = state.index;
+    let live = 0;
+    state.index.forEach((_k, ki) => {
+      if (ki.isLive()) live++;
+    });
+    this.liveKeys = live;
+    this.currentRev = state.currentRev;
+    this.compactMainRev = state.compactMainRev;
+    this.backend.durableRevision = state.currentRev;
+  }
 
   // ---------------------------------------------------------------- reads
 

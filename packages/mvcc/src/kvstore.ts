@@ -146,9 +146,6 @@ export class MvccStore {
   private get compactMainRev(): number {
     return this.space.compactMainRev;
   }
-  private set compactMainRev(revision: number) {
-    this.space.compactMainRev = revision;
-  }
   private get writing(): Promise<void> | undefined {
     return this.space.writing;
   }
@@ -177,18 +174,9 @@ export class MvccStore {
 
   /** Makes `state` (loaded from this.backend's LMDB) the store's state; resumes its compaction. */
   private install(state: LoadedState): void {
-    const space = this.space;
-    space.index = state.index;
-    let live = 0;
-    state.index.forEach((_k, ki) => {
-      if (ki.isLive()) live++;
-    });
-    space.liveKeys = live;
-    space.currentRev = state.currentRev;
-    space.compactMainRev = state.compactMainRev;
+    this.space.install(state);
     this.ci = state.ci;
     this.heldCi = 0;
-    this.backend.durableRevision = state.currentRev;
     if (state.scheduled !== 0 && state.scheduled > state.compactMainRev) this.compactor.schedule(state.scheduled);
   }
 

@@ -79,9 +79,6 @@ export function buildServices(
     'grpc.max_send_message_length': 2 ** 31 - 1,
     // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.
     'grpc.max_concurrent_streams': Math.min(config.maxConcurrentStreams, 2 ** 31 - 1),
-    // No channelz: its per-call bookkeeping (counters, timestamps, a wrapped stream handler) ran
-    // on every request and nothing reads it (etcd serves no channelz either).
-    'grpc.enable_channelz': 0,
     // The metrics interceptor first, so it counts the calls refused for want of a leader.
     interceptors: grpcMetrics ? [grpcMetrics.interceptor, leaderRequired.interceptor] : [leaderRequired.interceptor],
   });

@@ -14,6 +14,7 @@ import { leaseService, LeaseServiceWithEncodedGrant } from '../grpc/lease-servic
 import { maintenanceService } from '../grpc/maintenance-service.js';
 import { serveHotMethodsLean } from '../grpc/lean-services.js';
 import { requireLeader } from '../grpc/require-leader.js';
+import { LEAN_GRPC_SERVER_OPTIONS, shutdownGrpcServer } from '../grpc/server-shutdown.js';
 import { KVServiceWithEncodedRange } from '../grpc/range-response.js';
 import { MaintenanceServiceWithEncodedSnapshot } from '../snapshot/snapshot-rpc.js';
 import { watchService, WatchServiceWithEncodedResponses } from '../grpc/watch-service.js';
@@ -79,6 +80,7 @@ export function buildServices(
     'grpc.max_send_message_length': 2 ** 31 - 1,
     // etcd's --max-concurrent-streams (default 2^32-1); Node's HTTP/2 caps the setting at 2^31-1.
     'grpc.max_concurrent_streams': Math.min(config.maxConcurrentStreams, 2 ** 31 - 1),
+    ...LEAN_GRPC_SERVER_OPTIONS,
     // The metrics interceptor first, so it counts the calls refused for want of a leader.
     interceptors: grpcMetrics ? [grpcMetrics.interceptor, leaderRequired.interceptor] : [leaderRequired.interceptor],
   });
@@ -108,19 +110,8 @@ export function buildServices(
     leaderRequired.close();
     clearInterval(progressTimer);
     watchHub.close();
-    await shutdownWithin(grpcServer, SHUTDOWN_GRACE_MS);
+    await shutdownGrpcServer(grpcServer, SHUTDOWN_GRACE_MS);
     loopback.close();
   };
   return { grpcServer, close, watchStats: () => watchHub.stats };
-}
-
-/** Lets open calls finish for `graceMs`, then cancels the rest (open streams never finish). */
-function shutdownWithin(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.forceShutdown(), graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }

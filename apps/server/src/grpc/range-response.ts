@@ -58,24 +58,27 @@ export async function encodeRangeResponse(res: RangeResponse, header: etcdserver
   const headerBytes = etcdserverpb.ResponseHeader.encode(header).finish();
   const sizes = new Array<number>(res.kvs.length);
   let total = headerFieldSize(headerBytes);
+  // Awaited only when a step is over: an `await` per KV was two promises and a microtask each
+  // (a 100-key answer paid 200 of them).
   let inStep = 0;
-  const step = async () => {
-    if (++inStep < pacing.entriesPerStep) return;
-    inStep = 0;
-    await pacing.pause();
-  };
   for (let i = 0; i < res.kvs.length; i++) {
     const size = keyValueSize(res.kvs[i]!);
     sizes[i] = size;
     total += 1 + varintSize(size) + size;
-    await step();
+    if (++inStep >= pacing.entriesPerStep) {
+      inStep = 0;
+      await pacing.pause();
+    }
   }
   total += tailSize(res);
   const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + total);
   let pos = writeHead(out, total, headerBytes);
   for (let i = 0; i < res.kvs.length; i++) {
     pos = writeKeyValue(out, pos, res.kvs[i]!, sizes[i]!);
-    await step();
+    if (++inStep >= pacing.entriesPerStep) {
+      inStep = 0;
+      await pacing.pause();
+    }
   }
   return writeTail(out, pos, res, total);
 }

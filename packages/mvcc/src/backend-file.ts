@@ -1,9 +1,9 @@
 // The backend's trees as raw entries: out of a snapshot file (for export to other formats, such
 // as etcd's bbolt snapshot) and into a new backend directory (for import from them).
 import { existsSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { Backend } from './backend.js';
-import { DATA_FILE } from './lmdb-file.js';
+import { DATA_FILE, fsyncPath } from './lmdb-file.js';
 import { keyValueModRevision } from './key-value.js';
 import { decodeRevision, REV_BYTES_LEN } from './revision.js';
 
@@ -141,17 +141,8 @@ export async function importBackend(dir: string, source: BackendImport, onProgre
     await committing.catch(() => undefined);
     await backend.close();
   }
-  await fsyncPath(`${dir}/${DATA_FILE}`, 'r+');
-  await fsyncPath(dir, 'r');
-}
-
-async function fsyncPath(path: string, flags: string): Promise<void> {
-  const f = await open(path, flags);
-  try {
-    await f.sync();
-  } finally {
-    await f.close();
-  }
+  await fsyncPath(`${dir}/${DATA_FILE}`);
+  await fsyncPath(dir);
 }
 
 /** A revision key and the KeyValue it holds agree (the key well formed, the value decodes). */
